@@ -1,0 +1,14 @@
+/**
+ * Error kinds the CLI maps to exit codes: {@link UsageError} exits 2, every other error exits 1.
+ *
+ * @module
+ */
+
+/** The user called a command wrongly (bad flag, missing argument, malformed value). Exit code 2. */
+export class UsageError extends Error {
+  /** @param message what is wrong and what to type instead */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
