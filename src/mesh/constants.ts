@@ -32,9 +32,53 @@ export const Channel = {
   dns: "nameserver",
 } as const;
 
+/** Protocol magic: the first bytes both ends write on a new control connection. */
+export const PROTOCOL_MAGIC = "meshnet";
+/** Oldest control protocol version this build speaks. */
+export const PROTOCOL_MIN_VERSION = 1;
+/** Newest control protocol version this build speaks; the agreed version is the lower of both maxima. */
+export const PROTOCOL_MAX_VERSION = 1;
+/** Encryption flag byte sent after the header: 0 plain, 1 encrypted (a 32-byte public key follows). */
+export const EncryptionFlag = { plain: 0, encrypted: 1 } as const;
+/** Largest framed control message in bytes (the 4-byte length prefix excluded), as in the reference: 10 MiB. */
+export const MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
+/** Size in bytes of the big-endian length prefix of every framed control message. */
+export const LENGTH_PREFIX_SIZE = 4;
+/** Curve25519 public key size in bytes. */
+export const PUBLIC_KEY_SIZE = 32;
+/** Session key size in bytes (SHA-256 of the shared secret and the password). */
+export const SESSION_KEY_SIZE = 32;
+/** secretbox nonce size in bytes; bytes 16..23 carry the big-endian sequence number. */
+export const NONCE_SIZE = 24;
+/** Offset in the nonce of the 8-byte big-endian sequence number. */
+export const NONCE_SEQUENCE_OFFSET = 16;
+/** Nonce byte 0 bit set when the sender dialled the connection (outbound). */
+export const NONCE_OUTBOUND_BIT = 0x80;
+/** Nonce byte 0 bit set for TCP (control) messages; clear for UDP (sleeve) so the two never share a nonce. */
+export const NONCE_TCP_BIT = 0x40;
+
 // ---- Tuning: local choices ----
 
 /** Control API: loopback only, never reachable from other hosts. */
 export const API_ADDRESS = "127.0.0.1";
 /** Control API port. */
 export const API_PORT = 6784;
+
+/** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Interval between TCP heartbeats on an idle control connection, in milliseconds. */
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+/** A control connection with no message for this long is dead, in milliseconds (2 × heartbeat). */
+export const DEAD_TIMEOUT_MS = 2 * HEARTBEAT_INTERVAL_MS;
+/** First reconnect interval in milliseconds; each delay is random in [interval/2, 3·interval/2]. */
+export const BACKOFF_INITIAL_MS = 2_000;
+/** Factor the reconnect interval grows by after each failed attempt. */
+export const BACKOFF_FACTOR = 1.5;
+/** Cap on the reconnect interval in milliseconds (6 min). */
+export const BACKOFF_MAX_MS = 6 * 60_000;
+/** A connection that lasted longer than this (milliseconds) resets the reconnect interval. */
+export const BACKOFF_RESET_AFTER_MS = 60_000;
+/** Accept rate limit: tokens the bucket holds (a burst of this many connections is accepted at once). */
+export const ACCEPT_BUCKET_CAPACITY = 20;
+/** Accept rate limit: one token comes back every this many milliseconds. */
+export const ACCEPT_TOKEN_INTERVAL_MS = 50;
