@@ -1,0 +1,89 @@
+/**
+ * The CLI's client for the daemon's local HTTP API (127.0.0.1:6784 by default; MESHNET_HTTP_ADDR overrides).
+ *
+ * @module
+ */
+import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
+
+/** A reply from the API. */
+export interface ApiReply {
+  /** HTTP status. */
+  status: number;
+  /** Body as text. */
+  body: string;
+}
+
+/** Options of {@link apiRequest}. */
+export interface ApiRequestOptions {
+  /** Form fields sent as `application/x-www-form-urlencoded`. */
+  form?: [string, string][];
+  /** Accept header, e.g. `application/json`. */
+  accept?: string;
+  /** Give up after this many milliseconds (default 10 000). */
+  timeoutMs?: number;
+}
+
+/** The API's base URL: `http://` + MESHNET_HTTP_ADDR, or 127.0.0.1:6784. */
+export function apiBase(): string {
+  return `http://${Deno.env.get("MESHNET_HTTP_ADDR") ?? `${API_ADDRESS}:${API_PORT}`}`;
+}
+
+/** The daemon does not answer: it is not running in this network namespace. */
+export class NotRunningError extends Error {
+  constructor() {
+    super(`meshnet is not running here (no answer on ${apiBase()}); start it with 'meshnet launch'`);
+    this.name = "NotRunningError";
+  }
+}
+
+/**
+ * Sends one request to the API.
+ *
+ * @throws {NotRunningError} when nothing listens on the API address
+ * @throws {Error} on a timeout
+ */
+export async function apiRequest(
+  method: string,
+  path: string,
+  opts: ApiRequestOptions = {},
+): Promise<ApiReply> {
+  const headers: Record<string, string> = {};
+  if (opts.accept) headers.accept = opts.accept;
+  let body: string | undefined;
+  if (opts.form) {
+    headers["content-type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(opts.form).toString();
+  }
+  try {
+    const res = await fetch(`${apiBase()}${path}`, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    });
+    return { status: res.status, body: await res.text() };
+  } catch (err) {
+    if (err instanceof TypeError && /connect|refused|error sending request/i.test(err.message)) {
+      throw new NotRunningError();
+    }
+    if (err instanceof DOMException && err.name === "TimeoutError") {
+      throw new Error(
+        `The meshnet API at ${apiBase()} did not answer ${method} ${path} in time; check 'meshnet status'`,
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Like {@link apiRequest}, but a non-2xx status becomes an Error carrying the API's message.
+ *
+ * @returns the body
+ */
+export async function apiCall(method: string, path: string, opts: ApiRequestOptions = {}): Promise<string> {
+  const r = await apiRequest(method, path, opts);
+  if (r.status < 200 || r.status > 299) {
+    throw new Error(r.body.trim() || `${method} ${path} failed with ${r.status}`);
+  }
+  return r.body;
+}

@@ -1,0 +1,132 @@
+/**
+ * The router's configuration, from `meshnet launch` flags and environment variables, validated in one place.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { MESH_PORT } from "../mesh/constants.ts";
+import { isIP } from "../net/ip.ts";
+import { DEFAULT_DATA_DIR } from "./data_dir.ts";
+import { parsePeerName } from "./peer_name.ts";
+
+/** Default maximum number of connections (the reference's code default). */
+export const DEFAULT_CONN_LIMIT = 200;
+
+/** A peer address as given on the command line: host and port. */
+export interface PeerAddress {
+  /** Host name or IP address. */
+  host: string;
+  /** TCP port of its mesh. */
+  port: number;
+}
+
+/** Everything the router needs to start. */
+export interface RouterConfig {
+  /** The peer name to use instead of the persisted one (--name). */
+  name?: string;
+  /** Human-readable name shown beside the peer name (--nickname, default the host name). */
+  nickname: string;
+  /** Shared secret of the mesh; undefined for an unencrypted mesh. */
+  password?: string;
+  /** Maximum number of connections, 0 for unlimited. */
+  connLimit: number;
+  /** Connect to peers learned from other peers' connection lists. */
+  discovery: boolean;
+  /** TCP (and sleeve UDP) port of the mesh. */
+  port: number;
+  /** Address to listen on for peers ("0.0.0.0" for all). */
+  host: string;
+  /** State directory. */
+  dataDir: string;
+  /** Peers to connect to at start. */
+  peers: PeerAddress[];
+}
+
+/**
+ * Parses `host[:port]` (IPv6 as `[addr]:port` or a bare address).
+ *
+ * @throws {UsageError} naming the value when the port is not 1–65535 or the host is empty
+ */
+export function parsePeerAddress(s: string, defaultPort = MESH_PORT): PeerAddress {
+  let host = s, portText: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
+  if (v6) [host, portText] = [v6[1], v6[2]];
+  else if ((s.match(/:/g) ?? []).length === 1) [host, portText] = s.split(":");
+  if (host === "") throw new UsageError(`Invalid peer '${s}': empty host; use host[:port]`);
+  if (host.includes(":") && !isIP(host)) {
+    throw new UsageError(`Invalid peer '${s}': '${host}' is not an IPv6 address; write [addr]:port`);
+  }
+  let port = defaultPort;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      throw new UsageError(`Invalid peer '${s}': port '${portText}' must be 1 to 65535`);
+    }
+    port = Number(portText);
+  }
+  return { host, port };
+}
+
+/** `host:port`, with brackets around IPv6 hosts. */
+export function formatPeerAddress(a: PeerAddress): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** Raw launch flags as commander hands them over. */
+export interface LaunchFlags {
+  password?: string;
+  name?: string;
+  nickname?: string;
+  connLimit?: string;
+  discovery?: boolean;
+  port?: string;
+  host?: string;
+  dataDir?: string;
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`Invalid ${flag} '${value}': expected a whole number from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+/**
+ * Builds a {@link RouterConfig} from flags, the environment (MESHNET_PASSWORD, MESHNET_DATA_DIR) and peers.
+ *
+ * @throws {UsageError} naming the first bad value
+ */
+export function buildConfig(
+  flags: LaunchFlags,
+  peers: string[],
+  env: (k: string) => string | undefined,
+): RouterConfig {
+  if (flags.name !== undefined) {
+    try {
+      parsePeerName(flags.name);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const password = flags.password ?? env("MESHNET_PASSWORD");
+  if (password === "") {
+    throw new UsageError("Empty password; give a non-empty --password or unset MESHNET_PASSWORD");
+  }
+  const host = flags.host ?? "0.0.0.0";
+  if (!isIP(host)) {
+    throw new UsageError(`Invalid --host '${host}': expected an IP address of this host, e.g. 0.0.0.0`);
+  }
+  const port = flags.port === undefined ? MESH_PORT : integer("--port", flags.port, 1, 65535);
+  return {
+    name: flags.name,
+    nickname: flags.nickname ?? Deno.hostname(),
+    password,
+    connLimit: flags.connLimit === undefined
+      ? DEFAULT_CONN_LIMIT
+      : integer("--conn-limit", flags.connLimit, 0, 100000),
+    discovery: flags.discovery ?? true,
+    port,
+    host,
+    dataDir: flags.dataDir ?? env("MESHNET_DATA_DIR") ?? DEFAULT_DATA_DIR,
+    peers: peers.map((p) => parsePeerAddress(p, port)),
+  };
+}

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { buildConfig, formatPeerAddress, parsePeerAddress } from "../../src/router/config.ts";
+import { UsageError } from "../../src/errors.ts";
+
+const noEnv = () => undefined;
+
+Deno.test("parsePeerAddress() takes host, host:port and [v6]:port", () => {
+  assert.deepEqual(parsePeerAddress("10.0.0.1"), { host: "10.0.0.1", port: 6783 });
+  assert.deepEqual(parsePeerAddress("h2:7000"), { host: "h2", port: 7000 });
+  assert.deepEqual(parsePeerAddress("[fd00::1]:7000"), { host: "fd00::1", port: 7000 });
+  assert.deepEqual(parsePeerAddress("fd00::1"), { host: "fd00::1", port: 6783 });
+  assert.equal(formatPeerAddress({ host: "fd00::1", port: 1 }), "[fd00::1]:1");
+  for (const bad of [":1", "h:0", "h:70000", "h:x", "[zz::1]:1"]) {
+    assert.throws(() => parsePeerAddress(bad), Error, bad);
+  }
+});
+
+Deno.test("buildConfig() applies defaults and the environment", () => {
+  const c = buildConfig(
+    {},
+    ["h2", "h3:7000"],
+    (k) => ({ MESHNET_PASSWORD: "s3cret" } as Record<string, string>)[k],
+  );
+  assert.equal(c.password, "s3cret");
+  assert.equal(c.port, 6783);
+  assert.equal(c.connLimit, 200);
+  assert.equal(c.discovery, true);
+  assert.equal(c.dataDir, "/var/lib/meshnet");
+  assert.deepEqual(c.peers, [{ host: "h2", port: 6783 }, { host: "h3", port: 7000 }]);
+});
+
+Deno.test("buildConfig() refuses bad values with UsageError naming them", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ connLimit: "-1" }, /--conn-limit '-1'/],
+    [{ port: "0" }, /--port '0'/],
+    [{ name: "nope" }, /Invalid peer name 'nope'/],
+    [{ host: "1.2.3" }, /Invalid --host/],
+    [{ password: "" }, /Empty password/],
+  ];
+  for (const [flags, re] of cases) {
+    assert.throws(
+      () => buildConfig(flags, [], noEnv),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+    );
+  }
+});
