@@ -63,7 +63,10 @@ export async function apiRequest(
     });
     return { status: res.status, body: await res.text() };
   } catch (err) {
-    if (err instanceof TypeError && /connect|refused|error sending request/i.test(err.message)) {
+    const detail = err instanceof TypeError
+      ? `${err.message} ${(err.cause as Error | undefined)?.message ?? ""}`
+      : "";
+    if (/Connection refused|tcp connect error/i.test(detail)) {
       throw new NotRunningError();
     }
     if (err instanceof DOMException && err.name === "TimeoutError") {

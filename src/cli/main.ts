@@ -10,6 +10,9 @@ import { Command, CommanderError } from "commander";
 import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
+import { launchCommand } from "./launch.ts";
+import { reportCommand, statusCommand } from "./status.ts";
+import { stopCommand } from "./stop.ts";
 import { versionCommand } from "./version.ts";
 
 /** Exit codes of every meshnet command. */
@@ -23,7 +26,9 @@ export function program(): Command {
     .option("--debug", "show stack traces of errors")
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions();
-  for (const cmd of [versionCommand()]) root.addCommand(cmd);
+  for (const cmd of [launchCommand(), stopCommand(), statusCommand(), reportCommand(), versionCommand()]) {
+    root.addCommand(cmd);
+  }
   exitOverrideAll(root);
   return root;
 }

@@ -1,0 +1,41 @@
+/**
+ * `meshnet status [view]` and `meshnet report`: print the daemon's status pages and its JSON report.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import { apiCall } from "../api/client.ts";
+import { UsageError } from "../errors.ts";
+
+/** The status views the daemon serves under /status/<view>. */
+export const STATUS_VIEWS: string[] = [];
+
+/** Builds the `status` command. */
+export function statusCommand(): Command {
+  return new Command("status")
+    .description("show the router's status, or one view of it")
+    .argument("[view]", STATUS_VIEWS.length ? `one of: ${STATUS_VIEWS.join(", ")}` : "none yet")
+    .action(async (view?: string) => {
+      if (view !== undefined && !STATUS_VIEWS.includes(view)) {
+        throw new UsageError(
+          `Unknown status view '${view}'; use one of: ${
+            STATUS_VIEWS.join(", ") || "(none)"
+          }, or none for the summary`,
+        );
+      }
+      Deno.stdout.writeSync(
+        new TextEncoder().encode(await apiCall("GET", view ? `/status/${view}` : "/status")),
+      );
+    });
+}
+
+/** Builds the `report` command. */
+export function reportCommand(): Command {
+  return new Command("report")
+    .description("print the router's full state as JSON")
+    .action(async () => {
+      Deno.stdout.writeSync(
+        new TextEncoder().encode(await apiCall("GET", "/report", { accept: "application/json" })),
+      );
+    });
+}

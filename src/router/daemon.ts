@@ -1,0 +1,73 @@
+/**
+ * The router daemon's lifecycle in the foreground: lock the data directory, start the router and the local
+ * API, run until SIGTERM, SIGINT or `POST /stop`, then shut down in reverse order.
+ *
+ * One daemon per network namespace: the API listens on that namespace's loopback, and a second launch finds
+ * it answering there. `meshnet launch` (detached) runs this in a new session with output to the log file.
+ *
+ * @module
+ */
+import { ApiRouter } from "../api/router.ts";
+import { registerRoutes } from "../api/routes.ts";
+import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
+import { logger } from "../log.ts";
+import type { RouterConfig } from "./config.ts";
+import { DataDir } from "./data_dir.ts";
+import { Router } from "./router.ts";
+
+const log = logger("router");
+
+/** Name of the file holding the daemon's PID in the data directory. */
+export const PID_FILE = "meshnet.pid";
+/** Name of the daemon's log file in the data directory (detached launches). */
+export const LOG_FILE = "meshnet.log";
+
+/**
+ * Runs the daemon until it is told to stop. Resolves after a clean shutdown.
+ *
+ * @throws {Error} when the data directory or the API port cannot be taken (another daemon runs here)
+ */
+export async function runDaemon(config: RouterConfig, opts: { apiPort?: number } = {}): Promise<void> {
+  const dir = new DataDir(config.dataDir);
+  const router = new Router(config, dir);
+  const stopped = Promise.withResolvers<void>();
+  const api = new ApiRouter();
+  registerRoutes(api, router, () => stopped.resolve());
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: API_ADDRESS,
+      port: opts.apiPort ?? API_PORT,
+      onListen: () => {},
+      onError: (err) => new Response(`Internal error: ${(err as Error).message}\n`, { status: 500 }),
+    }, (req) => api.handle(req));
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Cannot listen on ${API_ADDRESS}:${
+          opts.apiPort ?? API_PORT
+        }: in use, meshnet may already run here; see 'meshnet status'`,
+      );
+    }
+    throw err;
+  }
+  try {
+    await router.start();
+  } catch (err) {
+    await server.shutdown();
+    throw err;
+  }
+  dir.write(PID_FILE, `${Deno.pid}\n`);
+  const onSignal = () => stopped.resolve();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  log.info("meshnet started", { name: router.name, nickname: config.nickname, port: config.port });
+  await stopped.promise;
+  log.info("meshnet stopping");
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  Deno.removeSignalListener("SIGINT", onSignal);
+  await router.stop();
+  await server.shutdown();
+  dir.remove(PID_FILE);
+  log.info("meshnet stopped");
+}
