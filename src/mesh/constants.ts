@@ -82,3 +82,14 @@ export const BACKOFF_RESET_AFTER_MS = 60_000;
 export const ACCEPT_BUCKET_CAPACITY = 20;
 /** Accept rate limit: one token comes back every this many milliseconds. */
 export const ACCEPT_TOKEN_INTERVAL_MS = 50;
+
+/** Anti-entropy: every channel's full state goes to random neighbours this often (ms). */
+export const GOSSIP_INTERVAL_MS = 30_000;
+/** Local connection changes are coalesced for this long before the topology is broadcast (ms). */
+export const TOPOLOGY_BROADCAST_DEFER_MS = 1_000;
+/** Topology changes are coalesced for this long before routes are recalculated and peers collected (ms). */
+export const ROUTE_RECALC_DEFER_MS = 100;
+/** Neighbour-subset gossip goes to this many times log2(peer count) neighbours, at most. */
+export const GOSSIP_FANOUT_LOG_FACTOR = 2;
+/** A topology update is split into messages of about this many bytes at most. */
+export const TOPOLOGY_CHUNK_BYTES = 256 * 1024;

@@ -1,0 +1,170 @@
+/**
+ * One gossip channel (topology, IPAM, DNS): the {@link Gossip} a subsystem sends with, and delivery of
+ * received messages to its {@link Gossiper}.
+ *
+ * Flow: sends go to direct neighbours only (the next hop of a unicast, our children in the source's
+ * broadcast tree, or a weighted random neighbour subset). A neighbour that is congested gets nothing
+ * immediately: its pending neighbour gossip is merged into one datum, pending broadcasts into one datum
+ * per source, and unicasts are queued in order; {@link GossipChannel.flush} sends them as few messages.
+ * Everything is synchronous and single-threaded.
+ *
+ * Data handed to the channel (updates, deltas, full state) belongs to it afterwards: pending data may be
+ * merged into, and one datum may be shared by several neighbours' queues, so a congested neighbour may
+ * receive a superset of what was meant for it, which a CRDT accepts.
+ *
+ * @module
+ */
+
+import type { Gossip, GossipData, Gossiper, PeerName } from "./gossip.ts";
+import type { Routes } from "./routes.ts";
+import { Tag } from "./constants.ts";
+import { encodeGossipMessage, type GossipMessage, type GossipTag } from "./gossip_message.ts";
+
+/** What a channel needs from the mesh it belongs to. */
+export interface ChannelHost {
+  /** Our peer name. */
+  readonly us: PeerName;
+  /** Current routes. */
+  readonly routes: Routes;
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** Whether `neighbour` is connected but cannot take more data now. */
+  congested(neighbour: PeerName): boolean;
+  /** Sends one encoded gossip message to a direct neighbour, counted against `channel`. */
+  transmit(neighbour: PeerName, tag: GossipTag, bytes: Uint8Array, channel: string): void;
+}
+
+interface Pending {
+  gossip?: GossipData;
+  readonly broadcasts: Map<PeerName, GossipData>;
+  readonly unicasts: Uint8Array[];
+}
+
+/** One named channel bound to its {@link Gossiper}. */
+export class GossipChannel implements Gossip {
+  /** The channel name. */
+  readonly name: string;
+  /** The receiving subsystem. */
+  readonly gossiper: Gossiper;
+  readonly #host: ChannelHost;
+  readonly #fullStateOnly: boolean;
+  readonly #pending = new Map<PeerName, Pending>();
+
+  /**
+   * @param fullStateOnly send the gossiper's full state wherever a delta would go (a baseline for benchmarks)
+   */
+  constructor(name: string, gossiper: Gossiper, host: ChannelHost, fullStateOnly = false) {
+    this.name = name;
+    this.gossiper = gossiper;
+    this.#host = host;
+    this.#fullStateOnly = fullStateOnly;
+  }
+
+  /** Sends `msg` to `dst` along the unicast route over all connections; dropped when there is none. */
+  gossipUnicast(dst: PeerName, msg: Uint8Array): void {
+    const hop = this.#host.routes.unicastAll(dst);
+    if (hop === undefined) return;
+    const bytes = encodeGossipMessage(Tag.gossipUnicast, { channel: this.name, src: this.#host.us, dst, payload: msg });
+    if (this.#host.congested(hop)) this.#queue(hop).unicasts.push(bytes);
+    else this.#host.transmit(hop, Tag.gossipUnicast, bytes, this.name);
+  }
+
+  /** Sends `update` to our children in our own broadcast tree. */
+  gossipBroadcast(update: GossipData): void {
+    this.relayBroadcast(this.#host.us, update);
+  }
+
+  /** Sends `update` to a random neighbour subset (see {@link Routes.randomNeighbours}). */
+  gossipNeighbourSubset(update: GossipData): void {
+    this.#gossipSubset(undefined, update);
+  }
+
+  /** Relays `data` from `src` to our children in `src`'s broadcast tree over all connections. */
+  relayBroadcast(src: PeerName, data: GossipData): void {
+    const d = this.#outgoing(data);
+    for (const hop of this.#host.routes.broadcastAll(src)) {
+      if (!this.#host.congested(hop)) {
+        this.#send(hop, Tag.gossipBroadcast, src, d);
+        continue;
+      }
+      const q = this.#queue(hop);
+      const cur = q.broadcasts.get(src);
+      q.broadcasts.set(src, cur === undefined ? d : cur.merge(d));
+    }
+  }
+
+  /** Sends the gossiper's full state straight to `neighbour` (a new connection); nothing when it is empty. */
+  sendFullState(neighbour: PeerName): void {
+    const g = this.gossiper.gossip();
+    if (g !== undefined) this.#gossipTo(neighbour, g);
+  }
+
+  /** Anti-entropy: the gossiper's full state to a random neighbour subset; nothing when it is empty. */
+  gossipFullState(): void {
+    const g = this.gossiper.gossip();
+    if (g !== undefined) this.#gossipSubset(undefined, g);
+  }
+
+  /**
+   * Handles a neighbour gossip message from `from`; what was new goes on to other random neighbours.
+   * @throws {Error} when the gossiper cannot decode the payload
+   */
+  deliverGossip(from: PeerName, m: GossipMessage): void {
+    const delta = this.gossiper.onGossip(m.payload);
+    if (delta !== undefined) this.#gossipSubset(from, delta);
+  }
+
+  /**
+   * Handles a broadcast; what was new is relayed along the source's tree.
+   * @throws {Error} when the gossiper cannot decode the payload
+   */
+  deliverBroadcast(m: GossipMessage): void {
+    const delta = this.gossiper.onGossipBroadcast(m.src, m.payload);
+    if (delta !== undefined) this.relayBroadcast(m.src, delta);
+  }
+
+  /** Sends everything pending for `neighbour`: unicasts in order, then one message per merged datum. */
+  flush(neighbour: PeerName): void {
+    const q = this.#pending.get(neighbour);
+    if (q === undefined) return;
+    this.#pending.delete(neighbour);
+    for (const bytes of q.unicasts) this.#host.transmit(neighbour, Tag.gossipUnicast, bytes, this.name);
+    for (const [src, d] of q.broadcasts) this.#send(neighbour, Tag.gossipBroadcast, src, d);
+    if (q.gossip !== undefined) this.#send(neighbour, Tag.gossip, this.#host.us, q.gossip);
+  }
+
+  /** Forgets what is pending for `neighbour` (its connection is gone). */
+  drop(neighbour: PeerName): void {
+    this.#pending.delete(neighbour);
+  }
+
+  #outgoing(data: GossipData): GossipData {
+    return this.#fullStateOnly ? this.gossiper.gossip() ?? data : data;
+  }
+
+  #gossipSubset(except: PeerName | undefined, data: GossipData): void {
+    const d = this.#outgoing(data);
+    for (const hop of this.#host.routes.randomNeighbours(except, () => this.#host.random())) this.#gossipTo(hop, d);
+  }
+
+  #gossipTo(neighbour: PeerName, data: GossipData): void {
+    if (!this.#host.congested(neighbour)) return this.#send(neighbour, Tag.gossip, this.#host.us, data);
+    const q = this.#queue(neighbour);
+    q.gossip = q.gossip === undefined ? data : q.gossip.merge(data);
+  }
+
+  #queue(neighbour: PeerName): Pending {
+    let q = this.#pending.get(neighbour);
+    if (q === undefined) {
+      q = { broadcasts: new Map(), unicasts: [] };
+      this.#pending.set(neighbour, q);
+    }
+    return q;
+  }
+
+  #send(neighbour: PeerName, tag: GossipTag, src: PeerName, data: GossipData): void {
+    for (const payload of data.encode()) {
+      this.#host.transmit(neighbour, tag, encodeGossipMessage(tag, { channel: this.name, src, payload }), this.name);
+    }
+  }
+}

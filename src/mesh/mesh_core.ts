@@ -1,0 +1,341 @@
+/**
+ * The pure core of the mesh control plane: us, the topology, routes and gossip channels, with no sockets,
+ * clocks or randomness of its own. The TCP layer reports connections and received messages, supplies
+ * `send`, `now` and `random`, and calls {@link MeshCore.tick} when {@link MeshCore.nextTimer} is due.
+ *
+ * Flow: receive → decode the envelope → unicast: deliver or relay raw along unicastAll; broadcast: the
+ * channel's gossiper merges and the delta is relayed along the source's tree; gossip: the delta goes on to
+ * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
+ * unreachable peers collected) 100 ms after a change, the topology is broadcast 1 s after a local change,
+ * and every channel's full state goes to random neighbours every 30 s. A new connection gets the full state
+ * of every channel at once. Single-threaded and synchronous: `send` must not call back into the core.
+ *
+ * @module
+ */
+
+import type { Gossip, Gossiper, PeerName } from "./gossip.ts";
+import type { Peer } from "./peer.ts";
+import { Routes } from "./routes.ts";
+import { Topology } from "./topology.ts";
+import { type ChannelHost, GossipChannel } from "./gossip_channel.ts";
+import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
+import {
+  Channel,
+  GOSSIP_INTERVAL_MS,
+  MESH_PORT,
+  ROUTE_RECALC_DEFER_MS,
+  Tag,
+  TOPOLOGY_BROADCAST_DEFER_MS,
+} from "./constants.ts";
+import { isIP } from "../net/ip.ts";
+
+/** How the core is wired to the outside world. */
+export interface MeshCoreOptions {
+  /** Our peer name (a MAC address). */
+  name: PeerName;
+  nickname: string;
+  /** Random 64-bit id of this process run. */
+  uid: bigint;
+  /** Writes one message (tag + payload) to a directly connected neighbour; must not call back into the core. */
+  send(neighbour: PeerName, tag: number, payload: Uint8Array): void;
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** The current time in milliseconds (any epoch, never decreasing). */
+  now(): number;
+  /** Send full state wherever a delta would go; a baseline for benchmarks only. */
+  fullStateOnly?: boolean;
+}
+
+/** A new direct connection, as the handshake reports it. */
+export interface ConnectionInfo {
+  name: PeerName;
+  nickname: string;
+  uid: bigint;
+  /** The neighbour's TCP address as "host:port" ("[v6]:port" for IPv6). */
+  address: string;
+  /** True when we dialled it. */
+  outbound: boolean;
+}
+
+/** Gossip traffic of one channel, envelope included. */
+export interface GossipCounters {
+  sentBytes: number;
+  sentMessages: number;
+  receivedBytes: number;
+  receivedMessages: number;
+}
+
+/** Routes for status output. */
+export interface RoutesView {
+  /** Next hop per destination over established symmetric connections (data plane). */
+  unicast: Record<PeerName, PeerName>;
+  /** Next hop per destination over all connections (gossip). */
+  unicastAll: Record<PeerName, PeerName>;
+  /** Per source: the neighbours we relay its data-plane broadcasts to. */
+  broadcast: Record<PeerName, PeerName[]>;
+  /** Per source: the neighbours we relay its gossip broadcasts to. */
+  broadcastAll: Record<PeerName, PeerName[]>;
+}
+
+/** An address some peer reports a connection to, where we have no connection to that peer. */
+export interface DiscoveryTarget {
+  /** The peer reported at that address. */
+  name: PeerName;
+  /** "host:port" to dial; an inbound connection's ephemeral port is replaced by the mesh port. */
+  address: string;
+}
+
+/** Counters key for traffic on channels we do not know (relayed only). */
+export const OTHER_CHANNELS = "(other)";
+
+/**
+ * The mesh control plane of one peer.
+ *
+ * @example
+ * ```ts
+ * const core = new MeshCore({ name, nickname, uid, send, random: Math.random, now: Date.now });
+ * const ipam = core.newGossip(Channel.ipam, ring);
+ * core.connectionAdded({ name: "ce:31:e0:06:45:1e", nickname: "b", uid: 7n, address: "10.0.0.2:6783", outbound: true });
+ * setTimeout(() => core.tick(), core.nextTimer() - Date.now());
+ * ```
+ */
+export class MeshCore {
+  /** Our peer name. */
+  readonly name: PeerName;
+  readonly #opts: MeshCoreOptions;
+  readonly #topology: Topology;
+  readonly #routes: Routes;
+  readonly #channels = new Map<string, GossipChannel>();
+  readonly #counters = new Map<string, GossipCounters>();
+  readonly #congested = new Set<PeerName>();
+  readonly #peerRemoved: ((name: PeerName) => void)[] = [];
+  readonly #topologyChanged: (() => void)[] = [];
+  readonly #host: ChannelHost;
+  #recalcAt: number | undefined;
+  #broadcastAt: number | undefined;
+  #gossipAt: number;
+
+  /** Creates the core with only ourselves in the topology; the topology channel is registered. */
+  constructor(opts: MeshCoreOptions) {
+    this.#opts = opts;
+    this.name = opts.name;
+    this.#routes = new Routes(opts.name);
+    this.#topology = new Topology(opts, {
+      changed: () => this.#recalcAt ??= opts.now() + ROUTE_RECALC_DEFER_MS,
+      selfChanged: () => this.#broadcastAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS,
+    });
+    this.#routes.calculate((n) => this.#topology.peers.get(n));
+    this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS;
+    this.#host = {
+      us: opts.name,
+      routes: this.#routes,
+      random: opts.random,
+      congested: (n) => this.#congested.has(n),
+      transmit: (n, tag, bytes, channel) => this.#transmit(n, tag, bytes, channel),
+    };
+    this.newGossip(Channel.topology, this.#topology);
+  }
+
+  /**
+   * Registers the gossiper of `channel` and returns the handle to send on it.
+   * @throws {Error} when `channel` is already registered
+   */
+  newGossip(channel: string, g: Gossiper): Gossip {
+    if (this.#channels.has(channel)) throw new Error(`Cannot register gossip channel '${channel}': already registered`);
+    const c = new GossipChannel(channel, g, this.#host, this.#opts.fullStateOnly);
+    this.#channels.set(channel, c);
+    this.#counter(channel);
+    return c;
+  }
+
+  /**
+   * A direct connection finished its handshake: it is recorded (not yet established) and gets the full state
+   * of every channel.
+   * @throws {Error} when `c.name` is ours or already connected
+   */
+  connectionAdded(c: ConnectionInfo): void {
+    this.#topology.addConnection(c);
+    for (const ch of this.#channels.values()) ch.sendFullState(c.name);
+  }
+
+  /**
+   * The data-plane path to neighbour `name` works both ways.
+   * @throws {Error} when there is no connection to `name`
+   */
+  connectionEstablished(name: PeerName): void {
+    this.#topology.establishConnection(name);
+  }
+
+  /**
+   * The connection to neighbour `name` is gone; what was pending for it is dropped.
+   * @throws {Error} when there is no connection to `name`
+   */
+  connectionRemoved(name: PeerName): void {
+    this.#topology.removeConnection(name);
+    this.#congested.delete(name);
+    for (const ch of this.#channels.values()) ch.drop(name);
+  }
+
+  /**
+   * Backpressure from the TCP layer: while `congested`, gossip for `name` is held and merged; when cleared,
+   * it is sent as one message per channel (and per broadcast source).
+   * @throws {Error} when there is no connection to `name`
+   */
+  connectionCongested(name: PeerName, congested: boolean): void {
+    if (!this.#topology.connected(name)) throw new Error(`Cannot mark '${name}' congested: not connected`);
+    if (congested) return void this.#congested.add(name);
+    this.#congested.delete(name);
+    for (const ch of this.#channels.values()) ch.flush(name);
+  }
+
+  /**
+   * Handles a gossip message (tag 4, 5 or 6) from neighbour `from`.
+   * @throws {Error} when `from` is not connected, or the envelope or the payload cannot be decoded; state is
+   *   unchanged then (the caller drops the message and logs)
+   */
+  receive(from: PeerName, tag: number, payload: Uint8Array): void {
+    if (!this.#topology.connected(from)) {
+      throw new Error(`Cannot accept gossip from '${from}': not a connected neighbour; add the connection first`);
+    }
+    const m = decodeGossipMessage(tag, payload);
+    const ch = this.#channels.get(m.channel);
+    const counter = this.#counter(ch === undefined ? OTHER_CHANNELS : m.channel);
+    counter.receivedBytes += payload.length;
+    counter.receivedMessages++;
+    if (m.src === this.name) return;
+    try {
+      if (tag === Tag.gossipUnicast) {
+        if (m.dst !== this.name) this.#relayUnicast(m.dst!, payload, m.channel);
+        else ch?.gossiper.onGossipUnicast(m.src, m.payload);
+      } else if (tag === Tag.gossipBroadcast) {
+        if (ch !== undefined) ch.deliverBroadcast(m);
+        else this.#relayRawBroadcast(m.src, payload);
+      } else ch?.deliverGossip(from, m);
+    } catch (e) {
+      throw new Error(`Cannot apply gossip on '${m.channel}' from '${m.src}': ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Runs every timer that is due at `now()`: route recalculation, topology broadcast, anti-entropy. */
+  tick(): void {
+    const now = this.#opts.now();
+    if (this.#recalcAt !== undefined && this.#recalcAt <= now) this.#recalculate();
+    if (this.#broadcastAt !== undefined && this.#broadcastAt <= now) {
+      this.#broadcastAt = undefined;
+      if (this.#recalcAt !== undefined) this.#recalculate();
+      this.#channels.get(Channel.topology)!.gossipBroadcast(this.#topology.takeUpdate());
+    }
+    if (this.#gossipAt <= now) {
+      this.#gossipAt = now + GOSSIP_INTERVAL_MS;
+      for (const ch of this.#channels.values()) ch.gossipFullState();
+    }
+  }
+
+  /** When {@link MeshCore.tick} next has work, in the `now()` time base. */
+  nextTimer(): number {
+    return Math.min(this.#gossipAt, this.#recalcAt ?? Infinity, this.#broadcastAt ?? Infinity);
+  }
+
+  /** Calls `listener` with each peer garbage-collected as unreachable. */
+  onPeerRemoved(listener: (name: PeerName) => void): void {
+    this.#peerRemoved.push(listener);
+  }
+
+  /** Calls `listener` after each route recalculation (the topology changed). */
+  onTopologyChange(listener: () => void): void {
+    this.#topologyChanged.push(listener);
+  }
+
+  /** Every known peer with the connections it reports, sorted by name. */
+  peers(): readonly Peer[] {
+    return this.#topology.peers.list();
+  }
+
+  /** Current routes (as of the last recalculation). */
+  routes(): RoutesView {
+    const r = this.#routes;
+    const view: RoutesView = {
+      unicast: Object.fromEntries(r.unicastTable()),
+      unicastAll: Object.fromEntries(r.unicastAllTable()),
+      broadcast: {},
+      broadcastAll: {},
+    };
+    for (const p of this.#topology.peers.list()) {
+      view.broadcast[p.name] = [...r.broadcast(p.name)];
+      view.broadcastAll[p.name] = [...r.broadcastAll(p.name)];
+    }
+    return view;
+  }
+
+  /** Addresses other peers report connections to, for peers we are not connected to; sorted by address. */
+  discovery(): DiscoveryTarget[] {
+    const found = new Map<string, DiscoveryTarget>();
+    for (const p of this.#topology.peers.list()) {
+      if (p.name === this.name) continue;
+      for (const c of p.connections) {
+        if (c.name === this.name || this.#topology.connected(c.name)) continue;
+        const address = c.outbound ? c.address : withPort(c.address, MESH_PORT);
+        if (address !== undefined && splitHostPort(address) !== undefined) found.set(address, { name: c.name, address });
+      }
+    }
+    return [...found.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  }
+
+  /** Gossip traffic per channel name ({@link OTHER_CHANNELS} for relayed unknown channels). */
+  counters(): ReadonlyMap<string, Readonly<GossipCounters>> {
+    return this.#counters;
+  }
+
+  #counter(channel: string): GossipCounters {
+    let c = this.#counters.get(channel);
+    if (c === undefined) {
+      c = { sentBytes: 0, sentMessages: 0, receivedBytes: 0, receivedMessages: 0 };
+      this.#counters.set(channel, c);
+    }
+    return c;
+  }
+
+  #transmit(neighbour: PeerName, tag: GossipTag, bytes: Uint8Array, channel: string): void {
+    if (!this.#topology.connected(neighbour)) return;
+    const c = this.#counter(this.#channels.has(channel) ? channel : OTHER_CHANNELS);
+    c.sentBytes += bytes.length;
+    c.sentMessages++;
+    this.#opts.send(neighbour, tag, bytes);
+  }
+
+  #relayUnicast(dst: PeerName, bytes: Uint8Array, channel: string): void {
+    const hop = this.#routes.unicastAll(dst);
+    if (hop !== undefined) this.#transmit(hop, Tag.gossipUnicast, bytes, channel);
+  }
+
+  #relayRawBroadcast(src: PeerName, bytes: Uint8Array): void {
+    for (const hop of this.#routes.broadcastAll(src)) this.#transmit(hop, Tag.gossipBroadcast, bytes, OTHER_CHANNELS);
+  }
+
+  #recalculate(): void {
+    this.#recalcAt = undefined;
+    const peers = this.#topology.peers;
+    const removed = peers.garbageCollect(this.name);
+    this.#routes.calculate((n) => peers.get(n));
+    for (const p of removed) for (const l of this.#peerRemoved) l(p.name);
+    for (const l of this.#topologyChanged) l();
+  }
+}
+
+/** Splits "host:port" or "[v6]:port"; undefined when it is not an IP address with a port. */
+function splitHostPort(address: string): { host: string; port: number } | undefined {
+  const i = address.lastIndexOf(":");
+  if (i < 0) return undefined;
+  let host = address.slice(0, i);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  else if (host.includes(":")) return undefined;
+  const port = Number(address.slice(i + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535 || !isIP(host)) return undefined;
+  return { host, port };
+}
+
+function withPort(address: string, port: number): string | undefined {
+  const hp = splitHostPort(address);
+  if (hp === undefined) return undefined;
+  return hp.host.includes(":") ? `[${hp.host}]:${port}` : `${hp.host}:${port}`;
+}

@@ -1,0 +1,154 @@
+/**
+ * The topology channel's {@link Gossiper}: owns the {@link Peers} table including our own entry, which
+ * only we change. Every local connection change bumps our version and records which entries an update
+ * must carry (ours and the neighbour's); the mesh broadcasts them after a short deferral.
+ *
+ * An update that carries our own name at a version at least ours (an older incarnation of us before a
+ * restart, or a forged entry) is never merged; instead we bump our version past it so our entry wins.
+ *
+ * @module
+ */
+
+import type { Gossiper, PeerName } from "./gossip.ts";
+import { comparePeers, type Peer, type PeerConnection, sortConnections } from "./peer.ts";
+import { Peers } from "./peers.ts";
+
+/** What the handshake tells us about a new neighbour. */
+export interface NeighbourInfo {
+  readonly name: PeerName;
+  readonly nickname: string;
+  readonly uid: bigint;
+  /** The neighbour's TCP address as "host:port". */
+  readonly address: string;
+  /** True when we dialled it. */
+  readonly outbound: boolean;
+}
+
+/** Callbacks from {@link Topology} to the mesh. */
+export interface TopologyEvents {
+  /** The table changed: routes need recalculating. */
+  changed(): void;
+  /** Our own entry changed: an update needs broadcasting. */
+  selfChanged(): void;
+}
+
+/** The topology table with our own entry, as the topology channel's gossiper. */
+export class Topology implements Gossiper {
+  /** The table; entries other than ours change only by merging. */
+  readonly peers: Peers;
+  readonly #us: PeerName;
+  readonly #events: TopologyEvents;
+  #update = new Set<PeerName>();
+
+  /** @param self our identity; our entry starts at version 1 with no connections */
+  constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
+    this.#us = self.name;
+    this.#events = events;
+    this.peers = new Peers([{ ...self, version: 1, connections: [] }]);
+  }
+
+  /** Our own entry. */
+  get self(): Peer {
+    return this.peers.get(this.#us)!;
+  }
+
+  /**
+   * Records a new connection to a neighbour; makes a version-0 entry for it when it is unknown or restarted.
+   * @throws {Error} when `n` is ourselves or already connected
+   */
+  addConnection(n: NeighbourInfo): void {
+    if (n.name === this.#us) throw new Error(`Cannot add connection to '${n.name}': that is our own name`);
+    if (this.#connection(n.name) !== undefined) {
+      throw new Error(`Cannot add connection to '${n.name}': already connected; remove the old connection first`);
+    }
+    const known = this.peers.get(n.name);
+    if (known === undefined || known.uid !== n.uid) {
+      this.peers.set({ name: n.name, nickname: n.nickname, uid: n.uid, version: 0, connections: [] });
+    }
+    const c = { name: n.name, address: n.address, outbound: n.outbound, established: false };
+    this.#setConnections(n.name, sortConnections([...this.self.connections, c]));
+  }
+
+  /**
+   * Marks the connection to `name` established (its data-plane path works both ways).
+   * @throws {Error} when there is no connection to `name`
+   */
+  establishConnection(name: PeerName): void {
+    const c = this.#existing(name, "establish");
+    if (c.established) return;
+    this.#setConnections(name, this.self.connections.map((x) => (x === c ? { ...c, established: true } : x)));
+  }
+
+  /**
+   * Forgets the connection to `name`.
+   * @throws {Error} when there is no connection to `name`
+   */
+  removeConnection(name: PeerName): void {
+    this.#existing(name, "remove");
+    this.#setConnections(name, this.self.connections.filter((x) => x.name !== name));
+  }
+
+  /** Whether we have a connection to `name`. */
+  connected(name: PeerName): boolean {
+    return this.#connection(name) !== undefined;
+  }
+
+  /** The entries changed locally since the last call (ours and affected neighbours'), to broadcast. */
+  takeUpdate(): Peers {
+    const names = [this.#us, ...this.#update];
+    this.#update = new Set();
+    return new Peers(names.map((n) => this.peers.get(n)).filter((p): p is Peer => p !== undefined));
+  }
+
+  /** Applies a unicast update (unused by the protocol, accepted like neighbour gossip). */
+  onGossipUnicast(_src: PeerName, msg: Uint8Array): void {
+    this.#apply(msg);
+  }
+
+  /** Applies a broadcast update; returns what was new, to relay. */
+  onGossipBroadcast(_src: PeerName, update: Uint8Array): Peers | undefined {
+    return this.#apply(update);
+  }
+
+  /** A snapshot of the whole table. */
+  gossip(): Peers {
+    return new Peers(this.peers.list());
+  }
+
+  /** Applies neighbour gossip; returns what was new, to gossip on. */
+  onGossip(msg: Uint8Array): Peers | undefined {
+    return this.#apply(msg);
+  }
+
+  #apply(msg: Uint8Array): Peers | undefined {
+    const update = Peers.decode(msg);
+    const mine = update.get(this.#us);
+    const self = this.self;
+    const others = mine === undefined ? update : new Peers(update.list().filter((p) => p.name !== this.#us));
+    if (mine !== undefined && comparePeers(mine, self) > 0) {
+      this.peers.set({ ...self, version: Math.max(mine.version, self.version) + 1 });
+      this.#events.selfChanged();
+    }
+    const delta = this.peers.mergeDelta(others);
+    if (delta !== undefined) this.#events.changed();
+    return delta;
+  }
+
+  #connection(name: PeerName): PeerConnection | undefined {
+    return this.self.connections.find((c) => c.name === name);
+  }
+
+  #existing(name: PeerName, verb: string): PeerConnection {
+    const c = this.#connection(name);
+    if (c === undefined) throw new Error(`Cannot ${verb} connection to '${name}': not connected; add it first`);
+    return c;
+  }
+
+  #setConnections(neighbour: PeerName, connections: PeerConnection[]): void {
+    const self = this.self;
+    this.peers.set({ ...self, version: self.version + 1, connections });
+    this.#update.add(neighbour);
+    this.#events.changed();
+    this.#events.selfChanged();
+  }
+}
