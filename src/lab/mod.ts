@@ -1,0 +1,11 @@
+/**
+ * The multi-host lab on network namespaces: {@link Lab} builds and removes it, {@link withLab} wraps it
+ * for tests and benchmarks, {@link removeLab} cleans up from a prefix alone.
+ *
+ * @module
+ */
+export { Lab, type LabHost, type LabOptions, type SpawnOptions } from "./lab.ts";
+export { labNamespaces, removeLab } from "./namespaces.ts";
+export { type LabState, readState } from "./state.ts";
+export { TOPOLOGIES, type Topology } from "./topology.ts";
+export { uniquePrefix, withLab } from "./with_lab.ts";

@@ -1,0 +1,24 @@
+/**
+ * Addresses on the underlay LAN: host i (1-based) has the i-th address of {@link UNDERLAY_CIDR}.
+ *
+ * @module
+ */
+import { bigIntToIP, formatIP, networkOf, parseCIDR } from "../net/ip.ts";
+import { UNDERLAY_CIDR } from "./constants.ts";
+
+const underlay = parseCIDR(UNDERLAY_CIDR);
+
+/** The prefix length of every host's underlay address (that of {@link UNDERLAY_CIDR}). */
+export const UNDERLAY_PREFIX_LENGTH = underlay.prefix;
+
+/**
+ * The underlay address of host `host` (1-based), without prefix length.
+ *
+ * @example
+ * ```ts
+ * hostAddress(3); // "198.18.0.3"
+ * ```
+ */
+export function hostAddress(host: number): string {
+  return formatIP(bigIntToIP(networkOf(underlay) + BigInt(host), 4));
+}
