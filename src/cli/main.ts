@@ -10,6 +10,7 @@ import { Command, CommanderError } from "commander";
 import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
+import { labCommand } from "./lab.ts";
 import { launchCommand } from "./launch.ts";
 import { reportCommand, statusCommand } from "./status.ts";
 import { stopCommand } from "./stop.ts";
@@ -26,7 +27,16 @@ export function program(): Command {
     .option("--debug", "show stack traces of errors")
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions();
-  for (const cmd of [launchCommand(), stopCommand(), statusCommand(), reportCommand(), versionCommand()]) {
+  for (
+    const cmd of [
+      launchCommand(),
+      stopCommand(),
+      statusCommand(),
+      reportCommand(),
+      versionCommand(),
+      labCommand(),
+    ]
+  ) {
     root.addCommand(cmd);
   }
   exitOverrideAll(root);

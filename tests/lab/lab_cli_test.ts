@@ -1,0 +1,107 @@
+/**
+ * `./meshnet lab …` as a user runs it (subprocesses, needs root). Lives beside the lab tests rather than
+ * in tests/cli/ because it builds real namespaces; each test uses its own prefix and removes it in finally.
+ */
+import assert from "node:assert/strict";
+import { labNamespaces, removeLab } from "../../src/lab/namespaces.ts";
+import { uniquePrefix } from "../../src/lab/with_lab.ts";
+
+/** Runs `./meshnet lab ARGS` and returns its exit code and output. */
+async function lab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command("./meshnet", { args: ["lab", ...args], stdout: "piped", stderr: "piped" })
+    .output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("meshnet lab up/status/exec/cut/loss/down work end to end", async () => {
+  const p = await uniquePrefix();
+  try {
+    const up = await lab("up", "--prefix", p, "--hosts", "2", "--containers", "1", "--topology", "line");
+    assert.equal(up.code, 0, up.err);
+    assert.match(up.out, new RegExp(`Lab '${p}' is up: 2 hosts, 1 containers each, topology line`));
+
+    const again = await lab("up", "--prefix", p);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.err,
+      new RegExp(`^meshnet: Lab '${p}' already exists .*lab down --prefix ${p}' first\\n$`),
+    );
+
+    const ping = await lab("exec", "--prefix", p, "h1", "--", "ping", "-c1", "-W1", "198.18.0.2");
+    assert.equal(ping.code, 0, ping.err);
+    assert.match(ping.out, /1 received/);
+    assert.equal((await lab("exec", "--prefix", p, `${p}h2c1`, "--", "sh", "-c", "exit 3")).code, 3);
+
+    assert.equal((await lab("cut", "--prefix", p, "h1", "h2")).code, 0);
+    assert.equal((await lab("loss", "--prefix", p, "h2", "h1", "25")).code, 0);
+    assert.equal((await lab("exec", "--prefix", p, "h1", "--", "ping", "-c1", "-W1", "198.18.0.2")).code, 1);
+    const status = await lab("status", "--prefix", p);
+    assert.match(status.out, /h1 {2}\S+h1 {2}198\.18\.0\.1 {2}peers h2 {2}containers \S+h1c1/);
+    assert.match(status.out, /Cuts: h1-h2\nLoss: h1-h2 25%/);
+    const json = JSON.parse((await lab("status", "--prefix", p, "--json")).out);
+    assert.equal(json.namespaces.length, 5);
+    assert.deepEqual(json.state.cuts, [{ a: 1, b: 2 }]);
+    assert.deepEqual(json.hosts.map((h: { address: string }) => h.address), ["198.18.0.1", "198.18.0.2"]);
+    assert.equal((await lab("heal", "--prefix", p)).code, 0);
+    assert.equal((await lab("loss", "--prefix", p, "h1", "h2", "0")).code, 0);
+    assert.match((await lab("status", "--prefix", p)).out, /Cuts: none\nLoss: none/);
+    assert.equal((await lab("exec", "--prefix", p, "h1", "--", "ping", "-c1", "-W1", "198.18.0.2")).code, 0);
+
+    const down = await lab("down", "--prefix", p);
+    assert.equal(down.code, 0, down.err);
+    assert.match(down.out, new RegExp(`Removed lab '${p}' \\(5 namespaces\\)`));
+    assert.deepEqual(await labNamespaces(p), []);
+    assert.match((await lab("status", "--prefix", p)).out, new RegExp(`No lab '${p}'`));
+  } finally {
+    await removeLab(p);
+  }
+});
+
+Deno.test("meshnet lab refuses bad flags and names with exit 2 and one clear line", async () => {
+  const p = await uniquePrefix();
+  const cases: [string[], RegExp][] = [
+    [["up", "--prefix", p, "--hosts", "three"], /Invalid host count 'three'/],
+    [["up", "--prefix", p, "--hosts", "0"], /Invalid host count '0': use a whole number from 1 to 200/],
+    [["up", "--prefix", p, "--topology", "ring"], /Unknown topology 'ring'/],
+    [["up", "--prefix", "Bad"], /Invalid lab prefix 'Bad'/],
+    [["exec", "--prefix", p, "h1"], /missing required argument 'cmd'/],
+    [["loss", "--prefix", p, "h1", "h2", "half"], /Invalid loss percent 'half'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await lab(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, re);
+    assert.doesNotMatch(r.err, /^\s+at /m);
+  }
+  assert.deepEqual(await labNamespaces(p), []);
+});
+
+Deno.test("meshnet lab down cleans up after kill -9 of a process running in the lab", async () => {
+  const p = await uniquePrefix();
+  try {
+    assert.equal((await lab("up", "--prefix", p, "--hosts", "1")).code, 0);
+    const runner = new Deno.Command("./meshnet", {
+      args: ["lab", "exec", "--prefix", p, "h1", "--", "sleep", "60"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let sleeper: number | undefined;
+    for (let i = 0; i < 200 && sleeper === undefined; i++) {
+      const pids = await new Deno.Command("ip", { args: ["netns", "pids", `${p}h1`] }).output();
+      sleeper = Number(new TextDecoder().decode(pids.stdout).trim().split("\n")[0]) || undefined;
+      if (sleeper === undefined) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.ok(sleeper, "sleep never started");
+    runner.kill("SIGKILL");
+    await runner.status;
+    assert.doesNotMatch(await Deno.readTextFile(`/proc/${sleeper}/stat`), / Z /, "sleep outlives its runner");
+    const down = await lab("down", "--prefix", p);
+    assert.equal(down.code, 0, down.err);
+    assert.deepEqual(await labNamespaces(p), []);
+    const stat = await Deno.readTextFile(`/proc/${sleeper}/stat`).catch(() => "");
+    assert.ok(stat === "" || / Z /.test(stat), `sleep ${sleeper} survived: ${stat}`);
+  } finally {
+    await removeLab(p);
+  }
+});
