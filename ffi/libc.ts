@@ -84,6 +84,7 @@ export const ERRNO: Record<number, string> = {
   97: "EAFNOSUPPORT",
   98: "EADDRINUSE",
   99: "EADDRNOTAVAIL",
+  100: "ENETDOWN",
   101: "ENETUNREACH",
   105: "ENOBUFS",
   111: "ECONNREFUSED",
