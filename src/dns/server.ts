@@ -1,0 +1,231 @@
+/**
+ * The DNS server: UDP and TCP on one address and port, answering from the name table and forwarding the
+ * rest upstream.
+ *
+ * Flow and concurrency:
+ * - UDP: {@link UDP_RECEIVE_LOOPS} `receive()` loops share the socket, each with its own buffer. A query is
+ *   answered synchronously by {@link answer} and the reply sent without awaiting (measured faster); a query
+ *   to forward is copied and handed to the {@link Forwarder} in the background (at most
+ *   {@link FORWARD_MAX_INFLIGHT} at once; beyond that it is dropped and the client retries).
+ * - TCP: one accept loop; each connection (at most {@link TCP_MAX_CONNECTIONS}) is served by its own task
+ *   reading 2-byte-length frames one after the other. A client idle, stalling mid-frame or not reading its
+ *   replies for {@link TCP_IDLE_TIMEOUT_MS} is closed; a frame longer than what follows ends the connection.
+ * Nothing a client sends can throw out of a loop: bad messages get FORMERR or are dropped by {@link answer}.
+ *
+ * Deno.listenDatagram needs --unstable-net.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_DOMAIN,
+  DEFAULT_TTL,
+  FORWARD_MAX_INFLIGHT,
+  Rcode,
+  TCP_IDLE_TIMEOUT_MS,
+  TCP_MAX_CONNECTIONS,
+  UDP_READ_BUFFER,
+  UDP_RECEIVE_LOOPS,
+} from "./constants.ts";
+import { answer, type AnswerOptions, errorReply, FORWARD, type NameLookup } from "./answer.ts";
+import type { Forwarder } from "./upstream.ts";
+import { readFrame, writeFrame } from "./framing.ts";
+import { canonicalName } from "./message.ts";
+import { logger } from "../log.ts";
+
+const log = logger("dns");
+
+/** Attempts at finding a port free for both UDP and TCP when `port` is 0. */
+const PORT_ATTEMPTS = 20;
+
+/** How to serve. */
+export interface DnsServerOptions {
+  /** Address to listen on, e.g. the host's bridge address or "127.0.0.1". */
+  hostname: string;
+  /** Port for UDP and TCP; 0 picks one free for both (see {@link DnsServer.port}). */
+  port: number;
+  /** Where names come from (a NameTable). */
+  table: NameLookup;
+  /** The served domain; default {@link DEFAULT_DOMAIN}. */
+  domain?: string;
+  /** TTL of table answers in seconds; default {@link DEFAULT_TTL}. */
+  ttl?: number;
+  /** Where names outside the domain go; without one they get SERVFAIL. */
+  forwarder?: Forwarder;
+  /** Random source for shuffling; default Math.random. */
+  random?: () => number;
+  /** Concurrent UDP receive loops; default {@link UDP_RECEIVE_LOOPS}. */
+  receiveLoops?: number;
+  /** TCP idle and stall timeout in ms; default {@link TCP_IDLE_TIMEOUT_MS}. */
+  tcpIdleTimeoutMs?: number;
+  /** Most TCP connections at once; default {@link TCP_MAX_CONNECTIONS}. */
+  maxTcpConnections?: number;
+}
+
+/**
+ * A running DNS server. Create it with {@link DnsServer.listen}; stop it with {@link DnsServer.close}.
+ *
+ * @example
+ * ```ts
+ * const server = DnsServer.listen({ hostname: "127.0.0.1", port: 0, table: new NameTable() });
+ * console.log(server.port);
+ * await server.close();
+ * ```
+ */
+export class DnsServer {
+  #udp: Deno.DatagramConn;
+  #tcp: Deno.TcpListener;
+  #table: NameLookup;
+  #forwarder?: Forwarder;
+  #udpOptions: AnswerOptions;
+  #tcpOptions: AnswerOptions;
+  #idleMs: number;
+  #maxConns: number;
+  #conns = new Set<Deno.TcpConn>();
+  #loops: Promise<void>[] = [];
+  #forwards = 0;
+  #closed = false;
+
+  private constructor(udp: Deno.DatagramConn, tcp: Deno.TcpListener, o: DnsServerOptions) {
+    this.#udp = udp;
+    this.#tcp = tcp;
+    this.#table = o.table;
+    this.#forwarder = o.forwarder;
+    const base = {
+      domain: canonicalName(o.domain ?? DEFAULT_DOMAIN),
+      ttl: o.ttl ?? DEFAULT_TTL,
+      random: o.random ?? Math.random,
+    };
+    this.#udpOptions = { ...base, transport: "udp" };
+    this.#tcpOptions = { ...base, transport: "tcp" };
+    this.#idleMs = o.tcpIdleTimeoutMs ?? TCP_IDLE_TIMEOUT_MS;
+    this.#maxConns = o.maxTcpConnections ?? TCP_MAX_CONNECTIONS;
+    for (let i = 0; i < (o.receiveLoops ?? UDP_RECEIVE_LOOPS); i++) this.#loops.push(this.#udpLoop());
+    this.#loops.push(this.#acceptLoop());
+  }
+
+  /**
+   * Binds UDP and TCP and starts serving.
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken (or no common free port was found for port 0)
+   * @throws {Deno.errors.PermissionDenied} for port 53 without the capability to bind it
+   * @throws {DnsFormatError} when the domain is not a valid name
+   */
+  static listen(options: DnsServerOptions): DnsServer {
+    const { hostname } = options;
+    for (let attempt = 1;; attempt++) {
+      const udp = Deno.listenDatagram({ transport: "udp", hostname, port: options.port });
+      const port = (udp.addr as Deno.NetAddr).port;
+      try {
+        const tcp = Deno.listen({ transport: "tcp", hostname, port });
+        const server = new DnsServer(udp, tcp, options);
+        log.info("DNS server listening", { hostname, port });
+        return server;
+      } catch (e) {
+        udp.close();
+        if (options.port !== 0 || !(e instanceof Deno.errors.AddrInUse) || attempt >= PORT_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /** The port UDP and TCP listen on. */
+  get port(): number {
+    return (this.#udp.addr as Deno.NetAddr).port;
+  }
+
+  /** Stops receiving, closes every TCP connection and waits for the loops to end. Forwards in flight finish. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#udp.close();
+    this.#tcp.close();
+    for (const c of this.#conns) c.close();
+    await Promise.allSettled(this.#loops);
+  }
+
+  async #udpLoop(): Promise<void> {
+    const buf = new Uint8Array(UDP_READ_BUFFER);
+    while (!this.#closed) {
+      let data: Uint8Array, from: Deno.Addr;
+      try {
+        [data, from] = await this.#udp.receive(buf);
+      } catch (e) {
+        if (!this.#closed) log.warn("UDP receive failed", { error: (e as Error).message });
+        continue;
+      }
+      const reply = answer(data, this.#table, this.#udpOptions);
+      if (reply === FORWARD) this.#forwardUdp(data.slice(), from);
+      else if (reply) this.#udp.send(reply, from).catch(() => {/* the client went away */});
+    }
+  }
+
+  #forwardUdp(query: Uint8Array, client: Deno.Addr): void {
+    if (this.#forwards >= FORWARD_MAX_INFLIGHT) {
+      log.debug("Forward dropped: too many in flight", { limit: FORWARD_MAX_INFLIGHT });
+      return;
+    }
+    this.#forwards++;
+    this.#forward(query, "udp")
+      .then((reply) => this.#udp.send(reply, client))
+      .catch(() => {/* the socket closed or the client went away */})
+      .finally(() => this.#forwards--);
+  }
+
+  #forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array> {
+    return this.#forwarder
+      ? this.#forwarder.forward(query, transport)
+      : Promise.resolve(errorReply(query, Rcode.servFail));
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const sessions: Promise<void>[] = [];
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#tcp.accept();
+      } catch (e) {
+        if (!this.#closed) log.warn("TCP accept failed", { error: (e as Error).message });
+        continue;
+      }
+      if (this.#conns.size >= this.#maxConns) {
+        conn.close();
+        continue;
+      }
+      this.#conns.add(conn);
+      const session = this.#serveTcp(conn).finally(() => {
+        this.#conns.delete(conn);
+        sessions.splice(sessions.indexOf(session), 1);
+      });
+      sessions.push(session);
+    }
+    await Promise.allSettled(sessions);
+  }
+
+  /** Serves one TCP client until it closes, sends a short frame, or stalls past the idle timeout. */
+  async #serveTcp(conn: Deno.TcpConn): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => timer = setTimeout(() => conn.close(), this.#idleMs);
+    const disarm = () => clearTimeout(timer);
+    try {
+      for (;;) {
+        arm();
+        const query = await readFrame(conn);
+        disarm();
+        if (!query) break;
+        let reply = answer(query, this.#table, this.#tcpOptions);
+        if (reply === FORWARD) reply = await this.#forward(query, "tcp");
+        if (!reply) continue;
+        arm();
+        await writeFrame(conn, reply);
+        disarm();
+      }
+    } catch (e) {
+      log.debug("TCP client dropped", { error: (e as Error).message });
+    } finally {
+      disarm();
+      try {
+        conn.close();
+      } catch { /* closed by the idle timer or close() */ }
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { Forwarder, parseResolvConf, ResolvConf } from "../../src/dns/upstream.ts";
+import { DnsServer } from "../../src/dns/server.ts";
+import { NameTable } from "../../src/dns/name_table.ts";
+import { decodeMessage, encodeMessage, rcodeOf } from "../../src/dns/message.ts";
+import { Flag, Rcode, RRClass, RRType } from "../../src/dns/constants.ts";
+import { setLogLevel } from "../../src/log.ts";
+import { DIG_QUERY } from "./fixtures.ts";
+import { freePort } from "./dnsmasq.ts";
+
+setLogLevel("error");
+
+const LOOPBACK = "127.0.0.1";
+
+Deno.test("parseResolvConf() lists nameservers in order, skipping our own, comments and junk", () => {
+  const text = [
+    "# generated",
+    "search example.com",
+    "nameserver 10.0.0.2 ; primary",
+    "nameserver 10.32.0.1",
+    "nameserver   FD00::0:53",
+    "nameserver fe80::1%eth0",
+    "nameserver not-an-ip",
+    ";nameserver 10.9.9.9",
+    "nameserver 10.0.0.2",
+    "options ndots:5",
+  ].join("\n");
+  assert.deepEqual(parseResolvConf(text, ["10.32.0.1"]), ["10.0.0.2", "fd00::53"]);
+  assert.deepEqual(parseResolvConf(""), []);
+});
+
+Deno.test("ResolvConf.servers() re-reads the file when it changes", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, "nameserver 10.0.0.2\nnameserver 10.32.0.1\n");
+    const rc = new ResolvConf(path, ["10.32.0.1"]);
+    assert.deepEqual(await rc.servers(), [{ address: "10.0.0.2", port: 53 }]);
+    await Deno.writeTextFile(path, "nameserver 10.0.0.3\nnameserver 10.0.0.4\n");
+    await Deno.utime(path, 1, 2_000_000_000);
+    assert.deepEqual((await rc.servers()).map((s) => s.address), ["10.0.0.3", "10.0.0.4"]);
+    await Deno.remove(path);
+    assert.deepEqual(await rc.servers(), []);
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+  assert.throws(() => new ResolvConf("/x", ["bad"]), /Invalid IP address 'bad'/);
+});
+
+Deno.test("Forwarder.forward() tries upstreams in turn and gives SERVFAIL when all fail", async () => {
+  const t = new NameTable();
+  t.add("x.weave.local.", "10.32.0.1", "c1", "ce:31:e0:06:45:1e");
+  const up = DnsServer.listen({ hostname: LOOPBACK, port: 0, table: t });
+  try {
+    const dead = { address: LOOPBACK, port: freePort() };
+    const live = { address: LOOPBACK, port: up.port };
+    const ok = decodeMessage(
+      await new Forwarder({ servers: () => [dead, live], timeoutMs: 200 }).forward(DIG_QUERY, "udp"),
+    );
+    assert.equal(ok.id, 0x1b6f, "the client's id is restored");
+    assert.equal(ok.answers.length, 1);
+    const started = Date.now();
+    const fail = await new Forwarder({ servers: () => [dead, dead], timeoutMs: 150 }).forward(
+      DIG_QUERY,
+      "udp",
+    );
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(rcodeOf(decodeMessage(fail).flags), Rcode.servFail);
+    const none = await new Forwarder({ servers: () => Promise.reject(new Error("boom")) }).forward(
+      DIG_QUERY,
+      "tcp",
+    );
+    assert.equal(rcodeOf(decodeMessage(none).flags), Rcode.servFail);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("Forwarder.forward() retries a truncated reply over TCP for TCP clients", async () => {
+  const t = new NameTable();
+  for (let i = 0; i < 60; i++) t.add("many.weave.local.", `10.32.1.${i}`, `m${i}`, "ce:31:e0:06:45:1e");
+  const up = DnsServer.listen({ hostname: LOOPBACK, port: 0, table: t });
+  try {
+    const f = new Forwarder({ servers: () => [{ address: LOOPBACK, port: up.port }], timeoutMs: 500 });
+    const q = encodeMessage({
+      id: 9,
+      flags: Flag.rd,
+      questions: [{ name: "many.weave.local.", type: RRType.A, class: RRClass.IN }],
+      answers: [],
+      authorities: [],
+      additionals: [],
+    });
+    const udp = decodeMessage(await f.forward(q, "udp"));
+    assert.ok(udp.flags & Flag.tc);
+    const tcp = decodeMessage(await f.forward(q, "tcp"));
+    assert.equal(tcp.flags & Flag.tc, 0);
+    assert.equal(tcp.answers.length, 60);
+    assert.equal(tcp.id, 9);
+  } finally {
+    await up.close();
+  }
+});
