@@ -1,0 +1,235 @@
+/**
+ * A control connection after its handshake: receive loop, heartbeats, dead-peer detection and close.
+ *
+ * Flow: `start()` begins one receive loop that reads messages in order and awaits the handler for each
+ * (so a slow handler slows the peer down through TCP, never queues without bound), a repeating timer
+ * that sends a heartbeat every interval, and a deadline that closes the connection when nothing at all
+ * arrived for 2 × interval. Sends from any caller are serialised by the {@link MessageChannel}. The first
+ * failure of any of these (or a local `close`) closes the connection once: timers stop, the stream
+ * closes, `closed` resolves and `onClose` is called with the reason.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { HEARTBEAT_INTERVAL_MS, Tag } from "./constants.ts";
+import type { Features } from "./features.ts";
+import type { HandshakeResult } from "./handshake.ts";
+import type { MessageChannel } from "./message_channel.ts";
+
+/** Options of {@link ProtocolConnection}. */
+export interface ConnectionOptions {
+  /**
+   * Called for every message except heartbeats, one at a time in arrival order; the next message is
+   * read only after the returned promise settles. A throw or rejection closes the connection.
+   */
+  onMessage(tag: number, payload: Uint8Array): void | Promise<void>;
+  /** Called once when the connection closes, with the reason; must not throw. */
+  onClose?(error: Error): void;
+  /** Clock for heartbeats and the dead-peer deadline (default the system clock). */
+  clock?: Clock;
+  /** Heartbeat interval in milliseconds (default {@link HEARTBEAT_INTERVAL_MS}); dead after twice this. */
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * An established control connection to one peer.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await handshake(conn, { features, outbound: true, password });
+ * const connection = new ProtocolConnection(result, {
+ *   onMessage: (tag, payload) => router.handle(result.remote.name, tag, payload),
+ *   onClose: (error) => log.info("Connection closed", { peer: result.remote.name, error: error.message }),
+ * });
+ * connection.start();
+ * await connection.send(Tag.gossip, bytes);
+ * ```
+ */
+export class ProtocolConnection {
+  /** The agreed protocol version. */
+  readonly version: number;
+  /** Our features as sent on this connection. */
+  readonly local: Features;
+  /** The peer's features. */
+  readonly remote: Features;
+  /** Resolves with the reason once the connection has closed. */
+  readonly closed: Promise<Error>;
+
+  #channel: MessageChannel;
+  #onMessage: ConnectionOptions["onMessage"];
+  #onClose: ConnectionOptions["onClose"];
+  #clock: Clock;
+  #interval: number;
+  #lastReceived = 0;
+  #heartbeatTimer: TimerId | null = null;
+  #deadTimer: TimerId | null = null;
+  #started = false;
+  #error: Error | null = null;
+  #resolveClosed!: (error: Error) => void;
+
+  /**
+   * @param handshake the result of a successful {@link handshake} on the stream
+   * @param options message and close handlers, clock and heartbeat interval
+   */
+  constructor(handshake: HandshakeResult, options: ConnectionOptions) {
+    this.version = handshake.version;
+    this.local = handshake.local;
+    this.remote = handshake.remote;
+    this.#channel = handshake.channel;
+    this.#onMessage = options.onMessage;
+    this.#onClose = options.onClose;
+    this.#clock = options.clock ?? systemClock;
+    this.#interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** The connection uid, the same on both ends: our connection id XOR the peer's. */
+  get uid(): bigint {
+    return connectionUid(this.local.connId, this.remote.connId);
+  }
+
+  /** The 32-byte session key, or null on an unencrypted connection. */
+  get sessionKey(): Uint8Array | null {
+    return this.#channel.sessionKey;
+  }
+
+  /** The reason the connection closed, or null while it is open. */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  /**
+   * Starts the receive loop, the heartbeats and the dead-peer deadline.
+   *
+   * @throws {Error} when called twice
+   */
+  start(): void {
+    if (this.#started) {
+      throw new Error(`Cannot start connection to '${this.remote.name}': it is already started`);
+    }
+    this.#started = true;
+    if (this.#error) return;
+    this.#lastReceived = this.#clock.now();
+    this.#scheduleHeartbeat();
+    this.#scheduleDeadline(2 * this.#interval);
+    this.#receiveLoop();
+  }
+
+  /**
+   * Sends one message; resolves once it was handed to the stream.
+   *
+   * @throws {Error} the close reason when the connection is closed, or the stream's write error (which
+   *   also closes the connection)
+   */
+  async send(tag: number, payload?: Uint8Array): Promise<void> {
+    if (this.#error) throw this.#error;
+    try {
+      await this.#channel.send(tag, payload);
+    } catch (e) {
+      if (!(e instanceof RangeError)) this.close(e as Error);
+      throw e;
+    }
+  }
+
+  /**
+   * Closes the connection (idempotent: only the first reason counts).
+   *
+   * @param reason an Error, or text that becomes `Connection to '<peer>' closed: <text>`
+   */
+  close(reason: Error | string = "closed locally"): void {
+    if (this.#error) return;
+    const error = typeof reason === "string"
+      ? new Error(`Connection to '${this.remote.name}' closed: ${reason}`)
+      : reason;
+    this.#error = error;
+    if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
+    if (this.#deadTimer !== null) this.#clock.clearTimeout(this.#deadTimer);
+    this.#channel.close();
+    this.#resolveClosed(error);
+    this.#onClose?.(error);
+  }
+
+  #scheduleHeartbeat(): void {
+    this.#heartbeatTimer = this.#clock.setTimeout(() => {
+      this.#heartbeatTimer = null;
+      this.send(Tag.heartbeat).catch(() => {}); // a failed send has closed the connection
+      if (!this.#error) this.#scheduleHeartbeat();
+    }, this.#interval);
+  }
+
+  #scheduleDeadline(ms: number): void {
+    this.#deadTimer = this.#clock.setTimeout(() => {
+      this.#deadTimer = null;
+      const silent = this.#clock.now() - this.#lastReceived;
+      const limit = 2 * this.#interval;
+      if (silent < limit) return this.#scheduleDeadline(limit - silent);
+      this.close(
+        new Error(
+          `Connection to '${this.remote.name}' timed out: nothing received for ${silent} ms; ` +
+            "the peer or the path to it is down",
+        ),
+      );
+    }, ms);
+  }
+
+  async #receiveLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const message = await this.#channel.receive();
+        if (this.#error) return;
+        if (message === null) {
+          return this.close(new Error(`Connection to '${this.remote.name}' closed by peer`));
+        }
+        this.#lastReceived = this.#clock.now();
+        if (message.tag === Tag.heartbeat) continue;
+        try {
+          await this.#onMessage(message.tag, message.payload);
+        } catch (e) {
+          throw new Error(
+            `Cannot handle message with tag ${message.tag} from '${this.remote.name}': ${
+              (e as Error).message
+            }`,
+            { cause: e },
+          );
+        }
+      }
+    } catch (e) {
+      this.close(e as Error);
+    }
+  }
+}
+
+/**
+ * The connection uid both ends compute alike: the XOR of the two connection ids.
+ *
+ * @example
+ * ```ts
+ * import { connectionUid } from "./connection.ts";
+ * connectionUid(0b1100n, 0b1010n); // 0b0110n
+ * ```
+ */
+export function connectionUid(ourConnId: bigint, theirConnId: bigint): bigint {
+  return ourConnId ^ theirConnId;
+}
+
+/** What to do with two connections between the same pair of peers. */
+export type DuplicateResolution = "keepExisting" | "keepNew" | "dropBoth";
+
+/**
+ * Decides between an existing connection and a new one to the same peer, as both ends decide alike:
+ * the lower connection uid wins; on a tie both are dropped (and redialled).
+ *
+ * @param existingUid the {@link ProtocolConnection.uid} of the connection we already have
+ * @param newUid the uid of the connection just established
+ * @example
+ * ```ts
+ * import { resolveDuplicate } from "./connection.ts";
+ * resolveDuplicate(5n, 9n); // "keepExisting"
+ * ```
+ */
+export function resolveDuplicate(existingUid: bigint, newUid: bigint): DuplicateResolution {
+  if (existingUid < newUid) return "keepExisting";
+  if (existingUid > newUid) return "keepNew";
+  return "dropBoth";
+}

@@ -1,0 +1,267 @@
+/**
+ * The control-connection handshake, run by both ends at once over a fresh {@link Duplex}.
+ *
+ * Flow (each step: write ours, read theirs, concurrently, so neither end waits for the other):
+ * 1. Header: the magic "meshnet", our min version, our max version (1 byte each). The agreed version is
+ *    the lower max; it fails if that is below the higher min.
+ * 2. Encryption flag byte (0 plain, 1 encrypted) and, if encrypted, our 32-byte ephemeral Curve25519
+ *    public key. Both ends must agree: a password on one end only is an error on both.
+ * 3. Features (see features.ts) as the first framed message, sealed with the session key when encrypted;
+ *    a wrong password shows up here, as a message that does not open, on both ends.
+ * The whole exchange has one deadline; on any failure the stream is closed and the error thrown.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "./clock.ts";
+import {
+  EncryptionFlag,
+  HANDSHAKE_TIMEOUT_MS,
+  PROTOCOL_MAGIC,
+  PROTOCOL_MAX_VERSION,
+  PROTOCOL_MIN_VERSION,
+  PUBLIC_KEY_SIZE,
+} from "./constants.ts";
+import { decodeFeatures, encodeFeatures, type Features } from "./features.ts";
+import { MessageChannel } from "./message_channel.ts";
+import { AuthenticationError, deriveSessionKey, generateKeyPair } from "./protocol_crypto.ts";
+import { type Duplex, StreamReader, writeAll } from "./stream.ts";
+
+const MAGIC = new TextEncoder().encode(PROTOCOL_MAGIC);
+/** Header size in bytes: magic, min version, max version. */
+const HEADER_SIZE = MAGIC.length + 2;
+const SAME_PASSWORD = "give every peer the same --password";
+
+/** A version range one end speaks, inclusive. */
+export interface VersionRange {
+  /** Oldest version, 1..255. */
+  min: number;
+  /** Newest version, min..255. */
+  max: number;
+}
+
+/** Options of {@link handshake}. */
+export interface HandshakeOptions {
+  /** Our features except the connection id. */
+  features: Omit<Features, "connId">;
+  /** True if we dialled the connection, false if we accepted it. */
+  outbound: boolean;
+  /** The mesh password; absent or empty means an unencrypted connection. */
+  password?: string;
+  /** This connection's random id (default: 64 random bits). */
+  connId?: bigint;
+  /** Deadline for the whole handshake in milliseconds (default {@link HANDSHAKE_TIMEOUT_MS}). */
+  timeoutMs?: number;
+  /** Clock for the deadline (default the system clock). */
+  clock?: Clock;
+  /** Versions we speak (default {@link PROTOCOL_MIN_VERSION}..{@link PROTOCOL_MAX_VERSION}); for tests. */
+  versions?: VersionRange;
+}
+
+/** What a successful handshake yields. */
+export interface HandshakeResult {
+  /** The agreed protocol version. */
+  version: number;
+  /** Our features as sent, with this connection's id. */
+  local: Features;
+  /** The peer's features. */
+  remote: Features;
+  /** The message channel, sealed when encrypted; its `sessionKey` is what the sleeve uses. */
+  channel: MessageChannel;
+}
+
+/**
+ * Runs the handshake on a new connection.
+ *
+ * @param duplex the connection; closed by the handshake if it fails
+ * @param options our side of the exchange
+ * @returns the agreed version, both feature sets and the channel to continue on
+ * @throws {Error} `Handshake timed out after N ms …`, or `Cannot handshake with peer: …` for a peer that
+ *   is not a meshnet peer, speaks no common version, disagrees about encryption, uses another password
+ *   (`wrong password?`), sends malformed features or closes the connection, and
+ *   `Cannot connect to ourselves: …` when the peer has our name
+ * @example
+ * ```ts ignore
+ * const { remote, channel } = await handshake(conn, { features, outbound: true, password });
+ * ```
+ */
+export async function handshake(duplex: Duplex, options: HandshakeOptions): Promise<HandshakeResult> {
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  let timer = 0;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = clock.setTimeout(
+      () =>
+        reject(
+          new Error(
+            `Handshake timed out after ${timeoutMs} ms; the peer is too slow or not a meshnet peer`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  const exchanged = exchange(duplex, options);
+  try {
+    return await Promise.race([exchanged, deadline]);
+  } catch (e) {
+    exchanged.catch(() => {}); // ends with an error once the stream is closed below
+    duplex.close();
+    throw e;
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
+async function exchange(duplex: Duplex, options: HandshakeOptions): Promise<HandshakeResult> {
+  const reader = new StreamReader(duplex);
+  const ours = options.versions ?? { min: PROTOCOL_MIN_VERSION, max: PROTOCOL_MAX_VERSION };
+  const header = await swap(
+    reader.readExact(HEADER_SIZE, "protocol header"),
+    writeAll(duplex, encodeHeader(ours)),
+  );
+  const version = negotiateVersion(ours, decodeHeader(header));
+
+  const password = options.password ?? "";
+  const keyPair = password === "" ? null : generateKeyPair();
+  const encryption = keyPair === null
+    ? Uint8Array.of(EncryptionFlag.plain)
+    : Uint8Array.of(EncryptionFlag.encrypted, ...keyPair.publicKey);
+  const flag = await swap(reader.readExact(1, "encryption flag"), writeAll(duplex, encryption));
+  checkEncryptionFlag(flag[0], keyPair !== null);
+
+  const channel = new MessageChannel(duplex, reader);
+  if (keyPair !== null) {
+    const theirKey = await swap(reader.readExact(PUBLIC_KEY_SIZE, "public key"));
+    const sessionKey = await deriveSessionKey(keyPair, theirKey, new TextEncoder().encode(password));
+    channel.setSessionKey(sessionKey, options.outbound);
+  }
+
+  const local: Features = { ...options.features, connId: options.connId ?? randomU64() };
+  const body = await swap(receiveFeatures(channel), channel.sendFrame(encodeFeatures(local)));
+  const remote = decodeFeatures(body);
+  if (remote.name === local.name) {
+    throw new Error(
+      `Cannot connect to ourselves: the peer's name '${remote.name}' is our own; ` +
+        "remove our own address from the peers to connect to",
+    );
+  }
+  return { version, local, remote, channel };
+}
+
+/**
+ * One step of the exchange: the peer's read and our write (if any), concurrently. The read's error wins,
+ * since it says why the peer hung up (a write fails as soon as the peer closes, which tells nothing).
+ */
+async function swap<T>(read: Promise<T>, write: Promise<void> = Promise.resolve()): Promise<T> {
+  const [written, received] = await Promise.allSettled([write, read]);
+  if (received.status === "rejected") throw handshakeError(received.reason);
+  if (written.status === "rejected") throw handshakeError(written.reason);
+  return received.value;
+}
+
+/** A failure of the exchange as a handshake error (kept as is if it already is one). */
+function handshakeError(e: unknown): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  if (
+    /^(Cannot handshake with peer|Cannot decode peer features|Cannot connect to ourselves): /.test(message)
+  ) {
+    return e as Error;
+  }
+  return new Error(`Cannot handshake with peer: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, {
+    cause: e,
+  });
+}
+
+async function receiveFeatures(channel: MessageChannel): Promise<Uint8Array> {
+  try {
+    const body = await channel.receiveFrame();
+    if (body !== null) return body;
+  } catch (e) {
+    if (e instanceof AuthenticationError) {
+      throw new Error(
+        `Cannot handshake with peer: its features do not open with our session key (wrong password?); ${SAME_PASSWORD}`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  throw new Error("Cannot handshake with peer: the connection closed before the peer's features");
+}
+
+function encodeHeader(range: VersionRange): Uint8Array {
+  return Uint8Array.of(...MAGIC, range.min, range.max);
+}
+
+function decodeHeader(header: Uint8Array): VersionRange {
+  const magic = header.subarray(0, MAGIC.length);
+  if (!magic.every((b, i) => b === MAGIC[i])) {
+    throw new Error(
+      `Cannot handshake with peer: expected the protocol header '${PROTOCOL_MAGIC}' but received ` +
+        `'${printable(header)}'; the peer is not a meshnet peer`,
+    );
+  }
+  return { min: header[MAGIC.length], max: header[MAGIC.length + 1] };
+}
+
+/**
+ * Picks the version both ends speak: the lower of the two maxima.
+ *
+ * @throws {Error} when the peer's range is empty or the ranges do not overlap
+ * @example
+ * ```ts
+ * import { negotiateVersion } from "./handshake.ts";
+ * negotiateVersion({ min: 1, max: 3 }, { min: 2, max: 5 }); // 3
+ * ```
+ */
+export function negotiateVersion(ours: VersionRange, theirs: VersionRange): number {
+  if (theirs.min > theirs.max) {
+    throw new Error(
+      `Cannot handshake with peer: its protocol version range ${theirs.min}..${theirs.max} is empty; ` +
+        "the peer is not a meshnet peer",
+    );
+  }
+  const agreed = Math.min(ours.max, theirs.max);
+  if (agreed < Math.max(ours.min, theirs.min)) {
+    throw new Error(
+      `Cannot handshake with peer: protocol versions do not overlap: ours ${ours.min}..${ours.max}, ` +
+        `the peer's ${theirs.min}..${theirs.max}; upgrade the older peer`,
+    );
+  }
+  return agreed;
+}
+
+function checkEncryptionFlag(flag: number, encrypted: boolean): void {
+  if (flag !== EncryptionFlag.plain && flag !== EncryptionFlag.encrypted) {
+    throw new Error(
+      `Cannot handshake with peer: invalid encryption flag 0x${flag.toString(16).padStart(2, "0")}; ` +
+        "the peer is not speaking the meshnet protocol",
+    );
+  }
+  if (encrypted && flag === EncryptionFlag.plain) {
+    throw new Error(
+      `Cannot handshake with peer: password specified, but peer requested an unencrypted connection; ${SAME_PASSWORD}`,
+    );
+  }
+  if (!encrypted && flag === EncryptionFlag.encrypted) {
+    throw new Error(
+      `Cannot handshake with peer: no password specified, but peer requested an encrypted connection; ${SAME_PASSWORD}`,
+    );
+  }
+}
+
+/** Bytes as text with anything unprintable escaped, for error messages about foreign protocols. */
+function printable(bytes: Uint8Array): string {
+  return Array.from(
+    bytes,
+    (b) =>
+      b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, "0")}`,
+  )
+    .join("");
+}
+
+/** 64 random bits from the platform CSPRNG. */
+export function randomU64(): bigint {
+  return new DataView(crypto.getRandomValues(new Uint8Array(8)).buffer).getBigUint64(0);
+}
