@@ -43,7 +43,11 @@ export class Backoff {
   #resetAfter: number;
   #interval: number;
 
-  /** @param options random source and schedule; see {@link BackoffOptions} */
+  /**
+   * Makes a schedule at its initial interval.
+   *
+   * @param options random source and schedule; see {@link BackoffOptions}
+   */
   constructor(options: BackoffOptions = {}) {
     this.#random = options.random ?? Math.random;
     this.#initial = options.initialMs ?? BACKOFF_INITIAL_MS;

@@ -69,6 +69,8 @@ export class ProtocolConnection {
   #resolveClosed!: (error: Error) => void;
 
   /**
+   * Wraps a handshaken channel; nothing runs until {@link ProtocolConnection.start}.
+   *
    * @param handshake the result of a successful {@link handshake} on the stream
    * @param options message and close handlers, clock and heartbeat interval
    */

@@ -137,7 +137,10 @@ async function exchange(duplex: Duplex, options: HandshakeOptions): Promise<Hand
   }
 
   const local: Features = { ...options.features, connId: options.connId ?? randomU64() };
-  const body = await swap(receiveFeatures(channel), channel.sendFrame(encodeFeatures(local)));
+  const body = await swap(channel.receiveFrame(), channel.sendFrame(encodeFeatures(local)));
+  if (body === null) {
+    throw new Error("Cannot handshake with peer: the connection closed before the peer's features");
+  }
   const remote = decodeFeatures(body);
   if (remote.name === local.name) {
     throw new Error(
@@ -159,33 +162,18 @@ async function swap<T>(read: Promise<T>, write: Promise<void> = Promise.resolve(
   return received.value;
 }
 
-/** A failure of the exchange as a handshake error (kept as is if it already is one). */
+/** A failed read or write of the exchange as a handshake error; one that does not open means another password. */
 function handshakeError(e: unknown): Error {
-  const message = e instanceof Error ? e.message : String(e);
-  if (
-    /^(Cannot handshake with peer|Cannot decode peer features|Cannot connect to ourselves): /.test(message)
-  ) {
-    return e as Error;
+  if (e instanceof AuthenticationError) {
+    return new Error(
+      `Cannot handshake with peer: its features do not open with our session key (wrong password?); ${SAME_PASSWORD}`,
+      { cause: e },
+    );
   }
+  const message = e instanceof Error ? e.message : String(e);
   return new Error(`Cannot handshake with peer: ${message.charAt(0).toLowerCase()}${message.slice(1)}`, {
     cause: e,
   });
-}
-
-async function receiveFeatures(channel: MessageChannel): Promise<Uint8Array> {
-  try {
-    const body = await channel.receiveFrame();
-    if (body !== null) return body;
-  } catch (e) {
-    if (e instanceof AuthenticationError) {
-      throw new Error(
-        `Cannot handshake with peer: its features do not open with our session key (wrong password?); ${SAME_PASSWORD}`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
-  throw new Error("Cannot handshake with peer: the connection closed before the peer's features");
 }
 
 function encodeHeader(range: VersionRange): Uint8Array {

@@ -53,6 +53,8 @@ export class MessageChannel {
   #writeError: Error | null = null;
 
   /**
+   * Wraps a stream; frames are plain until {@link MessageChannel.setSessionKey}.
+   *
    * @param duplex the stream; the channel closes it in {@link MessageChannel.close}
    * @param reader the reader already used on `duplex` (the handshake's), so buffered bytes are kept
    * @param options limits

@@ -100,6 +100,8 @@ export class MessageSealer {
   #sequence = 0n;
 
   /**
+   * Makes a sealer whose first message has sequence number 0.
+   *
    * @param sessionKey the 32-byte session key
    * @param outbound true if we dialled the connection
    */
@@ -124,6 +126,8 @@ export class MessageOpener {
   #sequence = 0n;
 
   /**
+   * Makes an opener expecting sequence number 0 first.
+   *
    * @param sessionKey the 32-byte session key
    * @param outbound true if WE dialled the connection (so the peer's nonces have the outbound bit clear)
    */
@@ -155,7 +159,11 @@ export class MessageOpener {
 
 /** A sealed message did not authenticate under the session key and its expected sequence number. */
 export class AuthenticationError extends Error {
-  /** @param message what failed to open */
+  /**
+   * Makes the error.
+   *
+   * @param message what failed to open
+   */
   constructor(message: string) {
     super(message);
     this.name = "AuthenticationError";

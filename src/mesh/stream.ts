@@ -56,7 +56,11 @@ export class StreamReader {
   #start = 0;
   #end = 0;
 
-  /** @param duplex the stream to read from; nobody else may read it while this reader is in use */
+  /**
+   * Wraps a stream.
+   *
+   * @param duplex the stream to read from; nobody else may read it while this reader is in use
+   */
   constructor(duplex: Duplex) {
     this.#duplex = duplex;
   }

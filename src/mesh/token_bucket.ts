@@ -42,6 +42,8 @@ export class TokenBucket {
   #earliestUnspent: number;
 
   /**
+   * Makes a full bucket.
+   *
    * @param options capacity, refill interval and clock
    * @throws {RangeError} when capacity is not a positive integer or the interval is not positive
    */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { PROTOCOL_MAGIC } from "../../src/mesh/constants.ts";
 import type { Features } from "../../src/mesh/features.ts";
 import { handshake, type HandshakeOptions, negotiateVersion } from "../../src/mesh/handshake.ts";
-import { type Duplex } from "../../src/mesh/stream.ts";
+import type { Duplex } from "../../src/mesh/stream.ts";
 import { FakeClock, settle } from "../../src/mesh/testing/fake_clock.ts";
 import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
 import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
@@ -230,5 +230,29 @@ Deno.test("handshake() fuzz: random and mutated handshakes end in a clear error 
       ok.channel.close();
     }
     attacker.close();
+  }
+});
+
+Deno.test({
+  name: "handshake() runs over a real loopback TCP connection (Deno.Conn is a Duplex)",
+  ignore: Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }).state !== "granted",
+}, async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [accepted, dialled] = await Promise.all([
+      listener.accept(),
+      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    ]);
+    const [a, b] = await Promise.all([
+      handshake(dialled satisfies Duplex, { features: features("aa"), outbound: true, password: "pw" }),
+      handshake(accepted, { features: features("bb"), outbound: false, password: "pw" }),
+    ]);
+    await a.channel.send(4, new Uint8Array(100_000).fill(3));
+    assert.deepEqual(await b.channel.receive(), { tag: 4, payload: new Uint8Array(100_000).fill(3) });
+    a.channel.close();
+    assert.equal(await b.channel.receive(), null);
+    b.channel.close();
+  } finally {
+    listener.close();
   }
 });

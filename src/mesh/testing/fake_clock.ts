@@ -31,7 +31,11 @@ export class FakeClock implements Clock {
   #nextId = 1;
   #timers: Timer[] = [];
 
-  /** @param start the initial time in milliseconds */
+  /**
+   * Makes a clock stopped at `start`.
+   *
+   * @param start the initial time in milliseconds
+   */
   constructor(start = 0) {
     this.#now = start;
   }

@@ -9,7 +9,11 @@
 export class SeededRandom {
   #state: number;
 
-  /** @param seed any 32-bit integer */
+  /**
+   * Makes a generator whose whole sequence follows from `seed`.
+   *
+   * @param seed any 32-bit integer
+   */
   constructor(seed: number) {
     this.#state = seed >>> 0;
   }
