@@ -209,6 +209,20 @@ function linkHeader(w: MessageWriter, family: number, index: number, flags = 0, 
   w.view.setUint32(at + 12, change, true);
 }
 
+/** Starts a request of `type` on one link, naming it by ifi_index when numeric, else by IFLA_IFNAME. */
+function linkRequest(nl: NetlinkSocket, type: number, ref: LinkRef): MessageWriter {
+  const w = nl.message(type);
+  if (typeof ref === "number") {
+    checkIndex(ref);
+    linkHeader(w, AF_UNSPEC, ref);
+  } else {
+    checkLinkName(ref);
+    linkHeader(w, AF_UNSPEC, 0);
+    w.str(IFLA.IFNAME, ref);
+  }
+  return w;
+}
+
 /**
  * Decodes an RTM_NEWLINK message into a {@link Link}.
  *
@@ -273,15 +287,7 @@ function decodeVxlan(data: Map<number, Uint8Array>): VxlanInfo {
  * @throws {Error} when the name is invalid
  */
 export function linkGet(nl: NetlinkSocket, ref: LinkRef): Link {
-  const w = nl.message(RTM_GETLINK);
-  if (typeof ref === "number") {
-    checkIndex(ref);
-    linkHeader(w, AF_UNSPEC, ref);
-  } else {
-    checkLinkName(ref);
-    linkHeader(w, AF_UNSPEC, 0);
-    w.str(IFLA.IFNAME, ref);
-  }
+  const w = linkRequest(nl, RTM_GETLINK, ref);
   w.u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS);
   let found: Link | undefined;
   nl.ack(`Unknown link '${ref}'${where(nl)}`, (m) => found = decodeLink(m) ?? found, {
@@ -433,15 +439,7 @@ function setPeerUp(nl: NetlinkSocket, peer: VethPeer): void {
  * @throws {NetlinkError} `Cannot delete link 'x'` with ENODEV when it does not exist
  */
 export function linkDel(nl: NetlinkSocket, ref: LinkRef): void {
-  const w = nl.message(RTM_DELLINK);
-  if (typeof ref === "number") {
-    checkIndex(ref);
-    linkHeader(w, AF_UNSPEC, ref);
-  } else {
-    checkLinkName(ref);
-    linkHeader(w, AF_UNSPEC, 0);
-    w.str(IFLA.IFNAME, ref);
-  }
+  linkRequest(nl, RTM_DELLINK, ref);
   nl.ack(`Cannot delete link '${ref}'${where(nl)}`);
 }
 

@@ -70,24 +70,9 @@ Deno.test("linkAdd() creates bridge, veth and vxlan links that ip link show agre
     assert.equal(peer.up, true);
     assert.equal(peer.mtu, 1300);
     assert.equal(peer.parent, v.index);
-    const vx = linkAdd(nl, {
-      kind: "vxlan",
-      name: "mnt-vx0",
-      id: 42,
-      port: 6784,
-      local: "198.18.0.1",
-      dev: br.index,
-      learning: false,
-      ttl: 9,
-    });
-    assert.deepEqual(vx.vxlan, {
-      id: 42,
-      port: 6784,
-      local: "198.18.0.1",
-      dev: br.index,
-      learning: false,
-      ttl: 9,
-    });
+    const vxlan = { id: 42, port: 6784, local: "198.18.0.1", dev: br.index, learning: false, ttl: 9 };
+    const vx = linkAdd(nl, { kind: "vxlan", name: "mnt-vx0", ...vxlan });
+    assert.deepEqual(vx.vxlan, vxlan);
     const links = linkList(nl);
     await assertSameAsIp(links, ns);
     const ipVx = (await ipJson<IpLink>(ns, "-d", "link", "show", "mnt-vx0"))[0].linkinfo!.info_data!;
