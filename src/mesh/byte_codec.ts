@@ -9,12 +9,25 @@
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
+/** Strings up to this many bytes are decoded by hand when ASCII (faster than TextDecoder for names). */
+const SHORT_STRING = 64;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 /** Growable writer of big-endian fields. */
 export class ByteWriter {
-  #buf = new Uint8Array(256);
-  #view = new DataView(this.#buf.buffer);
+  #buf: Uint8Array;
+  #view: DataView;
   #len = 0;
+
+  /** @param capacity initial buffer size in bytes; it grows as needed */
+  constructor(capacity = 64) {
+    this.#buf = new Uint8Array(capacity);
+    this.#view = new DataView(this.#buf.buffer);
+  }
 
   #reserve(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
@@ -67,6 +80,12 @@ export class ByteWriter {
    * @throws {Error} when the UTF-8 form is longer than 65535 bytes
    */
   str(s: string): this {
+    if (s.length <= 0xffff && isAscii(s)) {
+      this.u16(s.length);
+      this.#reserve(s.length);
+      for (let i = 0; i < s.length; i++) this.#buf[this.#len++] = s.charCodeAt(i);
+      return this;
+    }
     const b = encoder.encode(s);
     if (b.length > 0xffff) throw new Error(`Cannot encode string of ${b.length} bytes: the limit is 65535`);
     this.u16(b.length);
@@ -87,9 +106,9 @@ export class ByteWriter {
     return this;
   }
 
-  /** A copy of the bytes written. */
+  /** The bytes written, as a view: write nothing more afterwards. */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
+    return this.#buf.subarray(0, this.#len);
   }
 }
 
@@ -166,9 +185,18 @@ export class ByteReader {
   str(field: string): string {
     const n = this.u16(field);
     const b = this.raw(n, field);
-    let ascii = true;
-    for (let i = 0; i < b.length; i++) if (b[i] > 0x7f) ascii = false;
-    if (ascii) return String.fromCharCode(...b);
+    if (n <= SHORT_STRING) {
+      let out = "";
+      for (let i = 0; i < n; i++) {
+        if (b[i] > 0x7f) return this.#utf8(b, field);
+        out += String.fromCharCode(b[i]);
+      }
+      return out;
+    }
+    return this.#utf8(b, field);
+  }
+
+  #utf8(b: Uint8Array, field: string): string {
     try {
       return decoder.decode(b);
     } catch {

@@ -37,7 +37,7 @@ export function isGossipTag(tag: number): tag is GossipTag {
  * @throws {Error} when a unicast message has no `dst`, or a name is longer than 65535 bytes
  */
 export function encodeGossipMessage(tag: GossipTag, m: GossipMessage): Uint8Array {
-  const w = new ByteWriter().str(m.channel).str(m.src);
+  const w = new ByteWriter(m.payload.length + 64 + m.channel.length + m.src.length).str(m.channel).str(m.src);
   if (tag === Tag.gossipUnicast) {
     if (m.dst === undefined) throw new Error(`Cannot encode unicast gossip on '${m.channel}': no destination`);
     w.str(m.dst);

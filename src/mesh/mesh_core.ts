@@ -15,7 +15,7 @@
 
 import type { Gossip, Gossiper, PeerName } from "./gossip.ts";
 import type { Peer } from "./peer.ts";
-import { Routes } from "./routes.ts";
+import { type RouteLookup, Routes } from "./routes.ts";
 import { Topology } from "./topology.ts";
 import { type ChannelHost, GossipChannel } from "./gossip_channel.ts";
 import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
@@ -251,7 +251,12 @@ export class MeshCore {
     return this.#topology.peers.list();
   }
 
-  /** Current routes (as of the last recalculation). */
+  /** Route lookups for forwarding (as of the last recalculation; cheap, per-source broadcast trees cached). */
+  get routing(): RouteLookup {
+    return this.#routes;
+  }
+
+  /** Every route, for status output (as of the last recalculation; computes every source's broadcast tree). */
   routes(): RoutesView {
     const r = this.#routes;
     const view: RoutesView = {

@@ -6,7 +6,7 @@
  */
 
 import type { PeerName } from "./gossip.ts";
-import type { ByteReader, ByteWriter } from "./byte_codec.ts";
+import { type ByteReader, ByteWriter } from "./byte_codec.ts";
 
 /** One connection as reported by the peer at its local end. */
 export interface PeerConnection {
@@ -65,16 +65,30 @@ export function sortConnections(cs: PeerConnection[]): PeerConnection[] {
   return cs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Writes `p` as: name, nickname, uid u64, version u32, connection count u16, then per connection name, address, flags. */
-export function writePeer(w: ByteWriter, p: Peer): void {
-  w.str(p.name).str(p.nickname).u64(p.uid).u32(p.version).u16(p.connections.length);
-  for (const c of p.connections) {
-    w.str(c.name).str(c.address).u8((c.outbound ? 1 : 0) | (c.established ? 2 : 0));
+/** Encoded entries: a {@link Peer} is immutable, so its wire form is computed once. */
+const encoded = new WeakMap<Peer, Uint8Array>();
+
+/**
+ * The wire form of `p`: name, nickname, uid u64, version u32, connection count u16, then per connection
+ * name, address, flags (bit 0 outbound, bit 1 established). Cached per entry; do not modify the result.
+ * @throws {Error} when a string is longer than 65535 bytes or there are more than 65535 connections
+ */
+export function encodePeer(p: Peer): Uint8Array {
+  let b = encoded.get(p);
+  if (b === undefined) {
+    if (p.connections.length > 0xffff) throw new Error(`Cannot encode peer '${p.name}': over 65535 connections`);
+    const w = new ByteWriter().str(p.name).str(p.nickname).u64(p.uid).u32(p.version).u16(p.connections.length);
+    for (const c of p.connections) {
+      w.str(c.name).str(c.address).u8((c.outbound ? 1 : 0) | (c.established ? 2 : 0));
+    }
+    b = w.finish();
+    encoded.set(p, b);
   }
+  return b;
 }
 
 /**
- * Reads a peer written by {@link writePeer}.
+ * Reads a peer encoded by {@link encodePeer}.
  * @throws {Error} on truncated input, an empty name, unknown flag bits, or duplicate or unsorted connections
  */
 export function readPeer(r: ByteReader): Peer {

@@ -9,7 +9,7 @@
  */
 
 import type { GossipData, PeerName } from "./gossip.ts";
-import { comparePeers, type Peer, readPeer, writePeer } from "./peer.ts";
+import { comparePeers, encodePeer, type Peer, readPeer } from "./peer.ts";
 import { ByteReader, ByteWriter } from "./byte_codec.ts";
 import { bfs } from "./routes.ts";
 import { TOPOLOGY_CHUNK_BYTES } from "./constants.ts";
@@ -102,19 +102,22 @@ export class Peers implements GossipData {
    */
   encode(): Uint8Array[] {
     const out: Uint8Array[] = [];
-    let body = new ByteWriter();
-    let count = 0;
+    let chunk: Uint8Array[] = [];
+    let bytes = 0;
     const flush = () => {
-      out.push(new ByteWriter().u32(count).raw(body.finish()).finish());
-      body = new ByteWriter();
-      count = 0;
+      const w = new ByteWriter(4 + bytes).u32(chunk.length);
+      for (const b of chunk) w.raw(b);
+      out.push(w.finish());
+      chunk = [];
+      bytes = 0;
     };
     for (const p of this.list()) {
-      writePeer(body, p);
-      count++;
-      if (body.length >= TOPOLOGY_CHUNK_BYTES) flush();
+      const b = encodePeer(p);
+      chunk.push(b);
+      bytes += b.length;
+      if (bytes >= TOPOLOGY_CHUNK_BYTES) flush();
     }
-    if (count > 0 || out.length === 0) flush();
+    if (chunk.length > 0 || out.length === 0) flush();
     return out;
   }
 

@@ -60,8 +60,24 @@ function nextHops(parent: Map<PeerName, PeerName>, start: PeerName): Map<PeerNam
   return hop;
 }
 
+/** The read-only side of {@link Routes}, for data-plane forwarding and status. */
+export interface RouteLookup {
+  /** Next hop towards `dst` over established symmetric connections; undefined when unreachable. */
+  unicast(dst: PeerName): PeerName | undefined;
+  /** Next hop towards `dst` over all connections; undefined when unreachable. */
+  unicastAll(dst: PeerName): PeerName | undefined;
+  /** Every destination reachable over established symmetric connections, with its next hop. */
+  unicastTable(): ReadonlyMap<PeerName, PeerName>;
+  /** Every destination reachable over all connections, with its next hop. */
+  unicastAllTable(): ReadonlyMap<PeerName, PeerName>;
+  /** Peers to relay a broadcast from `src` to (our children in its tree), over established symmetric connections. */
+  broadcast(src: PeerName): readonly PeerName[];
+  /** Peers to relay a broadcast from `src` to, over all connections. */
+  broadcastAll(src: PeerName): readonly PeerName[];
+}
+
 /** Routes from one peer ("us"), recalculated from a topology view on demand. */
-export class Routes {
+export class Routes implements RouteLookup {
   readonly #us: PeerName;
   #lookup: PeerLookup = () => undefined;
   #unicast = new Map<PeerName, PeerName>();

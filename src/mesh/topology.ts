@@ -3,6 +3,9 @@
  * only we change. Every local connection change bumps our version and records which entries an update
  * must carry (ours and the neighbour's); the mesh broadcasts them after a short deferral.
  *
+ * Deltas we pass on also carry the entries of a local change not yet broadcast: a new neighbour's entry
+ * would otherwise reach peers before our connection to it and be collected there as unreachable.
+ *
  * An update that carries our own name at a version at least ours (an older incarnation of us before a
  * restart, or a forged entry) is never merged; instead we bump our version past it so our entry wins.
  *
@@ -44,7 +47,7 @@ export class Topology implements Gossiper {
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
     this.#us = self.name;
     this.#events = events;
-    this.peers = new Peers([{ ...self, version: 1, connections: [] }]);
+    this.peers = new Peers([{ name: self.name, nickname: self.nickname, uid: self.uid, version: 1, connections: [] }]);
   }
 
   /** Our own entry. */
@@ -95,8 +98,14 @@ export class Topology implements Gossiper {
 
   /** The entries changed locally since the last call (ours and affected neighbours'), to broadcast. */
   takeUpdate(): Peers {
-    const names = [this.#us, ...this.#update];
+    const update = this.#pending();
     this.#update = new Set();
+    return update;
+  }
+
+  /** Our entry and those of neighbours whose connections changed since the last {@link Topology.takeUpdate}. */
+  #pending(): Peers {
+    const names = [this.#us, ...this.#update];
     return new Peers(names.map((n) => this.peers.get(n)).filter((p): p is Peer => p !== undefined));
   }
 
@@ -130,8 +139,9 @@ export class Topology implements Gossiper {
       this.#events.selfChanged();
     }
     const delta = this.peers.mergeDelta(others);
-    if (delta !== undefined) this.#events.changed();
-    return delta;
+    if (delta === undefined) return undefined;
+    this.#events.changed();
+    return this.#update.size > 0 ? delta.merge(this.#pending()) : delta;
   }
 
   #connection(name: PeerName): PeerConnection | undefined {
