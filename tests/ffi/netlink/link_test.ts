@@ -222,16 +222,19 @@ Deno.test("linkSet() moves a link to another namespace by name, fd and pid", asy
       } finally {
         closeFd(fd);
       }
-      const sleeper = new Deno.Command("ip", { args: ["netns", "exec", otherNs, "sleep", "30"] }).spawn();
+      // ip netns exec and sh both exec, so the pid stays the same and is inside otherNs once it prints
+      const sleeper = new Deno.Command("ip", {
+        args: ["netns", "exec", otherNs, "sh", "-c", "echo ready; exec sleep 30"],
+        stdout: "piped",
+      }).spawn();
       try {
-        // wait until the child has entered the namespace (its netns link differs from ours)
-        const mine = Deno.readLinkSync("/proc/self/ns/net");
-        for (let i = 0; i < 200 && Deno.readLinkSync(`/proc/${sleeper.pid}/ns/net`) === mine; i++) {
-          await new Promise((r) => setTimeout(r, 5));
-        }
+        const reader = sleeper.stdout.getReader();
+        await reader.read();
+        reader.releaseLock();
         linkSet(nl, "mnt-m3", { netns: { pid: sleeper.pid } });
       } finally {
         sleeper.kill();
+        await sleeper.stdout.cancel();
         await sleeper.status;
       }
       const there = linkList(other).map((l) => l.name).sort();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetlinkError } from "../../../ffi/netlink/socket.ts";
+import { NetlinkError, type NetlinkSocket } from "../../../ffi/netlink/socket.ts";
 import { type Link, linkAdd, linkList } from "../../../ffi/netlink/link.ts";
 import { addrAdd } from "../../../ffi/netlink/addr.ts";
 import { type Route, routeAdd, routeDel, routeList } from "../../../ffi/netlink/route.ts";
@@ -30,16 +30,15 @@ function names(links: Link[]): Map<number, string> {
   return new Map(links.map((l) => [l.index, l.name]));
 }
 
-async function setUp(nl: Parameters<typeof routeAdd>[0]): Promise<void> {
+function setUp(nl: NetlinkSocket): void {
   linkAdd(nl, { kind: "bridge", name: "mnt-br", up: true });
   addrAdd(nl, "mnt-br", "198.18.0.1/24");
   addrAdd(nl, "mnt-br", "fd00:18::1/64");
-  await Promise.resolve();
 }
 
 Deno.test("routeAdd() and routeList() handle v4 and v6 routes like ip route", async () => {
   await withTestNetns(async (nl, ns) => {
-    await setUp(nl);
+    setUp(nl);
     routeAdd(nl, { dst: "10.9.0.0/16", gateway: "198.18.0.2", metric: 7 });
     routeAdd(nl, { dst: "10.10.0.0/16", dev: "mnt-br" });
     routeAdd(nl, { dst: "10.11.0.0/24", dev: "mnt-br", scope: "global", src: "198.18.0.1" });
@@ -74,7 +73,7 @@ Deno.test("routeAdd() and routeList() handle v4 and v6 routes like ip route", as
 
 Deno.test("routeAdd() puts routes in other tables and routeList() filters them", async () => {
   await withTestNetns(async (nl, ns) => {
-    await setUp(nl);
+    setUp(nl);
     routeAdd(nl, { dst: "10.20.0.0/16", dev: "mnt-br", table: 100 });
     routeAdd(nl, { dst: "10.21.0.0/16", dev: "mnt-br", table: 1000 });
     const n = names(linkList(nl));
@@ -93,7 +92,7 @@ Deno.test("routeAdd() puts routes in other tables and routeList() filters them",
 
 Deno.test("routeDel() removes v4 and v6 routes and names a missing one", async () => {
   await withTestNetns(async (nl, ns) => {
-    await setUp(nl);
+    setUp(nl);
     routeAdd(nl, { dst: "10.9.0.0/16", gateway: "198.18.0.2" });
     routeAdd(nl, { dst: "fd00:20::/48", gateway: "fd00:18::2" });
     routeDel(nl, { dst: "10.9.0.0/16" });
@@ -110,8 +109,8 @@ Deno.test("routeDel() removes v4 and v6 routes and names a missing one", async (
 });
 
 Deno.test("routeAdd() names bad input, duplicates and unreachable gateways", async () => {
-  await withTestNetns(async (nl) => {
-    await setUp(nl);
+  await withTestNetns((nl) => {
+    setUp(nl);
     assert.throws(() => routeAdd(nl, { dst: "10.9.0.0/99" }), /Invalid CIDR '10.9.0.0\/99'/);
     assert.throws(() => routeAdd(nl, { dst: "10.9.0.0/16", gateway: "fd00::1" }), /gateway is not IPv4/);
     assert.throws(() => routeAdd(nl, { dst: "10.9.0.0/16", gateway: "1.2.3" }), /Invalid IP address '1.2.3'/);
