@@ -64,7 +64,12 @@ export class GossipChannel implements Gossip {
   gossipUnicast(dst: PeerName, msg: Uint8Array): void {
     const hop = this.#host.routes.unicastAll(dst);
     if (hop === undefined) return;
-    const bytes = encodeGossipMessage(Tag.gossipUnicast, { channel: this.name, src: this.#host.us, dst, payload: msg });
+    const bytes = encodeGossipMessage(Tag.gossipUnicast, {
+      channel: this.name,
+      src: this.#host.us,
+      dst,
+      payload: msg,
+    });
     if (this.#host.congested(hop)) this.#queue(hop).unicasts.push(bytes);
     else this.#host.transmit(hop, Tag.gossipUnicast, bytes, this.name);
   }
@@ -144,7 +149,9 @@ export class GossipChannel implements Gossip {
 
   #gossipSubset(except: PeerName | undefined, data: GossipData): void {
     const d = this.#outgoing(data);
-    for (const hop of this.#host.routes.randomNeighbours(except, () => this.#host.random())) this.#gossipTo(hop, d);
+    for (const hop of this.#host.routes.randomNeighbours(except, () => this.#host.random())) {
+      this.#gossipTo(hop, d);
+    }
   }
 
   #gossipTo(neighbour: PeerName, data: GossipData): void {
@@ -164,7 +171,12 @@ export class GossipChannel implements Gossip {
 
   #send(neighbour: PeerName, tag: GossipTag, src: PeerName, data: GossipData): void {
     for (const payload of data.encode()) {
-      this.#host.transmit(neighbour, tag, encodeGossipMessage(tag, { channel: this.name, src, payload }), this.name);
+      this.#host.transmit(
+        neighbour,
+        tag,
+        encodeGossipMessage(tag, { channel: this.name, src, payload }),
+        this.name,
+      );
     }
   }
 }

@@ -39,7 +39,9 @@ export function isGossipTag(tag: number): tag is GossipTag {
 export function encodeGossipMessage(tag: GossipTag, m: GossipMessage): Uint8Array {
   const w = new ByteWriter(m.payload.length + 64 + m.channel.length + m.src.length).str(m.channel).str(m.src);
   if (tag === Tag.gossipUnicast) {
-    if (m.dst === undefined) throw new Error(`Cannot encode unicast gossip on '${m.channel}': no destination`);
+    if (m.dst === undefined) {
+      throw new Error(`Cannot encode unicast gossip on '${m.channel}': no destination`);
+    }
     w.str(m.dst);
   }
   return w.bytes(m.payload).finish();

@@ -141,7 +141,9 @@ export class MeshCore {
    * @throws {Error} when `channel` is already registered
    */
   newGossip(channel: string, g: Gossiper): Gossip {
-    if (this.#channels.has(channel)) throw new Error(`Cannot register gossip channel '${channel}': already registered`);
+    if (this.#channels.has(channel)) {
+      throw new Error(`Cannot register gossip channel '${channel}': already registered`);
+    }
     const c = new GossipChannel(channel, g, this.#host, this.#opts.fullStateOnly);
     this.#channels.set(channel, c);
     this.#counter(channel);
@@ -195,7 +197,9 @@ export class MeshCore {
    */
   receive(from: PeerName, tag: number, payload: Uint8Array): void {
     if (!this.#topology.connected(from)) {
-      throw new Error(`Cannot accept gossip from '${from}': not a connected neighbour; add the connection first`);
+      throw new Error(
+        `Cannot accept gossip from '${from}': not a connected neighbour; add the connection first`,
+      );
     }
     const m = decodeGossipMessage(tag, payload);
     const ch = this.#channels.get(m.channel);
@@ -212,7 +216,9 @@ export class MeshCore {
         else this.#relayRawBroadcast(m.src, payload);
       } else ch?.deliverGossip(from, m);
     } catch (e) {
-      throw new Error(`Cannot apply gossip on '${m.channel}' from '${m.src}': ${(e as Error).message}`, { cause: e });
+      throw new Error(`Cannot apply gossip on '${m.channel}' from '${m.src}': ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
@@ -280,7 +286,9 @@ export class MeshCore {
       for (const c of p.connections) {
         if (c.name === this.name || this.#topology.connected(c.name)) continue;
         const address = c.outbound ? c.address : withPort(c.address, MESH_PORT);
-        if (address !== undefined && splitHostPort(address) !== undefined) found.set(address, { name: c.name, address });
+        if (address !== undefined && splitHostPort(address) !== undefined) {
+          found.set(address, { name: c.name, address });
+        }
       }
     }
     return [...found.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
@@ -314,7 +322,9 @@ export class MeshCore {
   }
 
   #relayRawBroadcast(src: PeerName, bytes: Uint8Array): void {
-    for (const hop of this.#routes.broadcastAll(src)) this.#transmit(hop, Tag.gossipBroadcast, bytes, OTHER_CHANNELS);
+    for (const hop of this.#routes.broadcastAll(src)) {
+      this.#transmit(hop, Tag.gossipBroadcast, bytes, OTHER_CHANNELS);
+    }
   }
 
   #recalculate(): void {

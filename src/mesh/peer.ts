@@ -76,8 +76,12 @@ const encoded = new WeakMap<Peer, Uint8Array>();
 export function encodePeer(p: Peer): Uint8Array {
   let b = encoded.get(p);
   if (b === undefined) {
-    if (p.connections.length > 0xffff) throw new Error(`Cannot encode peer '${p.name}': over 65535 connections`);
-    const w = new ByteWriter().str(p.name).str(p.nickname).u64(p.uid).u32(p.version).u16(p.connections.length);
+    if (p.connections.length > 0xffff) {
+      throw new Error(`Cannot encode peer '${p.name}': over 65535 connections`);
+    }
+    const w = new ByteWriter().str(p.name).str(p.nickname).u64(p.uid).u32(p.version).u16(
+      p.connections.length,
+    );
     for (const c of p.connections) {
       w.str(c.name).str(c.address).u8((c.outbound ? 1 : 0) | (c.established ? 2 : 0));
     }

@@ -76,7 +76,9 @@ export class Peers implements GossipData {
    * @throws {TypeError} when `other` is not a {@link Peers}
    */
   mergeDelta(other: GossipData): Peers | undefined {
-    if (!(other instanceof Peers)) throw new TypeError("Cannot merge topology with other gossip data: pass a Peers");
+    if (!(other instanceof Peers)) {
+      throw new TypeError("Cannot merge topology with other gossip data: pass a Peers");
+    }
     const won: Peer[] = [];
     for (const p of other.#byName.values()) if (this.#offer(p)) won.push(p);
     return won.length > 0 ? new Peers(won) : undefined;

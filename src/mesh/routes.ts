@@ -132,7 +132,9 @@ export class Routes implements RouteLookup {
     let hops = this.#broadcast.get(key);
     if (hops === undefined) {
       hops = [];
-      for (const [name, p] of bfs(this.#lookup, src, mode)) if (p === this.#us && name !== src) hops.push(name);
+      for (const [name, p] of bfs(this.#lookup, src, mode)) {
+        if (p === this.#us && name !== src) hops.push(name);
+      }
       hops.sort();
       this.#broadcast.set(key, hops);
     }
@@ -148,7 +150,9 @@ export class Routes implements RouteLookup {
    */
   randomNeighbours(except: PeerName | undefined, random: () => number): PeerName[] {
     const weight = new Map<PeerName, number>();
-    for (const hop of this.#unicastAll.values()) if (hop !== except) weight.set(hop, (weight.get(hop) ?? 0) + 1);
+    for (const hop of this.#unicastAll.values()) {
+      if (hop !== except) weight.set(hop, (weight.get(hop) ?? 0) + 1);
+    }
     const peers = this.#unicastAll.size + 1;
     const want = Math.min(Math.ceil(GOSSIP_FANOUT_LOG_FACTOR * Math.log2(peers)), weight.size);
     const candidates = [...weight].sort((a, b) => (a[0] < b[0] ? -1 : 1));

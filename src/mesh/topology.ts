@@ -47,7 +47,13 @@ export class Topology implements Gossiper {
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
     this.#us = self.name;
     this.#events = events;
-    this.peers = new Peers([{ name: self.name, nickname: self.nickname, uid: self.uid, version: 1, connections: [] }]);
+    this.peers = new Peers([{
+      name: self.name,
+      nickname: self.nickname,
+      uid: self.uid,
+      version: 1,
+      connections: [],
+    }]);
   }
 
   /** Our own entry. */
@@ -62,7 +68,9 @@ export class Topology implements Gossiper {
   addConnection(n: NeighbourInfo): void {
     if (n.name === this.#us) throw new Error(`Cannot add connection to '${n.name}': that is our own name`);
     if (this.#connection(n.name) !== undefined) {
-      throw new Error(`Cannot add connection to '${n.name}': already connected; remove the old connection first`);
+      throw new Error(
+        `Cannot add connection to '${n.name}': already connected; remove the old connection first`,
+      );
     }
     const known = this.peers.get(n.name);
     if (known === undefined || known.uid !== n.uid) {
@@ -150,7 +158,9 @@ export class Topology implements Gossiper {
 
   #existing(name: PeerName, verb: string): PeerConnection {
     const c = this.#connection(name);
-    if (c === undefined) throw new Error(`Cannot ${verb} connection to '${name}': not connected; add it first`);
+    if (c === undefined) {
+      throw new Error(`Cannot ${verb} connection to '${name}': not connected; add it first`);
+    }
     return c;
   }
 

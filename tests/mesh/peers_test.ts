@@ -57,7 +57,10 @@ Deno.test("Peers.mergeDelta() returns exactly the entries that won", () => {
     assert.deepEqual(delta?.list() ?? [], changed);
     assert.equal(copy(x).mergeDelta(y), undefined);
   }
-  assert.throws(() => new Peers().merge({ encode: () => [], merge: (o) => o }), /^TypeError: Cannot merge topology/);
+  assert.throws(
+    () => new Peers().merge({ encode: () => [], merge: (o) => o }),
+    /^TypeError: Cannot merge topology/,
+  );
 });
 
 Deno.test("Peers.encode() and Peers.decode() round-trip, in chunks for large tables", () => {
@@ -68,10 +71,15 @@ Deno.test("Peers.encode() and Peers.decode() round-trip, in chunks for large tab
     assert.equal(msgs.length, 1);
     assert.deepEqual(Peers.decode(msgs[0]).list(), x.list());
   }
-  const big = new Peers(Array.from({ length: 4000 }, (_, i) => ({ ...randomPeer(rng), name: `peer-${i}`, connections: [] })));
+  const big = new Peers(
+    Array.from({ length: 4000 }, (_, i) => ({ ...randomPeer(rng), name: `peer-${i}`, connections: [] })),
+  );
   for (const p of big.list()) big.set({ ...p, nickname: "x".repeat(100) });
   const msgs = big.encode();
-  assert.ok(msgs.length > 1 && msgs.every((m) => m.length < TOPOLOGY_CHUNK_BYTES + 200), `${msgs.length} chunks`);
+  assert.ok(
+    msgs.length > 1 && msgs.every((m) => m.length < TOPOLOGY_CHUNK_BYTES + 200),
+    `${msgs.length} chunks`,
+  );
   assert.deepEqual(msgs.map(Peers.decode).reduce((acc, p) => acc.merge(p)).list(), big.list());
 });
 
@@ -86,7 +94,10 @@ Deno.test("Peers.decode() throws clear errors on random and mutated input, never
       for (const e of p.list()) assert.ok(e.name !== "" && typeof e.version === "number");
     } catch (e) {
       assert.ok(e instanceof Error);
-      assert.match(e.message, /^Cannot decode topology update: .*; the sender is incompatible or the data is corrupt$/);
+      assert.match(
+        e.message,
+        /^Cannot decode topology update: .*; the sender is incompatible or the data is corrupt$/,
+      );
       rejected++;
     }
   }

@@ -28,7 +28,10 @@ export function randomGraph(rng: SeededRandom, n: number, extra: number): [numbe
 }
 
 /** Next hop per reachable destination from `from`, by BFS over `adj` visiting neighbours in name order. */
-export function oracleNextHops(adj: ReadonlyMap<string, readonly string[]>, from: string): Map<string, string> {
+export function oracleNextHops(
+  adj: ReadonlyMap<string, readonly string[]>,
+  from: string,
+): Map<string, string> {
   const hop = new Map<string, string>();
   const seen = new Set([from]);
   let frontier = [from];

@@ -57,7 +57,10 @@ Deno.test("Routes.unicast() excludes asymmetric and unestablished connections; u
 Deno.test("Routes.unicast() breaks ties by name and ignores connections to unknown peers", () => {
   const peers = topology("A-C", "A-B", "B-D", "C-D");
   const a = peers.get("A")!;
-  peers.set("A", { ...a, connections: [...a.connections, { name: "Z", address: "", outbound: true, established: true }] });
+  peers.set("A", {
+    ...a,
+    connections: [...a.connections, { name: "Z", address: "", outbound: true, established: true }],
+  });
   const r = routesOf("A", peers);
   assert.equal(r.unicast("D"), "B");
   assert.equal(r.unicastAll("Z"), undefined);
@@ -77,12 +80,21 @@ Deno.test("Routes matches a BFS oracle and broadcasts reach every peer exactly o
     }
     const peers = new Map<string, Peer>();
     for (const [name, nbs] of adj) {
-      const connections = [...nbs].sort().map((x) => ({ name: x, address: "", outbound: true, established: true }));
+      const connections = [...nbs].sort().map((x) => ({
+        name: x,
+        address: "",
+        outbound: true,
+        established: true,
+      }));
       peers.set(name, { name, nickname: name, uid: 1n, version: 1, connections });
     }
     const all = new Map(names.map((x) => [x, routesOf(x, peers)]));
     for (const x of names) {
-      assert.deepEqual(new Map(all.get(x)!.unicastTable()), oracleNextHops(adj, x), `trial ${trial} from ${x}`);
+      assert.deepEqual(
+        new Map(all.get(x)!.unicastTable()),
+        oracleNextHops(adj, x),
+        `trial ${trial} from ${x}`,
+      );
     }
     for (const src of names) {
       const got = new Map(names.map((x) => [x, 0]));

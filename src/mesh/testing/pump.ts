@@ -91,7 +91,8 @@ export class Pump {
    */
   addPeer(name: PeerName): MeshCore {
     if (this.neighbours(name).length > 0) throw new Error(`Cannot add peer '${name}': it still has links`);
-    const i = this.#ips.get(name) ?? `10.${(this.#ips.size >> 16) & 255}.${(this.#ips.size >> 8) & 255}.${this.#ips.size & 255}`;
+    const i = this.#ips.get(name) ??
+      `10.${(this.#ips.size >> 16) & 255}.${(this.#ips.size >> 8) & 255}.${this.#ips.size & 255}`;
     this.#ips.set(name, i);
     const uid = this.rng.u64();
     this.#uids.set(name, uid);
@@ -133,7 +134,11 @@ export class Pump {
     const ca = this.core(a), cb = this.core(b);
     const ephemeral = 32768 + (this.#generation % 28000);
     ca.connectionAdded({ ...this.#identity(b), address: `${this.#ips.get(b)}:${MESH_PORT}`, outbound: true });
-    cb.connectionAdded({ ...this.#identity(a), address: `${this.#ips.get(a)}:${ephemeral}`, outbound: false });
+    cb.connectionAdded({
+      ...this.#identity(a),
+      address: `${this.#ips.get(a)}:${ephemeral}`,
+      outbound: false,
+    });
     ca.connectionEstablished(b);
     cb.connectionEstablished(a);
     this.#wake(a);
@@ -142,7 +147,9 @@ export class Pump {
 
   /** Cuts the link between `a` and `b` (both see it removed; in-flight messages are lost). */
   disconnect(a: PeerName, b: PeerName): void {
-    if (!this.#links.delete(linkKey(a, b))) throw new Error(`Cannot disconnect '${a}' and '${b}': not linked`);
+    if (!this.#links.delete(linkKey(a, b))) {
+      throw new Error(`Cannot disconnect '${a}' and '${b}': not linked`);
+    }
     this.core(a).connectionRemoved(b);
     this.core(b).connectionRemoved(a);
     this.#wake(a);
@@ -221,7 +228,15 @@ export class Pump {
     t.messages++;
     if (!this.deliver || (this.#loss > 0 && this.rng.next() < this.#loss)) return;
     const generation = this.#links.get(linkKey(from, to));
-    pushHeap(this.#heap, { time: this.now + this.#latency, seq: this.#seq++, to, from, tag, payload, generation });
+    pushHeap(this.#heap, {
+      time: this.now + this.#latency,
+      seq: this.#seq++,
+      to,
+      from,
+      tag,
+      payload,
+      generation,
+    });
   }
 
   /** Makes sure the heap holds a wake-up for `name`'s next timer. */

@@ -59,7 +59,10 @@ Deno.test("Pump without loss converges a join well before the anti-entropy inter
   names.push(joiner);
   pump.connect(joiner, names[3]);
   pump.connect(joiner, names[17]);
-  const took = pump.runUntil(() => pump.cores().every((c) => c.peers().length === names.length), GOSSIP_INTERVAL_MS);
+  const took = pump.runUntil(
+    () => pump.cores().every((c) => c.peers().length === names.length),
+    GOSSIP_INTERVAL_MS,
+  );
   assert.ok(took !== undefined && took < 3_000, `join took ${took} ms`);
   pump.runFor(2_000);
   assertConverged(pump, names);

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { type ChannelHost, GossipChannel } from "../../src/mesh/gossip_channel.ts";
+import { decodeGossipMessage, type GossipTag } from "../../src/mesh/gossip_message.ts";
+import { Routes } from "../../src/mesh/routes.ts";
+import type { Peer } from "../../src/mesh/peer.ts";
+import { Tag } from "../../src/mesh/constants.ts";
+import { SetGossiper, StringSet } from "./string_set.ts";
+
+/** Us ("a") linked to "b" and "c"; "c" linked to "d". */
+function host(): ChannelHost & { sent: [string, GossipTag, Uint8Array][]; slow: Set<string> } {
+  const links: Record<string, string[]> = { a: ["b", "c"], b: ["a"], c: ["a", "d"], d: ["c"] };
+  const peers = new Map<string, Peer>(
+    Object.entries(links).map(([name, to]) => [name, {
+      name,
+      nickname: name,
+      uid: 1n,
+      version: 1,
+      connections: to.map((n) => ({ name: n, address: "", outbound: true, established: true })),
+    }]),
+  );
+  const routes = new Routes("a");
+  routes.calculate((n) => peers.get(n));
+  const sent: [string, GossipTag, Uint8Array][] = [];
+  const slow = new Set<string>();
+  return {
+    us: "a",
+    routes,
+    random: () => 0.5,
+    congested: (n) => slow.has(n),
+    transmit: (n, tag, bytes) => sent.push([n, tag, bytes]),
+    sent,
+    slow,
+  };
+}
+
+function payloads(sent: [string, GossipTag, Uint8Array][], to: string): [number, string, string[]][] {
+  return sent.filter(([n]) => n === to).map(([, tag, bytes]) => {
+    const m = decodeGossipMessage(tag, bytes);
+    return [tag, m.src, [...StringSet.decode(m.payload).items]];
+  });
+}
+
+Deno.test("GossipChannel holds data for a congested neighbour and sends one merged message per kind", () => {
+  const h = host();
+  const ch = new GossipChannel("test", new SetGossiper(), h);
+  h.slow.add("c");
+  ch.gossipNeighbourSubset(new StringSet(["1"]));
+  ch.gossipNeighbourSubset(new StringSet(["2"]));
+  ch.gossipBroadcast(new StringSet(["3"]));
+  ch.relayBroadcast("b", new StringSet(["4"]));
+  ch.gossipBroadcast(new StringSet(["5"]));
+  ch.gossipUnicast("d", new Uint8Array([9]));
+  assert.deepEqual(payloads(h.sent, "b"), [[Tag.gossip, "a", ["1"]], [Tag.gossip, "a", ["2"]], [
+    Tag.gossipBroadcast,
+    "a",
+    ["3"],
+  ], [Tag.gossipBroadcast, "a", ["5"]]]);
+  assert.equal(h.sent.filter(([n]) => n === "c").length, 0);
+  h.slow.delete("c");
+  ch.flush("c");
+  const toC = h.sent.filter(([n]) => n === "c");
+  assert.deepEqual(toC.map(([, tag]) => tag), [
+    Tag.gossipUnicast,
+    Tag.gossipBroadcast,
+    Tag.gossipBroadcast,
+    Tag.gossip,
+  ]);
+  assert.deepEqual(decodeGossipMessage(Tag.gossipUnicast, toC[0][2]).dst, "d");
+  assert.deepEqual(payloads(toC.slice(1), "c"), [[Tag.gossipBroadcast, "a", ["3", "5"]], [
+    Tag.gossipBroadcast,
+    "b",
+    ["4"],
+  ], [Tag.gossip, "a", ["1", "2"]]]);
+  ch.flush("c");
+  assert.equal(h.sent.filter(([n]) => n === "c").length, 4);
+});
+
+Deno.test("GossipChannel.drop() forgets a gone neighbour's pending data", () => {
+  const h = host();
+  const ch = new GossipChannel("test", new SetGossiper(), h);
+  h.slow.add("b");
+  ch.gossipNeighbourSubset(new StringSet(["1"]));
+  ch.drop("b");
+  ch.flush("b");
+  assert.equal(h.sent.filter(([n]) => n === "b").length, 0);
+});
+
+Deno.test("GossipChannel.deliverGossip() passes only the new part on, never back to the sender", () => {
+  const h = host();
+  const g = new SetGossiper();
+  const ch = new GossipChannel("test", g, h);
+  const msg = { channel: "test", src: "b", payload: new StringSet(["1", "2"]).encode()[0] };
+  ch.deliverGossip("b", msg);
+  assert.deepEqual(payloads(h.sent, "c"), [[Tag.gossip, "a", ["1", "2"]]]);
+  assert.equal(h.sent.filter(([n]) => n === "b").length, 0);
+  ch.deliverGossip("c", msg);
+  assert.equal(h.sent.length, 1);
+});
+
+Deno.test("GossipChannel with fullStateOnly sends the full state instead of a delta", () => {
+  const h = host();
+  const g = new SetGossiper();
+  g.state.items.add("old");
+  const ch = new GossipChannel("test", g, h, true);
+  ch.gossipBroadcast(new StringSet(["new"]));
+  assert.deepEqual(payloads(h.sent, "b"), [[Tag.gossipBroadcast, "a", ["old"]]]);
+});

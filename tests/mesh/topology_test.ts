@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { Topology } from "../../src/mesh/topology.ts";
+import { Peers } from "../../src/mesh/peers.ts";
+
+function topology(): { t: Topology; events: string[] } {
+  const events: string[] = [];
+  const t = new Topology({ name: "a", nickname: "A", uid: 1n }, {
+    changed: () => events.push("changed"),
+    selfChanged: () => events.push("self"),
+  });
+  return { t, events };
+}
+
+const b = { name: "b", nickname: "B", uid: 2n, address: "10.0.0.2:6783", outbound: true };
+
+Deno.test("Topology connection changes bump our version and name the neighbour in the update", () => {
+  const { t, events } = topology();
+  assert.equal(t.self.version, 1);
+  t.addConnection(b);
+  t.establishConnection("b");
+  t.establishConnection("b");
+  assert.equal(t.self.version, 3);
+  assert.deepEqual(t.self.connections, [{
+    name: "b",
+    address: "10.0.0.2:6783",
+    outbound: true,
+    established: true,
+  }]);
+  assert.deepEqual(t.peers.get("b"), { name: "b", nickname: "B", uid: 2n, version: 0, connections: [] });
+  assert.deepEqual(t.takeUpdate().list().map((p) => p.name), ["a", "b"]);
+  assert.deepEqual(t.takeUpdate().list().map((p) => p.name), ["a"]);
+  t.removeConnection("b");
+  assert.equal(t.self.version, 4);
+  assert.deepEqual(t.self.connections, []);
+  assert.deepEqual(events, ["changed", "self", "changed", "self", "changed", "self"]);
+});
+
+Deno.test("Topology outbids an update carrying our own name instead of merging it", () => {
+  const { t, events } = topology();
+  const forged = { name: "a", nickname: "A", uid: 9n, version: 40, connections: [] };
+  const delta = t.onGossip(new Peers([forged]).encode()[0]);
+  assert.equal(delta, undefined);
+  assert.equal(t.self.uid, 1n);
+  assert.equal(t.self.version, 41);
+  assert.deepEqual(events, ["self"]);
+  assert.equal(t.onGossip(new Peers([{ ...forged, version: 3 }]).encode()[0]), undefined);
+  assert.equal(t.self.version, 41);
+});
+
+Deno.test("Topology replaces a restarted neighbour's entry and piggybacks unsent local changes on deltas", () => {
+  const { t } = topology();
+  const old = { name: "b", nickname: "B", uid: 7n, version: 12, connections: [] };
+  t.onGossip(new Peers([old]).encode()[0]);
+  t.addConnection(b);
+  assert.equal(t.peers.get("b")!.uid, 2n);
+  const c = { name: "c", nickname: "C", uid: 3n, version: 1, connections: [] };
+  const delta = t.onGossip(new Peers([c]).encode()[0])!;
+  assert.deepEqual(delta.list().map((p) => p.name), ["a", "b", "c"]);
+  t.takeUpdate();
+  const d = { ...c, name: "d" };
+  assert.deepEqual(t.onGossip(new Peers([d]).encode()[0])!.list().map((p) => p.name), ["d"]);
+  assert.deepEqual(t.gossip().list().map((p) => p.name), ["a", "b", "c", "d"]);
+});
