@@ -25,7 +25,15 @@ import {
   TCP_MAX,
   UDP_PLAIN_MAX,
 } from "./constants.ts";
-import { decodeName, decodeRecord, DnsFormatError, encodeName, opcodeOf } from "./message.ts";
+import {
+  decodeName,
+  decodeRecord,
+  decodeRecordHeader,
+  DnsFormatError,
+  encodeName,
+  NAME_DATA_TYPES,
+  opcodeOf,
+} from "./message.ts";
 import { parseIP } from "../net/ip.ts";
 
 /** What the answering core needs from the name table (implemented by NameTable). */
@@ -104,8 +112,9 @@ function parseQuery(q: Uint8Array): Query {
   let pos = query.questionEnd;
   const records = u16(q, 6) + u16(q, 8), additional = u16(q, 10);
   for (let i = 0; i < records + additional; i++) {
-    const { record, end } = decodeRecord(q, pos);
-    pos = end;
+    const record = decodeRecordHeader(q, pos);
+    if (NAME_DATA_TYPES.has(record.type)) decodeRecord(q, pos); // checks the name in its data
+    pos = record.end;
     if (record.type !== RRType.OPT) continue;
     if (i < records || query.edns || record.name !== ".") {
       throw new DnsFormatError("OPT record misplaced, repeated or not owned by the root");
@@ -212,7 +221,7 @@ function buildReply(
     size = next;
   }
   const out = new Uint8Array(size);
-  out.set(query.subarray(0, q.questionEnd));
+  for (let i = 0; i < q.questionEnd; i++) out[i] = query[i];
   put16(out, 2, replyFlags(q.flags, Flag.aa | (n < answers.length ? Flag.tc : 0), rcode));
   put16(out, 6, n);
   put16(out, 8, 0);
@@ -244,7 +253,9 @@ function answerName(
   o: AnswerOptions,
 ): Uint8Array {
   const addrs = table.addressesOf(name);
-  if (addrs.length === 0) return buildReply(query, q, Rcode.nxDomain, [], o);
+  if (addrs.length === 0) {
+    return buildReply(query, q, name === o.domain ? Rcode.noError : Rcode.nxDomain, [], o);
+  }
   const answers: Rdata[] = [];
   for (const a of addrs) {
     const type = a.length === 4 ? RRType.A : RRType.AAAA;
@@ -261,7 +272,8 @@ function answerName(
  *   question name, a label over 63 bytes, a compression loop, truncated or trailing bytes, a bad OPT.
  *   BADVERS: EDNS version other than 0.
  * - Names in the domain (any case): A/AAAA/ANY with every address of the name, shuffled; NOERROR with
- *   no answer for other types of a known name; NXDOMAIN for unknown names; REFUSED for classes other
+ *   no answer for other types of a known name and for the domain itself (an NXDOMAIN there would deny the
+ *   whole domain to caches, RFC 8020); NXDOMAIN for unknown names; REFUSED for classes other
  *   than IN and ANY. A single-label name known in the domain is answered as if the domain were appended.
  * - PTR for a reverse name (in-addr.arpa, ip6.arpa) of a registered address; otherwise {@link FORWARD}.
  * - Every other name: {@link FORWARD}.

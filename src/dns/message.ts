@@ -90,7 +90,7 @@ export function rcodeOf(flags: number): number {
 }
 
 /** Types whose record data is a single domain name, which may be compressed (RFC 3597 §4). */
-const NAME_DATA_TYPES: ReadonlySet<number> = new Set([RRType.NS, RRType.CNAME, RRType.PTR]);
+export const NAME_DATA_TYPES: ReadonlySet<number> = new Set([RRType.NS, RRType.CNAME, RRType.PTR]);
 
 // ---- Names ----
 
@@ -343,6 +343,49 @@ export function encodeMessage(m: Message): Uint8Array {
 
 // ---- Decoding ----
 
+/** A resource record's owner and fixed fields, with the bounds of its data. */
+export interface RecordHeader {
+  /** Owner name. */
+  name: string;
+  /** Record type. */
+  type: number;
+  /** Class (for OPT the UDP payload size). */
+  class: number;
+  /** TTL (for OPT the extended rcode, version and flags). */
+  ttl: number;
+  /** Offset of the record data. */
+  dataStart: number;
+  /** Offset just after the record. */
+  end: number;
+}
+
+const u16At = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
+
+/**
+ * Reads the owner and fixed fields of the record at `offset`, checking that its data lies inside `buf`
+ * (the data itself is not looked at; {@link decodeRecord} does that).
+ *
+ * @throws {DnsFormatError} when the owner name is malformed or the record is truncated
+ */
+export function decodeRecordHeader(buf: Uint8Array, offset: number): RecordHeader {
+  const { name, end: nameEnd } = decodeName(buf, offset);
+  if (nameEnd + 10 > buf.length) throw new DnsFormatError(`Truncated record header at offset ${nameEnd}`);
+  const len = u16At(buf, nameEnd + 8), dataStart = nameEnd + 10, end = dataStart + len;
+  if (end > buf.length) {
+    throw new DnsFormatError(
+      `Record data at offset ${dataStart} claims ${len} bytes but ${buf.length - dataStart} follow`,
+    );
+  }
+  return {
+    name,
+    type: u16At(buf, nameEnd),
+    class: u16At(buf, nameEnd + 2),
+    ttl: ((u16At(buf, nameEnd + 4) << 16) | u16At(buf, nameEnd + 6)) >>> 0,
+    dataStart,
+    end,
+  };
+}
+
 /**
  * Reads the resource record at `offset` with its bounds checked.
  *
@@ -350,17 +393,7 @@ export function encodeMessage(m: Message): Uint8Array {
  * @throws {DnsFormatError} when the record is truncated or its data is malformed
  */
 export function decodeRecord(buf: Uint8Array, offset: number): { record: ResourceRecord; end: number } {
-  const { name, end: nameEnd } = decodeName(buf, offset);
-  if (nameEnd + 10 > buf.length) throw new DnsFormatError(`Truncated record header at offset ${nameEnd}`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const type = view.getUint16(nameEnd), cls = view.getUint16(nameEnd + 2);
-  const ttl = view.getUint32(nameEnd + 4), len = view.getUint16(nameEnd + 8);
-  const start = nameEnd + 10, end = start + len;
-  if (end > buf.length) {
-    throw new DnsFormatError(
-      `Record data at offset ${start} claims ${len} bytes but ${buf.length - start} follow`,
-    );
-  }
+  const { name, type, class: cls, ttl, dataStart: start, end } = decodeRecordHeader(buf, offset);
   let data: Uint8Array | string;
   if (NAME_DATA_TYPES.has(type)) {
     const target = decodeName(buf.subarray(0, end), start);

@@ -139,7 +139,11 @@ export class DnsServer {
     this.#closed = true;
     this.#udp.close();
     this.#tcp.close();
-    for (const c of this.#conns) c.close();
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* already closed by its idle timer */ }
+    }
     await Promise.allSettled(this.#loops);
   }
 
@@ -150,7 +154,8 @@ export class DnsServer {
       try {
         [data, from] = await this.#udp.receive(buf);
       } catch (e) {
-        if (!this.#closed) log.warn("UDP receive failed", { error: (e as Error).message });
+        if (this.#closed || e instanceof Deno.errors.BadResource) return;
+        log.warn("UDP receive failed", { error: (e as Error).message });
         continue;
       }
       const reply = answer(data, this.#table, this.#udpOptions);
@@ -184,7 +189,8 @@ export class DnsServer {
       try {
         conn = await this.#tcp.accept();
       } catch (e) {
-        if (!this.#closed) log.warn("TCP accept failed", { error: (e as Error).message });
+        if (this.#closed || e instanceof Deno.errors.BadResource) break;
+        log.warn("TCP accept failed", { error: (e as Error).message });
         continue;
       }
       if (this.#conns.size >= this.#maxConns) {

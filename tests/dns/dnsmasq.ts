@@ -5,8 +5,8 @@
  */
 
 import { Forwarder } from "../../src/dns/upstream.ts";
-import { encodeMessage } from "../../src/dns/message.ts";
-import { Rcode, RRClass, RRType } from "../../src/dns/constants.ts";
+import { Rcode } from "../../src/dns/constants.ts";
+import { query } from "./fixtures.ts";
 
 /** A running dnsmasq. */
 export interface Dnsmasq {
@@ -55,16 +55,8 @@ export async function startDnsmasq(args: string[], probe: string): Promise<Dnsma
     await child.status;
   };
   const forwarder = new Forwarder({ servers: () => [{ address: "127.0.0.1", port }], timeoutMs: 100 });
-  const query = encodeMessage({
-    id: 1,
-    flags: 0,
-    questions: [{ name: probe, type: RRType.A, class: RRClass.IN }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  });
   for (let i = 0; i < 50; i++) {
-    const reply = await forwarder.forward(query, "udp");
+    const reply = await forwarder.forward(query(probe), "udp");
     if ((reply[3] & 0xf) !== Rcode.servFail) return { port, pid: child.pid, stop };
   }
   await stop();

@@ -4,6 +4,9 @@
  * @module
  */
 
+import { Flag, RRClass, RRType } from "../../src/dns/constants.ts";
+import { encodeMessage, type Message } from "../../src/dns/message.ts";
+
 /** Bytes from a hex string. */
 export function hex(s: string): Uint8Array {
   return Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16));
@@ -18,3 +21,27 @@ export const DIG_QUERY = hex(
 export const DIG_PTR_QUERY = hex(
   "79af012000010000000000000131013002333202313007696e2d61646472046172706100000c0001",
 );
+
+/** A query for `name` (id 0xbeef, RD set, class IN unless `over` says otherwise). */
+export function query(name: string, type: number = RRType.A, over: Partial<Message> = {}): Uint8Array {
+  return encodeMessage({
+    id: 0xbeef,
+    flags: Flag.rd,
+    questions: [{ name, type, class: RRClass.IN }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...over,
+  });
+}
+
+/**
+ * Deno.test for tests that use sockets, subprocesses or files: ignored where those are not allowed
+ * (e.g. the test:unit task, or without --unstable-net).
+ */
+export function ioTest(name: string, fn: () => Promise<void>): void {
+  const granted = (p: "net" | "run" | "write") => Deno.permissions.querySync({ name: p }).state === "granted";
+  const allowed = typeof Deno.listenDatagram === "function" && granted("net") && granted("run") &&
+    granted("write");
+  Deno.test({ name, ignore: !allowed, fn });
+}
