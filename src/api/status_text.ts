@@ -1,6 +1,6 @@
 /**
- * The text of `meshnet status` (served as `GET /status`), laid out like the reference's so its users find
- * each line where they expect it.
+ * The text pages of `meshnet status` (served as `GET /status` and `/status/<view>`), laid out like the
+ * reference's so its users find each line where they expect it.
  *
  * @module
  */
@@ -10,15 +10,69 @@ function line(label: string, value: string | number): string {
   return `${label.padStart(20)}: ${value}`;
 }
 
+function counts(items: string[]): string {
+  const by = new Map<string, number>();
+  for (const i of items) by.set(i, (by.get(i) ?? 0) + 1);
+  return [...by].map(([k, n]) => `${n} ${k}`).join(", ");
+}
+
 /** The summary status page. */
 export function statusText(r: Report): string {
+  const m = r.router;
+  const notConnected = m.targets.filter((t) => t.state !== "connected").map((t) => t.state);
+  const states = [
+    ...m.connections.map((c) => c.state),
+    ...notConnected,
+    ...Array(m.handshaking).fill("connecting"),
+  ];
+  const established = m.peers.reduce((n, p) => n + p.connections.filter((c) => c.established).length, 0);
   return [
     "",
     line("Version", r.version),
     "",
     line("Service", "router"),
+    line("Protocol", m.protocol),
     line("Name", `${r.name}(${r.nickname})`),
-    line("Encryption", r.encryption ? "enabled" : "disabled"),
+    line("Encryption", m.encryption ? "enabled" : "disabled"),
+    line("PeerDiscovery", m.peerDiscovery ? "enabled" : "disabled"),
+    line("Targets", m.targets.filter((t) => t.explicit).length),
+    line("Connections", `${states.length}${states.length ? ` (${counts(states)})` : ""}`),
+    line("Peers", `${m.peers.length} (with ${established} established connections)`),
+    line("ConnLimit", m.connLimit === 0 ? "none" : m.connLimit),
     "",
   ].join("\n");
+}
+
+/** `status connections`: live connections, then targets that are not connected with their last error. */
+export function connectionsText(r: Report): string {
+  const rows: string[] = [];
+  for (const c of r.router.connections) {
+    const info = `${c.encrypted ? "encrypted" : "unencrypted"} ${c.name}(${c.nickname})`;
+    rows.push(`${c.outbound ? "->" : "<-"} ${c.address.padEnd(22)} ${c.state.padEnd(12)} ${info}`);
+  }
+  for (const t of r.router.targets) {
+    if (t.state === "connected") continue;
+    const info = t.state === "failed" ? `${t.lastError}, retry: ${t.nextTry}` : "";
+    rows.push(`-> ${t.address.padEnd(22)} ${t.state.padEnd(12)} ${info}`.trimEnd());
+  }
+  return rows.map((x) => x + "\n").join("");
+}
+
+/** `status peers`: every peer with the connections it reports. */
+export function peersText(r: Report): string {
+  const nick = new Map(r.router.peers.map((p) => [p.name, p.nickname]));
+  return r.router.peers.map((p) =>
+    `${p.name}(${p.nickname})\n` +
+    p.connections.map((c) =>
+      `   ${c.outbound ? "->" : "<-"} ${c.address.padEnd(22)} ${c.name}(${nick.get(c.name) ?? "?"})`.padEnd(
+        60,
+      ) +
+      ` ${c.established ? "established" : "pending"}\n`
+    ).join("")
+  ).join("");
+}
+
+/** `status targets`: the explicit targets, one per line. */
+export function targetsText(r: Report): string {
+  return r.router.targets.filter((t) => t.explicit).map((t) => t.address + "\n").join("");
 }

@@ -11,6 +11,7 @@ import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
 import { labCommand } from "./lab.ts";
+import { connectCommand, forgetCommand } from "./connect.ts";
 import { launchCommand } from "./launch.ts";
 import { reportCommand, statusCommand } from "./status.ts";
 import { stopCommand } from "./stop.ts";
@@ -31,6 +32,8 @@ export function program(): Command {
     const cmd of [
       launchCommand(),
       stopCommand(),
+      connectCommand(),
+      forgetCommand(),
       statusCommand(),
       reportCommand(),
       versionCommand(),

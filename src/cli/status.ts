@@ -5,22 +5,20 @@
  */
 import { Command } from "commander";
 import { apiCall } from "../api/client.ts";
+import { STATUS_VIEWS } from "../api/routes.ts";
 import { UsageError } from "../errors.ts";
 
-/** The status views the daemon serves under /status/<view>. */
-export const STATUS_VIEWS: string[] = [];
+const VIEWS = Object.keys(STATUS_VIEWS);
 
 /** Builds the `status` command. */
 export function statusCommand(): Command {
   return new Command("status")
     .description("show the router's status, or one view of it")
-    .argument("[view]", STATUS_VIEWS.length ? `one of: ${STATUS_VIEWS.join(", ")}` : "none yet")
+    .argument("[view]", `one of: ${VIEWS.join(", ")}`)
     .action(async (view?: string) => {
-      if (view !== undefined && !STATUS_VIEWS.includes(view)) {
+      if (view !== undefined && !VIEWS.includes(view)) {
         throw new UsageError(
-          `Unknown status view '${view}'; use one of: ${
-            STATUS_VIEWS.join(", ") || "(none)"
-          }, or none for the summary`,
+          `Unknown status view '${view}'; use one of: ${VIEWS.join(", ")}, or none for the summary`,
         );
       }
       Deno.stdout.writeSync(

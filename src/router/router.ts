@@ -1,14 +1,31 @@
 /**
- * The router: one per host, wiring the subsystems (mesh now; sleeve, IPAM and DNS as they land) and
+ * The router: one per host, wiring the subsystems (the mesh now; sleeve, IPAM and DNS as they land) and
  * answering what the API asks of them.
  *
  * @module
  */
+import type { Target } from "../mesh/connection_maker.ts";
+import { PROTOCOL_MAGIC, PROTOCOL_MAX_VERSION, PROTOCOL_MIN_VERSION } from "../mesh/constants.ts";
 import type { PeerName } from "../mesh/gossip.ts";
 import { VERSION } from "../version.ts";
 import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
+import { type ConnectionStatus, MeshTransport } from "./mesh_transport.ts";
 import { loadPeerName, randomUid } from "./peer_name.ts";
+
+/** A peer as `status peers` and `report` show it. */
+export interface PeerReport {
+  /** Peer name. */
+  name: PeerName;
+  /** Nickname. */
+  nickname: string;
+  /** This run's UID (decimal). */
+  uid: string;
+  /** Topology version. */
+  version: number;
+  /** The connections it reports. */
+  connections: { name: PeerName; address: string; outbound: boolean; established: boolean }[];
+}
 
 /** The full state of the router as served by `GET /report`. */
 export interface Report {
@@ -24,8 +41,31 @@ export interface Report {
   pid: number;
   /** Start time, ISO 8601. */
   startedAt: string;
-  /** Whether control messages are encrypted. */
-  encryption: boolean;
+  /** The mesh control plane. */
+  router: {
+    /** Protocol name and version range, e.g. "meshnet 1..1". */
+    protocol: string;
+    /** Whether control messages are encrypted. */
+    encryption: boolean;
+    /** Whether peers learned from others are dialled. */
+    peerDiscovery: boolean;
+    /** Maximum connections, 0 for none. */
+    connLimit: number;
+    /** Mesh port. */
+    port: number;
+    /** Explicit and discovered targets with state. */
+    targets: (Omit<Target, "nextTry"> & { nextTry?: string })[];
+    /** Live connections. */
+    connections: ConnectionStatus[];
+    /** Handshakes in progress. */
+    handshaking: number;
+    /** Every known peer. */
+    peers: PeerReport[];
+    /** Next hop per reachable destination (data plane). */
+    routes: Record<PeerName, PeerName>;
+    /** Connections closed since start. */
+    terminations: number;
+  };
 }
 
 /** The router of one host. */
@@ -40,6 +80,8 @@ export class Router {
   readonly uid: bigint;
   /** When this run started. */
   readonly startedAt = new Date();
+  /** The mesh: connections, topology, routes and gossip. */
+  readonly mesh: MeshTransport;
 
   /** Loads identity from the data directory; starts nothing yet. */
   constructor(config: RouterConfig, dir: DataDir) {
@@ -47,24 +89,59 @@ export class Router {
     this.dir = dir;
     this.name = loadPeerName(dir, config.name);
     this.uid = randomUid();
+    this.mesh = new MeshTransport(config, { name: this.name, nickname: config.nickname, uid: this.uid });
   }
 
-  /** Starts the subsystems. */
-  async start(): Promise<void> {}
+  /**
+   * Starts the subsystems.
+   *
+   * @throws {Error} when the mesh port cannot be bound
+   */
+  start(): Promise<void> {
+    this.mesh.start();
+    return Promise.resolve();
+  }
 
   /** Stops the subsystems, closing every connection. */
-  async stop(): Promise<void> {}
+  stop(): Promise<void> {
+    this.mesh.stop();
+    return Promise.resolve();
+  }
 
   /** The full state as JSON-ready data. */
   report(): Report {
+    const c = this.config;
     return {
       version: VERSION,
       name: this.name,
-      nickname: this.config.nickname,
+      nickname: c.nickname,
       uid: this.uid.toString(),
       pid: Deno.pid,
       startedAt: this.startedAt.toISOString(),
-      encryption: this.config.password !== undefined,
+      router: {
+        protocol: `${PROTOCOL_MAGIC} ${PROTOCOL_MIN_VERSION}..${PROTOCOL_MAX_VERSION}`,
+        encryption: c.password !== undefined,
+        peerDiscovery: c.discovery,
+        connLimit: c.connLimit,
+        port: c.port,
+        targets: this.mesh.targets().map((t) => ({
+          ...t,
+          nextTry: t.state === "failed" || t.state === "waiting"
+            ? new Date(t.nextTry).toISOString()
+            : undefined,
+        })),
+        connections: this.mesh.connections(),
+        handshaking: this.mesh.handshaking,
+        peers: this.mesh.core.peers().map((p) => ({
+          name: p.name,
+          nickname: p.nickname,
+          uid: p.uid.toString(),
+          version: p.version,
+          connections: p.connections.map((x) => ({ ...x })),
+        })),
+        routes: this.mesh.core.routes().unicast,
+        terminations: this.mesh.terminations,
+      },
     };
   }
 }

@@ -1,0 +1,367 @@
+/**
+ * The mesh over real TCP: accepts and dials connections, runs the handshake, and wires each
+ * {@link ProtocolConnection} to the {@link MeshCore}.
+ *
+ * Flow: accept loop (rate-limited by a token bucket, capped by --conn-limit) and a 100 ms ticker that runs the
+ * core's timers and dials the targets the {@link ConnectionMaker} says are due → handshake → duplicate and
+ * restart checks → `core.connectionAdded` → messages go to `core.receive` until the connection closes →
+ * `core.connectionRemoved` and the target is scheduled for retry. Everything runs on the one JavaScript
+ * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
+ * congested in the core, so gossip for it is merged instead of queued.
+ *
+ * @module
+ */
+import { MESH_PORT, Tag } from "../mesh/constants.ts";
+import { ConnectionMaker, type Target } from "../mesh/connection_maker.ts";
+import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
+import type { PeerName } from "../mesh/gossip.ts";
+import { handshake } from "../mesh/handshake.ts";
+import { MeshCore } from "../mesh/mesh_core.ts";
+import { TokenBucket } from "../mesh/token_bucket.ts";
+import { logger } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { formatPeerAddress, parsePeerAddress, type RouterConfig } from "./config.ts";
+
+const log = logger("mesh");
+
+/** How often the core's timers run and due targets are dialled, in milliseconds. */
+const TICK_MS = 100;
+/** A dial that has not connected after this long fails, in milliseconds. */
+const DIAL_TIMEOUT_MS = 5_000;
+/** Writes in flight to one neighbour above which its gossip is held and merged. */
+const CONGESTION_WRITES = 32;
+
+/** One live connection, for status and metrics. */
+export interface ConnectionStatus {
+  /** Peer name of the neighbour. */
+  name: PeerName;
+  /** Its nickname. */
+  nickname: string;
+  /** Its TCP address, "host:port". */
+  address: string;
+  /** True when we dialled it. */
+  outbound: boolean;
+  /** True when its messages are sealed with the session key. */
+  encrypted: boolean;
+  /** Connection state: established once the handshake is done. */
+  state: "established";
+  /** Since when, ISO 8601. */
+  since: string;
+}
+
+interface Live {
+  conn: ProtocolConnection;
+  address: string;
+  outbound: boolean;
+  target?: string;
+  writes: number;
+  congested: boolean;
+  since: Date;
+}
+
+/** Accepts, dials and holds the mesh connections of one router. */
+export class MeshTransport {
+  /** The pure mesh core (topology, routes, gossip). */
+  readonly core: MeshCore;
+  /** The targets and their retry state. */
+  readonly maker: ConnectionMaker;
+  /** Connections closed since start, by any cause. */
+  terminations = 0;
+
+  #config: RouterConfig;
+  #uid: bigint;
+  #live = new Map<PeerName, Live>();
+  #handshaking = 0;
+  #listener?: Deno.Listener;
+  #ticker?: ReturnType<typeof setInterval>;
+  #bucket = new TokenBucket();
+  #stopping = false;
+
+  /**
+   * @param config the router's configuration (port, password, limits, peers)
+   * @param identity our name, nickname and this run's UID
+   */
+  constructor(config: RouterConfig, identity: { name: PeerName; nickname: string; uid: bigint }) {
+    this.#config = config;
+    this.#uid = identity.uid;
+    this.core = new MeshCore({
+      ...identity,
+      send: (n, tag, payload) => this.#send(n, tag, payload),
+      random: Math.random,
+      now: () => performance.now(),
+    });
+    this.maker = new ConnectionMaker({ now: () => performance.now() });
+    this.core.onPeerRemoved((name) => log.info("Peer removed: no longer reachable", { peer: name }));
+    if (config.discovery) {
+      this.core.onTopologyChange(() => this.maker.discovered(this.core.discovery().map((t) => t.address)));
+    }
+  }
+
+  /**
+   * Listens for peers and starts dialling the configured ones.
+   *
+   * @throws {Error} when the mesh port cannot be bound, naming it and what to do
+   */
+  start(): void {
+    const { host, port } = this.#config;
+    try {
+      this.#listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+    } catch (err) {
+      const why = err instanceof Deno.errors.AddrInUse ? "the port is in use" : (err as Error).message;
+      throw new Error(
+        `Cannot listen for peers on ${formatPeerAddress({ host, port })}: ${why}; pass another --port`,
+      );
+    }
+    this.maker.add(this.#config.peers.map(formatPeerAddress));
+    this.#acceptLoop(this.#listener);
+    this.#ticker = setInterval(() => this.#tick(), TICK_MS);
+  }
+
+  /** Closes the listener and every connection. */
+  stop(): void {
+    this.#stopping = true;
+    clearInterval(this.#ticker);
+    try {
+      this.#listener?.close();
+    } catch {
+      // already closed
+    }
+    for (const l of this.#live.values()) l.conn.close("router stopping");
+  }
+
+  /**
+   * Adds targets (`meshnet connect`); with `replace`, the explicit list becomes exactly `peers`.
+   *
+   * @throws {UsageError} naming a malformed peer; nothing is changed then
+   */
+  connect(peers: string[], replace: boolean): void {
+    const addresses = peers.map((p) => formatPeerAddress(parsePeerAddress(p, this.#config.port)));
+    this.maker.add(addresses, replace);
+  }
+
+  /**
+   * Removes targets (`meshnet forget`); existing connections stay.
+   *
+   * @throws {UsageError} naming a malformed peer
+   */
+  forget(peers: string[]): void {
+    this.maker.forget(peers.map((p) => formatPeerAddress(parsePeerAddress(p, this.#config.port))));
+  }
+
+  /** The live connections, sorted by address. */
+  connections(): ConnectionStatus[] {
+    return [...this.#live.entries()].map(([name, l]) => ({
+      name,
+      nickname: l.conn.remote.nickname,
+      address: l.address,
+      outbound: l.outbound,
+      encrypted: l.conn.sessionKey !== null,
+      state: "established" as const,
+      since: l.since.toISOString(),
+    })).sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
+
+  /** The targets and their state, with `nextTry` as wall-clock milliseconds. */
+  targets(): Target[] {
+    const offset = Date.now() - performance.now();
+    return this.maker.list().map((t) => ({ ...t, nextTry: t.nextTry + offset }));
+  }
+
+  /** Handshakes in progress. */
+  get handshaking(): number {
+    return this.#handshaking;
+  }
+
+  #atLimit(): boolean {
+    const limit = this.#config.connLimit;
+    return limit > 0 && this.#live.size + this.#handshaking >= limit;
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    while (!this.#stopping) {
+      await this.#bucket.wait();
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept() as Deno.TcpConn;
+      } catch (err) {
+        if (!this.#stopping) {
+          log.error("Stopped accepting peer connections", { error: (err as Error).message });
+        }
+        return;
+      }
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      const address = formatPeerAddress({ host: remote.hostname, port: remote.port });
+      if (this.#atLimit()) {
+        log.warn(`Connection limit reached (${this.#config.connLimit}); refused connection`, {
+          from: address,
+        });
+        conn.close();
+        continue;
+      }
+      this.#run(conn, address, false);
+    }
+  }
+
+  #tick(): void {
+    this.core.tick();
+    for (const address of this.maker.due()) {
+      if (this.#atLimit()) {
+        this.maker.failed(address, `Connection limit reached (${this.#config.connLimit})`);
+        continue;
+      }
+      this.#dial(address);
+    }
+  }
+
+  async #dial(target: string): Promise<void> {
+    const { host, port } = parsePeerAddress(target, MESH_PORT);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const connecting = Deno.connect({ hostname: host, port, transport: "tcp" });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${DIAL_TIMEOUT_MS / 1000} s`)),
+          DIAL_TIMEOUT_MS,
+        );
+      });
+      connecting.then((c) => this.#stopping && c.close(), () => {});
+      const conn = await Promise.race([connecting, timeout]);
+      await this.#run(conn, target, true, target);
+    } catch (err) {
+      this.maker.failed(target, (err as Error).message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Handshakes on `conn` and, if it is wanted, hands it to the core. Throws only for outbound failures. */
+  async #run(conn: Deno.TcpConn, address: string, outbound: boolean, target?: string): Promise<void> {
+    conn.setNoDelay(true);
+    this.#handshaking++;
+    let result;
+    try {
+      result = await handshake(conn, {
+        features: {
+          name: this.core.name,
+          nickname: this.#config.nickname,
+          uid: this.#uid,
+          overlays: [],
+          version: VERSION,
+        },
+        outbound,
+        password: this.#config.password,
+      });
+    } catch (err) {
+      log.warn("Handshake failed", { address, outbound, error: (err as Error).message });
+      if (outbound) throw err;
+      return;
+    } finally {
+      this.#handshaking--;
+    }
+    const remote = result.remote;
+    const conn2 = new ProtocolConnection(result, {
+      onMessage: (tag, payload) => this.#receive(remote.name, tag, payload),
+      onClose: (error) => this.#closed(remote.name, conn2, error),
+    });
+    const existing = this.#live.get(remote.name);
+    if (existing) {
+      if (existing.conn.remote.uid !== remote.uid) {
+        log.info("Peer restarted; replacing its old connection", { peer: remote.name });
+        existing.conn.close("peer restarted");
+      } else {
+        const choice = resolveDuplicate(existing.conn.uid, conn2.uid);
+        if (choice !== "keepNew") conn2.close("duplicate connection");
+        if (choice !== "keepExisting") existing.conn.close("duplicate connection");
+        if (choice !== "keepNew") {
+          if (target) this.#adopt(existing, target);
+          return;
+        }
+      }
+    }
+    if (this.#stopping) return conn2.close("router stopping");
+    const live: Live = {
+      conn: conn2,
+      address,
+      outbound,
+      target,
+      writes: 0,
+      congested: false,
+      since: new Date(),
+    };
+    if (!target) this.#adoptInbound(live, remote.name);
+    this.#live.set(remote.name, live);
+    if (live.target) this.maker.connected(live.target);
+    this.core.connectionAdded({
+      name: remote.name,
+      nickname: remote.nickname,
+      uid: remote.uid,
+      address,
+      outbound,
+    });
+    this.core.connectionEstablished(remote.name);
+    conn2.start();
+    log.info("Connection established", {
+      peer: `${remote.name}(${remote.nickname})`,
+      address,
+      direction: outbound ? "outbound" : "inbound",
+      encrypted: conn2.sessionKey !== null,
+    });
+  }
+
+  /** A dialled target turned out to reach a peer we already have a connection to. */
+  #adopt(live: Live, target: string): void {
+    live.target ??= target;
+    this.maker.connected(target);
+  }
+
+  /** An inbound connection from the host of a target counts as that target's connection. */
+  #adoptInbound(live: Live, name: PeerName): void {
+    const host = parsePeerAddress(live.address).host;
+    const t = this.maker.list().find((t) =>
+      t.state !== "connected" && parsePeerAddress(t.address).host === host
+    );
+    if (t) {
+      live.target = t.address;
+      log.debug("Inbound connection serves target", { peer: name, target: t.address });
+    }
+  }
+
+  #receive(from: PeerName, tag: number, payload: Uint8Array): void {
+    if (tag === Tag.gossip || tag === Tag.gossipUnicast || tag === Tag.gossipBroadcast) {
+      this.core.receive(from, tag, payload);
+    } else {
+      log.debug("Ignoring message with an unknown tag", { peer: from, tag });
+    }
+  }
+
+  #closed(name: PeerName, conn: ProtocolConnection, error: Error): void {
+    this.terminations++;
+    const live = this.#live.get(name);
+    if (live?.conn !== conn) return; // a duplicate or replaced connection: never added
+    this.#live.delete(name);
+    this.core.connectionRemoved(name);
+    if (live.target) this.maker.disconnected(live.target, error.message);
+    if (!this.#stopping) {
+      log.info("Connection closed", { peer: name, address: live.address, reason: error.message });
+    }
+  }
+
+  #send(neighbour: PeerName, tag: number, payload: Uint8Array): void {
+    const live = this.#live.get(neighbour);
+    if (!live) return;
+    live.writes++;
+    if (live.writes > CONGESTION_WRITES && !live.congested) {
+      live.congested = true;
+      queueMicrotask(() =>
+        this.#live.get(neighbour) === live && this.core.connectionCongested(neighbour, true)
+      );
+    }
+    live.conn.send(tag, payload).catch(() => {}).finally(() => {
+      live.writes--;
+      if (live.congested && live.writes === 0) {
+        live.congested = false;
+        if (this.#live.get(neighbour) === live) this.core.connectionCongested(neighbour, false);
+      }
+    });
+  }
+}
