@@ -12,6 +12,7 @@ command -v arping >/dev/null || need+=(arping)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v curl >/dev/null || need+=(curl)
 ldconfig -p | grep 'libsodium\.so\.23' >/dev/null || need+=(libsodium23)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install: apt-get install ${need[*]}"

@@ -13,14 +13,10 @@ import { buildConfig, type LaunchFlags } from "../router/config.ts";
 import { LOG_FILE, runDaemon } from "../router/daemon.ts";
 import { DataDir } from "../router/data_dir.ts";
 import type { Report } from "../router/router.ts";
+import { meshnetCommand } from "../self.ts";
 
 /** How long `launch` waits for the detached daemon's API before giving up, in milliseconds. */
 const READY_TIMEOUT_MS = 20_000;
-
-/** The program to re-run for the detached daemon: the launcher script, or the compiled binary itself. */
-function self(): string {
-  return Deno.env.get("MESHNET_SELF") ?? Deno.execPath();
-}
 
 /** The running daemon's report, or undefined when none answers. */
 async function runningReport(): Promise<Report | undefined> {
@@ -61,7 +57,13 @@ async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<void
   const env: Record<string, string> = { MESHNET_LOG: logPath };
   if (config.password !== undefined) env.MESHNET_PASSWORD = config.password;
   const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", 'exec "$0" "$@" </dev/null >>"$MESHNET_LOG" 2>&1', self(), ...childArgs(flags, peers)],
+    args: [
+      "sh",
+      "-c",
+      'exec "$0" "$@" </dev/null >>"$MESHNET_LOG" 2>&1',
+      meshnetCommand(),
+      ...childArgs(flags, peers),
+    ],
     env,
     stdin: "null",
     stdout: "null",

@@ -10,6 +10,7 @@ import { KILL_WAIT_MS } from "./constants.ts";
 import { ownsNs } from "./names.ts";
 import { mustRun, runCommand } from "./runner.ts";
 import { removeState } from "./state.ts";
+import { meshnetRoot } from "./meshnet.ts";
 
 /** All namespace names (`ip netns list`), without the `(id: N)` suffix. */
 async function allNamespaces(): Promise<string[]> {
@@ -46,8 +47,8 @@ async function killAll(namespaces: string[]): Promise<void> {
 }
 
 /**
- * Removes every namespace of the lab with `prefix` (killing the processes inside first) and its state
- * file. Safe to call when nothing exists.
+ * Removes every namespace of the lab with `prefix` (killing the processes inside first), its state
+ * file and its hosts' meshnet data directories. Safe to call when nothing exists.
  *
  * @returns the namespaces that were deleted
  * @throws {Error} when a namespace cannot be deleted
@@ -63,6 +64,7 @@ export async function removeLab(prefix: string): Promise<string[]> {
     );
   }
   await removeState(prefix);
+  await Deno.remove(meshnetRoot(prefix), { recursive: true }).catch(() => {});
   const left = await labNamespaces(prefix);
   if (left.length > 0) {
     throw new Error(`Cannot delete lab namespaces ${left.map((n) => `'${n}'`).join(", ")}`);

@@ -1,0 +1,54 @@
+/**
+ * meshnet on lab hosts: each host's daemon gets its own data directory under the lab's state directory
+ * (removed with the lab), and runs detached inside the host's namespace, so `lab down` kills it with
+ * everything else in there.
+ *
+ * @module
+ */
+import { meshnetCommand } from "../self.ts";
+import { STATE_DIR } from "./constants.ts";
+import type { Lab } from "./lab.ts";
+import type { RunResult } from "./runner.ts";
+
+/** The directory holding every host's meshnet data directory for the lab with `prefix`. */
+export function meshnetRoot(prefix: string): string {
+  return `${STATE_DIR}/${prefix}meshnet`;
+}
+
+/** The meshnet data directory of `host` in `lab`. */
+export function meshnetDataDir(lab: Lab, host: number | string): string {
+  return `${meshnetRoot(lab.prefix)}/${lab.host(host).name}`;
+}
+
+/** Runs the meshnet CLI with `args` inside `host`'s namespace. */
+export function meshnet(lab: Lab, host: number | string, args: string[]): Promise<RunResult> {
+  return lab.exec(lab.host(host).name, [meshnetCommand(), ...args]);
+}
+
+/**
+ * Launches meshnet on `host` with its own data directory and nickname, connected to the hosts the lab's
+ * topology says it reaches (unless `peers` is given), plus `args`.
+ *
+ * @returns the peer name it printed
+ * @throws {Error} with meshnet's error output when the launch fails
+ */
+export async function launchMeshnet(
+  lab: Lab,
+  host: number | string,
+  args: string[] = [],
+  peers?: string[],
+): Promise<string> {
+  const h = lab.host(host);
+  const targets = peers ?? lab.peersOf(h.number).map((p) => p.address);
+  const r = await meshnet(lab, h.number, [
+    "launch",
+    "--data-dir",
+    meshnetDataDir(lab, h.number),
+    "--nickname",
+    h.name,
+    ...args,
+    ...targets,
+  ]);
+  if (r.code !== 0) throw new Error(`Cannot launch meshnet on lab host ${h.name}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
