@@ -40,6 +40,19 @@ Deno.test("mesh: in a line h1–h2–h3, h1 learns h3 by gossip and routes to it
       await launchMeshnet(lab, 3),
     ];
     const r = await until(lab, "h1", (r) => r.router.routes[n3] === n2);
+    // A port scanner's garbage and an HTTP request close only their own connections.
+    const h2 = lab.host(2).address;
+    for (
+      const junk of [
+        "head -c 20000 /dev/urandom",
+        "printf 'GET / HTTP/1.1\\r\\n\\r\\n'",
+        "printf 'meshnet\\1\\1'",
+      ]
+    ) {
+      await lab.exec("h1", ["bash", "-c", `${junk} > /dev/tcp/${h2}/6783`]);
+    }
+    await until(lab, "h2", (r) => r.router.handshaking === 0 && r.router.connections.length === 2);
+    assert.match(log(lab, "h2"), /Handshake failed/);
     assert.deepEqual(r.router.peers.map((p) => p.name).sort(), [n1, n2, n3].sort());
     assert.equal(r.router.connections.length, 1);
 
