@@ -1,0 +1,689 @@
+/**
+ * One peer's IPAM: the facade the router calls, and the Gossiper of channel "IPallocation".
+ *
+ * Flow: every call (allocate, claim, release, rmpeer, tick, setReachable) and every merged gossip runs
+ * update(), which for each ring takes the steps the state allows (consensus; re-pick or finalise pending
+ * addresses; acknowledge other peers' reports; back, apply and propose takeovers; complete offers; announce the
+ * reserve; ask for space) until nothing changes, then broadcasts the rings once. Single-threaded and
+ * synchronous: time and randomness are injected, nothing here touches sockets or timers, so a test can run
+ * many peers in one process.
+ *
+ * Allocation is per container id and subnet: the same id gets the same address back. An address from the
+ * peer's main space is handed out only once a majority of voters acknowledged the report that carries it; a
+ * peer that cannot reach a majority allocates from its acknowledged reserve instead (reclaim.ts).
+ *
+ * @module
+ */
+
+import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
+import { ipToBigInt, parseCIDR } from "../net/ip.ts";
+import { freeSpace, pick, planReserve, subnetIn } from "./allocator.ts";
+import { Consensus } from "./consensus.ts";
+import { DEFAULT_RANGE, DEFAULT_RECLAIM_AFTER_MS, SPACE_REQUEST_RETRY_MS } from "./constants.ts";
+import { decodeSpaceRequest, encodeSpaceRequest, giveRange, pickDonor, planDonation } from "./donation.ts";
+import {
+  applied,
+  applyTakeover,
+  backersOf,
+  isClaimFinal,
+  isFinal,
+  mayAcknowledge,
+  mayBack,
+  planTakeover,
+  removePeer,
+  usedByOthers,
+} from "./reclaim.ts";
+import { canonical, emptyReport, type Offer, PEER_NAME, type Report, Ring } from "./ring.ts";
+import { RingSet } from "./ring_set.ts";
+import { cmp, includes, intersect, ofAddresses, subtract, total } from "./space.ts";
+
+/** How the ring is initialised (--ipalloc-init). */
+export type InitMode =
+  | { mode: "consensus"; count: number }
+  | { mode: "seed"; peers: PeerName[] }
+  | { mode: "observer" };
+
+/** What an Ipam needs from its surroundings. */
+export interface IpamOptions {
+  /** This peer's name. */
+  name: PeerName;
+  /** --ipalloc-range values: one, or an IPv4 and an IPv6 range for dual-stack. Default 10.32.0.0/12. */
+  ranges?: string[];
+  /** --ipalloc-init. */
+  init: InitMode;
+  /** The clock, in milliseconds. */
+  now: () => number;
+  /** Uniform random numbers in [0, 1). */
+  random: () => number;
+  /** --ipalloc-reclaim-after in milliseconds; default 10 minutes. */
+  reclaimAfterMs?: number;
+  /** Where rings and space requests are sent; set later with {@link Ipam.attach} when not known yet. */
+  gossip?: Gossip;
+}
+
+/** The answer to allocate and claim. */
+export type Allocation =
+  | { state: "ready"; addresses: string[] }
+  | { state: "pending"; reason: string };
+
+/** A container's address in one ring, as this peer holds it. */
+interface Held {
+  /** The container id. */
+  id: string;
+  /** The subnet, canonical CIDR text. */
+  subnet: string;
+  /** The address, once picked. */
+  address?: bigint;
+  /** The own report version that first carried the address. */
+  since?: number;
+  /** True once the address may be used. */
+  final: boolean;
+  /** True when it came from the reserve. */
+  reserve: boolean;
+  /** True for a claimed hand-set address. */
+  claim: boolean;
+}
+
+/** One ring with this peer's local state for it. */
+interface Lane {
+  ring: Ring;
+  own: Report;
+  held: Held[];
+  reserveSince?: number;
+  lastRequest?: number;
+}
+
+/** Status of one ring, for `meshnet status ipam`. */
+export interface RingStatus {
+  /** The universe. */
+  range: string;
+  /** "ready", or why not. */
+  state: string;
+  /** Addresses this peer owns. */
+  owned: bigint;
+  /** Free addresses in this peer's main space. */
+  free: bigint;
+  /** Addresses in this peer's reserve. */
+  reserve: bigint;
+  /** Addresses in use here (final). */
+  inUse: number;
+  /** Allocations waiting for acknowledgement or space. */
+  pending: number;
+  /** True when this peer reaches a majority of voters. */
+  majority: boolean;
+  /** Who owns what: first and last address, owner, and the epoch (raised by each takeover). */
+  tokens: { start: string; end: string; owner: PeerName; epoch: number }[];
+}
+
+/** One peer's IPAM. */
+export class Ipam implements Gossiper {
+  private readonly lanes: Lane[];
+  private readonly consensus?: Consensus;
+  private readonly reclaimAfter: number;
+  private readonly unreachableSince = new Map<PeerName, number>();
+  private reachable = new Set<PeerName>();
+  private wanted = false;
+  private seq = 0;
+  private gossiper?: Gossip;
+
+  /**
+   * @throws {Error} when the name, a range or the init mode is invalid
+   */
+  constructor(private readonly opts: IpamOptions) {
+    if (!PEER_NAME.test(opts.name)) {
+      throw new Error(`Invalid peer name '${opts.name}': expected like ce:31:e0:06:45:1e`);
+    }
+    const ranges = opts.ranges ?? [DEFAULT_RANGE];
+    if (ranges.length < 1 || ranges.length > 2) {
+      throw new Error(
+        `Invalid --ipalloc-range '${ranges.join(",")}': give one range, or one IPv4 and one IPv6`,
+      );
+    }
+    this.lanes = ranges.map((r) => ({ ring: new Ring(r), own: emptyReport(), held: [] }));
+    if (ranges.length === 2 && this.lanes[0].ring.cidr.family === this.lanes[1].ring.cidr.family) {
+      throw new Error(
+        `Invalid --ipalloc-range '${ranges.join(",")}': two ranges must be one IPv4 and one IPv6`,
+      );
+    }
+    this.reclaimAfter = opts.reclaimAfterMs ?? DEFAULT_RECLAIM_AFTER_MS;
+    this.gossiper = opts.gossip;
+    const init = opts.init;
+    if (init.mode === "consensus") {
+      if (!Number.isInteger(init.count) || init.count < 1) {
+        throw new Error(
+          `Invalid --ipalloc-init 'consensus=${init.count}': the count must be a whole number ≥ 1`,
+        );
+      }
+      this.consensus = new Consensus(opts.name, Math.floor(init.count / 2) + 1, opts.random);
+    } else if (init.mode === "seed") {
+      const bad = init.peers.find((p) => !PEER_NAME.test(p));
+      if (bad !== undefined || init.peers.length === 0) {
+        throw new Error(
+          `Invalid --ipalloc-init 'seed=${init.peers.join(",")}': list peer names like ce:31:e0:06:45:1e`,
+        );
+      }
+      for (const l of this.lanes) l.ring.initialise(init.peers);
+    }
+    for (const l of this.lanes) this.consensus?.join(l.ring);
+  }
+
+  /** This peer's name. */
+  get name(): PeerName {
+    return this.opts.name;
+  }
+
+  /** Sets where rings and space requests are sent. */
+  attach(gossip: Gossip): void {
+    this.gossiper = gossip;
+  }
+
+  /**
+   * Allocates an address for container `id`: in `subnet` (a CIDR inside a range), or without it in each
+   * range's default subnet (the whole range; both families when dual-stack). The same id gets the same address.
+   * @returns ready with `address/prefix` texts, or pending with the reason (call again later)
+   * @throws {Error} when `subnet` is malformed or outside every range
+   */
+  allocate(id: string, subnet?: string): Allocation {
+    const targets = subnet === undefined
+      ? this.lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
+      : [{ lane: this.laneForSubnet(subnet), subnet }];
+    const keys = targets.map(({ lane, subnet }) => {
+      const text = subnetIn(lane.ring, subnet).text;
+      if (!lane.held.some((h) => h.id === id && h.subnet === text && !h.claim)) {
+        lane.held.push({ id, subnet: text, final: false, reserve: false, claim: false });
+      }
+      return { lane, text };
+    });
+    this.wanted = true;
+    this.update();
+    return this.answer(
+      keys.map(({ lane, text }) => ({ lane, h: lane.held.find((h) => h.id === id && h.subnet === text)! })),
+    );
+  }
+
+  /**
+   * Claims a hand-set address `cidr` (address/prefix) of container `id`, so IPAM never gives it out. An address
+   * outside every range is not managed and is ready at once.
+   * @throws {Error} `Cannot claim …` when another container here or another peer has the address in use
+   */
+  claim(id: string, cidr: string): Allocation {
+    const c = parseCIDR(cidr);
+    const a = ipToBigInt(c.address);
+    const lane = this.lanes.find((l) => l.ring.cidr.family === c.family && includes([l.ring.universe], a));
+    if (!lane) return { state: "ready", addresses: [cidr] };
+    const text = lane.ring.format(a);
+    const mine = lane.held.find((h) => h.address === a);
+    if (mine && (mine.id !== id || !mine.claim)) {
+      throw new Error(
+        `Cannot claim ${text} for ${id}: container ${mine.id} has it; detach it first or pick another`,
+      );
+    }
+    if (!mine) {
+      const holder = [...lane.ring.reports].find(([p, r]) =>
+        p !== this.name && !lane.ring.removed.has(p) && (r.inUse.includes(a) || r.claims.includes(a))
+      );
+      if (holder) {
+        throw new Error(`Cannot claim ${text} for ${id}: peer ${holder[0]} has it in use; pick another`);
+      }
+      lane.held.push({
+        id,
+        subnet: `${text}/${c.prefix}`,
+        address: a,
+        final: false,
+        reserve: false,
+        claim: true,
+      });
+    }
+    this.update();
+    return this.answer([{ lane, h: lane.held.find((h) => h.address === a)! }]);
+  }
+
+  /** Releases the addresses of container `id` (only `address` when given, with or without prefix). */
+  release(id: string, address?: string): void {
+    const only = address === undefined ? undefined : ipToBigInt(parseCIDR(address, 0).address);
+    for (const l of this.lanes) {
+      l.held = l.held.filter((h) => h.id !== id || (only !== undefined && h.address !== only));
+    }
+    this.update();
+  }
+
+  /** The ready addresses of container `id`, as `address/prefix` texts. */
+  lookup(id: string): string[] {
+    return this.lanes.flatMap((l) =>
+      l.held.filter((h) => h.id === id && h.final && h.address !== undefined).map((h) => this.text(l, h))
+    );
+  }
+
+  /** Every ready allocation, as [container id, address] pairs (address without prefix). */
+  allocations(): [string, string][] {
+    return this.lanes.flatMap((l) =>
+      l.held.filter((h) => h.final && h.address !== undefined).map((h) =>
+        [h.id, l.ring.format(h.address!)] as [string, string]
+      )
+    );
+  }
+
+  /**
+   * rmpeer: takes over every token of peer `gone` here, at once and without acknowledgement; `gone` stops
+   * voting. Only for a peer that is gone for good, run on one peer.
+   * @returns the number of addresses taken
+   * @throws {Error} when `gone` is this peer or not a peer name
+   */
+  rmpeer(gone: PeerName): bigint {
+    if (gone === this.name) {
+      throw new Error(`Cannot rmpeer ${gone}: it is this peer; use 'meshnet reset' instead`);
+    }
+    if (!PEER_NAME.test(gone)) {
+      throw new Error(`Cannot rmpeer '${gone}': not a peer name like ce:31:e0:06:45:1e`);
+    }
+    let n = 0n;
+    for (const l of this.lanes) if (l.ring.isInitialised()) n += removePeer(l.ring, this.name, gone);
+    this.update(true);
+    return n;
+  }
+
+  /** Tells which peers the mesh can reach now; unreachable time counts toward reclaim. */
+  setReachable(peers: Iterable<PeerName>): void {
+    this.reachable = new Set(peers);
+    const now = this.opts.now();
+    for (const p of this.knownPeers()) {
+      if (this.reachable.has(p)) this.unreachableSince.delete(p);
+      else if (!this.unreachableSince.has(p)) this.unreachableSince.set(p, now);
+    }
+    this.update();
+  }
+
+  /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */
+  tick(): void {
+    this.setReachable(this.reachable);
+  }
+
+  /** Status of each ring. */
+  status(): RingStatus[] {
+    return this.lanes.map((l) => {
+      const r = l.ring;
+      const state = r.isInitialised()
+        ? "ready"
+        : this.consensus
+        ? this.consensus.describe(r)
+        : this.opts.init.mode === "observer"
+        ? "observer: waiting for another peer to initialise the ring"
+        : "not initialised";
+      return {
+        range: r.range,
+        state,
+        owned: total(r.ownedBy(this.name)),
+        free: r.isInitialised() ? total(freeSpace(r, this.name, l.own, "main")) : 0n,
+        reserve: total(l.own.reserve),
+        inUse: l.held.filter((h) => h.final).length,
+        pending: l.held.filter((h) => !h.final).length,
+        majority: this.reachesMajority(r),
+        tokens: r.tokens().map((t) => ({
+          start: r.format(t.range.start),
+          end: r.format(t.range.end - 1n),
+          owner: t.entry.owner,
+          epoch: t.entry.epoch,
+        })),
+      };
+    });
+  }
+
+  /** The rings, for a new neighbour or the anti-entropy timer. */
+  gossip(): GossipData | undefined {
+    return new RingSet(this.lanes.map((l) => l.ring));
+  }
+
+  /**
+   * Merges a broadcast ring set.
+   * @returns the update when it changed anything here
+   * @throws {Error} when it cannot be decoded or merged; nothing changes then
+   */
+  onGossipBroadcast(_src: PeerName, update: Uint8Array): GossipData | undefined {
+    return this.onGossip(update);
+  }
+
+  /**
+   * Merges a gossiped ring set.
+   * @returns the update when it changed anything here
+   * @throws {Error} when it cannot be decoded or merged; nothing changes then
+   */
+  onGossip(msg: Uint8Array): GossipData | undefined {
+    const set = RingSet.decode(msg);
+    if (!(new RingSet(this.lanes.map((l) => l.ring))).mergeSet(set)) return undefined;
+    this.update(true);
+    return set;
+  }
+
+  /**
+   * Answers a space request from `src` by offering part of this peer's free main space.
+   * @throws {Error} when `msg` is not a valid space request
+   */
+  onGossipUnicast(src: PeerName, msg: Uint8Array): void {
+    const req = decodeSpaceRequest(msg);
+    const lane = this.lanes.find((l) => l.ring.range === req.range);
+    if (!lane || !lane.ring.isInitialised() || !this.reachesMajority(lane.ring) || src === this.name) return;
+    if (lane.held.some((h) => h.address === undefined)) return; // short of space ourselves
+    const give = planDonation(freeSpace(lane.ring, this.name, lane.own, "main"), req.within);
+    if (!give) return;
+    this.changeOwn(lane, (o) => o.offers.push({ range: give, to: src, since: o.version + 1 }));
+    this.update(true);
+  }
+
+  /** The whole state to persist (rings and allocations); see {@link Ipam.restore}. */
+  persist(): Uint8Array {
+    const state = {
+      v: 1,
+      name: this.name,
+      seq: this.seq,
+      wanted: this.wanted,
+      rings: this.lanes.map((l) => l.ring.toWire()),
+      lanes: this.lanes.map((l) => ({
+        reserveSince: l.reserveSince ?? null,
+        held: l.held.map((h) => ({ ...h, address: h.address === undefined ? null : String(h.address) })),
+      })),
+    };
+    return new TextEncoder().encode(JSON.stringify(state));
+  }
+
+  /**
+   * Rebuilds a peer from {@link Ipam.persist} output.
+   * @throws {Error} when the bytes are invalid, belong to another peer, or hold other ranges
+   */
+  static restore(bytes: Uint8Array, opts: IpamOptions): Ipam {
+    const bad = (why: string): never => {
+      throw new Error(
+        `Invalid persisted IPAM state: ${why}; remove the data directory's IPAM file to start afresh`,
+      );
+    };
+    let s: Record<string, unknown>;
+    try {
+      s = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      return bad("not JSON");
+    }
+    if (s?.v !== 1) bad("unknown version");
+    if (s.name !== opts.name) bad(`it belongs to peer ${s.name}, not ${opts.name}`);
+    const ipam = new Ipam(opts);
+    const rings = s.rings as unknown[], lanes = s.lanes as { reserveSince: number | null; held: unknown[] }[];
+    if (!Array.isArray(rings) || !Array.isArray(lanes) || rings.length !== ipam.lanes.length) {
+      bad("wrong number of ranges");
+    }
+    ipam.lanes.forEach((l, i) => {
+      const ring = Ring.fromWire(rings[i]);
+      if (ring.range !== l.ring.range) bad(`range ${ring.range}, configured ${l.ring.range}`);
+      l.ring = ring;
+      l.own = structuredClone(ring.report(opts.name));
+      l.reserveSince = lanes[i].reserveSince ?? undefined;
+      l.held = lanes[i].held.map((x) => {
+        const h = x as Record<string, unknown>;
+        if (typeof h.id !== "string" || typeof h.subnet !== "string") {
+          bad("an allocation without id or subnet");
+        }
+        return {
+          id: h.id as string,
+          subnet: h.subnet as string,
+          address: typeof h.address === "string" ? BigInt(h.address) : undefined,
+          since: typeof h.since === "number" ? h.since : undefined,
+          final: h.final === true,
+          reserve: h.reserve === true,
+          claim: h.claim === true,
+        };
+      });
+    });
+    ipam.seq = typeof s.seq === "number" ? s.seq : 0;
+    ipam.wanted = s.wanted === true;
+    return ipam;
+  }
+
+  // ---- the steps ----
+
+  /** Runs the steps of every ring until nothing changes; broadcasts when anything did. */
+  private update(force = false): void {
+    let any = force;
+    for (let pass = 0; pass < 6; pass++) {
+      let changed = false;
+      for (const l of this.lanes) if (this.step(l)) changed = true;
+      if (!changed) break;
+      any = true;
+    }
+    if (any) this.gossiper?.gossipBroadcast(new RingSet(this.lanes.map((l) => l.ring)));
+  }
+
+  /** One pass of the steps for one ring; true when anything changed. */
+  private step(l: Lane): boolean {
+    const ring = l.ring, me = this.name, now = this.opts.now();
+    let changed = this.writeOwn(l);
+    if (!ring.isInitialised()) {
+      if (this.consensus) changed = this.consensus.step(ring, this.wanted, now) || changed;
+      if (!ring.isInitialised()) return changed;
+    }
+    const majority = this.reachesMajority(ring);
+    // Pending addresses that are no longer ours (or, cut off, from the main space) are picked again.
+    const othersUsed = usedByOthers(ring, me, false);
+    for (const h of l.held) {
+      if (h.final || h.address === undefined) continue;
+      const lost = includes(othersUsed, h.address) ||
+        (!h.claim && (!includes(ring.ownedBy(me), h.address) || !majority));
+      if (lost) {
+        if (h.claim) continue; // a hand-set address stays; its claim waits
+        h.address = h.since = undefined;
+      }
+    }
+    for (const h of l.held) if (h.address === undefined && !h.claim) this.assign(l, h, majority);
+    changed = this.syncUse(l) || changed;
+    for (const h of l.held) {
+      if (h.final || h.since === undefined) continue;
+      h.final = h.claim ? isClaimFinal(ring, me, h.address!, h.since) : isFinal(ring, me, h.since);
+    }
+    changed = this.vote(l) || changed;
+    changed = this.inherit(l, majority) || changed;
+    changed = this.completeOffers(l) || changed;
+    if (l.own.reserve.length === 0 && ring.ownedBy(me).length > 0) {
+      const reserve = planReserve(ring, me, l.own);
+      if (reserve.length > 0) {
+        this.changeOwn(l, (o) => (o.reserve = reserve));
+        l.reserveSince = l.own.stamp;
+        changed = true;
+      }
+    }
+    this.requestSpace(l, now);
+    return changed;
+  }
+
+  /** Picks an address for `h`: main space when a majority is reachable, else (or when full) the reserve. */
+  private assign(l: Lane, h: Held, majority: boolean): void {
+    const s = subnetIn(l.ring, h.subnet);
+    const taken = ofAddresses(l.held.filter((x) => x.address !== undefined).map((x) => x.address!));
+    const free = (part: "main" | "reserve") => subtract(freeSpace(l.ring, this.name, l.own, part), taken);
+    const main = majority ? pick(free("main"), s) : undefined;
+    if (main !== undefined) {
+      Object.assign(h, { address: main, reserve: false, since: undefined });
+      return;
+    }
+    if (l.reserveSince === undefined || !isFinal(l.ring, this.name, l.reserveSince)) return;
+    const spare = pick(free("reserve"), s);
+    if (spare !== undefined) {
+      Object.assign(h, { address: spare, reserve: true, final: true, since: undefined });
+    }
+  }
+
+  /** Rewrites the own report's in-use, claims and free hint from the allocations; stamps new addresses. */
+  private syncUse(l: Lane): boolean {
+    const inUse = sortedUnique(
+      l.held.filter((h) => !h.claim && h.address !== undefined).map((h) => h.address!),
+    );
+    const claims = sortedUnique(l.held.filter((h) => h.claim).map((h) => h.address!));
+    const changed = this.changeOwn(l, (o) => {
+      o.inUse = inUse;
+      o.claims = claims;
+      o.free = total(freeSpace(l.ring, this.name, { ...o, inUse, claims }, "main"));
+    });
+    for (const h of l.held) if (h.address !== undefined && h.since === undefined) h.since = l.own.stamp;
+    return changed;
+  }
+
+  /**
+   * Acknowledge other peers' reports (counted toward majorities when this peer votes, and needed from a
+   * reserve's owner for claims inside it); as a voter, back takeovers of peers absent long enough.
+   */
+  private vote(l: Lane): boolean {
+    const ring = l.ring, me = this.name;
+    let changed = false;
+    for (const [peer, r] of ring.reports) {
+      if (peer === me || ring.removed.has(peer) || r.stamp <= (l.own.acks[peer] ?? -1)) continue;
+      if (mayAcknowledge(ring, me, peer)) {
+        changed = this.changeOwn(l, (o) => (o.acks[peer] = r.stamp)) || changed;
+      }
+    }
+    for (const t of ring.takeovers.values()) {
+      if (l.own.backs.includes(t.id) || !this.absentLongEnough(t.victim) || !mayBack(ring, me, t)) continue;
+      changed = this.changeOwn(l, (o) => o.backs.push(t.id)) || changed;
+    }
+    return changed;
+  }
+
+  /** Heir duties: apply own takeovers a majority backs; propose takeovers of peers absent long enough. */
+  private inherit(l: Lane, majority: boolean): boolean {
+    const ring = l.ring, me = this.name;
+    let changed = false;
+    for (const t of ring.takeovers.values()) {
+      if (t.heir === me && !applied(ring, t) && backersOf(ring, t).length >= ring.majority()) {
+        applyTakeover(ring, t);
+        changed = true;
+      }
+    }
+    if (!majority || !ring.voters().includes(me)) return changed;
+    const owners = new Set(ring.tokens().map((t) => t.entry.owner));
+    for (const victim of owners) {
+      if (victim === me || ring.removed.has(victim) || !this.absentLongEnough(victim)) continue;
+      const heir = ring.voters().filter((v) => v !== victim && (v === me || this.reachable.has(v))).sort()[0];
+      const busy = [...ring.takeovers.values()].some((t) =>
+        t.heir === me && t.victim === victim && !applied(ring, t)
+      );
+      if (heir !== me || busy) continue;
+      const t = planTakeover(ring, me, victim, `${me}/${this.seq + 1}`);
+      if (!t) continue;
+      this.seq++;
+      ring.takeovers.set(t.id, t);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Gives offered space whose offer a majority acknowledged; drops offers of space no longer ours (taken over). */
+  private completeOffers(l: Lane): boolean {
+    const ours = (o: Offer) =>
+      total(intersect(l.ring.ownedBy(this.name), [o.range])) === o.range.end - o.range.start;
+    const done = l.own.offers.filter((o) => !ours(o) || isFinal(l.ring, this.name, o.since));
+    if (done.length === 0) return false;
+    for (const o of done) if (ours(o)) giveRange(l.ring, this.name, o.range, o.to);
+    this.changeOwn(l, (own) => (own.offers = own.offers.filter((o) => !done.includes(o))));
+    return true;
+  }
+
+  /** Asks a peer with free space for some when an allocation found none, at most every few seconds. */
+  private requestSpace(l: Lane, now: number): void {
+    const want = l.held.find((h) => h.address === undefined && !h.claim);
+    if (!want || !this.gossiper || !this.reachesMajority(l.ring)) return;
+    if (l.lastRequest !== undefined && now - l.lastRequest < SPACE_REQUEST_RETRY_MS) return;
+    const candidates = [...l.ring.reports.keys()].filter((p) =>
+      p !== this.name && !l.ring.removed.has(p) && this.reachable.has(p)
+    );
+    const donor = pickDonor(l.ring, candidates, this.opts.random);
+    if (!donor) return;
+    l.lastRequest = now;
+    this.gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want.subnet).hosts));
+  }
+
+  // ---- helpers ----
+
+  /**
+   * Applies `fn` to the own report; when it changed, raises the version (and the stamp when what others
+   * acknowledge changed) and writes it to the ring.
+   */
+  private changeOwn(l: Lane, fn: (o: Report) => void): boolean {
+    const content = (o: Report) => canonical([o.inUse, o.claims, o.offers, o.reserve]);
+    const [before, beforeAll] = [content(l.own), canonical({ ...l.own, version: 0 })];
+    fn(l.own);
+    if (canonical({ ...l.own, version: 0 }) === beforeAll) return false;
+    l.own.version++;
+    if (content(l.own) !== before) l.own.stamp = l.own.version;
+    this.writeOwn(l);
+    return true;
+  }
+
+  /** Puts the own report into the ring; re-asserts it above a stale copy that came by gossip. */
+  private writeOwn(l: Lane): boolean {
+    const cur = l.ring.reports.get(this.name);
+    if (cur && canonical(cur) === canonical(l.own)) return false;
+    if (cur && cur.version >= l.own.version) l.own.version = l.own.stamp = cur.version + 1;
+    l.ring.reports.set(this.name, structuredClone(l.own));
+    return true;
+  }
+
+  /** True when this peer and the peers it reaches make a majority of the ring's voters. */
+  private reachesMajority(ring: Ring): boolean {
+    const n = ring.voters().filter((v) => v === this.name || this.reachable.has(v)).length;
+    return ring.isInitialised() && n >= ring.majority();
+  }
+
+  /** True when `peer` has been unreachable for at least --ipalloc-reclaim-after. */
+  private absentLongEnough(peer: PeerName): boolean {
+    const since = this.unreachableSince.get(peer);
+    return since !== undefined && this.opts.now() - since >= this.reclaimAfter;
+  }
+
+  /** Every peer the rings mention. */
+  private knownPeers(): Set<PeerName> {
+    const out = new Set<PeerName>();
+    for (const { ring } of this.lanes) {
+      for (const p of ring.founders) out.add(p);
+      for (const p of ring.reports.keys()) out.add(p);
+      for (const e of ring.entries.values()) out.add(e.owner);
+    }
+    out.delete(this.name);
+    return out;
+  }
+
+  /** The lane whose range holds `subnet`. */
+  private laneForSubnet(subnet: string): Lane {
+    const errors: string[] = [];
+    for (const l of this.lanes) {
+      try {
+        subnetIn(l.ring, subnet);
+        return l;
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    throw new Error(errors[0]);
+  }
+
+  /** An allocation's `address/prefix` text. */
+  private text(l: Lane, h: Held): string {
+    return `${l.ring.format(h.address!)}/${h.subnet.split("/")[1]}`;
+  }
+
+  /** Ready when every held address is final, else the first reason to wait. */
+  private answer(items: { lane: Lane; h: Held }[]): Allocation {
+    for (const { lane, h } of items) {
+      if (h.final) continue;
+      if (!lane.ring.isInitialised()) {
+        return { state: "pending", reason: this.status().find((s) => s.range === lane.ring.range)!.state };
+      }
+      if (h.address === undefined) {
+        return { state: "pending", reason: `no free address in ${h.subnet} here; asking peers for space` };
+      }
+      return {
+        state: "pending",
+        reason: `waiting for a majority of peers to acknowledge ${lane.ring.format(h.address)}`,
+      };
+    }
+    return { state: "ready", addresses: items.map(({ lane, h }) => this.text(lane, h)) };
+  }
+}
+
+/** Sorted unique bigints. */
+function sortedUnique(xs: bigint[]): bigint[] {
+  return [...new Set(xs)].sort(cmp);
+}
