@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { SeededRandom } from "../src/mesh/testing/seeded_random.ts";
 import { MemoryWaiter } from "./memory_waiter.ts";
 import { checkPort, type Endpoint, endpoint, type PacketConn } from "./packet_conn.ts";
 
@@ -30,7 +31,7 @@ export class MemoryNetwork {
   readonly #loss: number;
   readonly #capacity: number;
   readonly #batchSize: number;
-  #seed: number;
+  readonly #random: SeededRandom;
   #nextPort = 32768;
 
   /** @throws {RangeError} when `loss` is outside 0–1 */
@@ -39,7 +40,7 @@ export class MemoryNetwork {
     if (!(this.#loss >= 0 && this.#loss <= 1)) {
       throw new RangeError(`Invalid loss '${options.loss}': use a probability from 0 to 1`);
     }
-    this.#seed = (options.seed ?? 1) >>> 0;
+    this.#random = new SeededRandom(options.seed ?? 1);
     this.#capacity = options.capacity ?? 1024;
     this.#batchSize = options.batchSize ?? 32;
   }
@@ -65,7 +66,7 @@ export class MemoryNetwork {
   /** Delivers one datagram (called by {@link MemoryPacketConn.send}). */
   deliver(from: Endpoint, to: Endpoint, packet: Uint8Array): void {
     const dst = this.#conns.get(to.key);
-    if (!dst || this.#random() < this.#loss || !dst.enqueue(packet, from, this.#capacity)) {
+    if (!dst || this.#random.next() < this.#loss || !dst.enqueue(packet, from, this.#capacity)) {
       this.dropped++;
       return;
     }
@@ -75,14 +76,6 @@ export class MemoryNetwork {
   /** Forgets a closed conn (called by {@link MemoryPacketConn.close}). */
   unbind(conn: MemoryPacketConn): void {
     if (this.#conns.get(conn.local.key) === conn) this.#conns.delete(conn.local.key);
-  }
-
-  /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-  #random(): number {
-    let t = (this.#seed = (this.#seed + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }
 

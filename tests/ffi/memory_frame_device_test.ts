@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
+import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
 import { MemoryFrameDevice, memoryFramePair } from "../../ffi/memory_frame_device.ts";
-
-/** mulberry32: the tests' seeded PRNG. */
-function prng(seed: number): () => number {
-  return () => {
-    let t = (seed = (seed + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("memoryFramePair() delivers frames in order to the other end, copied", async () => {
   const [a, b] = memoryFramePair({ mtu: 1400 });
@@ -54,21 +45,21 @@ Deno.test("MemoryFrameDevice.write() refuses frames beyond the peer's capacity a
 
 Deno.test("MemoryFrameDevice matches a FIFO model under seeded random writes and reads", () => {
   for (let seed = 1; seed <= 20; seed++) {
-    const rnd = prng(seed);
+    const rnd = new SeededRandom(seed);
     const a = new MemoryFrameDevice("x"), b = new MemoryFrameDevice("y", { capacity: 16 });
     MemoryFrameDevice.connect(a, b);
     const model: number[][] = [];
     for (let step = 0; step < 300; step++) {
-      if (rnd() < 0.5) {
+      if (rnd.next() < 0.5) {
         const frames = Array.from(
-          { length: Math.floor(rnd() * 5) },
-          () => Array.from({ length: 1 + Math.floor(rnd() * 8) }, () => Math.floor(rnd() * 256)),
+          { length: Math.floor(rnd.next() * 5) },
+          () => Array.from({ length: 1 + Math.floor(rnd.next() * 8) }, () => Math.floor(rnd.next() * 256)),
         );
         const n = a.write(frames.map((f) => new Uint8Array(f)));
         assert.equal(n, Math.min(frames.length, 16 - model.length));
         model.push(...frames.slice(0, n));
       } else {
-        const k = Math.floor(rnd() * 4);
+        const k = Math.floor(rnd.next() * 4);
         const bufs = Array.from({ length: k }, () => new Uint8Array(8)), sizes = new Array(k).fill(0);
         const n = b.read(bufs, sizes);
         const want = model.splice(0, k);

@@ -1,0 +1,245 @@
+/**
+ * The data plane's NaCl: libsodium through FFI (780 MB/s secretbox at 1400 bytes, limits.md §5), falling back to
+ * the pure-JS npm `tweetnacl` (61 MB/s) when libsodium.so.23 is missing. Both give byte-identical output.
+ *
+ * `seal`/`open` write into caller buffers, so the sleeve's hot path allocates nothing with libsodium (the
+ * tweetnacl fallback allocates inside and copies). libsodium is loaded here, not in libc.ts, because it is
+ * another library; nothing above ffi/ calls `Deno.dlopen`.
+ *
+ * @module
+ */
+import nacl from "tweetnacl";
+import { createHash } from "node:crypto";
+
+/** Bytes in a secretbox key. */
+export const KEY_BYTES = 32;
+/** Bytes in a secretbox nonce. */
+export const NONCE_BYTES = 24;
+/** Bytes secretbox adds to a message (the Poly1305 tag, in front of the ciphertext). */
+export const MAC_BYTES = 16;
+/** Bytes in a Curve25519 public or secret key, and in a scalar multiplication result. */
+export const CURVE_BYTES = 32;
+/** Bytes in a SHA-256 digest. */
+export const SHA256_BYTES = 32;
+
+/** XSalsa20-Poly1305 authenticated encryption into caller buffers. */
+export interface SecretBox {
+  /** Which implementation runs: `libsodium` (FFI) or `tweetnacl` (pure JS). */
+  readonly backend: "libsodium" | "tweetnacl";
+
+  /**
+   * Seals `plain` (tag then ciphertext, `plain.length + 16` bytes) into the start of `out`.
+   * `out` may be the same memory as `plain` only for libsodium; use separate buffers to be portable.
+   *
+   * @returns the sealed bytes, `out.subarray(0, plain.length + 16)`
+   * @throws {RangeError} when the key is not 32 bytes, the nonce not 24, or `out` too short
+   */
+  seal(out: Uint8Array, plain: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+
+  /**
+   * Opens `sealed` into the start of `out` (`sealed.length − 16` bytes) when its tag verifies.
+   *
+   * @returns the plaintext, `out.subarray(0, sealed.length − 16)`; undefined when forged, tampered or shorter than 16 bytes
+   * @throws {RangeError} when the key is not 32 bytes, the nonce not 24, or `out` too short
+   */
+  open(out: Uint8Array, sealed: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+}
+
+/** A Curve25519 key pair. */
+export interface BoxKeyPair {
+  /** 32 bytes, shared with the peer. */
+  publicKey: Uint8Array;
+  /** 32 bytes, kept secret. */
+  secretKey: Uint8Array;
+}
+
+/** The NaCl operations meshnet uses, from libsodium or tweetnacl. */
+export interface Sodium extends SecretBox {
+  /** A fresh random Curve25519 key pair (`crypto_box_keypair`). */
+  boxKeyPair(): BoxKeyPair;
+
+  /**
+   * The 32-byte shared key of `crypto_box` (HSalsa20 of the Curve25519 shared point), as `nacl.box.before`.
+   *
+   * @throws {RangeError} when a key is not 32 bytes
+   */
+  boxBeforenm(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
+
+  /**
+   * The raw Curve25519 product `scalar · point` (`crypto_scalarmult`), 32 bytes.
+   *
+   * @throws {RangeError} when an input is not 32 bytes
+   * @throws {Error} when the result is all zero (a low-order point from a malicious peer)
+   */
+  scalarMult(scalar: Uint8Array, point: Uint8Array): Uint8Array;
+
+  /** The 32-byte SHA-256 digest of `data`. */
+  sha256(data: Uint8Array): Uint8Array;
+
+  /** Fills `buf` with bytes from the system CSPRNG. */
+  randomBytes(buf: Uint8Array): void;
+}
+
+const symbols = {
+  sodium_init: { parameters: [], result: "i32" },
+  crypto_secretbox_easy: { parameters: ["buffer", "buffer", "u64", "buffer", "buffer"], result: "i32" },
+  crypto_secretbox_open_easy: { parameters: ["buffer", "buffer", "u64", "buffer", "buffer"], result: "i32" },
+  crypto_box_keypair: { parameters: ["buffer", "buffer"], result: "i32" },
+  crypto_box_beforenm: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  crypto_scalarmult: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  crypto_hash_sha256: { parameters: ["buffer", "buffer", "u64"], result: "i32" },
+  randombytes_buf: { parameters: ["buffer", "usize"], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Refuses wrong key, nonce and output sizes, naming the operation and the size found. */
+function checkSizes(op: string, out: Uint8Array, need: number, nonce: Uint8Array, key: Uint8Array): void {
+  if (key.length !== KEY_BYTES) {
+    throw new RangeError(`Cannot ${op}: key is ${key.length} bytes, expected ${KEY_BYTES}`);
+  }
+  if (nonce.length !== NONCE_BYTES) {
+    throw new RangeError(`Cannot ${op}: nonce is ${nonce.length} bytes, expected ${NONCE_BYTES}`);
+  }
+  if (out.length < need) throw new RangeError(`Cannot ${op}: output is ${out.length} bytes, needs ${need}`);
+}
+
+function checkCurve(op: string, ...keys: Uint8Array[]): void {
+  for (const k of keys) {
+    if (k.length !== CURVE_BYTES) {
+      throw new RangeError(`Cannot ${op}: key is ${k.length} bytes, expected ${CURVE_BYTES}`);
+    }
+  }
+}
+
+function zeroProduct(): Error {
+  return new Error("Cannot multiply: the peer's public key is a low-order point; refuse this peer");
+}
+
+/**
+ * Loads libsodium through FFI and initialises it.
+ *
+ * @param path the library to load. Default `libsodium.so.23`
+ * @throws {Error} `Cannot load libsodium 'path': …; install libsodium23 or use tweetnaclSodium()`
+ */
+export function libsodium(path = "libsodium.so.23"): Sodium {
+  let lib: Deno.DynamicLibrary<typeof symbols>["symbols"];
+  try {
+    lib = Deno.dlopen(path, symbols).symbols;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    throw new Error(
+      `Cannot load libsodium '${path}': ${
+        (e as Error).message
+      }; install libsodium23 or use tweetnaclSodium()`,
+    );
+  }
+  if (lib.sodium_init() < 0) throw new Error(`Cannot initialise libsodium '${path}': sodium_init() failed`);
+  return {
+    backend: "libsodium",
+    seal(out, plain, nonce, key) {
+      const need = plain.length + MAC_BYTES;
+      checkSizes("seal", out, need, nonce, key);
+      lib.crypto_secretbox_easy(out, plain, BigInt(plain.length), nonce, key);
+      return out.subarray(0, need);
+    },
+    open(out, sealed, nonce, key) {
+      if (sealed.length < MAC_BYTES) return undefined;
+      const need = sealed.length - MAC_BYTES;
+      checkSizes("open", out, need, nonce, key);
+      if (lib.crypto_secretbox_open_easy(out, sealed, BigInt(sealed.length), nonce, key) !== 0) {
+        return undefined;
+      }
+      return out.subarray(0, need);
+    },
+    boxKeyPair() {
+      const publicKey = new Uint8Array(CURVE_BYTES), secretKey = new Uint8Array(CURVE_BYTES);
+      lib.crypto_box_keypair(publicKey, secretKey);
+      return { publicKey, secretKey };
+    },
+    boxBeforenm(publicKey, secretKey) {
+      checkCurve("compute the shared key", publicKey, secretKey);
+      const k = new Uint8Array(KEY_BYTES);
+      if (lib.crypto_box_beforenm(k, publicKey, secretKey) !== 0) throw zeroProduct();
+      return k;
+    },
+    scalarMult(scalar, point) {
+      checkCurve("multiply", scalar, point);
+      const q = new Uint8Array(CURVE_BYTES);
+      if (lib.crypto_scalarmult(q, scalar, point) !== 0) throw zeroProduct();
+      return q;
+    },
+    sha256(data) {
+      const out = new Uint8Array(SHA256_BYTES);
+      lib.crypto_hash_sha256(out, data, BigInt(data.length));
+      return out;
+    },
+    randomBytes(buf) {
+      lib.randombytes_buf(buf, BigInt(buf.length));
+    },
+  };
+}
+
+/** The same operations in pure JavaScript (npm `tweetnacl`, SHA-256 from node:crypto); always available. */
+export function tweetnaclSodium(): Sodium {
+  return {
+    backend: "tweetnacl",
+    seal(out, plain, nonce, key) {
+      checkSizes("seal", out, plain.length + MAC_BYTES, nonce, key);
+      const sealed = nacl.secretbox(plain, nonce, key);
+      out.set(sealed);
+      return out.subarray(0, sealed.length);
+    },
+    open(out, sealed, nonce, key) {
+      if (sealed.length < MAC_BYTES) return undefined;
+      checkSizes("open", out, sealed.length - MAC_BYTES, nonce, key);
+      const plain = nacl.secretbox.open(sealed, nonce, key);
+      if (!plain) return undefined;
+      out.set(plain);
+      return out.subarray(0, plain.length);
+    },
+    boxKeyPair() {
+      return nacl.box.keyPair();
+    },
+    boxBeforenm(publicKey, secretKey) {
+      checkCurve("compute the shared key", publicKey, secretKey);
+      if (nacl.scalarMult(secretKey, publicKey).every((b) => b === 0)) throw zeroProduct();
+      return nacl.box.before(publicKey, secretKey);
+    },
+    scalarMult(scalar, point) {
+      checkCurve("multiply", scalar, point);
+      const q = nacl.scalarMult(scalar, point);
+      if (q.every((b) => b === 0)) throw zeroProduct();
+      return q;
+    },
+    sha256(data) {
+      return new Uint8Array(createHash("sha256").update(data).digest());
+    },
+    randomBytes(buf) {
+      for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, i + 65536));
+    },
+  };
+}
+
+let chosen: Sodium | undefined;
+
+/**
+ * The process's NaCl: libsodium when it loads, else tweetnacl. Chosen once; check {@link SecretBox.backend}
+ * to report which (status shows it, since tweetnacl is about 13× slower).
+ *
+ * @throws {Deno.errors.NotCapable} when FFI is not permitted (grant --allow-ffi, or call tweetnaclSodium())
+ *
+ * @example
+ * ```ts
+ * const na = sodium();
+ * const sealed = na.seal(out, frame, nonce, sessionKey);
+ * ```
+ */
+export function sodium(): Sodium {
+  if (chosen) return chosen;
+  try {
+    chosen = libsodium();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    chosen = tweetnaclSodium();
+  }
+  return chosen;
+}
