@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { openUdp, type UdpConn } from "../../ffi/udp.ts";
+import { type Endpoint, endpoint } from "../../ffi/packet_conn.ts";
+import { SyscallError } from "../../ffi/libc.ts";
+
+const NS = `mnt-tap-udp-${Deno.pid}`;
+
+async function ip(...args: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** Runs `fn` with a fresh namespace whose loopback is up, deleting the namespace afterwards. */
+async function inNetns(fn: () => Promise<void>): Promise<void> {
+  await ip("netns", "add", NS);
+  try {
+    await ip("-n", NS, "link", "set", "lo", "up");
+    await fn();
+  } finally {
+    await ip("netns", "del", NS);
+  }
+}
+
+/** Receives `count` datagrams (waiting up to 1 s each), returning copies and their sources. */
+async function receiveAll(conn: UdpConn, count: number): Promise<{ data: Uint8Array[]; from: Endpoint[] }> {
+  const bufs = Array.from({ length: 4 }, () => new Uint8Array(2048)),
+    sizes: number[] = [],
+    srcs: Endpoint[] = [];
+  const data: Uint8Array[] = [], from: Endpoint[] = [];
+  while (data.length < count) {
+    const n = conn.receive(bufs, sizes, srcs);
+    for (let i = 0; i < n; i++) {
+      data.push(bufs[i].slice(0, sizes[i]));
+      from.push(srcs[i]);
+    }
+    if (n === 0) assert.ok(await conn.readable(1000), `timed out after ${data.length} of ${count} datagrams`);
+  }
+  return { data, from };
+}
+
+async function exchange(address: string): Promise<void> {
+  const a = openUdp(address, 0, { netns: NS }), b = openUdp(address, 0, { netns: NS, batchSize: 8 });
+  try {
+    assert.notEqual(a.local.port, 0);
+    assert.equal(b.batchSize, 8);
+    const packets = Array.from({ length: 10 }, (_, i) => new Uint8Array(100 + i).fill(i));
+    assert.equal(a.send(packets, b.local), 10);
+    const { data, from } = await receiveAll(b, 10);
+    assert.deepEqual(data, packets);
+    assert.ok(from.every((ep) => ep === from[0]), "sources are interned: one object per sender");
+    assert.equal(from[0].key, a.local.key);
+    assert.equal(b.receive([new Uint8Array(8)], [], []), 0, "the socket is drained");
+    assert.equal(b.send([new Uint8Array([7])], from[0]), 1, "a received source can be answered");
+    assert.deepEqual((await receiveAll(a, 1)).data, [new Uint8Array([7])]);
+  } finally {
+    a.close();
+    b.close();
+  }
+}
+
+Deno.test("openUdp() sends and receives batches over IPv4 and IPv6 loopback inside a netns", async () => {
+  await inNetns(async () => {
+    await exchange("127.0.0.1");
+    await exchange("::1");
+  });
+});
+
+Deno.test("UdpConn.readable() times out, and close() wakes a pending wait", async () => {
+  await inNetns(async () => {
+    const a = openUdp("127.0.0.1", 0, { netns: NS });
+    assert.equal(await a.readable(10), false);
+    const waiting = a.readable();
+    await assert.rejects(() => a.readable(0), Deno.errors.Busy);
+    a.close();
+    assert.equal(await waiting, false);
+    assert.throws(() => a.receive([new Uint8Array(8)], [], []), Deno.errors.BadResource);
+    assert.throws(() => a.send([new Uint8Array(8)], a.local), /closed/);
+    a.close();
+  });
+});
+
+Deno.test("openUdp() names the value on bad input: address, port, port in use, missing address or netns", async () => {
+  assert.throws(() => openUdp("198.18.0.300", 1), /Invalid IP address '198\.18\.0\.300'/);
+  assert.throws(() => openUdp("127.0.0.1", 65536), /Invalid UDP port '65536' for 127\.0\.0\.1/);
+  assert.throws(() => openUdp("127.0.0.1", 1, { batchSize: 0 }), /Invalid UDP batch size '0'/);
+  assert.throws(() => openUdp("127.0.0.1", 1, { netns: "mnt-tap-no-such-ns" }), (e: unknown) => {
+    assert.ok(e instanceof SyscallError);
+    assert.match(e.message, /'mnt-tap-no-such-ns'/);
+    return true;
+  });
+  await inNetns(async () => {
+    const a = openUdp("127.0.0.1", 0, { netns: NS });
+    try {
+      assert.throws(() => openUdp("127.0.0.1", a.local.port, { netns: NS }), (e: unknown) => {
+        assert.ok(e instanceof SyscallError);
+        assert.equal(e.code, "EADDRINUSE");
+        assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${a.local.port}.*pick another port`));
+        return true;
+      });
+      assert.throws(() => openUdp("198.18.0.1", 6783, { netns: NS }), /198\.18\.0\.1:6783.*EADDRNOTAVAIL/);
+      assert.throws(
+        () => a.send([new Uint8Array(1)], endpoint("::1", 9)),
+        /Cannot send to \[::1\]:9.*families differ/,
+      );
+      await ip("-n", NS, "link", "set", "lo", "down");
+      assert.throws(() => a.send([new Uint8Array(1)], endpoint("10.1.2.3", 9)), /10\.1\.2\.3:9.*ENETUNREACH/);
+    } finally {
+      a.close();
+    }
+  });
+});
