@@ -7,14 +7,19 @@
  * datagram. All on the caller's thread, into caller buffers; sender endpoints are interned, so a steady stream
  * from one peer allocates nothing per datagram.
  *
- * Why not recvmmsg: measured on loopback (1400-byte datagrams from a python sendto loop, 4 s runs, one Deno
- * receiver with a 32-slot recvmmsg vs a recvfrom drain, CPU time per datagram received), idle machine:
- * recvfrom 380–435 k pps at 1.65–1.84 µs/datagram; recvmmsg 285 k pps at 2.5 µs/datagram. On the loaded
- * 2-core machine (load ≈ 2.9, other tests running) the pairs were recvmmsg 94.5 k / 62.2 k pps at 5.9 / 8.6 µs
- * versus recvfrom 80.4 k / 64.9 k pps at 7.0 / 6.6 µs: within the noise of each other. The kernel's per-datagram
- * work dominates and a Deno FFI call is cheap, so batching saves little; and recvmmsg needs raw pointers to
- * JavaScript buffers stored inside the mmsghdr array, which in one harness failed with EFAULT/EINVAL after warm-up.
- * recvfrom is simpler and not slower, so it stays. sendmmsg was not adopted for the same reason.
+ * Why not recvmmsg (measured 2026-11-22, /tmp harness not kept): a python sendto loop blasts 1400-byte datagrams
+ * at 127.0.0.1 for 4 s; one Deno receiver polls once per wakeup, then drains either with recvfrom or with a
+ * 32-slot recvmmsg (MSG_DONTWAIT); CPU time per datagram received from process.cpuUsage().
+ * - Quieter machine: recvfrom 380 k and 435 k pps at 1.65 and 1.74 µs/datagram (0.9 datagrams per call).
+ *   Two alternating pairs later: recvmmsg 285 k pps at 2.47 µs vs recvfrom 228 k at 3.74 µs, then recvmmsg
+ *   67 k at 5.8 µs vs recvfrom 191 k at 4.2 µs.
+ * - Loaded 2-core machine (load 3–5, five alternating pairs): median recvmmsg 7.1 µs/datagram (5.2–8.8),
+ *   median recvfrom 7.0 µs (6.0–8.8); pps within noise of each other.
+ * recvmmsg returned only 0.7–2.9 datagrams per call: a receiver that keeps up finds one or two queued per
+ * wakeup, so there is little to batch, and the kernel's per-datagram work dominates a cheap Deno FFI call.
+ * recvmmsg also needs raw pointers to JavaScript buffers stored in the mmsghdr array; one harness saw
+ * EFAULT/EINVAL from it after warm-up (not root-caused; a second harness with the same layout worked).
+ * No consistent gain plus that risk: recvfrom stays. sendmmsg was not measured and is left out too.
  *
  * @module
  */
