@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MemoryWaiter } from "./memory_waiter.ts";
+import { MemoryQueue } from "./memory_queue.ts";
 import type { FrameDevice } from "./frame_device.ts";
 
 /** Options for {@link memoryFramePair}. */
@@ -21,13 +21,10 @@ export interface MemoryFrameOptions {
 export class MemoryFrameDevice implements FrameDevice {
   readonly name: string;
   readonly batchSize: number;
-  /** Frames queued for this end's {@link read}. */
-  readonly #queue: Uint8Array[] = [];
   readonly #mtu: number;
-  readonly #capacity: number;
+  /** Frames queued for this end's {@link read}. */
+  readonly #queue: MemoryQueue<Uint8Array>;
   #peer: MemoryFrameDevice | undefined;
-  #closed = false;
-  readonly #waiter: MemoryWaiter;
 
   /**
    * @param name the device name reported by {@link name}
@@ -37,8 +34,7 @@ export class MemoryFrameDevice implements FrameDevice {
     this.name = name;
     this.#mtu = options.mtu ?? 1500;
     this.batchSize = options.batchSize ?? 32;
-    this.#capacity = options.capacity ?? 1024;
-    this.#waiter = new MemoryWaiter(`Memory frame device '${name}'`);
+    this.#queue = new MemoryQueue(`Memory frame device '${name}'`, options.capacity ?? 1024);
   }
 
   /** Connects two ends so that each one's writes reach the other. */
@@ -52,47 +48,42 @@ export class MemoryFrameDevice implements FrameDevice {
     return this.#queue.length;
   }
 
+  /** The MTU given at construction; see {@link FrameDevice.mtu}. */
   mtu(): number {
-    this.#assertOpen();
+    this.#queue.assertOpen();
     return this.#mtu;
   }
 
+  /** Takes queued frames; see {@link FrameDevice.read}. */
   read(bufs: Uint8Array[], sizes: number[]): number {
-    this.#assertOpen();
+    this.#queue.assertOpen();
     let n = 0;
-    while (n < bufs.length && this.#queue.length > 0) {
-      const frame = this.#queue.shift()!;
+    for (let frame; n < bufs.length && (frame = this.#queue.take()); n++) {
       const len = Math.min(frame.length, bufs[n].length);
       bufs[n].set(frame.subarray(0, len));
-      sizes[n++] = len;
+      sizes[n] = len;
     }
     return n;
   }
 
+  /** Queues copies on the other end until its queue is full; frames to a closed or missing peer vanish, as on a TAP. */
   write(frames: Uint8Array[]): number {
-    this.#assertOpen();
+    this.#queue.assertOpen();
     const peer = this.#peer;
-    if (!peer || peer.#closed) return frames.length; // like a TAP with nobody listening: frames vanish
+    if (!peer || peer.#queue.closed) return frames.length;
     let n = 0;
-    for (; n < frames.length && peer.#queue.length < peer.#capacity; n++) peer.#queue.push(frames[n].slice());
-    if (n > 0) peer.#waiter.wake(true);
+    while (n < frames.length && peer.#queue.push(frames[n].slice())) n++;
     return n;
   }
 
+  /** Resolves at the next write from the peer; see {@link FrameDevice.readable}. */
   readable(timeoutMs = -1): Promise<boolean> {
-    this.#assertOpen();
-    return this.#waiter.wait(this.#queue.length > 0, timeoutMs);
+    return this.#queue.wait(timeoutMs);
   }
 
+  /** Drops queued frames and wakes a pending wait. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.length = 0;
-    this.#waiter.wake(false);
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Deno.errors.BadResource(`Memory frame device '${this.name}' is closed`);
+    this.#queue.close();
   }
 }
 

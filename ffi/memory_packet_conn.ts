@@ -6,7 +6,7 @@
  * @module
  */
 import { SeededRandom } from "../src/mesh/testing/seeded_random.ts";
-import { MemoryWaiter } from "./memory_waiter.ts";
+import { MemoryQueue } from "./memory_queue.ts";
 import { checkPort, type Endpoint, endpoint, type PacketConn } from "./packet_conn.ts";
 
 /** Options for a {@link MemoryNetwork}. */
@@ -58,7 +58,7 @@ export class MemoryNetwork {
     if (this.#conns.has(local.key)) {
       throw new Error(`Cannot bind ${local.key}: address in use; close the other conn or pick another port`);
     }
-    const conn = new MemoryPacketConn(this, local, this.#batchSize);
+    const conn = new MemoryPacketConn(this, local, this.#batchSize, this.#capacity);
     this.#conns.set(local.key, conn);
     return conn;
   }
@@ -66,7 +66,7 @@ export class MemoryNetwork {
   /** Delivers one datagram (called by {@link MemoryPacketConn.send}). */
   deliver(from: Endpoint, to: Endpoint, packet: Uint8Array): void {
     const dst = this.#conns.get(to.key);
-    if (!dst || this.#random.next() < this.#loss || !dst.enqueue(packet, from, this.#capacity)) {
+    if (!dst || this.#random.next() < this.#loss || !dst.enqueue(packet, from)) {
       this.dropped++;
       return;
     }
@@ -84,21 +84,19 @@ export class MemoryPacketConn implements PacketConn {
   readonly local: Endpoint;
   readonly batchSize: number;
   readonly #network: MemoryNetwork;
-  readonly #queue: { packet: Uint8Array; from: Endpoint }[] = [];
-  #closed = false;
-  readonly #waiter: MemoryWaiter;
+  readonly #queue: MemoryQueue<{ packet: Uint8Array; from: Endpoint }>;
 
   /** Use {@link MemoryNetwork.listen}. */
-  constructor(network: MemoryNetwork, local: Endpoint, batchSize: number) {
+  constructor(network: MemoryNetwork, local: Endpoint, batchSize: number, capacity: number) {
     this.#network = network;
     this.local = local;
     this.batchSize = batchSize;
-    this.#waiter = new MemoryWaiter(`Memory conn ${local.key}`);
+    this.#queue = new MemoryQueue(`Memory conn ${local.key}`, capacity);
   }
 
   /** Delivers every packet through the network (copies); always reports all as sent, like UDP. */
   send(packets: Uint8Array[], to: Endpoint): number {
-    this.#assertOpen();
+    this.#queue.assertOpen();
     if (to.family !== this.local.family) {
       throw new Error(`Cannot send to ${to.key} from ${this.local.key}: address families differ`);
     }
@@ -108,42 +106,29 @@ export class MemoryPacketConn implements PacketConn {
 
   /** Takes queued datagrams; see {@link PacketConn.receive}. */
   receive(bufs: Uint8Array[], sizes: number[], sources: Endpoint[]): number {
-    this.#assertOpen();
+    this.#queue.assertOpen();
     let n = 0;
-    while (n < bufs.length && this.#queue.length > 0) {
-      const { packet, from } = this.#queue.shift()!;
-      const len = Math.min(packet.length, bufs[n].length);
-      bufs[n].set(packet.subarray(0, len));
+    for (let d; n < bufs.length && (d = this.#queue.take()); n++) {
+      const len = Math.min(d.packet.length, bufs[n].length);
+      bufs[n].set(d.packet.subarray(0, len));
       sizes[n] = len;
-      sources[n++] = from;
+      sources[n] = d.from;
     }
     return n;
   }
 
   /** Resolves at the next delivery; see {@link PacketConn.readable}. */
   readable(timeoutMs = -1): Promise<boolean> {
-    this.#assertOpen();
-    return this.#waiter.wait(this.#queue.length > 0, timeoutMs);
+    return this.#queue.wait(timeoutMs);
   }
 
   /** Unbinds the conn and wakes a pending wait. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.length = 0;
-    this.#network.unbind(this);
-    this.#waiter.wake(false);
+    if (this.#queue.close()) this.#network.unbind(this);
   }
 
-  /** Queues a copy of `packet` unless the queue holds `capacity` already; returns whether it was queued. */
-  enqueue(packet: Uint8Array, from: Endpoint, capacity: number): boolean {
-    if (this.#closed || this.#queue.length >= capacity) return false;
-    this.#queue.push({ packet: packet.slice(), from });
-    this.#waiter.wake(true);
-    return true;
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Deno.errors.BadResource(`Memory conn ${this.local.key} is closed`);
+  /** Queues a copy of `packet` from `from`; false when the queue is full or the conn closed. */
+  enqueue(packet: Uint8Array, from: Endpoint): boolean {
+    return this.#queue.push({ packet: packet.slice(), from });
   }
 }
