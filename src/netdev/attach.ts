@@ -1,0 +1,346 @@
+/**
+ * Container attach and detach, kernel side (`meshnet attach/detach/ps`). Attach runs in order, each
+ * step undone if a later one fails, so a failure never leaves a half-made interface:
+ *   1. check every address and the container's current interface (nothing changed yet);
+ *   2. create the veth pair: host end `vethwe…` on the bridge and up, container end created directly
+ *      in the container's namespace under its final name (`ethwe`), so no rename and no name clash on
+ *      the host;
+ *   3. inside the container: sysctls (constants.ts), MAC, addresses, link up (arp_notify announces the
+ *      addresses), multicast route.
+ * Attaching a container that already has the interface only adds addresses (and removes them again
+ * when one fails). Detach works from inside the container: deleting its end deletes the pair.
+ * Everything is synchronous netlink, so calls never interleave within one process.
+ *
+ * @module
+ */
+import { type Addr, addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
+import { type Link, linkAdd, linkDel, linkGet, linkList, linkSet } from "../../ffi/netlink/link.ts";
+import { routeAdd, routeList } from "../../ffi/netlink/route.ts";
+import { NetlinkError, NetlinkSocket } from "../../ffi/netlink/socket.ts";
+import { type Cidr, formatCIDR, formatIP, parseCIDR } from "../net/ip.ts";
+import type { Container } from "../runtime/container.ts";
+import { namedNetnsContainers } from "../runtime/netns.ts";
+import { SyscallError } from "../../ffi/libc.ts";
+import { CONTAINER_IFNAME, CONTAINER_SYSCTLS, HOST_VETH_SYSCTLS, MULTICAST_ROUTE } from "./constants.ts";
+import { containerMac, hostVethName } from "./names.ts";
+import { writeSysctl } from "./sysctl.ts";
+
+const ENODEV = 19;
+
+/** Options of {@link attachContainer}. */
+export interface AttachOptions {
+  /** The container: its id names the host veth and seeds the MAC, its label is used in messages. */
+  container: Container;
+  /** Name of the host bridge to plug into; it must exist (see ensureBridge). */
+  bridge: string;
+  /** Addresses to give the container, "ADDRESS/PREFIX", IPv4 or IPv6; at least one. */
+  addresses: readonly string[];
+  /** Interface name inside the container; default "ethwe". */
+  ifname?: string;
+  /** MTU of both veth ends in bytes; default the bridge's MTU. */
+  mtu?: number;
+  /** Mixed into the MAC's hash so equal container ids on different hosts differ; the router's peer name. */
+  macSeed?: string;
+  /** Add the `224.0.0.0/4 dev ethwe` route (unless the container has one already); default true. */
+  multicastRoute?: boolean;
+}
+
+/** What {@link attachContainer} did. */
+export interface AttachResult {
+  /** The host end's name. */
+  hostIfname: string;
+  /** The container interface's MAC. */
+  mac: string;
+  /** True when the veth pair was made by this call, false when addresses were added to an existing one. */
+  created: boolean;
+  /** The addresses added, as given. */
+  added: string[];
+}
+
+/** Options of {@link detachContainer}. */
+export interface DetachOptions {
+  /** The container. */
+  container: Container;
+  /** Addresses to remove ("ADDRESS/PREFIX" or bare "ADDRESS"); none or empty removes the interface. */
+  addresses?: readonly string[];
+  /** Interface name inside the container; default "ethwe". */
+  ifname?: string;
+}
+
+/** What {@link detachContainer} did. */
+export interface DetachResult {
+  /** The addresses removed, "ADDRESS/PREFIX" as they were on the interface. */
+  removed: string[];
+  /** True when the interface (the veth pair) was deleted, because no address was left or none given. */
+  interfaceRemoved: boolean;
+}
+
+/** One container interface plugged into the bridge, as {@link listAttached} reports it. */
+export interface AttachedInterface {
+  /** The host end's name. */
+  hostIfname: string;
+  /** The host end's index. */
+  hostIndex: number;
+  /** The kernel's id of the container's namespace as seen from the host, when it is another one. */
+  peerNetnsId?: number;
+  /** The container, when one of the candidates owns the peer; else undefined (MAC and addresses too). */
+  container?: Container;
+  /** The interface name inside the container. */
+  ifname?: string;
+  /** The container interface's MAC. */
+  mac?: string;
+  /** Its global addresses, "ADDRESS/PREFIX", IPv4 first. */
+  addresses: string[];
+}
+
+/** Options of {@link listAttached}. */
+export interface ListAttachedOptions {
+  /**
+   * Containers that may be behind the ports (matched by the host veth name their id gives); default:
+   * every name in /run/netns. The router adds the ones it attached by PID or path.
+   */
+  containers?: readonly Container[];
+}
+
+function withSocket<T>(netns: string, fn: (nl: NetlinkSocket) => T): T {
+  const nl = NetlinkSocket.open({ netns });
+  try {
+    return fn(nl);
+  } finally {
+    nl.close();
+  }
+}
+
+/** The container's interface, or undefined when it has none; refuses one meshnet did not make. */
+function findInterface(nl: NetlinkSocket, c: Container, ifname: string, action: string): Link | undefined {
+  let link: Link;
+  try {
+    link = linkGet(nl, ifname);
+  } catch (e) {
+    if (e instanceof NetlinkError && e.errno === ENODEV) return undefined;
+    throw e;
+  }
+  if (link.kind !== "veth") {
+    throw new Error(
+      `Cannot ${action} ${c.label}: it has a ${
+        link.kind ?? "plain"
+      } link named '${ifname}', not a meshnet veth; ` +
+        `remove it or choose another interface name`,
+    );
+  }
+  return link;
+}
+
+function sameAddress(a: Addr, c: Cidr): boolean {
+  return a.address === formatIP(c.address);
+}
+
+function globalAddrs(nl: NetlinkSocket, index: number): Addr[] {
+  return addrList(nl, { link: index }).filter((a) => a.scope === "global")
+    .sort((a, b) => a.family - b.family);
+}
+
+/** Parses the addresses to attach, refusing malformed ones and repeats before anything changes. */
+function parseAttachAddresses(c: Container, addresses: readonly string[]): Cidr[] {
+  if (addresses.length === 0) {
+    throw new Error(
+      `Cannot attach ${c.label}: no address given; pass at least one CIDR such as 10.32.1.5/12`,
+    );
+  }
+  const seen = new Set<string>();
+  return addresses.map((s) => {
+    let cidr: Cidr;
+    try {
+      cidr = parseCIDR(s);
+    } catch (e) {
+      throw new Error(`Cannot attach ${s} to ${c.label}: ${(e as Error).message}`);
+    }
+    const key = formatIP(cidr.address);
+    if (seen.has(key)) throw new Error(`Cannot attach ${s} to ${c.label}: address given twice; give it once`);
+    seen.add(key);
+    return cidr;
+  });
+}
+
+/** Writes the sysctls of `table` for `ifname`; IPv6 ones are skipped where IPv6 is disabled at boot. */
+function applySysctls(
+  netns: string | number | undefined,
+  table: typeof CONTAINER_SYSCTLS,
+  ifname: string,
+): void {
+  for (const s of table) writeSysctl(netns, s.key.replace("{if}", ifname), s.value, { optional: s.ipv6 });
+}
+
+/** Adds `cidrs` to link `ifname` in order; when one fails, removes the ones this call added and rethrows. */
+function addAll(nl: NetlinkSocket, ifname: string, cidrs: Cidr[], c: Container): void {
+  const done: string[] = [];
+  try {
+    for (const cidr of cidrs) {
+      const text = formatCIDR(cidr);
+      try {
+        addrAdd(nl, ifname, text);
+      } catch (e) {
+        throw new Error(`Cannot attach ${text} to ${c.label}: ${(e as Error).message}`);
+      }
+      done.push(text);
+    }
+  } catch (e) {
+    for (const text of done.reverse()) addrDel(nl, ifname, text);
+    throw e;
+  }
+}
+
+/**
+ * Attaches a container to the bridge, or adds addresses to an attached one (see the module comment for
+ * the steps). On any failure everything this call made is removed again.
+ *
+ * @param host a socket in the namespace that holds the bridge
+ * @throws {Error} `Cannot attach 10.32.1.5/12 to c1: address already on ethwe; detach it first`,
+ *   `Cannot attach x to c1: Invalid CIDR 'x': …`, `Cannot attach c1: no address given; …`,
+ *   `Cannot attach c1: it has a dummy link named 'ethwe', not a meshnet veth; …`
+ * @throws {NetlinkError} from the kernel, naming the link or address (e.g. an unknown bridge)
+ * @example
+ * ```ts
+ * const c = await resolveContainer("c1");
+ * attachContainer(nl, { container: c, bridge: "weave", addresses: ["10.32.0.5/12", "fd00:32::5/64"] });
+ * ```
+ */
+export function attachContainer(host: NetlinkSocket, options: AttachOptions): AttachResult {
+  const c = options.container;
+  const ifname = options.ifname ?? CONTAINER_IFNAME;
+  const cidrs = parseAttachAddresses(c, options.addresses);
+  const hostIfname = hostVethName(c.id);
+  return withSocket(c.netnsPath, (cnl) => {
+    const existing = findInterface(cnl, c, ifname, "attach");
+    if (existing) {
+      const have = addrList(cnl, { link: existing.index });
+      for (const cidr of cidrs) {
+        if (have.some((a) => sameAddress(a, cidr))) {
+          throw new Error(
+            `Cannot attach ${formatCIDR(cidr)} to ${c.label}: address already on ${ifname}; detach it first`,
+          );
+        }
+      }
+      addAll(cnl, ifname, cidrs, c);
+      return { hostIfname, mac: existing.mac!, created: false, added: cidrs.map(formatCIDR) };
+    }
+    const mtu = options.mtu ?? linkGet(host, options.bridge).mtu;
+    const mac = containerMac(c.id, options.macSeed);
+    const veth = linkAdd(host, {
+      kind: "veth",
+      name: hostIfname,
+      mtu,
+      master: options.bridge,
+      up: true,
+      peer: { name: ifname, netns: c.netnsPath, mtu },
+    });
+    try {
+      applySysctls(host.netns, HOST_VETH_SYSCTLS, hostIfname);
+      applySysctls(c.netnsPath, CONTAINER_SYSCTLS, ifname);
+      linkSet(cnl, ifname, { mac });
+      addAll(cnl, ifname, cidrs, c);
+      linkSet(cnl, ifname, { up: true });
+      if (
+        options.multicastRoute !== false &&
+        !routeList(cnl, { family: 4 }).some((r) => r.dst === MULTICAST_ROUTE)
+      ) {
+        routeAdd(cnl, { dst: MULTICAST_ROUTE, dev: ifname });
+      }
+    } catch (e) {
+      linkDel(host, veth.index);
+      throw e;
+    }
+    return { hostIfname, mac, created: true, added: cidrs.map(formatCIDR) };
+  });
+}
+
+/**
+ * Detaches addresses from a container, or the container from the bridge: removes the addresses given,
+ * and the whole interface (the veth pair) when none is left or none was given. Every address is checked
+ * before any is removed.
+ *
+ * @throws {Error} `Cannot detach c1: it has no 'ethwe' interface; it is not attached`,
+ *   `Cannot detach 10.32.1.9 from c1: address not on ethwe; list them with meshnet ps`
+ * @throws {NetlinkError} from the kernel
+ * @example
+ * ```ts
+ * detachContainer({ container: c, addresses: ["10.32.0.5/12"] }); // keeps ethwe if fd00:32::5 remains
+ * detachContainer({ container: c });                              // removes ethwe and its host end
+ * ```
+ */
+export function detachContainer(options: DetachOptions): DetachResult {
+  const c = options.container;
+  const ifname = options.ifname ?? CONTAINER_IFNAME;
+  return withSocket(c.netnsPath, (cnl) => {
+    const link = findInterface(cnl, c, ifname, "detach");
+    if (!link) {
+      throw new Error(`Cannot detach ${c.label}: it has no '${ifname}' interface; it is not attached`);
+    }
+    const have = globalAddrs(cnl, link.index);
+    const gone = (options.addresses ?? []).map((s) => {
+      let cidr: Cidr;
+      try {
+        cidr = parseCIDR(s, s.includes(":") ? 128 : 32);
+      } catch (e) {
+        throw new Error(`Cannot detach ${s} from ${c.label}: ${(e as Error).message}`);
+      }
+      const a = have.find((a) => sameAddress(a, cidr));
+      if (!a) {
+        throw new Error(
+          `Cannot detach ${s} from ${c.label}: address not on ${ifname}; list them with meshnet ps`,
+        );
+      }
+      return `${a.address}/${a.prefix}`;
+    });
+    const removed = [...new Set(gone)];
+    if (removed.length > 0 && removed.length < have.length) {
+      for (const text of removed) addrDel(cnl, link.index, text);
+      return { removed, interfaceRemoved: false };
+    }
+    linkDel(cnl, link.index);
+    return { removed: have.map((a) => `${a.address}/${a.prefix}`), interfaceRemoved: true };
+  });
+}
+
+/**
+ * Lists the container interfaces plugged into `bridge` (`meshnet ps`), read from the kernel so it is
+ * right after a router restart: the veth ports of the bridge, each matched to the candidate container
+ * whose id gives its name and whose interface is the port's peer; MAC and addresses are read inside
+ * that container's namespace. A port whose container is not among the candidates is still listed, with
+ * its peer's namespace id only.
+ *
+ * @param host a socket in the namespace that holds the bridge
+ * @throws {NetlinkError} `Unknown link 'weave'` when the bridge does not exist
+ */
+export function listAttached(
+  host: NetlinkSocket,
+  bridge: string,
+  options: ListAttachedOptions = {},
+): AttachedInterface[] {
+  const br = linkGet(host, bridge);
+  const byName = new Map((options.containers ?? namedNetnsContainers()).map((c) => [hostVethName(c.id), c]));
+  const ports = linkList(host).filter((l) => l.master === br.index && l.kind === "veth")
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return ports.map((port) => {
+    const out: AttachedInterface = { hostIfname: port.name, hostIndex: port.index, addresses: [] };
+    if (port.linkNetnsId !== undefined) out.peerNetnsId = port.linkNetnsId;
+    const c = byName.get(port.name);
+    if (!c || port.parent === undefined) return out;
+    try {
+      withSocket(c.netnsPath, (cnl) => {
+        const peer = linkList(cnl).find((l) =>
+          l.index === port.parent && l.parent === port.index && l.kind === "veth"
+        );
+        if (!peer) return;
+        out.container = c;
+        out.ifname = peer.name;
+        out.mac = peer.mac;
+        out.addresses = globalAddrs(cnl, peer.index).map((a) => `${a.address}/${a.prefix}`);
+      });
+    } catch (e) {
+      // the container's namespace went away while we listed: report the port without it
+      if (!(e instanceof SyscallError)) throw e;
+    }
+    return out;
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Constants of the host bridge and container attachment: the names the reference uses, and the
+ * kernel settings applied to a container's interface.
+ *
+ * @module
+ */
+
+// ---- Names, as in the reference (weave.md §0) --------------------------------------------------
+
+/** The default host bridge every container interface is plugged into. */
+export const DEFAULT_BRIDGE = "weave";
+
+/** The default name of the interface inside a container. */
+export const CONTAINER_IFNAME = "ethwe";
+
+/** Host ends of container veths are this prefix plus {@link HOST_VETH_HASH_CHARS} hex digits of a hash. */
+export const HOST_VETH_PREFIX = "vethwe";
+
+/** Hex digits of the container-id hash in a host veth name: 6 + 9 = 15 bytes, the kernel's limit. */
+export const HOST_VETH_HASH_CHARS = 9;
+
+/** The multicast route added in every container (`224.0.0.0/4 dev ethwe`), as the reference does. */
+export const MULTICAST_ROUTE = "224.0.0.0/4";
+
+// ---- Tuning: sysctls of the container interface --------------------------------------------------
+
+/**
+ * Sysctls written under /proc/sys/net inside the container for its interface (`{if}` is replaced).
+ *
+ * - `accept_dad=0`: IPAM hands out unique addresses, and duplicate address detection would keep a new
+ *   IPv6 address "tentative" (unusable) for about a second after attach.
+ * - `arp_ignore=1`, `arp_announce=2`: a container with another interface (eth0 of its runtime) answers
+ *   ARP on ethwe only for ethwe's own addresses and uses an ethwe address as the ARP source, so the two
+ *   networks never learn each other's addresses ("ARP flux").
+ * - `arp_notify=1`: a gratuitous ARP when ethwe comes up, so peers that cached a reused address's old
+ *   MAC update at once.
+ * - neighbour timers as the reference's ConfigureARPCache: entries are re-validated after about 5 s
+ *   and a single unicast probe is tried, so a moved or re-attached address heals in seconds.
+ */
+export const CONTAINER_SYSCTLS: readonly { key: string; value: string; ipv6: boolean }[] = [
+  { key: "ipv6/conf/{if}/accept_dad", value: "0", ipv6: true },
+  { key: "ipv4/conf/{if}/arp_ignore", value: "1", ipv6: false },
+  { key: "ipv4/conf/{if}/arp_announce", value: "2", ipv6: false },
+  { key: "ipv4/conf/{if}/arp_notify", value: "1", ipv6: false },
+  { key: "ipv4/neigh/{if}/base_reachable_time_ms", value: "5000", ipv6: false },
+  { key: "ipv4/neigh/{if}/delay_first_probe_time", value: "2", ipv6: false },
+  { key: "ipv4/neigh/{if}/ucast_solicit", value: "1", ipv6: false },
+  { key: "ipv6/neigh/{if}/base_reachable_time_ms", value: "5000", ipv6: true },
+  { key: "ipv6/neigh/{if}/delay_first_probe_time", value: "2", ipv6: true },
+  { key: "ipv6/neigh/{if}/ucast_solicit", value: "1", ipv6: true },
+];
+
+/**
+ * Sysctls for the host end of a container veth: a bridge port carries frames and has no addresses of
+ * its own, so IPv6 (link-local address, router solicitations, MLD reports) is switched off on it.
+ */
+export const HOST_VETH_SYSCTLS: readonly { key: string; value: string; ipv6: boolean }[] = [
+  { key: "ipv6/conf/{if}/disable_ipv6", value: "1", ipv6: true },
+];
