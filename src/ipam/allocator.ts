@@ -9,7 +9,7 @@ import type { PeerName } from "../mesh/gossip.ts";
 import { networkOf, parseCIDR, sizeOf } from "../net/ip.ts";
 import { MIN_RESERVE, MIN_SUBNET_SIZE, RESERVE_DIVISOR } from "./constants.ts";
 import type { Report, Ring } from "./ring.ts";
-import { usedBy, usedByOthers } from "./reclaim.ts";
+import { applied, usedBy, usedByOthers } from "./reclaim.ts";
 import { intersect, lowest, type Range, subtract, topSlice, total, union } from "./space.ts";
 
 /** A subnet addresses are allocated in. */
@@ -51,11 +51,21 @@ export function usedByAll(ring: Ring): Range[] {
   return usedByOthers(ring, undefined, false);
 }
 
-/** `self`'s space for allocation: its tokens minus its reserve (main) or within it (reserve), minus used. */
+/**
+ * `self`'s space for allocation: its tokens minus its reserve (main) or within it (reserve), minus used, minus
+ * takeovers of its space that are not applied yet (voters would refuse to acknowledge addresses there).
+ */
 export function freeSpace(ring: Ring, self: PeerName, own: Report, part: "main" | "reserve"): Range[] {
-  const owned = ring.ownedBy(self);
+  const owned = subtract(ring.ownedBy(self), takenFrom(ring, self));
   const base = part === "main" ? subtract(owned, own.reserve) : intersect(owned, own.reserve);
   return subtract(subtract(base, union(usedByAll(ring), usedBy(own))), usedByOthers(ring, self, true));
+}
+
+/** The ranges of takeovers of `victim` that are not applied yet. */
+function takenFrom(ring: Ring, victim: PeerName): Range[] {
+  return [...ring.takeovers.values()].filter((t) => t.victim === victim && !applied(ring, t)).flatMap((t) =>
+    t.ranges
+  );
 }
 
 /** The lowest address of `free` that subnet `s` may give, or undefined. */

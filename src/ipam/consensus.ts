@@ -41,7 +41,8 @@ export class Consensus {
    */
   step(ring: Ring, wanted: boolean, now: number): boolean {
     if (ring.isInitialised()) return false;
-    if (learn(ring, this.quorum)) return true;
+    const quorum = this.quorumFor(ring);
+    if (learn(ring, quorum)) return true;
     const before = JSON.stringify(ring.votes.get(this.self));
     const me: Vote = structuredClone(ring.votes.get(this.self) ?? { promise: ZERO });
     const votes = [...ring.votes.values()];
@@ -51,7 +52,7 @@ export class Consensus {
     const mineAccepted = me.accepted && compareRounds(me.accepted.round, me.promise) === 0;
     if (me.promise.by === this.self && !mineAccepted) {
       const promised = votes.filter((v) => compareRounds(v.promise, me.promise) === 0);
-      if (promised.length >= this.quorum) {
+      if (promised.length >= quorum) {
         const prior = promised.map((v) => v.accepted).filter((a) => a !== undefined)
           .sort((a, b) => compareRounds(b.round, a.round))[0];
         me.accepted = { round: me.promise, value: prior ? prior.value : [...ring.votes.keys()].sort() };
@@ -61,18 +62,26 @@ export class Consensus {
     }
     const due = this.proposedAt === undefined ||
       now - this.proposedAt >= CONSENSUS_RETRY_MS * (1 + this.random());
-    if (wanted && due && ring.votes.size >= this.quorum) {
+    if (wanted && due && ring.votes.size >= quorum) {
       me.promise = { n: highest.n + 1, by: this.self };
       this.proposedAt = now;
     }
     ring.votes.set(this.self, me);
-    learn(ring, this.quorum);
+    learn(ring, quorum);
     return JSON.stringify(me) !== before || ring.isInitialised();
+  }
+
+  /**
+   * The quorum in use: from consensus=N, raised to a majority of the participants known when more peers than N
+   * take part (quorums of N/2+1 among more than N acceptors need not intersect).
+   */
+  quorumFor(ring: Ring): number {
+    return Math.max(this.quorum, Math.floor(ring.votes.size / 2) + 1);
   }
 
   /** "awaiting consensus (quorum Q, known K)", for status. */
   describe(ring: Ring): string {
-    return `awaiting consensus (quorum ${this.quorum}, known ${ring.votes.size})`;
+    return `awaiting consensus (quorum ${this.quorumFor(ring)}, known ${ring.votes.size})`;
   }
 }
 

@@ -172,6 +172,11 @@ export class Ipam implements Gossiper {
     return this.opts.name;
   }
 
+  /** The rings, one per range, for inspection and reports; do not change them. */
+  rings(): readonly Ring[] {
+    return this.lanes.map((l) => l.ring);
+  }
+
   /** Sets where rings and space requests are sent. */
   attach(gossip: Gossip): void {
     this.gossiper = gossip;

@@ -1,44 +1,27 @@
 import assert from "node:assert/strict";
 import { Ipam } from "../../src/ipam/ipam.ts";
 import { prng } from "../dns/prng.ts";
-import { peerName, Sim } from "./sim.ts";
-
-/** A settled simulation without loss. */
-function quiet(peers: number, ranges = ["10.32.0.0/24"]): Sim {
-  const sim = new Sim(prng(1), { peers, loss: 0, reclaimAfterMs: 600_000, init: "seed", ranges });
-  sim.settle(3);
-  return sim;
-}
-
-/** Allocates until ready (settling between tries). */
-function ready(sim: Sim, ipam: Ipam, id: string, subnet?: string): string[] {
-  for (let i = 0; i < 10; i++) {
-    const a = ipam.allocate(id, subnet);
-    if (a.state === "ready") return a.addresses;
-    sim.settle(1);
-  }
-  assert.fail(`${id} never got an address`);
-}
+import { peerName, quietSim, readyAddresses } from "./sim.ts";
 
 Deno.test("Ipam.allocate() waits for a majority, then gives the same address to the same id", () => {
-  const sim = quiet(3);
+  const sim = quietSim(1, 3);
   const ipam = sim.nodes[0].ipam;
   const first = ipam.allocate("c1");
   assert.equal(first.state, "pending");
   assert.match((first as { reason: string }).reason, /majority of peers to acknowledge 10\.32\.0\.1/);
-  const a = ready(sim, ipam, "c1");
+  const a = readyAddresses(sim, ipam, "c1");
   assert.deepEqual(a, ["10.32.0.1/24"]);
-  assert.deepEqual(ready(sim, ipam, "c1"), a);
-  assert.deepEqual(ready(sim, ipam, "c2"), ["10.32.0.2/24"]);
+  assert.deepEqual(readyAddresses(sim, ipam, "c1"), a);
+  assert.deepEqual(readyAddresses(sim, ipam, "c2"), ["10.32.0.2/24"]);
   assert.deepEqual(ipam.lookup("c1"), a);
   sim.check();
 });
 
 Deno.test("Ipam.allocate() never gives a subnet's first or last address", () => {
-  const sim = quiet(1);
+  const sim = quietSim(1, 1);
   const ipam = sim.nodes[0].ipam;
-  assert.deepEqual(ready(sim, ipam, "a", "10.32.0.4/30"), ["10.32.0.5/30"]);
-  assert.deepEqual(ready(sim, ipam, "b", "10.32.0.4/30"), ["10.32.0.6/30"]);
+  assert.deepEqual(readyAddresses(sim, ipam, "a", "10.32.0.4/30"), ["10.32.0.5/30"]);
+  assert.deepEqual(readyAddresses(sim, ipam, "b", "10.32.0.4/30"), ["10.32.0.6/30"]);
   const c = ipam.allocate("c", "10.32.0.4/30");
   assert.equal(c.state, "pending");
   assert.match((c as { reason: string }).reason, /no free address in 10\.32\.0\.4\/30/);
@@ -47,24 +30,24 @@ Deno.test("Ipam.allocate() never gives a subnet's first or last address", () => 
 });
 
 Deno.test("Ipam.release() frees the address for the next container", () => {
-  const sim = quiet(1);
+  const sim = quietSim(1, 1);
   const ipam = sim.nodes[0].ipam;
-  ready(sim, ipam, "a", "10.32.0.4/30");
-  ready(sim, ipam, "b", "10.32.0.4/30");
+  readyAddresses(sim, ipam, "a", "10.32.0.4/30");
+  readyAddresses(sim, ipam, "b", "10.32.0.4/30");
   ipam.release("a");
   assert.deepEqual(ipam.lookup("a"), []);
-  assert.deepEqual(ready(sim, ipam, "c", "10.32.0.4/30"), ["10.32.0.5/30"]);
+  assert.deepEqual(readyAddresses(sim, ipam, "c", "10.32.0.4/30"), ["10.32.0.5/30"]);
   ipam.release("b", "10.32.0.6");
   assert.deepEqual(ipam.lookup("b"), []);
 });
 
 Deno.test("Ipam.claim() keeps a hand-set address from IPAM and refuses one in use", () => {
-  const sim = quiet(3);
+  const sim = quietSim(1, 3);
   const [a, b] = [sim.nodes[0].ipam, sim.nodes[1].ipam];
   assert.equal(b.claim("manual", "10.32.0.1/24").state, "pending");
   sim.settle(3);
   assert.deepEqual(b.claim("manual", "10.32.0.1/24"), { state: "ready", addresses: ["10.32.0.1/24"] });
-  assert.deepEqual(ready(sim, a, "c1"), ["10.32.0.2/24"]);
+  assert.deepEqual(readyAddresses(sim, a, "c1"), ["10.32.0.2/24"]);
   assert.throws(
     () => a.claim("other", "10.32.0.2/24"),
     /Cannot claim 10\.32\.0\.2 for other: container c1 has it/,
@@ -75,13 +58,13 @@ Deno.test("Ipam.claim() keeps a hand-set address from IPAM and refuses one in us
 });
 
 Deno.test("Ipam.persist() and Ipam.restore() keep rings and allocations across a restart", () => {
-  const sim = quiet(3);
+  const sim = quietSim(1, 3);
   const node = sim.nodes[0];
-  const a = ready(sim, node.ipam, "c1");
+  const a = readyAddresses(sim, node.ipam, "c1");
   sim.crash(node);
   sim.restart(node);
   assert.deepEqual(node.ipam.lookup("c1"), a);
-  assert.deepEqual(ready(sim, node.ipam, "c1"), a);
+  assert.deepEqual(readyAddresses(sim, node.ipam, "c1"), a);
   assert.throws(
     () => Ipam.restore(node.ipam.persist(), sim.options(peerName(9))),
     /belongs to peer 02:00:00:00:00:01/,
@@ -90,7 +73,7 @@ Deno.test("Ipam.persist() and Ipam.restore() keep rings and allocations across a
 });
 
 Deno.test("Ipam.onGossip() refuses garbage and rings initialised apart, changing nothing", () => {
-  const sim = quiet(2);
+  const sim = quietSim(1, 2);
   const ipam = sim.nodes[0].ipam;
   const before = ipam.persist();
   const rng = prng(5);
@@ -112,7 +95,7 @@ Deno.test("Ipam.onGossip() refuses garbage and rings initialised apart, changing
 });
 
 Deno.test("Ipam.rmpeer() takes a dead peer's space and stops counting its vote", () => {
-  const sim = quiet(3);
+  const sim = quietSim(1, 3);
   const [a, , c] = sim.nodes;
   sim.kill(c);
   const taken = a.ipam.rmpeer(c.name);
@@ -122,13 +105,13 @@ Deno.test("Ipam.rmpeer() takes a dead peer's space and stops counting its vote",
   assert.ok(st.tokens.every((t) => t.owner !== c.name));
   assert.ok(st.owned > 160n);
   assert.throws(() => a.ipam.rmpeer(a.name), /it is this peer/);
-  assert.deepEqual(ready(sim, sim.nodes[1].ipam, "after"), ["10.32.0.85/24"]);
+  assert.deepEqual(readyAddresses(sim, sim.nodes[1].ipam, "after"), ["10.32.0.85/24"]);
 });
 
 Deno.test("Ipam.allocate() gives one address per family when dual-stack", () => {
-  const sim = quiet(3, ["10.32.0.0/24", "fd00:6d65:7368::/64"]);
-  assert.deepEqual(ready(sim, sim.nodes[0].ipam, "c1"), ["10.32.0.1/24", "fd00:6d65:7368::1/64"]);
-  assert.deepEqual(ready(sim, sim.nodes[0].ipam, "c2", "fd00:6d65:7368::100/120"), [
+  const sim = quietSim(1, 3, ["10.32.0.0/24", "fd00:6d65:7368::/64"]);
+  assert.deepEqual(readyAddresses(sim, sim.nodes[0].ipam, "c1"), ["10.32.0.1/24", "fd00:6d65:7368::1/64"]);
+  assert.deepEqual(readyAddresses(sim, sim.nodes[0].ipam, "c2", "fd00:6d65:7368::100/120"), [
     "fd00:6d65:7368::101/120",
   ]);
 });

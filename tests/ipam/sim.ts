@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import type { Gossip, GossipData, PeerName } from "../../src/mesh/gossip.ts";
 import { Ipam, type IpamOptions, type RingStatus } from "../../src/ipam/ipam.ts";
-import type { Prng } from "../dns/prng.ts";
+import { type Prng, prng } from "../dns/prng.ts";
 import { bigIntToIP, formatIP, ipToBigInt, networkOf, parseCIDR, parseIP, sizeOf } from "../../src/net/ip.ts";
 
 /** A queued message. */
@@ -48,6 +48,23 @@ export interface SimOptions {
   init: "seed" | "consensus";
   /** How many of the peers found (and vote in) the ring with "seed"; the rest join later. Default all. */
   founders?: number;
+}
+
+/** A simulation of `peers` peers without loss, seeded and settled. */
+export function quietSim(seed: number, peers: number, ranges = ["10.32.0.0/24"]): Sim {
+  const sim = new Sim(prng(seed), { peers, loss: 0, reclaimAfterMs: 10 * 60_000, init: "seed", ranges });
+  sim.settle(3);
+  return sim;
+}
+
+/** Allocates for `id` at `ipam` until ready, settling between tries; fails after ten tries. */
+export function readyAddresses(sim: Sim, ipam: Ipam, id: string, subnet?: string): string[] {
+  for (let i = 0; i < 10; i++) {
+    const a = ipam.allocate(id, subnet);
+    if (a.state === "ready") return a.addresses;
+    sim.settle(1);
+  }
+  assert.fail(`${id} never got an address`);
 }
 
 /** The name of peer `i`. */
@@ -163,6 +180,13 @@ export class Sim {
   /** Splits the up peers into `sides` random sides. */
   partition(sides: number): void {
     for (const n of this.nodes) n.side = this.rng.int(sides);
+    this.reach();
+  }
+
+  /** Puts `n`, alone or with a few others, on a side of its own. */
+  isolate(n: Node): void {
+    const side = 1 + this.rng.int(3);
+    for (const m of this.nodes) if (m === n || this.rng.next() < 0.2) m.side = side;
     this.reach();
   }
 
@@ -282,7 +306,8 @@ function randomAddress(rng: Prng, range: string): string {
  */
 export function run(rng: Prng, steps: number, opts: Partial<SimOptions> = {}): Sim {
   const peers = opts.peers ?? 5 + rng.int(21);
-  opts = { founders: rng.next() < 0.3 ? 3 + rng.int(peers - 2) : peers, ...opts };
+  const init = rng.next() < 0.2 ? "consensus" : "seed";
+  opts = { founders: rng.next() < 0.3 ? 3 + rng.int(peers - 2) : peers, init, ...opts };
   const sim = new Sim(rng, {
     peers,
     loss: 0.1,
@@ -308,7 +333,9 @@ export function run(rng: Prng, steps: number, opts: Partial<SimOptions> = {}): S
       wants.push(w);
       ask(w);
     } else if (r < 0.5 && wants.length > 0) {
-      ask(rng.pick(wants));
+      const w = rng.pick(wants);
+      ask(w);
+      if (rng.next() < 0.15) sim.isolate(w.node); // cut it off before its news spreads
     } else if (r < 0.6 && wants.length > 0) {
       const w = rng.pick(wants);
       if (w.node.state === "up") {
@@ -349,7 +376,7 @@ export function run(rng: Prng, steps: number, opts: Partial<SimOptions> = {}): S
     } else {
       sim.antiEntropy();
     }
-    sim.deliver(rng.int(4 * peers));
+    sim.deliver(rng.int(2 * peers));
     sim.check();
   }
   return sim;
