@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { UsageError } from "../errors.ts";
 import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
 
 /** A reply from the API. */
@@ -79,14 +80,16 @@ export async function apiRequest(
 }
 
 /**
- * Like {@link apiRequest}, but a non-2xx status becomes an Error carrying the API's message.
+ * Like {@link apiRequest}, but a non-2xx status becomes an Error carrying the API's message (a
+ * {@link UsageError} for 400, so the CLI exits 2).
  *
  * @returns the body
  */
 export async function apiCall(method: string, path: string, opts: ApiRequestOptions = {}): Promise<string> {
   const r = await apiRequest(method, path, opts);
   if (r.status < 200 || r.status > 299) {
-    throw new Error(r.body.trim() || `${method} ${path} failed with ${r.status}`);
+    const message = r.body.trim() || `${method} ${path} failed with ${r.status}`;
+    throw r.status === 400 ? new UsageError(message) : new Error(message);
   }
   return r.body;
 }

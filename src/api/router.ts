@@ -1,9 +1,11 @@
 /**
  * The HTTP API's request router: a table of (method, path pattern, handler), with `:param` segments,
- * bounded form bodies, and errors turned into plain-text replies (4xx for the caller's mistakes, 500 otherwise).
+ * bounded form bodies, and errors turned into plain-text replies: an {@link HttpError}'s status, 400 for a
+ * {@link UsageError} (the caller's mistake), 500 with the error's message otherwise.
  *
  * @module
  */
+import { UsageError } from "../errors.ts";
 
 /** Path parameters captured from `:name` segments. */
 export type Params = Record<string, string>;
@@ -68,7 +70,8 @@ export class ApiRouter {
         return await r.handler(req, params);
       } catch (err) {
         if (err instanceof HttpError) return text(err.status, err.message);
-        return text(500, `Internal error: ${(err as Error).message}`);
+        if (err instanceof UsageError) return text(400, err.message);
+        return text(500, (err as Error).message);
       }
     }
     return pathMatched

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
 import type { Router } from "../router/router.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
@@ -17,14 +16,15 @@ export const STATUS_VIEWS = {
   targets: targetsText,
 } as const;
 
-/** Runs `fn`, turning a UsageError (bad peer address, …) into a 400 reply. */
-function badRequest<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof UsageError) throw new HttpError(400, err.message);
-    throw err;
-  }
+/**
+ * The form field `name`, which must be present.
+ *
+ * @throws {HttpError} 400 naming the missing field
+ */
+function required(form: URLSearchParams, name: string): string {
+  const v = form.get(name);
+  if (v === null || v === "") throw new HttpError(400, `Missing form field '${name}'`);
+  return v;
 }
 
 /**
@@ -56,14 +56,24 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
     .add("POST", "/connect", async (req) => {
       const form = await readForm(req);
       const peers = form.getAll("peer");
-      badRequest(() => router.mesh.connect(peers, form.get("replace") === "true"));
+      router.mesh.connect(peers, form.get("replace") === "true");
       return text(200, "");
     })
     .add("POST", "/forget", async (req) => {
       const form = await readForm(req);
-      badRequest(() => router.mesh.forget(form.getAll("peer")));
+      router.mesh.forget(form.getAll("peer"));
       return text(200, "");
     })
+    .add("POST", "/attach", async (req) => {
+      const form = await readForm(req);
+      const a = await router.attachments.attach(required(form, "container"), form.getAll("cidr"));
+      return json(a);
+    })
+    .add("POST", "/detach", async (req) => {
+      const form = await readForm(req);
+      return json(await router.attachments.detach(required(form, "container"), form.getAll("cidr")));
+    })
+    .add("GET", "/ps", () => json(router.attachments.list()))
     .add("POST", "/stop", () => {
       setTimeout(stop, 0);
       return text(200, "stopping");

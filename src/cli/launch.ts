@@ -38,6 +38,9 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--port", flags.port);
   opt("--host", flags.host);
   opt("--data-dir", flags.dataDir);
+  opt("--bridge", flags.bridge);
+  opt("--mtu", flags.mtu);
+  opt("--ipalloc-range", flags.ipallocRange);
   if (flags.discovery === false) args.push("--no-discovery");
   return [...args, "--", ...peers];
 }
@@ -105,6 +108,12 @@ export function launchCommand(): Command {
     .option("--port <port>", "TCP and UDP port of the mesh (default: 6783)")
     .option("--host <ip>", "address to listen on for peers (default: 0.0.0.0)")
     .option("--data-dir <dir>", "state directory (default: /var/lib/meshnet, or MESHNET_DATA_DIR)")
+    .option("--bridge <name>", "bridge that containers are plugged into (default: weave)")
+    .option("--mtu <bytes>", "MTU of the overlay (default: 1376)")
+    .option(
+      "--ipalloc-range <cidr>",
+      "address range of the overlay; refused if it overlaps a host route (default: 10.32.0.0/12)",
+    )
     .option("--foreground", "run in the foreground (for systemd and Kubernetes) instead of detaching")
     .action(async (peers: string[], flags: LaunchFlags & { foreground?: boolean }) => {
       const running = await runningReport();

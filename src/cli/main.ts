@@ -11,6 +11,7 @@ import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
 import { labCommand } from "./lab.ts";
+import { attachCommand, detachCommand, psCommand } from "./attach.ts";
 import { connectCommand, forgetCommand } from "./connect.ts";
 import { launchCommand } from "./launch.ts";
 import { reportCommand, statusCommand } from "./status.ts";
@@ -34,6 +35,9 @@ export function program(): Command {
       stopCommand(),
       connectCommand(),
       forgetCommand(),
+      attachCommand(),
+      detachCommand(),
+      psCommand(),
       statusCommand(),
       reportCommand(),
       versionCommand(),

@@ -5,12 +5,17 @@
  */
 import { UsageError } from "../errors.ts";
 import { MESH_PORT } from "../mesh/constants.ts";
-import { isIP } from "../net/ip.ts";
+import { formatCIDR, isIP, parseCIDR } from "../net/ip.ts";
+import { DEFAULT_BRIDGE } from "../netdev/constants.ts";
 import { DEFAULT_DATA_DIR } from "./data_dir.ts";
 import { parsePeerName } from "./peer_name.ts";
 
 /** Default maximum number of connections (the reference's code default). */
 export const DEFAULT_CONN_LIMIT = 200;
+/** Default overlay MTU: a 1500-byte underlay less the sleeve's encapsulation, as the reference. */
+export const DEFAULT_MTU = 1376;
+/** Default overlay address range, as the reference. */
+export const DEFAULT_IPALLOC_RANGE = "10.32.0.0/12";
 
 /** A peer address as given on the command line: host and port. */
 export interface PeerAddress {
@@ -40,6 +45,12 @@ export interface RouterConfig {
   dataDir: string;
   /** Peers to connect to at start. */
   peers: PeerAddress[];
+  /** Name of the bridge containers are plugged into. */
+  bridge: string;
+  /** MTU of the overlay (bridge, TAP and container interfaces) in bytes. */
+  mtu: number;
+  /** The overlay's address range (IPAM allocates from it); launch refuses one that overlaps a host route. */
+  ipallocRange: string;
 }
 
 /**
@@ -81,6 +92,24 @@ export interface LaunchFlags {
   port?: string;
   host?: string;
   dataDir?: string;
+  bridge?: string;
+  mtu?: string;
+  ipallocRange?: string;
+}
+
+function checkLinkName(flag: string, name: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) {
+    throw new UsageError(`Invalid ${flag} '${name}': use 1 to 15 letters, digits, '.', '-' or '_'`);
+  }
+  return name;
+}
+
+function checkRange(cidr: string): string {
+  try {
+    return formatCIDR(parseCIDR(cidr));
+  } catch (err) {
+    throw new UsageError(`Invalid --ipalloc-range: ${(err as Error).message}`);
+  }
 }
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -128,5 +157,8 @@ export function buildConfig(
     host,
     dataDir: flags.dataDir ?? env("MESHNET_DATA_DIR") ?? DEFAULT_DATA_DIR,
     peers: peers.map((p) => parsePeerAddress(p, port)),
+    bridge: checkLinkName("--bridge", flags.bridge ?? DEFAULT_BRIDGE),
+    mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
+    ipallocRange: checkRange(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
   };
 }

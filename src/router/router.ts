@@ -10,6 +10,9 @@ import type { PeerName } from "../mesh/gossip.ts";
 import { VERSION } from "../version.ts";
 import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
+import { Attachments } from "./attachments.ts";
+import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
+import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
 import { type ConnectionStatus, MeshTransport } from "./mesh_transport.ts";
 import { loadPeerName, randomUid } from "./peer_name.ts";
 
@@ -82,6 +85,9 @@ export class Router {
   readonly startedAt = new Date();
   /** The mesh: connections, topology, routes and gossip. */
   readonly mesh: MeshTransport;
+  /** Attached containers (set by {@link Router.start}). */
+  attachments!: Attachments;
+  #nl?: NetlinkSocket;
 
   /** Loads identity from the data directory; starts nothing yet. */
   constructor(config: RouterConfig, dir: DataDir) {
@@ -93,18 +99,28 @@ export class Router {
   }
 
   /**
-   * Starts the subsystems.
+   * Starts the subsystems: the bridge (after checking the overlay range against host routes), then the mesh.
    *
-   * @throws {Error} when the mesh port cannot be bound
+   * @throws {Error} when the range overlaps a host route, the bridge cannot be made, or the mesh port is taken
    */
   start(): Promise<void> {
+    const c = this.config;
+    this.#nl = NetlinkSocket.open();
+    assertNoHostRouteOverlap(this.#nl, c.ipallocRange, c.bridge);
+    ensureBridge(this.#nl, { name: c.bridge, mtu: c.mtu });
+    this.attachments = new Attachments(this.dir, this.#nl, {
+      bridge: c.bridge,
+      mtu: c.mtu,
+      peerName: this.name,
+    });
     this.mesh.start();
     return Promise.resolve();
   }
 
-  /** Stops the subsystems, closing every connection. */
+  /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
   stop(): Promise<void> {
     this.mesh.stop();
+    this.#nl?.close();
     return Promise.resolve();
   }
 

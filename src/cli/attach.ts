@@ -1,0 +1,59 @@
+/**
+ * `meshnet attach [CIDR…] CONTAINER`, `meshnet detach [CIDR…] CONTAINER` and `meshnet ps`: plug containers
+ * into the overlay and list them. CONTAINER is a network namespace name (/run/netns), a namespace path or a PID.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import { apiCall } from "../api/client.ts";
+import { UsageError } from "../errors.ts";
+import type { Attachment } from "../router/attachments.ts";
+
+function split(args: string[], verb: string): { container: string; cidrs: string[] } {
+  if (args.length === 0) throw new UsageError(`Missing container; usage: meshnet ${verb} [CIDR…] CONTAINER`);
+  return { container: args[args.length - 1], cidrs: args.slice(0, -1) };
+}
+
+function form(container: string, cidrs: string[]): [string, string][] {
+  return [["container", container], ...cidrs.map((c): [string, string] => ["cidr", c])];
+}
+
+/** Builds the `attach` command. */
+export function attachCommand(): Command {
+  return new Command("attach")
+    .description("give a container an interface on the overlay with these addresses; prints its addresses")
+    .argument("<args...>", "[CIDR…] CONTAINER: addresses like 10.32.1.5/12, then a netns name, path or PID")
+    .action(async (args: string[]) => {
+      const { container, cidrs } = split(args, "attach");
+      const a = JSON.parse(await apiCall("POST", "/attach", { form: form(container, cidrs) })) as Attachment;
+      console.log(a.addresses.join(" "));
+    });
+}
+
+/** Builds the `detach` command. */
+export function detachCommand(): Command {
+  return new Command("detach")
+    .description(
+      "remove these addresses from a container, or its whole overlay interface when none are given",
+    )
+    .argument("<args...>", "[CIDR…] CONTAINER")
+    .action(async (args: string[]) => {
+      const { container, cidrs } = split(args, "detach");
+      const removed = JSON.parse(
+        await apiCall("POST", "/detach", { form: form(container, cidrs) }),
+      ) as string[];
+      console.log(removed.join(" "));
+    });
+}
+
+/** Builds the `ps` command. */
+export function psCommand(): Command {
+  return new Command("ps")
+    .description("list attached containers: id, MAC, addresses")
+    .option("--json", "print as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const list = JSON.parse(await apiCall("GET", "/ps")) as Attachment[];
+      if (opts.json) return console.log(JSON.stringify(list, null, 2));
+      for (const a of list) console.log(`${a.id} ${a.mac} ${a.addresses.join(" ")}`);
+    });
+}
