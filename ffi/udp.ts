@@ -39,6 +39,11 @@ const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
+const IPPROTO_IP = 0;
+const IP_MTU_DISCOVER = 10;
+const IPV6_MTU_DISCOVER = 23;
+/** IP_PMTUDISC_DO and IPV6_PMTUDISC_DO: set DF, never fragment locally, EMSGSIZE above the path MTU. */
+const PMTUDISC_DO = 2;
 const EAGAIN = 11;
 const ENOBUFS = 105;
 const SOCKADDR_IN_SIZE = 16;
@@ -56,6 +61,11 @@ export interface UdpOptions {
   sendBuffer?: number;
   /** The most datagrams one receive returns. Default 64. */
   batchSize?: number;
+  /**
+   * Set Don't Fragment and never fragment locally (IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = PMTUDISC_DO): a send
+   * larger than the known path MTU fails with EMSGSIZE, so the caller can discover the path MTU. Default false.
+   */
+  dontFragment?: boolean;
 }
 
 /** A bound UDP socket opened by {@link openUdp}. An IPv6 socket is IPv6-only (IPV6_V6ONLY). */
@@ -166,7 +176,7 @@ export function openUdp(address: string, port: number, options: UdpOptions = {})
   const batchSize = positive(options.batchSize ?? 64, "batch size", local);
   const rcv = positive(options.receiveBuffer ?? 4 << 20, "receive buffer", local);
   const snd = positive(options.sendBuffer ?? 4 << 20, "send buffer", local);
-  const open = () => bindSocket(local, rcv, snd);
+  const open = () => bindSocket(local, rcv, snd, options.dontFragment ?? false);
   const fd = options.netns === undefined ? open() : withNetns(options.netns, open);
   try {
     return new UdpConn(fd, boundEndpoint(fd, local), batchSize);
@@ -184,7 +194,12 @@ function positive(n: number, what: string, local: Endpoint): number {
 }
 
 /** Creates, configures and binds the socket in the current namespace; returns its fd. */
-function bindSocket(local: Endpoint, receiveBuffer: number, sendBuffer: number): number {
+function bindSocket(
+  local: Endpoint,
+  receiveBuffer: number,
+  sendBuffer: number,
+  dontFragment: boolean,
+): number {
   const c = libc();
   const family = local.family === 4 ? AF_INET : AF_INET6;
   const fd = check(
@@ -197,6 +212,10 @@ function bindSocket(local: Endpoint, receiveBuffer: number, sendBuffer: number):
     if (local.family === 6) opt(IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
     opt(SOL_SOCKET, SO_RCVBUF, receiveBuffer, `SO_RCVBUF ${receiveBuffer}`);
     opt(SOL_SOCKET, SO_SNDBUF, sendBuffer, `SO_SNDBUF ${sendBuffer}`);
+    if (dontFragment && local.family === 4) opt(IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC_DO, "IP_MTU_DISCOVER");
+    if (dontFragment && local.family === 6) {
+      opt(IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC_DO, "IPV6_MTU_DISCOVER");
+    }
     const sa = sockaddr(local);
     if (c.bind(fd, sa, sa.length) < 0) {
       const code = errno();
