@@ -1,0 +1,114 @@
+/**
+ * Sleeve constants: the UDP datagram format (spec, both ends must agree) apart from the timers and sizes each
+ * peer may tune on its own.
+ *
+ * @module
+ */
+
+// ---- Spec: the wire format -------------------------------------------------------------------------------
+
+/** The datagram format version in byte 0; a datagram with another version is dropped. */
+export const SLEEVE_VERSION = 1;
+
+/** Flag bits in byte 1 of the datagram header. */
+export const DatagramFlag = {
+  /** The records are sealed: a 64-bit sequence number follows the header, then secretbox(records). */
+  sealed: 0x01,
+} as const;
+
+/** Bytes of the datagram header: version (1), flags (1), sender peer (6). */
+export const HEADER_SIZE = 8;
+
+/** Bytes of the big-endian sequence number after the header of a sealed datagram. */
+export const SEQUENCE_SIZE = 8;
+
+/** Bytes of a peer name or MAC address on the wire. */
+export const NAME_SIZE = 6;
+
+/** Bytes of a record header: kind (1), source peer (6), destination peer (6), body length (2, big-endian). */
+export const RECORD_HEADER_SIZE = 15;
+
+/** The record kinds. Every other value is a decode error. */
+export const RecordKind = {
+  /** An Ethernet frame from the source peer's bridge to the destination peer (or to all, for a flood). */
+  frame: 1,
+  /** A link heartbeat, source = sender, destination = receiver; the body (8 bytes) is echoed in the ack. */
+  heartbeat: 2,
+  /** The answer to a heartbeat: UDP works both ways on this link. Body: the heartbeat's 8 bytes. */
+  heartbeatAck: 3,
+  /** A path MTU probe: body = the probe's datagram size (u16) then padding up to that size. */
+  pmtuProbe: 4,
+  /** The answer to a probe: body = the datagram size that arrived (u16). */
+  pmtuAck: 5,
+} as const;
+
+/** A record kind value. */
+export type RecordKind = typeof RecordKind[keyof typeof RecordKind];
+
+/** Body bytes of a heartbeat and of its ack. */
+export const HEARTBEAT_BODY_SIZE = 8;
+
+/** Body bytes of a PMTU ack (and the size field at the start of a probe). */
+export const PMTU_BODY_SIZE = 2;
+
+/** The destination peer of a flooded frame: every peer on the source's broadcast tree. */
+export const BROADCAST_PEER = 0xffff_ffff_ffff;
+
+/** Bytes of an Ethernet header (destination MAC, source MAC, EtherType). */
+export const ETHERNET_HEADER_SIZE = 14;
+
+/** EtherType of IPv4. */
+export const ETHERTYPE_IPV4 = 0x0800;
+
+/** The STP bridge group address 01:80:c2:00:00:00, never forwarded between bridges. */
+export const STP_GROUP_MAC = 0x0180_c200_0000;
+
+/** ICMP type "destination unreachable" and its code "fragmentation needed and DF set" (RFC 792, RFC 1191). */
+export const ICMP_UNREACHABLE = 3;
+/** ICMP code "fragmentation needed and DF set". */
+export const ICMP_FRAG_NEEDED = 4;
+
+/** Bytes of IPv4 + UDP headers around a datagram (what the underlay adds for IPv4 peers). */
+export const UDP4_OVERHEAD = 28;
+/** Bytes of IPv6 + UDP headers around a datagram. */
+export const UDP6_OVERHEAD = 48;
+
+/** The largest UDP payload (IPv4): 65535 − 20 − 8. */
+export const MAX_DATAGRAM = 65507;
+
+/** The smallest datagram a path must carry (RFC 791's 576-byte IPv4 datagram − 28): PMTU search floor. */
+export const MIN_DATAGRAM = 548;
+
+// ---- Tuning: each peer may pick its own ------------------------------------------------------------------
+
+/** Heartbeat period before the link is established, in ms. */
+export const HEARTBEAT_FAST_MS = 200;
+/** Heartbeat period once established, in ms. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+/** An established link is lost when no heartbeat ack arrived for this long, in ms. */
+export const LOST_AFTER_MS = 5_000;
+
+/** How often the engine runs its timers (heartbeats, probes, MAC expiry), in ms. */
+export const TICK_MS = 50;
+
+/** Largest datagram assumed for a peer before its path MTU is verified: a 1500-byte IPv4 path. */
+export const ASSUMED_DATAGRAM = 1500 - UDP4_OVERHEAD;
+/** An unanswered PMTU probe counts as too big after this long, in ms. */
+export const PMTU_PROBE_TIMEOUT_MS = 150;
+/** Tries of one probe size before it counts as too big. */
+export const PMTU_PROBE_TRIES = 3;
+/** The search stops when the verified and the failed size are this close, in bytes. */
+export const PMTU_PRECISION = 8;
+/** A finished search runs again after this long (paths change), in ms. */
+export const PMTU_RECHECK_MS = 10 * 60_000;
+
+/** Sequence numbers of a sealed link remembered below the highest seen (replay window width). */
+export const REPLAY_WINDOW = 1024;
+
+/** A learned MAC is forgotten after this long without frames from it, in ms (longer than ARP timeouts). */
+export const MAC_EXPIRY_MS = 10 * 60_000;
+/** Learned MACs kept at most; the oldest is evicted beyond (bounds memory under spoofed sources). */
+export const MAC_CACHE_LIMIT = 65_536;
+
+/** Frames read from the device, or datagrams from the socket, per wakeup at most before flushing. */
+export const DRAIN_LIMIT = 256;

@@ -1,0 +1,318 @@
+/**
+ * The sleeve's UDP datagram: a header, then a batch of records, sealed per hop when the link has a key.
+ *
+ * ```
+ * plain:  version(1) flags(1) sender(6) | record…
+ * sealed: version(1) flags(1)=sealed sender(6) | sequence(8, BE) | secretbox(record…)  (+16 bytes tag)
+ * record: kind(1) src peer(6) dst peer(6) length(2, BE) | body(length)
+ * ```
+ *
+ * The nonce of a sealed datagram is the mesh's UDP nonce ({@link makeNonce} with tcp = false): the sender's
+ * polarity bit and the sequence number, so one session key serves both directions and the TCP channel.
+ *
+ * {@link DatagramBuilder} writes into one reused buffer; {@link readHeader} and {@link RecordReader} decode
+ * untrusted bytes strictly (every field bounded, every kind known, no trailing bytes) and throw
+ * {@link DatagramError}, validating a whole batch before any record is acted on.
+ *
+ * @module
+ */
+import type { SecretBox } from "../../../ffi/sodium.ts";
+import { MAC_BYTES } from "../../../ffi/sodium.ts";
+import { makeNonce } from "../../mesh/protocol_crypto.ts";
+import {
+  BROADCAST_PEER,
+  DatagramFlag,
+  ETHERNET_HEADER_SIZE,
+  HEADER_SIZE,
+  HEARTBEAT_BODY_SIZE,
+  PMTU_BODY_SIZE,
+  RECORD_HEADER_SIZE,
+  RecordKind,
+  SEQUENCE_SIZE,
+  SLEEVE_VERSION,
+} from "./constants.ts";
+import { formatMac48, readMac48, writeMac48 } from "./mac48.ts";
+
+/** Bytes a sealed datagram adds over a plain one: the sequence number and the secretbox tag. */
+export const SEAL_OVERHEAD = SEQUENCE_SIZE + MAC_BYTES;
+
+/** A link's session key and which end we are, for sealing and opening its datagrams. */
+export interface LinkKey {
+  /** The secretbox implementation (libsodium or tweetnacl). */
+  box: SecretBox;
+  /** The connection's 32-byte session key. */
+  key: Uint8Array;
+  /** True when we dialled the mesh connection to this peer (sets our nonces' polarity bit). */
+  outbound: boolean;
+}
+
+/** Untrusted bytes that are not a valid sleeve datagram; the receiver drops and counts it. */
+export class DatagramError extends Error {
+  /** @param message what is wrong, naming the offending value */
+  constructor(message: string) {
+    super(message);
+    this.name = "DatagramError";
+  }
+}
+
+/**
+ * Builds one datagram at a time into a buffer it owns and reuses.
+ *
+ * @example
+ * ```ts ignore
+ * const b = new DatagramBuilder(65535);
+ * b.begin(us, 1472);
+ * b.add(RecordKind.frame, us, dst, frame); // false when it does not fit: finish() and begin again
+ * conn.send([b.finish()], endpoint);
+ * ```
+ */
+export class DatagramBuilder {
+  readonly #out: Uint8Array;
+  /** Where sealed datagrams' records are built before sealing into {@link #out}. */
+  readonly #scratch: Uint8Array;
+  #records!: Uint8Array;
+  #length = 0;
+  #limit = 0;
+  #count = 0;
+  #seal: LinkKey | undefined;
+  #sequence = 0;
+
+  /** @param capacity the largest datagram it will build, in bytes */
+  constructor(capacity: number) {
+    this.#out = new Uint8Array(capacity);
+    this.#scratch = new Uint8Array(capacity);
+  }
+
+  /** The largest datagram it builds, in bytes. */
+  get capacity(): number {
+    return this.#out.length;
+  }
+
+  /** Records added since {@link begin}. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Starts a datagram from `sender` of at most `maxSize` bytes, sealed with `seal` and `sequence` when given.
+   *
+   * @throws {RangeError} when `maxSize` exceeds the capacity or leaves no room for a record
+   */
+  begin(sender: number, maxSize: number, seal?: LinkKey, sequence = 0): void {
+    const overhead = HEADER_SIZE + (seal ? SEAL_OVERHEAD : 0);
+    if (maxSize > this.#out.length || maxSize < overhead + RECORD_HEADER_SIZE) {
+      throw new RangeError(
+        `Cannot build a datagram of ${maxSize} bytes: use ${
+          overhead + RECORD_HEADER_SIZE
+        } to ${this.#out.length}`,
+      );
+    }
+    this.#out[0] = SLEEVE_VERSION;
+    this.#out[1] = seal ? DatagramFlag.sealed : 0;
+    writeMac48(this.#out, 2, sender);
+    this.#seal = seal;
+    this.#sequence = sequence;
+    this.#records = seal ? this.#scratch : this.#out.subarray(HEADER_SIZE);
+    this.#length = 0;
+    this.#limit = maxSize - overhead;
+    this.#count = 0;
+  }
+
+  /** The body bytes a further record could carry, or −1 when not even an empty record fits. */
+  room(): number {
+    return this.#limit - this.#length - RECORD_HEADER_SIZE;
+  }
+
+  /**
+   * Appends a record with `body`; `bodyLength` larger than `body` pads with zeros (PMTU probes).
+   *
+   * @returns false, adding nothing, when the record does not fit
+   */
+  add(kind: RecordKind, src: number, dst: number, body: Uint8Array, bodyLength = body.length): boolean {
+    if (bodyLength > this.room()) return false;
+    const r = this.#records, at = this.#length;
+    r[at] = kind;
+    writeMac48(r, at + 1, src);
+    writeMac48(r, at + 7, dst);
+    r[at + 13] = bodyLength >>> 8;
+    r[at + 14] = bodyLength;
+    r.set(body, at + RECORD_HEADER_SIZE);
+    if (bodyLength > body.length) {
+      r.fill(0, at + RECORD_HEADER_SIZE + body.length, at + RECORD_HEADER_SIZE + bodyLength);
+    }
+    this.#length += RECORD_HEADER_SIZE + bodyLength;
+    this.#count++;
+    return true;
+  }
+
+  /** Completes the datagram (sealing it when begun with a key); the view is valid until the next {@link begin}. */
+  finish(): Uint8Array {
+    const seal = this.#seal;
+    if (!seal) return this.#out.subarray(0, HEADER_SIZE + this.#length);
+    const out = this.#out, seq = this.#sequence;
+    new DataView(out.buffer, out.byteOffset).setBigUint64(HEADER_SIZE, BigInt(seq));
+    const at = HEADER_SIZE + SEQUENCE_SIZE;
+    const nonce = makeNonce(BigInt(seq), seal.outbound, false);
+    const sealed = seal.box.seal(out.subarray(at), this.#scratch.subarray(0, this.#length), nonce, seal.key);
+    return out.subarray(0, at + sealed.length);
+  }
+}
+
+/** The decoded header of a datagram; {@link readHeader} fills one reused instance. */
+export interface DatagramHeader {
+  /** The sending peer (48-bit name). */
+  sender: number;
+  /** True when the records are sealed. */
+  sealed: boolean;
+  /** The sequence number of a sealed datagram (below 2^53), else 0. */
+  sequence: number;
+  /** Where the records (or the sealed box) start. */
+  bodyOffset: number;
+}
+
+/**
+ * Decodes a datagram's header into `into`.
+ *
+ * @throws {DatagramError} when it is too short, of another version, has unknown flags, a reserved sender name
+ *   or a sequence number beyond 2^53
+ */
+export function readHeader(bytes: Uint8Array, into: DatagramHeader): DatagramHeader {
+  if (bytes.length < HEADER_SIZE + RECORD_HEADER_SIZE) {
+    throw new DatagramError(`Datagram of ${bytes.length} bytes is shorter than a header and one record`);
+  }
+  if (bytes[0] !== SLEEVE_VERSION) {
+    throw new DatagramError(
+      `Datagram version '${bytes[0]}' is not ${SLEEVE_VERSION}; upgrade the older peer`,
+    );
+  }
+  const flags = bytes[1];
+  if ((flags & ~DatagramFlag.sealed) !== 0) {
+    throw new DatagramError(`Datagram flags '0x${flags.toString(16)}' are unknown`);
+  }
+  const sender = readMac48(bytes, 2);
+  checkPeer(sender, "sender");
+  into.sender = sender;
+  into.sealed = flags === DatagramFlag.sealed;
+  into.sequence = 0;
+  into.bodyOffset = HEADER_SIZE;
+  if (into.sealed) {
+    if (bytes.length < HEADER_SIZE + SEAL_OVERHEAD + RECORD_HEADER_SIZE) {
+      throw new DatagramError(
+        `Sealed datagram of ${bytes.length} bytes is shorter than its overhead and one record`,
+      );
+    }
+    const high = (bytes[8] << 24 | bytes[9] << 16 | bytes[10] << 8 | bytes[11]) >>> 0;
+    const low = (bytes[12] << 24 | bytes[13] << 16 | bytes[14] << 8 | bytes[15]) >>> 0;
+    if (high >= 0x20_0000) {
+      throw new DatagramError(`Datagram sequence number 0x${high.toString(16)}… is beyond 2^53`);
+    }
+    into.sequence = high * 0x1_0000_0000 + low;
+    into.bodyOffset = HEADER_SIZE + SEQUENCE_SIZE;
+  }
+  return into;
+}
+
+/**
+ * Opens the sealed body of a datagram whose header was read into `header`.
+ *
+ * @param out where the records go; at least the box length − 16 bytes
+ * @returns the records, or undefined when the box does not authenticate under `link`
+ */
+export function openBody(
+  bytes: Uint8Array,
+  header: DatagramHeader,
+  link: LinkKey,
+  out: Uint8Array,
+): Uint8Array | undefined {
+  const nonce = makeNonce(BigInt(header.sequence), !link.outbound, false);
+  return link.box.open(out, bytes.subarray(header.bodyOffset), nonce, link.key);
+}
+
+/** Called once per record by {@link RecordReader.forEach}; the body is `records[start, end)`. */
+export type RecordVisitor = (kind: RecordKind, src: number, dst: number, start: number, end: number) => void;
+
+/** Strict reader of a batch of records. */
+export const RecordReader = {
+  /**
+   * Checks every record of a batch without acting on any.
+   *
+   * @returns the number of records
+   * @throws {DatagramError} naming the record and the field: an unknown kind, a reserved peer name, a broadcast
+   *   destination on a link record, a body of the wrong size, a record running past the end, an empty batch
+   */
+  validate(records: Uint8Array): number {
+    let at = 0, n = 0;
+    while (at < records.length) {
+      if (records.length - at < RECORD_HEADER_SIZE) {
+        throw new DatagramError(`Record ${n} has ${records.length - at} bytes, shorter than its header`);
+      }
+      const kind = records[at], src = readMac48(records, at + 1), dst = readMac48(records, at + 7);
+      const length = records[at + 13] << 8 | records[at + 14];
+      if (length > records.length - at - RECORD_HEADER_SIZE) {
+        throw new DatagramError(
+          `Record ${n} claims ${length} bytes; only ${records.length - at - 15} follow`,
+        );
+      }
+      checkPeer(src, `record ${n} source`);
+      if (dst === 0) {
+        throw new DatagramError(`Record ${n} destination is the reserved name 00:00:00:00:00:00`);
+      }
+      checkBody(kind, dst, length, n);
+      at += RECORD_HEADER_SIZE + length;
+      n++;
+    }
+    if (n === 0) throw new DatagramError("Datagram has no records");
+    return n;
+  },
+
+  /** Calls `visit` for each record of a batch that {@link validate} accepted. */
+  forEach(records: Uint8Array, visit: RecordVisitor): void {
+    let at = 0;
+    while (at < records.length) {
+      const length = records[at + 13] << 8 | records[at + 14];
+      const start = at + RECORD_HEADER_SIZE;
+      visit(
+        records[at] as RecordKind,
+        readMac48(records, at + 1),
+        readMac48(records, at + 7),
+        start,
+        start + length,
+      );
+      at = start + length;
+    }
+  },
+};
+
+function checkPeer(name: number, what: string): void {
+  if (name === 0 || name === BROADCAST_PEER) {
+    throw new DatagramError(`Datagram ${what} is the reserved name '${formatMac48(name)}'`);
+  }
+}
+
+function checkBody(kind: number, dst: number, length: number, n: number): void {
+  const linkRecord = kind !== RecordKind.frame;
+  let ok: boolean;
+  switch (kind) {
+    case RecordKind.frame:
+      ok = length >= ETHERNET_HEADER_SIZE;
+      break;
+    case RecordKind.heartbeat:
+    case RecordKind.heartbeatAck:
+      ok = length === HEARTBEAT_BODY_SIZE;
+      break;
+    case RecordKind.pmtuProbe:
+      ok = length >= PMTU_BODY_SIZE;
+      break;
+    case RecordKind.pmtuAck:
+      ok = length === PMTU_BODY_SIZE;
+      break;
+    default:
+      throw new DatagramError(`Record ${n} kind '${kind}' is unknown`);
+  }
+  if (!ok) {
+    throw new DatagramError(`Record ${n} of kind ${kind} has a body of ${length} bytes, which is invalid`);
+  }
+  if (linkRecord && dst === BROADCAST_PEER) {
+    throw new DatagramError(`Record ${n} of kind ${kind} is addressed to broadcast; only frames may be`);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Frame forwarding: where each Ethernet frame goes, from the local bridge or from a peer.
+ *
+ * From the bridge: a unicast frame to a MAC learned behind a peer goes to that peer's next hop; broadcast,
+ * multicast and unknown unicast frames flood along OUR broadcast tree. From a peer: frames addressed to us or
+ * to all are written to the bridge (and their source MAC learned); frames for others are relayed to the next
+ * hop of their destination peer, floods along the SOURCE's broadcast tree, so each peer gets a flood once.
+ *
+ * Route tables come whole from the control plane ({@link RouteTables}); frames are appended to the next
+ * hop's open datagram ({@link PeerLink.add}), which the engine flushes at the end of each wakeup.
+ *
+ * @module
+ */
+import type { PeerName } from "../../mesh/gossip.ts";
+import { BROADCAST_PEER, ETHERNET_HEADER_SIZE, RecordKind, STP_GROUP_MAC } from "./constants.ts";
+import type { Counters } from "./counters.ts";
+import { fragmentationNeeded, isIPv4DontFragment } from "./icmp.ts";
+import { isGroupMac, parseMac48, readMac48 } from "./mac48.ts";
+import type { MacCache, MacMove } from "./mac_cache.ts";
+import type { PeerLink } from "./peer_link.ts";
+
+/** The control plane's routes, replaced whole on every change. */
+export interface RouteTables {
+  /** Destination peer → next-hop peer (a neighbour), for every reachable peer. */
+  unicast: Map<PeerName, PeerName>;
+  /** Source peer → the neighbours this peer relays that source's floods to (its broadcast tree), us included. */
+  broadcast: Map<PeerName, PeerName[]>;
+}
+
+/** Route tables keyed by 48-bit names. */
+export class Routes {
+  readonly #unicast: Map<number, number>;
+  readonly #broadcast: Map<number, number[]>;
+
+  /** No routes at all. */
+  constructor(unicast = new Map<number, number>(), broadcast = new Map<number, number[]>()) {
+    this.#unicast = unicast;
+    this.#broadcast = broadcast;
+  }
+
+  /**
+   * Converts the control plane's tables.
+   *
+   * @throws {Error} `Invalid peer name 'x': …` for a name that is not six hex pairs
+   */
+  static from(tables: RouteTables): Routes {
+    const name = (n: PeerName) => parseMac48(n, "peer name");
+    const unicast = new Map([...tables.unicast].map(([d, h]) => [name(d), name(h)]));
+    const broadcast = new Map([...tables.broadcast].map(([s, hs]) => [name(s), hs.map(name)]));
+    return new Routes(unicast, broadcast);
+  }
+
+  /** The next hop towards `dst`, or undefined. */
+  nextHop(dst: number): number | undefined {
+    return this.#unicast.get(dst);
+  }
+
+  /** The neighbours to relay floods from `src` to. */
+  broadcastHops(src: number): readonly number[] {
+    return this.#broadcast.get(src) ?? NO_HOPS;
+  }
+}
+
+const NO_HOPS: readonly number[] = [];
+
+/** What the forwarder hands back to the engine. */
+export interface ForwarderSink {
+  /** Queues a frame for the local device (valid only during the call: copy or write at once). */
+  deliver(frame: Uint8Array): void;
+  /** A MAC moved to another owner. */
+  moved(move: MacMove): void;
+}
+
+/** The forwarding decisions of one engine. */
+export class Forwarder {
+  /** The current routes; replaced by the engine's setRoutes. */
+  routes = new Routes();
+  readonly #us: number;
+  readonly #links: Map<number, PeerLink>;
+  readonly #macs: MacCache;
+  readonly #counters: Counters;
+  readonly #sink: ForwarderSink;
+
+  /**
+   * @param us our 48-bit name
+   * @param links the neighbour links by peer
+   * @param macs the MAC cache
+   * @param counters where drops and relays are counted
+   * @param sink device output and MAC move events
+   */
+  constructor(
+    us: number,
+    links: Map<number, PeerLink>,
+    macs: MacCache,
+    counters: Counters,
+    sink: ForwarderSink,
+  ) {
+    this.#us = us;
+    this.#links = links;
+    this.#macs = macs;
+    this.#counters = counters;
+    this.#sink = sink;
+  }
+
+  /** Forwards a frame read from the local device at `now` (ms). */
+  fromDevice(frame: Uint8Array, now: number): void {
+    const drops = this.#counters.drops;
+    if (frame.length < ETHERNET_HEADER_SIZE) return void drops.decode++;
+    const dstMac = readMac48(frame, 0), srcMac = readMac48(frame, 6);
+    if (dstMac === STP_GROUP_MAC || isGroupMac(srcMac)) return void drops.invalidMac++;
+    this.#learn(srcMac, this.#us, now);
+    if (isGroupMac(dstMac)) return this.#flood(this.#us, frame, undefined, true);
+    const owner = this.#macs.lookup(dstMac, now);
+    if (owner === undefined) return this.#flood(this.#us, frame, undefined, false);
+    if (owner === this.#us) return void drops.localDestination++;
+    const hop = this.routes.nextHop(owner);
+    if (hop === undefined) return void drops.noRoute++;
+    this.#send(hop, this.#us, owner, frame, true);
+  }
+
+  /**
+   * Forwards a frame record that arrived from neighbour `from` at `now` (ms).
+   *
+   * @param src the peer whose bridge captured the frame
+   * @param dst the destination peer, or {@link BROADCAST_PEER}
+   */
+  fromPeer(from: number, src: number, dst: number, frame: Uint8Array, now: number): void {
+    const drops = this.#counters.drops;
+    if (src === this.#us) return void drops.misaddressed++;
+    if (dst === this.#us || dst === BROADCAST_PEER) {
+      const srcMac = readMac48(frame, 6);
+      if (isGroupMac(srcMac)) return void drops.invalidMac++;
+      if (this.#macs.lookup(srcMac, now) === this.#us) return void drops.ownMac++;
+      this.#learn(srcMac, src, now);
+      this.#sink.deliver(frame);
+      if (dst === this.#us) return;
+      return this.#flood(src, frame, from, false);
+    }
+    const hop = this.routes.nextHop(dst);
+    if (hop === undefined || hop === from) return void drops.noRoute++;
+    this.#counters.framesRelayed++;
+    this.#send(hop, src, dst, frame, false);
+  }
+
+  #flood(src: number, frame: Uint8Array, from: number | undefined, group: boolean): void {
+    let icmpSent = false;
+    for (const hop of this.routes.broadcastHops(src)) {
+      if (hop === from || hop === src || hop === this.#us) continue;
+      if (from !== undefined) this.#counters.framesRelayed++;
+      // Unknown unicast may be answered with ICMP; true broadcasts too big are dropped, as in the reference.
+      icmpSent = this.#send(hop, src, BROADCAST_PEER, frame, from === undefined && !group && !icmpSent) ||
+        icmpSent;
+    }
+  }
+
+  /**
+   * Appends the frame to `hop`'s datagram; a frame too big is dropped (with ICMP back when `local` allows).
+   *
+   * @returns true when an ICMP "fragmentation needed" was written back
+   */
+  #send(hop: number, src: number, dst: number, frame: Uint8Array, icmp: boolean): boolean {
+    const link = this.#links.get(hop);
+    if (link === undefined) {
+      this.#counters.drops.noRoute++;
+      return false;
+    }
+    if (frame.length > link.maxFrame) {
+      this.#counters.drops.tooBig++;
+      if (!icmp || !isIPv4DontFragment(frame)) return false;
+      this.#sink.deliver(fragmentationNeeded(frame, link.mtu));
+      return true;
+    }
+    link.add(RecordKind.frame, src, dst, frame);
+    return false;
+  }
+
+  #learn(mac: number, owner: number, now: number): void {
+    const move = this.#macs.learn(mac, owner, now);
+    if (move) this.#sink.moved(move);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The UDP link to one neighbour peer: where to send, the session key and sequence numbers, the replay window,
+ * heartbeats (established / lost), the path MTU search, and the datagram being filled for this wakeup.
+ * Pure state; the engine (sleeve.ts) does the I/O.
+ *
+ * @module
+ */
+import type { Endpoint } from "../../../ffi/packet_conn.ts";
+import {
+  ETHERNET_HEADER_SIZE,
+  HEADER_SIZE,
+  HEARTBEAT_FAST_MS,
+  HEARTBEAT_INTERVAL_MS,
+  LOST_AFTER_MS,
+  RECORD_HEADER_SIZE,
+  REPLAY_WINDOW,
+} from "./constants.ts";
+import type { RecordKind } from "./constants.ts";
+import { DatagramBuilder, type LinkKey, SEAL_OVERHEAD } from "./datagram.ts";
+import { PmtuSearch } from "./pmtu.ts";
+import { ReplayWindow } from "./replay_window.ts";
+
+/** Sends one finished datagram of `link`; the bytes are valid only during the call. */
+export type Transmit = (link: PeerLink, datagram: Uint8Array) => void;
+
+/** The link to one neighbour. */
+export class PeerLink {
+  /** The peer's 48-bit name. */
+  readonly peer: number;
+  /** Where its datagrams go. */
+  endpoint: Endpoint;
+  /** The session key, when the link is sealed. */
+  key: LinkKey | undefined;
+  /** The sequence number of our next sealed datagram. */
+  sendSequence = 0;
+  /** Sequence numbers received on the sealed link. */
+  readonly replay = new ReplayWindow(REPLAY_WINDOW);
+  /** The path MTU search. */
+  pmtu: PmtuSearch;
+  /** True while our heartbeats are acknowledged. */
+  established = false;
+  /** The overlay MTU last reported in an event, or 0. */
+  reportedMtu = 0;
+  #lastAckAt = 0;
+  #lastHeartbeatAt = -Infinity;
+  #heartbeats = 0;
+  #builder: DatagramBuilder | undefined;
+  #open = false;
+  readonly #ceiling: number;
+  readonly #assumed: number;
+  readonly #us: number;
+  readonly #transmit: Transmit;
+
+  /**
+   * @param us our 48-bit name (the sender of every datagram)
+   * @param peer the peer's 48-bit name
+   * @param endpoint its UDP address
+   * @param ceiling the largest datagram the PMTU search tries, in bytes
+   * @param assumed the datagram size used until the search ends, in bytes
+   * @param transmit sends a finished datagram (valid only during the call)
+   */
+  constructor(
+    us: number,
+    peer: number,
+    endpoint: Endpoint,
+    ceiling: number,
+    assumed: number,
+    transmit: Transmit,
+  ) {
+    this.#us = us;
+    this.#transmit = transmit;
+    this.peer = peer;
+    this.endpoint = endpoint;
+    this.#ceiling = ceiling;
+    this.#assumed = assumed;
+    this.pmtu = new PmtuSearch(ceiling, assumed);
+  }
+
+  /** Bytes every datagram on this link spends before its records. */
+  get overhead(): number {
+    return HEADER_SIZE + (this.key ? SEAL_OVERHEAD : 0);
+  }
+
+  /** The longest frame one datagram to this peer carries, in bytes (Ethernet header included). */
+  get maxFrame(): number {
+    return this.pmtu.maxDatagram - this.overhead - RECORD_HEADER_SIZE;
+  }
+
+  /** The overlay MTU this link allows: the longest IP packet in a frame, in bytes. */
+  get mtu(): number {
+    return this.maxFrame - ETHERNET_HEADER_SIZE;
+  }
+
+  /** Starts the path (a new endpoint): the link must prove itself again. */
+  resetPath(): void {
+    this.established = false;
+    this.pmtu = new PmtuSearch(this.#ceiling, this.#assumed);
+    this.#lastHeartbeatAt = -Infinity;
+  }
+
+  /** Takes a new session key (or none): sequence numbers and the replay window start again. */
+  rekey(key: LinkKey | undefined): void {
+    this.key = key;
+    this.sendSequence = 0;
+    this.replay.reset();
+    this.#open = false;
+  }
+
+  /**
+   * Appends a record to the datagram being filled, first transmitting the open one when the record does not
+   * fit. The caller checked that `body` fits an empty datagram ({@link maxFrame}).
+   */
+  add(kind: RecordKind, src: number, dst: number, body: Uint8Array): void {
+    if (this.#open) {
+      if (this.#builder!.add(kind, src, dst, body)) return;
+      this.flush();
+    }
+    this.#begin();
+    this.#builder!.add(kind, src, dst, body);
+  }
+
+  /** Transmits the open datagram, if any. */
+  flush(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#transmit(this, this.#builder!.finish());
+  }
+
+  /** True when a heartbeat is due at `now` (ms): fast until established, then slower. */
+  heartbeatDue(now: number): boolean {
+    return now - this.#lastHeartbeatAt >= (this.established ? HEARTBEAT_INTERVAL_MS : HEARTBEAT_FAST_MS);
+  }
+
+  /** Records a heartbeat sent at `now`; writes its token into `body` (8 bytes). */
+  heartbeatSent(now: number, body: Uint8Array): void {
+    this.#lastHeartbeatAt = now;
+    writeToken(body, ++this.#heartbeats);
+  }
+
+  /**
+   * Takes a heartbeat ack carrying `body`.
+   *
+   * @returns true when the link just became established
+   */
+  acked(body: Uint8Array, now: number): boolean {
+    const token = readToken(body);
+    if (token < 1 || token > this.#heartbeats) return false;
+    this.#lastAckAt = now;
+    if (this.established) return false;
+    this.established = true;
+    return true;
+  }
+
+  /** @returns true when the established link just timed out at `now` (no ack for {@link LOST_AFTER_MS}) */
+  expired(now: number): boolean {
+    if (!this.established || now - this.#lastAckAt < LOST_AFTER_MS) return false;
+    this.established = false;
+    return true;
+  }
+
+  #begin(): void {
+    const size = this.pmtu.maxDatagram;
+    if (!this.#builder || this.#builder.capacity < size) this.#builder = new DatagramBuilder(size);
+    this.#builder.begin(this.#us, size, this.key, this.key ? this.sendSequence++ : 0);
+    this.#open = true;
+  }
+}
+
+function writeToken(body: Uint8Array, token: number): void {
+  new DataView(body.buffer, body.byteOffset, 8).setBigUint64(0, BigInt(token));
+}
+
+function readToken(body: Uint8Array): number {
+  return Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));
+}

@@ -1,0 +1,539 @@
+/**
+ * The sleeve engine: one loop that moves Ethernet frames between a {@link FrameDevice} (the TAP on the bridge)
+ * and a {@link PacketConn} (the UDP socket), for one peer of the mesh.
+ *
+ * Flow of one wakeup ({@link Sleeve.pump}), all synchronous on one thread into reused buffers:
+ * 1. Device: read up to {@link DRAIN_LIMIT} frames; learn source MACs; route each to its next hop's open
+ *    datagram (forwarder.ts).
+ * 2. Socket: receive up to {@link DRAIN_LIMIT} datagrams; per datagram: decode the header, find the sender's
+ *    link, check the replay window and open the seal, validate every record, then act on them: frames for us
+ *    go to the device (written once per datagram), frames for others are re-sealed onto the next hop's
+ *    datagram, link records (heartbeats, probes, acks) are answered.
+ * 3. Flush: every link's open datagram is sealed and sent, so frames to one next hop within a wakeup share as
+ *    few datagrams as its path MTU allows.
+ *
+ * {@link Sleeve.run} waits with one pending `readable()` per fd (each one poll(2) on the thread pool) and pumps
+ * whenever either fires. Timers (heartbeats, PMTU probes, lost links, MAC expiry) run every {@link TICK_MS}
+ * on the injected clock. Control calls (setPeer, setRoutes…) run between wakeups on the same thread.
+ *
+ * @module
+ */
+import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
+import type { FrameDevice } from "../../../ffi/frame_device.ts";
+import { SyscallError } from "../../../ffi/libc.ts";
+import { KEY_BYTES, type SecretBox } from "../../../ffi/sodium.ts";
+import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
+import type { PeerName } from "../../mesh/gossip.ts";
+import {
+  ASSUMED_DATAGRAM,
+  DRAIN_LIMIT,
+  ETHERNET_HEADER_SIZE,
+  HEARTBEAT_BODY_SIZE,
+  MAC_CACHE_LIMIT,
+  MAC_EXPIRY_MS,
+  MAX_DATAGRAM,
+  MIN_DATAGRAM,
+  PMTU_BODY_SIZE,
+  RECORD_HEADER_SIZE,
+  RecordKind,
+  TICK_MS,
+} from "./constants.ts";
+import { type Counters, newCounters } from "./counters.ts";
+import {
+  DatagramBuilder,
+  DatagramError,
+  type DatagramHeader,
+  openBody,
+  readHeader,
+  RecordReader,
+  type RecordVisitor,
+} from "./datagram.ts";
+import { Forwarder, Routes, type RouteTables } from "./forwarder.ts";
+import { formatMac48, parseMac48 } from "./mac48.ts";
+import { MacCache } from "./mac_cache.ts";
+import { PeerLink } from "./peer_link.ts";
+
+const EMSGSIZE = 90;
+/** Ethernet header plus a VLAN tag: a frame's bytes beyond the device MTU. */
+const MAX_FRAME_OVERHEAD = ETHERNET_HEADER_SIZE + 4;
+/** Frame buffers hold at least this MTU, so raising the TAP MTU to jumbo size later truncates nothing. */
+const FRAME_BUFFER_MTU = 9000;
+
+/** How to reach one neighbour peer. */
+export interface PeerConfig {
+  /** Its UDP address (the sleeve port on its host). */
+  endpoint: Endpoint;
+  /** The 32-byte session key of the mesh connection; omitted for a plain (unencrypted) link. */
+  sessionKey?: Uint8Array;
+  /** True when we dialled the mesh connection (our nonces carry the polarity bit). Default false. */
+  outbound?: boolean;
+}
+
+/** What the engine reports to the control plane. */
+export type SleeveEvent =
+  /** Our heartbeats to the peer are acknowledged: UDP works both ways. */
+  | { type: "established"; peer: PeerName }
+  /** No acknowledgement for {@link LOST_AFTER_MS}; heartbeats continue. */
+  | { type: "lost"; peer: PeerName }
+  /** The link's datagram limit changed: `maxDatagram` UDP payload bytes, `mtu` the overlay IP MTU it allows. */
+  | { type: "mtu"; peer: PeerName; maxDatagram: number; mtu: number }
+  /** A MAC moved from one peer to another (`from`/`to` may be us). */
+  | { type: "macMoved"; mac: string; from: PeerName; to: PeerName };
+
+/** One link in {@link SleeveStats}. */
+export interface LinkStats {
+  /** The neighbour's name. */
+  peer: PeerName;
+  /** Its UDP address key, e.g. `198.18.0.2:6783`. */
+  endpoint: string;
+  /** True when its datagrams are sealed. */
+  sealed: boolean;
+  /** True while heartbeats are acknowledged. */
+  established: boolean;
+  /** The largest datagram sent to it, in bytes. */
+  maxDatagram: number;
+  /** True when {@link maxDatagram} was verified by path MTU discovery. */
+  pmtuVerified: boolean;
+  /** The overlay MTU the link allows, in bytes. */
+  mtu: number;
+}
+
+/** A snapshot of {@link Sleeve.stats}. */
+export interface SleeveStats extends Counters {
+  /** The neighbour links. */
+  links: LinkStats[];
+  /** MAC cache entries. */
+  macs: number;
+  /** `libsodium` or `tweetnacl`, when a box is in use. */
+  crypto?: string;
+}
+
+/** Options for a {@link Sleeve}. */
+export interface SleeveOptions {
+  /** Our peer name, e.g. `ce:31:e0:06:45:1e`. */
+  us: PeerName;
+  /** The frame device; the engine owns it and closes it. */
+  device: FrameDevice;
+  /** The UDP socket; the engine owns it and closes it. */
+  conn: PacketConn;
+  /** Secretbox for sealed links (ffi/sodium.ts); required before a peer with a session key is set. */
+  box?: SecretBox;
+  /** Time and timers. Default {@link systemClock}. */
+  clock?: Clock;
+  /** The largest datagram PMTU discovery tries, in bytes. Default {@link MAX_DATAGRAM}. */
+  maxDatagram?: number;
+  /** The datagram size used until a peer's PMTU is verified, in bytes. Default {@link ASSUMED_DATAGRAM}. */
+  assumedDatagram?: number;
+  /** Receives events, synchronously, on the engine's thread. */
+  onEvent?: (event: SleeveEvent) => void;
+}
+
+/**
+ * The sleeve data plane of one peer.
+ *
+ * @example
+ * ```ts ignore
+ * const sleeve = new Sleeve({ us, device: openTap("weave-tap"), conn: openUdp("0.0.0.0", 6783, { dontFragment: true }),
+ *   box: sodium(), onEvent: (e) => log.info(e.type, e) });
+ * sleeve.setPeer("ce:31:e0:06:45:1e", { endpoint: endpoint("198.18.0.2", 6783), sessionKey, outbound: true });
+ * sleeve.setRoutes({ unicast, broadcast });
+ * await sleeve.run(); // until close()
+ * ```
+ */
+export class Sleeve {
+  readonly #us: number;
+  readonly #device: FrameDevice;
+  readonly #conn: PacketConn;
+  readonly #box: SecretBox | undefined;
+  readonly #clock: Clock;
+  readonly #ceiling: number;
+  readonly #assumed: number;
+  readonly #onEvent: (event: SleeveEvent) => void;
+  readonly #links = new Map<number, PeerLink>();
+  readonly #macs = new MacCache(MAC_EXPIRY_MS, MAC_CACHE_LIMIT);
+  readonly #counters = newCounters();
+  readonly #forwarder: Forwarder;
+  // Reused buffers.
+  readonly #frameBufs: Uint8Array[];
+  readonly #frameSizes: number[];
+  readonly #rxBufs: Uint8Array[];
+  readonly #rxSizes: number[];
+  readonly #rxSources: Endpoint[] = [];
+  readonly #plain: Uint8Array;
+  readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
+  readonly #toDevice: Uint8Array[] = [];
+  readonly #heartbeat = new Uint8Array(HEARTBEAT_BODY_SIZE);
+  readonly #pmtuBody = new Uint8Array(PMTU_BODY_SIZE);
+  readonly #probe: DatagramBuilder;
+  readonly #visit: RecordVisitor;
+  readonly #transmit = (link: PeerLink, datagram: Uint8Array) => this.#sendTo(link, datagram);
+  // The datagram being handled by #visit.
+  #from!: PeerLink;
+  #records!: Uint8Array;
+  #size = 0;
+  #now = 0;
+  #timer: TimerId | undefined;
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  /**
+   * @throws {Error} `Invalid peer name 'x': …` when `us` is not a MAC-style name
+   * @throws {RangeError} naming the value when a datagram size option is outside 548–65507
+   */
+  constructor(options: SleeveOptions) {
+    this.#us = parseMac48(options.us, "peer name");
+    this.#device = options.device;
+    this.#conn = options.conn;
+    this.#box = options.box;
+    this.#clock = options.clock ?? systemClock;
+    this.#ceiling = datagramSize(options.maxDatagram ?? MAX_DATAGRAM, "maxDatagram");
+    this.#assumed = Math.min(
+      datagramSize(options.assumedDatagram ?? ASSUMED_DATAGRAM, "assumedDatagram"),
+      this.#ceiling,
+    );
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#forwarder = new Forwarder(this.#us, this.#links, this.#macs, this.#counters, {
+      deliver: (frame) => this.#toDevice.push(frame),
+      moved: (m) =>
+        this.#onEvent({
+          type: "macMoved",
+          mac: formatMac48(m.mac),
+          from: formatMac48(m.from),
+          to: formatMac48(m.to),
+        }),
+    });
+    const frameSize = MAX_FRAME_OVERHEAD + Math.max(this.#device.mtu(), FRAME_BUFFER_MTU);
+    const frames = Math.min(this.#device.batchSize, DRAIN_LIMIT);
+    this.#frameBufs = Array.from({ length: frames }, () => new Uint8Array(frameSize));
+    this.#frameSizes = new Array(frames).fill(0);
+    const datagrams = Math.min(this.#conn.batchSize, DRAIN_LIMIT);
+    this.#rxBufs = Array.from({ length: datagrams }, () => new Uint8Array(MAX_DATAGRAM));
+    this.#rxSizes = new Array(datagrams).fill(0);
+    this.#plain = new Uint8Array(MAX_DATAGRAM);
+    this.#probe = new DatagramBuilder(this.#ceiling);
+    this.#visit = (kind, src, dst, start, end) => this.#record(kind, src, dst, start, end);
+    this.#schedule();
+  }
+
+  /** Our UDP address. */
+  get local(): Endpoint {
+    return this.#conn.local;
+  }
+
+  /**
+   * Adds or updates a neighbour. A new endpoint restarts heartbeats and PMTU discovery (reporting `lost` when
+   * the link was established); a new key restarts sequence numbers and the replay window.
+   *
+   * @throws {Error} `Invalid peer name 'x': …`, or when naming ourselves
+   * @throws {RangeError} when the session key is not 32 bytes
+   * @throws {Error} when a session key is given but the engine has no secretbox
+   */
+  setPeer(name: PeerName, config: PeerConfig): void {
+    const peer = parseMac48(name, "peer name");
+    if (peer === this.#us) throw new Error(`Cannot set peer '${name}': it is this peer; pass a neighbour`);
+    const key = config.sessionKey;
+    if (key !== undefined && key.length !== KEY_BYTES) {
+      throw new RangeError(
+        `Invalid session key for peer '${name}': ${key.length} bytes, expected ${KEY_BYTES}`,
+      );
+    }
+    if (key !== undefined && this.#box === undefined) {
+      throw new Error(
+        `Cannot seal the link to peer '${name}': the sleeve has no secretbox; pass options.box`,
+      );
+    }
+    let link = this.#links.get(peer);
+    if (link === undefined) {
+      link = new PeerLink(this.#us, peer, config.endpoint, this.#ceiling, this.#assumed, this.#transmit);
+      this.#links.set(peer, link);
+    } else if (link.endpoint.key !== config.endpoint.key) {
+      link.endpoint = config.endpoint;
+      if (link.established) this.#onEvent({ type: "lost", peer: name });
+      link.resetPath();
+    }
+    const outbound = config.outbound ?? false;
+    const old = link.key;
+    if (old?.key.length !== key?.length || old?.outbound !== outbound || (key && !sameBytes(old!.key, key))) {
+      link.rekey(key ? { box: this.#box!, key: key.slice(), outbound } : undefined);
+    }
+    this.#tickLink(link, this.#clock.now());
+  }
+
+  /**
+   * Forgets a neighbour and the MACs learned behind it. Unknown names are ignored.
+   *
+   * @throws {Error} `Invalid peer name 'x': …`
+   */
+  removePeer(name: PeerName): void {
+    const peer = parseMac48(name, "peer name");
+    this.#links.delete(peer);
+    this.#macs.forget(peer);
+  }
+
+  /**
+   * Replaces the route tables.
+   *
+   * @throws {Error} `Invalid peer name 'x': …` for a malformed name in either table
+   */
+  setRoutes(tables: RouteTables): void {
+    this.#forwarder.routes = Routes.from(tables);
+  }
+
+  /** A snapshot of the counters and links. */
+  stats(): SleeveStats {
+    const c = this.#counters;
+    return {
+      ...c,
+      drops: { ...c.drops },
+      links: [...this.#links.values()].map((l) => ({
+        peer: formatMac48(l.peer),
+        endpoint: l.endpoint.key,
+        sealed: l.key !== undefined,
+        established: l.established,
+        maxDatagram: l.pmtu.maxDatagram,
+        pmtuVerified: l.pmtu.verified,
+        mtu: l.mtu,
+      })),
+      macs: this.#macs.size,
+      crypto: this.#box?.backend,
+    };
+  }
+
+  /**
+   * One synchronous round: drain the device and the socket (each up to the batch), forward, flush.
+   *
+   * @returns frames plus datagrams handled; 0 when both were idle
+   * @throws {SyscallError} when the device or the socket fails
+   */
+  pump(): number {
+    const now = this.#clock.now();
+    const frames = this.#device.read(this.#frameBufs, this.#frameSizes);
+    const c = this.#counters;
+    for (let i = 0; i < frames; i++) {
+      const frame = this.#frameBufs[i].subarray(0, this.#frameSizes[i]);
+      c.framesFromDevice++;
+      c.bytesFromDevice += frame.length;
+      this.#forwarder.fromDevice(frame, now);
+      this.#writeDevice(); // ICMP answers, if any
+    }
+    const n = this.#conn.receive(this.#rxBufs, this.#rxSizes, this.#rxSources);
+    for (let i = 0; i < n; i++) this.#receive(this.#rxBufs[i].subarray(0, this.#rxSizes[i]), now);
+    this.#flush();
+    return frames + n;
+  }
+
+  /** Runs the timers due now: heartbeats, lost links, PMTU probes and MAC expiry. Called every {@link TICK_MS}. */
+  tick(): void {
+    const now = this.#clock.now();
+    for (const link of this.#links.values()) this.#tickLink(link, now);
+    this.#macs.sweep(now);
+  }
+
+  /**
+   * Moves frames until {@link close}: waits for either fd, then {@link pump}s.
+   *
+   * @throws {SyscallError} when the device or socket fails (the engine is closed then)
+   */
+  async run(): Promise<void> {
+    let deviceWaiting = false, connWaiting = false;
+    let failure: unknown;
+    const woken = () => this.#wake?.();
+    const failed = (e: unknown) => {
+      failure ??= e;
+      woken();
+    };
+    try {
+      while (!this.#closed && failure === undefined) {
+        while (this.pump() > 0 && !this.#closed);
+        if (this.#closed) break;
+        const wait = new Promise<void>((resolve) => (this.#wake = resolve));
+        if (!deviceWaiting) {
+          deviceWaiting = true;
+          this.#device.readable().then(() => (deviceWaiting = false, woken()), failed);
+        }
+        if (!connWaiting) {
+          connWaiting = true;
+          this.#conn.readable().then(() => (connWaiting = false, woken()), failed);
+        }
+        await wait;
+      }
+    } finally {
+      this.close();
+    }
+    if (failure !== undefined && !(failure instanceof Deno.errors.BadResource)) throw failure;
+  }
+
+  /** Stops the loop and the timers and closes the device and the socket. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#device.close();
+    this.#conn.close();
+    this.#wake?.();
+  }
+
+  #schedule(): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.#schedule();
+      this.tick();
+    }, TICK_MS);
+  }
+
+  #tickLink(link: PeerLink, now: number): void {
+    if (link.expired(now)) this.#onEvent({ type: "lost", peer: formatMac48(link.peer) });
+    if (link.heartbeatDue(now)) {
+      link.heartbeatSent(now, this.#heartbeat);
+      link.add(RecordKind.heartbeat, this.#us, link.peer, this.#heartbeat);
+    }
+    link.flush();
+    if (link.established) this.#probePath(link, now);
+  }
+
+  /** Sends the probes the link's PMTU search asks for; each is a datagram of exactly the probed size. */
+  #probePath(link: PeerLink, now: number): void {
+    for (let size = link.pmtu.next(now); size !== undefined; size = link.pmtu.next(now)) {
+      const body = size - link.overhead - RECORD_HEADER_SIZE;
+      if (body < PMTU_BODY_SIZE) {
+        link.pmtu.tooBig(size);
+        continue;
+      }
+      this.#pmtuBody[0] = size >>> 8;
+      this.#pmtuBody[1] = size;
+      this.#probe.begin(this.#us, size, link.key, link.key ? link.sendSequence++ : 0);
+      this.#probe.add(RecordKind.pmtuProbe, this.#us, link.peer, this.#pmtuBody, body);
+      if (!this.#send(link, this.#probe.finish())) break;
+    }
+    this.#reportMtu(link);
+  }
+
+  #reportMtu(link: PeerLink): void {
+    if (!link.pmtu.verified || link.mtu === link.reportedMtu) return;
+    link.reportedMtu = link.mtu;
+    this.#onEvent({
+      type: "mtu",
+      peer: formatMac48(link.peer),
+      maxDatagram: link.pmtu.maxDatagram,
+      mtu: link.mtu,
+    });
+  }
+
+  #flush(): void {
+    for (const link of this.#links.values()) link.flush();
+  }
+
+  #sendTo(link: PeerLink, datagram: Uint8Array): void {
+    if (!this.#send(link, datagram)) this.#reportMtu(link);
+  }
+
+  /** Sends one datagram; on EMSGSIZE tells the link's PMTU search. Returns false when it was not sent. */
+  #send(link: PeerLink, datagram: Uint8Array): boolean {
+    const c = this.#counters;
+    try {
+      if (this.#conn.send([datagram], link.endpoint) === 1) {
+        c.datagramsSent++;
+        c.bytesSent += datagram.length;
+        return true;
+      }
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      if (e.errno === EMSGSIZE) {
+        link.pmtu.tooBig(datagram.length);
+        c.drops.tooBig++;
+        return false;
+      }
+    }
+    c.drops.sendFailed++;
+    return false;
+  }
+
+  #receive(bytes: Uint8Array, now: number): void {
+    const c = this.#counters;
+    c.datagramsReceived++;
+    c.bytesReceived += bytes.length;
+    let records: Uint8Array;
+    let link: PeerLink | undefined;
+    const h = this.#header;
+    try {
+      readHeader(bytes, h);
+      link = this.#links.get(h.sender);
+      if (link === undefined) return void c.drops.unknownPeer++;
+      if (h.sealed !== (link.key !== undefined)) return void c.drops.auth++;
+      if (link.key === undefined) {
+        records = bytes.subarray(h.bodyOffset);
+      } else {
+        if (!link.replay.check(h.sequence)) return void c.drops.replay++;
+        const opened = openBody(bytes, h, link.key, this.#plain);
+        if (opened === undefined) return void c.drops.auth++;
+        link.replay.accept(h.sequence);
+        records = opened;
+      }
+      RecordReader.validate(records);
+    } catch (e) {
+      if (!(e instanceof DatagramError)) throw e;
+      return void c.drops.decode++;
+    }
+    this.#from = link;
+    this.#records = records;
+    this.#size = bytes.length;
+    this.#now = now;
+    RecordReader.forEach(records, this.#visit);
+    this.#writeDevice();
+  }
+
+  #record(kind: RecordKind, src: number, dst: number, start: number, end: number): void {
+    const link = this.#from, body = this.#records.subarray(start, end);
+    if (kind === RecordKind.frame) return this.#forwarder.fromPeer(link.peer, src, dst, body, this.#now);
+    if (src !== link.peer || dst !== this.#us) return void this.#counters.drops.misaddressed++;
+    switch (kind) {
+      case RecordKind.heartbeat:
+        link.add(RecordKind.heartbeatAck, this.#us, link.peer, body);
+        break;
+      case RecordKind.heartbeatAck:
+        if (link.acked(body, this.#now)) {
+          this.#onEvent({ type: "established", peer: formatMac48(link.peer) });
+          this.#probePath(link, this.#now);
+        }
+        break;
+      case RecordKind.pmtuProbe:
+        this.#pmtuBody[0] = this.#size >>> 8;
+        this.#pmtuBody[1] = this.#size;
+        link.add(RecordKind.pmtuAck, this.#us, link.peer, this.#pmtuBody);
+        break;
+      case RecordKind.pmtuAck:
+        link.pmtu.acked(body[0] << 8 | body[1]);
+        if (link.established) this.#probePath(link, this.#now);
+        break;
+    }
+  }
+
+  #writeDevice(): void {
+    const frames = this.#toDevice;
+    if (frames.length === 0) return;
+    const c = this.#counters;
+    let written = 0;
+    try {
+      written = this.#device.write(frames);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+    }
+    for (let i = 0; i < written; i++) c.bytesToDevice += frames[i].length;
+    c.framesToDevice += written;
+    c.drops.deviceFull += frames.length - written;
+    frames.length = 0;
+  }
+}
+
+function datagramSize(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < MIN_DATAGRAM || n > MAX_DATAGRAM) {
+    throw new RangeError(
+      `Invalid ${what} '${n}': use a datagram size from ${MIN_DATAGRAM} to ${MAX_DATAGRAM} bytes`,
+    );
+  }
+  return n;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

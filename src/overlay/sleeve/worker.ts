@@ -1,0 +1,95 @@
+/**
+ * The sleeve data plane Worker: it opens the TAP device and the UDP socket itself (synchronous FFI, reused
+ * buffers) and runs one {@link Sleeve} loop, so the main thread never touches a packet. Control messages
+ * (worker_protocol.ts) are handled between wakeups on the Worker's event loop.
+ *
+ * Started by {@link SleeveWorker}; needs FFI permission only.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { openTap } from "../../../ffi/tap.ts";
+import { openUdp } from "../../../ffi/udp.ts";
+import { endpoint } from "../../../ffi/packet_conn.ts";
+import { libsodium, type SecretBox, sodium, tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { MESH_PORT } from "../../mesh/constants.ts";
+import { Sleeve } from "./sleeve.ts";
+import type { FromWorker, SleeveStartOptions, ToWorker } from "./worker_protocol.ts";
+
+let sleeve: Sleeve | undefined;
+
+function post(message: FromWorker): void {
+  self.postMessage(message);
+}
+
+function pickBox(choice: SleeveStartOptions["crypto"]): SecretBox {
+  if (choice === "libsodium") return libsodium();
+  if (choice === "tweetnacl") return tweetnaclSodium();
+  return sodium();
+}
+
+function start(options: SleeveStartOptions): void {
+  const box = pickBox(options.crypto);
+  const device = openTap(options.tapName, { netns: options.netns, mtu: options.mtu });
+  let conn;
+  try {
+    conn = openUdp(options.host ?? "0.0.0.0", options.port ?? MESH_PORT, {
+      netns: options.netns,
+      dontFragment: true,
+    });
+  } catch (e) {
+    device.close();
+    throw e;
+  }
+  const s = sleeve = new Sleeve({
+    us: options.us,
+    device,
+    conn,
+    box,
+    maxDatagram: options.maxDatagram,
+    onEvent: (event) => post({ op: "event", event }),
+  });
+  post({
+    op: "started",
+    address: conn.local.address,
+    port: conn.local.port,
+    tapName: device.name,
+    crypto: box.backend,
+  });
+  s.run().then(
+    () => post({ op: "stopped" }),
+    (e) => {
+      post({ op: "error", message: (e as Error).message, fatal: true });
+      post({ op: "stopped" });
+    },
+  );
+}
+
+function handle(msg: ToWorker): void {
+  if (msg.op === "start") return start(msg.options);
+  if (msg.op === "stop") {
+    if (sleeve) return sleeve.close();
+    return post({ op: "stopped" });
+  }
+  if (!sleeve) throw new Error(`Cannot ${msg.op}: the sleeve is not started; send start first`);
+  switch (msg.op) {
+    case "setPeer": {
+      const { address, port, sessionKey, outbound } = msg.config;
+      return sleeve.setPeer(msg.name, { endpoint: endpoint(address, port), sessionKey, outbound });
+    }
+    case "removePeer":
+      return sleeve.removePeer(msg.name);
+    case "setRoutes":
+      return sleeve.setRoutes(msg.tables);
+    case "stats":
+      return post({ op: "stats", id: msg.id, stats: sleeve.stats() });
+  }
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  try {
+    handle(e.data);
+  } catch (err) {
+    post({ op: "error", message: (err as Error).message, fatal: e.data.op === "start" });
+  }
+};

@@ -1,0 +1,377 @@
+import assert from "node:assert/strict";
+import { tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { endpoint } from "../../../ffi/packet_conn.ts";
+import { memoryFramePair } from "../../../ffi/memory_frame_device.ts";
+import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
+import { SyscallError } from "../../../ffi/libc.ts";
+import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { DatagramBuilder } from "../../../src/overlay/sleeve/datagram.ts";
+import { RecordKind } from "../../../src/overlay/sleeve/constants.ts";
+import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
+import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
+import { Bench, BROADCAST_MAC, frame, linkKey, mac, payloadOf, peerName } from "./testbed.ts";
+
+const LINE: [number, number][] = [[0, 1], [1, 2], [2, 3]];
+// 0-1, 0-2, 1-2, 1-3, 2-4, 3-4: cycles, so floods must follow trees to arrive once.
+const MESH: [number, number][] = [[0, 1], [0, 2], [1, 2], [1, 3], [2, 4], [3, 4]];
+
+/** Frames each bridge received, as payload texts. */
+function texts(bench: Bench): string[][] {
+  return bench.received().map((fs) => fs.map(payloadOf));
+}
+
+Deno.test("Sleeve forwards unicast across hops both ways once MACs are learned (line of 4)", () => {
+  const bench = new Bench(4, LINE);
+  try {
+    bench.settle();
+    bench.nodes[3].bridge.write([frame(BROADCAST_MAC, mac(3), "hello from 3")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [["hello from 3"], ["hello from 3"], ["hello from 3"], []]);
+    bench.nodes[0].bridge.write([frame(mac(3), mac(0), "to 3")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], [], [], ["to 3"]]);
+    bench.nodes[3].bridge.write([frame(mac(0), mac(3), "to 0")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [["to 0"], [], [], []]);
+    const s1 = bench.nodes[1].sleeve.stats();
+    assert.equal(s1.framesRelayed, 3); // the broadcast and both unicasts pass through 1
+    assert.equal(Object.values(s1.drops).reduce((a, b) => a + b), 0);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve floods a broadcast to every bridge exactly once in a mesh with cycles", () => {
+  const bench = new Bench(5, MESH);
+  try {
+    bench.settle();
+    for (let src = 0; src < 5; src++) {
+      bench.nodes[src].bridge.write([frame(BROADCAST_MAC, mac(src), `b${src}`)]);
+      bench.settle();
+      const got = texts(bench);
+      for (let i = 0; i < 5; i++) {
+        assert.deepEqual(got[i], i === src ? [] : [`b${src}`], `source ${src} at ${i}`);
+      }
+    }
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve floods unknown unicast once and then sends learned unicast to one peer only", () => {
+  const bench = new Bench(5, MESH);
+  try {
+    bench.settle();
+    bench.nodes[0].bridge.write([frame(mac(4), mac(0), "who is 4")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], ["who is 4"], ["who is 4"], ["who is 4"], ["who is 4"]]);
+    bench.nodes[4].bridge.write([frame(mac(0), mac(4), "4 here")]); // 0's MAC was learned from the flood
+    bench.settle();
+    assert.deepEqual(texts(bench), [["4 here"], [], [], [], []]);
+    bench.nodes[0].bridge.write([frame(mac(4), mac(0), "direct")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], [], [], [], ["direct"]]);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve reports a MAC that moves to another peer and follows it", () => {
+  const bench = new Bench(3, [[0, 1], [0, 2]]);
+  try {
+    bench.settle();
+    bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(9), "at 1")]);
+    bench.settle();
+    bench.received();
+    bench.nodes[2].bridge.write([frame(BROADCAST_MAC, mac(9), "at 2")]);
+    bench.settle();
+    bench.received();
+    assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "macMoved"), [
+      { type: "macMoved", mac: "02:00:00:00:00:09", from: peerName(1), to: peerName(2) },
+    ]);
+    bench.nodes[0].bridge.write([frame(mac(9), mac(0), "follow")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], [], ["follow"]]);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve drops frames from peers that carry one of our local MACs, and bridge frames to local MACs", () => {
+  const bench = new Bench(2, [[0, 1]]);
+  try {
+    bench.settle();
+    bench.nodes[0].bridge.write([frame(BROADCAST_MAC, mac(5), "local at 0")]);
+    bench.settle();
+    bench.received();
+    bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(5), "duplicate MAC")]);
+    bench.nodes[0].bridge.write([frame(mac(5), mac(6), "to a local MAC")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], []]);
+    const drops = bench.nodes[0].sleeve.stats().drops;
+    assert.equal(drops.ownMac, 1);
+    assert.equal(drops.localDestination, 1);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve batches the frames of one wakeup to one next hop into few datagrams", () => {
+  const bench = new Bench(2, [[0, 1]]);
+  try {
+    bench.settle();
+    bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "learn")]);
+    bench.settle();
+    bench.received();
+    const before = bench.nodes[0].sleeve.stats().datagramsSent;
+    const frames = Array.from({ length: 20 }, (_, i) => frame(mac(1), mac(0), `f${i}`.padEnd(1000, ".")));
+    bench.nodes[0].bridge.write(frames);
+    bench.settle();
+    const sent = bench.nodes[0].sleeve.stats().datagramsSent - before;
+    // 20 × 1029-byte records in datagrams of at most 9000 bytes: 8 per datagram.
+    assert.equal(sent, 3);
+    assert.deepEqual(
+      bench.received()[1].map((f) => payloadOf(f).slice(0, 3).replace(".", "")),
+      frames.map((_, i) => `f${i}`),
+    );
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve seals links per hop and drops replayed, tampered and unsealed datagrams", () => {
+  const bench = new Bench(3, [[0, 1], [1, 2]], { sealed: true });
+  try {
+    bench.settle();
+    const recorded: Uint8Array[] = [];
+    const target = bench.nodes[2];
+    target.conn.onReceive = (d) => (recorded.push(d.slice()), d);
+    bench.nodes[0].bridge.write([frame(BROADCAST_MAC, mac(0), "sealed hello")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], ["sealed hello"], ["sealed hello"]]);
+    target.conn.onReceive = undefined;
+    assert.equal(recorded.length, 1);
+    assert.equal(recorded[0][1], 1, "the datagram is sealed");
+    assert.equal(new TextDecoder().decode(recorded[0]).includes("sealed hello"), false);
+    const attacker = bench.network.listen("10.0.0.99", 1);
+    const to = target.conn.local;
+    attacker.send([recorded[0]], to); // replay
+    const tampered = recorded[0].slice();
+    tampered[tampered.length - 1] ^= 1;
+    tampered[15] += 100; // a fresh sequence number, so it reaches the authenticator
+    attacker.send([tampered], to);
+    const plain = new DatagramBuilder(200);
+    plain.begin(parseMac48(peerName(1), "peer"), 200);
+    plain.add(
+      RecordKind.frame,
+      parseMac48(peerName(0), "peer"),
+      parseMac48(peerName(2), "peer"),
+      frame(mac(2), mac(0), "forged"),
+    );
+    attacker.send([plain.finish()], to);
+    const wrongKey = new DatagramBuilder(200);
+    wrongKey.begin(parseMac48(peerName(1), "peer"), 200, {
+      box: tweetnaclSodium(),
+      key: linkKey(0, 1),
+      outbound: true,
+    }, 1000);
+    wrongKey.add(
+      RecordKind.frame,
+      parseMac48(peerName(0), "peer"),
+      parseMac48(peerName(2), "peer"),
+      frame(mac(2), mac(0), "forged"),
+    );
+    attacker.send([wrongKey.finish()], to);
+    bench.settle();
+    assert.deepEqual(texts(bench), [[], [], []]);
+    const drops = target.sleeve.stats().drops;
+    assert.equal(drops.replay, 1);
+    assert.equal(drops.auth, 3);
+    bench.nodes[2].bridge.write([frame(mac(0), mac(2), "still works")]);
+    bench.settle();
+    assert.deepEqual(texts(bench), [["still works"], [], []]);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve survives random and mutated datagrams: counted drops, traffic unaffected", () => {
+  const bench = new Bench(2, [[0, 1]], { sealed: false });
+  const sealedBench = new Bench(2, [[0, 1]], { sealed: true });
+  try {
+    for (const b of [bench, sealedBench]) {
+      b.settle();
+      const valid: Uint8Array[] = [];
+      b.nodes[1].conn.onReceive = (d) => (valid.push(d.slice()), d);
+      b.nodes[0].bridge.write([frame(BROADCAST_MAC, mac(0), "seed"), frame(mac(1), mac(0), "x".repeat(300))]);
+      b.settle();
+      b.received();
+      b.nodes[1].conn.onReceive = undefined;
+      const rnd = new SeededRandom(99);
+      const attacker = b.network.listen("10.0.0.99", 1);
+      const before = b.nodes[1].sleeve.stats();
+      for (let i = 0; i < 2000; i++) {
+        const d = i % 4 === 0 ? rnd.bytes(rnd.int(200)) : rnd.mutate(valid[rnd.int(valid.length)]);
+        attacker.send([d], b.nodes[1].conn.local);
+        if (i % 50 === 0) b.settle();
+      }
+      b.settle();
+      const after = b.nodes[1].sleeve.stats();
+      const dropped = Object.values(after.drops).reduce((x, y) => x + y) -
+        Object.values(before.drops).reduce((x, y) => x + y);
+      assert.ok(dropped > 1500, `dropped ${dropped}`);
+      b.received(); // plain mutants may deliver mutated frames; what matters is no crash and working traffic
+      b.nodes[0].bridge.write([frame(mac(1), mac(0), "after fuzz")]);
+      b.settle();
+      assert.deepEqual(texts(b)[1], ["after fuzz"]);
+    }
+  } finally {
+    bench.close();
+    sealedBench.close();
+  }
+});
+
+Deno.test("Sleeve reports established after heartbeat acks and lost when acks stop", async () => {
+  const bench = new Bench(2, [[0, 1]]);
+  try {
+    bench.settle();
+    await bench.run(100);
+    assert.deepEqual(bench.nodes[0].events.filter((e) => e.type !== "mtu"), [{
+      type: "established",
+      peer: peerName(1),
+    }]);
+    assert.equal(bench.nodes[0].sleeve.stats().links[0].established, true);
+    bench.nodes[1].conn.onReceive = () => undefined; // 1 goes deaf: 0's heartbeats are no longer acked
+    await bench.run(4_000);
+    assert.equal(bench.nodes[0].events.some((e) => e.type === "lost"), false);
+    await bench.run(2_000);
+    assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "lost"), [{
+      type: "lost",
+      peer: peerName(1),
+    }]);
+    bench.nodes[1].conn.onReceive = undefined;
+    await bench.run(500);
+    assert.equal(bench.nodes[0].events.filter((e) => e.type === "established").length, 2);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve discovers the path MTU and answers too-big DF frames with ICMP fragmentation needed", async () => {
+  const bench = new Bench(2, [[0, 1]], { maxDatagram: 9000 });
+  try {
+    // The path between 0 and 1 carries datagrams up to 1400 bytes; the kernel refuses more than 8000 outright.
+    for (const n of bench.nodes) {
+      n.conn.onSend = (d) => {
+        if (d.length > 8000) throw new SyscallError("Cannot send", 90);
+        return d.length <= 1400;
+      };
+    }
+    await bench.run(5_000);
+    const link = bench.nodes[0].sleeve.stats().links[0];
+    assert.equal(link.pmtuVerified, true);
+    assert.ok(link.maxDatagram <= 1400 && link.maxDatagram > 1400 - 8, `maxDatagram ${link.maxDatagram}`);
+    const mtuEvents = bench.nodes[0].events.filter((e) => e.type === "mtu");
+    assert.deepEqual(mtuEvents.at(-1), {
+      type: "mtu",
+      peer: peerName(1),
+      maxDatagram: link.maxDatagram,
+      mtu: link.mtu,
+    });
+    assert.equal(link.mtu, link.maxDatagram - 8 - 15 - 14);
+    bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "learn")]);
+    bench.settle();
+    bench.received();
+    const big = ipv4Frame(mac(1), mac(0), link.mtu + 1, true);
+    bench.nodes[0].bridge.write([
+      big,
+      ipv4Frame(mac(1), mac(0), link.mtu + 1, false),
+      ipv4Frame(mac(1), mac(0), link.mtu, true),
+    ]);
+    bench.settle();
+    const [at0, at1] = bench.received();
+    assert.equal(at1.length, 1, "only the frame that fits crosses");
+    assert.equal(at0.length, 1, "one ICMP for the DF frame, none for the other");
+    const icmp = at0[0];
+    assert.deepEqual(icmp.subarray(0, 6), mac(0));
+    assert.equal(icmp[14 + 9], 1); // ICMP
+    assert.deepEqual([icmp[34], icmp[35]], [3, 4]);
+    assert.equal(icmp[40] << 8 | icmp[41], link.mtu);
+    assert.deepEqual(icmp.subarray(26, 30), big.subarray(30, 34), "from the original destination");
+    assert.equal(checksum(icmp.subarray(14, 34)), 0);
+    assert.equal(checksum(icmp.subarray(34)), 0);
+    assert.equal(bench.nodes[0].sleeve.stats().drops.tooBig >= 2, true);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve rejects bad configuration with clear errors", () => {
+  const net = new MemoryNetwork();
+  const [, device] = memoryFramePair();
+  const conn = net.listen("10.0.0.1", 1);
+  assert.throws(() => new Sleeve({ us: "nope", device, conn }), /Invalid peer name 'nope'/);
+  assert.throws(
+    () => new Sleeve({ us: peerName(0), device, conn, maxDatagram: 100 }),
+    /Invalid maxDatagram '100'/,
+  );
+  const s = new Sleeve({ us: peerName(0), device, conn });
+  try {
+    const ep = endpoint("10.0.0.2", 1);
+    assert.throws(
+      () => s.setPeer(peerName(0), { endpoint: ep }),
+      /Cannot set peer '02:00:00:00:01:00': it is this peer/,
+    );
+    assert.throws(
+      () => s.setPeer(peerName(1), { endpoint: ep, sessionKey: new Uint8Array(5) }),
+      /5 bytes, expected 32/,
+    );
+    assert.throws(
+      () => s.setPeer(peerName(1), { endpoint: ep, sessionKey: new Uint8Array(32) }),
+      /has no secretbox/,
+    );
+    assert.throws(
+      () => s.setRoutes({ unicast: new Map([["x", peerName(1)]]), broadcast: new Map() }),
+      /Invalid peer name 'x'/,
+    );
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("Sleeve.run() moves frames on its own and ends on close()", async () => {
+  const bench = new Bench(2, [[0, 1]]);
+  const runs = bench.nodes.map((n) => n.sleeve.run());
+  try {
+    bench.nodes[0].bridge.write([frame(BROADCAST_MAC, mac(0), "async")]);
+    await bench.nodes[1].bridge.readable(2000);
+    assert.deepEqual(texts(bench)[1], ["async"]);
+  } finally {
+    bench.close();
+    await Promise.all(runs);
+  }
+});
+
+/** An IPv4 frame whose IP packet is `ipLength` bytes, DF set or not. */
+function ipv4Frame(dst: Uint8Array, src: Uint8Array, ipLength: number, df: boolean): Uint8Array {
+  const f = new Uint8Array(14 + ipLength);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x08;
+  f[14] = 0x45;
+  f[16] = ipLength >> 8;
+  f[17] = ipLength & 0xff;
+  f[20] = df ? 0x40 : 0;
+  f[22] = 64;
+  f[23] = 17;
+  f.set([10, 32, 0, 1], 26);
+  f.set([10, 32, 0, 2], 30);
+  return f;
+}
+
+function checksum(b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < b.length; i += 2) sum += b[i] << 8 | (b[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}

@@ -1,0 +1,224 @@
+/**
+ * A bench of in-process sleeve engines on memory doubles: N peers on one {@link MemoryNetwork}, each with a
+ * memory "bridge" end of its frame device, routes computed by BFS over the given links, a fake clock, and a
+ * {@link FilterConn} between each engine and the network so tests can drop, record or tamper datagrams.
+ *
+ * @module
+ */
+import { MemoryFrameDevice, memoryFramePair } from "../../../ffi/memory_frame_device.ts";
+import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
+import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
+import { tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
+import { Sleeve, type SleeveEvent } from "../../../src/overlay/sleeve/sleeve.ts";
+
+/** A PacketConn wrapper whose hooks see every datagram in and out. */
+export class FilterConn implements PacketConn {
+  readonly local: Endpoint;
+  readonly batchSize: number;
+  readonly #inner: PacketConn;
+  /** Called per received datagram; return undefined to drop it, or other bytes to replace it. */
+  onReceive: ((d: Uint8Array) => Uint8Array | undefined) | undefined;
+  /** Called per sent datagram; return false to drop it silently; throw to make send() throw. */
+  onSend: ((d: Uint8Array, to: Endpoint) => boolean) | undefined;
+
+  constructor(inner: PacketConn) {
+    this.#inner = inner;
+    this.local = inner.local;
+    this.batchSize = inner.batchSize;
+  }
+
+  send(packets: Uint8Array[], to: Endpoint): number {
+    const pass = this.onSend ? packets.filter((p) => this.onSend!(p, to)) : packets;
+    this.#inner.send(pass, to);
+    return packets.length;
+  }
+
+  receive(bufs: Uint8Array[], sizes: number[], sources: Endpoint[]): number {
+    const n = this.#inner.receive(bufs, sizes, sources);
+    if (!this.onReceive) return n;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const out = this.onReceive(bufs[i].slice(0, sizes[i]));
+      if (out === undefined) continue;
+      bufs[kept].set(out);
+      sizes[kept] = out.length;
+      sources[kept++] = sources[i];
+    }
+    return kept;
+  }
+
+  readable(timeoutMs?: number): Promise<boolean> {
+    return this.#inner.readable(timeoutMs);
+  }
+
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+/** One peer of the bench. */
+export interface Node {
+  name: string;
+  sleeve: Sleeve;
+  /** The bridge's end of the engine's frame device: write frames here, read what the engine delivers. */
+  bridge: MemoryFrameDevice;
+  conn: FilterConn;
+  events: SleeveEvent[];
+}
+
+/** Options for {@link bench}. */
+export interface BenchOptions {
+  /** Seal every link with a per-link key. */
+  sealed?: boolean;
+  /** The PMTU search ceiling. Default 9000 (keeps searches short). */
+  maxDatagram?: number;
+  /** Don't call setPeer/setRoutes (tests that configure by hand). */
+  bare?: boolean;
+}
+
+/** The peer name of node i: `02:00:00:00:01:0i`. */
+export function peerName(i: number): string {
+  return `02:00:00:00:01:${i.toString(16).padStart(2, "0")}`;
+}
+
+/** A bench of engines and its helpers. */
+export class Bench {
+  readonly nodes: Node[] = [];
+  readonly clock = new FakeClock(1_000);
+  readonly network = new MemoryNetwork({ capacity: 100_000 });
+  readonly links: [number, number][];
+
+  constructor(n: number, links: [number, number][], options: BenchOptions = {}) {
+    this.links = links;
+    const box = tweetnaclSodium();
+    for (let i = 0; i < n; i++) {
+      const [bridge, device] = memoryFramePair({ capacity: 100_000 });
+      const conn = new FilterConn(this.network.listen(`10.0.0.${i + 1}`, 6783));
+      const events: SleeveEvent[] = [];
+      const name = peerName(i);
+      const sleeve = new Sleeve({
+        us: name,
+        device,
+        conn,
+        box,
+        clock: this.clock,
+        maxDatagram: options.maxDatagram ?? 9000,
+        onEvent: (e) => events.push(e),
+      });
+      this.nodes.push({ name, sleeve, bridge, conn, events });
+    }
+    if (options.bare) return;
+    for (const [a, b] of links) {
+      const key = options.sealed ? linkKey(a, b) : undefined;
+      this.nodes[a].sleeve.setPeer(peerName(b), {
+        endpoint: this.nodes[b].conn.local,
+        sessionKey: key,
+        outbound: true,
+      });
+      this.nodes[b].sleeve.setPeer(peerName(a), {
+        endpoint: this.nodes[a].conn.local,
+        sessionKey: key,
+        outbound: false,
+      });
+    }
+    this.setRoutes();
+  }
+
+  /** Gives every engine BFS unicast routes and per-source broadcast trees over the current links. */
+  setRoutes(): void {
+    const n = this.nodes.length;
+    const adj = Array.from({ length: n }, () => [] as number[]);
+    for (const [a, b] of this.links) adj[a].push(b), adj[b].push(a);
+    for (const l of adj) l.sort((x, y) => x - y);
+    // parent[s][v] = v's parent in the BFS tree rooted at s.
+    const parent = Array.from({ length: n }, (_, s) => {
+      const p = new Array<number>(n).fill(-1);
+      p[s] = s;
+      const queue = [s];
+      while (queue.length) {
+        const u = queue.shift()!;
+        for (const v of adj[u]) if (p[v] === -1) p[v] = u, queue.push(v);
+      }
+      return p;
+    });
+    for (let x = 0; x < n; x++) {
+      const unicast = new Map<string, string>();
+      for (let d = 0; d < n; d++) {
+        if (d === x || parent[x][d] === -1) continue;
+        let hop = d;
+        while (parent[x][hop] !== x) hop = parent[x][hop];
+        unicast.set(peerName(d), peerName(hop));
+      }
+      const broadcast = new Map<string, string[]>();
+      for (let s = 0; s < n; s++) {
+        if (parent[s][x] === -1) continue;
+        const children = adj[x].filter((v) => parent[s][v] === x && v !== s);
+        broadcast.set(peerName(s), children.map(peerName));
+      }
+      this.nodes[x].sleeve.setRoutes({ unicast, broadcast });
+    }
+  }
+
+  /** Pumps every engine until none has work. */
+  settle(): void {
+    for (let round = 0; round < 1000; round++) {
+      let work = 0;
+      for (const node of this.nodes) work += node.sleeve.pump();
+      if (work === 0) return;
+    }
+    throw new Error("Bench did not settle in 1000 rounds");
+  }
+
+  /** Advances the fake clock by `ms` in `step`s, settling after each. */
+  async run(ms: number, step = 50): Promise<void> {
+    for (let t = 0; t < ms; t += step) {
+      await this.clock.advance(step);
+      this.settle();
+    }
+  }
+
+  /** Drains and returns the frames each node's bridge received. */
+  received(): Uint8Array[][] {
+    return this.nodes.map((node) => {
+      const out: Uint8Array[] = [];
+      const bufs = [new Uint8Array(70000)], sizes = [0];
+      while (node.bridge.read(bufs, sizes) === 1) out.push(bufs[0].slice(0, sizes[0]));
+      return out;
+    });
+  }
+
+  close(): void {
+    for (const node of this.nodes) node.sleeve.close();
+  }
+}
+
+/** A deterministic 32-byte key per link. */
+export function linkKey(a: number, b: number): Uint8Array {
+  return new Uint8Array(32).fill(Math.min(a, b) * 16 + Math.max(a, b) + 1);
+}
+
+/** The container MAC `02:00:00:00:00:xx`. */
+export function mac(i: number): Uint8Array {
+  return Uint8Array.of(2, 0, 0, 0, 0, i);
+}
+
+/** The broadcast MAC. */
+export const BROADCAST_MAC = Uint8Array.of(255, 255, 255, 255, 255, 255);
+
+/** An Ethernet frame (EtherType 0x88b5, local experimental) with `payload`. */
+export function frame(dst: Uint8Array, src: Uint8Array, payload: Uint8Array | string): Uint8Array {
+  const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+  const f = new Uint8Array(14 + body.length);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x88;
+  f[13] = 0xb5;
+  f.set(body, 14);
+  return f;
+}
+
+/** The payload text of a frame built by {@link frame}. */
+export function payloadOf(f: Uint8Array): string {
+  return new TextDecoder().decode(f.subarray(14));
+}
