@@ -1,0 +1,76 @@
+/**
+ * `meshnet attach/detach/ps` against a real router on a lab host; the kernel side is covered in
+ * tests/netdev, the data plane across hosts in tests/overlay.
+ */
+import assert from "node:assert/strict";
+import { launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
+
+Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing half-made", async () => {
+  await withLab({ hosts: 1, containers: 2 }, async (lab) => {
+    await launchMeshnet(lab, 1, [], []);
+    const [c1, c2] = lab.containersOf(1);
+    const ok = async (...args: string[]) => {
+      const r = await meshnet(lab, 1, args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    assert.equal(await ok("attach", "10.32.1.1/12", c1), "10.32.1.1/12");
+    assert.equal(await ok("attach", "10.32.1.2/12", "fd00:6d65::2/64", c2), "10.32.1.2/12 fd00:6d65::2/64");
+    assert.equal((await lab.exec(c1, ["ping", "-c1", "-W2", "10.32.1.2"])).code, 0);
+    assert.equal(await ok("attach", "10.32.1.3/12", c1), "10.32.1.1/12 10.32.1.3/12", "a second attach adds");
+
+    const ps = await ok("ps");
+    assert.match(
+      ps,
+      new RegExp(`^${c1} ([0-9a-f]{2}:){5}[0-9a-f]{2} 10\\.32\\.1\\.1/12 10\\.32\\.1\\.3/12$`, "m"),
+    );
+    assert.match(ps, new RegExp(`^${c2} .* 10\\.32\\.1\\.2/12 fd00:6d65::2/64$`, "m"));
+
+    const cases: [string[], number, RegExp][] = [
+      [["attach", "10.32.1.2/12", c2], 1, /address already on ethwe; detach it first/],
+      [["attach", "10.32.1.9/12", "mnt-no-such-container"], 1, /no such netns 'mnt-no-such-container'/],
+      [["attach", "10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
+      [["attach", c2], 2, /give at least one address/],
+      [["detach", "mnt-no-such-container"], 1, /no such netns/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await meshnet(lab, 1, args);
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, "one line, no stack trace");
+    }
+    const addrs = JSON.parse((await lab.exec(c2, ["ip", "-j", "addr", "show", "ethwe"])).stdout)[0].addr_info
+      .filter((a: { scope: string }) => a.scope === "global").map((a: { local: string }) => a.local);
+    assert.deepEqual(addrs, ["10.32.1.2", "fd00:6d65::2"], "failed attaches changed nothing");
+
+    assert.equal(await ok("detach", "10.32.1.3/12", c1), "10.32.1.3/12");
+    assert.equal(await ok("detach", c2), "10.32.1.2/12 fd00:6d65::2/64");
+    assert.equal(
+      (await lab.exec(c2, ["ip", "link", "show", "ethwe"])).code,
+      1,
+      "detach removed the interface",
+    );
+    assert.equal(
+      (await lab.exec("h1", ["ip", "-o", "link", "show", "master", "weave"])).stdout.split("\n").filter((l) =>
+        l.includes("vethwe")
+      ).length,
+      1,
+      "one container port left on the bridge",
+    );
+    assert.match(await ok("ps"), new RegExp(`^${c1} .* 10\\.32\\.1\\.1/12$`));
+  });
+});
+
+Deno.test("launch refuses an overlay range that overlaps a host route, naming it", async () => {
+  await withLab({ hosts: 1 }, async (lab) => {
+    const r = await meshnet(lab, 1, [
+      "launch",
+      "--ipalloc-range",
+      "198.18.0.0/16",
+      "--data-dir",
+      "/tmp/mnt-unused",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /overlaps host route '198\.18\.0\.0\/15'.*--ipalloc-range/);
+  });
+});
