@@ -21,6 +21,7 @@ export class Consensus {
   private proposedAt?: number;
 
   /**
+   * A consensus participant.
    * @param self this peer
    * @param quorum acceptors needed: floor(N/2)+1 for --ipalloc-init consensus=N
    * @param random uniform in [0, 1), for retry jitter (injected for determinism)

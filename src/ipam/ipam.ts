@@ -127,6 +127,7 @@ export class Ipam implements Gossiper {
   private gossiper?: Gossip;
 
   /**
+   * A peer's IPAM with empty rings (initialised at once with `seed=`).
    * @throws {Error} when the name, a range or the init mode is invalid
    */
   constructor(private readonly opts: IpamOptions) {

@@ -10,7 +10,10 @@ import { parseWire, Ring } from "./ring.ts";
 
 /** One or more rings over distinct ranges. */
 export class RingSet implements GossipData {
-  /** @param rings the rings, in configuration order */
+  /**
+   * A set over `rings`.
+   * @param rings the rings, in configuration order
+   */
   constructor(readonly rings: Ring[]) {}
 
   /** The wire form: one message, a JSON list of ring wire forms. */

@@ -14,6 +14,10 @@ Deno.test("Ipam property: no address is ever held twice (5–25 peers, partition
   for (const seed of seeds([1, 2, 3])) run(prng(seed), 200);
 });
 
+Deno.test("Ipam property: no address is held twice with fast reclaim and 30% loss (many takeovers)", () => {
+  for (const seed of seeds([4, 5])) run(prng(seed), 200, { reclaimAfterMs: 90_000, loss: 0.3 });
+});
+
 Deno.test("Ipam property: dual-stack rings stay duplicate-free too", () => {
   run(prng(11), 200, { peers: 6, ranges: [V4, "fd00:6d65:7368::/64"] });
 });
