@@ -97,8 +97,8 @@ export const ASSUMED_DATAGRAM = 1500 - UDP4_OVERHEAD;
 export const PMTU_PROBE_TIMEOUT_MS = 150;
 /** Tries of one probe size before it counts as too big. */
 export const PMTU_PROBE_TRIES = 3;
-/** The search stops when the verified and the failed size are this close, in bytes. */
-export const PMTU_PRECISION = 8;
+/** The search stops when the verified and the failed size are this close, in bytes (1: exact). */
+export const PMTU_PRECISION = 1;
 /** A finished search runs again after this long (paths change), in ms. */
 export const PMTU_RECHECK_MS = 10 * 60_000;
 

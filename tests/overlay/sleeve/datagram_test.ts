@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { BROADCAST_PEER, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
+import {
+  DatagramBuilder,
+  DatagramError,
+  type DatagramHeader,
+  type LinkKey,
+  openBody,
+  readHeader,
+  RecordReader,
+  SEAL_OVERHEAD,
+} from "../../../src/overlay/sleeve/datagram.ts";
+
+const US = 0x0200_0000_0101, THEM = 0x0200_0000_0102;
+const box = tweetnaclSodium();
+const key = new Uint8Array(32).fill(9);
+const ours: LinkKey = { box, key, outbound: true };
+const theirs: LinkKey = { box, key, outbound: false };
+
+function header(): DatagramHeader {
+  return { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
+}
+
+interface Rec {
+  kind: number;
+  src: number;
+  dst: number;
+  body: number[];
+}
+
+/** Decodes a datagram the way the engine does; throws DatagramError or returns the records. */
+function decode(bytes: Uint8Array, link?: LinkKey): Rec[] {
+  const h = readHeader(bytes, header());
+  let records = bytes.subarray(h.bodyOffset);
+  if (h.sealed) {
+    const opened = openBody(bytes, h, link!, new Uint8Array(bytes.length));
+    if (!opened) throw new DatagramError("auth");
+    records = opened;
+  }
+  RecordReader.validate(records);
+  const out: Rec[] = [];
+  RecordReader.forEach(
+    records,
+    (kind, src, dst, s, e) => out.push({ kind, src, dst, body: [...records.subarray(s, e)] }),
+  );
+  return out;
+}
+
+function sampleFrames(rnd: SeededRandom, n: number): Uint8Array[] {
+  return Array.from({ length: n }, () => rnd.bytes(14 + rnd.int(200)));
+}
+
+Deno.test("DatagramBuilder and the readers round-trip plain and sealed batches", () => {
+  const rnd = new SeededRandom(1);
+  for (const seal of [undefined, ours]) {
+    const b = new DatagramBuilder(1500);
+    b.begin(US, 1500, seal, 41);
+    const frames = sampleFrames(rnd, 5);
+    for (const f of frames) assert.equal(b.add(RecordKind.frame, US, BROADCAST_PEER, f), true);
+    assert.equal(b.add(RecordKind.heartbeat, US, THEM, new Uint8Array(8).fill(7)), true);
+    const d = b.finish().slice();
+    const h = readHeader(d, header());
+    assert.deepEqual(h, { sender: US, sealed: !!seal, sequence: seal ? 41 : 0, bodyOffset: seal ? 16 : 8 });
+    const recs = decode(d, theirs);
+    assert.deepEqual(recs.map((r) => r.kind), [1, 1, 1, 1, 1, RecordKind.heartbeat]);
+    assert.deepEqual(recs.slice(0, 5).map((r) => Uint8Array.from(r.body)), frames);
+    assert.equal(recs[5].dst, THEM);
+    if (seal) assert.throws(() => decode(d, ours), /auth/, "our own polarity does not open it");
+  }
+});
+
+Deno.test("DatagramBuilder.add() refuses records beyond the datagram size, and pads probe bodies", () => {
+  const b = new DatagramBuilder(9000);
+  b.begin(US, 100, ours, 0);
+  assert.equal(b.room(), 100 - 8 - SEAL_OVERHEAD - 15);
+  assert.equal(b.add(RecordKind.frame, US, THEM, new Uint8Array(b.room() + 1)), false);
+  assert.equal(b.count, 0);
+  assert.equal(b.add(RecordKind.pmtuProbe, US, THEM, Uint8Array.of(0, 100), b.room()), true);
+  assert.equal(b.finish().length, 100);
+  assert.throws(() => b.begin(US, 9001), /Cannot build a datagram of 9001 bytes/);
+});
+
+Deno.test("readHeader() and RecordReader.validate() name what is wrong", () => {
+  const b = new DatagramBuilder(200);
+  b.begin(US, 200);
+  b.add(RecordKind.frame, US, THEM, new Uint8Array(20));
+  const good = b.finish().slice();
+  const bad = (edit: (d: Uint8Array) => Uint8Array, pattern: RegExp) => {
+    assert.throws(
+      () => decode(edit(good.slice()), theirs),
+      (e) => e instanceof DatagramError && pattern.test(e.message),
+    );
+  };
+  bad((d) => d.subarray(0, 10), /shorter than a header and one record/);
+  bad((d) => (d[0] = 2, d), /version '2' is not 1/);
+  bad((d) => (d[1] = 0x80, d), /flags '0x80' are unknown/);
+  bad((d) => (d.fill(0, 2, 8), d), /sender is the reserved name '00:00:00:00:00:00'/);
+  bad((d) => (d[8] = 9, d), /kind '9' is unknown/);
+  bad((d) => (d[8 + 14] = 200, d), /claims 200 bytes; only 20 follow/);
+  bad((d) => (d[8 + 14] = 14, d), /Record 1 has 6 bytes, shorter than its header/);
+  bad((d) => (d[8 + 14] = 3, d.subarray(0, 8 + 15 + 3)), /body of 3 bytes, which is invalid/);
+  bad((d) => (d[8] = RecordKind.heartbeat, d), /body of 20 bytes/);
+  bad((d) => (d.fill(0xff, 9, 15), d), /record 0 source is the reserved name 'ff:ff:ff:ff:ff:ff'/);
+  bad(
+    (d) => (d[8] = RecordKind.pmtuAck, d[8 + 14] = 2, d.fill(0xff, 15, 21), d.subarray(0, 8 + 17)),
+    /addressed to broadcast/,
+  );
+  bad((d) => {
+    const long = new Uint8Array(60);
+    long.set(d);
+    long[1] = 1;
+    long.fill(0xff, 8, 16);
+    return long;
+  }, /beyond 2\^53/);
+});
+
+Deno.test("Decoding random and mutated datagrams only ever throws DatagramError", () => {
+  const rnd = new SeededRandom(2024);
+  const valid: Uint8Array[] = [];
+  for (const seal of [undefined, ours]) {
+    for (let i = 0; i < 20; i++) {
+      const b = new DatagramBuilder(2000);
+      b.begin(US, 2000, seal, i);
+      for (const f of sampleFrames(rnd, 1 + rnd.int(6))) b.add(RecordKind.frame, US, THEM, f);
+      if (rnd.next() < 0.5) b.add(RecordKind.heartbeatAck, US, THEM, new Uint8Array(8));
+      valid.push(b.finish().slice());
+    }
+  }
+  let accepted = 0, rejected = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const input = i % 5 === 0 ? rnd.bytes(rnd.int(120)) : rnd.mutate(valid[rnd.int(valid.length)]);
+    try {
+      const recs = decode(input, theirs);
+      assert.ok(recs.length > 0);
+      accepted++;
+    } catch (e) {
+      assert.ok(e instanceof DatagramError, `unexpected ${e}`);
+      rejected++;
+    }
+  }
+  assert.ok(rejected > 10_000 && accepted > 0, `${accepted} accepted, ${rejected} rejected`);
+});
