@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { checksum } from "./testbed.ts";
 import { fragmentationNeeded, isIPv4DontFragment } from "../../../src/overlay/sleeve/icmp.ts";
 
 function ipv4(flags: number, length = 1500): Uint8Array {
@@ -9,13 +10,6 @@ function ipv4(flags: number, length = 1500): Uint8Array {
   f.set([10, 0, 0, 1, 10, 0, 0, 2], 26);
   f.set([1, 2, 3, 4, 5, 6, 7, 8, 9], 34);
   return f;
-}
-
-function checksum(b: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < b.length; i += 2) sum += b[i] << 8 | (b[i + 1] ?? 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }
 
 Deno.test("isIPv4DontFragment() needs IPv4 with DF and a whole header", () => {

@@ -9,7 +9,7 @@ import { DatagramBuilder } from "../../../src/overlay/sleeve/datagram.ts";
 import { RecordKind } from "../../../src/overlay/sleeve/constants.ts";
 import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
-import { Bench, BROADCAST_MAC, frame, linkKey, mac, payloadOf, peerName } from "./testbed.ts";
+import { Bench, BROADCAST_MAC, checksum, frame, linkKey, mac, payloadOf, peerName } from "./testbed.ts";
 
 const LINE: [number, number][] = [[0, 1], [1, 2], [2, 3]];
 // 0-1, 0-2, 1-2, 1-3, 2-4, 3-4: cycles, so floods must follow trees to arrive once.
@@ -376,11 +376,4 @@ function ipv4Frame(dst: Uint8Array, src: Uint8Array, ipLength: number, df: boole
   f.set([10, 32, 0, 1], 26);
   f.set([10, 32, 0, 2], 30);
   return f;
-}
-
-function checksum(b: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < b.length; i += 2) sum += b[i] << 8 | (b[i + 1] ?? 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
 }

@@ -205,3 +205,15 @@ for (const sealed of [false, true]) {
       }),
   });
 }
+
+Deno.test({
+  name: "SleeveWorker.start() rejects with the Worker's reason and refuses bad names on the main thread",
+  ignore: !permitted,
+  fn: async () => {
+    await assert.rejects(
+      SleeveWorker.start({ us: PEER_A, tapName: "bad/name", port: 0 }),
+      /Cannot start the sleeve: Invalid TAP name 'bad\/name'/,
+    );
+    assert.throws(() => SleeveWorker.start({ us: "nope", tapName: TAP }), /Invalid peer name 'nope'/);
+  },
+});

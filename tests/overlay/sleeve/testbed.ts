@@ -222,3 +222,11 @@ export function frame(dst: Uint8Array, src: Uint8Array, payload: Uint8Array | st
 export function payloadOf(f: Uint8Array): string {
   return new TextDecoder().decode(f.subarray(14));
 }
+
+/** The Internet checksum (RFC 1071) of `b`: 0 over a header whose checksum field is right. */
+export function checksum(b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < b.length; i += 2) sum += b[i] << 8 | (b[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
