@@ -30,7 +30,6 @@ import {
   mayAcknowledge,
   mayBack,
   planTakeover,
-  removePeer,
   usedByOthers,
 } from "./reclaim.ts";
 import { canonical, emptyReport, type Offer, PEER_NAME, type Report, Ring } from "./ring.ts";
@@ -91,6 +90,8 @@ interface Lane {
   held: Held[];
   reserveSince?: number;
   lastRequest?: number;
+  /** A subnet whose main space ran out while a majority was reachable: ask for space, spare the reserve. */
+  short?: string;
 }
 
 /** Status of one ring, for `meshnet status ipam`. */
@@ -270,9 +271,11 @@ export class Ipam implements Gossiper {
   }
 
   /**
-   * rmpeer: takes over every token of peer `gone` here, at once and without acknowledgement; `gone` stops
-   * voting. Only for a peer that is gone for good, run on one peer.
-   * @returns the number of addresses taken
+   * rmpeer: `gone` stops voting at once, and this peer proposes to take all of its space (in-use addresses and
+   * reserve included), without waiting for --ipalloc-reclaim-after. Like any takeover it applies once a
+   * majority of the remaining voters backs it, and never over a takeover they already back. Only for a peer
+   * that is gone for good; remove one peer at a time and let each removal spread.
+   * @returns the number of addresses proposed for takeover
    * @throws {Error} when `gone` is this peer or not a peer name
    */
   rmpeer(gone: PeerName): bigint {
@@ -283,7 +286,15 @@ export class Ipam implements Gossiper {
       throw new Error(`Cannot rmpeer '${gone}': not a peer name like ce:31:e0:06:45:1e`);
     }
     let n = 0n;
-    for (const l of this.lanes) if (l.ring.isInitialised()) n += removePeer(l.ring, this.name, gone);
+    for (const { ring } of this.lanes) {
+      if (!ring.isInitialised()) continue;
+      ring.removed.add(gone);
+      const t = planTakeover(ring, this.name, gone, `${this.name}/${this.seq + 1}`, true);
+      if (!t) continue;
+      this.seq++;
+      ring.takeovers.set(t.id, t);
+      n += total(t.ranges);
+    }
     this.update(true);
     return n;
   }
@@ -502,6 +513,7 @@ export class Ipam implements Gossiper {
     const taken = ofAddresses(l.held.filter((x) => x.address !== undefined).map((x) => x.address!));
     const free = (part: "main" | "reserve") => subtract(freeSpace(l.ring, this.name, l.own, part), taken);
     const main = majority ? pick(free("main"), s) : undefined;
+    if (majority && main === undefined) l.short = h.subnet;
     if (main !== undefined) {
       Object.assign(h, { address: main, reserve: false, since: undefined });
       return;
@@ -542,7 +554,8 @@ export class Ipam implements Gossiper {
       }
     }
     for (const t of ring.takeovers.values()) {
-      if (l.own.backs.includes(t.id) || !this.absentLongEnough(t.victim) || !mayBack(ring, me, t)) continue;
+      const due = this.absentLongEnough(t.victim) || (t.admin && ring.removed.has(t.victim));
+      if (l.own.backs.includes(t.id) || !due || !mayBack(ring, me, t)) continue;
       changed = this.changeOwn(l, (o) => o.backs.push(t.id)) || changed;
     }
     return changed;
@@ -587,9 +600,12 @@ export class Ipam implements Gossiper {
     return true;
   }
 
-  /** Asks a peer with free space for some when an allocation found none, at most every few seconds. */
+  /**
+   * Asks a peer with free space for some when an allocation found no free main space (even if the reserve
+   * served it), at most every few seconds.
+   */
   private requestSpace(l: Lane, now: number): void {
-    const want = l.held.find((h) => h.address === undefined && !h.claim);
+    const want = l.held.find((h) => h.address === undefined && !h.claim)?.subnet ?? l.short;
     if (!want || !this.gossiper || !this.reachesMajority(l.ring)) return;
     if (l.lastRequest !== undefined && now - l.lastRequest < SPACE_REQUEST_RETRY_MS) return;
     const candidates = [...l.ring.reports.keys()].filter((p) =>
@@ -598,7 +614,8 @@ export class Ipam implements Gossiper {
     const donor = pickDonor(l.ring, candidates, this.opts.random);
     if (!donor) return;
     l.lastRequest = now;
-    this.gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want.subnet).hosts));
+    l.short = undefined;
+    this.gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want).hosts));
   }
 
   // ---- helpers ----

@@ -139,37 +139,28 @@ export function plannedWrites(ring: Ring, heir: PeerName, ranges: Range[]): Take
 
 /**
  * The takeover `heir` proposes for absent `victim`: the victim's space minus everything any peer reports
- * used or reserved and minus other takeovers not applied yet; undefined when nothing is left.
+ * used or reserved and minus other takeovers not applied yet; undefined when nothing is left. With `admin`
+ * (rmpeer, the victim already removed), the victim's own in-use addresses and reserve are taken too, since
+ * the reports of removed peers no longer count.
  */
-export function planTakeover(ring: Ring, heir: PeerName, victim: PeerName, id: string): Takeover | undefined {
+export function planTakeover(
+  ring: Ring,
+  heir: PeerName,
+  victim: PeerName,
+  id: string,
+  admin = false,
+): Takeover | undefined {
   const pending: Range[] = [];
   for (const t of ring.takeovers.values()) if (!applied(ring, t)) pending.push(...t.ranges);
   const ranges = subtract(subtract(ring.ownedBy(victim), usedByOthers(ring, undefined, true)), pending);
   if (ranges.length === 0) return undefined;
   const epoch = ring.maxEpoch() + 1;
-  return { id, victim, heir, epoch, ranges, writes: plannedWrites(ring, heir, ranges) };
+  return { id, victim, heir, epoch, ranges, writes: plannedWrites(ring, heir, ranges), admin };
 }
 
 /** Writes takeover `t`'s tokens into the ring (the heir does this once a majority backs it). */
 export function applyTakeover(ring: Ring, t: Takeover): void {
   for (const w of t.writes) ring.entries.set(w.start, { owner: w.owner, epoch: t.epoch, version: 0 });
-}
-
-/**
- * rmpeer: `taker` takes every token of `gone` at once, without acknowledgement, and `gone` stops voting.
- * Safe only when `gone` is really gone and its last changes reached this peer.
- * @returns the number of addresses taken
- */
-export function removePeer(ring: Ring, taker: PeerName, gone: PeerName): bigint {
-  const epoch = ring.maxEpoch() + 1;
-  let n = 0n;
-  for (const t of ring.tokens()) {
-    if (t.entry.owner !== gone) continue;
-    ring.entries.set(t.range.start, { owner: taker, epoch, version: 0 });
-    n += t.range.end - t.range.start;
-  }
-  ring.removed.add(gone);
-  return n;
 }
 
 /** The addresses of `ranges` that lie in `within`. */

@@ -79,6 +79,8 @@ export interface Takeover {
   ranges: Range[];
   /** The tokens the heir writes (all at `epoch`, version 0): the taken ranges, and the split points after them. */
   writes: { start: bigint; owner: PeerName }[];
+  /** True for rmpeer: backers need not wait for --ipalloc-reclaim-after, the victim no longer votes. */
+  admin: boolean;
 }
 
 /** A consensus round: ordered by number, then proposer name. */
@@ -379,7 +381,15 @@ export class Ring implements GossipData {
       takeovers: [...this.takeovers.keys()].sort().map((id) => {
         const t = this.takeovers.get(id)!;
         const writes = t.writes.map((w) => [String(w.start), w.owner]);
-        return { id, victim: t.victim, heir: t.heir, epoch: t.epoch, ranges: ranges(t.ranges), writes };
+        return {
+          id,
+          victim: t.victim,
+          heir: t.heir,
+          epoch: t.epoch,
+          ranges: ranges(t.ranges),
+          writes,
+          admin: t.admin,
+        };
       }),
       votes: [...this.votes.keys()].sort().map((p) => {
         const v = this.votes.get(p)!;
@@ -531,7 +541,16 @@ class Decoder {
       });
       const victim = this.peer(to.victim);
       if (victim === heir) this.fail(`takeover '${id}' has the same victim and heir`);
-      ring.takeovers.set(id, { id, victim, heir, epoch: this.count(to.epoch), ranges, writes });
+      if (typeof to.admin !== "boolean") this.fail(`takeover '${id}' lacks admin`);
+      ring.takeovers.set(id, {
+        id,
+        victim,
+        heir,
+        epoch: this.count(to.epoch),
+        ranges,
+        writes,
+        admin: to.admin,
+      });
     }
     for (const v of this.list(o.votes, "votes")) {
       const [p, n, by, acc] = this.tuple(v, 4, "vote");

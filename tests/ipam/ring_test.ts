@@ -41,6 +41,7 @@ function randomRing(rng: Prng): Ring {
       epoch: 1 + rng.int(2),
       ranges: [{ start, end: start + 5n }],
       writes: [{ start, owner: heir }],
+      admin: rng.next() < 0.5,
     });
     for (const [id, t] of ring.takeovers) t.id = id;
   }
