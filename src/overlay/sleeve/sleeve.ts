@@ -224,7 +224,7 @@ export class Sleeve {
    * Adds or updates a neighbour. A new endpoint restarts heartbeats and PMTU discovery (reporting `lost` when
    * the link was established); a new key restarts sequence numbers and the replay window.
    *
-   * @throws {Error} `Invalid peer name 'x': …`, or when naming ourselves
+   * @throws {Error} `Invalid peer name 'x': …`, when naming ourselves, or for an endpoint of the other IP family
    * @throws {RangeError} when the session key is not 32 bytes
    * @throws {Error} when a session key is given but the engine has no secretbox
    */
@@ -235,6 +235,11 @@ export class Sleeve {
     if (key !== undefined && key.length !== KEY_BYTES) {
       throw new RangeError(
         `Invalid session key for peer '${name}': ${key.length} bytes, expected ${KEY_BYTES}`,
+      );
+    }
+    if (config.endpoint.family !== this.#conn.local.family) {
+      throw new Error(
+        `Cannot set peer '${name}' at ${config.endpoint.key}: the sleeve socket ${this.#conn.local.key} is IPv${this.#conn.local.family}; use an IPv${this.#conn.local.family} endpoint`,
       );
     }
     if (key !== undefined && this.#box === undefined) {
@@ -437,8 +442,8 @@ export class Sleeve {
         return true;
       }
     } catch (e) {
-      if (!(e instanceof SyscallError)) throw e;
-      if (e.errno === EMSGSIZE) {
+      // Any refusal (no route, family mismatch) drops this datagram only; the data plane keeps running.
+      if (e instanceof SyscallError && e.errno === EMSGSIZE) {
         link.pmtu.tooBig(datagram.length);
         c.drops.tooBig++;
         return false;

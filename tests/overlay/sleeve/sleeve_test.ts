@@ -327,6 +327,10 @@ Deno.test("Sleeve rejects bad configuration with clear errors", () => {
       /5 bytes, expected 32/,
     );
     assert.throws(
+      () => s.setPeer(peerName(1), { endpoint: endpoint("fd00::2", 1) }),
+      /at \[fd00::2\]:1: the sleeve socket 10\.0\.0\.1:1 is IPv4; use an IPv4 endpoint/,
+    );
+    assert.throws(
       () => s.setPeer(peerName(1), { endpoint: ep, sessionKey: new Uint8Array(32) }),
       /has no secretbox/,
     );

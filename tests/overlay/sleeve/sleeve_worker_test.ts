@@ -191,7 +191,7 @@ for (const sealed of [false, true]) {
           const { sent, received } = await transfer();
           assert.equal(received, sent);
           assert.match(sent, /^20971520 [0-9a-f]{64}$/);
-          await iperf(sealed ? "sealed" : "plain");
+          await iperf(sealed ? `sealed (${workers[0].crypto})` : "plain");
           const [a, b] = await Promise.all(workers.map((w) => w.stats()));
           assert.equal(a.links[0].established, true);
           assert.equal(a.links[0].sealed, sealed);
