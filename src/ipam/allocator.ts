@@ -9,7 +9,7 @@ import type { PeerName } from "../mesh/gossip.ts";
 import { networkOf, parseCIDR, sizeOf } from "../net/ip.ts";
 import { MIN_RESERVE, MIN_SUBNET_SIZE, RESERVE_DIVISOR } from "./constants.ts";
 import type { Report, Ring } from "./ring.ts";
-import { applied, usedBy, usedByOthers } from "./reclaim.ts";
+import { pending, usedBy, usedByOthers } from "./reclaim.ts";
 import { intersect, lowest, type Range, subtract, topSlice, total, union } from "./space.ts";
 
 /** A subnet addresses are allocated in. */
@@ -61,9 +61,9 @@ export function freeSpace(ring: Ring, self: PeerName, own: Report, part: "main" 
   return subtract(subtract(base, union(usedByAll(ring), usedBy(own))), usedByOthers(ring, self, true));
 }
 
-/** The ranges of takeovers of `victim` that are not applied yet. */
+/** The ranges of pending takeovers of `victim`. */
 function takenFrom(ring: Ring, victim: PeerName): Range[] {
-  return [...ring.takeovers.values()].filter((t) => t.victim === victim && !applied(ring, t)).flatMap((t) =>
+  return [...ring.takeovers.values()].filter((t) => t.victim === victim && pending(ring, t)).flatMap((t) =>
     t.ranges
   );
 }

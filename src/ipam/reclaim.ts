@@ -45,17 +45,25 @@ export function applied(ring: Ring, t: Takeover): boolean {
   return t.ranges.every((r) => (ring.entries.get(r.start)?.epoch ?? -1) >= t.epoch);
 }
 
+/**
+ * True while takeover `t` is still in the air: not applied, and its heir not removed by rmpeer (a dead heir's
+ * takeover is void, so it no longer fences its ranges).
+ */
+export function pending(ring: Ring, t: Takeover): boolean {
+  return !applied(ring, t) && !ring.removed.has(t.heir);
+}
+
 /** The voters whose reports back takeover `t`. */
 export function backersOf(ring: Ring, t: Takeover): PeerName[] {
   return ring.voters().filter((v) => ring.report(v).backs.includes(t.id));
 }
 
-/** The ranges of takeovers `backer` backs that are not applied yet, optionally only those of one victim. */
+/** The ranges of pending takeovers `backer` backs, optionally only those of one victim. */
 export function fences(ring: Ring, backer: PeerName, victim?: PeerName): Range[] {
   const out: Range[] = [];
   for (const id of ring.report(backer).backs) {
     const t = ring.takeovers.get(id);
-    if (t && (victim === undefined || t.victim === victim) && !applied(ring, t)) out.push(...t.ranges);
+    if (t && (victim === undefined || t.victim === victim) && pending(ring, t)) out.push(...t.ranges);
   }
   return normalize(out);
 }
@@ -110,7 +118,7 @@ export function mayBack(ring: Ring, backer: PeerName, t: Takeover): boolean {
   if (meets(t.ranges, usedByOthers(ring, undefined, true))) return false;
   for (const id of ring.report(backer).backs) {
     const other = ring.takeovers.get(id);
-    if (other && id !== t.id && !applied(ring, other) && meets(other.ranges, t.ranges)) return false;
+    if (other && id !== t.id && pending(ring, other) && meets(other.ranges, t.ranges)) return false;
   }
   return sameWrites(t.writes, plannedWrites(ring, t.heir, t.ranges));
 }
@@ -150,9 +158,9 @@ export function planTakeover(
   id: string,
   admin = false,
 ): Takeover | undefined {
-  const pending: Range[] = [];
-  for (const t of ring.takeovers.values()) if (!applied(ring, t)) pending.push(...t.ranges);
-  const ranges = subtract(subtract(ring.ownedBy(victim), usedByOthers(ring, undefined, true)), pending);
+  const inAir: Range[] = [];
+  for (const t of ring.takeovers.values()) if (pending(ring, t)) inAir.push(...t.ranges);
+  const ranges = subtract(subtract(ring.ownedBy(victim), usedByOthers(ring, undefined, true)), inAir);
   if (ranges.length === 0) return undefined;
   const epoch = ring.maxEpoch() + 1;
   return { id, victim, heir, epoch, ranges, writes: plannedWrites(ring, heir, ranges), admin };
