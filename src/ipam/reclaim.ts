@@ -166,9 +166,23 @@ export function planTakeover(
   return { id, victim, heir, epoch, ranges, writes: plannedWrites(ring, heir, ranges), admin };
 }
 
-/** Writes takeover `t`'s tokens into the ring (the heir does this once a majority backs it). */
+/**
+ * Writes takeover `t`'s tokens into the ring (the heir does this once a majority backs it): the taken ranges at
+ * the takeover's epoch, and the cuts after them at the epoch of the token they split, as the previous owner
+ * would, so a cut never overrides the start of a later takeover of the next range.
+ */
 export function applyTakeover(ring: Ring, t: Takeover): void {
-  for (const w of t.writes) ring.entries.set(w.start, { owner: w.owner, epoch: t.epoch, version: 0 });
+  const cuts = t.writes.filter((w) => w.owner !== t.heir).map((w) => {
+    const covering = ring.tokens().find((x) => w.start >= x.range.start && w.start < x.range.end)!.entry;
+    return {
+      start: w.start,
+      entry: { owner: w.owner, epoch: covering.epoch, version: covering.version + 1 },
+    };
+  });
+  for (const w of t.writes) {
+    if (w.owner === t.heir) ring.entries.set(w.start, { owner: w.owner, epoch: t.epoch, version: 0 });
+  }
+  for (const c of cuts) if (!ring.entries.has(c.start)) ring.entries.set(c.start, c.entry);
 }
 
 /** The addresses of `ranges` that lie in `within`. */
