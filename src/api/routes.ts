@@ -36,8 +36,8 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
   api
-    .add("GET", "/status", () => text(200, statusText(router.report())))
-    .add("GET", "/status/:view", (_req, p) => {
+    .add("GET", "/status", async () => text(200, statusText(await router.report())))
+    .add("GET", "/status/:view", async (_req, p) => {
       const view = STATUS_VIEWS[p.view as keyof typeof STATUS_VIEWS];
       if (!view) {
         throw new HttpError(
@@ -45,9 +45,9 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
           `Unknown status view '${p.view}'; use one of: ${Object.keys(STATUS_VIEWS).join(", ")}`,
         );
       }
-      return text(200, view(router.report()));
+      return text(200, view(await router.report()));
     })
-    .add("GET", "/report", () => json(router.report()))
+    .add("GET", "/report", async () => json(await router.report()))
     .add(
       "GET",
       "/metrics",

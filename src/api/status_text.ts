@@ -47,7 +47,8 @@ export function statusText(r: Report): string {
 export function connectionsText(r: Report): string {
   const rows: string[] = [];
   for (const c of r.router.connections) {
-    const info = `${c.encrypted ? "encrypted" : "unencrypted"} ${c.name}(${c.nickname})`;
+    const mtu = c.mtu === undefined ? "" : ` mtu=${c.mtu}`;
+    const info = `${c.encrypted ? "encrypted" : "unencrypted"} ${c.overlay} ${c.name}(${c.nickname})${mtu}`;
     rows.push(`${c.outbound ? "->" : "<-"} ${c.address.padEnd(22)} ${c.state.padEnd(12)} ${info}`);
   }
   for (const t of r.router.targets) {

@@ -2,7 +2,7 @@
  * The features message both ends send at the end of the handshake, and its binary encoding.
  *
  * Encoding: a sequence of records, each 1 type byte, a 2-byte big-endian value length, then the value.
- * Strings are UTF-8; `uid` and `connId` are 8-byte big-endian unsigned integers; each overlay is its own
+ * Strings are UTF-8; `uid` and `connId` are 8-byte big-endian unsigned integers, `port` 2 bytes; each overlay is its own
  * record, in preference order. Every field but `overlays` appears exactly once. Records of unknown type
  * are skipped, so a later version can add fields; everything else that is not exactly this shape is an
  * error (the input comes from the network).
@@ -24,10 +24,12 @@ export interface Features {
   overlays: string[];
   /** Software version string (e.g. "0.1.0"). */
   version: string;
+  /** The peer's mesh port: TCP for control, UDP for the sleeve (an inbound connection's source port is not it). */
+  port: number;
 }
 
 /** Record types of the encoding. */
-const FieldType = { name: 1, nickname: 2, uid: 3, connId: 4, overlay: 5, version: 6 } as const;
+const FieldType = { name: 1, nickname: 2, uid: 3, connId: 4, overlay: 5, version: 6, port: 7 } as const;
 
 const RECORD_HEADER_SIZE = 3;
 const MAX_VALUE_SIZE = 0xffff;
@@ -40,12 +42,12 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /**
  * Encodes features for the wire.
  *
- * @throws {RangeError} when a string is longer than 65535 UTF-8 bytes, the name is empty, or `uid` or
- *   `connId` is not a u64
+ * @throws {RangeError} when a string is longer than 65535 UTF-8 bytes, the name is empty, `uid` or
+ *   `connId` is not a u64, or `port` is not 1–65535
  * @example
  * ```ts
  * import { decodeFeatures, encodeFeatures } from "./features.ts";
- * const f = { name: "ce:31:e0:06:45:1e", nickname: "h1", uid: 7n, connId: 9n, overlays: ["sleeve"], version: "0.1.0" };
+ * const f = { name: "ce:31:e0:06:45:1e", nickname: "h1", uid: 7n, connId: 9n, overlays: ["sleeve"], version: "0.1.0", port: 6783 };
  * decodeFeatures(encodeFeatures(f)); // equal to f
  * ```
  */
@@ -58,6 +60,7 @@ export function encodeFeatures(features: Features): Uint8Array {
     [FieldType.connId, encodeU64(features.connId, "connId")],
     ...features.overlays.map((o): [number, Uint8Array] => [FieldType.overlay, utf8.encode(o)]),
     [FieldType.version, utf8.encode(features.version)],
+    [FieldType.port, encodePort(features.port)],
   ];
   let size = 0;
   for (const [type, value] of records) {
@@ -125,6 +128,7 @@ export function decodeFeatures(bytes: Uint8Array): Features {
     connId: decodeU64(field(FieldType.connId, "connId"), "connId"),
     overlays,
     version: decodeString(field(FieldType.version, "version"), "version"),
+    port: decodePort(field(FieldType.port, "port")),
   };
 }
 
@@ -154,4 +158,18 @@ function decodeU64(value: Uint8Array, what: string): bigint {
     throw featureError(`the ${what} field is ${value.length} bytes, expected ${U64_SIZE}`);
   }
   return new DataView(value.buffer, value.byteOffset, U64_SIZE).getBigUint64(0);
+}
+
+function encodePort(port: number): Uint8Array {
+  if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
+    throw new RangeError(`Cannot encode features: port '${port}' is not 1 to 65535`);
+  }
+  return Uint8Array.of(port >> 8, port & 0xff);
+}
+
+function decodePort(value: Uint8Array): number {
+  if (value.length !== 2) throw featureError(`the port field is ${value.length} bytes, expected 2`);
+  const port = (value[0] << 8) | value[1];
+  if (port === 0) throw featureError("the port is 0");
+  return port;
 }

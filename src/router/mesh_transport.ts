@@ -43,14 +43,34 @@ export interface ConnectionStatus {
   outbound: boolean;
   /** True when its messages are sealed with the session key. */
   encrypted: boolean;
-  /** Connection state: established once the handshake is done. */
-  state: "established";
+  /** `established` once the data plane works both ways, `pending` until then. */
+  state: "pending" | "established";
   /** Since when, ISO 8601. */
   since: string;
 }
 
+/** A connection coming up (with what the data plane needs to reach the peer) or going down. */
+export type ConnectionEvent =
+  | {
+    type: "up";
+    name: PeerName;
+    /** The peer's IP address. */
+    host: string;
+    /** The peer's mesh port (TCP control, UDP sleeve). */
+    port: number;
+    /** The connection's session key, or null when unencrypted. */
+    sessionKey: Uint8Array | null;
+    outbound: boolean;
+  }
+  | { type: "down"; name: PeerName };
+
+/** How long a new connection may wait for its data plane before it is closed, in milliseconds. */
+const ESTABLISH_TIMEOUT_MS = 10_000;
+
 interface Live {
   conn: ProtocolConnection;
+  established: boolean;
+  establishTimer: ReturnType<typeof setTimeout>;
   address: string;
   outbound: boolean;
   target?: string;
@@ -76,6 +96,7 @@ export class MeshTransport {
   #ticker?: ReturnType<typeof setInterval>;
   #bucket = new TokenBucket();
   #stopping = false;
+  #listeners: ((e: ConnectionEvent) => void)[] = [];
 
   /**
    * @param config the router's configuration (port, password, limits, peers)
@@ -148,6 +169,26 @@ export class MeshTransport {
     this.maker.forget(peers.map((p) => formatPeerAddress(parsePeerAddress(p, this.#config.port))));
   }
 
+  /** Calls `listener` when a connection comes up (handshake done) or goes down. */
+  onConnection(listener: (e: ConnectionEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** The data plane to `name` works both ways: the connection counts as established in the topology. */
+  established(name: PeerName): void {
+    const live = this.#live.get(name);
+    if (!live || live.established) return;
+    live.established = true;
+    clearTimeout(live.establishTimer);
+    this.core.connectionEstablished(name);
+    log.info("Connection established", { peer: name, address: live.address });
+  }
+
+  /** Closes the connection to `name`, if any, with `reason`. */
+  close(name: PeerName, reason: string): void {
+    this.#live.get(name)?.conn.close(reason);
+  }
+
   /** The live connections, sorted by address. */
   connections(): ConnectionStatus[] {
     return [...this.#live.entries()].map(([name, l]) => ({
@@ -156,7 +197,7 @@ export class MeshTransport {
       address: l.address,
       outbound: l.outbound,
       encrypted: l.conn.sessionKey !== null,
-      state: "established" as const,
+      state: l.established ? "established" as const : "pending" as const,
       since: l.since.toISOString(),
     })).sort((a, b) => (a.address < b.address ? -1 : 1));
   }
@@ -245,8 +286,9 @@ export class MeshTransport {
           name: this.core.name,
           nickname: this.#config.nickname,
           uid: this.#uid,
-          overlays: [],
+          overlays: ["sleeve"],
           version: VERSION,
+          port: this.#config.port,
         },
         outbound,
         password: this.#config.password,
@@ -279,8 +321,18 @@ export class MeshTransport {
       }
     }
     if (this.#stopping) return conn2.close("router stopping");
+    const host = parsePeerAddress(address).host;
     const live: Live = {
       conn: conn2,
+      established: false,
+      establishTimer: setTimeout(
+        () =>
+          conn2.close(
+            `no UDP heartbeat acknowledged within ${ESTABLISH_TIMEOUT_MS / 1000} s; ` +
+              `check that UDP port ${remote.port} is open between the hosts`,
+          ),
+        ESTABLISH_TIMEOUT_MS,
+      ),
       address,
       outbound,
       target,
@@ -298,9 +350,17 @@ export class MeshTransport {
       address,
       outbound,
     });
-    this.core.connectionEstablished(remote.name);
     conn2.start();
-    log.info("Connection established", {
+    const up: ConnectionEvent = {
+      type: "up",
+      name: remote.name,
+      host,
+      port: remote.port,
+      sessionKey: conn2.sessionKey,
+      outbound,
+    };
+    for (const l of this.#listeners) l(up);
+    log.info("Connection added", {
       peer: `${remote.name}(${remote.nickname})`,
       address,
       direction: outbound ? "outbound" : "inbound",
@@ -339,7 +399,9 @@ export class MeshTransport {
     const live = this.#live.get(name);
     if (live?.conn !== conn) return; // a duplicate or replaced connection: never added
     this.#live.delete(name);
+    clearTimeout(live.establishTimer);
     this.core.connectionRemoved(name);
+    for (const l of this.#listeners) l({ type: "down", name });
     if (live.target) this.maker.disconnected(live.target, error.message);
     if (!this.#stopping) {
       log.info("Connection closed", { peer: name, address: live.address, reason: error.message });

@@ -11,6 +11,8 @@ import { VERSION } from "../version.ts";
 import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
 import { Attachments } from "./attachments.ts";
+import { DataPlane } from "./data_plane.ts";
+import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
 import { type ConnectionStatus, MeshTransport } from "./mesh_transport.ts";
@@ -58,8 +60,8 @@ export interface Report {
     port: number;
     /** Explicit and discovered targets with state. */
     targets: (Omit<Target, "nextTry"> & { nextTry?: string })[];
-    /** Live connections. */
-    connections: ConnectionStatus[];
+    /** Live connections, with the overlay carrying their data and its MTU once verified. */
+    connections: (ConnectionStatus & { overlay: string; mtu?: number })[];
     /** Handshakes in progress. */
     handshaking: number;
     /** Every known peer. */
@@ -69,6 +71,8 @@ export interface Report {
     /** Connections closed since start. */
     terminations: number;
   };
+  /** The sleeve's counters, drops by reason and links, and its crypto implementation. */
+  sleeve?: SleeveStats & { crypto: string };
 }
 
 /** The router of one host. */
@@ -87,6 +91,8 @@ export class Router {
   readonly mesh: MeshTransport;
   /** Attached containers (set by {@link Router.start}). */
   attachments!: Attachments;
+  /** The sleeve data plane (set by {@link Router.start}). */
+  dataPlane?: DataPlane;
   #nl?: NetlinkSocket;
 
   /** Loads identity from the data directory; starts nothing yet. */
@@ -99,11 +105,12 @@ export class Router {
   }
 
   /**
-   * Starts the subsystems: the bridge (after checking the overlay range against host routes), then the mesh.
+   * Starts the subsystems: the bridge (after checking the overlay range against host routes), the sleeve,
+   * then the mesh.
    *
    * @throws {Error} when the range overlaps a host route, the bridge cannot be made, or the mesh port is taken
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const c = this.config;
     this.#nl = NetlinkSocket.open();
     assertNoHostRouteOverlap(this.#nl, c.ipallocRange, c.bridge);
@@ -113,20 +120,22 @@ export class Router {
       mtu: c.mtu,
       peerName: this.name,
     });
+    this.dataPlane = await DataPlane.start(c, this.name, this.#nl, this.mesh);
     this.mesh.start();
-    return Promise.resolve();
   }
 
   /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.mesh.stop();
+    await this.dataPlane?.stop();
     this.#nl?.close();
-    return Promise.resolve();
   }
 
   /** The full state as JSON-ready data. */
-  report(): Report {
+  async report(): Promise<Report> {
     const c = this.config;
+    const stats = await this.dataPlane?.stats();
+    const links = new Map(stats?.links.map((l) => [l.peer, l]));
     return {
       version: VERSION,
       name: this.name,
@@ -146,7 +155,11 @@ export class Router {
             ? new Date(t.nextTry).toISOString()
             : undefined,
         })),
-        connections: this.mesh.connections(),
+        connections: this.mesh.connections().map((x) => ({
+          ...x,
+          overlay: "sleeve",
+          mtu: links.get(x.name)?.mtu,
+        })),
         handshaking: this.mesh.handshaking,
         peers: this.mesh.core.peers().map((p) => ({
           name: p.name,
@@ -157,6 +170,10 @@ export class Router {
         })),
         routes: this.mesh.core.routes().unicast,
         terminations: this.mesh.terminations,
+      },
+      sleeve: stats && {
+        crypto: this.dataPlane!.crypto,
+        ...stats,
       },
     };
   }

@@ -22,7 +22,14 @@ function reason(c: ProtocolConnection): Error | null {
 async function pair(password?: string, overrides: Partial<ConnectionOptions> = {}) {
   const clock = new FakeClock();
   const [da, db] = memoryDuplexPair({ maxChunk: 11 });
-  const features = (name: string) => ({ name, nickname: name, uid: 1n, overlays: [], version: "0.1.0" });
+  const features = (name: string) => ({
+    name,
+    nickname: name,
+    uid: 1n,
+    overlays: [],
+    version: "0.1.0",
+    port: 6783,
+  });
   const [ha, hb] = await Promise.all([
     handshake(da, { features: features("aa"), outbound: true, password, connId: 0b1100n }),
     handshake(db, { features: features("bb"), outbound: false, password, connId: 0b1010n }),

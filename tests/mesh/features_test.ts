@@ -9,6 +9,7 @@ const sample: Features = {
   connId: 42n,
   overlays: ["fastdp", "sleeve"],
   version: "0.1.0",
+  port: 6783,
 };
 
 function randomString(rng: SeededRandom, max: number): string {
@@ -23,6 +24,7 @@ function randomFeatures(rng: SeededRandom): Features {
     connId: rng.u64(),
     overlays: Array.from({ length: rng.int(4) }, () => randomString(rng, 8)),
     version: randomString(rng, 10),
+    port: 1 + rng.int(65535),
   };
 }
 
@@ -49,7 +51,7 @@ Deno.test("decodeFeatures() skips unknown record types", () => {
 Deno.test("decodeFeatures() rejects truncated, missing, repeated and malformed fields", () => {
   const good = encodeFeatures(sample);
   assert.throws(() => decodeFeatures(good.subarray(0, good.length - 1)), {
-    message: /claims 5 bytes but 4 remain/,
+    message: /field 7 at byte \d+ claims 2 bytes but 1 remain/,
   });
   assert.throws(() => decodeFeatures(Uint8Array.of(...good, 1)), {
     message: /record header at byte \d+ is truncated/,
@@ -59,7 +61,13 @@ Deno.test("decodeFeatures() rejects truncated, missing, repeated and malformed f
     message: /field 1 appears more than once/,
   });
   const name = record(1, 0x41);
-  const rest = [record(2), record(3, ...new Uint8Array(8)), record(4, ...new Uint8Array(8)), record(6)];
+  const rest = [
+    record(2),
+    record(3, ...new Uint8Array(8)),
+    record(4, ...new Uint8Array(8)),
+    record(6),
+    record(7, 0x1a, 0x7f),
+  ];
   assert.deepEqual(decodeFeatures(Uint8Array.of(...name, ...rest.flat())).name, "A");
   assert.throws(() => decodeFeatures(Uint8Array.of(...name)), { message: /the nickname field is missing/ });
   assert.throws(
@@ -73,6 +81,12 @@ Deno.test("decodeFeatures() rejects truncated, missing, repeated and malformed f
       ),
     { message: /the uid field is 7 bytes, expected 8/ },
   );
+  assert.throws(
+    () => decodeFeatures(Uint8Array.of(...name, ...rest.slice(0, 4).flat(), ...record(7, 0, 0))),
+    {
+      message: /the port is 0/,
+    },
+  );
   assert.throws(() => decodeFeatures(Uint8Array.of(1, 0, 1, 0xff)), {
     message: /the name field is not valid UTF-8/,
   });
@@ -85,6 +99,7 @@ Deno.test("encodeFeatures() rejects an empty name, out-of-range ids and oversize
   });
   assert.throws(() => encodeFeatures({ ...sample, connId: 1n << 64n }), RangeError);
   assert.throws(() => encodeFeatures({ ...sample, nickname: "x".repeat(70_000) }), RangeError);
+  assert.throws(() => encodeFeatures({ ...sample, port: 0 }), { message: /port '0' is not 1 to 65535/ });
 });
 
 Deno.test("decodeFeatures() fuzz: random and mutated input gives features or a clear error", () => {

@@ -8,7 +8,7 @@ import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
 import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
 
 function features(name: string): Omit<Features, "connId"> {
-  return { name, nickname: `host-${name}`, uid: 1000n, overlays: ["sleeve"], version: "0.1.0" };
+  return { name, nickname: `host-${name}`, uid: 1000n, overlays: ["sleeve"], version: "0.1.0", port: 6783 };
 }
 
 type Side = Partial<HandshakeOptions>;

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { MeshCore, OTHER_CHANNELS } from "../../src/mesh/mesh_core.ts";
 import type { Gossip } from "../../src/mesh/gossip.ts";
-import { Pump } from "../../src/mesh/testing/pump.ts";
+import { Pump, simulatedPeerName } from "../../src/mesh/testing/pump.ts";
 import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
 import { encodeGossipMessage, type GossipTag } from "../../src/mesh/gossip_message.ts";
 import { Peers } from "../../src/mesh/peers.ts";
 import { Channel, GOSSIP_INTERVAL_MS, Tag } from "../../src/mesh/constants.ts";
-import { peerName } from "./route_oracle.ts";
 import { SetGossiper, StringSet } from "./string_set.ts";
 
-const [A, B, C, D] = [0, 1, 2, 3].map(peerName);
+const [A, B, C, D] = [0, 1, 2, 3].map(simulatedPeerName);
 
 /** A pump of `n` peers linked along `links` ([dialler, listener] indexes) with a "test" channel, run until settled. */
 function meshOf(
@@ -22,9 +21,9 @@ function meshOf(
   const gossips: Gossip[] = [];
   for (let i = 0; i < n; i++) {
     sets.push(new SetGossiper());
-    gossips.push(pump.addPeer(peerName(i)).newGossip("test", sets[i]));
+    gossips.push(pump.addPeer(simulatedPeerName(i)).newGossip("test", sets[i]));
   }
-  for (const [a, b] of links) pump.connect(peerName(a), peerName(b));
+  for (const [a, b] of links) pump.connect(simulatedPeerName(a), simulatedPeerName(b));
   pump.runFor(3_000);
   return { pump, sets, gossips };
 }
@@ -52,7 +51,7 @@ Deno.test("MeshCore unicast is relayed hop by hop to the destination's gossiper"
   pump.runFor(100);
   assert.deepEqual(sets[2].unicasts, [[A, "hello"]]);
   assert.equal(pump.core(B).counters().get(OTHER_CHANNELS)?.sentMessages, 1);
-  gossip.gossipUnicast(peerName(99), new Uint8Array(1));
+  gossip.gossipUnicast(simulatedPeerName(99), new Uint8Array(1));
   pump.runFor(100);
   assert.equal(sets[2].unicasts.length, 1);
 });

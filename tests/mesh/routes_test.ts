@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { bfs, Routes } from "../../src/mesh/routes.ts";
 import type { Peer, PeerConnection } from "../../src/mesh/peer.ts";
 import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
-import { oracleNextHops, randomGraph } from "./route_oracle.ts";
+import { oracleNextHops } from "./route_oracle.ts";
+import { randomMesh } from "../../src/mesh/testing/pump.ts";
 
 /** Peers from "A-B" (symmetric, established), "A>B" (only A reports it) and "A~B" (both, not established). */
 function topology(...links: string[]): Map<string, Peer> {
@@ -72,7 +73,7 @@ Deno.test("Routes matches a BFS oracle and broadcasts reach every peer exactly o
   for (let trial = 0; trial < 20; trial++) {
     const n = 2 + rng.int(30);
     const names = Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, "0")}`);
-    const links = randomGraph(rng, n, rng.int(2 * n)).map(([a, b]) => `${names[a]}-${names[b]}`);
+    const links = randomMesh(rng, n, rng.int(2 * n)).map(([a, b]) => `${names[a]}-${names[b]}`);
     const adj = new Map(names.map((x) => [x, [] as string[]]));
     for (const [a, , b] of links.map((l) => l.split(/(-)/))) {
       adj.get(a)!.push(b);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Pump } from "../../../src/mesh/testing/pump.ts";
+import { Pump, randomMesh, simulatedPeerName } from "../../../src/mesh/testing/pump.ts";
 import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
 import { GOSSIP_INTERVAL_MS } from "../../../src/mesh/constants.ts";
-import { oracleNextHops, peerName, randomGraph } from "../route_oracle.ts";
+import { oracleNextHops } from "../route_oracle.ts";
 
 /** Asserts that every peer knows exactly its component, each entry as its owner has it, and oracle routes. */
 function assertConverged(pump: Pump, names: string[]): void {
@@ -23,11 +23,11 @@ Deno.test("Pump converges 100 peers through partitions, heals and loss to oracle
   const rng = new SeededRandom(2026);
   const pump = new Pump({ seed: 99, loss: 0.05 });
   const n = 100;
-  const names = Array.from({ length: n }, (_, i) => peerName(i));
+  const names = Array.from({ length: n }, (_, i) => simulatedPeerName(i));
   for (const name of names) pump.addPeer(name);
   const removed: string[] = [];
   pump.core(names[0]).onPeerRemoved((p) => removed.push(p));
-  const edges = randomGraph(rng, n, n);
+  const edges = randomMesh(rng, n, n);
   for (const [a, b] of edges) pump.connect(names[a], names[b]);
   pump.runFor(3 * GOSSIP_INTERVAL_MS);
   assertConverged(pump, names);
@@ -49,12 +49,12 @@ Deno.test("Pump converges 100 peers through partitions, heals and loss to oracle
 Deno.test("Pump without loss converges a join well before the anti-entropy interval", () => {
   const rng = new SeededRandom(5);
   const pump = new Pump({ seed: 5 });
-  const names = Array.from({ length: 40 }, (_, i) => peerName(i));
+  const names = Array.from({ length: 40 }, (_, i) => simulatedPeerName(i));
   for (const name of names) pump.addPeer(name);
-  for (const [a, b] of randomGraph(rng, names.length, 20)) pump.connect(names[a], names[b]);
+  for (const [a, b] of randomMesh(rng, names.length, 20)) pump.connect(names[a], names[b]);
   pump.runFor(2 * GOSSIP_INTERVAL_MS);
   assertConverged(pump, names);
-  const joiner = peerName(1000);
+  const joiner = simulatedPeerName(1000);
   pump.addPeer(joiner);
   names.push(joiner);
   pump.connect(joiner, names[3]);
@@ -70,7 +70,7 @@ Deno.test("Pump without loss converges a join well before the anti-entropy inter
 
 Deno.test("Pump converges after a peer restarts with a new uid", () => {
   const pump = new Pump({ seed: 8 });
-  const names = Array.from({ length: 6 }, (_, i) => peerName(i));
+  const names = Array.from({ length: 6 }, (_, i) => simulatedPeerName(i));
   for (const name of names) pump.addPeer(name);
   for (let i = 1; i < names.length; i++) pump.connect(names[i - 1], names[i]);
   pump.runFor(5_000);
