@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The README's demo: installs what is missing, builds a 3-host lab (hosts in a line, h1 and h3 cannot reach
-# each other on the underlay), launches meshnet on every host, shows that h1 learned h3 through h2, and removes
-# everything again. Needs root; touches only namespaces named mndemo-*.
+# each other on the underlay) with one container each, launches meshnet on every host and attaches the
+# containers, shows that h1 learned h3 through h2, pings from h1's container to h3's, and removes everything. Needs root; touches only namespaces named mndemo-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 prefix=mndemo-
 ./meshnet lab down --prefix "$prefix" >/dev/null
 trap './meshnet lab down --prefix "$prefix"' EXIT
-./meshnet lab up --prefix "$prefix" --hosts 3 --topology line --meshnet
+./meshnet lab up --prefix "$prefix" --hosts 3 --containers 1 --topology line
 echo "Waiting for the mesh to converge..."
 sleep 3
 for h in h1 h3; do
@@ -16,3 +16,5 @@ for h in h1 h3; do
 done
 echo; echo "== meshnet status peers on h1 (h1 knows h3 only through h2's gossip)"
 ./meshnet lab exec --prefix "$prefix" h1 -- ./meshnet status peers
+echo; echo "== container h1c1 pings container h3c1 (10.32.3.1) across two hops of the sleeve"
+./meshnet lab exec --prefix "$prefix" h1c1 -- ping -c 3 10.32.3.1

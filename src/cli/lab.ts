@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_PREFIX } from "../lab/constants.ts";
 import { Lab } from "../lab/lab.ts";
-import { launchMeshnet } from "../lab/meshnet.ts";
+import { labContainerAddress, startMeshnet } from "../lab/meshnet.ts";
 import { checkPrefix } from "../lab/names.ts";
 import { labNamespaces, removeLab } from "../lab/namespaces.ts";
 import { type LabState, readState } from "../lab/state.ts";
@@ -33,6 +33,14 @@ function sub(name: string, description: string): Command {
     .option("--prefix <prefix>", "name prefix of every lab object", (p) => checkPrefix(p), DEFAULT_PREFIX);
 }
 
+interface UpOpts {
+  hosts: number;
+  containers: number;
+  topology: string;
+  meshnet: boolean;
+  password?: string;
+}
+
 function upCommand(): Command {
   return sub(
     "up",
@@ -42,26 +50,21 @@ function upCommand(): Command {
     .option("--hosts <n>", "number of hosts", whole("host count"), 2)
     .option("--containers <m>", "container namespaces per host", whole("container count"), 0)
     .option("--topology <t>", `which hosts reach each other: ${TOPOLOGIES.join(", ")}`, parseTopology, "full")
-    .option("--meshnet", "launch meshnet on every host, connected to the hosts it reaches")
-    .option("--password <secret>", "with --meshnet: encrypt the mesh with this secret")
-    .action(async (
-      opts: PrefixOpts & {
-        hosts: number;
-        containers: number;
-        topology: string;
-        meshnet?: boolean;
-        password?: string;
-      },
-    ) => {
+    .option("--no-meshnet", "build only the namespaces: no meshnet, containers not attached")
+    .option("--password <secret>", "encrypt the mesh with this secret")
+    .action(async (opts: PrefixOpts & UpOpts) => {
       const lab = await Lab.up({ ...opts, topology: parseTopology(opts.topology) });
       console.log(
         `Lab '${lab.prefix}' is up: ${lab.hosts.length} hosts, ${opts.containers} containers each, ` +
           `topology ${lab.topology}`,
       );
       if (!opts.meshnet) return;
-      const args = opts.password === undefined ? [] : ["--password", opts.password];
+      const names = await startMeshnet(lab, opts.password === undefined ? [] : ["--password", opts.password]);
       for (const h of lab.hosts) {
-        console.log(`${h.name}: meshnet ${await launchMeshnet(lab, h.number, args)}`);
+        const cs = h.containers.map((c, i) => `${c} ${labContainerAddress(h.number, i + 1)}`);
+        console.log(
+          `${h.name}: meshnet ${names.get(h.name)}${cs.length ? "; containers " + cs.join(", ") : ""}`,
+        );
       }
     });
 }

@@ -52,3 +52,27 @@ export async function launchMeshnet(
   if (r.code !== 0) throw new Error(`Cannot launch meshnet on lab host ${h.name}: ${r.stderr.trim()}`);
   return r.stdout.trim();
 }
+
+/** The overlay address the lab gives container `c` (1-based) of host `h`: 10.32.h.c/12. */
+export function labContainerAddress(h: number, c: number): string {
+  return `10.32.${h}.${c}/12`;
+}
+
+/**
+ * Launches meshnet on every host of `lab` (connected as its topology says) and attaches every container
+ * with {@link labContainerAddress}.
+ *
+ * @returns the peer name of each host, by host name
+ * @throws {Error} naming the host or container that failed
+ */
+export async function startMeshnet(lab: Lab, args: string[] = []): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const h of lab.hosts) names.set(h.name, await launchMeshnet(lab, h.number, args));
+  for (const h of lab.hosts) {
+    for (const [i, c] of h.containers.entries()) {
+      const r = await meshnet(lab, h.number, ["attach", labContainerAddress(h.number, i + 1), c]);
+      if (r.code !== 0) throw new Error(`Cannot attach lab container ${c}: ${r.stderr.trim()}`);
+    }
+  }
+  return names;
+}

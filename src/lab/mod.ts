@@ -6,7 +6,7 @@
  */
 export { Lab, type LabHost, type LabOptions, type SpawnOptions } from "./lab.ts";
 export { labNamespaces, removeLab } from "./namespaces.ts";
-export { launchMeshnet, meshnet, meshnetDataDir } from "./meshnet.ts";
+export { labContainerAddress, launchMeshnet, meshnet, meshnetDataDir, startMeshnet } from "./meshnet.ts";
 export { type LabState, readState } from "./state.ts";
 export { TOPOLOGIES, type Topology } from "./topology.ts";
 export { uniquePrefix, withLab } from "./with_lab.ts";
