@@ -7,14 +7,18 @@ import type { Router } from "../router/router.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
-import { connectionsText, peersText, statusText, targetsText } from "./status_text.ts";
+import { connectionsText, ipamText, peersText, statusText, targetsText } from "./status_text.ts";
 
 /** The status views served under /status/<view>, each rendering the report as text. */
 export const STATUS_VIEWS = {
   connections: connectionsText,
   peers: peersText,
+  ipam: ipamText,
   targets: targetsText,
 } as const;
+
+/** How long `GET /ring` (prime) waits for the ring, in milliseconds. */
+const PRIME_TIMEOUT_MS = 60_000;
 
 /**
  * The form field `name`, which must be present.
@@ -74,6 +78,50 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
       return json(await router.attachments.detach(required(form, "container"), form.getAll("cidr")));
     })
     .add("GET", "/ps", () => json(router.attachments.list()))
+    .add("POST", "/ip/:id", async (_req, p) => text(200, (await router.ipam.allocate(p.id)).join(" ")))
+    .add("POST", "/ip/:id/:net/:plen", async (_req, p) => {
+      return text(200, (await router.ipam.allocate(p.id, `${p.net}/${p.plen}`)).join(" "));
+    })
+    .add("PUT", "/ip/:id/:ip/:plen", async (_req, p) => {
+      await router.ipam.claim(p.id, `${p.ip}/${p.plen}`);
+      return new Response(null, { status: 204 });
+    })
+    .add("GET", "/ip/:id", (_req, p) => {
+      const found = router.ipam.lookup(p.id);
+      if (!found.length) throw new HttpError(404, `No addresses for '${p.id}'`);
+      return text(200, found.join(" "));
+    })
+    .add("DELETE", "/ip/:id/:ip", (_req, p) => {
+      router.ipam.release(p.id, p.ip);
+      return new Response(null, { status: 204 });
+    })
+    .add("DELETE", "/ip/:id", (_req, p) => {
+      router.ipam.release(p.id);
+      return new Response(null, { status: 204 });
+    })
+    .add("GET", "/ring", async () => {
+      try {
+        await router.ipam.prime(PRIME_TIMEOUT_MS);
+      } catch (err) {
+        throw new HttpError(503, (err as Error).message);
+      }
+      return text(200, "ready");
+    })
+    .add("DELETE", "/peer/:name", (_req, p) => {
+      const peer = router.mesh.core.peers().find((x) => x.name === p.name || x.nickname === p.name);
+      const name = peer?.name ?? p.name;
+      return text(200, `${router.ipam.rmpeer(name)} IPs taken over from ${name}`);
+    })
+    .add(
+      "POST",
+      "/expose",
+      async (req) => text(200, (await router.expose((await readForm(req)).getAll("cidr"))).join(" ")),
+    )
+    .add(
+      "POST",
+      "/hide",
+      async (req) => text(200, router.hide((await readForm(req)).getAll("cidr")).join(" ")),
+    )
     .add("POST", "/stop", () => {
       setTimeout(stop, 0);
       return text(200, "stopping");

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Report } from "../router/router.ts";
+import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
 
 function line(label: string, value: string | number): string {
   return `${label.padStart(20)}: ${value}`;
@@ -39,6 +40,10 @@ export function statusText(r: Report): string {
     line("Connections", `${states.length}${states.length ? ` (${counts(states)})` : ""}`),
     line("Peers", `${m.peers.length} (with ${established} established connections)`),
     line("ConnLimit", m.connLimit === 0 ? "none" : m.connLimit),
+    "",
+    line("Service", "ipam"),
+    ...r.ipam.rings.flatMap((g) => [line("Status", g.state), line("Range", g.range)]),
+    line("Exposed", r.ipam.exposed.join(" ") || "none"),
     "",
   ].join("\n");
 }
@@ -76,4 +81,26 @@ export function peersText(r: Report): string {
 /** `status targets`: the explicit targets, one per line. */
 export function targetsText(r: Report): string {
   return r.router.targets.filter((t) => t.explicit).map((t) => t.address + "\n").join("");
+}
+
+/** `status ipam`: per range, each owner's share of the range, with our active count and unreachable peers. */
+export function ipamText(r: Report): string {
+  const nick = new Map(r.router.peers.map((p) => [p.name, p.nickname]));
+  const reachable = new Set([r.name, ...Object.keys(r.router.routes)]);
+  let out = "";
+  for (const g of r.ipam.rings) {
+    const size = sizeOf(parseCIDR(g.range));
+    const owned = new Map<string, bigint>();
+    for (const t of g.tokens) {
+      const n = ipToBigInt(parseIP(t.end)) - ipToBigInt(parseIP(t.start)) + 1n;
+      owned.set(t.owner, (owned.get(t.owner) ?? 0n) + n);
+    }
+    out += `${g.range}: ${g.state}\n`;
+    for (const [owner, n] of [...owned].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const share = (Number((n * 10000n) / size) / 100).toFixed(1);
+      const tail = owner === r.name ? ` (${g.inUse} active)` : reachable.has(owner) ? "" : " - unreachable!";
+      out += `  ${owner}(${nick.get(owner) ?? "?"})`.padEnd(30) + ` ${n} IPs (${share}% of total)${tail}\n`;
+    }
+  }
+  return out;
 }

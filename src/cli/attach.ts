@@ -21,11 +21,18 @@ function form(container: string, cidrs: string[]): [string, string][] {
 /** Builds the `attach` command. */
 export function attachCommand(): Command {
   return new Command("attach")
-    .description("give a container an interface on the overlay with these addresses; prints its addresses")
-    .argument("<args...>", "[CIDR…] CONTAINER: addresses like 10.32.1.5/12, then a netns name, path or PID")
+    .description(
+      "give a container an interface on the overlay; with no address one is allocated; prints its addresses",
+    )
+    .argument(
+      "<args...>",
+      "[ADDRESS…] CONTAINER: each address a CIDR like 10.32.1.5/12 (claimed, never given to anyone else), " +
+        "net:CIDR (allocate in that subnet) or net:default; then a netns name, path or PID",
+    )
     .action(async (args: string[]) => {
       const { container, cidrs } = split(args, "attach");
-      const a = JSON.parse(await apiCall("POST", "/attach", { form: form(container, cidrs) })) as Attachment;
+      const reply = await apiCall("POST", "/attach", { form: form(container, cidrs), timeoutMs: 60_000 });
+      const a = JSON.parse(reply) as Attachment;
       console.log(a.addresses.join(" "));
     });
 }

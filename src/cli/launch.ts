@@ -41,6 +41,8 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--bridge", flags.bridge);
   opt("--mtu", flags.mtu);
   opt("--ipalloc-range", flags.ipallocRange);
+  opt("--ipalloc-init", flags.ipallocInit);
+  opt("--ipalloc-reclaim-after", flags.ipallocReclaimAfter);
   if (flags.discovery === false) args.push("--no-discovery");
   return [...args, "--", ...peers];
 }
@@ -113,6 +115,11 @@ export function launchCommand(): Command {
     .option(
       "--ipalloc-range <cidr>",
       "address range of the overlay; refused if it overlaps a host route (default: 10.32.0.0/12)",
+    )
+    .option("--ipalloc-init <mode>", "how the address ring starts: consensus[=N], seed=NAME,… or observer")
+    .option(
+      "--ipalloc-reclaim-after <duration>",
+      "reclaim a peer's free space after it was unreachable this long (default: 10m)",
     )
     .option("--foreground", "run in the foreground (for systemd and Kubernetes) instead of detaching")
     .action(async (peers: string[], flags: LaunchFlags & { foreground?: boolean }) => {

@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { labCommand } from "./lab.ts";
 import { attachCommand, detachCommand, psCommand } from "./attach.ts";
 import { connectCommand, forgetCommand } from "./connect.ts";
+import { exposeCommand, hideCommand, primeCommand, rmpeerCommand } from "./ipam.ts";
 import { launchCommand } from "./launch.ts";
 import { reportCommand, statusCommand } from "./status.ts";
 import { stopCommand } from "./stop.ts";
@@ -38,6 +39,10 @@ export function program(): Command {
       attachCommand(),
       detachCommand(),
       psCommand(),
+      exposeCommand(),
+      hideCommand(),
+      rmpeerCommand(),
+      primeCommand(),
       statusCommand(),
       reportCommand(),
       versionCommand(),

@@ -208,6 +208,12 @@ export class Ipam implements Gossiper {
     );
   }
 
+  /** Asks for the ring to be initialised now (the reference's `prime`), as a first allocation would. */
+  prime(): void {
+    this.wanted = true;
+    this.update();
+  }
+
   /**
    * Claims a hand-set address `cidr` (address/prefix) of container `id`, so IPAM never gives it out. An address
    * outside every range is not managed and is ready at once.
@@ -241,6 +247,7 @@ export class Ipam implements Gossiper {
         claim: true,
       });
     }
+    this.wanted = true;
     this.update();
     return this.answer([{ lane, h: lane.held.find((h) => h.address === a)! }]);
   }

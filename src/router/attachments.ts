@@ -9,6 +9,7 @@ import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { attachContainer, detachContainer, listAttached } from "../netdev/attach.ts";
 import { UsageError } from "../errors.ts";
 import { parseCIDR } from "../net/ip.ts";
+import type { IpamService } from "./ipam_service.ts";
 import { type Container, resolveContainer } from "../runtime/container.ts";
 import type { DataDir } from "./data_dir.ts";
 
@@ -44,43 +45,57 @@ export interface AttachmentsOptions {
 export class Attachments {
   #dir: DataDir;
   #nl: NetlinkSocket;
+  #ipam: IpamService;
   #opts: AttachmentsOptions;
   #records: Map<string, Attachment>;
 
   /** Loads the record from the data directory. */
-  constructor(dir: DataDir, nl: NetlinkSocket, opts: AttachmentsOptions) {
+  constructor(dir: DataDir, nl: NetlinkSocket, ipam: IpamService, opts: AttachmentsOptions) {
     this.#dir = dir;
+    this.#ipam = ipam;
     this.#nl = nl;
     this.#opts = opts;
     this.#records = new Map((dir.readJSON<Attachment[]>(FILE) ?? []).map((a) => [a.id, a]));
   }
 
   /**
-   * Attaches `ref` (netns name, path or PID) with `cidrs`, or adds them to its interface.
+   * Attaches `ref` (netns name, path or PID), or adds addresses to its interface. Each spec is a CIDR (claimed
+   * in IPAM when inside its range, so it is never given to anyone else), `net:CIDR` (allocate in that subnet)
+   * or `net:default`; no spec allocates in the default subnet.
    *
-   * @throws {UsageError} for a malformed CIDR or no address
-   * @throws {Error} naming the container when it is unknown or the kernel refuses
+   * @throws {UsageError} for a malformed spec
+   * @throws {Error} naming the container when it is unknown, IPAM cannot give an address, or the kernel refuses
    */
-  async attach(ref: string, cidrs: string[]): Promise<Attachment> {
-    if (cidrs.length === 0) {
-      throw new UsageError(`Cannot attach ${ref}: give at least one address, e.g. 10.32.1.5/12`);
-    }
-    for (const c of cidrs) {
-      try {
-        parseCIDR(c);
-      } catch (err) {
-        throw new UsageError(`Cannot attach ${ref}: ${(err as Error).message}`);
-      }
-    }
+  async attach(ref: string, specs: string[]): Promise<Attachment> {
+    const wanted = (specs.length ? specs : ["net:default"]).map((spec) => parseSpec(ref, spec));
     const container = await resolveContainer(ref, { action: "attach" });
-    const r = attachContainer(this.#nl, {
-      container,
-      bridge: this.#opts.bridge,
-      addresses: cidrs,
-      mtu: this.#opts.mtu,
-      macSeed: this.#opts.peerName,
-    });
     const before = this.#records.get(container.id);
+    const cidrs: string[] = [];
+    try {
+      for (const w of wanted) {
+        if (w.kind === "allocate") cidrs.push(...await this.#ipam.allocate(container.id, w.subnet));
+        else if (this.#ipam.manages(w.cidr)) cidrs.push(...await this.#ipam.claim(container.id, w.cidr));
+        else cidrs.push(w.cidr);
+      }
+    } catch (err) {
+      if (!before) this.#ipam.release(container.id);
+      throw new Error(`Cannot attach ${ref}: ${(err as Error).message}`);
+    }
+    const fresh = cidrs.filter((c) => !before?.addresses.includes(c));
+    if (before && fresh.length === 0) return before;
+    let r;
+    try {
+      r = attachContainer(this.#nl, {
+        container,
+        bridge: this.#opts.bridge,
+        addresses: fresh,
+        mtu: this.#opts.mtu,
+        macSeed: this.#opts.peerName,
+      });
+    } catch (err) {
+      for (const c of fresh) this.#ipam.release(container.id, c);
+      throw err;
+    }
     const a: Attachment = {
       id: container.id,
       label: container.label,
@@ -103,6 +118,8 @@ export class Attachments {
   async detach(ref: string, cidrs: string[]): Promise<string[]> {
     const container = await resolveContainer(ref, { action: "detach" });
     const r = detachContainer({ container, addresses: cidrs });
+    if (r.interfaceRemoved) this.#ipam.release(container.id);
+    else for (const c of r.removed) this.#ipam.release(container.id, c);
     const a = this.#records.get(container.id);
     if (r.interfaceRemoved) this.#records.delete(container.id);
     else if (a) a.addresses = a.addresses.filter((x) => !r.removed.includes(x));
@@ -132,7 +149,43 @@ export class Attachments {
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
+  /**
+   * Claims in IPAM every address of every recorded container that still exists, so nothing in use is handed
+   * out again after a restart (also when the IPAM state was lost).
+   *
+   * @returns the containers whose claims failed, with the reason
+   */
+  async reclaim(): Promise<{ id: string; error: string }[]> {
+    const failed: { id: string; error: string }[] = [];
+    for (const a of this.list()) {
+      for (const c of a.addresses.filter((c) => this.#ipam.manages(c))) {
+        try {
+          await this.#ipam.claim(a.id, c);
+        } catch (err) {
+          failed.push({ id: a.id, error: (err as Error).message });
+        }
+      }
+    }
+    return failed;
+  }
+
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
+  }
+}
+
+type Spec = { kind: "allocate"; subnet?: string } | { kind: "static"; cidr: string };
+
+function parseSpec(ref: string, spec: string): Spec {
+  try {
+    if (spec === "net:default") return { kind: "allocate" };
+    if (spec.startsWith("net:")) {
+      parseCIDR(spec.slice(4));
+      return { kind: "allocate", subnet: spec.slice(4) };
+    }
+    parseCIDR(spec);
+    return { kind: "static", cidr: spec };
+  } catch (err) {
+    throw new UsageError(`Cannot attach ${ref}: ${(err as Error).message}`);
   }
 }

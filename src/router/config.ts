@@ -7,6 +7,8 @@ import { UsageError } from "../errors.ts";
 import { MESH_PORT } from "../mesh/constants.ts";
 import { formatCIDR, isIP, parseCIDR } from "../net/ip.ts";
 import { DEFAULT_BRIDGE } from "../netdev/constants.ts";
+import { DEFAULT_RECLAIM_AFTER_MS } from "../ipam/constants.ts";
+import type { InitMode } from "../ipam/ipam.ts";
 import { DEFAULT_DATA_DIR } from "./data_dir.ts";
 import { parsePeerName } from "./peer_name.ts";
 
@@ -49,8 +51,13 @@ export interface RouterConfig {
   bridge: string;
   /** MTU of the overlay (bridge, TAP and container interfaces) in bytes. */
   mtu: number;
-  /** The overlay's address range (IPAM allocates from it); launch refuses one that overlaps a host route. */
-  ipallocRange: string;
+  /** The overlay's address ranges (one, or an IPv4 and an IPv6 one for dual-stack); IPAM allocates from them and
+   * launch refuses one that overlaps a host route. */
+  ipallocRanges: string[];
+  /** How the IPAM ring is initialised. */
+  ipallocInit: InitMode;
+  /** How long a peer must be unreachable before the majority reclaims its free space, in milliseconds. */
+  ipallocReclaimAfterMs: number;
 }
 
 /**
@@ -95,6 +102,8 @@ export interface LaunchFlags {
   bridge?: string;
   mtu?: string;
   ipallocRange?: string;
+  ipallocInit?: string;
+  ipallocReclaimAfter?: string;
 }
 
 function checkLinkName(flag: string, name: string): string {
@@ -104,12 +113,60 @@ function checkLinkName(flag: string, name: string): string {
   return name;
 }
 
-function checkRange(cidr: string): string {
-  try {
-    return formatCIDR(parseCIDR(cidr));
-  } catch (err) {
-    throw new UsageError(`Invalid --ipalloc-range: ${(err as Error).message}`);
+function checkRanges(text: string): string[] {
+  const ranges = text.split(",").map((r) => r.trim());
+  const parsed = ranges.map((r) => {
+    try {
+      return parseCIDR(r);
+    } catch (err) {
+      throw new UsageError(`Invalid --ipalloc-range: ${(err as Error).message}`);
+    }
+  });
+  if (parsed.length > 2 || (parsed.length === 2 && parsed[0].family === parsed[1].family)) {
+    throw new UsageError(`Invalid --ipalloc-range '${text}': give one range, or one IPv4 and one IPv6 range`);
   }
+  return parsed.map(formatCIDR);
+}
+
+/**
+ * Parses --ipalloc-init: `consensus[=N]`, `seed=NAME,…` or `observer`; consensus without N counts the launch
+ * peers and ourselves.
+ *
+ * @throws {UsageError} naming the value
+ */
+export function parseInit(text: string | undefined, peerCount: number): InitMode {
+  const t = text ?? "consensus";
+  const m = /^(consensus|seed|observer)(?:=(.*))?$/.exec(t);
+  const bad = () =>
+    new UsageError(`Invalid --ipalloc-init '${t}': use consensus[=N], seed=NAME[,NAME…] or observer`);
+  if (!m) throw bad();
+  if (m[1] === "observer" && m[2] === undefined) return { mode: "observer" };
+  if (m[1] === "consensus") {
+    if (m[2] === undefined) return { mode: "consensus", count: peerCount + 1 };
+    if (!/^[1-9]\d{0,3}$/.test(m[2])) throw bad();
+    return { mode: "consensus", count: Number(m[2]) };
+  }
+  if (m[1] === "seed" && m[2]) {
+    try {
+      return { mode: "seed", peers: m[2].split(",").map(parsePeerName) };
+    } catch (err) {
+      throw new UsageError(`Invalid --ipalloc-init '${t}': ${(err as Error).message}`);
+    }
+  }
+  throw bad();
+}
+
+/**
+ * Parses a duration like `90s`, `10m`, `2h` or a number of seconds.
+ *
+ * @returns milliseconds
+ * @throws {UsageError} naming the flag and the value
+ */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d{1,7})(ms|s|m|h)?$/.exec(text);
+  if (!m) throw new UsageError(`Invalid ${flag} '${text}': use a duration like 90s, 10m or 2h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
+  return Number(m[1]) * unit;
 }
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -159,6 +216,10 @@ export function buildConfig(
     peers: peers.map((p) => parsePeerAddress(p, port)),
     bridge: checkLinkName("--bridge", flags.bridge ?? DEFAULT_BRIDGE),
     mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
-    ipallocRange: checkRange(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
+    ipallocRanges: checkRanges(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
+    ipallocInit: parseInit(flags.ipallocInit, peers.length),
+    ipallocReclaimAfterMs: flags.ipallocReclaimAfter === undefined
+      ? DEFAULT_RECLAIM_AFTER_MS
+      : parseDuration("--ipalloc-reclaim-after", flags.ipallocReclaimAfter),
   };
 }

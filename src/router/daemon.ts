@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ApiRouter } from "../api/router.ts";
+import { ApiRouter, text } from "../api/router.ts";
 import { registerRoutes } from "../api/routes.ts";
 import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
 import { logger } from "../log.ts";
@@ -33,6 +33,9 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   const stopped = Promise.withResolvers<void>();
   const api = new ApiRouter();
   registerRoutes(api, router, () => stopped.resolve());
+  // The API port is bound first, as the lock that keeps one daemon per network namespace; it answers 503
+  // until the router has started and the PID file is written.
+  let ready = false;
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -40,7 +43,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
       port: opts.apiPort ?? API_PORT,
       onListen: () => {},
       onError: (err) => new Response(`Internal error: ${(err as Error).message}\n`, { status: 500 }),
-    }, (req) => api.handle(req));
+    }, (req) => ready ? api.handle(req) : text(503, "meshnet is starting"));
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new Error(
@@ -58,6 +61,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
     throw err;
   }
   dir.write(PID_FILE, `${Deno.pid}\n`);
+  ready = true;
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);

@@ -21,7 +21,7 @@ import type { MeshTransport } from "./mesh_transport.ts";
 const log = logger("sleeve");
 
 /** The TAP device that joins the sleeve to the bridge. */
-export const SLEEVE_TAP = "vethwe-tap";
+export const SLEEVE_TAP = "weave-tap";
 
 /** The sleeve of one router. */
 export class DataPlane {

@@ -11,12 +11,18 @@ import { VERSION } from "../version.ts";
 import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
 import { Attachments } from "./attachments.ts";
+import { IpamService } from "./ipam_service.ts";
+import { expose, exposed, hide } from "./expose.ts";
+import { logger } from "../log.ts";
 import { DataPlane } from "./data_plane.ts";
 import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
+import type { RingStatus } from "../ipam/ipam.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
 import { type ConnectionStatus, MeshTransport } from "./mesh_transport.ts";
 import { loadPeerName, randomUid } from "./peer_name.ts";
+
+const log = logger("router");
 
 /** A peer as `status peers` and `report` show it. */
 export interface PeerReport {
@@ -71,6 +77,12 @@ export interface Report {
     /** Connections closed since start. */
     terminations: number;
   };
+  /** Address management: per range the ring's state and who owns what; the host's exposed addresses. */
+  ipam: {
+    rings:
+      (Omit<RingStatus, "owned" | "free" | "reserve"> & { owned: string; free: string; reserve: string })[];
+    exposed: string[];
+  };
   /** The sleeve's counters, drops by reason and links, and its crypto implementation. */
   sleeve?: SleeveStats & { crypto: string };
 }
@@ -89,11 +101,14 @@ export class Router {
   readonly startedAt = new Date();
   /** The mesh: connections, topology, routes and gossip. */
   readonly mesh: MeshTransport;
+  /** Addresses: the ring CRDT, allocations and claims. */
+  readonly ipam: IpamService;
   /** Attached containers (set by {@link Router.start}). */
   attachments!: Attachments;
   /** The sleeve data plane (set by {@link Router.start}). */
   dataPlane?: DataPlane;
   #nl?: NetlinkSocket;
+  #reclaiming?: Promise<void>;
 
   /** Loads identity from the data directory; starts nothing yet. */
   constructor(config: RouterConfig, dir: DataDir) {
@@ -102,6 +117,7 @@ export class Router {
     this.name = loadPeerName(dir, config.name);
     this.uid = randomUid();
     this.mesh = new MeshTransport(config, { name: this.name, nickname: config.nickname, uid: this.uid });
+    this.ipam = new IpamService(config, this.name, dir, this.mesh.core);
   }
 
   /**
@@ -113,22 +129,38 @@ export class Router {
   async start(): Promise<void> {
     const c = this.config;
     this.#nl = NetlinkSocket.open();
-    assertNoHostRouteOverlap(this.#nl, c.ipallocRange, c.bridge);
+    for (const r of c.ipallocRanges) assertNoHostRouteOverlap(this.#nl, r, c.bridge);
     ensureBridge(this.#nl, { name: c.bridge, mtu: c.mtu });
-    this.attachments = new Attachments(this.dir, this.#nl, {
+    this.attachments = new Attachments(this.dir, this.#nl, this.ipam, {
       bridge: c.bridge,
       mtu: c.mtu,
       peerName: this.name,
     });
     this.dataPlane = await DataPlane.start(c, this.name, this.#nl, this.mesh);
+    this.ipam.start();
     this.mesh.start();
+    this.#reclaiming = this.attachments.reclaim().then((failed) => {
+      for (const f of failed) log.warn("Cannot re-claim an attached container's address", f);
+    });
   }
 
   /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
   async stop(): Promise<void> {
     this.mesh.stop();
+    await this.#reclaiming;
+    this.ipam.stop();
     await this.dataPlane?.stop();
     this.#nl?.close();
+  }
+
+  /** `meshnet expose`: gives the host addresses on the bridge; returns every exposed address. */
+  expose(cidrs: string[]): Promise<string[]> {
+    return expose(this.#nl!, this.ipam, this.config.bridge, cidrs);
+  }
+
+  /** `meshnet hide`: removes the host's addresses from the bridge; returns those removed. */
+  hide(cidrs: string[]): string[] {
+    return hide(this.#nl!, this.ipam, this.config.bridge, cidrs);
   }
 
   /** The full state as JSON-ready data. */
@@ -170,6 +202,15 @@ export class Router {
         })),
         routes: this.mesh.core.routes().unicast,
         terminations: this.mesh.terminations,
+      },
+      ipam: {
+        rings: this.ipam.status().map((r) => ({
+          ...r,
+          owned: r.owned.toString(),
+          free: r.free.toString(),
+          reserve: r.reserve.toString(),
+        })),
+        exposed: exposed(this.#nl!, c.bridge),
       },
       sleeve: stats && {
         crypto: this.dataPlane!.crypto,

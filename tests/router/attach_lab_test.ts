@@ -18,6 +18,7 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
     assert.equal(await ok("attach", "10.32.1.2/12", "fd00:6d65::2/64", c2), "10.32.1.2/12 fd00:6d65::2/64");
     assert.equal((await lab.exec(c1, ["ping", "-c1", "-W2", "10.32.1.2"])).code, 0);
     assert.equal(await ok("attach", "10.32.1.3/12", c1), "10.32.1.1/12 10.32.1.3/12", "a second attach adds");
+    assert.equal(await ok("attach", "10.32.1.3/12", c1), "10.32.1.1/12 10.32.1.3/12", "attach is idempotent");
 
     const ps = await ok("ps");
     assert.match(
@@ -27,10 +28,10 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
     assert.match(ps, new RegExp(`^${c2} .* 10\\.32\\.1\\.2/12 fd00:6d65::2/64$`, "m"));
 
     const cases: [string[], number, RegExp][] = [
-      [["attach", "10.32.1.2/12", c2], 1, /address already on ethwe; detach it first/],
+      [["attach", "10.32.1.2/12", c1], 1, /Cannot claim 10\.32\.1\.2 for .*c1: container .*c2 has it/],
       [["attach", "10.32.1.9/12", "mnt-no-such-container"], 1, /no such netns 'mnt-no-such-container'/],
       [["attach", "10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
-      [["attach", c2], 2, /give at least one address/],
+      [["attach", "net:10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
       [["detach", "mnt-no-such-container"], 1, /no such netns/],
     ];
     for (const [args, code, re] of cases) {

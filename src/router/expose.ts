@@ -1,0 +1,54 @@
+/**
+ * `meshnet expose` / `hide`: the host itself gets an address on the bridge, so it reaches the containers
+ * (the reference's `weave:expose`). The address comes from IPAM (or is claimed there when given).
+ *
+ * @module
+ */
+import { addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
+import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
+import { formatCIDR, parseCIDR } from "../net/ip.ts";
+import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
+
+/** The host's addresses on `bridge`, as CIDR (global scope). */
+export function exposed(nl: NetlinkSocket, bridge: string): string[] {
+  return addrList(nl, { link: bridge }).filter((a) => a.scope === "global").map((a) =>
+    formatCIDR(parseCIDR(`${a.address}/${a.prefix}`))
+  );
+}
+
+/**
+ * Gives the host the addresses `cidrs` on the bridge (claimed in IPAM), or one allocated address when none
+ * are given; addresses already there are kept.
+ *
+ * @returns every exposed address
+ * @throws {Error} when IPAM cannot give an address or the kernel refuses
+ */
+export async function expose(
+  nl: NetlinkSocket,
+  ipam: IpamService,
+  bridge: string,
+  cidrs: string[],
+): Promise<string[]> {
+  for (const c of cidrs) parseCIDR(c);
+  const wanted = cidrs.length
+    ? (await Promise.all(cidrs.map((c) => ipam.manages(c) ? ipam.claim(EXPOSE_ID, c) : [c]))).flat()
+    : await ipam.allocate(EXPOSE_ID);
+  const have = exposed(nl, bridge);
+  for (const c of wanted) if (!have.includes(c)) addrAdd(nl, bridge, c);
+  return exposed(nl, bridge);
+}
+
+/**
+ * Removes the host's addresses from the bridge (only `cidrs` when given) and releases them in IPAM.
+ *
+ * @returns the addresses removed
+ */
+export function hide(nl: NetlinkSocket, ipam: IpamService, bridge: string, cidrs: string[]): string[] {
+  const have = exposed(nl, bridge);
+  const gone = cidrs.length ? have.filter((c) => cidrs.includes(c)) : have;
+  for (const c of gone) {
+    addrDel(nl, bridge, c);
+    ipam.release(EXPOSE_ID, c);
+  }
+  return gone;
+}
