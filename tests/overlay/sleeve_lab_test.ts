@@ -1,0 +1,282 @@
+/**
+ * End-to-end tests of the sleeve data plane with real meshnet daemons on lab hosts: containers on different
+ * hosts talk through the sleeve, relayed by a middle host in a line.
+ *
+ *   line:  h1 ── h2 ── h3      (h1 and h3 cannot reach each other on the underlay)
+ *   full:  h1, h2, h3 all reach each other (broadcast must still arrive once)
+ */
+import assert from "node:assert/strict";
+import { type Lab, meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
+import {
+  containsBytes,
+  converge,
+  delay,
+  multicastSink,
+  mustExec,
+  poll,
+  randomFile,
+  replayUdp,
+  report,
+  sendUdp,
+  tcpdump,
+  transfer,
+  udpPayloads,
+  type Watched,
+} from "./lab_traffic.ts";
+import { RecordKind } from "../../src/overlay/sleeve/constants.ts";
+
+const MB = 1 << 20;
+/**
+ * The containers get fixed addresses 10.32.H.C/12 (startMeshnet); an IPAM range apart from them keeps these
+ * data-plane tests independent of IPAM consensus, which would otherwise have to claim each address first.
+ */
+const LAUNCH = ["--ipalloc-range", "10.48.0.0/12"];
+const SLEEVE_PORT = 6783;
+
+/** The overlay address (no prefix length) of container `c` of host `h`, as startMeshnet attaches it. */
+const addr = (h: number, c = 1) => `10.32.${h}.${c}`;
+
+/** Converges the mesh and checks containers h1c1 and hNc1 ping each other both ways. */
+async function pingEnds(lab: Lab): Promise<void> {
+  const n = lab.hosts.length;
+  await converge(lab, [[`h1c1`, addr(n)], [`h${n}c1`, addr(1)]]);
+  for (const [from, to] of [[`h1c1`, addr(n)], [`h${n}c1`, addr(1)]]) {
+    const out = await mustExec(lab, from, ["ping", "-c3", "-i0.2", "-W2", to]);
+    assert.match(out, / 0% packet loss/, `${from} → ${to}`);
+  }
+}
+
+/** Sends 50 MB over TCP from h1c1 to hNc1 and checks the receiver's SHA-256. */
+async function transfer50(lab: Lab): Promise<void> {
+  const file = await randomFile(50 * MB);
+  try {
+    const n = lab.hosts.length;
+    const got = await transfer(lab, "h1c1", `h${n}c1`, addr(n), file.path);
+    assert.deepEqual(got, { bytes: 50 * MB, sha256: file.sha256 });
+  } finally {
+    await Deno.remove(file.path);
+  }
+}
+
+/** Counts the lines of `w`'s output that contain `text`. */
+function count(w: Watched, text: string): number {
+  return w.stdout.split("\n").filter((l) => l.includes(text)).length;
+}
+
+/** A broadcast ARP request from h1c1 is seen exactly once by every container (its own outgoing copy included). */
+async function broadcastOnce(lab: Lab, target: string): Promise<void> {
+  const all = lab.hosts.flatMap((h) => h.containers);
+  const caps = await Promise.all(
+    all.map((c) => tcpdump(lab, c, ["-i", "ethwe", `arp and dst host ${target}`])),
+  );
+  await lab.exec("h1c1", ["arping", "-c1", "-w1", "-i", "ethwe", target]);
+  const seen = `who-has ${target}`;
+  await poll(
+    () => Promise.resolve(caps.every((c) => count(c, seen) > 0) || undefined),
+    5_000,
+    () => `ARP requests seen by ${all.join(", ")}: ${caps.map((c) => count(c, seen))}`,
+  );
+  await delay(300); // a duplicate or a loop would show up within this
+  await Promise.all(caps.map((c) => c.stop()));
+  assert.deepEqual(
+    caps.map((c) => count(c, seen)),
+    all.map(() => 1),
+    `ARP requests seen by ${all.join(", ")}`,
+  );
+}
+
+/** Each host's container c1 sends to 239.1.2.3:5000; every c1 receives every message exactly once. */
+async function multicastOnce(lab: Lab): Promise<void> {
+  const group = "239.1.2.3", port = 5000;
+  const hosts = lab.hosts.map((h) => h.number);
+  const sinks = await Promise.all(hosts.map((h) => multicastSink(lab, `h${h}c1`, group, port, addr(h))));
+  const heard = (s: Watched, text: string) => s.stdout.split("\n").filter((l) => l === text).length;
+  // Warm-up until the group is known on every path (IGMP joins travel through the bridges too).
+  for (const h of hosts) {
+    await poll(
+      async () => {
+        await sendUdp(lab, `h${h}c1`, group, port, `warm ${h}`);
+        await delay(50);
+        return sinks.every((s) => heard(s, `warm ${h}`) > 0) || undefined;
+      },
+      10_000,
+      () => `warm-up from h${h}c1 not heard by all: ${sinks.map((s) => s.stdout).join(" | ")}`,
+    );
+  }
+  for (const h of hosts) await sendUdp(lab, `h${h}c1`, group, port, `data ${h}`);
+  await poll(
+    () => Promise.resolve(sinks.every((s) => hosts.every((h) => heard(s, `data ${h}`) > 0)) || undefined),
+    5_000,
+    () => sinks.map((s) => s.stdout).join(" | "),
+  );
+  await delay(300);
+  await Promise.all(sinks.map((s) => s.stop("SIGKILL")));
+  for (const [i, s] of sinks.entries()) {
+    assert.deepEqual(hosts.map((h) => heard(s, `data ${h}`)), hosts.map(() => 1), `heard by h${hosts[i]}c1`);
+  }
+}
+
+/**
+ * Captures the underlay (the LAN namespace) while h1c1 sends `payload` to h3c1 over UDP.
+ *
+ * @returns how many sleeve datagrams were captured and whether the payload appears in the capture
+ */
+async function underlaySees(lab: Lab, payload: string): Promise<{ datagrams: number; found: boolean }> {
+  const pcap = await Deno.makeTempFile({ prefix: "mnt-sleeve-", suffix: ".pcap" });
+  try {
+    const cap = await tcpdump(lab, "lan", ["-i", "any", "-w", pcap, `udp port ${SLEEVE_PORT}`]);
+    await sendUdp(lab, "h1c1", addr(3), 9, payload, 20);
+    await mustExec(lab, "h1c1", ["ping", "-c3", "-i0.1", "-W2", addr(3)]);
+    await cap.stop();
+    const bytes = await Deno.readFile(pcap);
+    return {
+      datagrams: udpPayloads(bytes).length,
+      found: containsBytes(bytes, new TextEncoder().encode(payload)),
+    };
+  } finally {
+    await Deno.remove(pcap);
+  }
+}
+
+const PAYLOAD = "meshnet-sleeve-known-payload-0f1e2d3c";
+
+Deno.test("sleeve: in a line h1–h2–h3, containers ping, transfer, broadcast, multicast and move across two hops", async (t) => {
+  await withLab({ hosts: 3, containers: 2, topology: "line" }, async (lab) => {
+    await startMeshnet(lab, LAUNCH);
+    await t.step("ping both ways across two hops", () => pingEnds(lab));
+    await t.step("50 MB over TCP arrives with the same SHA-256", () => transfer50(lab));
+    await t.step(
+      "a broadcast ARP reaches every container exactly once",
+      () => broadcastOnce(lab, "10.32.99.1"),
+    );
+    await t.step("multicast reaches every member exactly once", () => multicastOnce(lab));
+    await t.step("without a password the payload is visible on the underlay", async () => {
+      const seen = await underlaySees(lab, PAYLOAD);
+      assert.ok(seen.datagrams >= 20, `captured ${seen.datagrams} sleeve datagrams`);
+      assert.ok(
+        seen.found,
+        "the capture must contain the plain payload, or the encrypted check proves nothing",
+      );
+    });
+    await t.step(
+      "an address moved to a container on another host is reached there within seconds",
+      async () => {
+        await mustExec(lab, "h2c1", ["ping", "-c1", "-W2", addr(3)]);
+        for (const [host, c] of [[3, "h3c1"], [1, "h1c2"]] as const) {
+          assert.equal((await meshnet(lab, host, ["detach", lab.ns(c)])).code, 0);
+        }
+        const r = await meshnet(lab, 1, ["attach", `${addr(3)}/12`, lab.ns("h1c2")]);
+        assert.equal(r.code, 0, r.stderr);
+        await Promise.all(["h2c1", "h3c2"].map((from) =>
+          poll(
+            async () => (await lab.exec(from, ["ping", "-c1", "-W1", addr(3)])).code === 0 || undefined,
+            15_000,
+            () => `${from} cannot reach ${addr(3)} on h1c2`,
+          )
+        ));
+      },
+    );
+  });
+});
+
+Deno.test("sleeve: in a full mesh of 3, broadcast and multicast arrive exactly once (no loops)", async (t) => {
+  await withLab({ hosts: 3, containers: 1, topology: "full" }, async (lab) => {
+    await startMeshnet(lab, LAUNCH);
+    await converge(lab, [["h1c1", addr(2)], ["h1c1", addr(3)], ["h2c1", addr(3)]]);
+    await t.step("broadcast", () => broadcastOnce(lab, "10.32.99.2"));
+    await t.step("multicast", () => multicastOnce(lab));
+  });
+});
+
+/** mulberry32: a small seeded PRNG, so a failing flood can be replayed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The 6 wire bytes of peer name `name` (`aa:bb:…`). */
+function nameBytes(name: string): number[] {
+  return name.split(":").map((x) => parseInt(x, 16));
+}
+
+/** Garbage for h2's sleeve port: random bytes, mutated and verbatim captured datagrams, forged headers. */
+function flood(captured: Uint8Array[], sender: string, seed: number): Uint8Array[] {
+  const rand = prng(seed), int = (n: number) => Math.floor(rand() * n);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < 300; i++) out.push(bytes(1 + int(1400)));
+  for (let i = 0; i < 300; i++) {
+    const d = captured[int(captured.length)].slice();
+    for (let k = 1 + int(3); k > 0; k--) d[int(d.length)] ^= 1 + int(255);
+    out.push(d);
+  }
+  for (let i = 0; i < 3; i++) out.push(...captured);
+  const record = [RecordKind.frame, ...nameBytes(sender), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 60];
+  for (let i = 0; i < 50; i++) {
+    out.push(Uint8Array.from([1, 0, ...nameBytes(sender), ...record, ...bytes(60)])); // plain on a keyed link
+    out.push(Uint8Array.from([1, 1, ...bytes(6), ...bytes(100)])); // a sender that is no peer
+  }
+  return out;
+}
+
+Deno.test("sleeve: encrypted, traffic passes, nothing leaks, and garbage or replays are dropped and counted", async (t) => {
+  await withLab({ hosts: 3, containers: 1, topology: "line" }, async (lab) => {
+    await startMeshnet(lab, [...LAUNCH, "--password", "s3cret"]);
+    await t.step("ping both ways across two hops", () => pingEnds(lab));
+    await t.step("status says the connections are encrypted", async () => {
+      const conns = (await meshnet(lab, "h2", ["status", "connections"])).stdout;
+      assert.equal(conns.split("\n").filter((l) => / established +encrypted /.test(l)).length, 2, conns);
+    });
+    await t.step("50 MB over TCP arrives with the same SHA-256", () => transfer50(lab));
+    await t.step("the payload never appears on the underlay", async () => {
+      const seen = await underlaySees(lab, PAYLOAD);
+      assert.ok(seen.datagrams >= 20, `captured ${seen.datagrams} sleeve datagrams`);
+      assert.ok(!seen.found, "the sealed datagrams must not contain the payload");
+    });
+    await t.step(
+      "a flood of garbage and replays is dropped and counted; ping and daemon unaffected",
+      async () => {
+        const pcap = await Deno.makeTempFile({ prefix: "mnt-sleeve-", suffix: ".pcap" });
+        let captured: Uint8Array[];
+        try {
+          const h1 = lab.host(1).address;
+          const cap = await tcpdump(lab, "h2", [
+            "-i",
+            "eth0",
+            "-w",
+            pcap,
+            `udp dst port 6783 and src host ${h1}`,
+          ]);
+          await mustExec(lab, "h1c1", ["ping", "-c10", "-i0.02", "-W2", addr(3)]);
+          await cap.stop();
+          captured = udpPayloads(await Deno.readFile(pcap)).map((u) => u.payload).filter((p) => p[1] === 1);
+        } finally {
+          await Deno.remove(pcap);
+        }
+        assert.ok(captured.length >= 10, `captured ${captured.length} sealed datagrams`);
+        const before = await report(lab, "h2");
+        const garbage = flood(captured, before.router.peers.find((p) => p.nickname === "h1")!.name, 0x5eed);
+        const ping = lab.exec("h1c1", ["ping", "-c40", "-i0.05", "-W2", addr(3)]);
+        for (let i = 0; i < 3; i++) await replayUdp(lab, "h3", lab.host(2).address, SLEEVE_PORT, garbage);
+        const p = await ping;
+        assert.match(p.stdout, / 0% packet loss/, p.stdout);
+        const after = await report(lab, "h2");
+        assert.equal(after.pid, before.pid, "the daemon did not restart");
+        const drops = (r: typeof after, k: "decode" | "replay" | "auth" | "unknownPeer") =>
+          r.sleeve!.drops[k];
+        for (const k of ["decode", "replay", "auth", "unknownPeer"] as const) {
+          assert.ok(
+            drops(after, k) > drops(before, k),
+            `${k} drops rose: ${drops(before, k)} → ${drops(after, k)}`,
+          );
+        }
+        assert.ok(after.sleeve!.drops.replay - before.sleeve!.drops.replay >= 3 * captured.length);
+        await converge(lab, [["h1c1", addr(3)], ["h3c1", addr(1)]], 5_000);
+      },
+    );
+  });
+});
