@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
@@ -29,6 +30,11 @@ function required(form: URLSearchParams, name: string): string {
   const v = form.get(name);
   if (v === null || v === "") throw new HttpError(400, `Missing form field '${name}'`);
   return v;
+}
+
+/** The optional `id` and `ifname` form fields of attach and detach (CNI names attachments itself). */
+function identity(form: URLSearchParams): AttachIdentity {
+  return { id: form.get("id") || undefined, ifname: form.get("ifname") || undefined };
 }
 
 /**
@@ -70,14 +76,20 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
     })
     .add("POST", "/attach", async (req) => {
       const form = await readForm(req);
-      const a = await router.attachments.attach(required(form, "container"), form.getAll("cidr"));
+      const a = await router.attachments.attach(
+        required(form, "container"),
+        form.getAll("cidr"),
+        identity(form),
+      );
       return json(a);
     })
     .add("POST", "/detach", async (req) => {
       const form = await readForm(req);
-      return json(await router.attachments.detach(required(form, "container"), form.getAll("cidr")));
+      const ref = form.has("id") ? form.get("container") ?? "" : required(form, "container");
+      return json(await router.attachments.detach(ref, form.getAll("cidr"), identity(form)));
     })
     .add("GET", "/ps", () => json(router.attachments.list()))
+    .add("GET", "/ps/recorded", () => json(router.attachments.recorded()))
     .add("POST", "/ip/:id", async (_req, p) => text(200, (await router.ipam.allocate(p.id)).join(" ")))
     .add("POST", "/ip/:id/:net/:plen", async (_req, p) => {
       return text(200, (await router.ipam.allocate(p.id, `${p.net}/${p.plen}`)).join(" "));

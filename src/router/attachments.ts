@@ -29,6 +29,19 @@ export interface Attachment {
   mac: string;
   /** Its addresses, CIDR. */
   addresses: string[];
+  /** Its interface inside the container, when not the default `ethwe` (CNI picks it). */
+  ifname?: string;
+}
+
+/**
+ * How a runtime names the attachment itself: CNI gives a container id and interface name of its own,
+ * under which IPAM records the addresses; without them the resolved container's id and `ethwe` are used.
+ */
+export interface AttachIdentity {
+  /** Id to record the container under instead of the resolved one, e.g. "cni:ID:eth0". */
+  id?: string;
+  /** Interface name inside the container instead of `ethwe`. */
+  ifname?: string;
 }
 
 /** Settings shared by every attach. */
@@ -66,9 +79,9 @@ export class Attachments {
    * @throws {UsageError} for a malformed spec
    * @throws {Error} naming the container when it is unknown, IPAM cannot give an address, or the kernel refuses
    */
-  async attach(ref: string, specs: string[]): Promise<Attachment> {
+  async attach(ref: string, specs: string[], identity: AttachIdentity = {}): Promise<Attachment> {
     const wanted = (specs.length ? specs : ["net:default"]).map((spec) => parseSpec(ref, spec));
-    const container = await resolveContainer(ref, { action: "attach" });
+    const container = withIdentity(await resolveContainer(ref, { action: "attach" }), identity);
     const before = this.#records.get(container.id);
     const cidrs: string[] = [];
     try {
@@ -91,6 +104,7 @@ export class Attachments {
         addresses: fresh,
         mtu: this.#opts.mtu,
         macSeed: this.#opts.peerName,
+        ifname: identity.ifname,
       });
     } catch (err) {
       for (const c of fresh) this.#ipam.release(container.id, c);
@@ -103,6 +117,7 @@ export class Attachments {
       hostIfname: r.hostIfname,
       mac: r.mac,
       addresses: [...(r.created ? [] : before?.addresses ?? []), ...r.added],
+      ...(identity.ifname ? { ifname: identity.ifname } : {}),
     };
     this.#records.set(a.id, a);
     this.#save();
@@ -112,12 +127,24 @@ export class Attachments {
   /**
    * Removes `cidrs` from `ref`'s interface, or the whole interface when none are given or none are left.
    *
+   * With `identity.id`, a container whose namespace is gone (or `ref` empty) only has its addresses released
+   * and its record dropped, and one not recorded is no error: CNI's DEL must be idempotent.
+   *
    * @returns the addresses removed
    * @throws {Error} naming the container when it is unknown or not attached
    */
-  async detach(ref: string, cidrs: string[]): Promise<string[]> {
-    const container = await resolveContainer(ref, { action: "detach" });
-    const r = detachContainer({ container, addresses: cidrs });
+  async detach(ref: string, cidrs: string[], identity: AttachIdentity = {}): Promise<string[]> {
+    const found = ref === "" && identity.id
+      ? undefined
+      : await resolveContainer(ref, { action: "detach" }).catch(
+        (err) => {
+          if (identity.id) return undefined;
+          throw err;
+        },
+      );
+    if (!found || (identity.id && !this.#records.has(identity.id))) return this.#forget(identity.id!);
+    const container = withIdentity(found, identity);
+    const r = detachContainer({ container, addresses: cidrs, ifname: identity.ifname });
     if (r.interfaceRemoved) this.#ipam.release(container.id);
     else for (const c of r.removed) this.#ipam.release(container.id, c);
     const a = this.#records.get(container.id);
@@ -125,6 +152,18 @@ export class Attachments {
     else if (a) a.addresses = a.addresses.filter((x) => !r.removed.includes(x));
     this.#save();
     return r.removed;
+  }
+
+  #forget(id: string): string[] {
+    const addresses = this.#records.get(id)?.addresses ?? [];
+    this.#ipam.release(id);
+    if (this.#records.delete(id)) this.#save();
+    return addresses;
+  }
+
+  /** Every recorded attachment, also those whose namespace is gone, sorted by id (for CNI's GC). */
+  recorded(): Attachment[] {
+    return [...this.#records.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** The attached containers, from the kernel's view of the bridge, matched with the record. */
@@ -144,6 +183,7 @@ export class Attachments {
         hostIfname: port.hostIfname,
         mac: port.mac ?? "",
         addresses: port.addresses,
+        ...(this.#records.get(port.container.id)?.ifname ? { ifname: port.ifname } : {}),
       });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -172,6 +212,10 @@ export class Attachments {
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
   }
+}
+
+function withIdentity(c: Container, identity: AttachIdentity): Container {
+  return identity.id ? { ...c, id: identity.id, label: identity.id } : c;
 }
 
 type Spec = { kind: "allocate"; subnet?: string } | { kind: "static"; cidr: string };
