@@ -12,6 +12,10 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Strings up to this many bytes are decoded by hand when ASCII (faster than TextDecoder for names). */
 const SHORT_STRING = 64;
 
+/** Interned short strings by FNV-1a hash of their bytes; cleared when it reaches {@link MAX_INTERNED}. */
+const interned = new Map<number, string>();
+const MAX_INTERNED = 1 << 16;
+
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -184,19 +188,34 @@ export class ByteReader {
   /** Reads a u16-length-prefixed UTF-8 string. */
   str(field: string): string {
     const n = this.u16(field);
-    const b = this.raw(n, field);
-    if (n <= SHORT_STRING) {
-      let out = "";
-      for (let i = 0; i < n; i++) {
-        if (b[i] > 0x7f) return this.#utf8(b, field);
-        out += String.fromCharCode(b[i]);
-      }
-      return out;
-    }
-    return this.#utf8(b, field);
+    this.#need(n, field);
+    const start = this.#pos;
+    this.#pos += n;
+    return n <= SHORT_STRING ? this.#short(start, n, field) : this.#utf8(start, n, field);
   }
 
-  #utf8(b: Uint8Array, field: string): string {
+  /** Short strings repeat (peer names, addresses), so ASCII ones are interned by a hash of their bytes. */
+  #short(start: number, n: number, field: string): string {
+    const b = this.#buf;
+    let h = 0x811c9dc5;
+    for (let i = start; i < start + n; i++) {
+      if (b[i] > 0x7f) return this.#utf8(start, n, field);
+      h = Math.imul(h ^ b[i], 0x01000193);
+    }
+    const cached = interned.get(h);
+    if (cached !== undefined && cached.length === n) {
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = cached.charCodeAt(i) === b[start + i];
+      if (same) return cached;
+    }
+    const s = String.fromCharCode.apply(null, b.subarray(start, start + n) as unknown as number[]);
+    if (interned.size >= MAX_INTERNED) interned.clear();
+    interned.set(h, s);
+    return s;
+  }
+
+  #utf8(start: number, n: number, field: string): string {
+    const b = this.#buf.subarray(start, start + n);
     try {
       return decoder.decode(b);
     } catch {

@@ -85,7 +85,7 @@ export const ACCEPT_TOKEN_INTERVAL_MS = 50;
 
 /** Anti-entropy: every channel's full state goes to random neighbours this often (ms). */
 export const GOSSIP_INTERVAL_MS = 30_000;
-/** Local connection changes are coalesced for this long before the topology is broadcast (ms). */
+/** Local connection changes are coalesced for this long before our topology update is sent (ms). */
 export const TOPOLOGY_BROADCAST_DEFER_MS = 1_000;
 /** Topology changes are coalesced for this long before routes are recalculated and peers collected (ms). */
 export const ROUTE_RECALC_DEFER_MS = 100;

@@ -6,8 +6,14 @@
  * Flow: receive → decode the envelope → unicast: deliver or relay raw along unicastAll; broadcast: the
  * channel's gossiper merges and the delta is relayed along the source's tree; gossip: the delta goes on to
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
- * unreachable peers collected) 100 ms after a change, the topology is broadcast 1 s after a local change,
- * and every channel's full state goes to random neighbours every 30 s. A new connection gets the full state
+ * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change,
+ * and every channel's full state goes to random neighbours every 30 s.
+ *
+ * Topology changes travel as neighbour gossip (each peer passes what is new to it on to about 2·log2(peers)
+ * neighbours, all of them in sparse meshes), not along broadcast trees: a tree computed from a view that
+ * predates a partition or heal routes through links that are gone or unknown, and the peers below them miss
+ * the change until anti-entropy (in the pump, a zone of 40 of 400 peers cut off was collected only after the
+ * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the full state
  * of every channel at once. Single-threaded and synchronous: `send` must not call back into the core.
  *
  * @module
@@ -112,7 +118,7 @@ export class MeshCore {
   readonly #topologyChanged: (() => void)[] = [];
   readonly #host: ChannelHost;
   #recalcAt: number | undefined;
-  #broadcastAt: number | undefined;
+  #updateAt: number | undefined;
   #gossipAt: number;
 
   /** Creates the core with only ourselves in the topology; the topology channel is registered. */
@@ -122,7 +128,8 @@ export class MeshCore {
     this.#routes = new Routes(opts.name);
     this.#topology = new Topology(opts, {
       changed: () => this.#recalcAt ??= opts.now() + ROUTE_RECALC_DEFER_MS,
-      selfChanged: () => this.#broadcastAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS,
+      selfChanged: () => this.#updateAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS,
+      updateUrgent: () => this.#updateAt = opts.now(),
     });
     this.#routes.calculate((n) => this.#topology.peers.get(n));
     this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS;
@@ -222,14 +229,14 @@ export class MeshCore {
     }
   }
 
-  /** Runs every timer that is due at `now()`: route recalculation, topology broadcast, anti-entropy. */
+  /** Runs every timer that is due at `now()`: route recalculation, topology update, anti-entropy. */
   tick(): void {
     const now = this.#opts.now();
     if (this.#recalcAt !== undefined && this.#recalcAt <= now) this.#recalculate();
-    if (this.#broadcastAt !== undefined && this.#broadcastAt <= now) {
-      this.#broadcastAt = undefined;
+    if (this.#updateAt !== undefined && this.#updateAt <= now) {
+      this.#updateAt = undefined;
       if (this.#recalcAt !== undefined) this.#recalculate();
-      this.#channels.get(Channel.topology)!.gossipBroadcast(this.#topology.takeUpdate());
+      this.#channels.get(Channel.topology)!.gossipNeighbourSubset(this.#topology.takeUpdate());
     }
     if (this.#gossipAt <= now) {
       this.#gossipAt = now + GOSSIP_INTERVAL_MS;
@@ -239,7 +246,7 @@ export class MeshCore {
 
   /** When {@link MeshCore.tick} next has work, in the `now()` time base. */
   nextTimer(): number {
-    return Math.min(this.#gossipAt, this.#recalcAt ?? Infinity, this.#broadcastAt ?? Infinity);
+    return Math.min(this.#gossipAt, this.#recalcAt ?? Infinity, this.#updateAt ?? Infinity);
   }
 
   /** Calls `listener` with each peer garbage-collected as unreachable. */
@@ -250,6 +257,11 @@ export class MeshCore {
   /** Calls `listener` after each route recalculation (the topology changed). */
   onTopologyChange(listener: () => void): void {
     this.#topologyChanged.push(listener);
+  }
+
+  /** The entry of peer `name`, or undefined when unknown. */
+  peer(name: PeerName): Peer | undefined {
+    return this.#topology.peers.get(name);
   }
 
   /** Every known peer with the connections it reports, sorted by name. */

@@ -1,10 +1,12 @@
 /**
  * The topology channel's {@link Gossiper}: owns the {@link Peers} table including our own entry, which
  * only we change. Every local connection change bumps our version and records which entries an update
- * must carry (ours and the neighbour's); the mesh broadcasts them after a short deferral.
+ * must carry (ours and the neighbour's); the mesh sends them after a short deferral.
  *
- * Deltas we pass on also carry the entries of a local change not yet broadcast: a new neighbour's entry
- * would otherwise reach peers before our connection to it and be collected there as unreachable.
+ * While a local change is unsent, passing new entries on makes the change urgent: a new neighbour's entry
+ * would otherwise reach peers long before our connection to it and be collected there as unreachable.
+ * (Carrying our entry inside those deltas instead was tried: peers then learn one entry by two paths, and
+ * one that learns it by a path that is not passed on leaves holes until anti-entropy.)
  *
  * An update that carries our own name at a version at least ours (an older incarnation of us before a
  * restart, or a forged entry) is never merged; instead we bump our version past it so our entry wins.
@@ -31,8 +33,10 @@ export interface NeighbourInfo {
 export interface TopologyEvents {
   /** The table changed: routes need recalculating. */
   changed(): void;
-  /** Our own entry changed: an update needs broadcasting. */
+  /** Our own entry changed: an update needs sending. */
   selfChanged(): void;
+  /** We passed new entries on while a local change is unsent: send it now, not after the deferral. */
+  updateUrgent(): void;
 }
 
 /** The topology table with our own entry, as the topology channel's gossiper. */
@@ -104,16 +108,10 @@ export class Topology implements Gossiper {
     return this.#connection(name) !== undefined;
   }
 
-  /** The entries changed locally since the last call (ours and affected neighbours'), to broadcast. */
+  /** The entries changed locally since the last call (ours and affected neighbours'), to send. */
   takeUpdate(): Peers {
-    const update = this.#pending();
-    this.#update = new Set();
-    return update;
-  }
-
-  /** Our entry and those of neighbours whose connections changed since the last {@link Topology.takeUpdate}. */
-  #pending(): Peers {
     const names = [this.#us, ...this.#update];
+    this.#update = new Set();
     return new Peers(names.map((n) => this.peers.get(n)).filter((p): p is Peer => p !== undefined));
   }
 
@@ -149,7 +147,8 @@ export class Topology implements Gossiper {
     const delta = this.peers.mergeDelta(others);
     if (delta === undefined) return undefined;
     this.#events.changed();
-    return this.#update.size > 0 ? delta.merge(this.#pending()) : delta;
+    if (this.#update.size > 0) this.#events.updateUrgent();
+    return delta;
   }
 
   #connection(name: PeerName): PeerConnection | undefined {

@@ -7,6 +7,7 @@ function topology(): { t: Topology; events: string[] } {
   const t = new Topology({ name: "a", nickname: "A", uid: 1n }, {
     changed: () => events.push("changed"),
     selfChanged: () => events.push("self"),
+    updateUrgent: () => events.push("urgent"),
   });
   return { t, events };
 }
@@ -47,17 +48,19 @@ Deno.test("Topology outbids an update carrying our own name instead of merging i
   assert.equal(t.self.version, 41);
 });
 
-Deno.test("Topology replaces a restarted neighbour's entry and piggybacks unsent local changes on deltas", () => {
-  const { t } = topology();
+Deno.test("Topology replaces a restarted neighbour's entry and makes an unsent local change urgent", () => {
+  const { t, events } = topology();
   const old = { name: "b", nickname: "B", uid: 7n, version: 12, connections: [] };
   t.onGossip(new Peers([old]).encode()[0]);
   t.addConnection(b);
   assert.equal(t.peers.get("b")!.uid, 2n);
+  events.length = 0;
   const c = { name: "c", nickname: "C", uid: 3n, version: 1, connections: [] };
-  const delta = t.onGossip(new Peers([c]).encode()[0])!;
-  assert.deepEqual(delta.list().map((p) => p.name), ["a", "b", "c"]);
+  assert.deepEqual(t.onGossip(new Peers([c]).encode()[0])!.list().map((p) => p.name), ["c"]);
+  assert.deepEqual(events, ["changed", "urgent"]);
   t.takeUpdate();
-  const d = { ...c, name: "d" };
-  assert.deepEqual(t.onGossip(new Peers([d]).encode()[0])!.list().map((p) => p.name), ["d"]);
+  events.length = 0;
+  t.onGossip(new Peers([{ ...c, name: "d" }]).encode()[0]);
+  assert.deepEqual(events, ["changed"]);
   assert.deepEqual(t.gossip().list().map((p) => p.name), ["a", "b", "c", "d"]);
 });

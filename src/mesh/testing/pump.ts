@@ -250,6 +250,27 @@ export class Pump {
   }
 }
 
+/** A simulated peer's name for index `i`, as a MAC address: 02:00:00:xx:xx:xx. */
+export function simulatedPeerName(i: number): PeerName {
+  const hex = (n: number) => n.toString(16).padStart(2, "0");
+  return `02:00:00:${hex((i >> 16) & 255)}:${hex((i >> 8) & 255)}:${hex(i & 255)}`;
+}
+
+/** A random connected graph on `n` nodes: a random tree plus up to `extra` random edges, as index pairs. */
+export function randomMesh(rng: SeededRandom, n: number, extra: number): [number, number][] {
+  const edges = new Set<string>();
+  const out: [number, number][] = [];
+  const add = (a: number, b: number) => {
+    const key = a < b ? `${a} ${b}` : `${b} ${a}`;
+    if (a === b || edges.has(key)) return;
+    edges.add(key);
+    out.push([a, b]);
+  };
+  for (let i = 1; i < n; i++) add(i, rng.int(i));
+  for (let i = 0; i < extra; i++) add(rng.int(n), rng.int(n));
+  return out;
+}
+
 function linkKey(a: PeerName, b: PeerName): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
