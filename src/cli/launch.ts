@@ -43,7 +43,12 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--ipalloc-range", flags.ipallocRange);
   opt("--ipalloc-init", flags.ipallocInit);
   opt("--ipalloc-reclaim-after", flags.ipallocReclaimAfter);
+  opt("--dns-domain", flags.dnsDomain);
+  opt("--dns-ttl", flags.dnsTtl);
+  opt("--dns-port", flags.dnsPort);
+  opt("--resolv-conf", flags.resolvConf);
   if (flags.discovery === false) args.push("--no-discovery");
+  if (flags.dns === false) args.push("--no-dns");
   return [...args, "--", ...peers];
 }
 
@@ -121,6 +126,11 @@ export function launchCommand(): Command {
       "--ipalloc-reclaim-after <duration>",
       "reclaim a peer's free space after it was unreachable this long (default: 10m)",
     )
+    .option("--no-dns", "do not serve DNS to containers")
+    .option("--dns-domain <domain>", "domain served from the name table (default: weave.local.)")
+    .option("--dns-ttl <seconds>", "TTL of DNS answers from the name table (default: 1)")
+    .option("--dns-port <port>", "UDP and TCP port of the DNS server (default: 53)")
+    .option("--resolv-conf <file>", "where upstream resolvers are listed (default: /etc/resolv.conf)")
     .option("--foreground", "run in the foreground (for systemd and Kubernetes) instead of detaching")
     .action(async (peers: string[], flags: LaunchFlags & { foreground?: boolean }) => {
       const running = await runningReport();

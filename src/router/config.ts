@@ -8,6 +8,8 @@ import { MESH_PORT } from "../mesh/constants.ts";
 import { formatCIDR, isIP, parseCIDR } from "../net/ip.ts";
 import { DEFAULT_BRIDGE } from "../netdev/constants.ts";
 import { DEFAULT_RECLAIM_AFTER_MS } from "../ipam/constants.ts";
+import { DEFAULT_DOMAIN, DEFAULT_TTL, DNS_PORT } from "../dns/constants.ts";
+import { canonicalName } from "../dns/message.ts";
 import type { InitMode } from "../ipam/ipam.ts";
 import { DEFAULT_DATA_DIR } from "./data_dir.ts";
 import { parsePeerName } from "./peer_name.ts";
@@ -58,6 +60,16 @@ export interface RouterConfig {
   ipallocInit: InitMode;
   /** How long a peer must be unreachable before the majority reclaims its free space, in milliseconds. */
   ipallocReclaimAfterMs: number;
+  /** Whether the router serves DNS (off with --no-dns). */
+  dns: boolean;
+  /** The DNS domain, lower case with a trailing dot (--dns-domain). */
+  dnsDomain: string;
+  /** TTL of DNS answers in seconds (--dns-ttl). */
+  dnsTtl: number;
+  /** UDP and TCP port of the DNS server (--dns-port). */
+  dnsPort: number;
+  /** The resolv.conf listing upstream resolvers for names outside the domain (--resolv-conf). */
+  resolvConf: string;
 }
 
 /**
@@ -104,6 +116,11 @@ export interface LaunchFlags {
   ipallocRange?: string;
   ipallocInit?: string;
   ipallocReclaimAfter?: string;
+  dns?: boolean;
+  dnsDomain?: string;
+  dnsTtl?: string;
+  dnsPort?: string;
+  resolvConf?: string;
 }
 
 function checkLinkName(flag: string, name: string): string {
@@ -169,6 +186,16 @@ export function parseDuration(flag: string, text: string): number {
   return Number(m[1]) * unit;
 }
 
+function dnsDomain(text: string): string {
+  try {
+    const d = canonicalName(text);
+    if (d !== ".") return d;
+  } catch (err) {
+    throw new UsageError(`Invalid --dns-domain '${text}': ${(err as Error).message}`);
+  }
+  throw new UsageError(`Invalid --dns-domain '${text}': give a domain like weave.local`);
+}
+
 function integer(flag: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
     throw new UsageError(`Invalid ${flag} '${value}': expected a whole number from ${min} to ${max}`);
@@ -221,5 +248,10 @@ export function buildConfig(
     ipallocReclaimAfterMs: flags.ipallocReclaimAfter === undefined
       ? DEFAULT_RECLAIM_AFTER_MS
       : parseDuration("--ipalloc-reclaim-after", flags.ipallocReclaimAfter),
+    dns: flags.dns ?? true,
+    dnsDomain: dnsDomain(flags.dnsDomain ?? DEFAULT_DOMAIN),
+    dnsTtl: flags.dnsTtl === undefined ? DEFAULT_TTL : integer("--dns-ttl", flags.dnsTtl, 0, 2147483647),
+    dnsPort: flags.dnsPort === undefined ? DNS_PORT : integer("--dns-port", flags.dnsPort, 1, 65535),
+    resolvConf: flags.resolvConf ?? "/etc/resolv.conf",
   };
 }
