@@ -6,6 +6,12 @@
  * to all are written to the bridge (and their source MAC learned); frames for others are relayed to the next
  * hop of their destination peer, floods along the SOURCE's broadcast tree, so each peer gets a flood once.
  *
+ * Fastdp: peers in {@link Forwarder.fastPeers} are direct neighbours whose frames from the bridge go over the
+ * kernel VXLAN device instead. Frames from the bridge to a MAC behind one of them are left to VXLAN, and a
+ * local flood then goes as one unicast-addressed copy to every reachable peer that is not fastdp (relayed
+ * hop by hop), so every peer gets it exactly once: by VXLAN or by the sleeve, never both. Relaying for others
+ * stays in the sleeve.
+ *
  * Route tables come whole from the control plane ({@link RouteTables}); frames are appended to the next
  * hop's open datagram ({@link PeerLink.add}), which the engine flushes at the end of each wakeup.
  *
@@ -55,6 +61,11 @@ export class Routes {
     return this.#unicast.get(dst);
   }
 
+  /** Every reachable destination peer. */
+  destinations(): IterableIterator<number> {
+    return this.#unicast.keys();
+  }
+
   /** The neighbours to relay floods from `src` to. */
   broadcastHops(src: number): readonly number[] {
     return this.#broadcast.get(src) ?? NO_HOPS;
@@ -75,6 +86,8 @@ export interface ForwarderSink {
 export class Forwarder {
   /** The current routes; replaced by the engine's setRoutes. */
   routes = new Routes();
+  /** Neighbours reached over fastdp for frames from the bridge; replaced by the engine's setFastPeers. */
+  fastPeers: ReadonlySet<number> = new Set();
   readonly #us: number;
   readonly #links: Map<number, PeerLink>;
   readonly #macs: MacCache;
@@ -113,6 +126,7 @@ export class Forwarder {
     const owner = this.#macs.lookup(dstMac, now);
     if (owner === undefined) return this.#flood(this.#us, frame, undefined, false);
     if (owner === this.#us) return void drops.localDestination++;
+    if (this.fastPeers.has(owner)) return; // the bridge sent it over VXLAN too
     const hop = this.routes.nextHop(owner);
     if (hop === undefined) return void drops.noRoute++;
     this.#send(hop, this.#us, owner, frame, true);
@@ -144,6 +158,14 @@ export class Forwarder {
 
   #flood(src: number, frame: Uint8Array, from: number | undefined, group: boolean): void {
     let icmpSent = false;
+    if (from === undefined && this.fastPeers.size > 0) {
+      for (const dst of this.routes.destinations()) {
+        if (dst === this.#us || this.fastPeers.has(dst)) continue;
+        const hop = this.routes.nextHop(dst)!;
+        icmpSent = this.#send(hop, src, dst, frame, !group && !icmpSent) || icmpSent;
+      }
+      return;
+    }
     for (const hop of this.routes.broadcastHops(src)) {
       if (hop === from || hop === src || hop === this.#us) continue;
       if (from !== undefined) this.#counters.framesRelayed++;

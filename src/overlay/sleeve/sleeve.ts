@@ -284,6 +284,16 @@ export class Sleeve {
     this.#forwarder.routes = Routes.from(tables);
   }
 
+  /**
+   * Sets the neighbours reached over fastdp (the kernel VXLAN device): frames from the bridge neither flood
+   * nor unicast to them through the sleeve, so each frame takes exactly one path per pair (forwarder.ts).
+   *
+   * @throws {Error} `Invalid peer name 'x': …`
+   */
+  setFastPeers(names: Iterable<PeerName>): void {
+    this.#forwarder.fastPeers = new Set([...names].map((n) => parseMac48(n, "peer name")));
+  }
+
   /** A snapshot of the counters and links. */
   stats(): SleeveStats {
     const c = this.#counters;

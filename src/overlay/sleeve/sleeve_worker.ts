@@ -196,6 +196,17 @@ export class SleeveWorker {
   }
 
   /**
+   * Sets the neighbours reached over fastdp; see {@link Sleeve.setFastPeers}.
+   *
+   * @throws {Error} `Invalid peer name 'x': …` for a malformed name
+   */
+  setFastPeers(names: Iterable<PeerName>): void {
+    const list = [...names];
+    for (const n of list) parseMac48(n, "peer name");
+    this.#post({ op: "setFastPeers", names: list });
+  }
+
+  /**
    * The engine's counters and links.
    *
    * @throws {Error} when the Worker has stopped

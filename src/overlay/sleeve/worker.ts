@@ -81,6 +81,8 @@ function handle(msg: ToWorker): void {
       return sleeve.removePeer(msg.name);
     case "setRoutes":
       return sleeve.setRoutes(msg.tables);
+    case "setFastPeers":
+      return sleeve.setFastPeers(msg.names);
     case "stats":
       return post({ op: "stats", id: msg.id, stats: sleeve.stats() });
   }

@@ -46,6 +46,7 @@ export type ToWorker =
   | { op: "setPeer"; name: PeerName; config: PeerMessageConfig }
   | { op: "removePeer"; name: PeerName }
   | { op: "setRoutes"; tables: RouteTables }
+  | { op: "setFastPeers"; names: PeerName[] }
   | { op: "stats"; id: number }
   | { op: "stop" };
 

@@ -381,3 +381,46 @@ function ipv4Frame(dst: Uint8Array, src: Uint8Array, ipLength: number, df: boole
   f.set([10, 32, 0, 2], 30);
   return f;
 }
+
+Deno.test("Sleeve.setFastPeers() leaves fastdp neighbours to VXLAN: every bridge gets each flood exactly once", () => {
+  const rnd = new SeededRandom(0xfa57);
+  for (let round = 0; round < 20; round++) {
+    const bench = new Bench(5, MESH);
+    try {
+      bench.settle();
+      // A random symmetric set of fastdp pairs among the links; the kernel VXLAN is modelled by hand below.
+      const fast = MESH.filter(() => rnd.next() < 0.5);
+      const fastOf = (i: number) => fast.flatMap(([a, b]) => a === i ? [b] : b === i ? [a] : []);
+      for (let i = 0; i < 5; i++) bench.nodes[i].sleeve.setFastPeers(fastOf(i).map(peerName));
+      for (let src = 0; src < 5; src++) {
+        for (const kind of ["broadcast", "unknown"]) {
+          const dst = kind === "broadcast" ? BROADCAST_MAC : mac(99);
+          bench.nodes[src].bridge.write([frame(dst, mac(src), `${kind}${src}`)]);
+          bench.settle();
+          const got = texts(bench);
+          for (const f of fastOf(src)) got[f].push(`${kind}${src}`); // VXLAN's copy
+          for (let i = 0; i < 5; i++) {
+            assert.deepEqual(
+              got[i],
+              i === src ? [] : [`${kind}${src}`],
+              `round ${round} ${kind} ${src} at ${i}`,
+            );
+          }
+        }
+      }
+      // Known unicast to a MAC behind a fastdp neighbour is VXLAN's; behind a sleeve peer it stays in the sleeve.
+      for (let src = 0; src < 5; src++) {
+        for (let to = 0; to < 5; to++) {
+          if (to === src) continue;
+          bench.nodes[src].bridge.write([frame(mac(to), mac(src), `u${src}>${to}`)]);
+          bench.settle();
+          const got = texts(bench);
+          const viaVxlan = fastOf(src).includes(to);
+          assert.deepEqual(got[to], viaVxlan ? [] : [`u${src}>${to}`], `round ${round} unicast ${src}→${to}`);
+        }
+      }
+    } finally {
+      bench.close();
+    }
+  }
+});
