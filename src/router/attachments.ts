@@ -44,6 +44,22 @@ export interface AttachIdentity {
   ifname?: string;
 }
 
+/** How a container is named at attach (DNS). */
+export interface AttachNaming {
+  /** Hostname or FQDN to register for its addresses; none registers nothing. */
+  name?: string;
+  /** Whether to point its resolver at the router's DNS (default true; `attach --without-dns` says false). */
+  resolver?: boolean;
+}
+
+/** What another subsystem (DNS) does when containers come and go. */
+export interface AttachmentHooks {
+  /** After an attach, also one that added nothing; returns notes for the user. */
+  attached(a: Attachment, naming: AttachNaming): string[];
+  /** After the `removed` addresses left container `id`, or all of them with its interface (`gone`). */
+  detached(id: string, removed: string[], gone: boolean): void;
+}
+
 /** Settings shared by every attach. */
 export interface AttachmentsOptions {
   /** Bridge to plug containers into. */
@@ -52,6 +68,8 @@ export interface AttachmentsOptions {
   mtu: number;
   /** Our peer name, mixed into container MACs so equal ids on two hosts differ. */
   peerName: string;
+  /** Told about every attach and detach, and every container found dead. */
+  hooks?: AttachmentHooks;
 }
 
 /** The attach/detach/ps service of one router. */
@@ -79,7 +97,12 @@ export class Attachments {
    * @throws {UsageError} for a malformed spec
    * @throws {Error} naming the container when it is unknown, IPAM cannot give an address, or the kernel refuses
    */
-  async attach(ref: string, specs: string[], identity: AttachIdentity = {}): Promise<Attachment> {
+  async attach(
+    ref: string,
+    specs: string[],
+    identity: AttachIdentity = {},
+    naming: AttachNaming = {},
+  ): Promise<Attachment & { notes?: string[] }> {
     const wanted = (specs.length ? specs : ["net:default"]).map((spec) => parseSpec(ref, spec));
     const container = withIdentity(await resolveContainer(ref, { action: "attach" }), identity);
     const before = this.#records.get(container.id);
@@ -95,7 +118,7 @@ export class Attachments {
       throw new Error(`Cannot attach ${ref}: ${(err as Error).message}`);
     }
     const fresh = cidrs.filter((c) => !before?.addresses.includes(c));
-    if (before && fresh.length === 0) return before;
+    if (before && fresh.length === 0) return this.#named(before, naming);
     let r;
     try {
       r = attachContainer(this.#nl, {
@@ -121,7 +144,12 @@ export class Attachments {
     };
     this.#records.set(a.id, a);
     this.#save();
-    return a;
+    return this.#named(a, naming);
+  }
+
+  #named(a: Attachment, naming: AttachNaming): Attachment & { notes?: string[] } {
+    const notes = this.#opts.hooks?.attached(a, naming) ?? [];
+    return notes.length ? { ...a, notes } : a;
   }
 
   /**
@@ -151,6 +179,7 @@ export class Attachments {
     if (r.interfaceRemoved) this.#records.delete(container.id);
     else if (a) a.addresses = a.addresses.filter((x) => !r.removed.includes(x));
     this.#save();
+    this.#opts.hooks?.detached(container.id, r.removed, r.interfaceRemoved);
     return r.removed;
   }
 
@@ -158,7 +187,20 @@ export class Attachments {
     const addresses = this.#records.get(id)?.addresses ?? [];
     this.#ipam.release(id);
     if (this.#records.delete(id)) this.#save();
+    this.#opts.hooks?.detached(id, addresses, true);
     return addresses;
+  }
+
+  /**
+   * Forgets every recorded container whose namespace file is gone (it died): releases its addresses, drops
+   * its record and tells the hooks, as a detach would.
+   *
+   * @returns the ids forgotten
+   */
+  forgetDead(): string[] {
+    const dead = [...this.#records.values()].filter((a) => !exists(a.netnsPath)).map((a) => a.id);
+    for (const id of dead) this.#forget(id);
+    return dead;
   }
 
   /** Every recorded attachment, also those whose namespace is gone, sorted by id (for CNI's GC). */
@@ -211,6 +253,16 @@ export class Attachments {
 
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
+  }
+}
+
+/** Whether `path` exists; errors other than not-found count as existing, so nothing is forgotten by mistake. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (err) {
+    return !(err instanceof Deno.errors.NotFound);
   }
 }
 
