@@ -1,8 +1,10 @@
 /**
- * Entry point of the meshnet binary: hands the command line to the CLI.
+ * Entry point of the meshnet binary: hands the command line to the CLI. A binary named `meshnet-cni` (how
+ * CNI runtimes run the plugin) is `meshnet cni`.
  *
  * @module
  */
 import { run } from "./src/cli/main.ts";
 
-Deno.exit(await run(Deno.args));
+const asCni = Deno.execPath().endsWith("/meshnet-cni");
+Deno.exit(await run(asCni ? ["cni", ...Deno.args] : Deno.args));

@@ -12,6 +12,7 @@ import { VERSION } from "../version.ts";
 
 import { labCommand } from "./lab.ts";
 import { attachCommand, detachCommand, psCommand } from "./attach.ts";
+import { cniCommand, ReportedFailure } from "./cni.ts";
 import { connectCommand, forgetCommand } from "./connect.ts";
 import { exposeCommand, hideCommand, primeCommand, rmpeerCommand } from "./ipam.ts";
 import { launchCommand } from "./launch.ts";
@@ -39,6 +40,7 @@ export function program(): Command {
       attachCommand(),
       detachCommand(),
       psCommand(),
+      cniCommand(),
       exposeCommand(),
       hideCommand(),
       rmpeerCommand(),
@@ -77,6 +79,7 @@ export async function run(args: string[]): Promise<number> {
       }
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    if (err instanceof ReportedFailure) return err.code;
     const message = err instanceof Error ? err.message : String(err);
     console.error(`meshnet: ${message}`);
     if (debug && err instanceof Error && err.stack) console.error(err.stack);
