@@ -12,6 +12,7 @@ import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
 import { Attachments } from "./attachments.ts";
 import { IpamService } from "./ipam_service.ts";
+import { type DnsReport, DnsService } from "./dns_service.ts";
 import { expose, exposed, hide } from "./expose.ts";
 import { logger } from "../log.ts";
 import { DataPlane } from "./data_plane.ts";
@@ -85,6 +86,8 @@ export interface Report {
   };
   /** The sleeve's counters, drops by reason and links, and its crypto implementation. */
   sleeve?: SleeveStats & { crypto: string };
+  /** DNS: domain, the server's address once up, and the live names; absent with --no-dns. */
+  dns?: DnsReport;
 }
 
 /** The router of one host. */
@@ -103,6 +106,8 @@ export class Router {
   readonly mesh: MeshTransport;
   /** Addresses: the ring CRDT, allocations and claims. */
   readonly ipam: IpamService;
+  /** DNS: the name table, its server and containers' resolvers; undefined with --no-dns. */
+  readonly dns?: DnsService;
   /** Attached containers (set by {@link Router.start}). */
   attachments!: Attachments;
   /** The sleeve data plane (set by {@link Router.start}). */
@@ -118,6 +123,10 @@ export class Router {
     this.uid = randomUid();
     this.mesh = new MeshTransport(config, { name: this.name, nickname: config.nickname, uid: this.uid });
     this.ipam = new IpamService(config, this.name, dir, this.mesh.core);
+    if (config.dns) {
+      const { dnsDomain: domain, dnsTtl: ttl, dnsPort: port, resolvConf } = config;
+      this.dns = new DnsService({ domain, ttl, port, resolvConf, mesh: this.mesh.core, dir });
+    }
   }
 
   /**
@@ -135,9 +144,16 @@ export class Router {
       bridge: c.bridge,
       mtu: c.mtu,
       peerName: this.name,
+      hooks: this.dns,
     });
     this.dataPlane = await DataPlane.start(c, this.name, this.#nl, this.mesh);
     this.ipam.start();
+    this.dns?.start({
+      ipam: this.ipam,
+      expose: () => this.expose([]),
+      forgetDead: () => this.attachments.forgetDead(),
+      list: () => this.attachments.list(),
+    });
     this.mesh.start();
     this.#reclaiming = this.attachments.reclaim().then((failed) => {
       for (const f of failed) log.warn("Cannot re-claim an attached container's address", f);
@@ -146,6 +162,7 @@ export class Router {
 
   /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
   async stop(): Promise<void> {
+    await this.dns?.stop();
     this.mesh.stop();
     await this.#reclaiming;
     this.ipam.stop();
@@ -212,6 +229,7 @@ export class Router {
         })),
         exposed: exposed(this.#nl!, c.bridge),
       },
+      dns: this.dns?.report(),
       sleeve: stats && {
         crypto: this.dataPlane!.crypto,
         ...stats,

@@ -1,0 +1,458 @@
+/**
+ * DNS in the router: the {@link NameTable} bound to the mesh's "nameserver" gossip channel, the DNS server on
+ * the host's own bridge address, the resolv.conf of named containers, and the watch for dead containers.
+ *
+ * Flow: a local change (attach with a name, dns-add, dns-remove, detach, a container's death) edits the
+ * table, writes our own entries to the data directory, then broadcasts the delta along our broadcast tree;
+ * gossip from other peers is merged and only what was new travels on. A peer removed from the mesh takes
+ * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up once every IPAM ring is ready:
+ * the host's bridge address is allocated under EXPOSE_ID and added to the bridge (expose.ts), the server
+ * binds it, and every named container waiting for it gets its resolv.conf; (2) drops attachments whose
+ * namespace is gone and removes their names. Tombstones are purged every {@link PURGE_MS}.
+ *
+ * Concurrency: single-threaded; the tick's one await (exposing the address) is guarded so ticks never
+ * overlap, and {@link DnsService.stop} waits for it.
+ *
+ * Only named network namespaces get a resolv.conf (/etc/netns/NAME/resolv.conf, which `ip netns exec`
+ * bind-mounts over /etc/resolv.conf): a container attached by PID or path has no such file to point at, so
+ * attach says so and the container's own resolver must be pointed at {@link DnsService.address}.
+ *
+ * @module
+ */
+import { NETNS_RUN_DIR } from "../../ffi/netns.ts";
+import { canonicalName } from "../dns/message.ts";
+import { type NameEntry, NameTable } from "../dns/name_table.ts";
+import { DnsServer } from "../dns/server.ts";
+import { Forwarder, ResolvConf } from "../dns/upstream.ts";
+import { UsageError } from "../errors.ts";
+import { logger } from "../log.ts";
+import { Channel } from "../mesh/constants.ts";
+import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
+import { formatIP, parseCIDR, parseIP } from "../net/ip.ts";
+import type { Attachment, AttachmentHooks, AttachNaming } from "./attachments.ts";
+import type { DataDir } from "./data_dir.ts";
+import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
+
+const log = logger("dns");
+
+/** The persisted state: our own entries (tombstones included) and the containers that want a resolv.conf. */
+const FILE = "dns.json";
+/** How often the tick starts the server and looks for dead containers, in milliseconds. */
+export const WATCH_MS = 500;
+/** How often tombstones past their grace period are purged, in milliseconds. */
+export const PURGE_MS = 60_000;
+/** The container id of names of addresses outside any container (`dns-add IP… -h FQDN`), as the reference. */
+export const EXTERN_ID = "weave:extern";
+/** Where `ip netns exec NAME` finds files to bind-mount over /etc. */
+export const NETNS_ETC_DIR = "/etc/netns";
+/** First line of every resolv.conf we write; only files starting with it are ever removed. */
+const RESOLV_MARK = "# Written by meshnet for this container; removed when it is detached";
+
+/** What the service needs from the mesh. */
+export interface DnsMesh {
+  /** Our peer name. */
+  readonly name: PeerName;
+  /** Registers the gossiper of a channel. */
+  newGossip(channel: string, g: Gossiper): Gossip;
+  /** Calls `listener` with each peer removed from the topology. */
+  onPeerRemoved(listener: (name: PeerName) => void): void;
+}
+
+/** The launch settings of DNS. */
+export interface DnsSettings {
+  /** Served domain, any case, trailing dot optional (--dns-domain). */
+  domain: string;
+  /** TTL of answers in seconds (--dns-ttl). */
+  ttl: number;
+  /** UDP and TCP port (--dns-port), 53 in production. */
+  port: number;
+  /** The resolv.conf listing the upstream resolvers (--resolv-conf). */
+  resolvConf: string;
+}
+
+/** How to build a {@link DnsService}. */
+export interface DnsServiceOptions extends DnsSettings {
+  /** The mesh, for the gossip channel and peer removals. */
+  mesh: DnsMesh;
+  /** The data directory our own entries persist in. */
+  dir: DataDir;
+  /** Wall clock in Unix ms (tombstone stamps and purges); default Date.now. */
+  now?: () => number;
+  /** Where named namespaces' /etc files live; default {@link NETNS_ETC_DIR}. */
+  netnsEtcDir?: string;
+}
+
+/** What {@link DnsService.start} needs from the rest of the router. */
+export interface DnsHost {
+  /** IPAM: the ring's readiness and the host's allocated address. */
+  ipam: Pick<IpamService, "status" | "lookup">;
+  /** Allocates (once) the host's address under EXPOSE_ID and puts it on the bridge. */
+  expose(): Promise<string[]>;
+  /** Drops the attachments whose namespace is gone, telling the hooks. */
+  forgetDead(): void;
+  /** The attached containers (for `dns-add CONTAINER` without addresses). */
+  list(): Attachment[];
+}
+
+/** DNS in `GET /report`. */
+export interface DnsReport {
+  /** Served domain with trailing dot. */
+  domain: string;
+  /** TTL of answers in seconds. */
+  ttl: number;
+  /** Where the server listens once up; undefined until the IPAM ring is ready. */
+  address?: string;
+  /** Its port. */
+  port: number;
+  /** Live entries, sorted by name then address. */
+  entries: NameEntry[];
+}
+
+/**
+ * The fully qualified form of `name` in `domain`: a name ending in a dot stays, one with a dot inside gets
+ * the root, a bare hostname gets the domain.
+ *
+ * @throws {UsageError} naming the value when it is not a valid DNS name
+ * @example
+ * ```ts
+ * qualify("web", "weave.local."); // "web.weave.local."
+ * qualify("db.example.com", "weave.local."); // "db.example.com."
+ * ```
+ */
+export function qualify(name: string, domain: string): string {
+  const full = name.endsWith(".") ? name : name.includes(".") ? `${name}.` : `${name}.${domain}`;
+  try {
+    return canonicalName(full);
+  } catch (err) {
+    throw new UsageError(`Invalid name '${name}': ${(err as Error).message}`);
+  }
+}
+
+/** Canonical text of an address given as IP or CIDR. */
+function addressOf(s: string): string {
+  try {
+    return formatIP(s.includes("/") ? parseCIDR(s).address : parseIP(s));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The DNS of one router; see the module comment. */
+export class DnsService implements Gossiper, AttachmentHooks {
+  /** The replicated name table. */
+  readonly table = new NameTable();
+  /** Served domain with trailing dot. */
+  readonly domain: string;
+  readonly #o: DnsSettings;
+  readonly #mesh: DnsMesh;
+  readonly #dir: DataDir;
+  readonly #now: () => number;
+  readonly #etc: string;
+  readonly #gossip: Gossip;
+  /** Containers wanting a resolv.conf: id → namespace file. */
+  readonly #resolvers = new Map<string, string>();
+  #server?: DnsServer;
+  #address?: string;
+  #host?: DnsHost;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #busy?: Promise<void>;
+
+  /**
+   * Restores our own entries from the data directory and joins the "nameserver" gossip channel.
+   *
+   * @throws {UsageError} when the domain is not a valid name
+   * @throws {Error} when the persisted state is corrupt, naming the file
+   */
+  constructor(o: DnsServiceOptions) {
+    try {
+      this.domain = canonicalName(o.domain);
+    } catch (err) {
+      throw new UsageError(`Invalid DNS domain '${o.domain}': ${(err as Error).message}`);
+    }
+    this.#o = o;
+    this.#mesh = o.mesh;
+    this.#dir = o.dir;
+    this.#now = o.now ?? Date.now;
+    this.#etc = o.netnsEtcDir ?? NETNS_ETC_DIR;
+    const saved = o.dir.readJSON<{ entries: NameEntry[]; resolvers: [string, string][] }>(FILE);
+    if (saved) {
+      try {
+        this.table.merge(new NameTable(saved.entries));
+        for (const [id, path] of saved.resolvers) this.#resolvers.set(id, path);
+      } catch (err) {
+        throw new Error(
+          `Invalid persisted DNS state in '${o.dir.file(FILE)}': ${
+            (err as Error).message
+          }; remove it to start afresh`,
+        );
+      }
+    }
+    this.#gossip = o.mesh.newGossip(Channel.dns, this);
+    o.mesh.onPeerRemoved((peer) => {
+      if (peer !== this.#mesh.name) this.table.removePeer(peer);
+    });
+  }
+
+  /** The address the server listens on, or undefined while it is not up. */
+  get address(): string | undefined {
+    return this.#address;
+  }
+
+  /** The server's port. */
+  get port(): number {
+    return this.#o.port;
+  }
+
+  /** Starts the tick (server start once the ring is ready, dead-container watch) and the purge timer. */
+  start(host: DnsHost): void {
+    this.#host = host;
+    this.#timers.push(setInterval(() => this.#tick(), WATCH_MS), setInterval(() => this.purge(), PURGE_MS));
+    this.#tick();
+  }
+
+  /** Stops the timers and the server; names, resolv.conf files and the bridge address stay. */
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    this.#host = undefined;
+    await this.#busy;
+    await this.#server?.close();
+    this.#server = this.#address = undefined;
+  }
+
+  // ---- Local changes ----
+
+  /**
+   * Hook of an attach: registers `naming.name` for the container's addresses and, for a named namespace,
+   * writes its resolv.conf (now, or once the server is up).
+   *
+   * @returns notes for the user, e.g. why a container got no resolv.conf
+   * @throws {UsageError} when the name is invalid
+   */
+  attached(a: Attachment, naming: AttachNaming): string[] {
+    if (naming.name === undefined) return [];
+    const fqdn = qualify(naming.name, this.domain);
+    this.#change(() => this.#add(a.id, a.addresses, fqdn));
+    if (naming.resolver === false) return [];
+    if (!a.netnsPath.startsWith(`${NETNS_RUN_DIR}/`)) {
+      return [
+        `No resolv.conf written for ${a.label}: only named network namespaces have one meshnet can set; ` +
+        `point its resolver at ${this.#address ?? "this host's DNS address (see 'meshnet status dns')"}`,
+      ];
+    }
+    this.#resolvers.set(a.id, a.netnsPath);
+    this.#save();
+    if (this.#address) this.#writeResolvConf(a.netnsPath);
+    return [];
+  }
+
+  /**
+   * Hook of a detach or a container's death: removes the names of the `removed` addresses, or all of the
+   * container's names and its resolv.conf when it is `gone`.
+   */
+  detached(id: string, removed: string[], gone: boolean): void {
+    this.#change(() => {
+      const origin = this.#mesh.name;
+      if (gone) return [this.table.remove({ origin, container: id }, this.#now())];
+      return removed.map((c) =>
+        this.table.remove({ origin, container: id, address: addressOf(c) }, this.#now())
+      );
+    });
+    const path = this.#resolvers.get(id);
+    if (!gone || path === undefined) return;
+    this.#resolvers.delete(id);
+    this.#save();
+    this.#removeResolvConf(path);
+  }
+
+  /**
+   * `dns-add`: registers `fqdn` for `addresses` of `container` ({@link EXTERN_ID} for outside addresses).
+   * Without addresses the container's attached ones are used; without `fqdn` its registered name.
+   *
+   * @returns the names and addresses added, as `name address` lines
+   * @throws {UsageError} on an invalid address or name, or when the name or addresses cannot be found
+   */
+  add(container: string, addresses: string[], fqdn?: string): string[] {
+    const id = this.#containerId(container);
+    const ips = addresses.length ? addresses : this.#host?.list().find((a) => a.id === id)?.addresses ?? [];
+    if (ips.length === 0) {
+      throw new UsageError(`Cannot add a name for ${container}: it has no addresses here; give IP addresses`);
+    }
+    const name = fqdn !== undefined ? qualify(fqdn, this.domain) : this.#namesOf(id)[0];
+    if (name === undefined) throw new UsageError(`Cannot add a name for ${container}: give one with -h FQDN`);
+    this.#change(() => this.#add(id, ips, name));
+    return ips.map((ip) => `${name} ${addressOf(ip)}`);
+  }
+
+  /**
+   * `dns-remove`: removes our entries of `container`, narrowed to `address` and `fqdn` when given.
+   *
+   * @returns how many entries were removed
+   * @throws {UsageError} on an invalid address or name
+   */
+  remove(container: string, match: { address?: string; fqdn?: string } = {}): number {
+    const id = this.#containerId(container);
+    const address = match.address === undefined ? undefined : addressOf(match.address);
+    const name = match.fqdn === undefined ? undefined : qualify(match.fqdn, this.domain);
+    let n = 0;
+    this.#change(() => {
+      const delta = this.table.remove(
+        { origin: this.#mesh.name, container: id, address, name },
+        this.#now(),
+      );
+      n = delta.size;
+      return [delta];
+    });
+    return n;
+  }
+
+  /** Live entries, sorted by name then address. */
+  names(): NameEntry[] {
+    return this.table.entries().filter((e) => e.tombstone === 0).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : a.address < b.address ? -1 : a.address > b.address ? 1 : 0
+    );
+  }
+
+  /**
+   * Drops tombstones past their grace period.
+   * @returns how many were dropped
+   */
+  purge(): number {
+    return this.table.purgeTombstones(this.#now());
+  }
+
+  /** DNS in the report. */
+  report(): DnsReport {
+    return {
+      domain: this.domain,
+      ttl: this.#o.ttl,
+      address: this.#address,
+      port: this.#o.port,
+      entries: this.names(),
+    };
+  }
+
+  #add(id: string, addresses: string[], fqdn: string): NameTable[] {
+    const ips = addresses.map(addressOf);
+    try {
+      return ips.map((ip) => this.table.add(fqdn, ip, id, this.#mesh.name));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+
+  /** Runs a local change, then persists and broadcasts its non-empty deltas. */
+  #change(edit: () => NameTable[]): void {
+    const deltas = edit().filter((d) => d.size > 0);
+    if (deltas.length === 0) return;
+    this.#save();
+    for (const d of deltas) this.#gossip.gossipBroadcast(d);
+  }
+
+  #namesOf(id: string): string[] {
+    return [...new Set(this.names().filter((e) => e.container === id).map((e) => e.name))];
+  }
+
+  /** The id a container reference is recorded under: a PID becomes `pid-N`, as at attach. */
+  #containerId(ref: string): string {
+    return /^\d+$/.test(ref) ? `pid-${Number(ref)}` : ref;
+  }
+
+  #save(): void {
+    this.#dir.writeJSON(FILE, {
+      entries: this.table.entries().filter((e) => e.origin === this.#mesh.name),
+      resolvers: [...this.#resolvers],
+    });
+  }
+
+  // ---- The tick: server start and dead containers ----
+
+  #tick(): void {
+    const host = this.#host;
+    if (!host || this.#busy) return;
+    try {
+      host.forgetDead();
+    } catch (err) {
+      log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
+    }
+    if (this.#server) return;
+    const rings = host.ipam.status();
+    if (rings.length === 0 || rings.some((r) => r.state !== "ready")) return;
+    this.#busy = this.#serve(host).catch((err) => {
+      log.warn("Cannot start the DNS server; retrying", { error: (err as Error).message });
+    }).finally(() => {
+      this.#busy = undefined;
+    });
+  }
+
+  async #serve(host: DnsHost): Promise<void> {
+    await host.expose();
+    const cidrs = host.ipam.lookup(EXPOSE_ID).map((c) => parseCIDR(c));
+    const own = cidrs.find((c) => c.family === 4) ?? cidrs[0];
+    if (!own || this.#host !== host) return;
+    const address = formatIP(own.address);
+    const resolv = new ResolvConf(this.#o.resolvConf, [address]);
+    this.#server = DnsServer.listen({
+      hostname: address,
+      port: this.#o.port,
+      table: this.table,
+      domain: this.domain,
+      ttl: this.#o.ttl,
+      forwarder: new Forwarder({ servers: () => resolv.servers() }),
+    });
+    this.#address = address;
+    for (const path of this.#resolvers.values()) this.#writeResolvConf(path);
+  }
+
+  // ---- resolv.conf of named namespaces ----
+
+  #resolvConfPath(netnsPath: string): string {
+    return `${this.#etc}/${netnsPath.slice(NETNS_RUN_DIR.length + 1)}/resolv.conf`;
+  }
+
+  #writeResolvConf(netnsPath: string): void {
+    const path = this.#resolvConfPath(netnsPath);
+    const text = `${RESOLV_MARK}\nnameserver ${this.#address}\nsearch ${this.domain.slice(0, -1)}\n`;
+    try {
+      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      Deno.writeTextFileSync(path, text);
+    } catch (err) {
+      log.warn("Cannot write a container's resolv.conf", { path, error: (err as Error).message });
+    }
+  }
+
+  #removeResolvConf(netnsPath: string): void {
+    const path = this.#resolvConfPath(netnsPath);
+    try {
+      if (!Deno.readTextFileSync(path).startsWith(RESOLV_MARK)) return;
+      Deno.removeSync(path);
+      Deno.removeSync(path.slice(0, path.lastIndexOf("/")));
+    } catch { /* not ours, already gone, or the directory holds other files */ }
+  }
+
+  // ---- Gossiper ----
+
+  /** Full state (a copy: the channel may merge into what it is given), or nothing when empty. */
+  gossip(): GossipData | undefined {
+    return this.table.size ? new NameTable(this.table.entries()) : undefined;
+  }
+
+  /**
+   * Merges neighbour gossip; returns what was new.
+   * @throws {DnsFormatError} when the message does not decode
+   */
+  onGossip(msg: Uint8Array): GossipData | undefined {
+    return this.table.mergeNew(NameTable.decode(msg));
+  }
+
+  /**
+   * Merges a broadcast; returns what was new, to relay.
+   * @throws {DnsFormatError} when the message does not decode
+   */
+  onGossipBroadcast(_src: PeerName, update: Uint8Array): GossipData | undefined {
+    return this.table.mergeNew(NameTable.decode(update));
+  }
+
+  /** DNS sends no unicasts; any that arrive are ignored. */
+  onGossipUnicast(_src: PeerName, _msg: Uint8Array): void {}
+}
