@@ -9,6 +9,7 @@ import { meshMetrics } from "./mesh_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
 import { connectionsText, ipamText, peersText, statusText, targetsText } from "./status_text.ts";
+import { attachNaming, dnsText, registerDnsRoutes } from "./dns_routes.ts";
 
 /** The status views served under /status/<view>, each rendering the report as text. */
 export const STATUS_VIEWS = {
@@ -16,6 +17,7 @@ export const STATUS_VIEWS = {
   peers: peersText,
   ipam: ipamText,
   targets: targetsText,
+  dns: dnsText,
 } as const;
 
 /** How long `GET /ring` (prime) waits for the ring, in milliseconds. */
@@ -45,6 +47,7 @@ function identity(form: URLSearchParams): AttachIdentity {
 export function registerRoutes(api: ApiRouter, router: Router, stop: () => void): void {
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
+  registerDnsRoutes(api, router.dns);
   api
     .add("GET", "/status", async () => text(200, statusText(await router.report())))
     .add("GET", "/status/:view", async (_req, p) => {
@@ -80,6 +83,7 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
         required(form, "container"),
         form.getAll("cidr"),
         identity(form),
+        attachNaming(form, router.dns),
       );
       return json(a);
     })

@@ -1,0 +1,89 @@
+/**
+ * The API's DNS routes, with the reference's paths: `PUT /name/{ctr}/{ip}` (form `fqdn`), `DELETE
+ * /name/{ctr}/{ip}` and `DELETE /name/{ctr}` (optional `fqdn`), `GET /name` (JSON), `GET /domain`,
+ * `GET /dns-address`; plus `PUT /name/{ctr}`, which names every attached address of the container. The
+ * text of `status dns` is here too.
+ *
+ * @module
+ */
+import type { AttachNaming } from "../router/attachments.ts";
+import { type DnsService, qualify } from "../router/dns_service.ts";
+import type { Report } from "../router/router.ts";
+import { formatPeerAddress } from "../router/config.ts";
+import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
+
+/** `status dns`: one line per live name, `hostname ip containerid origin-peer`, the domain left off. */
+export function dnsText(r: Report): string {
+  if (!r.dns) return "DNS is off (launched with --no-dns)\n";
+  const suffix = `.${r.dns.domain}`;
+  const rows = r.dns.entries.map((e) => [
+    e.name.endsWith(suffix) ? e.name.slice(0, -suffix.length) : e.name,
+    e.address,
+    e.container,
+    e.origin,
+  ]);
+  const widths = [0, 1, 2].map((i) => Math.max(0, ...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((c, i) => i < 3 ? c.padEnd(widths[i]) : c).join(" ") + "\n").join("");
+}
+
+/** The router's DNS, or a 404 saying it is off. */
+function service(dns: DnsService | undefined): DnsService {
+  if (!dns) throw new HttpError(404, "DNS is off on this router; launch it without --no-dns");
+  return dns;
+}
+
+/** The optional form field `fqdn`. */
+function fqdnOf(form: URLSearchParams): string | undefined {
+  return form.get("fqdn") || undefined;
+}
+
+/**
+ * The naming of an attach from its form fields `name` (hostname or FQDN) and `resolver` ("false" for
+ * `--without-dns`), checked before anything is attached.
+ *
+ * @throws {HttpError} 400 when the name is invalid or DNS is off
+ */
+export function attachNaming(form: URLSearchParams, dns: DnsService | undefined): AttachNaming {
+  const name = form.get("name") || undefined;
+  if (name === undefined) return {};
+  if (!dns) throw new HttpError(400, `Cannot name a container '${name}': DNS is off on this router`);
+  try {
+    qualify(name, dns.domain);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+  return { name, resolver: form.get("resolver") !== "false" };
+}
+
+/**
+ * Registers the DNS routes on `api`.
+ *
+ * @param dns the router's DNS service, undefined when launched with --no-dns (every route then answers 404)
+ */
+export function registerDnsRoutes(api: ApiRouter, dns: DnsService | undefined): void {
+  api
+    .add("PUT", "/name/:ctr/:ip", async (req, p) => {
+      return text(200, service(dns).add(p.ctr, [p.ip], fqdnOf(await readForm(req))).join("\n"));
+    })
+    .add("PUT", "/name/:ctr", async (req, p) => {
+      return text(200, service(dns).add(p.ctr, [], fqdnOf(await readForm(req))).join("\n"));
+    })
+    .add("DELETE", "/name/:ctr/:ip", async (req, p) => {
+      return text(200, `${service(dns).remove(p.ctr, { address: p.ip, fqdn: fqdnOf(await readForm(req)) })}`);
+    })
+    .add("DELETE", "/name/:ctr", async (req, p) => {
+      return text(200, `${service(dns).remove(p.ctr, { fqdn: fqdnOf(await readForm(req)) })}`);
+    })
+    .add("GET", "/name", () => json(service(dns).names()))
+    .add("GET", "/domain", () => text(200, service(dns).domain))
+    .add("GET", "/dns-address", () => {
+      const s = service(dns);
+      if (s.address === undefined) {
+        throw new HttpError(
+          503,
+          "The DNS server is not up yet: it starts once the address ring is ready; see 'meshnet status ipam'",
+        );
+      }
+      return text(200, formatPeerAddress({ host: s.address, port: s.port }));
+    });
+}
