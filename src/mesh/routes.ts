@@ -83,6 +83,8 @@ export class Routes implements RouteLookup {
   #unicast = new Map<PeerName, PeerName>();
   #unicastAll = new Map<PeerName, PeerName>();
   #broadcast = new Map<string, PeerName[]>();
+  /** Each next hop over all connections with the number of destinations behind it, sorted by name. */
+  #hopWeights: [PeerName, number][] = [];
 
   /** @param us our own peer name */
   constructor(us: PeerName) {
@@ -95,6 +97,9 @@ export class Routes implements RouteLookup {
     this.#unicast = nextHops(bfs(lookup, this.#us, "symmetric"), this.#us);
     this.#unicastAll = nextHops(bfs(lookup, this.#us, "all"), this.#us);
     this.#broadcast.clear();
+    const weight = new Map<PeerName, number>();
+    for (const hop of this.#unicastAll.values()) weight.set(hop, (weight.get(hop) ?? 0) + 1);
+    this.#hopWeights = [...weight].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
 
   /** Next hop towards `dst` over established symmetric connections; undefined when unreachable. */
@@ -149,13 +154,9 @@ export class Routes implements RouteLookup {
    * @param random uniform in [0, 1)
    */
   randomNeighbours(except: PeerName | undefined, random: () => number): PeerName[] {
-    const weight = new Map<PeerName, number>();
-    for (const hop of this.#unicastAll.values()) {
-      if (hop !== except) weight.set(hop, (weight.get(hop) ?? 0) + 1);
-    }
+    const candidates = this.#hopWeights.filter(([hop]) => hop !== except);
     const peers = this.#unicastAll.size + 1;
-    const want = Math.min(Math.ceil(GOSSIP_FANOUT_LOG_FACTOR * Math.log2(peers)), weight.size);
-    const candidates = [...weight].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const want = Math.min(Math.ceil(GOSSIP_FANOUT_LOG_FACTOR * Math.log2(peers)), candidates.length);
     let total = candidates.reduce((s, [, w]) => s + w, 0);
     const picked: PeerName[] = [];
     while (picked.length < want) {

@@ -1,0 +1,192 @@
+/**
+ * Benchmark: topology gossip convergence of 1000 simulated peers in a random sparse mesh (a random tree plus
+ * as many random links; mean degree about 4), in the deterministic pump (5 ms links, no loss), with delta
+ * gossip (the design); then delta beside full-state-only gossip (the full table wherever a delta would go)
+ * on 250 peers in the same run, for the ratio.
+ *
+ * Flow per mode: build the mesh with delivery off and seed every core with the converged table (as if
+ * gossip had run), let deferred work pass, then measure (both scenarios end before the first 30 s
+ * anti-entropy round, so they show what deltas alone achieve)
+ *   1. join: one new peer dials 3 random peers;
+ *   2. heal: a connected zone of 10 peers (a rack) is cut off until both sides have collected each other, then
+ *      the cut links come back;
+ * each until every peer holds the owners' current entries of every changed peer, reporting simulated
+ * time, hops (time / link latency) and bytes per peer until converged and within 5 s.
+ *
+ * Run: deno task bench:gossip
+ *
+ * @module
+ */
+
+import { Pump, randomMesh, simulatedPeerName } from "../src/mesh/testing/pump.ts";
+import { SeededRandom } from "../src/mesh/testing/seeded_random.ts";
+import { Peers } from "../src/mesh/peers.ts";
+import { encodeGossipMessage } from "../src/mesh/gossip_message.ts";
+import { Channel, GOSSIP_INTERVAL_MS, Tag } from "../src/mesh/constants.ts";
+import type { PeerName } from "../src/mesh/gossip.ts";
+
+const started = performance.now();
+const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+/** The mesh the delta design is measured on. */
+const PEERS = 1000;
+/**
+ * The mesh both modes are measured on, for the ratio: full-state-only gossip of 1000 peers takes about 50 s
+ * of wall time for the join alone on the reference machine, past this benchmark's one-minute budget.
+ */
+const RATIO_PEERS = 250;
+/** Peers in the zone cut off and healed. */
+const ZONE = 10;
+const LATENCY_MS = 5;
+const WINDOW_MS = 5_000;
+
+interface Measure {
+  peers: number;
+  scenario: string;
+  mode: string;
+  convergedMs: number;
+  bytesToConverge: number;
+  bytesInWindow: number;
+  messagesInWindow: number;
+}
+
+function bytesPerPeer(pump: Pump): { bytes: number; messages: number } {
+  let bytes = 0, messages = 0;
+  for (const t of pump.traffic().values()) {
+    bytes += t.sentBytes;
+    messages += t.messages;
+  }
+  return { bytes: bytes / pump.cores().length, messages };
+}
+
+/** Every core holds the owner's current entry of each peer in `changed`, and knows `count` peers. */
+function converged(pump: Pump, changed: PeerName[]): boolean {
+  const own = changed.map((n) => pump.core(n).peer(n)!);
+  return pump.cores().every((c) =>
+    own.every((p) => c.peer(p.name)?.version === p.version && c.peer(p.name)!.uid === p.uid)
+  );
+}
+
+function build(
+  n: number,
+  fullStateOnly: boolean,
+): { pump: Pump; names: PeerName[]; edges: [number, number][]; rng: SeededRandom } {
+  const rng = new SeededRandom(2026);
+  const pump = new Pump({ seed: 11, latencyMs: LATENCY_MS, fullStateOnly });
+  const names = Array.from({ length: n }, (_, i) => simulatedPeerName(i));
+  for (const n of names) pump.addPeer(n);
+  pump.deliver = false;
+  const edges = randomMesh(rng, n, n);
+  for (const [a, b] of edges) pump.connect(names[a], names[b]);
+  const table = new Peers(pump.cores().map((c) => c.peer(c.name)!)).encode();
+  for (const core of pump.cores()) {
+    const from = pump.neighbours(core.name)[0];
+    for (const payload of table) {
+      core.receive(
+        from,
+        Tag.gossip,
+        encodeGossipMessage(Tag.gossip, { channel: Channel.topology, src: from, payload }),
+      );
+    }
+  }
+  pump.runFor(2_000);
+  pump.deliver = true;
+  if (!pump.cores().every((c) => c.peers().length === n)) {
+    throw new Error("Seeding failed: a peer lacks the table");
+  }
+  return { pump, names, edges, rng };
+}
+
+/** Runs until `changed` converged, then to the end of the window. */
+function measure(pump: Pump, scenario: string, mode: string, changed: () => PeerName[]): Measure {
+  const start = pump.now;
+  const took = pump.runUntil(() => converged(pump, changed()), 2 * GOSSIP_INTERVAL_MS, 10);
+  if (took === undefined) {
+    throw new Error(`${scenario} (${mode}) did not converge within ${2 * GOSSIP_INTERVAL_MS} ms`);
+  }
+  const toConverge = bytesPerPeer(pump).bytes;
+  pump.runFor(Math.max(0, start + WINDOW_MS - pump.now));
+  const window = bytesPerPeer(pump);
+  return {
+    peers: pump.cores().length,
+    scenario,
+    mode,
+    convergedMs: took,
+    bytesToConverge: toConverge,
+    bytesInWindow: window.bytes,
+    messagesInWindow: window.messages,
+  };
+}
+
+function run(n: number, fullStateOnly: boolean): Measure[] {
+  const mode = fullStateOnly ? "full state only" : "delta";
+  const { pump, names, edges, rng } = build(n, fullStateOnly);
+  const out: Measure[] = [];
+
+  pump.resetTraffic();
+  const joiner = simulatedPeerName(n);
+  pump.addPeer(joiner);
+  const targets = new Set<PeerName>();
+  while (targets.size < 3) targets.add(names[rng.int(n)]);
+  for (const t of targets) pump.connect(joiner, t);
+  console.error(`${n} peers, ${mode}: built in ${seconds()} s`);
+  out.push(measure(pump, "join", mode, () => [joiner, ...targets]));
+  console.error(`${n} peers, ${mode}: join measured at ${seconds()} s`);
+  names.push(joiner);
+  for (const t of targets) edges.push([n, names.indexOf(t)]);
+
+  const zone = new Set<number>([rng.int(n)]);
+  for (let grow = [...zone]; zone.size < ZONE;) {
+    const next: number[] = [];
+    for (const [a, b] of edges) {
+      for (const [x, y] of [[a, b], [b, a]]) {
+        if (grow.includes(x) && !zone.has(y) && zone.size < ZONE) {
+          zone.add(y);
+          next.push(y);
+        }
+      }
+    }
+    grow = next;
+  }
+  const cut = edges.filter(([a, b]) => zone.has(a) !== zone.has(b));
+  for (const [a, b] of cut) pump.disconnect(names[a], names[b]);
+  const split = pump.runUntil(
+    () =>
+      pump.cores().every((c) =>
+        c.peers().length <= (zone.has(names.indexOf(c.name)) ? ZONE : names.length - ZONE)
+      ),
+    4 * GOSSIP_INTERVAL_MS,
+    500,
+  );
+  if (split === undefined) throw new Error(`The partition (${mode}) did not converge`);
+  console.error(`${n} peers, ${mode}: partition converged at ${seconds()} s`);
+  pump.resetTraffic();
+  for (const [a, b] of cut) pump.connect(names[a], names[b]);
+  const ends = [...new Set(cut.flat().map((i) => names[i]))];
+  out.push(measure(pump, `heal (${cut.length} links)`, mode, () => ends));
+  return out;
+}
+
+const results = [...run(PEERS, false), ...run(RATIO_PEERS, false), ...run(RATIO_PEERS, true)];
+const kib = (b: number) => (b / 1024).toFixed(1);
+console.log(
+  `| scenario | mode | converged (sim ms) | hops | KiB/peer to converge | KiB/peer in ${
+    WINDOW_MS / 1000
+  } s | messages in ${WINDOW_MS / 1000} s |`,
+);
+console.log("|---|---|---|---|---|---|---|---|");
+for (const r of results) {
+  console.log(
+    `| ${r.scenario} | ${r.mode} | ${r.convergedMs} | ${Math.ceil(r.convergedMs / LATENCY_MS)} | ${
+      kib(r.bytesToConverge)
+    } | ${kib(r.bytesInWindow)} | ${r.messagesInWindow} |`,
+  );
+}
+for (const s of results.filter((r) => r.mode === "delta" && r.peers <= RATIO_PEERS + 1)) {
+  const base = results.find((r) => r.mode !== "delta" && r.scenario === s.scenario && r.peers === s.peers)!;
+  console.log(
+    `${s.scenario}: full-state-only / delta bytes in window = ${
+      (base.bytesInWindow / s.bytesInWindow).toFixed(1)
+    }x`,
+  );
+}
+console.log(`wall time ${seconds()} s`);
