@@ -1,0 +1,51 @@
+/**
+ * An in-memory stand-in for the router's attach/detach/ps API, for plugin tests without root: it records
+ * attachments by id and hands out 10.32.0.N/12 in order.
+ */
+import type { ApiReply, ApiRequestOptions } from "../../../src/api/client.ts";
+import { NotRunningError } from "../../../src/api/client.ts";
+import type { Attachment } from "../../../src/router/attachments.ts";
+
+/** The fake router: `request` is a RouterRequest; `attached` its state; `down` makes it not answer. */
+export class FakeRouter {
+  attached = new Map<string, Attachment>();
+  /** Namespaces that exist; attach to any other fails like the real router. */
+  netns = new Set<string>();
+  down = false;
+  #next = 1;
+
+  request = (method: string, path: string, opts: ApiRequestOptions = {}): Promise<ApiReply> => {
+    if (this.down) return Promise.reject(new NotRunningError());
+    const form = new URLSearchParams(opts.form ?? []);
+    const ok = (body: unknown): Promise<ApiReply> =>
+      Promise.resolve({ status: 200, body: JSON.stringify(body) });
+    const key = `${method} ${path}`;
+    if (key === "GET /status") return ok("ok");
+    if (key === "GET /ps") return ok([...this.attached.values()].filter((a) => this.netns.has(a.netnsPath)));
+    if (key === "GET /ps/recorded") return ok([...this.attached.values()]);
+    const id = form.get("id")!;
+    if (key === "POST /attach") {
+      const container = form.get("container")!;
+      if (!this.netns.has(container)) {
+        return Promise.resolve({ status: 500, body: `Cannot attach ${container}: no such netns` });
+      }
+      const a: Attachment = {
+        id,
+        label: id,
+        netnsPath: container,
+        hostIfname: `vethwe${this.#next}`,
+        mac: "02:00:00:00:00:01",
+        addresses: [`10.32.0.${this.#next++}/12`],
+        ifname: form.get("ifname")!,
+      };
+      this.attached.set(id, a);
+      return ok(a);
+    }
+    if (key === "POST /detach") {
+      const a = this.attached.get(id);
+      this.attached.delete(id);
+      return ok(a?.addresses ?? []);
+    }
+    return Promise.resolve({ status: 404, body: `No route ${key}` });
+  };
+}
