@@ -29,11 +29,20 @@ export function attachCommand(): Command {
       "[ADDRESS…] CONTAINER: each address a CIDR like 10.32.1.5/12 (claimed, never given to anyone else), " +
         "net:CIDR (allocate in that subnet) or net:default; then a netns name, path or PID",
     )
-    .action(async (args: string[]) => {
+    .option(
+      "--name <hostname>",
+      "register this name (in the DNS domain unless it has a dot) for its addresses",
+    )
+    .option("--without-dns", "with --name: do not point the container's resolver at meshnet's DNS")
+    .action(async (args: string[], opts: { name?: string; withoutDns?: boolean }) => {
       const { container, cidrs } = split(args, "attach");
-      const reply = await apiCall("POST", "/attach", { form: form(container, cidrs), timeoutMs: 60_000 });
-      const a = JSON.parse(reply) as Attachment;
+      const fields = form(container, cidrs);
+      if (opts.name !== undefined) fields.push(["name", opts.name]);
+      if (opts.withoutDns) fields.push(["resolver", "false"]);
+      const reply = await apiCall("POST", "/attach", { form: fields, timeoutMs: 60_000 });
+      const a = JSON.parse(reply) as Attachment & { notes?: string[] };
       console.log(a.addresses.join(" "));
+      for (const note of a.notes ?? []) console.error(`meshnet: ${note}`);
     });
 }
 

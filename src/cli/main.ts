@@ -14,6 +14,7 @@ import { labCommand } from "./lab.ts";
 import { attachCommand, detachCommand, psCommand } from "./attach.ts";
 import { cniCommand, ReportedFailure } from "./cni.ts";
 import { connectCommand, forgetCommand } from "./connect.ts";
+import { dnsAddCommand, dnsLookupCommand, dnsRemoveCommand } from "./dns.ts";
 import { exposeCommand, hideCommand, primeCommand, rmpeerCommand } from "./ipam.ts";
 import { launchCommand } from "./launch.ts";
 import { reportCommand, statusCommand } from "./status.ts";
@@ -40,6 +41,9 @@ export function program(): Command {
       attachCommand(),
       detachCommand(),
       psCommand(),
+      dnsAddCommand(),
+      dnsRemoveCommand(),
+      dnsLookupCommand(),
       cniCommand(),
       exposeCommand(),
       hideCommand(),
