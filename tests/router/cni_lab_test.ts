@@ -1,0 +1,124 @@
+/**
+ * The CNI plugin as a runtime runs it: `meshnet-cni` in a lab host's namespace with the CNI_* variables and
+ * the config on stdin, against a real router, for every spec version meshnet's conflist offers.
+ */
+import assert from "node:assert/strict";
+import { launchMeshnet, withLab } from "../../src/lab/mod.ts";
+import type { Lab } from "../../src/lab/mod.ts";
+import { runCommand } from "../../src/lab/runner.ts";
+
+const VERSIONS = ["0.4.0", "1.0.0", "1.1.0"];
+const PLUGIN = new URL("../../meshnet-cni", import.meta.url).pathname;
+
+interface CniRun {
+  code: number;
+  out: Record<string, unknown>;
+  stdout: string;
+}
+
+/** Runs the plugin on `host` as a runtime would: variables in the environment, the config on stdin. */
+async function cni(lab: Lab, host: string, vars: Record<string, string>, conf: Record<string, unknown>) {
+  const env = Object.entries({ CNI_PATH: "/opt/cni/bin", ...vars }).map(([k, v]) => `${k}=${v}`);
+  const r = await runCommand(
+    ["ip", "netns", "exec", lab.ns(host), "env", ...env, PLUGIN],
+    JSON.stringify({ name: "mn", type: "meshnet-cni", ...conf }),
+  );
+  assert.equal(r.stderr, "", "logs nothing on success paths");
+  const stdout = r.stdout.trim();
+  return { code: r.code, stdout, out: stdout ? JSON.parse(stdout) : {} } as CniRun;
+}
+
+function addVars(lab: Lab, container: string, id: string, command = "ADD"): Record<string, string> {
+  return {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: `/run/netns/${lab.ns(container)}`,
+    CNI_IFNAME: "eth0",
+  };
+}
+
+async function eth0(lab: Lab, container: string): Promise<string[]> {
+  const r = await lab.exec(container, ["ip", "-j", "addr", "show", "eth0"]);
+  if (r.code !== 0) return [];
+  return JSON.parse(r.stdout)[0].addr_info.filter((a: { scope: string }) => a.scope === "global")
+    .map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+}
+
+Deno.test("meshnet-cni through the CNI environment: every verb, every version, against a real router", async () => {
+  await withLab({ hosts: 1, containers: 3 }, async (lab) => {
+    await launchMeshnet(lab, 1, [], []);
+    const containers = lab.containersOf(1).map((c) => c.slice(lab.prefix.length));
+    for (const [i, v] of VERSIONS.entries()) {
+      const c = containers[i];
+      const version = await cni(lab, "h1", { CNI_COMMAND: "VERSION" }, { cniVersion: v });
+      assert.deepEqual(version.out, {
+        cniVersion: v,
+        supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"],
+      });
+
+      const add = await cni(lab, "h1", addVars(lab, c, `id${i}`), { cniVersion: v });
+      assert.equal(add.code, 0, `[${v}] ADD: ${add.stdout}`);
+      const ips = add.out.ips as { address: string; version?: string }[];
+      assert.equal(ips.length, 1);
+      assert.equal(ips[0].version, v === "0.4.0" ? "4" : undefined, `[${v}] ips[].version`);
+      assert.deepEqual(
+        await eth0(lab, c),
+        [ips[0].address],
+        `[${v}] the address is on eth0 in the container`,
+      );
+      assert.equal((add.out.interfaces as { sandbox: string }[])[0].sandbox, `/run/netns/${lab.ns(c)}`);
+
+      const check = await cni(lab, "h1", addVars(lab, c, `id${i}`, "CHECK"), {
+        cniVersion: v,
+        prevResult: add.out,
+      });
+      assert.equal(check.code, 0, `[${v}] CHECK: ${check.stdout}`);
+      const twice = await cni(lab, "h1", addVars(lab, c, `id${i}`), { cniVersion: v });
+      assert.equal(twice.code, 1);
+      assert.equal(twice.out.code, 100, `[${v}] ADD of an existing interface is an error`);
+
+      const status = await cni(lab, "h1", { CNI_COMMAND: "STATUS" }, { cniVersion: v });
+      assert.equal(status.code, v === "1.1.0" ? 0 : 1, `[${v}] STATUS: ${status.stdout}`);
+
+      for (const round of [1, 2]) {
+        const del = await cni(lab, "h1", addVars(lab, c, `id${i}`, "DEL"), { cniVersion: v });
+        assert.equal(del.code, 0, `[${v}] DEL #${round}: ${del.stdout}`);
+      }
+      assert.deepEqual(await eth0(lab, c), [], `[${v}] DEL removed eth0`);
+    }
+
+    // GC (1.1.0): attachments not in the valid list go, the valid one stays.
+    const [a, b] = containers;
+    for (const [c, id] of [[a, "gc-a"], [b, "gc-b"]]) {
+      assert.equal((await cni(lab, "h1", addVars(lab, c, id), { cniVersion: "1.1.0" })).code, 0);
+    }
+    const gc = await cni(lab, "h1", { CNI_COMMAND: "GC" }, {
+      cniVersion: "1.1.0",
+      "cni.dev/valid-attachments": [{ containerID: "gc-a", ifname: "eth0" }],
+    });
+    assert.equal(gc.code, 0, gc.stdout);
+    assert.equal((await eth0(lab, a)).length, 1, "the valid attachment stays");
+    assert.deepEqual(await eth0(lab, b), [], "the stale one is removed");
+  });
+});
+
+Deno.test("CNI-made containers on two hosts ping each other, for every version", async () => {
+  await withLab({ hosts: 2, containers: 3 }, async (lab) => {
+    for (const h of [1, 2]) await launchMeshnet(lab, h);
+    for (const [i, v] of VERSIONS.entries()) {
+      const addr: string[] = [];
+      for (const h of ["h1", "h2"]) {
+        const add = await cni(lab, h, addVars(lab, `${h}c${i + 1}`, `pod-${h}-${i}`), { cniVersion: v });
+        assert.equal(add.code, 0, `[${v}] ADD on ${h}: ${add.stdout}`);
+        addr.push((add.out.ips as { address: string }[])[0].address.split("/")[0]);
+      }
+      assert.notEqual(addr[0], addr[1], "IPAM across hosts gives distinct addresses");
+      const ping = await lab.exec(`h1c${i + 1}`, ["ping", "-c1", "-W5", addr[1]]);
+      assert.equal(
+        ping.code,
+        0,
+        `[${v}] h1c${i + 1} → h2c${i + 1} (${addr[1]}): ${ping.stdout}${ping.stderr}`,
+      );
+    }
+  });
+});
