@@ -333,9 +333,16 @@ export class DnsService implements Gossiper, AttachmentHooks {
   }
 
   #add(id: string, addresses: string[], fqdn: string): NameTable[] {
-    const ips = addresses.map(addressOf);
+    const me = this.#mesh.name;
+    const had = new Set(
+      this.table.entries().filter((e) =>
+        e.tombstone === 0 && e.name === fqdn && e.container === id && e.origin === me
+      )
+        .map((e) => e.address),
+    );
+    const ips = addresses.map(addressOf).filter((ip) => !had.has(ip));
     try {
-      return ips.map((ip) => this.table.add(fqdn, ip, id, this.#mesh.name));
+      return ips.map((ip) => this.table.add(fqdn, ip, id, me));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
