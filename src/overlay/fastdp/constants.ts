@@ -1,0 +1,54 @@
+/**
+ * Constants of the fast datapath: the kernel VXLAN device, the heartbeat frames sent through it, and the
+ * timings of falling back to the sleeve and returning.
+ *
+ * @module
+ */
+
+// ---- Spec values: both ends must agree on these. ----
+
+/** The UDP port of the VXLAN device (the mesh port + 1, as the reference). */
+export const VXLAN_PORT = 6784;
+
+/** The VXLAN network identifier of the overlay. One flat layer-2 segment, so one VNI. */
+export const VXLAN_VNI = 0x3ea7e;
+
+/** The overlay's name in the handshake features' `overlays` list. */
+export const FASTDP_OVERLAY = "fastdp";
+
+/** Bytes VXLAN adds below the overlay MTU: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
+export const VXLAN_OVERHEAD = 50;
+
+/** The EtherType of heartbeat frames (IEEE 802 local experimental). */
+export const HEARTBEAT_ETHERTYPE = 0x88b5;
+
+/** The first bytes of a heartbeat frame's payload: "MNFD". */
+export const HEARTBEAT_MAGIC = 0x4d4e4644;
+
+/** Heartbeat kinds. */
+export enum HeartbeatKind {
+  /** Sent to a peer every {@link HEARTBEAT_MS}. */
+  probe = 1,
+  /** The peer's answer, the same size as the probe. */
+  ack = 2,
+}
+
+/** Payload bytes of a heartbeat before its padding: magic 4, kind 1, from 6, to 6, sequence 4, size 2. */
+export const HEARTBEAT_HEADER_SIZE = 23;
+
+/** Ethernet header bytes: dst MAC 6, src MAC 6, EtherType 2. */
+export const ETHERNET_HEADER_SIZE = 14;
+
+// ---- Tuning values: local choices. ----
+
+/** The device that joins the bridge to the underlay. */
+export const VXLAN_DEVICE = "vxlan-6784";
+
+/** How often a heartbeat goes to each fastdp candidate, in ms (the reference's fast interval). */
+export const HEARTBEAT_MS = 500;
+
+/** A pair falls back to the sleeve when no acknowledgement came for this long, in ms (reference: 60 s). */
+export const FALLBACK_AFTER_MS = 3_000;
+
+/** Consecutive acknowledged heartbeats that put a pair on fastdp (again). */
+export const ACKS_TO_USE = 2;

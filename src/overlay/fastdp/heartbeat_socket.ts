@@ -1,0 +1,127 @@
+/**
+ * A raw packet socket (AF_PACKET, SOCK_RAW) bound to the VXLAN device: what it sends leaves through VXLAN to
+ * the host its destination MAC's forwarding entry names, and it receives the heartbeat frames that arrive
+ * through VXLAN. It listens to all protocols, because only such taps see a frame before the bridge takes it;
+ * a classic BPF filter keeps everything but the heartbeat EtherType out in the kernel (no copy per data
+ * frame), and outgoing frames are ignored. Non-blocking, synchronous FFI calls from the router's event
+ * loop: a few frames per peer per second.
+ *
+ * @module
+ */
+import { check, errno, libc, SyscallError } from "../../../ffi/libc.ts";
+import { HEARTBEAT_ETHERTYPE } from "./constants.ts";
+
+const AF_PACKET = 17;
+const SOCK_RAW = 3;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+const SOCKADDR_LL_SIZE = 20;
+const ETH_P_ALL = 3;
+const SOL_SOCKET = 1;
+const SO_ATTACH_FILTER = 26;
+const SOL_PACKET = 263;
+const PACKET_IGNORE_OUTGOING = 23;
+
+/** `ldh [12]; jeq #HEARTBEAT_ETHERTYPE, 0, 1; ret #65535; ret #0` as struct sock_filter[]. */
+function heartbeatFilter(): Uint8Array {
+  const code: [number, number, number, number][] = [
+    [0x28, 0, 0, 12],
+    [0x15, 0, 1, HEARTBEAT_ETHERTYPE],
+    [0x06, 0, 0, 0xffff],
+    [0x06, 0, 0, 0],
+  ];
+  const b = new Uint8Array(code.length * 8);
+  const v = new DataView(b.buffer);
+  code.forEach(([op, jt, jf, k], i) => {
+    v.setUint16(i * 8, op, true);
+    v.setUint8(i * 8 + 2, jt);
+    v.setUint8(i * 8 + 3, jf);
+    v.setUint32(i * 8 + 4, k, true);
+  });
+  return b;
+}
+
+/** Heartbeat frames in and out of one device. */
+export class HeartbeatSocket {
+  readonly #fd: number;
+  readonly #device: string;
+  #closed = false;
+
+  private constructor(fd: number, device: string) {
+    this.#fd = fd;
+    this.#device = device;
+  }
+
+  /**
+   * Opens a socket on the device with index `ifindex` (named `device` in errors).
+   *
+   * @throws {SyscallError} when the socket cannot be made or bound (EPERM without CAP_NET_RAW)
+   */
+  static open(ifindex: number, device: string): HeartbeatSocket {
+    const c = libc();
+    // Protocol 0: nothing is received until the filter is on and the socket is bound to the device.
+    const fd = check(
+      c.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+      `Cannot open a packet socket for fastdp heartbeats on '${device}'`,
+    );
+    const filter = heartbeatFilter();
+    const prog = new Uint8Array(16);
+    const pv = new DataView(prog.buffer);
+    pv.setUint16(0, filter.length / 8, true);
+    pv.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(filter))), true);
+    const sa = new Uint8Array(SOCKADDR_LL_SIZE);
+    const v = new DataView(sa.buffer);
+    v.setUint16(0, AF_PACKET, true);
+    v.setUint16(2, ETH_P_ALL); // sll_protocol, big-endian
+    v.setInt32(4, ifindex, true);
+    const one = Uint8Array.of(1, 0, 0, 0);
+    const steps: [string, () => number][] = [
+      [
+        "attach the heartbeat filter",
+        () => c.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length),
+      ],
+      ["ignore outgoing frames", () => c.setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, one, one.length)],
+      [`bind to '${device}'`, () => c.bind(fd, sa, SOCKADDR_LL_SIZE)],
+    ];
+    for (const [what, step] of steps) {
+      if (step() < 0) {
+        const e = errno();
+        c.close(fd);
+        throw new SyscallError(`Cannot ${what} for fastdp heartbeats`, e);
+      }
+    }
+    return new HeartbeatSocket(fd, device);
+  }
+
+  /**
+   * Sends one whole Ethernet frame.
+   *
+   * @returns false when the kernel refused it (no buffer space, device down); the heartbeat is then lost
+   */
+  send(frame: Uint8Array): boolean {
+    return Number(libc().send(this.#fd, frame, BigInt(frame.length), MSG_DONTWAIT)) === frame.length;
+  }
+
+  /**
+   * Receives one frame into `buf` without waiting.
+   *
+   * @returns its length, or undefined when none is queued
+   * @throws {SyscallError} for errors other than EAGAIN
+   */
+  receive(buf: Uint8Array): number | undefined {
+    const n = Number(libc().recv(this.#fd, buf, BigInt(buf.length), MSG_DONTWAIT));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e === EAGAIN) return undefined;
+    throw new SyscallError(`Cannot receive fastdp heartbeats on '${this.#device}'`, e);
+  }
+
+  /** Closes the socket. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    libc().close(this.#fd);
+  }
+}
