@@ -134,17 +134,16 @@ export function dnsLookupCommand(): Command {
       const server = parsePeerAddress((await apiCall("GET", "/dns-address")).trim());
       const fqdn = qualify(name, domain);
       const replies = [await query(server, fqdn, RRType.A), await query(server, fqdn, RRType.AAAA)];
-      const failed = replies.find((m) => rcodeOf(m.flags) !== Rcode.noError);
-      if (failed && rcodeOf(failed.flags) !== Rcode.nxDomain) {
-        throw new Error(`Cannot resolve '${fqdn}': the server answered rcode ${rcodeOf(failed.flags)}`);
+      const addresses = replies.flatMap((m) => m.answers).filter((r) =>
+        (r.type === RRType.A || r.type === RRType.AAAA) && r.data instanceof Uint8Array
+      ).map((r) => formatIP(r.data as Uint8Array));
+      if (addresses.length === 0) {
+        const failed = replies.map((m) => rcodeOf(m.flags)).find((c) => c !== Rcode.noError);
+        const why = failed === undefined || failed === Rcode.nxDomain
+          ? "no such name"
+          : `the server answered rcode ${failed}`;
+        throw new Error(`Cannot resolve '${fqdn}': ${why}`);
       }
-      const addresses = replies.flatMap((m) =>
-        m.answers.filter((r) =>
-          (r.type === RRType.A || r.type === RRType.AAAA) && r.data instanceof Uint8Array
-        )
-          .map((r) => formatIP(r.data as Uint8Array))
-      );
-      if (addresses.length === 0) throw new Error(`Cannot resolve '${fqdn}': no such name`);
       console.log(addresses.join("\n"));
     });
 }
