@@ -19,6 +19,7 @@ import { exposeCommand, hideCommand, primeCommand, rmpeerCommand } from "./ipam.
 import { launchCommand } from "./launch.ts";
 import { reportCommand, statusCommand } from "./status.ts";
 import { stopCommand } from "./stop.ts";
+import { resetCommand } from "./reset.ts";
 import { versionCommand } from "./version.ts";
 
 /** Exit codes of every meshnet command. */
@@ -36,6 +37,7 @@ export function program(): Command {
     const cmd of [
       launchCommand(),
       stopCommand(),
+      resetCommand(),
       connectCommand(),
       forgetCommand(),
       attachCommand(),

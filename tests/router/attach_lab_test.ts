@@ -75,3 +75,23 @@ Deno.test("launch refuses an overlay range that overlaps a host route, naming it
     assert.match(r.stderr, /overlaps host route '198\.18\.0\.0\/15'.*--ipalloc-range/);
   });
 });
+
+Deno.test("reset stops the router and removes container interfaces, the bridge and the state", async () => {
+  await withLab({ hosts: 1, containers: 1 }, async (lab) => {
+    const dir = meshnetDataDir(lab, 1);
+    const name = await launchMeshnet(lab, 1, [], []);
+    const [c1] = lab.containersOf(1);
+    assert.equal((await meshnet(lab, 1, ["attach", "10.32.1.1/12", c1])).code, 0);
+    const r = await meshnet(lab, 1, ["reset", "--data-dir", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Removed vethwe\w+, weave and \d+ state files/);
+    assert.equal((await meshnet(lab, 1, ["status"])).code, 1, "the router is stopped");
+    assert.equal((await lab.exec("h1", ["ip", "link", "show", "weave"])).code, 1, "the bridge is gone");
+    assert.equal(
+      (await lab.exec(c1, ["ip", "link", "show", "ethwe"])).code,
+      1,
+      "the container interface is gone",
+    );
+    assert.notEqual(await launchMeshnet(lab, 1, [], []), name, "a reset host starts as a new peer");
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * `meshnet reset`: stops the router and removes everything meshnet made on this host: the container
+ * interfaces it plugged into the bridge, the bridge, the VXLAN device, and the data directory's state (peer
+ * name, address ring and allocations, names, records). The host then starts afresh, as a new peer.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import { linkDel, linkList } from "../../ffi/netlink/link.ts";
+import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
+import { apiRequest, NotRunningError } from "../api/client.ts";
+import { DEFAULT_BRIDGE, HOST_VETH_PREFIX } from "../netdev/constants.ts";
+import { deleteBridge } from "../netdev/bridge.ts";
+import { DataDir, DEFAULT_DATA_DIR } from "../router/data_dir.ts";
+import { LOG_FILE } from "../router/daemon.ts";
+import { stopRouter } from "./stop.ts";
+
+/** Links meshnet makes besides the bridge: the fast datapath's VXLAN device. */
+const VXLAN_PREFIX = "vxlan-";
+
+/** Builds the `reset` command. */
+export function resetCommand(): Command {
+  return new Command("reset")
+    .description("stop meshnet and remove everything it made here: container interfaces, bridge, state")
+    .option("--data-dir <dir>", "state directory (default: /var/lib/meshnet, or MESHNET_DATA_DIR)")
+    .option("--bridge <name>", "bridge to remove (default: weave)")
+    .action(async (opts: { dataDir?: string; bridge?: string }) => {
+      try {
+        await apiRequest("GET", "/report", { timeoutMs: 2000 });
+        await stopRouter();
+      } catch (err) {
+        if (!(err instanceof NotRunningError)) throw err;
+      }
+      const removed: string[] = [];
+      const nl = NetlinkSocket.open();
+      try {
+        for (const l of linkList(nl)) {
+          if (
+            l.name.startsWith(HOST_VETH_PREFIX) || (l.kind === "vxlan" && l.name.startsWith(VXLAN_PREFIX))
+          ) {
+            linkDel(nl, l.index);
+            removed.push(l.name);
+          }
+        }
+        const bridge = opts.bridge ?? DEFAULT_BRIDGE;
+        if (deleteBridge(nl, bridge)) removed.push(bridge);
+      } finally {
+        nl.close();
+      }
+      const dir = opts.dataDir ?? Deno.env.get("MESHNET_DATA_DIR") ?? DEFAULT_DATA_DIR;
+      let files = 0;
+      try {
+        for (const e of Deno.readDirSync(dir)) {
+          if (e.name === LOG_FILE) continue;
+          Deno.removeSync(new DataDir(dir).file(e.name), { recursive: true });
+          files++;
+        }
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+      console.log(`Removed ${removed.length ? removed.join(", ") : "no links"} and ${files} state files`);
+    });
+}
