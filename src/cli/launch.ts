@@ -48,6 +48,7 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--dns-port", flags.dnsPort);
   opt("--resolv-conf", flags.resolvConf);
   if (flags.discovery === false) args.push("--no-discovery");
+  if (flags.fastdp === false) args.push("--no-fastdp");
   if (flags.dns === false) args.push("--no-dns");
   return [...args, "--", ...peers];
 }
@@ -116,7 +117,8 @@ export function launchCommand(): Command {
     .option("--host <ip>", "address to listen on for peers (default: 0.0.0.0)")
     .option("--data-dir <dir>", "state directory (default: /var/lib/meshnet, or MESHNET_DATA_DIR)")
     .option("--bridge <name>", "bridge that containers are plugged into (default: weave)")
-    .option("--mtu <bytes>", "MTU of the overlay (default: 1376)")
+    .option("--mtu <bytes>", "MTU of the overlay (default: the underlay's less 50 with fastdp, else 1376)")
+    .option("--no-fastdp", "use only the sleeve, never the kernel VXLAN fast datapath")
     .option(
       "--ipalloc-range <cidr>",
       "address range of the overlay; refused if it overlaps a host route (default: 10.32.0.0/12)",

@@ -53,6 +53,10 @@ export interface RouterConfig {
   bridge: string;
   /** MTU of the overlay (bridge, TAP and container interfaces) in bytes. */
   mtu: number;
+  /** True when --mtu was not given: with fastdp the router derives {@link mtu} from the underlay at start. */
+  mtuFromUnderlay: boolean;
+  /** Use the kernel VXLAN fast datapath where a pair allows it (false with --no-fastdp). */
+  fastdp: boolean;
   /** The overlay's address ranges (one, or an IPv4 and an IPv6 one for dual-stack); IPAM allocates from them and
    * launch refuses one that overlaps a host route. */
   ipallocRanges: string[];
@@ -113,6 +117,7 @@ export interface LaunchFlags {
   dataDir?: string;
   bridge?: string;
   mtu?: string;
+  fastdp?: boolean;
   ipallocRange?: string;
   ipallocInit?: string;
   ipallocReclaimAfter?: string;
@@ -243,6 +248,8 @@ export function buildConfig(
     peers: peers.map((p) => parsePeerAddress(p, port)),
     bridge: checkLinkName("--bridge", flags.bridge ?? DEFAULT_BRIDGE),
     mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
+    mtuFromUnderlay: flags.mtu === undefined,
+    fastdp: flags.fastdp ?? true,
     ipallocRanges: checkRanges(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
     ipallocInit: parseInit(flags.ipallocInit, peers.length),
     ipallocReclaimAfterMs: flags.ipallocReclaimAfter === undefined

@@ -27,6 +27,10 @@ Deno.test("buildConfig() applies defaults and the environment", () => {
   assert.equal(c.discovery, true);
   assert.equal(c.dataDir, "/var/lib/meshnet");
   assert.deepEqual(c.peers, [{ host: "h2", port: 6783 }, { host: "h3", port: 7000 }]);
+  assert.equal(c.fastdp, true);
+  assert.equal(c.mtuFromUnderlay, true);
+  const d = buildConfig({ fastdp: false, mtu: "1400" }, [], () => undefined);
+  assert.deepEqual([d.fastdp, d.mtuFromUnderlay, d.mtu], [false, false, 1400]);
 });
 
 Deno.test("buildConfig() refuses bad values with UsageError naming them", () => {
