@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics of the mesh: connections by state and encryption, terminations, peers, and gossip
+ * Prometheus metrics of the mesh: connections by state, overlay (`fastdp` or `sleeve`; `none` for targets not
+ * connected) and encryption, terminations, peers, and gossip
  * traffic by channel. Weave's names are kept for existing dashboards, beside conforming `meshnet_` names.
  *
  * @module
@@ -18,7 +19,8 @@ export function meshMetrics(router: Router): Family[] {
     byLabels.set(key, s);
   };
   for (const c of mesh.connections()) {
-    count({ state: c.state, type: "none", encryption: c.encrypted ? "yes" : "no" });
+    const type = router.dataPlane?.overlayType(c.name) ?? "sleeve";
+    count({ state: c.state, type, encryption: c.encrypted ? "yes" : "no" });
   }
   for (const t of mesh.targets()) {
     if (t.state !== "connected") {

@@ -61,6 +61,8 @@ export type ConnectionEvent =
     /** The connection's session key, or null when unencrypted. */
     sessionKey: Uint8Array | null;
     outbound: boolean;
+    /** The overlays the peer offered in its handshake, e.g. ["fastdp", "sleeve"]. */
+    overlays: string[];
   }
   | { type: "down"; name: PeerName };
 
@@ -87,6 +89,8 @@ export class MeshTransport {
   readonly maker: ConnectionMaker;
   /** Connections closed since start, by any cause. */
   terminations = 0;
+  /** The overlays offered in handshakes, most preferred first; the data plane sets it before start. */
+  overlays: string[] = ["sleeve"];
 
   #config: RouterConfig;
   #uid: bigint;
@@ -286,7 +290,7 @@ export class MeshTransport {
           name: this.core.name,
           nickname: this.#config.nickname,
           uid: this.#uid,
-          overlays: ["sleeve"],
+          overlays: this.overlays,
           version: VERSION,
           port: this.#config.port,
         },
@@ -358,6 +362,7 @@ export class MeshTransport {
       port: remote.port,
       sessionKey: conn2.sessionKey,
       outbound,
+      overlays: remote.overlays,
     };
     for (const l of this.#listeners) l(up);
     log.info("Connection added", {

@@ -15,7 +15,7 @@ import { IpamService } from "./ipam_service.ts";
 import { type DnsReport, DnsService } from "./dns_service.ts";
 import { expose, exposed, hide } from "./expose.ts";
 import { logger } from "../log.ts";
-import { DataPlane } from "./data_plane.ts";
+import { DataPlane, overlayMtu } from "./data_plane.ts";
 import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
 import type { RingStatus } from "../ipam/ipam.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
@@ -138,6 +138,7 @@ export class Router {
   async start(): Promise<void> {
     const c = this.config;
     this.#nl = NetlinkSocket.open();
+    c.mtu = overlayMtu(this.#nl, c);
     for (const r of c.ipallocRanges) assertNoHostRouteOverlap(this.#nl, r, c.bridge);
     ensureBridge(this.#nl, { name: c.bridge, mtu: c.mtu });
     this.attachments = new Attachments(this.dir, this.#nl, this.ipam, {
@@ -206,7 +207,7 @@ export class Router {
         })),
         connections: this.mesh.connections().map((x) => ({
           ...x,
-          overlay: "sleeve",
+          overlay: this.dataPlane?.overlay(x.name) ?? "sleeve",
           mtu: links.get(x.name)?.mtu,
         })),
         handshaking: this.mesh.handshaking,
