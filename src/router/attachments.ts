@@ -10,7 +10,8 @@ import { attachContainer, detachContainer, listAttached } from "../netdev/attach
 import { UsageError } from "../errors.ts";
 import { parseCIDR } from "../net/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
-import { type Container, resolveContainer } from "../runtime/container.ts";
+import { type Container, resolveContainer, type Resolver } from "../runtime/container.ts";
+import { netnsResolver } from "../runtime/netns.ts";
 import type { DataDir } from "./data_dir.ts";
 
 const FILE = "attachments.json";
@@ -31,6 +32,8 @@ export interface Attachment {
   addresses: string[];
   /** Its interface inside the container, when not the default `ethwe` (CNI picks it). */
   ifname?: string;
+  /** The engine that runs it ("docker"), when one does. */
+  runtime?: string;
 }
 
 /**
@@ -79,6 +82,10 @@ export class Attachments {
   #ipam: IpamService;
   #opts: AttachmentsOptions;
   #records: Map<string, Attachment>;
+  /** How a CONTAINER reference is found, asked in order; a runtime watcher adds its engine's resolver. */
+  resolvers: readonly Resolver[] = [netnsResolver];
+  /** Engines whose watcher handles their containers' deaths, so {@link forgetDead} leaves those alone. */
+  readonly watchedRuntimes: Set<string> = new Set();
 
   /** Loads the record from the data directory. */
   constructor(dir: DataDir, nl: NetlinkSocket, ipam: IpamService, opts: AttachmentsOptions) {
@@ -104,7 +111,13 @@ export class Attachments {
     naming: AttachNaming = {},
   ): Promise<Attachment & { notes?: string[] }> {
     const wanted = (specs.length ? specs : ["net:default"]).map((spec) => parseSpec(ref, spec));
-    const container = withIdentity(await resolveContainer(ref, { action: "attach" }), identity);
+    const container = withIdentity(
+      await resolveContainer(ref, { action: "attach", resolvers: this.resolvers }),
+      identity,
+    );
+    if (naming.name === undefined && container.hostname) {
+      naming = { name: container.hostname, resolver: false };
+    }
     const before = this.#records.get(container.id);
     const cidrs: string[] = [];
     try {
@@ -141,6 +154,7 @@ export class Attachments {
       mac: r.mac,
       addresses: [...(r.created ? [] : before?.addresses ?? []), ...r.added],
       ...(identity.ifname ? { ifname: identity.ifname } : {}),
+      ...(container.runtime ? { runtime: container.runtime } : {}),
     };
     this.#records.set(a.id, a);
     this.#save();
@@ -164,7 +178,7 @@ export class Attachments {
   async detach(ref: string, cidrs: string[], identity: AttachIdentity = {}): Promise<string[]> {
     const found = ref === "" && identity.id
       ? undefined
-      : await resolveContainer(ref, { action: "detach" }).catch(
+      : await resolveContainer(ref, { action: "detach", resolvers: this.resolvers }).catch(
         (err) => {
           if (identity.id) return undefined;
           throw err;
@@ -198,9 +212,31 @@ export class Attachments {
    * @returns the ids forgotten
    */
   forgetDead(): string[] {
-    const dead = [...this.#records.values()].filter((a) => !exists(a.netnsPath)).map((a) => a.id);
+    const dead = [...this.#records.values()].filter((a) =>
+      !exists(a.netnsPath) && !(a.runtime && this.watchedRuntimes.has(a.runtime))
+    ).map((a) => a.id);
     for (const id of dead) this.#forget(id);
     return dead;
+  }
+
+  /**
+   * A container that died under a runtime watcher: its record and DNS names go now, its addresses stay
+   * allocated until {@link release}, so a restart within the watcher's grace period gets them back.
+   *
+   * @returns the attachment it had, or undefined when it was not attached
+   */
+  suspend(id: string): Attachment | undefined {
+    const a = this.#records.get(id);
+    if (!a) return undefined;
+    this.#records.delete(id);
+    this.#save();
+    this.#opts.hooks?.detached(id, a.addresses, true);
+    return a;
+  }
+
+  /** Frees every address IPAM holds for `id` (a suspended container's grace period is over). */
+  release(id: string): void {
+    this.#ipam.release(id);
   }
 
   /** Every recorded attachment, also those whose namespace is gone, sorted by id (for CNI's GC). */

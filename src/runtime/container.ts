@@ -15,6 +15,10 @@ export interface Container {
   netnsPath: string;
   /** What to call it in messages and `meshnet ps`, e.g. "c1" or "pid 1234". */
   label: string;
+  /** Its hostname, registered in DNS at attach, when its runtime knows one (Docker, Podman). */
+  hostname?: string;
+  /** The engine that runs it, e.g. "docker", when one does; its watcher then owns its death. */
+  runtime?: string;
 }
 
 /**
