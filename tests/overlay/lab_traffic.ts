@@ -331,3 +331,69 @@ export async function mustExec(lab: Lab, ns: string, cmd: string[]): Promise<str
   assert.equal(r.code, 0, `${cmd.join(" ")} in ${ns}: ${r.stdout} ${r.stderr}`);
   return r.stdout;
 }
+
+/** The overlay address (no prefix length) of container `c` of host `h`, as startMeshnet attaches it. */
+export const overlayAddress = (h: number, c = 1) => `10.32.${h}.${c}`;
+
+/** Counts the lines of `w`'s output that contain `text`. */
+function count(w: Watched, text: string): number {
+  return w.stdout.split("\n").filter((l) => l.includes(text)).length;
+}
+
+/**
+ * A broadcast ARP request from container `from` (default h1c1) is seen exactly once by every container (its
+ * own outgoing copy included).
+ */
+export async function broadcastOnce(lab: Lab, target: string, from = "h1c1"): Promise<void> {
+  const all = lab.hosts.flatMap((h) => h.containers);
+  const caps = await Promise.all(
+    all.map((c) => tcpdump(lab, c, ["-i", "ethwe", `arp and dst host ${target}`])),
+  );
+  await lab.exec(from, ["arping", "-c1", "-w1", "-i", "ethwe", target]);
+  const seen = `who-has ${target}`;
+  await poll(
+    () => Promise.resolve(caps.every((c) => count(c, seen) > 0) || undefined),
+    5_000,
+    () => `ARP requests seen by ${all.join(", ")}: ${caps.map((c) => count(c, seen))}`,
+  );
+  await delay(300); // a duplicate or a loop would show up within this
+  await Promise.all(caps.map((c) => c.stop()));
+  assert.deepEqual(
+    caps.map((c) => count(c, seen)),
+    all.map(() => 1),
+    `ARP requests from ${from} seen by ${all.join(", ")}`,
+  );
+}
+
+/** Each host's container c1 sends to 239.1.2.3:5000; every c1 receives every message exactly once. */
+export async function multicastOnce(lab: Lab): Promise<void> {
+  const group = "239.1.2.3", port = 5000;
+  const hosts = lab.hosts.map((h) => h.number);
+  const sinks = await Promise.all(
+    hosts.map((h) => multicastSink(lab, `h${h}c1`, group, port, overlayAddress(h))),
+  );
+  const heard = (s: Watched, text: string) => s.stdout.split("\n").filter((l) => l === text).length;
+  // Warm-up until the group is known on every path (IGMP joins travel through the bridges too).
+  for (const h of hosts) {
+    await poll(
+      async () => {
+        await sendUdp(lab, `h${h}c1`, group, port, `warm ${h}`);
+        await delay(50);
+        return sinks.every((s) => heard(s, `warm ${h}`) > 0) || undefined;
+      },
+      10_000,
+      () => `warm-up from h${h}c1 not heard by all: ${sinks.map((s) => s.stdout).join(" | ")}`,
+    );
+  }
+  for (const h of hosts) await sendUdp(lab, `h${h}c1`, group, port, `data ${h}`);
+  await poll(
+    () => Promise.resolve(sinks.every((s) => hosts.every((h) => heard(s, `data ${h}`) > 0)) || undefined),
+    5_000,
+    () => sinks.map((s) => s.stdout).join(" | "),
+  );
+  await delay(300);
+  await Promise.all(sinks.map((s) => s.stop("SIGKILL")));
+  for (const [i, s] of sinks.entries()) {
+    assert.deepEqual(hosts.map((h) => heard(s, `data ${h}`)), hosts.map(() => 1), `heard by h${hosts[i]}c1`);
+  }
+}

@@ -8,11 +8,12 @@
 import assert from "node:assert/strict";
 import { type Lab, meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
 import {
+  broadcastOnce,
   containsBytes,
   converge,
-  delay,
-  multicastSink,
+  multicastOnce,
   mustExec,
+  overlayAddress,
   poll,
   randomFile,
   replayUdp,
@@ -21,7 +22,6 @@ import {
   tcpdump,
   transfer,
   udpPayloads,
-  type Watched,
 } from "./lab_traffic.ts";
 import { RecordKind } from "../../src/overlay/sleeve/constants.ts";
 
@@ -34,7 +34,7 @@ const LAUNCH = ["--ipalloc-range", "10.48.0.0/12"];
 const SLEEVE_PORT = 6783;
 
 /** The overlay address (no prefix length) of container `c` of host `h`, as startMeshnet attaches it. */
-const addr = (h: number, c = 1) => `10.32.${h}.${c}`;
+const addr = overlayAddress;
 
 /** Converges the mesh and checks containers h1c1 and hNc1 ping each other both ways. */
 async function pingEnds(lab: Lab): Promise<void> {
@@ -55,64 +55,6 @@ async function transfer50(lab: Lab): Promise<void> {
     assert.deepEqual(got, { bytes: 50 * MB, sha256: file.sha256 });
   } finally {
     await Deno.remove(file.path);
-  }
-}
-
-/** Counts the lines of `w`'s output that contain `text`. */
-function count(w: Watched, text: string): number {
-  return w.stdout.split("\n").filter((l) => l.includes(text)).length;
-}
-
-/** A broadcast ARP request from h1c1 is seen exactly once by every container (its own outgoing copy included). */
-async function broadcastOnce(lab: Lab, target: string): Promise<void> {
-  const all = lab.hosts.flatMap((h) => h.containers);
-  const caps = await Promise.all(
-    all.map((c) => tcpdump(lab, c, ["-i", "ethwe", `arp and dst host ${target}`])),
-  );
-  await lab.exec("h1c1", ["arping", "-c1", "-w1", "-i", "ethwe", target]);
-  const seen = `who-has ${target}`;
-  await poll(
-    () => Promise.resolve(caps.every((c) => count(c, seen) > 0) || undefined),
-    5_000,
-    () => `ARP requests seen by ${all.join(", ")}: ${caps.map((c) => count(c, seen))}`,
-  );
-  await delay(300); // a duplicate or a loop would show up within this
-  await Promise.all(caps.map((c) => c.stop()));
-  assert.deepEqual(
-    caps.map((c) => count(c, seen)),
-    all.map(() => 1),
-    `ARP requests seen by ${all.join(", ")}`,
-  );
-}
-
-/** Each host's container c1 sends to 239.1.2.3:5000; every c1 receives every message exactly once. */
-async function multicastOnce(lab: Lab): Promise<void> {
-  const group = "239.1.2.3", port = 5000;
-  const hosts = lab.hosts.map((h) => h.number);
-  const sinks = await Promise.all(hosts.map((h) => multicastSink(lab, `h${h}c1`, group, port, addr(h))));
-  const heard = (s: Watched, text: string) => s.stdout.split("\n").filter((l) => l === text).length;
-  // Warm-up until the group is known on every path (IGMP joins travel through the bridges too).
-  for (const h of hosts) {
-    await poll(
-      async () => {
-        await sendUdp(lab, `h${h}c1`, group, port, `warm ${h}`);
-        await delay(50);
-        return sinks.every((s) => heard(s, `warm ${h}`) > 0) || undefined;
-      },
-      10_000,
-      () => `warm-up from h${h}c1 not heard by all: ${sinks.map((s) => s.stdout).join(" | ")}`,
-    );
-  }
-  for (const h of hosts) await sendUdp(lab, `h${h}c1`, group, port, `data ${h}`);
-  await poll(
-    () => Promise.resolve(sinks.every((s) => hosts.every((h) => heard(s, `data ${h}`) > 0)) || undefined),
-    5_000,
-    () => sinks.map((s) => s.stdout).join(" | "),
-  );
-  await delay(300);
-  await Promise.all(sinks.map((s) => s.stop("SIGKILL")));
-  for (const [i, s] of sinks.entries()) {
-    assert.deepEqual(hosts.map((h) => heard(s, `data ${h}`)), hosts.map(() => 1), `heard by h${hosts[i]}c1`);
   }
 }
 
