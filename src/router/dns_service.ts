@@ -156,6 +156,8 @@ export class DnsService implements Gossiper, AttachmentHooks {
   #host?: DnsHost;
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy?: Promise<void>;
+  /** The last reason the server could not start, logged once until it changes. */
+  #lastError?: string;
 
   /**
    * Restores our own entries from the data directory and joins the "nameserver" gossip channel.
@@ -385,8 +387,12 @@ export class DnsService implements Gossiper, AttachmentHooks {
     if (this.#server) return;
     const rings = host.ipam.status();
     if (rings.length === 0 || rings.some((r) => r.state !== "ready")) return;
-    this.#busy = this.#serve(host).catch((err) => {
-      log.warn("Cannot start the DNS server; retrying", { error: (err as Error).message });
+    this.#busy = this.#serve(host).then(() => {
+      this.#lastError = undefined;
+    }, (err) => {
+      const error = (err as Error).message;
+      if (error !== this.#lastError) log.warn("Cannot start the DNS server; retrying", { error });
+      this.#lastError = error;
     }).finally(() => {
       this.#busy = undefined;
     });

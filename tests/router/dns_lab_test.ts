@@ -44,7 +44,13 @@ Deno.test("DNS across the mesh: names, resolv.conf, detach and death within 2 s,
         "--address=/ext.example/192.0.2.7",
       ]);
       for (const h of lab.hosts) {
-        await launchMeshnet(lab, h.number, ["--ipalloc-init", "consensus=3", "--resolv-conf", upstreamConf]);
+        await launchMeshnet(lab, h.number, [
+          "--ipalloc-init",
+          "consensus=3",
+          "--resolv-conf",
+          upstreamConf,
+          "--no-fastdp",
+        ]);
       }
       const ok = async (host: number, ...args: string[]) => {
         const r = await meshnet(lab, host, args);
@@ -183,5 +189,23 @@ Deno.test("DNS across the mesh: names, resolv.conf, detach and death within 2 s,
       await Deno.remove(upstreamConf).catch(() => {});
       for (const d of etcDirs) await Deno.remove(d, { recursive: true }).catch(() => {});
     }
+  });
+});
+
+Deno.test("launch --no-dns: nothing listens on port 53, and DNS commands and attach --name say DNS is off", async () => {
+  await withLab({ hosts: 1, containers: 1 }, async (lab) => {
+    await launchMeshnet(lab, 1, ["--no-dns", "--no-fastdp"], []);
+    const [c1] = lab.containersOf(1);
+    const attach = await meshnet(lab, 1, ["attach", "--name", "web", "10.32.1.1/12", c1]);
+    assert.equal(attach.code, 2, attach.stderr);
+    assert.match(attach.stderr, /Cannot name a container 'web': DNS is off on this router/);
+    assert.notEqual((await lab.exec(c1, ["ip", "link", "show", "ethwe"])).code, 0, "nothing was attached");
+    const lookup = await meshnet(lab, 1, ["dns-lookup", "web"]);
+    assert.equal(lookup.code, 1);
+    assert.match(lookup.stderr, /DNS is off on this router; launch it without --no-dns/);
+    assert.equal((await meshnet(lab, 1, ["status", "dns"])).stdout, "DNS is off (launched with --no-dns)\n");
+    assert.equal((await meshnet(lab, 1, ["attach", "10.32.1.1/12", c1])).code, 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.doesNotMatch((await lab.exec("h1", ["ss", "-Hlnu"])).stdout, /:53\s/, "no DNS server");
   });
 });
