@@ -14,6 +14,8 @@ import { logger } from "../log.ts";
 import type { RouterConfig } from "./config.ts";
 import { DataDir } from "./data_dir.ts";
 import { Router } from "./router.ts";
+import { DockerClient, dockerSocket } from "../runtime/docker.ts";
+import { DockerWatcher } from "../runtime/docker_watcher.ts";
 
 const log = logger("router");
 
@@ -60,6 +62,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
     await server.shutdown();
     throw err;
   }
+  const docker = watchDocker(router);
   dir.write(PID_FILE, `${Deno.pid}\n`);
   ready = true;
   const onSignal = () => stopped.resolve();
@@ -70,8 +73,23 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   log.info("meshnet stopping");
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
+  await docker?.stop();
   await router.stop();
   await server.shutdown();
   dir.remove(PID_FILE);
   log.info("meshnet stopped");
+}
+
+/** Follows the Docker/Podman engine at DOCKER_HOST (or the default socket), whenever one listens there. */
+function watchDocker(router: Router): DockerWatcher | undefined {
+  let socket: string;
+  try {
+    socket = dockerSocket();
+  } catch (err) {
+    log.warn("Not following a container engine", { error: (err as Error).message });
+    return undefined;
+  }
+  const watcher = new DockerWatcher(new DockerClient(socket), router.attachments);
+  watcher.start();
+  return watcher;
 }
