@@ -41,40 +41,40 @@ function fqdnForm(fqdn: string | undefined): [string, string][] {
   return fqdn === undefined ? [] : [["fqdn", fqdn]];
 }
 
-/** Builds the `dns-add` command. */
-export function dnsAddCommand(): Command {
-  return new Command("dns-add")
-    .description(
-      "register a name for a container's addresses (all of them unless given), or for outside ones",
-    )
+/** dns-add and dns-remove: one API call per address, or one for the whole container; dns-add prints what it added. */
+function nameCommand(verb: "dns-add" | "dns-remove", description: string, hostnameHelp: string): Command {
+  const method = verb === "dns-add" ? "PUT" : "DELETE";
+  return new Command(verb)
+    .description(description)
     .helpOption("--help", "display help for command")
     .argument("<args...>", "[IP…] CONTAINER, or IP… with -h")
-    .option("-h, --hostname <fqdn>", "the name; default the name the container was attached with")
+    .option("-h, --hostname <fqdn>", hostnameHelp)
     .action(async (args: string[], opts: { hostname?: string }) => {
-      const { container, ips } = split(args, "dns-add", opts.hostname);
+      const { container, ips } = split(args, verb, opts.hostname);
       const form = fqdnForm(opts.hostname);
-      const added = ips.length
-        ? await Promise.all(ips.map((ip) => apiCall("PUT", namePath(container, ip), { form })))
-        : [await apiCall("PUT", namePath(container), { form })];
-      console.log(added.map((a) => a.trim()).join("\n"));
+      const paths = ips.length ? ips.map((ip) => namePath(container, ip)) : [namePath(container)];
+      const replies: string[] = [];
+      for (const path of paths) replies.push((await apiCall(method, path, { form })).trim());
+      if (method === "PUT") console.log(replies.join("\n"));
     });
+}
+
+/** Builds the `dns-add` command. */
+export function dnsAddCommand(): Command {
+  return nameCommand(
+    "dns-add",
+    "register a name for a container's addresses (all of them unless given), or for outside ones",
+    "the name; default the name the container was attached with",
+  );
 }
 
 /** Builds the `dns-remove` command. */
 export function dnsRemoveCommand(): Command {
-  return new Command("dns-remove")
-    .description(
-      "remove names of a container (all, or of the given addresses, or only -h), or of outside ones",
-    )
-    .helpOption("--help", "display help for command")
-    .argument("<args...>", "[IP…] CONTAINER, or IP… with -h")
-    .option("-h, --hostname <fqdn>", "remove only this name")
-    .action(async (args: string[], opts: { hostname?: string }) => {
-      const { container, ips } = split(args, "dns-remove", opts.hostname);
-      const form = fqdnForm(opts.hostname);
-      if (ips.length === 0) await apiCall("DELETE", namePath(container), { form });
-      for (const ip of ips) await apiCall("DELETE", namePath(container, ip), { form });
-    });
+  return nameCommand(
+    "dns-remove",
+    "remove names of a container (all, or of the given addresses, or only -h), or of outside ones",
+    "remove only this name",
+  );
 }
 
 /**
