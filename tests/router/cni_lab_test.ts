@@ -46,7 +46,7 @@ async function eth0(lab: Lab, container: string): Promise<string[]> {
 
 Deno.test("meshnet-cni through the CNI environment: every verb, every version, against a real router", async () => {
   await withLab({ hosts: 1, containers: 3 }, async (lab) => {
-    await launchMeshnet(lab, 1, [], []);
+    await launchMeshnet(lab, 1, ["--no-fastdp"], []);
     const containers = lab.containersOf(1).map((c) => c.slice(lab.prefix.length));
     for (const [i, v] of VERSIONS.entries()) {
       const c = containers[i];
@@ -104,7 +104,7 @@ Deno.test("meshnet-cni through the CNI environment: every verb, every version, a
 
 Deno.test("CNI-made containers on two hosts ping each other, for every version", async () => {
   await withLab({ hosts: 2, containers: 3 }, async (lab) => {
-    for (const h of [1, 2]) await launchMeshnet(lab, h);
+    for (const h of [1, 2]) await launchMeshnet(lab, h, ["--no-fastdp"]);
     for (const [i, v] of VERSIONS.entries()) {
       const addr: string[] = [];
       for (const h of ["h1", "h2"]) {
