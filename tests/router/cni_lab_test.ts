@@ -102,15 +102,21 @@ Deno.test("meshnet-cni through the CNI environment: every verb, every version, a
   });
 });
 
-Deno.test("CNI-made containers on two hosts ping each other, for every version", async () => {
+Deno.test("CNI-made containers on two hosts ping and resolve each other by name, for every version", async () => {
   await withLab({ hosts: 2, containers: 3 }, async (lab) => {
     for (const h of [1, 2]) await launchMeshnet(lab, h, ["--no-fastdp"]);
     for (const [i, v] of VERSIONS.entries()) {
       const addr: string[] = [];
+      const dns: { nameservers: string[]; search: string[] }[] = [];
       for (const h of ["h1", "h2"]) {
-        const add = await cni(lab, h, addVars(lab, `${h}c${i + 1}`, `pod-${h}-${i}`), { cniVersion: v });
+        const vars = {
+          ...addVars(lab, `${h}c${i + 1}`, `pod-${h}-${i}`),
+          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAME=pod-${h}-${i}`,
+        };
+        const add = await cni(lab, h, vars, { cniVersion: v });
         assert.equal(add.code, 0, `[${v}] ADD on ${h}: ${add.stdout}`);
         addr.push((add.out.ips as { address: string }[])[0].address.split("/")[0]);
+        dns.push(add.out.dns as { nameservers: string[]; search: string[] });
       }
       assert.notEqual(addr[0], addr[1], "IPAM across hosts gives distinct addresses");
       const ping = await lab.exec(`h1c${i + 1}`, ["ping", "-c1", "-W5", addr[1]]);
@@ -119,6 +125,18 @@ Deno.test("CNI-made containers on two hosts ping each other, for every version",
         0,
         `[${v}] h1c${i + 1} → h2c${i + 1} (${addr[1]}): ${ping.stdout}${ping.stderr}`,
       );
+      // Each container resolves the other by name through the DNS server its ADD result names.
+      for (const [from, to] of [[0, 1], [1, 0]]) {
+        assert.deepEqual(dns[from].search, ["weave.local"], `[${v}] search domain`);
+        const name = `pod-h${to + 1}-${i}.weave.local`;
+        const dig = ["dig", "+short", "+time=1", "+tries=1", `@${dns[from].nameservers[0]}`, name];
+        let answer = "";
+        for (let t = 0; t < 30 && answer !== addr[to]; t++) {
+          if (t) await new Promise((r) => setTimeout(r, 100));
+          answer = (await lab.exec(`h${from + 1}c${i + 1}`, dig)).stdout.trim();
+        }
+        assert.equal(answer, addr[to], `[${v}] h${from + 1}c${i + 1} resolves ${name}`);
+      }
     }
   });
 });

@@ -76,3 +76,12 @@ export const ATTACHMENT_ID_PREFIX = "cni:";
 
 /** How long an ADD waits for the router (it may wait for IPAM consensus), in milliseconds. */
 export const ADD_TIMEOUT_MS = 60_000;
+
+/** How long ADD waits for the router's DNS server to come up, in milliseconds. */
+export const DNS_ADDRESS_WAIT_MS = 3_000;
+
+/** How often ADD asks for the DNS server's address meanwhile, in milliseconds. */
+export const DNS_ADDRESS_POLL_MS = 100;
+
+/** The only DNS port resolv.conf can name. */
+export const DNS_PORT_IN_RESOLV_CONF = 53;

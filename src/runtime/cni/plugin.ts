@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { type ApiReply, type ApiRequestOptions, NotRunningError } from "../../api/client.ts";
 import type { Attachment } from "../../router/attachments.ts";
 import {
   ADD_TIMEOUT_MS,
@@ -23,10 +22,9 @@ import { type NetConf, parseNetConf } from "./config.ts";
 import { type CniEnv, parseCniEnv } from "./env.ts";
 import { CniError } from "./error.ts";
 import { type CniResult, formatResult } from "./result.ts";
+import { call, type RouterRequest } from "./router_api.ts";
+import { podName, routerDns } from "./dns.ts";
 import { versionAtLeast } from "./version.ts";
-
-/** Sends one request to the router's API (src/api/client.ts's apiRequest, or a double in tests). */
-export type RouterRequest = (method: string, path: string, opts?: ApiRequestOptions) => Promise<ApiReply>;
 
 /** What the plugin prints and how it exits. */
 export interface PluginOutput {
@@ -48,23 +46,6 @@ export function attachmentId(network: string, containerId: string, ifname: strin
   return `${ATTACHMENT_ID_PREFIX}${network}:${containerId}:${ifname}`;
 }
 
-async function call(request: RouterRequest, method: string, path: string, opts?: ApiRequestOptions) {
-  let reply: ApiReply;
-  try {
-    reply = await request(method, path, opts);
-  } catch (err) {
-    if (err instanceof NotRunningError) throw new CniError(CNI_ERROR.tryAgainLater, err.message);
-    throw new CniError(CNI_ERROR.ioFailure, `Cannot reach the meshnet router: ${(err as Error).message}`);
-  }
-  if (reply.status < 200 || reply.status > 299) {
-    throw new CniError(
-      CNI_ERROR.routerRefused,
-      reply.body.trim() || `${method} ${path} failed with ${reply.status}`,
-    );
-  }
-  return reply.body;
-}
-
 async function recorded(request: RouterRequest): Promise<Attachment[]> {
   return JSON.parse(await call(request, "GET", "/ps/recorded")) as Attachment[];
 }
@@ -80,6 +61,10 @@ async function cmdAdd(env: CniEnv, conf: NetConf, request: RouterRequest): Promi
   }
   const form: [string, string][] = [["container", env.netns], ["id", id], ["ifname", env.ifname]];
   if (conf.subnet) form.push(["cidr", `net:${conf.subnet}`]);
+  const dns = await routerDns(request);
+  const name = podName(env.args);
+  // The runtime writes the container's resolv.conf from the result, so the router must not.
+  if (dns && name) form.push(["name", name], ["resolver", "false"]);
   const a = JSON.parse(
     await call(request, "POST", "/attach", { form, timeoutMs: ADD_TIMEOUT_MS }),
   ) as Attachment;
@@ -93,7 +78,7 @@ async function cmdAdd(env: CniEnv, conf: NetConf, request: RouterRequest): Promi
       ...a.addresses.map((address) => ({ address, interface: interfaces.length - 1 })),
     ],
     routes: prev?.routes ?? [],
-    dns: conf.dns ?? prev?.dns ?? {},
+    dns: conf.dns ?? await dns?.result() ?? prev?.dns ?? {},
   };
   return JSON.stringify(formatResult(result, conf.cniVersion));
 }
