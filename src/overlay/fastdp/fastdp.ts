@@ -22,6 +22,7 @@ import type { NetlinkSocket } from "../../../ffi/netlink/socket.ts";
 import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import { parseIP } from "../../net/ip.ts";
+import { logger } from "../../log.ts";
 import { formatMac48, parseMac48 } from "../sleeve/mac48.ts";
 import {
   ACKS_TO_USE,
@@ -39,6 +40,8 @@ import { decodeHeartbeat, encodeHeartbeat, HeartbeatError } from "./heartbeat.ts
 import { HeartbeatSocket } from "./heartbeat_socket.ts";
 import { PairHealth } from "./pair_health.ts";
 import { VxlanDevice } from "./vxlan_device.ts";
+
+const log = logger("fastdp");
 
 /** How often the heartbeat socket is drained, in ms. */
 export const DRAIN_MS = 50;
@@ -131,9 +134,9 @@ export class FastDp {
     let device: VxlanDevice | undefined;
     try {
       device = VxlanDevice.create(nl, options.bridge, options.mtu);
-      const socket = HeartbeatSocket.open(device.index, VXLAN_DEVICE);
       device.up();
       const d = device;
+      const socket = HeartbeatSocket.open(device.index, VXLAN_DEVICE);
       d.isolate(options.tap, options.bridge, options.us);
       return new FastDp(options, {
         send: (frame) => socket.send(frame),
@@ -237,7 +240,12 @@ export class FastDp {
   #schedule(): void {
     this.#timer = this.#clock.setTimeout(() => {
       this.#schedule();
-      this.tick();
+      try {
+        this.tick();
+      } catch (err) {
+        // A refused netlink request or socket error must not end the router; the next tick tries again.
+        log.warn("Fastdp tick failed", { error: (err as Error).message });
+      }
     }, DRAIN_MS);
   }
 

@@ -17,6 +17,8 @@ const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
+/** Reported once after the device went down; the socket keeps working when it is up again. */
+const ENETDOWN = 100;
 const SOCKADDR_LL_SIZE = 20;
 const ETH_P_ALL = 3;
 const SOL_SOCKET = 1;
@@ -107,14 +109,14 @@ export class HeartbeatSocket {
   /**
    * Receives one frame into `buf` without waiting.
    *
-   * @returns its length, or undefined when none is queued
-   * @throws {SyscallError} for errors other than EAGAIN
+   * @returns its length, or undefined when none is queued (or the device just went down)
+   * @throws {SyscallError} for errors other than EAGAIN and ENETDOWN
    */
   receive(buf: Uint8Array): number | undefined {
     const n = Number(libc().recv(this.#fd, buf, BigInt(buf.length), MSG_DONTWAIT));
     if (n >= 0) return n;
     const e = errno();
-    if (e === EAGAIN) return undefined;
+    if (e === EAGAIN || e === ENETDOWN) return undefined;
     throw new SyscallError(`Cannot receive fastdp heartbeats on '${this.#device}'`, e);
   }
 

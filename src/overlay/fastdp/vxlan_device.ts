@@ -63,7 +63,7 @@ export class VxlanDevice {
     }
   }
 
-  /** Brings the device up; after {@link create}, once the heartbeat socket is bound. */
+  /** Brings the device up; before the heartbeat socket binds to it (binding to a down device reports ENETDOWN). */
   up(): void {
     linkSet(this.#nl, this.index, { up: true });
   }
