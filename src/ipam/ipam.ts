@@ -306,15 +306,20 @@ export class Ipam implements Gossiper {
     return n;
   }
 
-  /** Tells which peers the mesh can reach now; unreachable time counts toward reclaim. */
+  /**
+   * Tells which peers the mesh can reach now; unreachable time counts toward reclaim. When a peer became
+   * reachable the rings are broadcast: a broadcast made before the mesh had a route to it (a consensus vote
+   * right after launch) never reached it, and would otherwise wait for a retry timer.
+   */
   setReachable(peers: Iterable<PeerName>): void {
+    const now = this.opts.now(), before = this.reachable;
     this.reachable = new Set(peers);
-    const now = this.opts.now();
+    const gained = [...this.reachable].some((p) => !before.has(p));
     for (const p of this.knownPeers()) {
       if (this.reachable.has(p)) this.unreachableSince.delete(p);
       else if (!this.unreachableSince.has(p)) this.unreachableSince.set(p, now);
     }
-    this.update();
+    this.update(gained);
   }
 
   /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */

@@ -125,3 +125,24 @@ Deno.test("new Ipam() refuses bad names, ranges and init modes", () => {
   assert.equal(new Ipam(base).status()[0].state, "observer: waiting for another peer to initialise the ring");
   assert.equal(new Ipam(base).status()[0].range, "10.32.0.0/12");
 });
+
+Deno.test("Ipam.setReachable() broadcasts the rings when a peer becomes reachable, not on every tick", () => {
+  let broadcasts = 0;
+  const ipam = new Ipam({
+    name: peerName(1),
+    init: { mode: "consensus", count: 2 },
+    now: () => 0,
+    random: () => 0,
+    gossip: { gossipBroadcast: () => broadcasts++, gossipUnicast: () => {}, gossipNeighbourSubset: () => {} },
+  });
+  ipam.setReachable([peerName(1)]);
+  const settled = broadcasts;
+  ipam.tick();
+  ipam.setReachable([peerName(1)]);
+  assert.equal(broadcasts, settled, "nothing new, nothing sent");
+  ipam.setReachable([peerName(1), peerName(2)]);
+  assert.equal(broadcasts, settled + 1, "the new peer may have missed earlier broadcasts");
+  ipam.tick();
+  ipam.setReachable([peerName(1)]);
+  assert.equal(broadcasts, settled + 1, "losing a peer sends nothing");
+});
