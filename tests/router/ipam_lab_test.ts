@@ -12,6 +12,9 @@ import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../..
 import { bigIntToIP, contains, formatIP, ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../src/net/ip.ts";
 
 const API = "http://127.0.0.1:6784";
+/** Every launch runs on the sleeve: the IPAM does not depend on the data plane, and fastdp's start-up in a lab
+ * namespace is not what these tests decide. */
+const SLEEVE = "--no-fastdp";
 /** Concurrent API calls per host: enough to overlap allocations, few enough for a 2-core machine. */
 const PARALLEL = 4;
 
@@ -154,7 +157,7 @@ function converged(lab: Lab, hosts: number[], onSample: () => Promise<void> = as
 
 /** Launches meshnet on each host with `args` (connected as the lab's topology says) and waits for the ring. */
 async function launchAll(lab: Lab, args: string[] = []): Promise<string[]> {
-  const names = await Promise.all(lab.hosts.map((h) => launchMeshnet(lab, h.number, args)));
+  const names = await Promise.all(lab.hosts.map((h) => launchMeshnet(lab, h.number, [SLEEVE, ...args])));
   assert.equal(await ok(lab, 1, "GET", "/ring"), "ready");
   await converged(lab, lab.hosts.map((h) => h.number));
   return names;
@@ -235,7 +238,7 @@ Deno.test("ipam: kill -9 of a router and restart loses no allocation; new ones n
         return true;
       }
     });
-    await launchMeshnet(lab, 1);
+    await launchMeshnet(lab, 1, [SLEEVE]);
     for (const [id, addrs] of before) {
       assert.equal(await ok(lab, 1, "GET", `/ip/${id}`), addrs.join(" "), `GET /ip/${id} after restart`);
     }
@@ -414,8 +417,8 @@ Deno.test("ipam: rings initialised apart are refused when they meet, saying how 
     const addr = (h: number) => lab.host(h).address;
     const pair = async (x: number, y: number) => {
       const seed = `seed=${name(x)},${name(y)}`;
-      await launchMeshnet(lab, x, ["--name", name(x), "--ipalloc-init", seed], [addr(y)]);
-      await launchMeshnet(lab, y, ["--name", name(y), "--ipalloc-init", seed], [addr(x)]);
+      await launchMeshnet(lab, x, [SLEEVE, "--name", name(x), "--ipalloc-init", seed], [addr(y)]);
+      await launchMeshnet(lab, y, [SLEEVE, "--name", name(y), "--ipalloc-init", seed], [addr(x)]);
     };
     await pair(1, 2);
     await pair(3, 4);
