@@ -20,8 +20,11 @@ const SECONDS = 2, RUNS = 3;
 const VXLAN_MTU = 1450;
 /** Pings per RTT measurement, and their interval in seconds. */
 const PINGS = 50, PING_INTERVAL = "0.01";
-/** Keeps the fixed overlay addresses out of IPAM's range, so attaching them needs no IPAM consensus. */
-const LAUNCH = ["--ipalloc-range", "10.48.0.0/12"];
+/**
+ * Only the sleeve (no kernel fast datapath), and the fixed overlay addresses out of IPAM's range, so attaching
+ * them needs no IPAM consensus.
+ */
+const LAUNCH = ["--no-fastdp", "--ipalloc-range", "10.48.0.0/12"];
 
 /** One measured path: throughput with 1 and 2 streams (Gbit/s, each run) and the average ping RTT (ms, each run). */
 interface PathResult {

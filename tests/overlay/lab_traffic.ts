@@ -108,6 +108,17 @@ function unconverged(r: Report, n: number): string | undefined {
   return undefined;
 }
 
+/** One line per host: each peer it knows, with the version and connections (+ established, - not) it has of it. */
+function view(r: Report): string {
+  const peers = r.router.peers.map((p) =>
+    `${p.nickname} v${p.version} [${
+      p.connections.map((c) => `${c.name}${c.established ? "+" : "-"}${c.outbound ? ">" : "<"}`).join(" ")
+    }]`
+  );
+  const conns = r.router.connections.map((c) => `${c.nickname} ${c.state}`).join(", ");
+  return `${r.nickname} (${r.name}) sees ${peers.join("; ")}; its connections: ${conns}`;
+}
+
 /**
  * Waits until every host's report shows every peer, only established connections and a route to every
  * other peer, then until each `[from, address]` ping gets an answer; all within `ms`.
@@ -116,17 +127,15 @@ function unconverged(r: Report, n: number): string | undefined {
  */
 export async function converge(lab: Lab, pings: [string, string][], ms = 20_000): Promise<number> {
   const start = Date.now(), n = lab.hosts.length;
-  let why = "";
+  let why = "", reports: Report[] = [];
   await poll(
     async () => {
-      for (const h of lab.hosts) {
-        why = unconverged(await report(lab, h.name), n) ?? "";
-        if (why) return undefined;
-      }
-      return true;
+      reports = await Promise.all(lab.hosts.map((h) => report(lab, h.name)));
+      why = reports.map((r) => unconverged(r, n)).find((w) => w !== undefined) ?? "";
+      return why ? undefined : true;
     },
     ms,
-    () => `mesh not converged: ${why}`,
+    () => `mesh not converged: ${why}; views:\n${reports.map(view).join("\n")}`,
   );
   for (const [from, to] of pings) {
     await poll(

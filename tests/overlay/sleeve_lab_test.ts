@@ -27,10 +27,11 @@ import { RecordKind } from "../../src/overlay/sleeve/constants.ts";
 
 const MB = 1 << 20;
 /**
+ * `--no-fastdp`: these tests are about the sleeve, which would otherwise carry only what kernel VXLAN cannot.
  * The containers get fixed addresses 10.32.H.C/12 (startMeshnet); an IPAM range apart from them keeps these
  * data-plane tests independent of IPAM consensus, which would otherwise have to claim each address first.
  */
-const LAUNCH = ["--ipalloc-range", "10.48.0.0/12"];
+const LAUNCH = ["--no-fastdp", "--ipalloc-range", "10.48.0.0/12"];
 const SLEEVE_PORT = 6783;
 
 /** The overlay address (no prefix length) of container `c` of host `h`, as startMeshnet attaches it. */
@@ -116,6 +117,9 @@ Deno.test("sleeve: in a line h1–h2–h3, containers ping, transfer, broadcast,
             () => `${from} cannot reach ${addr(3)} on h1c2`,
           )
         ));
+        const mac = JSON.parse(await mustExec(lab, "h1c2", ["ip", "-j", "link", "show", "ethwe"]))[0].address;
+        const neigh = JSON.parse(await mustExec(lab, "h2c1", ["ip", "-j", "neigh", "show", addr(3)]));
+        assert.equal(neigh[0]?.lladdr, mac, "h2c1 reaches the moved address at h1c2's interface");
       },
     );
   });
