@@ -123,6 +123,7 @@ export class Attachments {
     try {
       for (const w of wanted) {
         if (w.kind === "allocate") cidrs.push(...await this.#ipam.allocate(container.id, w.subnet));
+        else if (this.#ipam.lookup(container.id).includes(w.cidr)) cidrs.push(w.cidr); // held: a restart
         else if (this.#ipam.manages(w.cidr)) cidrs.push(...await this.#ipam.claim(container.id, w.cidr));
         else cidrs.push(w.cidr);
       }

@@ -39,10 +39,12 @@ async function routerGet(lab: Lab, host: string, path: string): Promise<{ code: 
   return { code: Number(lines.pop()), body: lines.join("\n") };
 }
 
-/** The address `name` has in `host`'s DNS ("" when none), asked from the host itself. */
-async function lookup(lab: Lab, host: string, name: string): Promise<string> {
-  const server = (await routerGet(lab, host, "/dns-address")).body.replace(/:53$/, "");
-  const r = await lab.exec(host, [
+/** The address `name` has in `host`'s DNS ("" when none), asked from inside the container with `pid`. */
+async function lookup(lab: Lab, host: string, pid: number, name: string): Promise<string> {
+  const server = (await routerGet(lab, host, "/dns-address")).body.trim().replace(/:53$/, "");
+  const r = await runCommand([
+    "nsenter",
+    `--net=/proc/${pid}/ns/net`,
     "dig",
     "+short",
     "+time=1",
@@ -121,7 +123,7 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
         await until(
           "web1 in h2's DNS",
           5000,
-          async () => (await lookup(lab, "h2", "web1")) === addr[0] || undefined,
+          async () => (await lookup(lab, "h2", pid[1], "web1")) === addr[0] || undefined,
         ),
         true,
       );
@@ -132,7 +134,7 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
       await until(
         "web1 to leave h2's DNS",
         2000,
-        async () => (await lookup(lab, "h2", "web1")) === "" || undefined,
+        async () => (await lookup(lab, "h2", pid[1], "web1")) === "" || undefined,
       );
       assert.ok(Date.now() - stopped <= 2000, `gone from h2's DNS after ${Date.now() - stopped} ms`);
       assert.doesNotMatch((await meshnet(lab, "h1", ["ps"])).stdout, /web1/, "detached on h1");
@@ -143,7 +145,7 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
       await until(
         "web1 back in h2's DNS",
         5000,
-        async () => (await lookup(lab, "h2", "web1")) === addr[0] || undefined,
+        async () => (await lookup(lab, "h2", pid[1], "web1")) === addr[0] || undefined,
       );
       const newPid = JSON.parse((await pods[0].api("GET", "/containers/web1/json")).body).State.Pid;
       const again = await runCommand([
