@@ -52,12 +52,11 @@ export interface DockerEvent {
 export class DockerClient {
   /** The socket path. */
   readonly socket: string;
-  #http: Deno.HttpClient;
+  #http?: Deno.HttpClient;
 
-  /** @param socket the engine's socket path (see {@link dockerSocket}) */
+  /** @param socket the engine's socket path (see {@link dockerSocket}); nothing is opened until a request */
   constructor(socket: string) {
     this.socket = socket;
-    this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
   }
 
   /** Whether the socket file exists (an engine may listen on it). */
@@ -70,6 +69,7 @@ export class DockerClient {
   }
 
   #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    this.#http ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.socket } });
     return fetch(`http://engine/${DOCKER_API_VERSION}${path}`, { ...init, client: this.#http });
   }
 
@@ -125,7 +125,8 @@ export class DockerClient {
 
   /** Closes the connection pool. */
   close(): void {
-    this.#http.close();
+    this.#http?.close();
+    this.#http = undefined;
   }
 }
 
