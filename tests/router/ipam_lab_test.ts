@@ -343,6 +343,12 @@ Deno.test("ipam: nothing in use is reclaimed from a live peer behind a cut; it u
     assert.equal(minority.majority, false);
     const [reserved] = (await attachAll(lab, 3, [c3])).get(c3)!;
     assert.equal(ownerOf(minority, reserved), names[2]);
+    const top = minority.tokens.filter((t) => t.owner === names[2])
+      .map((t) => ipToBigInt(parseIP(t.end))).reduce((a, b) => a > b ? a : b);
+    assert.ok(
+      ipToBigInt(parseIP(reserved.split("/")[0])) > top - BigInt(minority.reserve),
+      `${reserved} is not in h3's reserve, the top ${minority.reserve} addresses of its space`,
+    );
     assert.ok(!held.includes(reserved));
     const taken = await until("the majority to take over h3's free space", async () => {
       const r = (await rings(lab, 1))[0];
