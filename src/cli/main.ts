@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { labCommand } from "./lab.ts";
 import { attachCommand, detachCommand, psCommand } from "./attach.ts";
 import { cniCommand, ReportedFailure } from "./cni.ts";
+import { dnsArgsCommand, envCommand } from "./runtime.ts";
 import { connectCommand, forgetCommand } from "./connect.ts";
 import { dnsAddCommand, dnsLookupCommand, dnsRemoveCommand } from "./dns.ts";
 import { exposeCommand, hideCommand, primeCommand, rmpeerCommand } from "./ipam.ts";
@@ -47,6 +48,8 @@ export function program(): Command {
       dnsRemoveCommand(),
       dnsLookupCommand(),
       cniCommand(),
+      dnsArgsCommand(),
+      envCommand(),
       exposeCommand(),
       hideCommand(),
       rmpeerCommand(),

@@ -3,7 +3,7 @@
  * the config on stdin, against a real router, for every spec version meshnet's conflist offers.
  */
 import assert from "node:assert/strict";
-import { launchMeshnet, withLab } from "../../src/lab/mod.ts";
+import { launchMeshnet, meshnet, withLab } from "../../src/lab/mod.ts";
 import type { Lab } from "../../src/lab/mod.ts";
 import { runCommand } from "../../src/lab/runner.ts";
 
@@ -124,6 +124,12 @@ Deno.test("CNI-made containers on two hosts ping and resolve each other by name,
         ping.code,
         0,
         `[${v}] h1c${i + 1} → h2c${i + 1} (${addr[1]}): ${ping.stdout}${ping.stderr}`,
+      );
+      const flags = await meshnet(lab, 1, ["dns-args"]);
+      assert.equal(
+        flags.stdout.trim(),
+        `--dns=${dns[0].nameservers[0]} --dns-search=weave.local`,
+        flags.stderr,
       );
       // Each container resolves the other by name through the DNS server its ADD result names.
       for (const [from, to] of [[0, 1], [1, 0]]) {
