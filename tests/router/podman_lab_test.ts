@@ -168,11 +168,19 @@ Deno.test("Podman as a CNI runtime: containers on two hosts get address and DNS 
     const pluginDir = await Deno.makeTempDir({ prefix: `${lab.prefix}cni-bin-` });
     try {
       await Deno.symlink(new URL("../../meshnet-cni", import.meta.url).pathname, `${pluginDir}/meshnet-cni`);
-      for (const [i, v] of VERSIONS.entries()) {
+      const shipped = JSON.parse(
+        await Deno.readTextFile(new URL("../../deploy/cni/meshnet.conflist", import.meta.url)),
+      );
+      // Every version, then the conflist meshnet ships (cniVersion 1.0.0 for runtimes that predate cniVersions).
+      for (const [i, v] of [...VERSIONS, "deploy/cni/meshnet.conflist"].entries()) {
         const net = `mn${i}`;
         // Podman 4.3's libcni knows results up to 1.0.0 and predates cniVersions: it refuses 1.1.0 itself.
         const podmanSpeaks = v !== "1.1.0";
-        const conflist = JSON.stringify({ cniVersion: v, name: net, plugins: [{ type: "meshnet-cni" }] });
+        const conflist = JSON.stringify(
+          i < VERSIONS.length
+            ? { cniVersion: v, name: net, plugins: [{ type: "meshnet-cni" }] }
+            : { ...shipped, name: net },
+        );
         await withPodman(
           lab,
           (h, dir) => PodmanHost.create(lab, h, dir, { pluginDirs: [pluginDir], conflist, name: net }),
