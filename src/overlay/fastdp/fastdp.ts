@@ -281,7 +281,11 @@ export class FastDp {
     io.send(frame);
   }
 
-  /** Tells the sleeve and the bridge; on fallback the sleeve goes first, so nothing is lost in between. */
+  /**
+   * Tells the sleeve and the bridge. On fallback the sleeve is told before the entries go, so at most the
+   * frames of one Worker message hop are lost; on return the entries come first (a frame may then arrive
+   * twice in that hop, never not at all).
+   */
   #switched(fast: boolean): void {
     this.#onChange(this.fastPeers());
     if (!fast) this.#program();
