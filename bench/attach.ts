@@ -17,6 +17,7 @@
  * @module
  */
 import { type Lab, launchMeshnet, withLab } from "../src/lab/mod.ts";
+import { mustRun as run } from "../src/lab/runner.ts";
 
 const N = 200;
 const API = "http://127.0.0.1:6784";
@@ -25,26 +26,6 @@ const CONF = JSON.stringify({ cniVersion: "1.1.0", name: "bench", type: "meshnet
 
 /** The namespace of container `i` of the lab with `prefix`. */
 const nsOf = (prefix: string, i: number) => `${prefix}b${i}`;
-
-async function run(cmd: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  if (!out.success) {
-    const dec = new TextDecoder();
-    throw new Error(`${cmd.join(" ")}: ${dec.decode(out.stdout)}${dec.decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
 
 async function post(path: string, form: [string, string][]): Promise<void> {
   const res = await fetch(`${API}${path}`, { method: "POST", body: new URLSearchParams(form) });

@@ -7,6 +7,7 @@ import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../..
 import { runCommand } from "../../src/lab/runner.ts";
 import { meshnetCommand } from "../../src/self.ts";
 import { IMAGE, PodmanHost, podmanMissing } from "../runtime/podman_fixture.ts";
+import { until } from "../runtime/poll.ts";
 
 const VERSIONS = ["0.4.0", "1.0.0", "1.1.0"];
 
@@ -39,12 +40,15 @@ async function routerGet(lab: Lab, host: string, path: string): Promise<{ code: 
   return { code: Number(lines.pop()), body: lines.join("\n") };
 }
 
+/** Runs `cmd` in the network namespace of the container whose main process is `pid`. */
+function inContainer(pid: number, cmd: string[]) {
+  return runCommand(["nsenter", `--net=/proc/${pid}/ns/net`, ...cmd]);
+}
+
 /** The address `name` has in `host`'s DNS ("" when none), asked from inside the container with `pid`. */
 async function lookup(lab: Lab, host: string, pid: number, name: string): Promise<string> {
   const server = (await routerGet(lab, host, "/dns-address")).body.trim().replace(/:53$/, "");
-  const r = await runCommand([
-    "nsenter",
-    `--net=/proc/${pid}/ns/net`,
+  const r = await inContainer(pid, [
     "dig",
     "+short",
     "+time=1",
@@ -53,16 +57,6 @@ async function lookup(lab: Lab, host: string, pid: number, name: string): Promis
     `${name}.weave.local`,
   ]);
   return r.stdout.trim();
-}
-
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 Deno.test("Podman API: containers attached by name on two hosts reach each other; a stopped one leaves DNS within 2 s and gets its address back on restart", async () => {
@@ -110,14 +104,7 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
         addr.push(attach.stdout.trim().split(" ")[0].split("/")[0]);
         pid.push(JSON.parse((await p.api("GET", `/containers/${name}/json`)).body).State.Pid);
       }
-      const ping = await runCommand([
-        "nsenter",
-        `--net=/proc/${pid[0]}/ns/net`,
-        "ping",
-        "-c1",
-        "-W5",
-        addr[1],
-      ]);
+      const ping = await inContainer(pid[0], ["ping", "-c1", "-W5", addr[1]]);
       assert.equal(ping.code, 0, `web1 → web2 (${addr[1]}): ${ping.stdout}`);
       assert.equal(
         await until(
@@ -148,14 +135,7 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
         async () => (await lookup(lab, "h2", pid[1], "web1")) === addr[0] || undefined,
       );
       const newPid = JSON.parse((await pods[0].api("GET", "/containers/web1/json")).body).State.Pid;
-      const again = await runCommand([
-        "nsenter",
-        `--net=/proc/${newPid}/ns/net`,
-        "ping",
-        "-c1",
-        "-W5",
-        addr[1],
-      ]);
+      const again = await inContainer(newPid, ["ping", "-c1", "-W5", addr[1]]);
       assert.equal(again.code, 0, "the restarted container is on the overlay again with its old address");
     });
   });
