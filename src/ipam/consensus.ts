@@ -16,17 +16,28 @@ import { compareRounds, type Ring, type Round, type Vote } from "./ring.ts";
 /** The zero round, below every proposal. */
 const ZERO: Round = { n: 0, by: "" };
 
-/** One peer's side of the consensus: its proposer timer, and the steps it takes on each change or tick. */
+/**
+ * One peer's side of the consensus: its proposer timer, and the steps it takes on each change or tick.
+ *
+ * The proposer waits until it knows all N participants, so peers launched together all become founders (and
+ * voters); when one is missing it proposes with a quorum after {@link CONSENSUS_RETRY_MS}, so a peer that is
+ * down at launch cannot block the ring.
+ */
 export class Consensus {
+  /** Acceptors needed: floor(N/2)+1. */
+  readonly quorum: number;
   private proposedAt?: number;
+  private wantedAt?: number;
 
   /**
    * A consensus participant.
    * @param self this peer
-   * @param quorum acceptors needed: floor(N/2)+1 for --ipalloc-init consensus=N
+   * @param count N of --ipalloc-init consensus=N
    * @param random uniform in [0, 1), for retry jitter (injected for determinism)
    */
-  constructor(readonly self: PeerName, readonly quorum: number, private readonly random: () => number) {}
+  constructor(readonly self: PeerName, readonly count: number, private readonly random: () => number) {
+    this.quorum = Math.floor(count / 2) + 1;
+  }
 
   /** Puts this peer's vote into the ring, so others count it as a participant. */
   join(ring: Ring): boolean {
@@ -61,9 +72,11 @@ export class Consensus {
     } else if (!mineAccepted && leader?.accepted && compareRounds(leader.accepted.round, me.promise) === 0) {
       me.accepted = structuredClone(leader.accepted);
     }
+    if (wanted) this.wantedAt ??= now;
     const due = this.proposedAt === undefined ||
       now - this.proposedAt >= CONSENSUS_RETRY_MS * (1 + this.random());
-    if (wanted && due && ring.votes.size >= quorum) {
+    const waited = this.wantedAt !== undefined && now - this.wantedAt >= CONSENSUS_RETRY_MS;
+    if (wanted && due && (ring.votes.size >= this.count || waited) && ring.votes.size >= quorum) {
       me.promise = { n: highest.n + 1, by: this.self };
       this.proposedAt = now;
     }

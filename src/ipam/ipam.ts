@@ -156,7 +156,7 @@ export class Ipam implements Gossiper {
           `Invalid --ipalloc-init 'consensus=${init.count}': the count must be a whole number ≥ 1`,
         );
       }
-      this.consensus = new Consensus(opts.name, Math.floor(init.count / 2) + 1, opts.random);
+      this.consensus = new Consensus(opts.name, init.count, opts.random);
     } else if (init.mode === "seed") {
       const bad = init.peers.find((p) => !PEER_NAME.test(p));
       if (bad !== undefined || init.peers.length === 0) {

@@ -37,3 +37,37 @@ Deno.test("Consensus: an observer never votes and learns the ring from others", 
   assert.equal(observer.status()[0].state, "ready");
   assert.ok(!observer.status()[0].tokens.some((t) => t.owner === observer.name));
 });
+
+Deno.test("Consensus waits for all N participants before proposing, or a retry period when one is missing", () => {
+  let now = 0;
+  const make = (i: number) =>
+    new Ipam({ name: peerName(i), init: { mode: "consensus", count: 3 }, now: () => now, random: () => 0 });
+  const pump = (peers: Ipam[]) => {
+    for (let round = 0; round < 10; round++) {
+      for (const a of peers) for (const b of peers) if (a !== b) b.onGossip(a.gossip()!.encode()[0]);
+    }
+  };
+  const founders = (ipam: Ipam) => new Set(ipam.status()[0].tokens.map((t) => t.owner)).size;
+
+  const [a, b, c] = [1, 2, 3].map(make);
+  a.prime();
+  pump([a, b]);
+  assert.match(
+    a.status()[0].state,
+    /awaiting consensus \(quorum 2, known 2\)/,
+    "a quorum alone is not enough",
+  );
+  pump([a, b, c]);
+  assert.equal(a.status()[0].state, "ready");
+  assert.equal(founders(c), 3, "every peer launched together is a founder");
+
+  const [d, e] = [4, 5].map(make);
+  d.prime();
+  pump([d, e]);
+  assert.notEqual(d.status()[0].state, "ready");
+  now += 5_000;
+  d.tick();
+  pump([d, e]);
+  assert.equal(e.status()[0].state, "ready", "a missing peer does not block the ring");
+  assert.equal(founders(e), 2);
+});
