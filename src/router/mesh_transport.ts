@@ -77,7 +77,10 @@ interface Live {
   outbound: boolean;
   target?: string;
   writes: number;
+  /** More than CONGESTION_WRITES writes are in flight. */
   congested: boolean;
+  /** The core has been told the neighbour is congested (and must be told when it is not). */
+  coreCongested: boolean;
   since: Date;
 }
 
@@ -342,6 +345,7 @@ export class MeshTransport {
       target,
       writes: 0,
       congested: false,
+      coreCongested: false,
       since: new Date(),
     };
     if (!target) this.#adoptInbound(live, remote.name);
@@ -418,17 +422,22 @@ export class MeshTransport {
     if (!live) return;
     live.writes++;
     if (live.writes > CONGESTION_WRITES && !live.congested) {
+      // The core may not be called back from inside send(): tell it in a microtask, and only if the writes
+      // have not drained meanwhile, so a congestion mark is never set after its own clearing.
       live.congested = true;
-      queueMicrotask(() =>
-        this.#live.get(neighbour) === live && this.core.connectionCongested(neighbour, true)
-      );
+      queueMicrotask(() => {
+        if (!live.congested || live.coreCongested || this.#live.get(neighbour) !== live) return;
+        live.coreCongested = true;
+        this.core.connectionCongested(neighbour, true);
+      });
     }
     live.conn.send(tag, payload).catch(() => {}).finally(() => {
       live.writes--;
-      if (live.congested && live.writes === 0) {
-        live.congested = false;
-        if (this.#live.get(neighbour) === live) this.core.connectionCongested(neighbour, false);
-      }
+      if (!live.congested || live.writes > 0) return;
+      live.congested = false;
+      if (!live.coreCongested) return;
+      live.coreCongested = false;
+      if (this.#live.get(neighbour) === live) this.core.connectionCongested(neighbour, false);
     });
   }
 }
