@@ -137,6 +137,16 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
       const newPid = JSON.parse((await pods[0].api("GET", "/containers/web1/json")).body).State.Pid;
       const again = await inContainer(newPid, ["ping", "-c1", "-W5", addr[1]]);
       assert.equal(again.code, 0, "the restarted container is on the overlay again with its old address");
+
+      // detach takes a name too; the name leaves DNS with the interface.
+      const detach = await meshnet(lab, "h2", ["detach", "web2"]);
+      assert.equal(detach.code, 0, detach.stderr);
+      assert.equal(detach.stdout.trim().split("/")[0], addr[1]);
+      await until(
+        "web2 to leave h1's DNS",
+        2000,
+        async () => (await lookup(lab, "h1", newPid, "web2")) === "" || undefined,
+      );
     });
   });
 });
