@@ -13,11 +13,22 @@ command -v iperf3 >/dev/null || need+=(iperf3)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v curl >/dev/null || need+=(curl)
+command -v dnsmasq >/dev/null || need+=(dnsmasq)
+command -v python3 >/dev/null || need+=(python3)
 ldconfig -p | grep 'libsodium\.so\.23' >/dev/null || need+=(libsodium23)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "install: apt-get install ${need[*]}"
+# The runtime tests run real containers: Podman with runc (crun cannot set rlimits here), a busybox rootfs,
+# and the reference CNI plugins (installed with their recommends, as Podman needs them).
+runtimes=()
+command -v podman >/dev/null || runtimes+=(podman)
+command -v runc >/dev/null || runtimes+=(runc)
+command -v busybox >/dev/null || runtimes+=(busybox-static)
+[ -x /usr/lib/cni/host-local ] || runtimes+=(containernetworking-plugins)
+if [ ${#need[@]} -gt 0 ] || [ ${#runtimes[@]} -gt 0 ]; then
+  echo "install: apt-get install ${need[*]} ${runtimes[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#need[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  [ ${#runtimes[@]} -eq 0 ] || apt-get install -y -qq "${runtimes[@]}" >/dev/null
 fi
 
 # The Deno runtime lives in its own package.json: Deno reads the project's, and listing deno there breaks it.
