@@ -159,7 +159,12 @@ function converged(lab: Lab, hosts: number[], onSample: () => Promise<void> = as
 async function launchAll(lab: Lab, args: string[] = []): Promise<string[]> {
   const names = await Promise.all(lab.hosts.map((h) => launchMeshnet(lab, h.number, [SLEEVE, ...args])));
   assert.equal(await ok(lab, 1, "GET", "/ring"), "ready");
-  await converged(lab, lab.hosts.map((h) => h.number));
+  const [ring] = await converged(lab, lab.hosts.map((h) => h.number));
+  assert.equal(
+    new Set(ring.tokens.map((t) => t.owner)).size,
+    names.length,
+    "every launched peer is a founder",
+  );
   return names;
 }
 
