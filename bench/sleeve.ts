@@ -80,7 +80,9 @@ async function iperf(lab: Lab, from: string, address: string, streams: number): 
     String(streams),
     "-J",
   ]);
-  return JSON.parse(out).end.sum_received.bits_per_second / 1e9;
+  const result = JSON.parse(out);
+  if (result.error) throw new Error(`iperf3 from ${from} to ${address} failed: ${result.error}`);
+  return result.end.sum_received.bits_per_second / 1e9;
 }
 
 /** Average RTT in ms of {@link PINGS} pings from `from` to `address`. */

@@ -18,6 +18,13 @@ export interface FrameDevice {
   readonly batchSize: number;
 
   /**
+   * Bytes of offload metadata before every frame {@link read} returns and {@link write} takes: 10 when the
+   * device has the kernel's virtio-net header (`struct virtio_net_hdr`, a TAP with offloads on), else 0 or
+   * absent (bare frames). With it, reads may return TCP super-frames of up to 64 KiB.
+   */
+  readonly vnetHeaderSize?: number;
+
+  /**
    * The device's MTU in bytes (IP payload; a frame is at most MTU + 14, or + 18 with a VLAN tag).
    *
    * @throws {Deno.errors.BadResource} after {@link close}

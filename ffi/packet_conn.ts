@@ -68,11 +68,13 @@ export interface PacketConn {
   /**
    * Sends each of `packets` as one datagram to `to`, without blocking.
    *
+   * @param fragmentable true lets the kernel fragment these datagrams on the way even on a socket opened
+   *   with Don't Fragment (large offloaded datagrams); default false
    * @returns how many were sent, in order; fewer than `packets.length` when the send buffer is full
    * @throws {Deno.errors.BadResource} after {@link close}
    * @throws {SyscallError} naming the destination when the kernel refuses (no route, too big, wrong family)
    */
-  send(packets: Uint8Array[], to: Endpoint): number;
+  send(packets: Uint8Array[], to: Endpoint, fragmentable?: boolean): number;
 
   /**
    * Receives up to `bufs.length` queued datagrams without blocking: datagram i goes into `bufs[i]`, its length

@@ -15,10 +15,17 @@ import { withNetns } from "./netns.ts";
 import { UsageError } from "../src/errors.ts";
 
 const TUNSETIFF = 0x400454ca;
+const TUNSETOFFLOAD = 0x400454d0;
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+/** TUNSETOFFLOAD bits: partial checksums, TCP segmentation offload for IPv4 and IPv6, with ECN. */
+const TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04, TUN_F_TSO_ECN = 0x08;
+/** Bytes of `struct virtio_net_hdr` before each frame with IFF_VNET_HDR (the kernel's default size). */
+const VNET_HDR_SIZE = 10;
 const SIOCGIFMTU = 0x8921;
 const SIOCSIFMTU = 0x8922;
+const SIOCSIFTXQLEN = 0x8943;
 const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -39,20 +46,34 @@ export interface TapOptions {
   mtu?: number;
   /** The most frames one read returns. Default 64. */
   batchSize?: number;
+  /**
+   * The device's transmit queue length in frames (what the bridge may queue for the reader before dropping).
+   * Default: the kernel's (1000).
+   */
+  txQueueLength?: number;
+  /**
+   * Turn on the kernel's offloads (IFF_VNET_HDR + TUNSETOFFLOAD: partial checksums, TSO4/6): every frame read
+   * or written then starts with a 10-byte virtio-net header ({@link TapDevice.vnetHeaderSize}) and reads
+   * may return TCP super-frames of up to 64 KiB. Default false.
+   */
+  offload?: boolean;
 }
 
 /** A TAP device opened by {@link openTap}. */
 export class TapDevice implements FrameDevice {
   readonly name: string;
   readonly batchSize: number;
+  /** 10 with offloads on (each frame starts with a virtio-net header), else 0. */
+  readonly vnetHeaderSize: number;
   readonly #poller: FdPoller;
   /** An AF_INET socket in the device's namespace, for MTU ioctls. */
   #control: number;
 
   /** Use {@link openTap}. */
-  constructor(name: string, fd: number, control: number, batchSize: number) {
+  constructor(name: string, fd: number, control: number, batchSize: number, vnetHeaderSize = 0) {
     this.name = name;
     this.batchSize = batchSize;
+    this.vnetHeaderSize = vnetHeaderSize;
     this.#poller = new FdPoller(fd, `TAP device '${name}'`);
     this.#control = control;
   }
@@ -120,8 +141,8 @@ export class TapDevice implements FrameDevice {
  * attach it with netlink. It exists until {@link TapDevice.close} or the end of the process.
  *
  * @param name the interface name, 1–15 bytes; a `%d` in it lets the kernel pick a number (`mntap%d`)
- * @param options the namespace to create it in, an MTU, the batch size
- * @throws {UsageError} when the name is empty, longer than 15 bytes or has `/`, `:` or whitespace, or the MTU or batch size is not a positive integer
+ * @param options the namespace to create it in, an MTU, the batch size, the queue length, offloads
+ * @throws {UsageError} when the name is empty, longer than 15 bytes or has `/`, `:` or whitespace, or the MTU, batch size or queue length is not a positive integer
  * @throws {SyscallError} naming the device when /dev/net/tun cannot be opened, the name is taken by a non-TAP link, or the MTU is refused
  *
  * @example
@@ -143,9 +164,16 @@ export function openTap(name: string, options: TapOptions = {}): TapDevice {
   ) {
     throw new UsageError(`Invalid MTU '${options.mtu}' for TAP device '${name}': use 68 to 65535`);
   }
-  const create = () => createTap(name, options.mtu);
+  const txQueueLength = options.txQueueLength;
+  if (txQueueLength !== undefined && (!Number.isInteger(txQueueLength) || txQueueLength < 1)) {
+    throw new UsageError(
+      `Invalid TX queue length '${txQueueLength}' for TAP device '${name}': use a positive integer`,
+    );
+  }
+  const offload = options.offload ?? false;
+  const create = () => createTap(name, { mtu: options.mtu, txQueueLength, offload });
   const { fd, control, actual } = options.netns === undefined ? create() : withNetns(options.netns, create);
-  return new TapDevice(actual, fd, control, batchSize);
+  return new TapDevice(actual, fd, control, batchSize, offload ? VNET_HDR_SIZE : 0);
 }
 
 /** Refuses names the kernel would refuse, before any system call, naming the value. */
@@ -169,7 +197,11 @@ function ifreq(name: string): Uint8Array {
 }
 
 /** Opens /dev/net/tun, attaches a TAP named `name`, and opens the MTU control socket, in the current netns. */
-function createTap(name: string, mtu?: number): { fd: number; control: number; actual: string } {
+function createTap(
+  name: string,
+  options: { mtu?: number; txQueueLength?: number; offload: boolean },
+): { fd: number; control: number; actual: string } {
+  const { mtu, txQueueLength, offload } = options;
   const c = libc();
   const fd = check(
     c.open(cstring("/dev/net/tun"), O_RDWR | O_NONBLOCK | O_CLOEXEC, 0),
@@ -178,7 +210,7 @@ function createTap(name: string, mtu?: number): { fd: number; control: number; a
   let control = -1;
   try {
     const req = ifreq(name);
-    new DataView(req.buffer).setUint16(16, IFF_TAP | IFF_NO_PI, true);
+    new DataView(req.buffer).setUint16(16, IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0), true);
     if (c.ioctl(fd, BigInt(TUNSETIFF), req) < 0) {
       const code = errno();
       throw new SyscallError(
@@ -192,11 +224,20 @@ function createTap(name: string, mtu?: number): { fd: number; control: number; a
       c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0),
       `Cannot open a control socket for TAP device '${actual}'`,
     );
-    if (mtu !== undefined) {
-      const m = ifreq(actual);
-      new DataView(m.buffer).setInt32(16, mtu, true);
-      check(c.ioctl(control, BigInt(SIOCSIFMTU), m), `Cannot set MTU ${mtu} on TAP device '${actual}'`);
+    if (offload) {
+      const flags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+      check(
+        c.ioctlValue(fd, BigInt(TUNSETOFFLOAD), BigInt(flags)),
+        `Cannot turn on checksum and TSO offloads of TAP device '${actual}'`,
+      );
     }
+    const setInt = (request: number, value: number, what: string) => {
+      const m = ifreq(actual);
+      new DataView(m.buffer).setInt32(16, value, true);
+      check(c.ioctl(control, BigInt(request), m), `Cannot set ${what} ${value} on TAP device '${actual}'`);
+    };
+    if (mtu !== undefined) setInt(SIOCSIFMTU, mtu, "MTU");
+    if (txQueueLength !== undefined) setInt(SIOCSIFTXQLEN, txQueueLength, "TX queue length");
     return { fd, control, actual };
   } catch (e) {
     if (control >= 0) c.close(control);

@@ -44,6 +44,8 @@ const IP_MTU_DISCOVER = 10;
 const IPV6_MTU_DISCOVER = 23;
 /** IP_PMTUDISC_DO and IPV6_PMTUDISC_DO: set DF, never fragment locally, EMSGSIZE above the path MTU. */
 const PMTUDISC_DO = 2;
+/** IP_PMTUDISC_DONT and IPV6_PMTUDISC_DONT: no DF, fragment locally when larger than the interface MTU. */
+const PMTUDISC_DONT = 0;
 const EAGAIN = 11;
 const ENOBUFS = 105;
 const SOCKADDR_IN_SIZE = 16;
@@ -79,16 +81,23 @@ export class UdpConn implements PacketConn {
   readonly #nameLenView = new DataView(this.#nameLen.buffer);
   readonly #sockaddrs = new WeakMap<Endpoint, Uint8Array>();
   readonly #interned = new Map<string | number, Endpoint>();
+  readonly #dontFragment: boolean;
+  /** True while Don't Fragment is switched off for fragmentable sends. */
+  #fragmenting = false;
 
   /** Use {@link openUdp}. */
-  constructor(fd: number, local: Endpoint, batchSize: number) {
+  constructor(fd: number, local: Endpoint, batchSize: number, dontFragment = false) {
     this.local = local;
     this.batchSize = batchSize;
+    this.#dontFragment = dontFragment;
     this.#poller = new FdPoller(fd, `UDP socket ${local.key}`);
   }
 
-  /** One sendto(2) per datagram; see {@link PacketConn.send}. */
-  send(packets: Uint8Array[], to: Endpoint): number {
+  /**
+   * One sendto(2) per datagram; see {@link PacketConn.send}. On a Don't Fragment socket a `fragmentable` send
+   * switches the socket to PMTUDISC_DONT until the next send that is not (one setsockopt per switch).
+   */
+  send(packets: Uint8Array[], to: Endpoint, fragmentable = false): number {
     this.#poller.assertOpen();
     if (to.family !== this.local.family) {
       throw new Error(
@@ -98,6 +107,10 @@ export class UdpConn implements PacketConn {
     let sa = this.#sockaddrs.get(to);
     if (!sa) this.#sockaddrs.set(to, sa = sockaddr(to));
     const fd = this.#poller.fd, c = libc();
+    if (this.#dontFragment && fragmentable !== this.#fragmenting) {
+      setPmtuDiscovery(fd, this.local, fragmentable ? PMTUDISC_DONT : PMTUDISC_DO);
+      this.#fragmenting = fragmentable;
+    }
     for (let i = 0; i < packets.length; i++) {
       if (c.sendto(fd, packets[i], BigInt(packets[i].length), 0, sa, sa.length) >= 0n) continue;
       const code = errno();
@@ -179,7 +192,7 @@ export function openUdp(address: string, port: number, options: UdpOptions = {})
   const open = () => bindSocket(local, rcv, snd, options.dontFragment ?? false);
   const fd = options.netns === undefined ? open() : withNetns(options.netns, open);
   try {
-    return new UdpConn(fd, boundEndpoint(fd, local), batchSize);
+    return new UdpConn(fd, boundEndpoint(fd, local), batchSize, options.dontFragment ?? false);
   } catch (e) {
     libc().close(fd);
     throw e;
@@ -212,10 +225,7 @@ function bindSocket(
     if (local.family === 6) opt(IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
     opt(SOL_SOCKET, SO_RCVBUF, receiveBuffer, `SO_RCVBUF ${receiveBuffer}`);
     opt(SOL_SOCKET, SO_SNDBUF, sendBuffer, `SO_SNDBUF ${sendBuffer}`);
-    if (dontFragment && local.family === 4) opt(IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC_DO, "IP_MTU_DISCOVER");
-    if (dontFragment && local.family === 6) {
-      opt(IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC_DO, "IPV6_MTU_DISCOVER");
-    }
+    if (dontFragment) setPmtuDiscovery(fd, local, PMTUDISC_DO);
     const sa = sockaddr(local);
     if (c.bind(fd, sa, sa.length) < 0) {
       const code = errno();
@@ -231,6 +241,17 @@ function bindSocket(
     c.close(fd);
     throw e;
   }
+}
+
+/** Sets IP_MTU_DISCOVER (IPv4) or IPV6_MTU_DISCOVER (IPv6) to `mode`. */
+function setPmtuDiscovery(fd: number, local: Endpoint, mode: number): void {
+  const [level, name, what] = local.family === 4
+    ? [IPPROTO_IP, IP_MTU_DISCOVER, "IP_MTU_DISCOVER"]
+    : [IPPROTO_IPV6, IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER"];
+  check(
+    libc().setsockopt(fd, level, name, int32(mode), 4),
+    `Cannot set ${what} ${mode} on UDP socket ${local.key}`,
+  );
 }
 
 /** The endpoint the socket is bound to, with the kernel's port when `requested.port` was 0. */

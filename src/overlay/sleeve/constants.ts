@@ -40,6 +40,13 @@ export const RecordKind = {
   pmtuProbe: 4,
   /** The answer to a probe: body = the datagram size that arrived (u16). */
   pmtuAck: 5,
+  /**
+   * An Ethernet frame with the kernel's offload metadata: body = a virtio-net header ({@link VNET_HEADER_SIZE}
+   * bytes) then the frame, which may be a TCP super-frame (GSO, up to 64 KiB) or carry a partial checksum.
+   * It travels in a datagram the underlay may fragment; the receiver's kernel segments it or finishes the
+   * checksum. Same addressing as {@link RecordKind.frame}.
+   */
+  offloadFrame: 6,
 } as const;
 
 /** A record kind value. */
@@ -56,6 +63,29 @@ export const BROADCAST_PEER = 0xffff_ffff_ffff;
 
 /** Bytes of an Ethernet header (destination MAC, source MAC, EtherType). */
 export const ETHERNET_HEADER_SIZE = 14;
+
+/** Bytes of a virtio-net header (`struct virtio_net_hdr`, little-endian fields) before an offloaded frame. */
+export const VNET_HEADER_SIZE = 10;
+
+/** `virtio_net_hdr.flags` bits. */
+export const VnetFlag = {
+  /** The checksum at csum_start + csum_offset is partial: the receiving kernel completes it. */
+  needsCsum: 0x01,
+  /** The checksum was verified already. */
+  dataValid: 0x02,
+} as const;
+
+/** `virtio_net_hdr.gso_type` values (the {@link VnetGso.ecn} bit may be or-ed in with a TCP type). */
+export const VnetGso = {
+  /** Not a super-frame. */
+  none: 0,
+  /** A TCP/IPv4 super-frame to cut into gso_size payloads. */
+  tcpv4: 1,
+  /** A TCP/IPv6 super-frame. */
+  tcpv6: 4,
+  /** The super-frame's TCP flow uses ECN (CWR on the first segment only). */
+  ecn: 0x80,
+} as const;
 
 /** EtherType of IPv4. */
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -109,6 +139,12 @@ export const REPLAY_WINDOW = 1024;
 export const MAC_EXPIRY_MS = 10 * 60_000;
 /** Learned MACs kept at most; the oldest is evicted beyond (bounds memory under spoofed sources). */
 export const MAC_CACHE_LIMIT = 65_536;
+
+/**
+ * The TAP's transmit queue in frames: what the bridge may queue for the sleeve while it is busy before the
+ * kernel drops (the default 1000 overflowed under one TCP stream: drops = retransmits, bench/RESULTS.md).
+ */
+export const TAP_TX_QUEUE_LENGTH = 4096;
 
 /** Frames read from the device, or datagrams from the socket, per wakeup at most before flushing. */
 export const DRAIN_LIMIT = 256;

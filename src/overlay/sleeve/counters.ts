@@ -30,7 +30,9 @@ export type DropReason =
   /** The device queue was full. */
   | "deviceFull"
   /** The socket refused or could not queue a datagram. */
-  | "sendFailed";
+  | "sendFailed"
+  /** An offloaded frame (super-frame or partial checksum) from a peer for a device without offloads. */
+  | "offload";
 
 /** Every {@link DropReason}, for iteration and zeroed counters. */
 export const DROP_REASONS: readonly DropReason[] = [
@@ -46,6 +48,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   "misaddressed",
   "deviceFull",
   "sendFailed",
+  "offload",
 ];
 
 /** Traffic counters of one engine since it started. */

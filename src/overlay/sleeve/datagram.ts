@@ -30,8 +30,10 @@ import {
   RecordKind,
   SEQUENCE_SIZE,
   SLEEVE_VERSION,
+  VNET_HEADER_SIZE,
 } from "./constants.ts";
 import { formatMac48, readMac48, writeMac48 } from "./mac48.ts";
+import { checkVnetHeader } from "./vnet_header.ts";
 
 /** Bytes a sealed datagram adds over a plain one: the sequence number and the secretbox tag. */
 export const SEAL_OVERHEAD = SEQUENCE_SIZE + MAC_BYTES;
@@ -257,7 +259,7 @@ export const RecordReader = {
       if (dst === 0) {
         throw new DatagramError(`Record ${n} destination is the reserved name 00:00:00:00:00:00`);
       }
-      checkBody(kind, dst, length, n);
+      checkBody(records, at + RECORD_HEADER_SIZE, kind, dst, length, n);
       at += RECORD_HEADER_SIZE + length;
       n++;
     }
@@ -289,13 +291,26 @@ function checkPeer(name: number, what: string): void {
   }
 }
 
-function checkBody(kind: number, dst: number, length: number, n: number): void {
-  const linkRecord = kind !== RecordKind.frame;
+function checkBody(
+  records: Uint8Array,
+  at: number,
+  kind: number,
+  dst: number,
+  length: number,
+  n: number,
+): void {
+  const linkRecord = kind !== RecordKind.frame && kind !== RecordKind.offloadFrame;
   let ok: boolean;
   switch (kind) {
     case RecordKind.frame:
       ok = length >= ETHERNET_HEADER_SIZE;
       break;
+    case RecordKind.offloadFrame: {
+      ok = length >= VNET_HEADER_SIZE + ETHERNET_HEADER_SIZE;
+      const problem = ok ? checkVnetHeader(records.subarray(at, at + length)) : undefined;
+      if (problem !== undefined) throw new DatagramError(`Record ${n}: ${problem}`);
+      break;
+    }
     case RecordKind.heartbeat:
     case RecordKind.heartbeatAck:
       ok = length === HEARTBEAT_BODY_SIZE;

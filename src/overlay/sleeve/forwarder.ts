@@ -15,6 +15,11 @@
  * Route tables come whole from the control plane ({@link RouteTables}); frames are appended to the next
  * hop's open datagram ({@link PeerLink.add}), which the engine flushes at the end of each wakeup.
  *
+ * Offloaded frames (a virtio-net header in the VNET_HEADER_SIZE (constants.ts) bytes before the frame, in the same
+ * buffer: TCP super-frames, partial checksums) take the same decisions and travel with their header as
+ * {@link RecordKind.offloadFrame} in fragmentable datagrams; a super-frame is never answered with ICMP (the
+ * receiving kernel cuts it into segments of the sender's MSS), other frames are held to the link MTU.
+ *
  * @module
  */
 import type { PeerName } from "../../mesh/gossip.ts";
@@ -24,6 +29,7 @@ import { fragmentationNeeded, isIPv4DontFragment } from "./icmp.ts";
 import { isGroupMac, parseMac48, readMac48 } from "./mac48.ts";
 import type { MacCache, MacMove } from "./mac_cache.ts";
 import type { PeerLink } from "./peer_link.ts";
+import { isSuperFrame } from "./vnet_header.ts";
 
 /** The control plane's routes, replaced whole on every change. */
 export interface RouteTables {
@@ -76,8 +82,11 @@ const NO_HOPS: readonly number[] = [];
 
 /** What the forwarder hands back to the engine. */
 export interface ForwarderSink {
-  /** Queues a frame for the local device (valid only during the call: copy or write at once). */
-  deliver(frame: Uint8Array): void;
+  /**
+   * Queues a frame for the local device (valid only during the call: copy or write at once); `offload` is
+   * VNET_HEADER_SIZE (constants.ts) when a virtio-net header precedes it in its buffer, else 0.
+   */
+  deliver(frame: Uint8Array, offload: number): void;
   /** A MAC moved to another owner. */
   moved(move: MacMove): void;
 }
@@ -115,21 +124,24 @@ export class Forwarder {
     this.#sink = sink;
   }
 
-  /** Forwards a frame read from the local device at `now` (ms). */
-  fromDevice(frame: Uint8Array, now: number): void {
+  /**
+   * Forwards a frame read from the local device at `now` (ms); `offload` is VNET_HEADER_SIZE (constants.ts) when a
+   * virtio-net header that asks something of the receiver precedes the frame in its buffer, else 0.
+   */
+  fromDevice(frame: Uint8Array, now: number, offload = 0): void {
     const drops = this.#counters.drops;
     if (frame.length < ETHERNET_HEADER_SIZE) return void drops.decode++;
     const dstMac = readMac48(frame, 0), srcMac = readMac48(frame, 6);
     if (dstMac === STP_GROUP_MAC || isGroupMac(srcMac)) return void drops.invalidMac++;
     this.#learn(srcMac, this.#us, now);
-    if (isGroupMac(dstMac)) return this.#flood(this.#us, frame, undefined, true);
+    if (isGroupMac(dstMac)) return this.#flood(this.#us, frame, undefined, true, offload);
     const owner = this.#macs.lookup(dstMac, now);
-    if (owner === undefined) return this.#flood(this.#us, frame, undefined, false);
+    if (owner === undefined) return this.#flood(this.#us, frame, undefined, false, offload);
     if (owner === this.#us) return void drops.localDestination++;
     if (this.fastPeers.has(owner)) return; // the bridge sent it over VXLAN too
     const hop = this.routes.nextHop(owner);
     if (hop === undefined) return void drops.noRoute++;
-    this.#send(hop, this.#us, owner, frame, true);
+    this.#send(hop, this.#us, owner, frame, true, offload);
   }
 
   /**
@@ -137,8 +149,9 @@ export class Forwarder {
    *
    * @param src the peer whose bridge captured the frame
    * @param dst the destination peer, or {@link BROADCAST_PEER}
+   * @param offload VNET_HEADER_SIZE (constants.ts) when the frame came with a virtio-net header just before it, else 0
    */
-  fromPeer(from: number, src: number, dst: number, frame: Uint8Array, now: number): void {
+  fromPeer(from: number, src: number, dst: number, frame: Uint8Array, now: number, offload = 0): void {
     const drops = this.#counters.drops;
     if (src === this.#us) return void drops.misaddressed++;
     if (dst === this.#us || dst === BROADCAST_PEER) {
@@ -146,23 +159,23 @@ export class Forwarder {
       if (isGroupMac(srcMac)) return void drops.invalidMac++;
       if (this.#macs.lookup(srcMac, now) === this.#us) return void drops.ownMac++;
       this.#learn(srcMac, src, now);
-      this.#sink.deliver(frame);
+      this.#sink.deliver(frame, offload);
       if (dst === this.#us) return;
-      return this.#flood(src, frame, from, false);
+      return this.#flood(src, frame, from, false, offload);
     }
     const hop = this.routes.nextHop(dst);
     if (hop === undefined || hop === from) return void drops.noRoute++;
     this.#counters.framesRelayed++;
-    this.#send(hop, src, dst, frame, false);
+    this.#send(hop, src, dst, frame, false, offload);
   }
 
-  #flood(src: number, frame: Uint8Array, from: number | undefined, group: boolean): void {
+  #flood(src: number, frame: Uint8Array, from: number | undefined, group: boolean, offload: number): void {
     let icmpSent = false;
     if (from === undefined && this.fastPeers.size > 0) {
       for (const dst of this.routes.destinations()) {
         if (dst === this.#us || this.fastPeers.has(dst)) continue;
         const hop = this.routes.nextHop(dst)!;
-        icmpSent = this.#send(hop, src, dst, frame, !group && !icmpSent) || icmpSent;
+        icmpSent = this.#send(hop, src, dst, frame, !group && !icmpSent, offload) || icmpSent;
       }
       return;
     }
@@ -170,8 +183,8 @@ export class Forwarder {
       if (hop === from || hop === src || hop === this.#us) continue;
       if (from !== undefined) this.#counters.framesRelayed++;
       // Unknown unicast may be answered with ICMP; true broadcasts too big are dropped, as in the reference.
-      icmpSent = this.#send(hop, src, BROADCAST_PEER, frame, from === undefined && !group && !icmpSent) ||
-        icmpSent;
+      const answer: boolean = from === undefined && !group && !icmpSent;
+      icmpSent = this.#send(hop, src, BROADCAST_PEER, frame, answer, offload) || icmpSent;
     }
   }
 
@@ -180,16 +193,27 @@ export class Forwarder {
    *
    * @returns true when an ICMP "fragmentation needed" was written back
    */
-  #send(hop: number, src: number, dst: number, frame: Uint8Array, icmp: boolean): boolean {
+  #send(hop: number, src: number, dst: number, frame: Uint8Array, icmp: boolean, offload: number): boolean {
     const link = this.#links.get(hop);
     if (link === undefined) {
       this.#counters.drops.noRoute++;
       return false;
     }
+    if (offload !== 0) {
+      const body = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
+      if (isSuperFrame(body) ? body.length <= link.maxFragmentableBody : frame.length <= link.maxFrame) {
+        link.add(RecordKind.offloadFrame, src, dst, body, true);
+        return false;
+      }
+      if (isSuperFrame(body)) {
+        this.#counters.drops.tooBig++;
+        return false;
+      }
+    }
     if (frame.length > link.maxFrame) {
       this.#counters.drops.tooBig++;
       if (!icmp || !isIPv4DontFragment(frame)) return false;
-      this.#sink.deliver(fragmentationNeeded(frame, link.mtu));
+      this.#sink.deliver(fragmentationNeeded(frame, link.mtu), 0);
       return true;
     }
     link.add(RecordKind.frame, src, dst, frame);

@@ -12,6 +12,7 @@ import {
   HEARTBEAT_FAST_MS,
   HEARTBEAT_INTERVAL_MS,
   LOST_AFTER_MS,
+  MAX_DATAGRAM,
   RECORD_HEADER_SIZE,
   REPLAY_WINDOW,
 } from "./constants.ts";
@@ -20,8 +21,11 @@ import { DatagramBuilder, type LinkKey, SEAL_OVERHEAD } from "./datagram.ts";
 import { PmtuSearch } from "./pmtu.ts";
 import { ReplayWindow } from "./replay_window.ts";
 
-/** Sends one finished datagram of `link`; the bytes are valid only during the call. */
-export type Transmit = (link: PeerLink, datagram: Uint8Array) => void;
+/**
+ * Sends one finished datagram of `link`; the bytes are valid only during the call. `fragmentable` datagrams
+ * may exceed the path MTU: the underlay fragments them (offloaded frames, {@link PeerLink.add}).
+ */
+export type Transmit = (link: PeerLink, datagram: Uint8Array, fragmentable: boolean) => void;
 
 /** The link to one neighbour. */
 export class PeerLink {
@@ -46,6 +50,7 @@ export class PeerLink {
   #heartbeats = 0;
   #builder: DatagramBuilder | undefined;
   #open = false;
+  #fragmentable = false;
   readonly #ceiling: number;
   readonly #assumed: number;
   readonly #us: number;
@@ -81,6 +86,11 @@ export class PeerLink {
     return HEADER_SIZE + (this.key ? SEAL_OVERHEAD : 0);
   }
 
+  /** The longest record body a fragmentable datagram carries, in bytes. */
+  get maxFragmentableBody(): number {
+    return MAX_DATAGRAM - this.overhead - RECORD_HEADER_SIZE;
+  }
+
   /** The longest frame one datagram to this peer carries, in bytes (Ethernet header included). */
   get maxFrame(): number {
     return this.pmtu.maxDatagram - this.overhead - RECORD_HEADER_SIZE;
@@ -108,14 +118,16 @@ export class PeerLink {
 
   /**
    * Appends a record to the datagram being filled, first transmitting the open one when the record does not
-   * fit. The caller checked that `body` fits an empty datagram ({@link maxFrame}).
+   * fit. The caller checked that `body` fits an empty datagram ({@link maxFrame}, or
+   * {@link maxFragmentableBody} when `fragmentable`). A fragmentable record opens a datagram of up to
+   * {@link MAX_DATAGRAM} bytes that the underlay may fragment; other records join it while it is open.
    */
-  add(kind: RecordKind, src: number, dst: number, body: Uint8Array): void {
-    if (this.#open) {
+  add(kind: RecordKind, src: number, dst: number, body: Uint8Array, fragmentable = false): void {
+    if (this.#open && (this.#fragmentable || !fragmentable)) {
       if (this.#builder!.add(kind, src, dst, body)) return;
-      this.flush();
     }
-    this.#begin();
+    this.flush();
+    this.#begin(fragmentable);
     this.#builder!.add(kind, src, dst, body);
   }
 
@@ -123,7 +135,7 @@ export class PeerLink {
   flush(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#transmit(this, this.#builder!.finish());
+    this.#transmit(this, this.#builder!.finish(), this.#fragmentable);
   }
 
   /** True when a heartbeat is due at `now` (ms): fast until established, then slower. */
@@ -158,11 +170,12 @@ export class PeerLink {
     return true;
   }
 
-  #begin(): void {
-    const size = this.pmtu.maxDatagram;
+  #begin(fragmentable: boolean): void {
+    const size = fragmentable ? MAX_DATAGRAM : this.pmtu.maxDatagram;
     if (!this.#builder || this.#builder.capacity < size) this.#builder = new DatagramBuilder(size);
     this.#builder.begin(this.#us, size, this.key, this.key ? this.sendSequence++ : 0);
     this.#open = true;
+    this.#fragmentable = fragmentable;
   }
 }
 

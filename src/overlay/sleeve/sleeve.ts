@@ -4,7 +4,9 @@
  *
  * Flow of one wakeup ({@link Sleeve.pump}), all synchronous on one thread into reused buffers:
  * 1. Device: read up to {@link DRAIN_LIMIT} frames; learn source MACs; route each to its next hop's open
- *    datagram (forwarder.ts).
+ *    datagram (forwarder.ts). A device with offloads (TAP with a virtio-net header) hands over TCP
+ *    super-frames of up to 64 KiB; those travel whole, with their header, in one datagram the underlay
+ *    fragments, and the receiver's kernel segments them: one read, one send and one write per 64 KiB.
  * 2. Socket: receive up to {@link DRAIN_LIMIT} datagrams; per datagram: decode the header, find the sender's
  *    link, check the replay window and open the seal, validate every record, then act on them: frames for us
  *    go to the device (written once per datagram), frames for others are re-sealed onto the next hop's
@@ -37,6 +39,7 @@ import {
   RECORD_HEADER_SIZE,
   RecordKind,
   TICK_MS,
+  VNET_HEADER_SIZE,
 } from "./constants.ts";
 import { type Counters, newCounters } from "./counters.ts";
 import {
@@ -52,12 +55,15 @@ import { Forwarder, Routes, type RouteTables } from "./forwarder.ts";
 import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
 import { PeerLink } from "./peer_link.ts";
+import { isPlainVnetHeader } from "./vnet_header.ts";
 
 const EMSGSIZE = 90;
 /** Ethernet header plus a VLAN tag: a frame's bytes beyond the device MTU. */
 const MAX_FRAME_OVERHEAD = ETHERNET_HEADER_SIZE + 4;
 /** Frame buffers hold at least this MTU, so raising the TAP MTU to jumbo size later truncates nothing. */
 const FRAME_BUFFER_MTU = 9000;
+/** The largest IP packet, the size of a TCP super-frame's packet at most (with offloads). */
+const MAX_IP_PACKET = 65535;
 
 /** How to reach one neighbour peer. */
 export interface PeerConfig {
@@ -162,11 +168,19 @@ export class Sleeve {
   readonly #plain: Uint8Array;
   readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
   readonly #toDevice: Uint8Array[] = [];
+  /** Per {@link #toDevice} frame: the bytes of virtio-net header before it in its buffer (0 or 10). */
+  readonly #toDeviceOffload: number[] = [];
+  /** The device's virtio-net header size (0 or 10). */
+  readonly #vnet: number;
+  /** A plain frame with a zeroed virtio-net header before it, for a device with offloads. */
+  readonly #vnetFrame: Uint8Array;
+  readonly #one: Uint8Array[] = [new Uint8Array(0)];
   readonly #heartbeat = new Uint8Array(HEARTBEAT_BODY_SIZE);
   readonly #pmtuBody = new Uint8Array(PMTU_BODY_SIZE);
   readonly #probe: DatagramBuilder;
   readonly #visit: RecordVisitor;
-  readonly #transmit = (link: PeerLink, datagram: Uint8Array) => this.#sendTo(link, datagram);
+  readonly #transmit = (link: PeerLink, datagram: Uint8Array, fragmentable: boolean) =>
+    this.#sendTo(link, datagram, fragmentable);
   // The datagram being handled by #visit.
   #from!: PeerLink;
   #records!: Uint8Array;
@@ -193,7 +207,10 @@ export class Sleeve {
     );
     this.#onEvent = options.onEvent ?? (() => {});
     this.#forwarder = new Forwarder(this.#us, this.#links, this.#macs, this.#counters, {
-      deliver: (frame) => this.#toDevice.push(frame),
+      deliver: (frame, offload) => {
+        this.#toDevice.push(frame);
+        this.#toDeviceOffload.push(offload);
+      },
       moved: (m) =>
         this.#onEvent({
           type: "macMoved",
@@ -202,7 +219,10 @@ export class Sleeve {
           to: formatMac48(m.to),
         }),
     });
-    const frameSize = MAX_FRAME_OVERHEAD + Math.max(this.#device.mtu(), FRAME_BUFFER_MTU);
+    this.#vnet = this.#device.vnetHeaderSize ?? 0;
+    const frameSize = this.#vnet + MAX_FRAME_OVERHEAD +
+      (this.#vnet ? MAX_IP_PACKET : Math.max(this.#device.mtu(), FRAME_BUFFER_MTU));
+    this.#vnetFrame = new Uint8Array(frameSize);
     const frames = Math.min(this.#device.batchSize, DRAIN_LIMIT);
     this.#frameBufs = Array.from({ length: frames }, () => new Uint8Array(frameSize));
     this.#frameSizes = new Array(frames).fill(0);
@@ -323,12 +343,12 @@ export class Sleeve {
   pump(): number {
     const now = this.#clock.now();
     const frames = this.#device.read(this.#frameBufs, this.#frameSizes);
-    const c = this.#counters;
+    const c = this.#counters, vnet = this.#vnet;
     for (let i = 0; i < frames; i++) {
-      const frame = this.#frameBufs[i].subarray(0, this.#frameSizes[i]);
+      const buf = this.#frameBufs[i], frame = buf.subarray(vnet, this.#frameSizes[i]);
       c.framesFromDevice++;
       c.bytesFromDevice += frame.length;
-      this.#forwarder.fromDevice(frame, now);
+      this.#forwarder.fromDevice(frame, now, vnet === 0 || isPlainVnetHeader(buf) ? 0 : vnet);
       this.#writeDevice(); // ICMP answers, if any
     }
     const n = this.#conn.receive(this.#rxBufs, this.#rxSizes, this.#rxSources);
@@ -438,22 +458,25 @@ export class Sleeve {
     for (const link of this.#links.values()) link.flush();
   }
 
-  #sendTo(link: PeerLink, datagram: Uint8Array): void {
-    if (!this.#send(link, datagram)) this.#reportMtu(link);
+  #sendTo(link: PeerLink, datagram: Uint8Array, fragmentable: boolean): void {
+    if (!this.#send(link, datagram, fragmentable)) this.#reportMtu(link);
   }
 
-  /** Sends one datagram; on EMSGSIZE tells the link's PMTU search. Returns false when it was not sent. */
-  #send(link: PeerLink, datagram: Uint8Array): boolean {
+  /**
+   * Sends one datagram (`fragmentable`: the underlay may fragment it); on EMSGSIZE of one that is not, tells
+   * the link's PMTU search. Returns false when it was not sent.
+   */
+  #send(link: PeerLink, datagram: Uint8Array, fragmentable = false): boolean {
     const c = this.#counters;
     try {
-      if (this.#conn.send([datagram], link.endpoint) === 1) {
+      if (this.#conn.send([datagram], link.endpoint, fragmentable) === 1) {
         c.datagramsSent++;
         c.bytesSent += datagram.length;
         return true;
       }
     } catch (e) {
       // Any refusal (no route, family mismatch) drops this datagram only; the data plane keeps running.
-      if (e instanceof SyscallError && e.errno === EMSGSIZE) {
+      if (e instanceof SyscallError && e.errno === EMSGSIZE && !fragmentable) {
         link.pmtu.tooBig(datagram.length);
         c.drops.tooBig++;
         return false;
@@ -500,6 +523,10 @@ export class Sleeve {
   #record(kind: RecordKind, src: number, dst: number, start: number, end: number): void {
     const link = this.#from, body = this.#records.subarray(start, end);
     if (kind === RecordKind.frame) return this.#forwarder.fromPeer(link.peer, src, dst, body, this.#now);
+    if (kind === RecordKind.offloadFrame) {
+      const frame = body.subarray(VNET_HEADER_SIZE);
+      return this.#forwarder.fromPeer(link.peer, src, dst, frame, this.#now, VNET_HEADER_SIZE);
+    }
     if (src !== link.peer || dst !== this.#us) return void this.#counters.drops.misaddressed++;
     switch (kind) {
       case RecordKind.heartbeat:
@@ -523,20 +550,44 @@ export class Sleeve {
     }
   }
 
+  /**
+   * Writes the queued frames to the device, one write each: with their own virtio-net header when they came
+   * with one, else (on a device with offloads) behind a zeroed header. A frame the device refuses is dropped
+   * alone.
+   */
   #writeDevice(): void {
-    const frames = this.#toDevice;
+    const frames = this.#toDevice, offloads = this.#toDeviceOffload;
     if (frames.length === 0) return;
-    const c = this.#counters;
-    let written = 0;
-    try {
-      written = this.#device.write(frames);
-    } catch (e) {
-      if (!(e instanceof SyscallError)) throw e;
+    const c = this.#counters, vnet = this.#vnet, one = this.#one;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i], offload = offloads[i];
+      if (vnet === 0 && offload !== 0) {
+        c.drops.offload++;
+        continue;
+      }
+      if (offload !== 0) {
+        one[0] = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
+      } else if (vnet !== 0) {
+        this.#vnetFrame.set(frame, vnet);
+        one[0] = this.#vnetFrame.subarray(0, vnet + frame.length);
+      } else {
+        one[0] = frame;
+      }
+      let written = 0;
+      try {
+        written = this.#device.write(one);
+      } catch (e) {
+        if (!(e instanceof SyscallError)) throw e;
+      }
+      if (written === 1) {
+        c.framesToDevice++;
+        c.bytesToDevice += frame.length;
+      } else {
+        c.drops.deviceFull++;
+      }
     }
-    for (let i = 0; i < written; i++) c.bytesToDevice += frames[i].length;
-    c.framesToDevice += written;
-    c.drops.deviceFull += frames.length - written;
     frames.length = 0;
+    offloads.length = 0;
   }
 }
 

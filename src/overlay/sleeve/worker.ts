@@ -13,6 +13,7 @@ import { openUdp } from "../../../ffi/udp.ts";
 import { endpoint } from "../../../ffi/packet_conn.ts";
 import { libsodium, type SecretBox, sodium, tweetnaclSodium } from "../../../ffi/sodium.ts";
 import { MESH_PORT } from "../../mesh/constants.ts";
+import { TAP_TX_QUEUE_LENGTH } from "./constants.ts";
 import { Sleeve } from "./sleeve.ts";
 import type { FromWorker, SleeveStartOptions, ToWorker } from "./worker_protocol.ts";
 
@@ -30,7 +31,12 @@ function pickBox(choice: SleeveStartOptions["crypto"]): SecretBox {
 
 function start(options: SleeveStartOptions): void {
   const box = pickBox(options.crypto);
-  const device = openTap(options.tapName, { netns: options.netns, mtu: options.mtu });
+  const device = openTap(options.tapName, {
+    netns: options.netns,
+    mtu: options.mtu,
+    offload: true,
+    txQueueLength: TAP_TX_QUEUE_LENGTH,
+  });
   let conn;
   try {
     conn = openUdp(options.host ?? "0.0.0.0", options.port ?? MESH_PORT, {
