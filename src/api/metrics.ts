@@ -32,7 +32,7 @@ export interface Family {
 }
 
 /** A function that reports metric families when /metrics is scraped. */
-export type Collector = () => Family[];
+export type Collector = () => Family[] | Promise<Family[]>;
 
 function escapeLabel(v: string): string {
   return v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
@@ -79,7 +79,7 @@ export class MetricsRegistry {
   }
 
   /** All families of all collectors as Prometheus text. */
-  scrape(): string {
-    return render(this.#collectors.flatMap((c) => c()));
+  async scrape(): Promise<string> {
+    return render((await Promise.all(this.#collectors.map((c) => c()))).flat());
   }
 }

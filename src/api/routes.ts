@@ -6,6 +6,7 @@
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
+import { reportMetrics } from "./report_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
 import { connectionsText, ipamText, peersText, statusText, targetsText } from "./status_text.ts";
@@ -47,6 +48,7 @@ function identity(form: URLSearchParams): AttachIdentity {
 export function registerRoutes(api: ApiRouter, router: Router, stop: () => void): void {
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
+  metrics.register(async () => reportMetrics(await router.report()));
   registerDnsRoutes(api, router.dns);
   api
     .add("GET", "/status", async () => text(200, statusText(await router.report())))
@@ -64,7 +66,8 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
     .add(
       "GET",
       "/metrics",
-      () => new Response(metrics.scrape(), { headers: { "content-type": "text/plain; version=0.0.4" } }),
+      async () =>
+        new Response(await metrics.scrape(), { headers: { "content-type": "text/plain; version=0.0.4" } }),
     )
     .add("POST", "/connect", async (req) => {
       const form = await readForm(req);

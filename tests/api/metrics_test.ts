@@ -24,10 +24,10 @@ Deno.test("render() escapes label values", () => {
   assert.match(text, /m\{l="a\\"b\\\\c\\nd"\} 1/);
 });
 
-Deno.test("MetricsRegistry scrape() calls every collector each time", () => {
+Deno.test("MetricsRegistry scrape() calls every collector each time", async () => {
   const r = new MetricsRegistry();
   let n = 0;
   r.register(() => [{ name: "c_total", help: "h", type: "counter", samples: [{ value: ++n }] }]);
-  assert.match(r.scrape(), /c_total 1/);
-  assert.match(r.scrape(), /c_total 2/);
+  assert.match(await r.scrape(), /c_total 1/);
+  assert.match(await r.scrape(), /c_total 2/);
 });

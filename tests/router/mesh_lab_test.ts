@@ -79,6 +79,15 @@ Deno.test("mesh: in a line h1–h2–h3, h1 learns h3 by gossip and routes to it
     assert.equal(established.reduce((n, m) => n + Number(m[1]), 0), 2, metrics.stdout);
     assert.match(metrics.stdout, /^meshnet_peers 3$/m);
     assert.match(metrics.stdout, /^meshnet_gossip_sent_bytes_total\{channel="topology"\} [1-9]\d*$/m);
+    for (
+      const family of [
+        "meshnet_sleeve_frames_total",
+        "meshnet_sleeve_drops_total",
+        "weave_max_ips",
+        "weave_dns_entries",
+      ]
+    ) assert.match(metrics.stdout, new RegExp(`^# TYPE ${family} `, "m"));
+    assert.match(metrics.stdout, /^weave_max_ips 1048576$/m);
   });
 });
 
