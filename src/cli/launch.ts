@@ -120,8 +120,9 @@ export function launchCommand(): Command {
     .option("--mtu <bytes>", "MTU of the overlay (default: the underlay's less 50 with fastdp, else 1376)")
     .option("--no-fastdp", "use only the sleeve, never the kernel VXLAN fast datapath")
     .option(
-      "--ipalloc-range <cidr>",
-      "address range of the overlay; refused if it overlaps a host route (default: 10.32.0.0/12)",
+      "--ipalloc-range <cidr[,cidr6]>",
+      "address range of the overlay, or an IPv4 and an IPv6 range for dual-stack; refused if it overlaps a " +
+        "host route (default: 10.32.0.0/12)",
     )
     .option("--ipalloc-init <mode>", "how the address ring starts: consensus[=N], seed=NAME,… or observer")
     .option(
