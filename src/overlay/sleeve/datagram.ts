@@ -5,6 +5,7 @@
  * plain:  version(1) flags(1) sender(6) | record…
  * sealed: version(1) flags(1)=sealed sender(6) | sequence(8, BE) | secretbox(record…)  (+16 bytes tag)
  * record: kind(1) src peer(6) dst peer(6) length(2, BE) | body(length)
+ * offloaded frame body: virtio-net header(10, vnet_header.ts) | Ethernet frame
  * ```
  *
  * The nonce of a sealed datagram is the mesh's UDP nonce ({@link makeNonce} with tcp = false): the sender's

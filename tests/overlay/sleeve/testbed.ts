@@ -8,6 +8,7 @@
 import { MemoryFrameDevice, memoryFramePair } from "../../../ffi/memory_frame_device.ts";
 import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
 import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
+import type { FrameDevice } from "../../../ffi/frame_device.ts";
 import { tweetnaclSodium } from "../../../ffi/sodium.ts";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import { Sleeve, type SleeveEvent } from "../../../src/overlay/sleeve/sleeve.ts";
@@ -57,6 +58,47 @@ export class FilterConn implements PacketConn {
   }
 }
 
+/**
+ * A memory frame device that says it has a virtio-net header (a TAP with offloads): the bridge end writes and
+ * reads each frame with its 10-byte header in front, the engine sees the same bytes.
+ */
+export class VnetDevice implements FrameDevice {
+  readonly vnetHeaderSize = 10;
+  readonly #inner: FrameDevice;
+
+  constructor(inner: FrameDevice) {
+    this.#inner = inner;
+  }
+
+  get name(): string {
+    return this.#inner.name;
+  }
+
+  get batchSize(): number {
+    return this.#inner.batchSize;
+  }
+
+  mtu(): number {
+    return this.#inner.mtu();
+  }
+
+  read(bufs: Uint8Array[], sizes: number[]): number {
+    return this.#inner.read(bufs, sizes);
+  }
+
+  write(frames: Uint8Array[]): number {
+    return this.#inner.write(frames);
+  }
+
+  readable(timeoutMs?: number): Promise<boolean> {
+    return this.#inner.readable(timeoutMs);
+  }
+
+  close(): void {
+    this.#inner.close();
+  }
+}
+
 /** One peer of the bench. */
 export interface Node {
   name: string;
@@ -75,6 +117,8 @@ export interface BenchOptions {
   maxDatagram?: number;
   /** Don't call setPeer/setRoutes (tests that configure by hand). */
   bare?: boolean;
+  /** The nodes whose device has offloads ({@link VnetDevice}). Default none. */
+  offload?: number[];
 }
 
 /** The peer name of node i: `02:00:00:00:01:0i`. */
@@ -99,7 +143,7 @@ export class Bench {
       const name = peerName(i);
       const sleeve = new Sleeve({
         us: name,
-        device,
+        device: options.offload?.includes(i) ? new VnetDevice(device) : device,
         conn,
         box,
         clock: this.clock,
