@@ -26,11 +26,21 @@ const PINGS = 50, PING_INTERVAL = "0.01";
  */
 const LAUNCH = ["--no-fastdp", "--ipalloc-range", "10.48.0.0/12"];
 
-/** One measured path: throughput with 1 and 2 streams (Gbit/s, each run) and the average ping RTT (ms, each run). */
+/**
+ * One measured path: throughput with 1 and 2 streams (Gbit/s, each run), TCP retransmits of the 1-stream runs,
+ * and the average ping RTT (ms, each run).
+ */
 interface PathResult {
   p1: number[];
   p2: number[];
+  retransmits: number[];
   rtt: number[];
+}
+
+/** One iperf3 run: received Gbit/s and the sender's TCP retransmits. */
+interface IperfRun {
+  gbps: number;
+  retransmits: number;
 }
 
 /** The median of `xs`. */
@@ -68,8 +78,8 @@ async function buildVxlan(lab: Lab): Promise<void> {
   await mustExec(lab, "h1c2", ["ping", "-c1", "-W2", "10.99.0.2"]);
 }
 
-/** iperf3 from `from` to the server at `address` (in `to`), `streams` streams: received Gbit/s. */
-async function iperf(lab: Lab, from: string, address: string, streams: number): Promise<number> {
+/** iperf3 from `from` to the server at `address` (in `to`), `streams` streams. */
+async function iperf(lab: Lab, from: string, address: string, streams: number): Promise<IperfRun> {
   const out = await mustExec(lab, from, [
     "iperf3",
     "-c",
@@ -82,7 +92,10 @@ async function iperf(lab: Lab, from: string, address: string, streams: number): 
   ]);
   const result = JSON.parse(out);
   if (result.error) throw new Error(`iperf3 from ${from} to ${address} failed: ${result.error}`);
-  return result.end.sum_received.bits_per_second / 1e9;
+  return {
+    gbps: result.end.sum_received.bits_per_second / 1e9,
+    retransmits: result.end.sum_sent.retransmits,
+  };
 }
 
 /** Average RTT in ms of {@link PINGS} pings from `from` to `address`. */
@@ -98,9 +111,12 @@ async function measure(lab: Lab, from: string, to: string, address: string): Pro
   const server = new Watched(lab, to, ["iperf3", "-s", "--forceflush", "-B", address]);
   await server.until((w) => w.stdout.includes("Server listening"));
   try {
+    const p1: IperfRun[] = [];
+    for (let i = 0; i < RUNS; i++) p1.push(await iperf(lab, from, address, 1));
     return {
-      p1: await runs(() => iperf(lab, from, address, 1)),
-      p2: await runs(() => iperf(lab, from, address, 2)),
+      p1: p1.map((r) => r.gbps),
+      retransmits: p1.map((r) => r.retransmits),
+      p2: await runs(async () => (await iperf(lab, from, address, 2)).gbps),
       rtt: await runs(() => rtt(lab, from, address)),
     };
   } finally {
@@ -173,12 +189,14 @@ await withLab({ hosts: 2, containers: 2, topology: "full" }, async (lab) => {
   const m = (xs: number[]) => median(xs);
   const cell = (xs: number[], digits: number) =>
     `${fmt(m(xs), digits)} [${xs.map((x) => fmt(x, digits)).join(" ")}]`;
-  console.log("\n| path | 1 stream Gbit/s | -P 2 Gbit/s | ping avg ms |");
-  console.log("|---|---|---|---|");
+  console.log("\n| path | 1 stream Gbit/s | 1 stream retransmits | -P 2 Gbit/s | ping avg ms |");
+  console.log("|---|---|---|---|---|");
   for (
     const [name, r] of [["kernel VXLAN", vxlan], ["sleeve plain", plain], ["sleeve encrypted", enc]] as const
   ) {
-    console.log(`| ${name} | ${cell(r.p1, 3)} | ${cell(r.p2, 3)} | ${cell(r.rtt, 3)} |`);
+    console.log(
+      `| ${name} | ${cell(r.p1, 3)} | ${cell(r.retransmits, 0)} | ${cell(r.p2, 3)} | ${cell(r.rtt, 3)} |`,
+    );
   }
   const ratio = (a: number[], b: number[]) => m(a) / m(b);
   const bar = (ok: boolean) => ok ? "meets" : "MISSES";
