@@ -129,6 +129,12 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
     .add("DELETE", "/peer/:name", (_req, p) => {
       const peer = router.mesh.core.peers().find((x) => x.name === p.name || x.nickname === p.name);
       const name = peer?.name ?? p.name;
+      if (!peer && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(p.name)) {
+        throw new HttpError(
+          404,
+          `Cannot rmpeer '${p.name}': no known peer has that nickname; give its peer name (see 'meshnet status ipam')`,
+        );
+      }
       return text(200, `${router.ipam.rmpeer(name)} IPs taken over from ${name}`);
     })
     .add(

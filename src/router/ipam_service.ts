@@ -21,7 +21,7 @@ import type { DataDir } from "./data_dir.ts";
 const FILE = "ipam.json";
 /** How often the IPAM's timed work runs, in milliseconds. */
 const TICK_MS = 1000;
-/** How often a waiting allocation asks again, in milliseconds. */
+/** How often a waiting allocation asks again at the latest, in milliseconds; it also retries on every change. */
 const RETRY_MS = 100;
 /** How long an allocation waits for the ring before it fails, in milliseconds. */
 export const ALLOCATE_TIMEOUT_MS = 30_000;
@@ -37,6 +37,8 @@ export class IpamService implements Gossiper {
   #core: MeshCore;
   #ticker?: ReturnType<typeof setInterval>;
   #saved?: Uint8Array;
+  /** Resolved (and replaced) whenever the state changes, so waiting allocations retry at once. */
+  #changed = Promise.withResolvers<void>();
 
   /**
    * Restores the persisted state (or starts empty) and joins the gossip channel.
@@ -107,7 +109,7 @@ export class IpamService implements Gossiper {
       if (Date.now() > deadline) {
         throw new Error(`IPAM is not ready: ${rings.map((r) => `${r.range} ${r.state}`).join("; ")}`);
       }
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      await this.#changeOrTimeout();
     }
   }
 
@@ -171,8 +173,15 @@ export class IpamService implements Gossiper {
           } s: ${r.reason}; see 'meshnet status ipam'`,
         );
       }
-      await new Promise((res) => setTimeout(res, RETRY_MS));
+      await this.#changeOrTimeout();
     }
+  }
+
+  /** Resolves at the next state change (a merge, a call) or after {@link RETRY_MS}, whichever is first. */
+  async #changeOrTimeout(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#changed.promise, new Promise<void>((r) => timer = setTimeout(r, RETRY_MS))]);
+    clearTimeout(timer);
   }
 
   #call<T>(fn: () => T): T {
@@ -188,6 +197,9 @@ export class IpamService implements Gossiper {
     if (this.#saved && equal(bytes, this.#saved)) return;
     this.#dir.write(FILE, bytes);
     this.#saved = bytes;
+    const changed = this.#changed;
+    this.#changed = Promise.withResolvers<void>();
+    changed.resolve();
   }
 
   #reachable(): PeerName[] {
