@@ -32,6 +32,9 @@ if [ ${#need[@]} -gt 0 ] || [ ${#runtimes[@]} -gt 0 ]; then
 fi
 
 # The Deno runtime lives in its own package.json: Deno reads the project's, and listing deno there breaks it.
+# `npm ci` refuses this lock file: the deno package names a build for every platform as optional, and some
+# (darwin-arm64 at 2.9.6) are not in the registry, so the lock holds only ours. `npm install --no-save` honours
+# the lock's pinned versions without rewriting it.
 [ -x tools/deno/node_modules/deno/deno ] || [ -x tools/deno/node_modules/@deno/linux-x64-glibc/deno ] ||
-  npm ci --prefix tools/deno --no-audit --no-fund --loglevel=error
+  npm install --prefix tools/deno --no-save --no-audit --no-fund --loglevel=error
 [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
