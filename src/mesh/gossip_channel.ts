@@ -30,6 +30,8 @@ export interface ChannelHost {
   random(): number;
   /** Whether `neighbour` is connected but cannot take more data now. */
   congested(neighbour: PeerName): boolean;
+  /** The directly connected neighbours now (routes may not know a brand-new one yet). */
+  neighbours(): Iterable<PeerName>;
   /** Sends one encoded gossip message to a direct neighbour, counted against `channel`. */
   transmit(neighbour: PeerName, tag: GossipTag, bytes: Uint8Array, channel: string): void;
 }
@@ -149,7 +151,8 @@ export class GossipChannel implements Gossip {
 
   #gossipSubset(except: PeerName | undefined, data: GossipData): void {
     const d = this.#outgoing(data);
-    for (const hop of this.#host.routes.randomNeighbours(except, () => this.#host.random())) {
+    const direct = this.#host.neighbours();
+    for (const hop of this.#host.routes.randomNeighbours(except, () => this.#host.random(), direct)) {
       this.#gossipTo(hop, d);
     }
   }

@@ -138,6 +138,7 @@ export class MeshCore {
       routes: this.#routes,
       random: opts.random,
       congested: (n) => this.#congested.has(n),
+      neighbours: () => this.#topology.self.connections.map((c) => c.name),
       transmit: (n, tag, bytes, channel) => this.#transmit(n, tag, bytes, channel),
     };
     this.newGossip(Channel.topology, this.#topology);

@@ -150,11 +150,23 @@ export class Routes implements RouteLookup {
    * Picks neighbours for gossip: about 2·log2(peers) of them, at most the number of distinct next hops,
    * each chosen with weight equal to the number of destinations routed through it (over all connections).
    *
+   * Direct neighbours the last calculation did not know yet (a connection made within the recalculation
+   * deferral) are candidates too, with weight 1: a new neighbour must not miss the deltas that arrive between
+   * its full state and the next recalculation, or it waits for the anti-entropy round.
+   *
    * @param except a neighbour never to pick (the one the gossip came from), if any
    * @param random uniform in [0, 1)
+   * @param direct the neighbours connected now
    */
-  randomNeighbours(except: PeerName | undefined, random: () => number): PeerName[] {
+  randomNeighbours(
+    except: PeerName | undefined,
+    random: () => number,
+    direct: Iterable<PeerName> = [],
+  ): PeerName[] {
     const candidates = this.#hopWeights.filter(([hop]) => hop !== except);
+    for (const n of direct) {
+      if (n !== except && !candidates.some(([hop]) => hop === n)) candidates.push([n, 1]);
+    }
     const peers = this.#unicastAll.size + 1;
     const want = Math.min(Math.ceil(GOSSIP_FANOUT_LOG_FACTOR * Math.log2(peers)), candidates.length);
     let total = candidates.reduce((s, [, w]) => s + w, 0);

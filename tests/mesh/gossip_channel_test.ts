@@ -27,6 +27,7 @@ function host(): ChannelHost & { sent: [string, GossipTag, Uint8Array][]; slow: 
     routes,
     random: () => 0.5,
     congested: (n) => slow.has(n),
+    neighbours: () => peers.get("a")?.connections.map((c) => c.name) ?? [],
     transmit: (n, tag, bytes) => sent.push([n, tag, bytes]),
     sent,
     slow,

@@ -37,6 +37,8 @@ interface Event {
   payload?: Uint8Array;
   /** The link generation a message was sent on; stale after the link is cut. */
   generation?: number;
+  /** Marks the connection from `to` to `from` established instead of delivering a message. */
+  establish?: boolean;
 }
 
 /** Per-peer traffic delivered by the pump. */
@@ -124,10 +126,11 @@ export class Pump {
   }
 
   /**
-   * Connects `a` (dialling) to `b`: both add the connection and mark it established at once.
+   * Connects `a` (dialling) to `b`: both add the connection now and mark it established after
+   * `establishAfterMs` (at `a`, at `b`; both at once unless given), as the sleeve does once its UDP path works.
    * @throws {Error} when they are already linked
    */
-  connect(a: PeerName, b: PeerName): void {
+  connect(a: PeerName, b: PeerName, establishAfterMs: readonly [number, number] = [0, 0]): void {
     const key = linkKey(a, b);
     if (this.#links.has(key)) throw new Error(`Cannot connect '${a}' and '${b}': already linked`);
     this.#links.set(key, ++this.#generation);
@@ -139,8 +142,8 @@ export class Pump {
       address: `${this.#ips.get(a)}:${ephemeral}`,
       outbound: false,
     });
-    ca.connectionEstablished(b);
-    cb.connectionEstablished(a);
+    this.#establishAfter(a, b, establishAfterMs[0]);
+    this.#establishAfter(b, a, establishAfterMs[1]);
     this.#wake(a);
     this.#wake(b);
   }
@@ -206,10 +209,27 @@ export class Pump {
     return { name, nickname: `host-${this.#ips.get(name)}`, uid: this.#uids.get(name)! };
   }
 
+  #establishAfter(at: PeerName, remote: PeerName, ms: number): void {
+    if (ms <= 0) return this.core(at).connectionEstablished(remote);
+    const generation = this.#links.get(linkKey(at, remote));
+    pushHeap(this.#heap, {
+      time: this.now + ms,
+      seq: this.#seq++,
+      to: at,
+      from: remote,
+      establish: true,
+      generation,
+    });
+  }
+
   #step(): void {
     const e = popHeap(this.#heap);
     this.now = e.time;
-    if (e.from === undefined) {
+    if (e.establish) {
+      if (this.#links.get(linkKey(e.from!, e.to)) === e.generation) {
+        this.core(e.to).connectionEstablished(e.from!);
+      }
+    } else if (e.from === undefined) {
       if (this.#timerAt.get(e.to) !== e.time) return;
       this.#timerAt.delete(e.to);
       this.core(e.to).tick();

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { Pump, randomMesh, simulatedPeerName } from "../../../src/mesh/testing/pump.ts";
 import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
-import { GOSSIP_INTERVAL_MS } from "../../../src/mesh/constants.ts";
+import { GOSSIP_INTERVAL_MS, ROUTE_RECALC_DEFER_MS } from "../../../src/mesh/constants.ts";
 import { oracleNextHops } from "../route_oracle.ts";
+import { comparePeers } from "../../../src/mesh/peer.ts";
 
 /** Asserts that every peer knows exactly its component, each entry as its owner has it, and oracle routes. */
 function assertConverged(pump: Pump, names: string[]): void {
@@ -86,4 +87,30 @@ Deno.test("Pump converges after a peer restarts with a new uid", () => {
   pump.connect(names[2], names[3]);
   pump.runFor(2 * GOSSIP_INTERVAL_MS);
   assertConverged(pump, names);
+});
+
+Deno.test("Pump converges a line of 3 within 2 s when connections are established 50–300 ms after they are added", () => {
+  const rng = new SeededRandom(3);
+  const delay = () => 50 + rng.int(251);
+  const [h1, h2, h3] = [1, 2, 3].map(simulatedPeerName);
+  // Every offset by 1 ms: the window where h2 relays h1's change before its routes know h3 is a few ms wide.
+  for (let offset = 0; offset <= 1_500; offset++) {
+    const pump = new Pump({ seed: offset });
+    for (const name of [h1, h2, h3]) pump.addPeer(name);
+    pump.connect(h1, h2, [delay(), delay()]);
+    pump.runFor(offset);
+    pump.connect(h3, h2, [delay(), delay()]);
+    pump.runFor(300);
+    const newest = () =>
+      pump.cores().every((c) =>
+        pump.cores().every((o) => {
+          const p = c.peer(o.name);
+          return p !== undefined && comparePeers(p, o.peer(o.name)!) === 0;
+        })
+      );
+    const took = pump.runUntil(newest, 2_000, 10);
+    assert.ok(took !== undefined, `h2–h3 added ${offset} ms after h1–h2: no convergence within 2 s`);
+    pump.runFor(ROUTE_RECALC_DEFER_MS);
+    assertConverged(pump, [h1, h2, h3]);
+  }
 });
