@@ -107,6 +107,42 @@ Deno.test("openTap() in a netns: ping goes out as a frame, a written echo reply 
   });
 });
 
+Deno.test("openTap() with offloads: frames carry a virtio-net header both ways; the TX queue length is set", async () => {
+  await inNetns(async () => {
+    assert.throws(() => openTap("mnt-tap-o", { txQueueLength: 0 }), /Invalid TX queue length '0'/);
+    const tap = openTap("mnt-tap-o", { netns: NS, offload: true, txQueueLength: 4096 });
+    try {
+      assert.equal(tap.vnetHeaderSize, 10);
+      const [link] = JSON.parse(
+        new TextDecoder().decode(
+          (await new Deno.Command("ip", { args: ["-n", NS, "-j", "link", "show", "mnt-tap-o"] }).output())
+            .stdout,
+        ),
+      );
+      assert.equal(link.txqlen, 4096);
+      await must("-n", NS, "addr", "add", "10.9.0.1/24", "dev", "mnt-tap-o");
+      await must("-n", NS, "link", "set", "mnt-tap-o", "up");
+      await must("-n", NS, "neigh", "add", "10.9.0.2", "lladdr", "02:00:00:00:00:02", "dev", "mnt-tap-o");
+      const ping = new Deno.Command("ip", {
+        args: ["netns", "exec", NS, "ping", "-c", "1", "-W", "3", "10.9.0.2"],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const withHeader = await readUntil(tap, (f) => isEchoRequest(f.subarray(10)));
+        const reply = echoReply(withHeader.subarray(10));
+        const out = new Uint8Array(10 + reply.length); // a zeroed header: nothing asked of the kernel
+        out.set(reply, 10);
+        assert.equal(tap.write([out]), 1);
+      } finally {
+        assert.equal((await ping.status).code, 0, "ping got no reply through the offloading TAP device");
+      }
+    } finally {
+      tap.close();
+    }
+  });
+});
+
 Deno.test("openTap() lets the kernel number a %d name, and close() wakes a pending wait", async () => {
   await inNetns(async () => {
     const tap = openTap("mnt-tap%d", { netns: NS });
