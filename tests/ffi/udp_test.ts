@@ -65,6 +65,34 @@ Deno.test("openUdp() sends and receives batches over IPv4 and IPv6 loopback insi
   });
 });
 
+Deno.test("UdpConn.send() on a Don't Fragment socket: EMSGSIZE above the MTU, fragmentable sends arrive whole", async () => {
+  await inNetns(async () => {
+    await ip("-n", NS, "link", "set", "lo", "mtu", "1500");
+    const a = openUdp("127.0.0.1", 0, { netns: NS, dontFragment: true });
+    const b = openUdp("127.0.0.1", 0, { netns: NS });
+    try {
+      const big = new Uint8Array(30_000).map((_, i) => i);
+      assert.throws(
+        () => a.send([big], b.local),
+        (e: unknown) => e instanceof SyscallError && e.code === "EMSGSIZE",
+      );
+      assert.equal(a.send([big], b.local, true), 1);
+      assert.equal(a.send([big.subarray(0, 100)], b.local), 1, "back to Don't Fragment for small datagrams");
+      assert.throws(() => a.send([big], b.local), /EMSGSIZE/);
+      const got: Uint8Array[] = [], bufs = [new Uint8Array(65536), new Uint8Array(65536)], sizes = [0, 0];
+      while (got.length < 2) {
+        assert.ok(await b.readable(1000), `timed out after ${got.length} of 2 datagrams`);
+        const n = b.receive(bufs, sizes, []);
+        for (let i = 0; i < n; i++) got.push(bufs[i].slice(0, sizes[i]));
+      }
+      assert.deepEqual(got, [big, big.subarray(0, 100)], "the big one reassembled whole");
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
 Deno.test("UdpConn.readable() times out, and close() wakes a pending wait", async () => {
   await inNetns(async () => {
     const a = openUdp("127.0.0.1", 0, { netns: NS });
