@@ -1,6 +1,8 @@
 /**
  * The sleeve data plane Worker: it opens the TAP device and the UDP socket itself (synchronous FFI, reused
- * buffers) and runs one {@link Sleeve} loop, so the main thread never touches a packet. Control messages
+ * buffers) and runs one {@link Sleeve} loop, so the main thread never touches a packet. The TAP has the
+ * kernel's offloads on (TCP super-frames of up to 64 KiB, partial checksums) and a longer TX queue
+ * ({@link TAP_TX_QUEUE_LENGTH}); see bench/RESULTS.md "sleeve: throughput work". Control messages
  * (worker_protocol.ts) are handled between wakeups on the Worker's event loop.
  *
  * Started by {@link SleeveWorker}; needs FFI permission only.
