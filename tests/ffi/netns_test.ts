@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { netnsPath, withNetns } from "../../ffi/netns.ts";
 import { SyscallError } from "../../ffi/libc.ts";
+import { nsInode } from "../proc.ts";
 
 const NS = `mnt-netns-${Deno.pid}`;
 
@@ -8,10 +9,6 @@ async function ip(...args: string[]): Promise<string> {
   const out = await new Deno.Command("ip", { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
-}
-
-function inode(path: string): number {
-  return Deno.statSync(path).ino!;
 }
 
 Deno.test("netnsPath() resolves names, paths and PIDs", () => {
@@ -24,17 +21,17 @@ Deno.test("netnsPath() resolves names, paths and PIDs", () => {
 Deno.test("withNetns() enters the namespace and always comes back", async () => {
   await ip("netns", "add", NS);
   try {
-    const home = inode("/proc/thread-self/ns/net");
-    const inside = withNetns(NS, () => inode("/proc/thread-self/ns/net"));
-    assert.equal(inside, inode(`/run/netns/${NS}`));
-    assert.equal(inode("/proc/thread-self/ns/net"), home);
+    const home = nsInode("/proc/self/ns/net");
+    const inside = withNetns(NS, () => nsInode("/proc/self/ns/net"));
+    assert.equal(inside, nsInode(`/run/netns/${NS}`));
+    assert.equal(nsInode("/proc/self/ns/net"), home);
     assert.throws(() =>
       withNetns(NS, () => {
         throw new Error("boom");
       }), /boom/);
-    assert.equal(inode("/proc/thread-self/ns/net"), home);
+    assert.equal(nsInode("/proc/self/ns/net"), home);
     assert.throws(() => withNetns(NS, () => Promise.resolve(1)), TypeError);
-    assert.equal(inode("/proc/thread-self/ns/net"), home);
+    assert.equal(nsInode("/proc/self/ns/net"), home);
   } finally {
     await ip("netns", "del", NS);
   }

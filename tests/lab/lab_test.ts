@@ -3,6 +3,7 @@
  * fresh prefix from withLab()/uniquePrefix() and removes its lab also when it fails.
  */
 import assert from "node:assert/strict";
+import { processAlive } from "../proc.ts";
 import { UsageError } from "../../src/errors.ts";
 import { Lab } from "../../src/lab/lab.ts";
 import { labNamespaces, removeLab } from "../../src/lab/namespaces.ts";
@@ -23,14 +24,7 @@ async function replies(lab: Lab, from: string, address: string, count: number): 
 }
 
 /** True while `pid` is a live process (a zombie counts as gone). */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
+const alive = processAlive;
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);

@@ -8,6 +8,7 @@
  * start); what users type is checked through the CLI.
  */
 import assert from "node:assert/strict";
+import { processAlive } from "../proc.ts";
 import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
 import { bigIntToIP, contains, formatIP, ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../src/net/ip.ts";
 
@@ -235,14 +236,7 @@ Deno.test("ipam: kill -9 of a router and restart loses no allocation; new ones n
     before.set("plain-id", [await ok(lab, 1, "POST", "/ip/plain-id")]);
     const pid = daemonPid(lab, 1);
     Deno.kill(pid, "SIGKILL");
-    await until("the killed daemon to exit", async () => {
-      try {
-        await Deno.stat(`/proc/${pid}`);
-        return undefined;
-      } catch {
-        return true;
-      }
-    });
+    await until("the killed daemon to exit", async () => await processAlive(pid) ? undefined : true);
     await launchMeshnet(lab, 1, [SLEEVE]);
     for (const [id, addrs] of before) {
       assert.equal(await ok(lab, 1, "GET", `/ip/${id}`), addrs.join(" "), `GET /ip/${id} after restart`);
