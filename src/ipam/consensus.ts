@@ -26,8 +26,10 @@ const ZERO: Round = { n: 0, by: "" };
 export class Consensus {
   /** Acceptors needed: floor(N/2)+1. */
   readonly quorum: number;
-  private proposedAt?: number;
-  private wantedAt?: number;
+  #proposedAt?: number;
+  #wantedAt?: number;
+
+  readonly #random: () => number;
 
   /**
    * A consensus participant.
@@ -35,7 +37,8 @@ export class Consensus {
    * @param count N of --ipalloc-init consensus=N
    * @param random uniform in [0, 1), for retry jitter (injected for determinism)
    */
-  constructor(readonly self: PeerName, readonly count: number, private readonly random: () => number) {
+  constructor(readonly self: PeerName, readonly count: number, random: () => number) {
+    this.#random = random;
     this.quorum = Math.floor(count / 2) + 1;
   }
 
@@ -72,13 +75,13 @@ export class Consensus {
     } else if (!mineAccepted && leader?.accepted && compareRounds(leader.accepted.round, me.promise) === 0) {
       me.accepted = structuredClone(leader.accepted);
     }
-    if (wanted) this.wantedAt ??= now;
-    const due = this.proposedAt === undefined ||
-      now - this.proposedAt >= CONSENSUS_RETRY_MS * (1 + this.random());
-    const waited = this.wantedAt !== undefined && now - this.wantedAt >= CONSENSUS_RETRY_MS;
+    if (wanted) this.#wantedAt ??= now;
+    const due = this.#proposedAt === undefined ||
+      now - this.#proposedAt >= CONSENSUS_RETRY_MS * (1 + this.#random());
+    const waited = this.#wantedAt !== undefined && now - this.#wantedAt >= CONSENSUS_RETRY_MS;
     if (wanted && due && (ring.votes.size >= this.count || waited) && ring.votes.size >= quorum) {
       me.promise = { n: highest.n + 1, by: this.self };
-      this.proposedAt = now;
+      this.#proposedAt = now;
     }
     ring.votes.set(this.self, me);
     learn(ring, quorum);

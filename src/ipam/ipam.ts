@@ -118,20 +118,22 @@ export interface RingStatus {
 
 /** One peer's IPAM. */
 export class Ipam implements Gossiper {
-  private readonly lanes: Lane[];
-  private readonly consensus?: Consensus;
-  private readonly reclaimAfter: number;
-  private readonly unreachableSince = new Map<PeerName, number>();
-  private reachable = new Set<PeerName>();
-  private wanted = false;
-  private seq = 0;
-  private gossiper?: Gossip;
+  readonly #lanes: Lane[];
+  readonly #consensus?: Consensus;
+  readonly #reclaimAfter: number;
+  readonly #unreachableSince = new Map<PeerName, number>();
+  #reachable = new Set<PeerName>();
+  #wanted = false;
+  #seq = 0;
+  #gossiper?: Gossip;
+  readonly #opts: IpamOptions;
 
   /**
    * A peer's IPAM with empty rings (initialised at once with `seed=`).
    * @throws {Error} when the name, a range or the init mode is invalid
    */
-  constructor(private readonly opts: IpamOptions) {
+  constructor(opts: IpamOptions) {
+    this.#opts = opts;
     if (!PEER_NAME.test(opts.name)) {
       throw new Error(`Invalid peer name '${opts.name}': expected like ce:31:e0:06:45:1e`);
     }
@@ -141,14 +143,14 @@ export class Ipam implements Gossiper {
         `Invalid --ipalloc-range '${ranges.join(",")}': give one range, or one IPv4 and one IPv6`,
       );
     }
-    this.lanes = ranges.map((r) => ({ ring: new Ring(r), own: emptyReport(), held: [] }));
-    if (ranges.length === 2 && this.lanes[0].ring.cidr.family === this.lanes[1].ring.cidr.family) {
+    this.#lanes = ranges.map((r) => ({ ring: new Ring(r), own: emptyReport(), held: [] }));
+    if (ranges.length === 2 && this.#lanes[0].ring.cidr.family === this.#lanes[1].ring.cidr.family) {
       throw new Error(
         `Invalid --ipalloc-range '${ranges.join(",")}': two ranges must be one IPv4 and one IPv6`,
       );
     }
-    this.reclaimAfter = opts.reclaimAfterMs ?? DEFAULT_RECLAIM_AFTER_MS;
-    this.gossiper = opts.gossip;
+    this.#reclaimAfter = opts.reclaimAfterMs ?? DEFAULT_RECLAIM_AFTER_MS;
+    this.#gossiper = opts.gossip;
     const init = opts.init;
     if (init.mode === "consensus") {
       if (!Number.isInteger(init.count) || init.count < 1) {
@@ -156,7 +158,7 @@ export class Ipam implements Gossiper {
           `Invalid --ipalloc-init 'consensus=${init.count}': the count must be a whole number ≥ 1`,
         );
       }
-      this.consensus = new Consensus(opts.name, init.count, opts.random);
+      this.#consensus = new Consensus(opts.name, init.count, opts.random);
     } else if (init.mode === "seed") {
       const bad = init.peers.find((p) => !PEER_NAME.test(p));
       if (bad !== undefined || init.peers.length === 0) {
@@ -164,24 +166,24 @@ export class Ipam implements Gossiper {
           `Invalid --ipalloc-init 'seed=${init.peers.join(",")}': list peer names like ce:31:e0:06:45:1e`,
         );
       }
-      for (const l of this.lanes) l.ring.initialise(init.peers);
+      for (const l of this.#lanes) l.ring.initialise(init.peers);
     }
-    for (const l of this.lanes) this.consensus?.join(l.ring);
+    for (const l of this.#lanes) this.#consensus?.join(l.ring);
   }
 
   /** This peer's name. */
   get name(): PeerName {
-    return this.opts.name;
+    return this.#opts.name;
   }
 
   /** The rings, one per range, for inspection and reports; do not change them. */
   rings(): readonly Ring[] {
-    return this.lanes.map((l) => l.ring);
+    return this.#lanes.map((l) => l.ring);
   }
 
   /** Sets where rings and space requests are sent. */
   attach(gossip: Gossip): void {
-    this.gossiper = gossip;
+    this.#gossiper = gossip;
   }
 
   /**
@@ -192,8 +194,8 @@ export class Ipam implements Gossiper {
    */
   allocate(id: string, subnet?: string): Allocation {
     const targets = subnet === undefined
-      ? this.lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
-      : [{ lane: this.laneForSubnet(subnet), subnet }];
+      ? this.#lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
+      : [{ lane: this.#laneForSubnet(subnet), subnet }];
     const keys = targets.map(({ lane, subnet }) => {
       const text = subnetIn(lane.ring, subnet).text;
       if (!lane.held.some((h) => h.id === id && h.subnet === text && !h.claim)) {
@@ -201,17 +203,17 @@ export class Ipam implements Gossiper {
       }
       return { lane, text };
     });
-    this.wanted = true;
-    this.update();
-    return this.answer(
+    this.#wanted = true;
+    this.#update();
+    return this.#answer(
       keys.map(({ lane, text }) => ({ lane, h: lane.held.find((h) => h.id === id && h.subnet === text)! })),
     );
   }
 
   /** Asks for the ring to be initialised now (the reference's `prime`), as a first allocation would. */
   prime(): void {
-    this.wanted = true;
-    this.update();
+    this.#wanted = true;
+    this.#update();
   }
 
   /**
@@ -222,7 +224,7 @@ export class Ipam implements Gossiper {
   claim(id: string, cidr: string): Allocation {
     const c = parseCIDR(cidr);
     const a = ipToBigInt(c.address);
-    const lane = this.lanes.find((l) => l.ring.cidr.family === c.family && includes([l.ring.universe], a));
+    const lane = this.#lanes.find((l) => l.ring.cidr.family === c.family && includes([l.ring.universe], a));
     if (!lane) return { state: "ready", addresses: [cidr] };
     const text = lane.ring.format(a);
     const mine = lane.held.find((h) => h.address === a);
@@ -247,30 +249,30 @@ export class Ipam implements Gossiper {
         claim: true,
       });
     }
-    this.wanted = true;
-    this.update();
-    return this.answer([{ lane, h: lane.held.find((h) => h.address === a)! }]);
+    this.#wanted = true;
+    this.#update();
+    return this.#answer([{ lane, h: lane.held.find((h) => h.address === a)! }]);
   }
 
   /** Releases the addresses of container `id` (only `address` when given, with or without prefix). */
   release(id: string, address?: string): void {
     const only = address === undefined ? undefined : ipToBigInt(parseCIDR(address, 0).address);
-    for (const l of this.lanes) {
+    for (const l of this.#lanes) {
       l.held = l.held.filter((h) => h.id !== id || (only !== undefined && h.address !== only));
     }
-    this.update();
+    this.#update();
   }
 
   /** The ready addresses of container `id`, as `address/prefix` texts. */
   lookup(id: string): string[] {
-    return this.lanes.flatMap((l) =>
-      l.held.filter((h) => h.id === id && h.final && h.address !== undefined).map((h) => this.text(l, h))
+    return this.#lanes.flatMap((l) =>
+      l.held.filter((h) => h.id === id && h.final && h.address !== undefined).map((h) => this.#text(l, h))
     );
   }
 
   /** Every ready allocation, as [container id, address] pairs (address without prefix). */
   allocations(): [string, string][] {
-    return this.lanes.flatMap((l) =>
+    return this.#lanes.flatMap((l) =>
       l.held.filter((h) => h.final && h.address !== undefined).map((h) =>
         [h.id, l.ring.format(h.address!)] as [string, string]
       )
@@ -293,16 +295,16 @@ export class Ipam implements Gossiper {
       throw new Error(`Cannot rmpeer '${gone}': not a peer name like ce:31:e0:06:45:1e`);
     }
     let n = 0n;
-    for (const { ring } of this.lanes) {
+    for (const { ring } of this.#lanes) {
       if (!ring.isInitialised()) continue;
       ring.removed.add(gone);
-      const t = planTakeover(ring, this.name, gone, `${this.name}/${this.seq + 1}`, true);
+      const t = planTakeover(ring, this.name, gone, `${this.name}/${this.#seq + 1}`, true);
       if (!t) continue;
-      this.seq++;
+      this.#seq++;
       ring.takeovers.set(t.id, t);
       n += total(t.ranges);
     }
-    this.update(true);
+    this.#update(true);
     return n;
   }
 
@@ -312,30 +314,30 @@ export class Ipam implements Gossiper {
    * right after launch) never reached it, and would otherwise wait for a retry timer.
    */
   setReachable(peers: Iterable<PeerName>): void {
-    const now = this.opts.now(), before = this.reachable;
-    this.reachable = new Set(peers);
-    const gained = [...this.reachable].some((p) => !before.has(p));
-    for (const p of this.knownPeers()) {
-      if (this.reachable.has(p)) this.unreachableSince.delete(p);
-      else if (!this.unreachableSince.has(p)) this.unreachableSince.set(p, now);
+    const now = this.#opts.now(), before = this.#reachable;
+    this.#reachable = new Set(peers);
+    const gained = [...this.#reachable].some((p) => !before.has(p));
+    for (const p of this.#knownPeers()) {
+      if (this.#reachable.has(p)) this.#unreachableSince.delete(p);
+      else if (!this.#unreachableSince.has(p)) this.#unreachableSince.set(p, now);
     }
-    this.update(gained);
+    this.#update(gained);
   }
 
   /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */
   tick(): void {
-    this.setReachable(this.reachable);
+    this.setReachable(this.#reachable);
   }
 
   /** Status of each ring. */
   status(): RingStatus[] {
-    return this.lanes.map((l) => {
+    return this.#lanes.map((l) => {
       const r = l.ring;
       const state = r.isInitialised()
         ? "ready"
-        : this.consensus
-        ? this.consensus.describe(r)
-        : this.opts.init.mode === "observer"
+        : this.#consensus
+        ? this.#consensus.describe(r)
+        : this.#opts.init.mode === "observer"
         ? "observer: waiting for another peer to initialise the ring"
         : "not initialised";
       return {
@@ -346,7 +348,7 @@ export class Ipam implements Gossiper {
         reserve: total(l.own.reserve),
         inUse: l.held.filter((h) => h.final).length,
         pending: l.held.filter((h) => !h.final).length,
-        majority: this.reachesMajority(r),
+        majority: this.#reachesMajority(r),
         tokens: r.tokens().map((t) => ({
           start: r.format(t.range.start),
           end: r.format(t.range.end - 1n),
@@ -359,7 +361,7 @@ export class Ipam implements Gossiper {
 
   /** The rings, for a new neighbour or the anti-entropy timer. */
   gossip(): GossipData | undefined {
-    return new RingSet(this.lanes.map((l) => l.ring));
+    return new RingSet(this.#lanes.map((l) => l.ring));
   }
 
   /**
@@ -378,8 +380,8 @@ export class Ipam implements Gossiper {
    */
   onGossip(msg: Uint8Array): GossipData | undefined {
     const set = RingSet.decode(msg);
-    if (!(new RingSet(this.lanes.map((l) => l.ring))).mergeSet(set)) return undefined;
-    this.update(true);
+    if (!(new RingSet(this.#lanes.map((l) => l.ring))).mergeSet(set)) return undefined;
+    this.#update(true);
     return set;
   }
 
@@ -389,13 +391,13 @@ export class Ipam implements Gossiper {
    */
   onGossipUnicast(src: PeerName, msg: Uint8Array): void {
     const req = decodeSpaceRequest(msg);
-    const lane = this.lanes.find((l) => l.ring.range === req.range);
-    if (!lane || !lane.ring.isInitialised() || !this.reachesMajority(lane.ring) || src === this.name) return;
+    const lane = this.#lanes.find((l) => l.ring.range === req.range);
+    if (!lane || !lane.ring.isInitialised() || !this.#reachesMajority(lane.ring) || src === this.name) return;
     if (lane.held.some((h) => h.address === undefined)) return; // short of space ourselves
     const give = planDonation(freeSpace(lane.ring, this.name, lane.own, "main"), req.within);
     if (!give) return;
-    this.changeOwn(lane, (o) => o.offers.push({ range: give, to: src, since: o.version + 1 }));
-    this.update(true);
+    this.#changeOwn(lane, (o) => o.offers.push({ range: give, to: src, since: o.version + 1 }));
+    this.#update(true);
   }
 
   /** The whole state to persist (rings and allocations); see {@link Ipam.restore}. */
@@ -403,10 +405,10 @@ export class Ipam implements Gossiper {
     const state = {
       v: 1,
       name: this.name,
-      seq: this.seq,
-      wanted: this.wanted,
-      rings: this.lanes.map((l) => l.ring.toWire()),
-      lanes: this.lanes.map((l) => ({
+      seq: this.#seq,
+      wanted: this.#wanted,
+      rings: this.#lanes.map((l) => l.ring.toWire()),
+      lanes: this.#lanes.map((l) => ({
         reserveSince: l.reserveSince ?? null,
         held: l.held.map((h) => ({ ...h, address: h.address === undefined ? null : String(h.address) })),
       })),
@@ -434,10 +436,10 @@ export class Ipam implements Gossiper {
     if (s.name !== opts.name) bad(`it belongs to peer ${s.name}, not ${opts.name}`);
     const ipam = new Ipam(opts);
     const rings = s.rings as unknown[], lanes = s.lanes as { reserveSince: number | null; held: unknown[] }[];
-    if (!Array.isArray(rings) || !Array.isArray(lanes) || rings.length !== ipam.lanes.length) {
+    if (!Array.isArray(rings) || !Array.isArray(lanes) || rings.length !== ipam.#lanes.length) {
       bad("wrong number of ranges");
     }
-    ipam.lanes.forEach((l, i) => {
+    ipam.#lanes.forEach((l, i) => {
       const ring = Ring.fromWire(rings[i]);
       if (ring.range !== l.ring.range) bad(`range ${ring.range}, configured ${l.ring.range}`);
       l.ring = ring;
@@ -459,34 +461,34 @@ export class Ipam implements Gossiper {
         };
       });
     });
-    ipam.seq = typeof s.seq === "number" ? s.seq : 0;
-    ipam.wanted = s.wanted === true;
+    ipam.#seq = typeof s.seq === "number" ? s.seq : 0;
+    ipam.#wanted = s.wanted === true;
     return ipam;
   }
 
   // ---- the steps ----
 
   /** Runs the steps of every ring until nothing changes; broadcasts when anything did. */
-  private update(force = false): void {
+  #update(force = false): void {
     let any = force;
     for (let pass = 0; pass < 6; pass++) {
       let changed = false;
-      for (const l of this.lanes) if (this.step(l)) changed = true;
+      for (const l of this.#lanes) if (this.#step(l)) changed = true;
       if (!changed) break;
       any = true;
     }
-    if (any) this.gossiper?.gossipBroadcast(new RingSet(this.lanes.map((l) => l.ring)));
+    if (any) this.#gossiper?.gossipBroadcast(new RingSet(this.#lanes.map((l) => l.ring)));
   }
 
   /** One pass of the steps for one ring; true when anything changed. */
-  private step(l: Lane): boolean {
-    const ring = l.ring, me = this.name, now = this.opts.now();
-    let changed = this.writeOwn(l);
+  #step(l: Lane): boolean {
+    const ring = l.ring, me = this.name, now = this.#opts.now();
+    let changed = this.#writeOwn(l);
     if (!ring.isInitialised()) {
-      if (this.consensus) changed = this.consensus.step(ring, this.wanted, now) || changed;
+      if (this.#consensus) changed = this.#consensus.step(ring, this.#wanted, now) || changed;
       if (!ring.isInitialised()) return changed;
     }
-    const majority = this.reachesMajority(ring);
+    const majority = this.#reachesMajority(ring);
     // Pending addresses that are no longer ours (or, cut off, from the main space) are picked again.
     const othersUsed = usedByOthers(ring, me, false);
     for (const h of l.held) {
@@ -498,29 +500,29 @@ export class Ipam implements Gossiper {
         h.address = h.since = undefined;
       }
     }
-    for (const h of l.held) if (h.address === undefined && !h.claim) this.assign(l, h, majority);
-    changed = this.syncUse(l) || changed;
+    for (const h of l.held) if (h.address === undefined && !h.claim) this.#assign(l, h, majority);
+    changed = this.#syncUse(l) || changed;
     for (const h of l.held) {
       if (h.final || h.since === undefined) continue;
       h.final = h.claim ? isClaimFinal(ring, me, h.address!, h.since) : isFinal(ring, me, h.since);
     }
-    changed = this.vote(l) || changed;
-    changed = this.inherit(l, majority) || changed;
-    changed = this.completeOffers(l) || changed;
+    changed = this.#vote(l) || changed;
+    changed = this.#inherit(l, majority) || changed;
+    changed = this.#completeOffers(l) || changed;
     if (l.own.reserve.length === 0 && ring.ownedBy(me).length > 0) {
       const reserve = planReserve(ring, me, l.own);
       if (reserve.length > 0) {
-        this.changeOwn(l, (o) => (o.reserve = reserve));
+        this.#changeOwn(l, (o) => (o.reserve = reserve));
         l.reserveSince = l.own.stamp;
         changed = true;
       }
     }
-    this.requestSpace(l, now);
+    this.#requestSpace(l, now);
     return changed;
   }
 
   /** Picks an address for `h`: main space when a majority is reachable, else (or when full) the reserve. */
-  private assign(l: Lane, h: Held, majority: boolean): void {
+  #assign(l: Lane, h: Held, majority: boolean): void {
     const s = subnetIn(l.ring, h.subnet);
     const taken = ofAddresses(l.held.filter((x) => x.address !== undefined).map((x) => x.address!));
     const free = (part: "main" | "reserve") => subtract(freeSpace(l.ring, this.name, l.own, part), taken);
@@ -538,12 +540,12 @@ export class Ipam implements Gossiper {
   }
 
   /** Rewrites the own report's in-use, claims and free hint from the allocations; stamps new addresses. */
-  private syncUse(l: Lane): boolean {
+  #syncUse(l: Lane): boolean {
     const inUse = sortedUnique(
       l.held.filter((h) => !h.claim && h.address !== undefined).map((h) => h.address!),
     );
     const claims = sortedUnique(l.held.filter((h) => h.claim).map((h) => h.address!));
-    const changed = this.changeOwn(l, (o) => {
+    const changed = this.#changeOwn(l, (o) => {
       o.inUse = inUse;
       o.claims = claims;
       o.free = total(freeSpace(l.ring, this.name, { ...o, inUse, claims }, "main"));
@@ -556,25 +558,25 @@ export class Ipam implements Gossiper {
    * Acknowledge other peers' reports (counted toward majorities when this peer votes, and needed from a
    * reserve's owner for claims inside it); as a voter, back takeovers of peers absent long enough.
    */
-  private vote(l: Lane): boolean {
+  #vote(l: Lane): boolean {
     const ring = l.ring, me = this.name;
     let changed = false;
     for (const [peer, r] of ring.reports) {
       if (peer === me || ring.removed.has(peer) || r.stamp <= (l.own.acks[peer] ?? -1)) continue;
       if (mayAcknowledge(ring, me, peer)) {
-        changed = this.changeOwn(l, (o) => (o.acks[peer] = r.stamp)) || changed;
+        changed = this.#changeOwn(l, (o) => (o.acks[peer] = r.stamp)) || changed;
       }
     }
     for (const t of ring.takeovers.values()) {
-      const due = this.absentLongEnough(t.victim) || (t.admin && ring.removed.has(t.victim));
+      const due = this.#absentLongEnough(t.victim) || (t.admin && ring.removed.has(t.victim));
       if (l.own.backs.includes(t.id) || !due || !mayBack(ring, me, t)) continue;
-      changed = this.changeOwn(l, (o) => o.backs.push(t.id)) || changed;
+      changed = this.#changeOwn(l, (o) => o.backs.push(t.id)) || changed;
     }
     return changed;
   }
 
   /** Heir duties: apply own takeovers a majority backs; propose takeovers of peers absent long enough. */
-  private inherit(l: Lane, majority: boolean): boolean {
+  #inherit(l: Lane, majority: boolean): boolean {
     const ring = l.ring, me = this.name;
     let changed = false;
     for (const t of ring.takeovers.values()) {
@@ -586,15 +588,17 @@ export class Ipam implements Gossiper {
     if (!majority || !ring.voters().includes(me)) return changed;
     const owners = new Set(ring.tokens().map((t) => t.entry.owner));
     for (const victim of owners) {
-      if (victim === me || ring.removed.has(victim) || !this.absentLongEnough(victim)) continue;
-      const heir = ring.voters().filter((v) => v !== victim && (v === me || this.reachable.has(v))).sort()[0];
+      if (victim === me || ring.removed.has(victim) || !this.#absentLongEnough(victim)) continue;
+      const heir = ring.voters().filter((v) =>
+        v !== victim && (v === me || this.#reachable.has(v))
+      ).sort()[0];
       const busy = [...ring.takeovers.values()].some((t) =>
         t.heir === me && t.victim === victim && !applied(ring, t)
       );
       if (heir !== me || busy) continue;
-      const t = planTakeover(ring, me, victim, `${me}/${this.seq + 1}`);
+      const t = planTakeover(ring, me, victim, `${me}/${this.#seq + 1}`);
       if (!t) continue;
-      this.seq++;
+      this.#seq++;
       ring.takeovers.set(t.id, t);
       changed = true;
     }
@@ -602,13 +606,13 @@ export class Ipam implements Gossiper {
   }
 
   /** Gives offered space whose offer a majority acknowledged; drops offers of space no longer ours (taken over). */
-  private completeOffers(l: Lane): boolean {
+  #completeOffers(l: Lane): boolean {
     const ours = (o: Offer) =>
       total(intersect(l.ring.ownedBy(this.name), [o.range])) === o.range.end - o.range.start;
     const done = l.own.offers.filter((o) => !ours(o) || isFinal(l.ring, this.name, o.since));
     if (done.length === 0) return false;
     for (const o of done) if (ours(o)) giveRange(l.ring, this.name, o.range, o.to);
-    this.changeOwn(l, (own) => (own.offers = own.offers.filter((o) => !done.includes(o))));
+    this.#changeOwn(l, (own) => (own.offers = own.offers.filter((o) => !done.includes(o))));
     return true;
   }
 
@@ -616,18 +620,18 @@ export class Ipam implements Gossiper {
    * Asks a peer with free space for some when an allocation found no free main space (even if the reserve
    * served it), at most every few seconds.
    */
-  private requestSpace(l: Lane, now: number): void {
+  #requestSpace(l: Lane, now: number): void {
     const want = l.held.find((h) => h.address === undefined && !h.claim)?.subnet ?? l.short;
-    if (!want || !this.gossiper || !this.reachesMajority(l.ring)) return;
+    if (!want || !this.#gossiper || !this.#reachesMajority(l.ring)) return;
     if (l.lastRequest !== undefined && now - l.lastRequest < SPACE_REQUEST_RETRY_MS) return;
     const candidates = [...l.ring.reports.keys()].filter((p) =>
-      p !== this.name && !l.ring.removed.has(p) && this.reachable.has(p)
+      p !== this.name && !l.ring.removed.has(p) && this.#reachable.has(p)
     );
-    const donor = pickDonor(l.ring, candidates, this.opts.random);
+    const donor = pickDonor(l.ring, candidates, this.#opts.random);
     if (!donor) return;
     l.lastRequest = now;
     l.short = undefined;
-    this.gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want).hosts));
+    this.#gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want).hosts));
   }
 
   // ---- helpers ----
@@ -636,19 +640,19 @@ export class Ipam implements Gossiper {
    * Applies `fn` to the own report; when it changed, raises the version (and the stamp when what others
    * acknowledge changed) and writes it to the ring.
    */
-  private changeOwn(l: Lane, fn: (o: Report) => void): boolean {
+  #changeOwn(l: Lane, fn: (o: Report) => void): boolean {
     const content = (o: Report) => canonical([o.inUse, o.claims, o.offers, o.reserve]);
     const [before, beforeAll] = [content(l.own), canonical({ ...l.own, version: 0 })];
     fn(l.own);
     if (canonical({ ...l.own, version: 0 }) === beforeAll) return false;
     l.own.version++;
     if (content(l.own) !== before) l.own.stamp = l.own.version;
-    this.writeOwn(l);
+    this.#writeOwn(l);
     return true;
   }
 
   /** Puts the own report into the ring; re-asserts it above a stale copy that came by gossip. */
-  private writeOwn(l: Lane): boolean {
+  #writeOwn(l: Lane): boolean {
     const cur = l.ring.reports.get(this.name);
     if (cur && canonical(cur) === canonical(l.own)) return false;
     if (cur && cur.version >= l.own.version) l.own.version = l.own.stamp = cur.version + 1;
@@ -657,21 +661,21 @@ export class Ipam implements Gossiper {
   }
 
   /** True when this peer and the peers it reaches make a majority of the ring's voters. */
-  private reachesMajority(ring: Ring): boolean {
-    const n = ring.voters().filter((v) => v === this.name || this.reachable.has(v)).length;
+  #reachesMajority(ring: Ring): boolean {
+    const n = ring.voters().filter((v) => v === this.name || this.#reachable.has(v)).length;
     return ring.isInitialised() && n >= ring.majority();
   }
 
   /** True when `peer` has been unreachable for at least --ipalloc-reclaim-after. */
-  private absentLongEnough(peer: PeerName): boolean {
-    const since = this.unreachableSince.get(peer);
-    return since !== undefined && this.opts.now() - since >= this.reclaimAfter;
+  #absentLongEnough(peer: PeerName): boolean {
+    const since = this.#unreachableSince.get(peer);
+    return since !== undefined && this.#opts.now() - since >= this.#reclaimAfter;
   }
 
   /** Every peer the rings mention. */
-  private knownPeers(): Set<PeerName> {
+  #knownPeers(): Set<PeerName> {
     const out = new Set<PeerName>();
-    for (const { ring } of this.lanes) {
+    for (const { ring } of this.#lanes) {
       for (const p of ring.founders) out.add(p);
       for (const p of ring.reports.keys()) out.add(p);
       for (const e of ring.entries.values()) out.add(e.owner);
@@ -681,9 +685,9 @@ export class Ipam implements Gossiper {
   }
 
   /** The lane whose range holds `subnet`. */
-  private laneForSubnet(subnet: string): Lane {
+  #laneForSubnet(subnet: string): Lane {
     const errors: string[] = [];
-    for (const l of this.lanes) {
+    for (const l of this.#lanes) {
       try {
         subnetIn(l.ring, subnet);
         return l;
@@ -695,12 +699,12 @@ export class Ipam implements Gossiper {
   }
 
   /** An allocation's `address/prefix` text. */
-  private text(l: Lane, h: Held): string {
+  #text(l: Lane, h: Held): string {
     return `${l.ring.format(h.address!)}/${h.subnet.split("/")[1]}`;
   }
 
   /** Ready when every held address is final, else the first reason to wait. */
-  private answer(items: { lane: Lane; h: Held }[]): Allocation {
+  #answer(items: { lane: Lane; h: Held }[]): Allocation {
     for (const { lane, h } of items) {
       if (h.final) continue;
       if (!lane.ring.isInitialised()) {
@@ -714,7 +718,7 @@ export class Ipam implements Gossiper {
         reason: `waiting for a majority of peers to acknowledge ${lane.ring.format(h.address)}`,
       };
     }
-    return { state: "ready", addresses: items.map(({ lane, h }) => this.text(lane, h)) };
+    return { state: "ready", addresses: items.map(({ lane, h }) => this.#text(lane, h)) };
   }
 }
 
