@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's demo: installs what is missing, builds a 3-host lab (hosts in a line, h1 and h3 cannot reach
 # each other on the underlay) with one container each, launches meshnet on every host and attaches the
-# containers, shows that h1 learned h3 through h2, pings from h1's container to h3's, and removes everything. Needs root; touches only namespaces named mndemo-*.
+# containers (each named in meshnet's DNS), shows that h1 learned h3 through h2, pings from h1's container to
+# h3's by name, and removes everything. Needs root; touches only namespaces named mndemo-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -16,5 +17,5 @@ for h in h1 h3; do
 done
 echo; echo "== meshnet status peers on h1 (h1 knows h3 only through h2's gossip)"
 ./meshnet lab exec --prefix "$prefix" h1 -- ./meshnet status peers
-echo; echo "== container h1c1 pings container h3c1 (10.32.3.1) across two hops of the sleeve"
-./meshnet lab exec --prefix "$prefix" h1c1 -- ping -c 3 10.32.3.1
+echo; echo "== container h1c1 pings container h3c1 by name (meshnet's DNS), across two hops"
+./meshnet lab exec --prefix "$prefix" h1c1 -- ping -c 3 h3c1

@@ -59,7 +59,8 @@ function upCommand(): Command {
           `topology ${lab.topology}`,
       );
       if (!opts.meshnet) return;
-      const names = await startMeshnet(lab, opts.password === undefined ? [] : ["--password", opts.password]);
+      const args = opts.password === undefined ? [] : ["--password", opts.password];
+      const names = await startMeshnet(lab, args, { dnsNames: true });
       for (const h of lab.hosts) {
         const cs = h.containers.map((c, i) => `${c} ${labContainerAddress(h.number, i + 1)}`);
         console.log(

@@ -60,17 +60,23 @@ export function labContainerAddress(h: number, c: number): string {
 
 /**
  * Launches meshnet on every host of `lab` (connected as its topology says) and attaches every container
- * with {@link labContainerAddress}.
+ * with {@link labContainerAddress}; with `dnsNames`, each container also gets its short name (`h1c1`) in DNS
+ * and a resolver pointing at meshnet's DNS.
  *
  * @returns the peer name of each host, by host name
  * @throws {Error} naming the host or container that failed
  */
-export async function startMeshnet(lab: Lab, args: string[] = []): Promise<Map<string, string>> {
+export async function startMeshnet(
+  lab: Lab,
+  args: string[] = [],
+  opts: { dnsNames?: boolean } = {},
+): Promise<Map<string, string>> {
   const names = new Map<string, string>();
   for (const h of lab.hosts) names.set(h.name, await launchMeshnet(lab, h.number, args));
   for (const h of lab.hosts) {
     for (const [i, c] of h.containers.entries()) {
-      const r = await meshnet(lab, h.number, ["attach", labContainerAddress(h.number, i + 1), c]);
+      const naming = opts.dnsNames ? ["--name", c.slice(lab.prefix.length)] : [];
+      const r = await meshnet(lab, h.number, ["attach", ...naming, labContainerAddress(h.number, i + 1), c]);
       if (r.code !== 0) throw new Error(`Cannot attach lab container ${c}: ${r.stderr.trim()}`);
     }
   }

@@ -11,6 +11,7 @@ import { ownsNs } from "./names.ts";
 import { mustRun, runCommand } from "./runner.ts";
 import { removeState } from "./state.ts";
 import { meshnetRoot } from "./meshnet.ts";
+import { NETNS_ETC_DIR } from "../router/dns_service.ts";
 
 /** All namespace names (`ip netns list`), without the `(id: N)` suffix. */
 async function allNamespaces(): Promise<string[]> {
@@ -48,7 +49,7 @@ async function killAll(namespaces: string[]): Promise<void> {
 
 /**
  * Removes every namespace of the lab with `prefix` (killing the processes inside first), its state
- * file and its hosts' meshnet data directories. Safe to call when nothing exists.
+ * file, its hosts' meshnet data directories and the containers' resolver files in /etc/netns. Safe to call when nothing exists.
  *
  * @returns the namespaces that were deleted
  * @throws {Error} when a namespace cannot be deleted
@@ -65,6 +66,10 @@ export async function removeLab(prefix: string): Promise<string[]> {
   }
   await removeState(prefix);
   await Deno.remove(meshnetRoot(prefix), { recursive: true }).catch(() => {});
+  // meshnet's DNS gives named containers a resolver in /etc/netns/NAME, which `ip netns exec` mounts.
+  for (const ns of namespaces) {
+    await Deno.remove(`${NETNS_ETC_DIR}/${ns}`, { recursive: true }).catch(() => {});
+  }
   const left = await labNamespaces(prefix);
   if (left.length > 0) {
     throw new Error(`Cannot delete lab namespaces ${left.map((n) => `'${n}'`).join(", ")}`);
