@@ -36,6 +36,24 @@ export interface ChannelHost {
   transmit(neighbour: PeerName, tag: GossipTag, bytes: Uint8Array, channel: string): void;
 }
 
+/**
+ * A {@link Gossiper} that answers neighbour gossip: with what it holds newer than the sender sent, so a
+ * neighbour that missed a delta (lost, or relayed along a path that broke) is repaired when it next gossips
+ * (push-pull anti-entropy) rather than when we happen to send it our full state.
+ */
+export interface AnsweringGossiper extends Gossiper {
+  /**
+   * Applies neighbour gossip like {@link Gossiper.onGossip}: `delta` is what was new here (to gossip on),
+   * `answer` what to send back to the sender; each undefined when empty.
+   * @throws {Error} when `msg` cannot be decoded; the caller drops it and logs.
+   */
+  onGossipAnswering(msg: Uint8Array): { delta?: GossipData; answer?: GossipData };
+}
+
+function answers(g: Gossiper): g is AnsweringGossiper {
+  return "onGossipAnswering" in g;
+}
+
 interface Pending {
   gossip?: GossipData;
   readonly broadcasts: Map<PeerName, GossipData>;
@@ -106,18 +124,24 @@ export class GossipChannel implements Gossip {
     if (g !== undefined) this.#gossipTo(neighbour, g);
   }
 
-  /** Anti-entropy: the gossiper's full state to a random neighbour subset; nothing when it is empty. */
+  /**
+   * Anti-entropy: the gossiper's full state to a uniformly random neighbour subset (see
+   * {@link Routes.randomNeighbours}); nothing when it is empty.
+   */
   gossipFullState(): void {
     const g = this.gossiper.gossip();
-    if (g !== undefined) this.#gossipSubset(undefined, g);
+    if (g !== undefined) this.#gossipSubset(undefined, g, false);
   }
 
   /**
-   * Handles a neighbour gossip message from `from`; what was new goes on to other random neighbours.
+   * Handles a neighbour gossip message from `from`; what was new goes on to other random neighbours, and an
+   * {@link AnsweringGossiper}'s answer back to `from`.
    * @throws {Error} when the gossiper cannot decode the payload
    */
   deliverGossip(from: PeerName, m: GossipMessage): void {
-    const delta = this.gossiper.onGossip(m.payload);
+    const g = this.gossiper;
+    const { delta, answer } = answers(g) ? g.onGossipAnswering(m.payload) : { delta: g.onGossip(m.payload) };
+    if (answer !== undefined) this.#gossipTo(from, answer);
     if (delta !== undefined) this.#gossipSubset(from, delta);
   }
 
@@ -149,10 +173,11 @@ export class GossipChannel implements Gossip {
     return this.#fullStateOnly ? this.gossiper.gossip() ?? data : data;
   }
 
-  #gossipSubset(except: PeerName | undefined, data: GossipData): void {
+  #gossipSubset(except: PeerName | undefined, data: GossipData, weighted = true): void {
     const d = this.#outgoing(data);
     const direct = this.#host.neighbours();
-    for (const hop of this.#host.routes.randomNeighbours(except, () => this.#host.random(), direct)) {
+    const random = () => this.#host.random();
+    for (const hop of this.#host.routes.randomNeighbours(except, random, direct, weighted)) {
       this.#gossipTo(hop, d);
     }
   }

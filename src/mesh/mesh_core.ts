@@ -7,7 +7,10 @@
  * channel's gossiper merges and the delta is relayed along the source's tree; gossip: the delta goes on to
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
  * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change,
- * and every channel's full state goes to random neighbours every 30 s.
+ * and every channel's full state goes to
+ * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
+ * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
+ * rounds.
  *
  * Topology changes travel as neighbour gossip (each peer passes what is new to it on to about 2·log2(peers)
  * neighbours, all of them in sparse meshes), not along broadcast trees: a tree computed from a view that
@@ -132,7 +135,7 @@ export class MeshCore {
       updateUrgent: () => this.#updateAt = opts.now(),
     });
     this.#routes.calculate((n) => this.#topology.peers.get(n));
-    this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS;
+    this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS * (1 - opts.random());
     this.#host = {
       us: opts.name,
       routes: this.#routes,

@@ -85,13 +85,31 @@ export class Peers implements GossipData {
   }
 
   /**
+   * Our entries that beat (under {@link comparePeers}) the entries of the same name in `other`: what a sender
+   * of `other` holds stale. The same before and after merging `other`.
+   */
+  newerThan(other: Peers): Peer[] {
+    const out: Peer[] = [];
+    for (const p of other.#byName.values()) {
+      const cur = this.#byName.get(p.name);
+      if (cur !== undefined && comparePeers(cur, p) > 0) out.push(cur);
+    }
+    return out;
+  }
+
+  /** The names of the peers reachable from `us` over reported connections between known peers, `us` included. */
+  reachable(us: PeerName): Set<PeerName> {
+    return new Set(bfs((n) => this.#byName.get(n), us, "all").keys());
+  }
+
+  /**
    * Removes every peer not reachable from `us` over reported connections between known peers.
    *
    * @param onRemoved called once per removed peer, after it is removed
    * @returns the removed entries, sorted by name
    */
   garbageCollect(us: PeerName, onRemoved: (p: Peer) => void = () => {}): Peer[] {
-    const reached = bfs((n) => this.#byName.get(n), us, "all");
+    const reached = this.reachable(us);
     const removed = this.list().filter((p) => !reached.has(p.name));
     for (const p of removed) this.#byName.delete(p.name);
     for (const p of removed) onRemoved(p);

@@ -154,16 +154,24 @@ export class Routes implements RouteLookup {
    * deferral) are candidates too, with weight 1: a new neighbour must not miss the deltas that arrive between
    * its full state and the next recalculation, or it waits for the anti-entropy round.
    *
+   * Unweighted, every candidate is equally likely: anti-entropy uses that, because weighting starves the
+   * neighbours with few destinations behind them (a leaf behind a hub), and a leaf that missed a delta has
+   * no other source than that hub.
+   *
    * @param except a neighbour never to pick (the one the gossip came from), if any
    * @param random uniform in [0, 1)
    * @param direct the neighbours connected now
+   * @param weighted weigh candidates by destinations (true) or pick them uniformly (false)
    */
   randomNeighbours(
     except: PeerName | undefined,
     random: () => number,
     direct: Iterable<PeerName> = [],
+    weighted = true,
   ): PeerName[] {
-    const candidates = this.#hopWeights.filter(([hop]) => hop !== except);
+    const candidates = this.#hopWeights
+      .filter(([hop]) => hop !== except)
+      .map(([hop, w]): [PeerName, number] => [hop, weighted ? w : 1]);
     for (const n of direct) {
       if (n !== except && !candidates.some(([hop]) => hop === n)) candidates.push([n, 1]);
     }

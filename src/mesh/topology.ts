@@ -14,7 +14,8 @@
  * @module
  */
 
-import type { Gossiper, PeerName } from "./gossip.ts";
+import type { PeerName } from "./gossip.ts";
+import type { AnsweringGossiper } from "./gossip_channel.ts";
 import { comparePeers, type Peer, type PeerConnection, sortConnections } from "./peer.ts";
 import { Peers } from "./peers.ts";
 
@@ -40,7 +41,7 @@ export interface TopologyEvents {
 }
 
 /** The topology table with our own entry, as the topology channel's gossiper. */
-export class Topology implements Gossiper {
+export class Topology implements AnsweringGossiper {
   /** The table; entries other than ours change only by merging. */
   readonly peers: Peers;
   readonly #us: PeerName;
@@ -117,12 +118,12 @@ export class Topology implements Gossiper {
 
   /** Applies a unicast update (unused by the protocol, accepted like neighbour gossip). */
   onGossipUnicast(_src: PeerName, msg: Uint8Array): void {
-    this.#apply(msg);
+    this.#apply(Peers.decode(msg));
   }
 
   /** Applies a broadcast update; returns what was new, to relay. */
   onGossipBroadcast(_src: PeerName, update: Uint8Array): Peers | undefined {
-    return this.#apply(update);
+    return this.#apply(Peers.decode(update));
   }
 
   /** A snapshot of the whole table. */
@@ -132,11 +133,26 @@ export class Topology implements Gossiper {
 
   /** Applies neighbour gossip; returns what was new, to gossip on. */
   onGossip(msg: Uint8Array): Peers | undefined {
-    return this.#apply(msg);
+    return this.#apply(Peers.decode(msg));
   }
 
-  #apply(msg: Uint8Array): Peers | undefined {
+  /**
+   * Applies neighbour gossip like {@link Topology.onGossip}; also returns the answer for the sender: our
+   * entries newer than those it sent, with the entries of peers they report connections to that it did not
+   * send (it may not know them).
+   * @throws {Error} when `msg` cannot be decoded
+   */
+  onGossipAnswering(msg: Uint8Array): { delta?: Peers; answer?: Peers } {
     const update = Peers.decode(msg);
+    const delta = this.#apply(update);
+    const newer = this.peers.newerThan(update);
+    if (newer.length === 0) return { delta };
+    const named = newer.flatMap((p) => p.connections.map((c) => this.peers.get(c.name)));
+    const unsent = named.filter((p): p is Peer => p !== undefined && update.get(p.name) === undefined);
+    return { delta, answer: new Peers([...newer, ...unsent]) };
+  }
+
+  #apply(update: Peers): Peers | undefined {
     const mine = update.get(this.#us);
     const self = this.self;
     const others = mine === undefined ? update : new Peers(update.list().filter((p) => p.name !== this.#us));
@@ -144,11 +160,19 @@ export class Topology implements Gossiper {
       this.peers.set({ ...self, version: Math.max(mine.version, self.version) + 1 });
       this.#events.selfChanged();
     }
+    const wins = (p: Peer) => {
+      const cur = this.peers.get(p.name);
+      return cur === undefined || comparePeers(p, cur) > 0;
+    };
+    if (!others.list().some(wins)) return undefined;
+    const before = this.peers.reachable(this.#us);
     const delta = this.peers.mergeDelta(others);
     if (delta === undefined) return undefined;
     this.#events.changed();
     if (this.#update.size > 0) this.#events.updateUrgent();
-    return delta;
+    const after = this.peers.reachable(this.#us);
+    const relay = [...after].filter((n) => delta.get(n) !== undefined || !before.has(n));
+    return relay.length > 0 ? new Peers(relay.map((n) => this.peers.get(n)!)) : undefined;
   }
 
   #connection(name: PeerName): PeerConnection | undefined {

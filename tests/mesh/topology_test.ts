@@ -12,6 +12,10 @@ function topology(): { t: Topology; events: string[] } {
   return { t, events };
 }
 
+function link(name: string) {
+  return { name, address: "", outbound: true, established: true };
+}
+
 const b = { name: "b", nickname: "B", uid: 2n, address: "10.0.0.2:6783", outbound: true };
 
 Deno.test("Topology connection changes bump our version and name the neighbour in the update", () => {
@@ -56,11 +60,44 @@ Deno.test("Topology replaces a restarted neighbour's entry and makes an unsent l
   assert.equal(t.peers.get("b")!.uid, 2n);
   events.length = 0;
   const c = { name: "c", nickname: "C", uid: 3n, version: 1, connections: [] };
-  assert.deepEqual(t.onGossip(new Peers([c]).encode()[0])!.list().map((p) => p.name), ["c"]);
+  const bc = { ...old, uid: 2n, version: 13, connections: [link("a"), link("c")] };
+  assert.deepEqual(t.onGossip(new Peers([bc, c]).encode()[0])!.list().map((p) => p.name), ["b", "c"]);
   assert.deepEqual(events, ["changed", "urgent"]);
   t.takeUpdate();
   events.length = 0;
   t.onGossip(new Peers([{ ...c, name: "d" }]).encode()[0]);
   assert.deepEqual(events, ["changed"]);
   assert.deepEqual(t.gossip().list().map((p) => p.name), ["a", "b", "c", "d"]);
+});
+
+Deno.test("Topology passes on only entries it can reach, and held ones once a later update connects them", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("d")] };
+  const d = { name: "d", nickname: "D", uid: 4n, version: 2, connections: [link("c")] };
+  assert.equal(
+    t.onGossip(new Peers([c, d]).encode()[0]),
+    undefined,
+    "c and d are unreachable: not passed on",
+  );
+  const bc = { name: "b", nickname: "B", uid: 2n, version: 3, connections: [link("a"), link("c")] };
+  assert.deepEqual(t.onGossip(new Peers([bc]).encode()[0])!.list().map((p) => p.name), ["b", "c", "d"]);
+});
+
+Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer entries and the peers they name", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const bc = { name: "b", nickname: "B", uid: 2n, version: 3, connections: [link("a"), link("c")] };
+  const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("b")] };
+  t.onGossip(new Peers([bc, c]).encode()[0]);
+  const stale = { ...bc, version: 2, connections: [link("a")] };
+  const { delta, answer } = t.onGossipAnswering(new Peers([stale]).encode()[0]);
+  assert.equal(delta, undefined);
+  assert.deepEqual(answer!.list(), [t.self, bc, c]);
+  const self = { ...t.self, version: 1 };
+  assert.deepEqual(t.onGossipAnswering(new Peers([self]).encode()[0]).answer!.list(), [
+    t.self,
+    t.peers.get("b"),
+  ]);
+  assert.deepEqual(t.onGossipAnswering(new Peers([bc, c]).encode()[0]), { delta: undefined });
 });

@@ -20,20 +20,21 @@ function assertConverged(pump: Pump, names: string[]): void {
   }
 }
 
-Deno.test("Pump converges 100 peers through partitions, heals and loss to oracle routes", () => {
-  const rng = new SeededRandom(2026);
-  const pump = new Pump({ seed: 99, loss: 0.05 });
-  const n = 100;
-  const names = Array.from({ length: n }, (_, i) => simulatedPeerName(i));
-  for (const name of names) pump.addPeer(name);
-  const removed: string[] = [];
-  pump.core(names[0]).onPeerRemoved((p) => removed.push(p));
-  const edges = randomMesh(rng, n, n);
-  for (const [a, b] of edges) pump.connect(names[a], names[b]);
-  pump.runFor(3 * GOSSIP_INTERVAL_MS);
-  assertConverged(pump, names);
+// Seeds that failed before anti-entropy was desynchronised, answered and fair (2026 passed by luck then).
+for (const seed of [2026, 3, 11]) {
+  Deno.test(`Pump converges 100 peers through a partition, a heal and 5 % loss to oracle routes (seed ${seed})`, () => {
+    const rng = new SeededRandom(seed);
+    const pump = new Pump({ seed: 99 + seed, loss: 0.05 });
+    const n = 100;
+    const names = Array.from({ length: n }, (_, i) => simulatedPeerName(i));
+    for (const name of names) pump.addPeer(name);
+    const removed: string[] = [];
+    pump.core(names[0]).onPeerRemoved((p) => removed.push(p));
+    const edges = randomMesh(rng, n, n);
+    for (const [a, b] of edges) pump.connect(names[a], names[b]);
+    pump.runFor(3 * GOSSIP_INTERVAL_MS);
+    assertConverged(pump, names);
 
-  for (let round = 0; round < 2; round++) {
     const side = new Set(names.filter(() => rng.next() < 0.3));
     side.add(names[0]);
     const cut = edges.filter(([a, b]) => side.has(names[a]) !== side.has(names[b]));
@@ -44,8 +45,8 @@ Deno.test("Pump converges 100 peers through partitions, heals and loss to oracle
     for (const [a, b] of cut) pump.connect(names[a], names[b]);
     pump.runFor(3 * GOSSIP_INTERVAL_MS);
     assertConverged(pump, names);
-  }
-});
+  });
+}
 
 Deno.test("Pump without loss converges a join well before the anti-entropy interval", () => {
   const rng = new SeededRandom(5);
