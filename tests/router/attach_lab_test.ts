@@ -72,7 +72,7 @@ Deno.test("launch refuses an overlay range that overlaps a host route, naming it
       "/tmp/mnt-unused",
     ]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /overlaps host route '198\.18\.0\.0\/15'.*--ipalloc-range/);
+    assert.match(r.stderr, /overlaps host route '198\.18\.0\.0\/15'[\s\S]*--ipalloc-range/);
   });
 });
 
