@@ -10,19 +10,16 @@
 /** TCP (control) and UDP (sleeve) port of the mesh. */
 export const MESH_PORT = 6783;
 
-/** Message tags: the first byte of every control-plane message after the handshake. */
+/**
+ * Message tags: the first byte of every control-plane message after the handshake. The reference's overlay
+ * tags (1–3, 7) are not used: the sleeve and fastdp prove their paths with their own heartbeats over UDP, so
+ * those numbers stay free.
+ */
 export const Tag = {
   heartbeat: 0,
-  /** Sleeve: the UDP path works both ways (heartbeat acknowledged). */
-  overlayEstablished: 1,
-  /** Sleeve: a fragmented test frame arrived. */
-  fragmentationReceived: 2,
-  /** Sleeve: the probed path MTU is verified. */
-  pmtuVerified: 3,
   gossip: 4,
   gossipUnicast: 5,
   gossipBroadcast: 6,
-  overlayControl: 7,
 } as const;
 
 /** Names of the gossip channels. */

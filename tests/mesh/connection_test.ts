@@ -64,9 +64,9 @@ Deno.test("ProtocolConnection delivers messages in order but not heartbeats", as
     await a.send(Tag.gossip, Uint8Array.of(1));
     await a.send(Tag.heartbeat);
     await a.send(Tag.gossipUnicast, Uint8Array.of(2, 3));
-    await b.send(Tag.overlayControl);
+    await b.send(Tag.gossipBroadcast);
     await clock.advance(0);
-    assert.deepEqual(log.a, [[Tag.overlayControl, []]]);
+    assert.deepEqual(log.a, [[Tag.gossipBroadcast, []]]);
     assert.deepEqual(log.b, [[Tag.gossip, [1]], [Tag.gossipUnicast, [2, 3]]]);
     assert.equal(a.sessionKey === null, password === undefined);
     a.close();
