@@ -65,6 +65,15 @@ export function strerror(code: number): string {
   return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
 }
 
+/** Socket and file flags shared by every fd meshnet opens through libc (Linux x86_64 values). */
+export const SOCK_NONBLOCK = 0o4000;
+/** `SOCK_CLOEXEC` / `O_CLOEXEC`: the fd does not leak into child processes. */
+export const SOCK_CLOEXEC = 0o2000000;
+/** `SOL_SOCKET`: the socket-level option namespace of setsockopt. */
+export const SOL_SOCKET = 1;
+/** `EAGAIN`: nothing to read, or the send queue is full, on a non-blocking fd. */
+export const EAGAIN = 11;
+
 /** Symbolic names of the errno values meshnet reports or tests for (Linux x86_64). */
 export const ERRNO: Record<number, string> = {
   1: "EPERM",

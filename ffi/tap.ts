@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { check, cstring, errno, libc, SyscallError } from "./libc.ts";
+import { check, cstring, EAGAIN, errno, libc, SOCK_CLOEXEC, SyscallError } from "./libc.ts";
 import { FdPoller } from "./fd_poller.ts";
 import type { FrameDevice } from "./frame_device.ts";
 import { withNetns } from "./netns.ts";
@@ -31,8 +31,6 @@ const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const EAGAIN = 11;
 /** `struct ifreq`: 16-byte name, then a union (flags or MTU) at offset 16. */
 const IFREQ_SIZE = 40;
 /** IFNAMSIZ − 1: the longest interface name. */

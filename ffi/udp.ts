@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { check, errno, libc, SyscallError } from "./libc.ts";
+import { check, EAGAIN, errno, libc, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SyscallError } from "./libc.ts";
 import { FdPoller } from "./fd_poller.ts";
 import { withNetns } from "./netns.ts";
 import { parseIP } from "../src/net/ip.ts";
@@ -32,9 +32,6 @@ import { checkPort, type Endpoint, endpoint, endpointFromBytes, type PacketConn 
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const IPPROTO_IPV6 = 41;
@@ -46,7 +43,6 @@ const IPV6_MTU_DISCOVER = 23;
 const PMTUDISC_DO = 2;
 /** IP_PMTUDISC_DONT and IPV6_PMTUDISC_DONT: no DF, fragment locally when larger than the interface MTU. */
 const PMTUDISC_DONT = 0;
-const EAGAIN = 11;
 const ENOBUFS = 105;
 const SOCKADDR_IN_SIZE = 16;
 const SOCKADDR_IN6_SIZE = 28;

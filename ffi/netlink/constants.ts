@@ -13,10 +13,7 @@ export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
 /** `SOCK_RAW`. */
 export const SOCK_RAW = 3;
-/** `SOCK_CLOEXEC`. */
-export const SOCK_CLOEXEC = 0o2000000;
-/** `SOL_SOCKET`. */
-export const SOL_SOCKET = 1;
+export { SOCK_CLOEXEC, SOL_SOCKET } from "../libc.ts";
 /** `SO_RCVTIMEO` (x86_64, struct timeval). */
 export const SO_RCVTIMEO = 20;
 /** `SOL_NETLINK`. */

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { check, errno, libc, SyscallError } from "../libc.ts";
+import { check, EAGAIN, errno, libc, SyscallError } from "../libc.ts";
 import { withNetns } from "../netns.ts";
 import {
   align4,
@@ -48,7 +48,6 @@ import {
 } from "./constants.ts";
 
 const EINTR = 4;
-const EAGAIN = 11;
 const DUMP_ATTEMPTS = 3;
 const RECV_LEN = BigInt(RECV_BUFFER_BYTES);
 

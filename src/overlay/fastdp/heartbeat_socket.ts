@@ -8,20 +8,25 @@
  *
  * @module
  */
-import { check, errno, libc, SyscallError } from "../../../ffi/libc.ts";
+import {
+  check,
+  EAGAIN,
+  errno,
+  libc,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOL_SOCKET,
+  SyscallError,
+} from "../../../ffi/libc.ts";
 import { HEARTBEAT_ETHERTYPE } from "./constants.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
 /** Reported once after the device went down; the socket keeps working when it is up again. */
 const ENETDOWN = 100;
 const SOCKADDR_LL_SIZE = 20;
 const ETH_P_ALL = 3;
-const SOL_SOCKET = 1;
 const SO_ATTACH_FILTER = 26;
 const SOL_PACKET = 263;
 const PACKET_IGNORE_OUTGOING = 23;
