@@ -16,6 +16,12 @@
  * heartbeat socket without blocking) that also sends heartbeats every {@link HEARTBEAT_MS}; netlink and the
  * socket are synchronous FFI calls. Frames themselves never pass through here: the kernel moves them.
  *
+ * Kernel state is reconciled, never assumed: each programming run reads the device's table, plans the
+ * difference to the wanted one (fdb_plan.ts, idempotent writes) and applies it. Runs are serialised: a run
+ * asked for while one is in progress (a callback re-entering) is folded into one more pass after it. No
+ * network event can throw out of here: a failed run is logged with the peers it was for and retried on the
+ * next heartbeat round, a failing callback is logged and the state machine goes on.
+ *
  * @module
  */
 import type { NetlinkSocket } from "../../../ffi/netlink/socket.ts";
@@ -42,6 +48,23 @@ import { PairHealth } from "./pair_health.ts";
 import { VxlanDevice } from "./vxlan_device.ts";
 
 const log = logger("fastdp");
+
+function isIPv4(host: string): boolean {
+  try {
+    return parseIP(host).length === 4;
+  } catch {
+    return false;
+  }
+}
+
+function isPeerMac(name: string): boolean {
+  try {
+    parseMac48(name, "peer name");
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** How often the heartbeat socket is drained, in ms. */
 export const DRAIN_MS = 50;
@@ -77,7 +100,7 @@ export interface FastDpOptions {
 }
 
 /** Why a neighbour is not on fastdp, shown in `status connections`. */
-type Reason = "off" | "encrypted" | "notOffered" | "ipv6" | "probing" | "down" | "failed";
+type Reason = "off" | "encrypted" | "notOffered" | "badName" | "ipv6" | "probing" | "down" | "failed";
 
 interface Pair {
   host: string;
@@ -99,6 +122,10 @@ export class FastDp {
   #failure = "";
   #timer: TimerId | undefined;
   #ticks = 0;
+  /** A programming run is in progress. */
+  #programming = false;
+  /** The wanted table changed (or a run failed) since the last completed run. */
+  #dirty = false;
 
   /**
    * A fastdp controller over `io` (undefined when fastdp is off, encrypted, or its device failed, with
@@ -162,7 +189,9 @@ export class FastDp {
   }
 
   /**
-   * A connection to `name` came up: with fastdp usable and offered by the peer, heartbeats start.
+   * A connection to `name` came up: with fastdp usable and offered by the peer, heartbeats start. A repeat
+   * restarts the pair. Never throws: a peer that cannot use fastdp (bad name or address) stays on sleeve
+   * with the reason logged, and a failed kernel update is retried (see the module comment).
    *
    * @param host the peer's underlay IP
    * @param overlays the overlays the peer offered in its handshake
@@ -172,23 +201,26 @@ export class FastDp {
     const pair: Pair = { host };
     if (this.#off !== undefined) pair.reason = this.#off;
     else if (!overlays.includes(FASTDP_OVERLAY)) pair.reason = "notOffered";
-    else if (parseIP(host).length !== 4) pair.reason = "ipv6";
+    else if (!isIPv4(host)) pair.reason = "ipv6";
+    else if (!isPeerMac(name)) pair.reason = "badName";
     else {
-      parseMac48(name, "peer name");
       pair.health = new PairHealth();
       pair.reason = "probing";
     }
     this.#pairs.set(name, pair);
-    if (pair.health) this.#program();
+    if (pair.health) this.#program(name);
   }
 
-  /** The connection to `name` went down: it leaves fastdp and its entries go. Unknown names are ignored. */
+  /**
+   * The connection to `name` went down: it leaves fastdp and its entries go. Unknown names are ignored.
+   * Never throws (see {@link FastDp.peerUp}).
+   */
   peerDown(name: PeerName): void {
     const pair = this.#pairs.get(name);
     if (pair === undefined) return;
     this.#pairs.delete(name);
-    if (this.#fast.delete(name)) this.#switched(false);
-    if (pair.health) this.#program();
+    if (this.#fast.delete(name)) this.#switched(false, name);
+    if (pair.health) this.#program(name);
   }
 
   /** `fastdp`, or `sleeve (why)` for a neighbour; `sleeve` for a name that is not connected. */
@@ -222,11 +254,11 @@ export class FastDp {
       if (h.expired(now)) {
         pair.reason = "down";
         this.#fast.delete(name);
-        this.#switched(false);
+        this.#switched(false, name);
       }
       this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), h.probe(), this.#mtu);
     }
-    this.#program(); // also prunes entries the kernel learned from hosts not on fastdp
+    this.#program("heartbeat round"); // also prunes entries learned from hosts not on fastdp; retries
   }
 
   /** Stops the timer and deletes the device (its entries go with it). Idempotent. */
@@ -267,8 +299,8 @@ export class FastDp {
       } else if (pair.health.acked(hb.sequence, now)) {
         pair.reason = undefined;
         this.#fast.add(name);
-        this.#program();
-        this.#switched(true);
+        this.#program(name);
+        this.#switched(true, name);
       }
     }
   }
@@ -286,16 +318,47 @@ export class FastDp {
    * frames of one Worker message hop are lost; on return the entries come first (a frame may then arrive
    * twice in that hop, never not at all).
    */
-  #switched(fast: boolean): void {
-    this.#onChange(this.fastPeers());
-    if (!fast) this.#program();
-    this.#io?.switched(fast);
+  #switched(fast: boolean, peer: PeerName): void {
+    try {
+      this.#onChange(this.fastPeers());
+    } catch (err) {
+      log.error("Cannot tell the sleeve the fastdp peers", { peer, error: (err as Error).message });
+    }
+    if (!fast) this.#program(peer);
+    try {
+      this.#io?.switched(fast);
+    } catch (err) {
+      // The bridge then forgets only by ageing: conversations move over later, but they do.
+      log.warn("Cannot flush the bridge's learned entries", { peer, error: (err as Error).message });
+    }
   }
 
-  #program(): void {
-    const candidates = new Map<string, string>();
-    for (const [name, pair] of this.#pairs) if (pair.health) candidates.set(name, pair.host);
-    this.#io?.program({ candidates, fast: this.#fast });
+  /**
+   * Makes the kernel table match the pairs, serialised: re-entered (from a callback) it only marks another
+   * pass. A failure leaves the table dirty for the next heartbeat round.
+   *
+   * @param why the peer (or the round) this run is for, for the log
+   */
+  #program(why: string): void {
+    this.#dirty = true;
+    if (this.#programming) return;
+    this.#programming = true;
+    try {
+      while (this.#dirty && this.#io !== undefined) {
+        this.#dirty = false;
+        const candidates = new Map<string, string>();
+        for (const [name, pair] of this.#pairs) if (pair.health) candidates.set(name, pair.host);
+        this.#io.program({ candidates, fast: this.#fast });
+      }
+    } catch (err) {
+      this.#dirty = true;
+      log.warn("Cannot program the VXLAN forwarding entries; retrying on the next heartbeat round", {
+        peer: why,
+        error: (err as Error).message,
+      });
+    } finally {
+      this.#programming = false;
+    }
   }
 
   #explain(reason: Reason): string {
@@ -308,6 +371,8 @@ export class FastDp {
         return `fastdp unavailable: ${this.#failure}`;
       case "notOffered":
         return "the peer does not offer fastdp";
+      case "badName":
+        return "the peer's name is not a MAC address, which fastdp heartbeats need";
       case "ipv6":
         return "fastdp needs an IPv4 underlay address";
       case "probing":
