@@ -197,7 +197,7 @@ export class FastDp {
    * @param overlays the overlays the peer offered in its handshake
    */
   peerUp(name: PeerName, host: string, overlays: readonly string[]): void {
-    this.peerDown(name);
+    const old = this.#pairs.get(name);
     const pair: Pair = { host };
     if (this.#off !== undefined) pair.reason = this.#off;
     else if (!overlays.includes(FASTDP_OVERLAY)) pair.reason = "notOffered";
@@ -207,8 +207,10 @@ export class FastDp {
       pair.health = new PairHealth();
       pair.reason = "probing";
     }
+    // State first, callbacks after: an event re-entering from a callback then lands after this one.
     this.#pairs.set(name, pair);
-    if (pair.health) this.#program(name);
+    if (this.#fast.delete(name)) this.#switched(false, name);
+    if (pair.health || old?.health) this.#program(name);
   }
 
   /**
