@@ -9,6 +9,10 @@
  * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
  * congested in the core, so gossip for it is merged instead of queued.
  *
+ * Isolation: no event from one peer can end the router. Every async task started here (accept loop, dials,
+ * per-connection runs) ends in a catch that logs the peer or address, and each connection listener is
+ * called on its own: one that throws is logged with the peer and the others still run.
+ *
  * @module
  */
 import { MESH_PORT, Tag } from "../mesh/constants.ts";
@@ -142,7 +146,14 @@ export class MeshTransport {
     }
     this.maker.add(this.#config.peers.map(formatPeerAddress));
     this.#acceptLoop(this.#listener);
-    this.#ticker = setInterval(() => this.#tick(), TICK_MS);
+    this.#ticker = setInterval(() => {
+      try {
+        this.#tick();
+      } catch (err) {
+        // A timer callback that throws ends Deno: log, and the next tick runs the timers again.
+        log.error("Mesh tick failed", { error: (err as Error).message, stack: (err as Error).stack });
+      }
+    }, TICK_MS);
   }
 
   /** Closes the listener and every connection. */
@@ -246,7 +257,9 @@ export class MeshTransport {
         conn.close();
         continue;
       }
-      this.#run(conn, address, false);
+      this.#run(conn, address, false).catch((err) =>
+        log.error("Inbound connection failed", { address, error: (err as Error).message })
+      );
     }
   }
 
@@ -257,7 +270,9 @@ export class MeshTransport {
         this.maker.failed(address, `Connection limit reached (${this.#config.connLimit})`);
         continue;
       }
-      this.#dial(address);
+      this.#dial(address).catch((err) =>
+        log.error("Dial failed", { address, error: (err as Error).message })
+      );
     }
   }
 
@@ -368,13 +383,24 @@ export class MeshTransport {
       outbound,
       overlays: remote.overlays,
     };
-    for (const l of this.#listeners) l(up);
+    this.#emit(up);
     log.info("Connection added", {
       peer: `${remote.name}(${remote.nickname})`,
       address,
       direction: outbound ? "outbound" : "inbound",
       encrypted: conn2.sessionKey !== null,
     });
+  }
+
+  /** Tells every listener, each on its own: one that throws is logged and does not stop the others. */
+  #emit(e: ConnectionEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.error(`Handling connection ${e.type} failed`, { peer: e.name, error: (err as Error).message });
+      }
+    }
   }
 
   /** A dialled target turned out to reach a peer we already have a connection to. */
@@ -410,7 +436,7 @@ export class MeshTransport {
     this.#live.delete(name);
     clearTimeout(live.establishTimer);
     this.core.connectionRemoved(name);
-    for (const l of this.#listeners) l({ type: "down", name });
+    this.#emit({ type: "down", name });
     if (live.target) this.maker.disconnected(live.target, error.message);
     if (!this.#stopping) {
       log.info("Connection closed", { peer: name, address: live.address, reason: error.message });

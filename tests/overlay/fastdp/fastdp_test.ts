@@ -156,11 +156,16 @@ Deno.test("FastDp in a triangle with one pair blocked: flood lists hold only the
 
 Deno.test("FastDp keeps the kernel table equal to its state under random peer up/down sequences (seeded property, kernel model)", async () => {
   const table = new VxlanTableModel();
-  await runFdbScenarios(new SeededRandom(0x5eed), {
-    entries: () => table.entries(),
-    apply: (c) => table.apply(c),
-    learn: (mac, dst) => table.learn(mac, dst),
-  }, 150, 12);
+  await runFdbScenarios(
+    new SeededRandom(0x5eed),
+    {
+      entries: () => table.entries(),
+      apply: (c) => table.apply(c),
+      learn: (mac, dst) => table.learn(mac, dst),
+    },
+    150,
+    12,
+  );
 });
 
 Deno.test("FastDp survives a kernel that refuses programming and a sleeve callback that throws, and catches up", async () => {

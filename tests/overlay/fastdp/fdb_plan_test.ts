@@ -69,6 +69,10 @@ Deno.test("planFdb() reaches the wanted table from any kernel table, also when t
     const ours = after.filter((e) => e.state === "permanent").map((e) => `${e.mac} ${e.dst}`).sort();
     assert.deepEqual(ours, expectedPermanent(candidates, fast), `run ${run}`);
     for (const e of after) assert.ok(learnedOk(e, candidates, fastIps), `run ${run}: ${e.mac} ${e.dst}`);
-    assert.deepEqual(planFdb(after, { candidates, fast }), { del: [], add: [] }, `run ${run}: a third plan is empty`);
+    assert.deepEqual(
+      planFdb(after, { candidates, fast }),
+      { del: [], add: [] },
+      `run ${run}: a third plan is empty`,
+    );
   }
 });

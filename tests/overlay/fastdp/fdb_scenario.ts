@@ -11,7 +11,12 @@ import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import type { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
 import { HEARTBEAT_MS, HeartbeatKind } from "../../../src/overlay/fastdp/constants.ts";
 import { FastDp } from "../../../src/overlay/fastdp/fastdp.ts";
-import { type FdbChanges, FLOOD_MAC, planFdb, type VxlanEntry } from "../../../src/overlay/fastdp/fdb_plan.ts";
+import {
+  type FdbChanges,
+  FLOOD_MAC,
+  planFdb,
+  type VxlanEntry,
+} from "../../../src/overlay/fastdp/fdb_plan.ts";
 import { decodeHeartbeat, encodeHeartbeat } from "../../../src/overlay/fastdp/heartbeat.ts";
 import { formatMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { expectedPermanent, learnedOk } from "./vxlan_table_model.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { FLOOD_MAC, type FdbChanges, type VxlanEntry } from "../../../src/overlay/fastdp/fdb_plan.ts";
+import { type FdbChanges, FLOOD_MAC, type VxlanEntry } from "../../../src/overlay/fastdp/fdb_plan.ts";
 
 /** An error carrying the errno the kernel would answer. */
 export class ModelError extends Error {
@@ -78,6 +78,10 @@ export function expectedPermanent(candidates: ReadonlyMap<string, string>, fast:
 }
 
 /** True when a learned entry may stay: it points at a fastdp host and is not a peer's own MAC. */
-export function learnedOk(e: VxlanEntry, candidates: ReadonlyMap<string, string>, fastIps: Set<string>): boolean {
+export function learnedOk(
+  e: VxlanEntry,
+  candidates: ReadonlyMap<string, string>,
+  fastIps: Set<string>,
+): boolean {
   return e.state === "permanent" || (fastIps.has(e.dst) && e.mac !== FLOOD_MAC && !candidates.has(e.mac));
 }
