@@ -21,6 +21,7 @@ import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
 import type { PeerName } from "../mesh/gossip.ts";
 import { handshake } from "../mesh/handshake.ts";
 import { MeshCore } from "../mesh/mesh_core.ts";
+import { StallTolerantDeadline } from "../mesh/stall_tolerant_deadline.ts";
 import { TokenBucket } from "../mesh/token_bucket.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
@@ -70,13 +71,18 @@ export type ConnectionEvent =
   }
   | { type: "down"; name: PeerName };
 
-/** How long a new connection may wait for its data plane before it is closed, in milliseconds. */
-const ESTABLISH_TIMEOUT_MS = 10_000;
+/**
+ * How long a new connection may wait for its data plane before it is closed, in milliseconds of our own
+ * running time (a stalled event loop is not counted). Generous: during a mass bring-up on a busy host a
+ * close costs a redial and a handshake (more load), while waiting costs nothing (the connection is merely
+ * pending and carries no routes).
+ */
+const ESTABLISH_TIMEOUT_MS = 20_000;
 
 interface Live {
   conn: ProtocolConnection;
   established: boolean;
-  establishTimer: ReturnType<typeof setTimeout>;
+  establishDeadline: StallTolerantDeadline;
   address: string;
   outbound: boolean;
   target?: string;
@@ -197,7 +203,7 @@ export class MeshTransport {
     const live = this.#live.get(name);
     if (!live || live.established) return;
     live.established = true;
-    clearTimeout(live.establishTimer);
+    live.establishDeadline.stop();
     this.core.connectionEstablished(name);
     log.info("Connection established", { peer: name, address: live.address });
   }
@@ -347,14 +353,14 @@ export class MeshTransport {
     const live: Live = {
       conn: conn2,
       established: false,
-      establishTimer: setTimeout(
-        () =>
+      establishDeadline: new StallTolerantDeadline({
+        timeoutMs: ESTABLISH_TIMEOUT_MS,
+        onExpire: (silent) =>
           conn2.close(
-            `no UDP heartbeat acknowledged within ${ESTABLISH_TIMEOUT_MS / 1000} s; ` +
+            `no UDP heartbeat acknowledged within ${Math.round(silent / 1000)} s; ` +
               `check that UDP port ${remote.port} is open between the hosts`,
           ),
-        ESTABLISH_TIMEOUT_MS,
-      ),
+      }),
       address,
       outbound,
       target,
@@ -363,6 +369,7 @@ export class MeshTransport {
       coreCongested: false,
       since: new Date(),
     };
+    live.establishDeadline.start();
     if (!target) this.#adoptInbound(live, remote.name);
     this.#live.set(remote.name, live);
     if (live.target) this.maker.connected(live.target);
@@ -434,7 +441,7 @@ export class MeshTransport {
     const live = this.#live.get(name);
     if (live?.conn !== conn) return; // a duplicate or replaced connection: never added
     this.#live.delete(name);
-    clearTimeout(live.establishTimer);
+    live.establishDeadline.stop();
     this.core.connectionRemoved(name);
     this.#emit({ type: "down", name });
     if (live.target) this.maker.disconnected(live.target, error.message);
