@@ -99,5 +99,8 @@ Deno.test("StallTolerantDeadline refuses a timeout or check count that is not po
     () => new StallTolerantDeadline({ timeoutMs: 0, onExpire: () => {} }),
     /Invalid deadline: timeout 0 ms with 8 checks/,
   );
-  assert.throws(() => new StallTolerantDeadline({ timeoutMs: 10, checks: 0, onExpire: () => {} }), RangeError);
+  assert.throws(
+    () => new StallTolerantDeadline({ timeoutMs: 10, checks: 0, onExpire: () => {} }),
+    RangeError,
+  );
 });

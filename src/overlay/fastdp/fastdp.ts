@@ -7,13 +7,15 @@
  * size of the overlay MTU, heartbeat.ts) goes to it every {@link HEARTBEAT_MS} through the device; it answers
  * each with an ack of the same size → {@link ACKS_TO_USE} acks in a row put the pair on fastdp: its flood
  * entry is added, the bridge forgets what it learned on the sleeve's port (so conversations move over), and
- * {@link FastDpOptions.onChange} tells the sleeve to leave the peer to VXLAN → no ack for
- * {@link FALLBACK_AFTER_MS} puts it back on sleeve: the sleeve is told first, then the peer's flood entry
+ * {@link FastDpOptions.onChange} tells the sleeve to leave the peer to VXLAN; heartbeats slow down to every
+ * {@link HEARTBEAT_SLOW_MS} → {@link FALLBACK_MISSED} of them unanswered in a row (pair_health.ts: counted
+ * in heartbeats our loop sent, so a stalled host keeps its pairs) puts it back on sleeve: the sleeve is told
+ * first, then the peer's flood entry
  * and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
  * pair returns when they are answered again.
  *
  * Concurrency: everything runs on the router's event loop from one timer every {@link DRAIN_MS} (drain the
- * heartbeat socket without blocking) that also sends heartbeats every {@link HEARTBEAT_MS}; netlink and the
+ * heartbeat socket without blocking) that also runs a heartbeat round every {@link HEARTBEAT_MS}; netlink and the
  * socket are synchronous FFI calls. Frames themselves never pass through here: the kernel moves them.
  *
  * Kernel state is reconciled, never assumed: each programming run reads the device's table, plans the
@@ -33,9 +35,10 @@ import { formatMac48, parseMac48 } from "../sleeve/mac48.ts";
 import {
   ACKS_TO_USE,
   ETHERNET_HEADER_SIZE,
-  FALLBACK_AFTER_MS,
+  FALLBACK_MISSED,
   FASTDP_OVERLAY,
   HEARTBEAT_MS,
+  HEARTBEAT_SLOW_MS,
   HeartbeatKind,
   VXLAN_DEVICE,
   VXLAN_OVERHEAD,
@@ -243,22 +246,23 @@ export class FastDp {
     return [...this.#fast];
   }
 
-  /** Receives and answers heartbeats, then (every {@link HEARTBEAT_MS}) checks deadlines and sends probes. */
+  /** Receives and answers heartbeats, then (every {@link HEARTBEAT_MS}) sends the probes due and checks misses. */
   tick(): void {
     const io = this.#io;
     if (io === undefined) return;
     const now = this.#clock.now();
-    this.#drain(io, now);
+    this.#drain(io);
     if (this.#ticks++ % Math.round(HEARTBEAT_MS / DRAIN_MS) !== 0) return;
     for (const [name, pair] of this.#pairs) {
       const h = pair.health;
-      if (h === undefined) continue;
-      if (h.expired(now)) {
+      if (h === undefined || !h.due(now)) continue;
+      const sequence = h.probe(now);
+      if (h.expired()) {
         pair.reason = "down";
         this.#fast.delete(name);
         this.#switched(false, name);
       }
-      this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), h.probe(), this.#mtu);
+      this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), sequence, this.#mtu);
     }
     this.#program("heartbeat round"); // also prunes entries learned from hosts not on fastdp; retries
   }
@@ -283,7 +287,7 @@ export class FastDp {
     }, DRAIN_MS);
   }
 
-  #drain(io: FastDpIo, now: number): void {
+  #drain(io: FastDpIo): void {
     for (let n = io.receive(this.#buf); n !== undefined; n = io.receive(this.#buf)) {
       let hb;
       try {
@@ -298,7 +302,7 @@ export class FastDp {
       if (pair?.health === undefined) continue;
       if (hb.kind === HeartbeatKind.probe) {
         this.#heartbeat(io, HeartbeatKind.ack, hb.from, hb.sequence, hb.size - ETHERNET_HEADER_SIZE);
-      } else if (pair.health.acked(hb.sequence, now)) {
+      } else if (pair.health.acked(hb.sequence)) {
         pair.reason = undefined;
         this.#fast.add(name);
         this.#program(name);
@@ -380,9 +384,9 @@ export class FastDp {
       case "probing":
         return `fastdp heartbeats not answered yet (${ACKS_TO_USE} in a row needed)`;
       case "down":
-        return `fastdp heartbeats stopped for ${
-          FALLBACK_AFTER_MS / 1000
-        } s; check UDP ${VXLAN_PORT} and that the underlay carries ${
+        return `fastdp heartbeats stopped (${FALLBACK_MISSED} in a row unanswered, ${
+          FALLBACK_MISSED * HEARTBEAT_SLOW_MS / 1000
+        } s); check UDP ${VXLAN_PORT} and that the underlay carries ${
           this.#mtu + VXLAN_OVERHEAD
         }-byte packets`;
     }

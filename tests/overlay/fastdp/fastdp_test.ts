@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
-import { FALLBACK_AFTER_MS, HEARTBEAT_MS } from "../../../src/overlay/fastdp/constants.ts";
+import { FALLBACK_MISSED, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "../../../src/overlay/fastdp/constants.ts";
 import { FastDp, type FastDpIo } from "../../../src/overlay/fastdp/fastdp.ts";
 import type { FdbWanted } from "../../../src/overlay/fastdp/fdb_plan.ts";
 import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
@@ -78,10 +78,13 @@ Deno.test("FastDp falls back to sleeve when heartbeats stop and returns when the
     assert.deepEqual(wire.tables.get(A)!.fast, new Set([B]));
     assert.deepEqual(wire.log.get(A), [`sleeve ${B}`, "bridge forgets tap"]);
 
-    // One direction blocked: both ends fall back within the deadline plus a heartbeat.
+    // One direction blocked: both ends fall back after the missed slow heartbeats plus one.
     wire.blocked.add(`${A}>${B}`);
-    await clock.advance(FALLBACK_AFTER_MS + 2 * HEARTBEAT_MS);
-    assert.match(a.overlay(B), /^sleeve \(fastdp heartbeats stopped .* UDP 6784 .* 1500-byte packets\)$/);
+    await clock.advance((FALLBACK_MISSED + 1) * HEARTBEAT_SLOW_MS);
+    assert.match(
+      a.overlay(B),
+      /^sleeve \(fastdp heartbeats stopped \(3 in a row unanswered, 6 s\); check UDP 6784 .* 1500-byte packets\)$/,
+    );
     assert.match(b.overlay(A), /^sleeve \(fastdp heartbeats stopped/);
     assert.deepEqual(sleeve.get(A), []);
     assert.deepEqual(wire.tables.get(A)!.fast, new Set());
