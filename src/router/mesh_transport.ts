@@ -151,7 +151,9 @@ export class MeshTransport {
       );
     }
     this.maker.add(this.#config.peers.map(formatPeerAddress));
-    this.#acceptLoop(this.#listener);
+    this.#acceptLoop(this.#listener).catch((err) =>
+      log.error("Stopped accepting peer connections", { error: (err as Error).message })
+    );
     this.#ticker = setInterval(() => {
       try {
         this.#tick();
