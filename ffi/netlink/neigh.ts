@@ -85,6 +85,12 @@ export interface FdbSpec {
   port?: number;
   /** Add another entry for the same MAC (`bridge fdb append`), as a flood list needs. */
   append?: boolean;
+  /**
+   * Create or overwrite (`bridge fdb replace`): an existing entry for the MAC, also one the kernel learned,
+   * takes this destination and state instead of failing with EEXIST. Unicast MACs only: a VXLAN refuses it
+   * for the all-zeros MAC (EOPNOTSUPP), whose destinations are added with `append`, which is idempotent.
+   */
+  replace?: boolean;
 }
 
 /** FDB entry states as `bridge fdb` names them. */
@@ -240,7 +246,7 @@ function describeFdb(f: FdbSpec): string {
 
 /**
  * Adds an FDB entry. Equivalent:
- * `bridge fdb add|append MAC dev LINK [dst IP] [vni N] [port N] [self|master] [permanent|static|dynamic]`.
+ * `bridge fdb add|append|replace MAC dev LINK [dst IP] [vni N] [port N] [self|master] [permanent|static|dynamic]`.
  *
  * @example
  * ```ts
@@ -248,12 +254,18 @@ function describeFdb(f: FdbSpec): string {
  * fdbAdd(nl, { link: "mnt-v0", mac: "02:00:00:00:00:01", master: true, state: "static" });
  * ```
  * @throws {Error} for a bad MAC, IP or state, before sending
- * @throws {NetlinkError} naming the entry: EEXIST when present, ENODEV for an unknown link
+ * @throws {Error} when both `append` and `replace` are given
+ * @throws {NetlinkError} naming the entry: EEXIST when present (unless `append` or `replace`), ENODEV for an
+ *   unknown link
  */
 export function fdbAdd(nl: NetlinkSocket, f: FdbSpec): void {
-  fdbRequest(nl, RTM_NEWNEIGH, NLM_F_CREATE | (f.append ? NLM_F_APPEND : NLM_F_EXCL), f);
+  if (f.append && f.replace) {
+    throw new Error(`Cannot add ${describeFdb(f)}: append and replace exclude each other; use one`);
+  }
+  const mode = f.append ? NLM_F_APPEND : f.replace ? NLM_F_REPLACE : NLM_F_EXCL;
+  fdbRequest(nl, RTM_NEWNEIGH, NLM_F_CREATE | mode, f);
   nl.ack(`Cannot add ${describeFdb(f)}`, undefined, {
-    17: "it exists; delete it first, or use append for another destination",
+    17: "it exists; delete it first, use replace to overwrite it, or append for another destination",
   });
 }
 
@@ -263,7 +275,7 @@ export function fdbAdd(nl: NetlinkSocket, f: FdbSpec): void {
  *
  * @throws {NetlinkError} naming the entry: ENOENT when there is none
  */
-export function fdbDel(nl: NetlinkSocket, f: Omit<FdbSpec, "append" | "state">): void {
+export function fdbDel(nl: NetlinkSocket, f: Omit<FdbSpec, "append" | "replace" | "state">): void {
   fdbRequest(nl, RTM_DELNEIGH, 0, f);
   nl.ack(`Cannot delete ${describeFdb(f)}`, undefined, {
     2: "no such entry; list them with 'bridge fdb show'",

@@ -4,7 +4,8 @@
  * Flow: `start()` begins one receive loop that reads messages in order and awaits the handler for each
  * (so a slow handler slows the peer down through TCP, never queues without bound), a repeating timer
  * that sends a heartbeat every interval, and a deadline that closes the connection when nothing at all
- * arrived for 2 × interval. Sends from any caller are serialised by the {@link MessageChannel}. The first
+ * arrived for 2 × interval of our own running time (stall_tolerant_deadline.ts: a CPU-starved host whose
+ * event loop stalled does not blame the peer for the messages waiting unread in its own buffers). Sends from any caller are serialised by the {@link MessageChannel}. The first
  * failure of any of these (or a local `close`) closes the connection once: timers stop, the stream
  * closes, `closed` resolves and `onClose` is called with the reason.
  *
@@ -13,6 +14,7 @@
 
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { HEARTBEAT_INTERVAL_MS, Tag } from "./constants.ts";
+import { StallTolerantDeadline } from "./stall_tolerant_deadline.ts";
 import type { Features } from "./features.ts";
 import type { HandshakeResult } from "./handshake.ts";
 import type { MessageChannel } from "./message_channel.ts";
@@ -61,9 +63,8 @@ export class ProtocolConnection {
   #onClose: ConnectionOptions["onClose"];
   #clock: Clock;
   #interval: number;
-  #lastReceived = 0;
   #heartbeatTimer: TimerId | null = null;
-  #deadTimer: TimerId | null = null;
+  #deadline: StallTolerantDeadline;
   #started = false;
   #error: Error | null = null;
   #resolveClosed!: (error: Error) => void;
@@ -83,6 +84,18 @@ export class ProtocolConnection {
     this.#onClose = options.onClose;
     this.#clock = options.clock ?? systemClock;
     this.#interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.#deadline = new StallTolerantDeadline({
+      clock: this.#clock,
+      timeoutMs: 2 * this.#interval,
+      onExpire: (silent, stalled) =>
+        this.close(
+          new Error(
+            `Connection to '${this.remote.name}' timed out: nothing received for ${Math.round(silent)} ms${
+              stalled > 0 ? ` (our event loop stalled for ${Math.round(stalled)} ms of it, not counted)` : ""
+            }; the peer or the path to it is down`,
+          ),
+        ),
+    });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
@@ -112,9 +125,8 @@ export class ProtocolConnection {
     }
     this.#started = true;
     if (this.#error) return;
-    this.#lastReceived = this.#clock.now();
     this.#scheduleHeartbeat();
-    this.#scheduleDeadline(2 * this.#interval);
+    this.#deadline.start();
     this.#receiveLoop();
   }
 
@@ -146,7 +158,7 @@ export class ProtocolConnection {
       : reason;
     this.#error = error;
     if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
-    if (this.#deadTimer !== null) this.#clock.clearTimeout(this.#deadTimer);
+    this.#deadline.stop();
     this.#channel.close();
     this.#resolveClosed(error);
     this.#onClose?.(error);
@@ -160,21 +172,6 @@ export class ProtocolConnection {
     }, this.#interval);
   }
 
-  #scheduleDeadline(ms: number): void {
-    this.#deadTimer = this.#clock.setTimeout(() => {
-      this.#deadTimer = null;
-      const silent = this.#clock.now() - this.#lastReceived;
-      const limit = 2 * this.#interval;
-      if (silent < limit) return this.#scheduleDeadline(limit - silent);
-      this.close(
-        new Error(
-          `Connection to '${this.remote.name}' timed out: nothing received for ${silent} ms; ` +
-            "the peer or the path to it is down",
-        ),
-      );
-    }, ms);
-  }
-
   async #receiveLoop(): Promise<void> {
     try {
       for (;;) {
@@ -183,7 +180,7 @@ export class ProtocolConnection {
         if (message === null) {
           return this.close(new Error(`Connection to '${this.remote.name}' closed by peer`));
         }
-        this.#lastReceived = this.#clock.now();
+        this.#deadline.alive();
         if (message.tag === Tag.heartbeat) continue;
         try {
           await this.#onMessage(message.tag, message.payload);

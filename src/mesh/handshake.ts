@@ -8,12 +8,14 @@
  *    public key. Both ends must agree: a password on one end only is an error on both.
  * 3. Features (see features.ts) as the first framed message, sealed with the session key when encrypted;
  *    a wrong password shows up here, as a message that does not open, on both ends.
- * The whole exchange has one deadline; on any failure the stream is closed and the error thrown.
+ * The whole exchange has one deadline, counted in our own running time (stall_tolerant_deadline.ts: when
+ * many peers handshake at once on a busy host, a stalled event loop is not the peer's slowness); on any
+ * failure the stream is closed and the error thrown.
  *
  * @module
  */
 
-import { type Clock, systemClock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
 import {
   EncryptionFlag,
   HANDSHAKE_TIMEOUT_MS,
@@ -24,6 +26,7 @@ import {
 } from "./constants.ts";
 import { decodeFeatures, encodeFeatures, type Features } from "./features.ts";
 import { MessageChannel } from "./message_channel.ts";
+import { StallTolerantDeadline } from "./stall_tolerant_deadline.ts";
 import { AuthenticationError, deriveSessionKey, generateKeyPair } from "./protocol_crypto.ts";
 import { type Duplex, StreamReader, writeAll } from "./stream.ts";
 
@@ -86,19 +89,22 @@ export interface HandshakeResult {
  * ```
  */
 export async function handshake(duplex: Duplex, options: HandshakeOptions): Promise<HandshakeResult> {
-  const clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  let timer = 0;
+  let timer: StallTolerantDeadline | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(
-      () =>
+    timer = new StallTolerantDeadline({
+      clock: options.clock,
+      timeoutMs,
+      onExpire: (silent, stalled) =>
         reject(
           new Error(
-            `Handshake timed out after ${timeoutMs} ms; the peer is too slow or not a meshnet peer`,
+            `Handshake timed out after ${Math.round(silent)} ms${
+              stalled > 0 ? ` (our event loop stalled for ${Math.round(stalled)} ms of it, not counted)` : ""
+            }; the peer is too slow or not a meshnet peer`,
           ),
         ),
-      timeoutMs,
-    );
+    });
+    timer.start();
   });
   const exchanged = exchange(duplex, options);
   try {
@@ -108,7 +114,7 @@ export async function handshake(duplex: Duplex, options: HandshakeOptions): Prom
     duplex.close();
     throw e;
   } finally {
-    clock.clearTimeout(timer);
+    timer!.stop();
   }
 }
 

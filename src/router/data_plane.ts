@@ -24,8 +24,8 @@
  *   once instead of after the bridge's ageing time.
  * Fastdp needs no password (this kernel has no IPsec ESP), both ends offering "fastdp" in the handshake, an
  * IPv4 underlay, and heartbeats: frames of the full overlay MTU through VXLAN, acked the same size, every
- * 500 ms; 2 acks in a row put a pair on fastdp, 3 s without one put it back on sleeve (the reference waits
- * 60 s). The overlay MTU is the underlay's less 50 unless --mtu is given, so no frame is dropped for size;
+ * 500 ms until the pair is on fastdp, then every 2 s; 2 acks in a row put a pair on fastdp, 3 heartbeats
+ * unanswered in a row (about 6 s; the reference waits 60 s) put it back on sleeve. The overlay MTU is the underlay's less 50 unless --mtu is given, so no frame is dropped for size;
  * a pair on sleeve answers too-big frames with ICMP "fragmentation needed" (sleeve PMTU discovery).
  *
  * @module
@@ -53,6 +53,18 @@ export const SLEEVE_TAP = "weave-tap";
 export function overlayMtu(nl: NetlinkSocket, config: RouterConfig): number {
   if (!config.mtuFromUnderlay || !config.fastdp || config.password !== undefined) return config.mtu;
   return overlayMtuFromUnderlay(nl, config.bridge) ?? config.mtu;
+}
+
+/**
+ * Runs one event handler so that its failure is logged with the peer (or MAC) it was for and goes no
+ * further: an event from the network never ends the router, nor stops the handlers after it.
+ */
+function isolated(what: string, peer: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log.error(`Handling ${what} failed`, { peer, error: (err as Error).message });
+  }
 }
 
 /** The sleeve and fastdp of one router. */
@@ -85,16 +97,17 @@ export class DataPlane {
       mtu: config.mtu,
       host: config.host,
       port: config.port,
-      onEvent: (e) => {
-        if (e.type === "established") mesh.established(e.peer);
-        else if (e.type === "lost") {
-          mesh.close(
-            e.peer,
-            "UDP heartbeats stopped being acknowledged; check that UDP port is open between the hosts",
-          );
-        } else if (e.type === "mtu") log.info("Path MTU verified", { peer: e.peer, mtu: e.mtu });
-        else log.debug("MAC moved", { mac: e.mac, from: e.from, to: e.to });
-      },
+      onEvent: (e) =>
+        isolated(`sleeve ${e.type} event`, "peer" in e ? e.peer : e.mac, () => {
+          if (e.type === "established") mesh.established(e.peer);
+          else if (e.type === "lost") {
+            mesh.close(
+              e.peer,
+              "UDP heartbeats stopped being acknowledged; check that UDP port is open between the hosts",
+            );
+          } else if (e.type === "mtu") log.info("Path MTU verified", { peer: e.peer, mtu: e.mtu });
+          else log.debug("MAC moved", { mac: e.mac, from: e.from, to: e.to });
+        }),
       onError: (err) => log.error("Sleeve error", { error: err.message }),
     });
     sleeve.done.catch((err) => log.error("Sleeve data plane stopped", { error: (err as Error).message }));
@@ -119,19 +132,21 @@ export class DataPlane {
     mesh.overlays = fastdp.overlays;
     const plane = new DataPlane(sleeve, fastdp);
     mesh.onConnection((e) => {
+      // The sleeve and fastdp each on their own: one failing leaves the other's state right.
       if (e.type === "up") {
-        sleeve.setPeer(e.name, {
-          endpoint: { address: e.host, port: e.port },
-          sessionKey: e.sessionKey ?? undefined,
-          outbound: e.outbound,
-        });
-        fastdp.peerUp(e.name, e.host, e.overlays);
+        isolated("sleeve peer up", e.name, () =>
+          sleeve.setPeer(e.name, {
+            endpoint: { address: e.host, port: e.port },
+            sessionKey: e.sessionKey ?? undefined,
+            outbound: e.outbound,
+          }));
+        isolated("fastdp peer up", e.name, () => fastdp.peerUp(e.name, e.host, e.overlays));
       } else {
-        fastdp.peerDown(e.name);
-        sleeve.removePeer(e.name);
+        isolated("fastdp peer down", e.name, () => fastdp.peerDown(e.name));
+        isolated("sleeve peer down", e.name, () => sleeve.removePeer(e.name));
       }
     });
-    mesh.core.onTopologyChange(() => plane.#routes(mesh));
+    mesh.core.onTopologyChange(() => isolated("route update", "all", () => plane.#routes(mesh)));
     log.info("Data plane started", {
       tap: sleeve.tapName,
       port: sleeve.port,

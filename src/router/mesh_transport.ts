@@ -9,6 +9,10 @@
  * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
  * congested in the core, so gossip for it is merged instead of queued.
  *
+ * Isolation: no event from one peer can end the router. Every async task started here (accept loop, dials,
+ * per-connection runs) ends in a catch that logs the peer or address, and each connection listener is
+ * called on its own: one that throws is logged with the peer and the others still run.
+ *
  * @module
  */
 import { MESH_PORT, Tag } from "../mesh/constants.ts";
@@ -17,6 +21,7 @@ import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
 import type { PeerName } from "../mesh/gossip.ts";
 import { handshake } from "../mesh/handshake.ts";
 import { MeshCore } from "../mesh/mesh_core.ts";
+import { StallTolerantDeadline } from "../mesh/stall_tolerant_deadline.ts";
 import { TokenBucket } from "../mesh/token_bucket.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
@@ -66,13 +71,18 @@ export type ConnectionEvent =
   }
   | { type: "down"; name: PeerName };
 
-/** How long a new connection may wait for its data plane before it is closed, in milliseconds. */
-const ESTABLISH_TIMEOUT_MS = 10_000;
+/**
+ * How long a new connection may wait for its data plane before it is closed, in milliseconds of our own
+ * running time (a stalled event loop is not counted). Generous: during a mass bring-up on a busy host a
+ * close costs a redial and a handshake (more load), while waiting costs nothing (the connection is merely
+ * pending and carries no routes).
+ */
+const ESTABLISH_TIMEOUT_MS = 20_000;
 
 interface Live {
   conn: ProtocolConnection;
   established: boolean;
-  establishTimer: ReturnType<typeof setTimeout>;
+  establishDeadline: StallTolerantDeadline;
   address: string;
   outbound: boolean;
   target?: string;
@@ -141,8 +151,17 @@ export class MeshTransport {
       );
     }
     this.maker.add(this.#config.peers.map(formatPeerAddress));
-    this.#acceptLoop(this.#listener);
-    this.#ticker = setInterval(() => this.#tick(), TICK_MS);
+    this.#acceptLoop(this.#listener).catch((err) =>
+      log.error("Stopped accepting peer connections", { error: (err as Error).message })
+    );
+    this.#ticker = setInterval(() => {
+      try {
+        this.#tick();
+      } catch (err) {
+        // A timer callback that throws ends Deno: log, and the next tick runs the timers again.
+        log.error("Mesh tick failed", { error: (err as Error).message, stack: (err as Error).stack });
+      }
+    }, TICK_MS);
   }
 
   /** Closes the listener and every connection. */
@@ -186,7 +205,7 @@ export class MeshTransport {
     const live = this.#live.get(name);
     if (!live || live.established) return;
     live.established = true;
-    clearTimeout(live.establishTimer);
+    live.establishDeadline.stop();
     this.core.connectionEstablished(name);
     log.info("Connection established", { peer: name, address: live.address });
   }
@@ -246,7 +265,9 @@ export class MeshTransport {
         conn.close();
         continue;
       }
-      this.#run(conn, address, false);
+      this.#run(conn, address, false).catch((err) =>
+        log.error("Inbound connection failed", { address, error: (err as Error).message })
+      );
     }
   }
 
@@ -257,7 +278,9 @@ export class MeshTransport {
         this.maker.failed(address, `Connection limit reached (${this.#config.connLimit})`);
         continue;
       }
-      this.#dial(address);
+      this.#dial(address).catch((err) =>
+        log.error("Dial failed", { address, error: (err as Error).message })
+      );
     }
   }
 
@@ -332,14 +355,14 @@ export class MeshTransport {
     const live: Live = {
       conn: conn2,
       established: false,
-      establishTimer: setTimeout(
-        () =>
+      establishDeadline: new StallTolerantDeadline({
+        timeoutMs: ESTABLISH_TIMEOUT_MS,
+        onExpire: (silent) =>
           conn2.close(
-            `no UDP heartbeat acknowledged within ${ESTABLISH_TIMEOUT_MS / 1000} s; ` +
+            `no UDP heartbeat acknowledged within ${Math.round(silent / 1000)} s; ` +
               `check that UDP port ${remote.port} is open between the hosts`,
           ),
-        ESTABLISH_TIMEOUT_MS,
-      ),
+      }),
       address,
       outbound,
       target,
@@ -348,6 +371,7 @@ export class MeshTransport {
       coreCongested: false,
       since: new Date(),
     };
+    live.establishDeadline.start();
     if (!target) this.#adoptInbound(live, remote.name);
     this.#live.set(remote.name, live);
     if (live.target) this.maker.connected(live.target);
@@ -368,13 +392,24 @@ export class MeshTransport {
       outbound,
       overlays: remote.overlays,
     };
-    for (const l of this.#listeners) l(up);
+    this.#emit(up);
     log.info("Connection added", {
       peer: `${remote.name}(${remote.nickname})`,
       address,
       direction: outbound ? "outbound" : "inbound",
       encrypted: conn2.sessionKey !== null,
     });
+  }
+
+  /** Tells every listener, each on its own: one that throws is logged and does not stop the others. */
+  #emit(e: ConnectionEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.error(`Handling connection ${e.type} failed`, { peer: e.name, error: (err as Error).message });
+      }
+    }
   }
 
   /** A dialled target turned out to reach a peer we already have a connection to. */
@@ -408,9 +443,9 @@ export class MeshTransport {
     const live = this.#live.get(name);
     if (live?.conn !== conn) return; // a duplicate or replaced connection: never added
     this.#live.delete(name);
-    clearTimeout(live.establishTimer);
+    live.establishDeadline.stop();
     this.core.connectionRemoved(name);
-    for (const l of this.#listeners) l({ type: "down", name });
+    this.#emit({ type: "down", name });
     if (live.target) this.maker.disconnected(live.target, error.message);
     if (!this.#stopping) {
       log.info("Connection closed", { peer: name, address: live.address, reason: error.message });

@@ -116,6 +116,22 @@ Deno.test("ProtocolConnection counts silence from the last message received", as
   b.close();
 });
 
+Deno.test("ProtocolConnection does not count a stall of its own event loop as the peer's silence", async () => {
+  const { a, b, clock } = await pair();
+  a.start(); // b is never started: only what b sends explicitly reaches a
+  await clock.advance(INTERVAL);
+  clock.stall(10 * INTERVAL); // a CPU-starved host: nothing ran; the peer's message waits unread
+  await clock.advance(0); // the late check fires first
+  assert.equal(a.error, null, "a stall is charged one check interval at most");
+  await b.send(Tag.gossip);
+  await clock.advance(0);
+  await clock.advance(2 * INTERVAL - 1);
+  assert.equal(a.error, null);
+  await clock.advance(1);
+  assert.match(reason(a)?.message ?? "", /timed out: nothing received for 60000 ms; the peer/);
+  b.close();
+});
+
 Deno.test("ProtocolConnection.close() closes once with the reason; the peer sees it closed", async () => {
   const { a, b, clock, log } = await pair();
   a.start();

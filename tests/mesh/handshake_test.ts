@@ -189,6 +189,28 @@ async function transcript(password?: string): Promise<Uint8Array> {
   return Uint8Array.from(recorder.bytes);
 }
 
+Deno.test("handshake() does not count a stall of its own event loop against the peer", async () => {
+  const clock = new FakeClock();
+  const [attacker, victim] = memoryDuplexPair();
+  const result = handshake(victim, { features: features("aa"), outbound: true, clock, timeoutMs: 8_000 });
+  await attacker.write(new TextEncoder().encode(PROTOCOL_MAGIC)); // a partial header, then nothing
+  let settled = false;
+  result.catch(() => {}).finally(() => (settled = true));
+  await clock.advance(2_000);
+  clock.stall(60_000); // many handshakes on a starved host: no timer ran for a minute
+  await clock.advance(0); // charged one check interval (1 s) of the stall
+  assert.equal(settled, false);
+  await clock.advance(4_999);
+  assert.equal(settled, false);
+  await clock.advance(1);
+  await assert.rejects(result, {
+    message: "Handshake timed out after 67000 ms (our event loop stalled for 59000 ms of it, not counted); " +
+      "the peer is too slow or not a meshnet peer",
+  });
+  assert.equal(clock.pending, 0);
+  attacker.close();
+});
+
 Deno.test("handshake() fuzz: random and mutated handshakes end in a clear error by the deadline", async () => {
   const rng = new SeededRandom(0x4a5d);
   const valid = { plain: await transcript(), sealed: await transcript("pw") };

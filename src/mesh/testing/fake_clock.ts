@@ -73,10 +73,18 @@ export class FakeClock implements Clock {
       const due = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
       if (due === undefined) break;
       this.#timers = this.#timers.filter((t) => t !== due);
-      this.#now = due.at;
+      this.#now = Math.max(this.#now, due.at); // after a stall, overdue timers fire late
       due.fn();
     }
     this.#now = end;
+  }
+
+  /**
+   * Moves time forward by `ms` without firing anything, as when the event loop is busy: timers that fall
+   * due meanwhile fire late, at the next {@link FakeClock.advance}.
+   */
+  stall(ms: number): void {
+    this.#now += ms;
   }
 }
 

@@ -27,7 +27,7 @@ export const HEARTBEAT_MAGIC = 0x4d4e4644;
 
 /** Heartbeat kinds. */
 export enum HeartbeatKind {
-  /** Sent to a peer every {@link HEARTBEAT_MS}. */
+  /** Sent to a peer every {@link HEARTBEAT_MS}, or {@link HEARTBEAT_SLOW_MS} while its pair is on fastdp. */
   probe = 1,
   /** The peer's answer, the same size as the probe. */
   ack = 2,
@@ -44,11 +44,25 @@ export const ETHERNET_HEADER_SIZE = 14;
 /** The device that joins the bridge to the underlay. */
 export const VXLAN_DEVICE = "vxlan-6784";
 
-/** How often a heartbeat goes to each fastdp candidate, in ms (the reference's fast interval). */
+/**
+ * How often a heartbeat goes to a candidate whose pair is not (or no longer) on fastdp, in ms: the
+ * reference's fast interval, so a pair proves itself quickly. Also the period of fastdp's heartbeat rounds.
+ */
 export const HEARTBEAT_MS = 500;
 
-/** A pair falls back to the sleeve when no acknowledgement came for this long, in ms (reference: 60 s). */
-export const FALLBACK_AFTER_MS = 3_000;
+/**
+ * How often a heartbeat goes to a peer on fastdp, in ms: slower once healthy, as the reference (10 s there),
+ * so a full mesh does not spend a full-MTU frame per peer every half second.
+ */
+export const HEARTBEAT_SLOW_MS = 2_000;
+
+/**
+ * A pair on fastdp falls back to the sleeve when this many heartbeats in a row went unanswered (reference:
+ * 6 of 10 s). Counted in heartbeats our own loop sent, not in wall time, so a stalled host does not drop its
+ * pairs; about {@link FALLBACK_MISSED} × {@link HEARTBEAT_SLOW_MS} of silence. Shorter than the reference's
+ * minute: a fallback only moves the pair's frames to the sleeve, while a dead VXLAN path loses them all.
+ */
+export const FALLBACK_MISSED = 3;
 
 /** Consecutive acknowledged heartbeats that put a pair on fastdp (again). */
 export const ACKS_TO_USE = 2;

@@ -7,14 +7,22 @@
  * size of the overlay MTU, heartbeat.ts) goes to it every {@link HEARTBEAT_MS} through the device; it answers
  * each with an ack of the same size → {@link ACKS_TO_USE} acks in a row put the pair on fastdp: its flood
  * entry is added, the bridge forgets what it learned on the sleeve's port (so conversations move over), and
- * {@link FastDpOptions.onChange} tells the sleeve to leave the peer to VXLAN → no ack for
- * {@link FALLBACK_AFTER_MS} puts it back on sleeve: the sleeve is told first, then the peer's flood entry
+ * {@link FastDpOptions.onChange} tells the sleeve to leave the peer to VXLAN; heartbeats slow down to every
+ * {@link HEARTBEAT_SLOW_MS} → {@link FALLBACK_MISSED} of them unanswered in a row (pair_health.ts: counted
+ * in heartbeats our loop sent, so a stalled host keeps its pairs) puts it back on sleeve: the sleeve is told
+ * first, then the peer's flood entry
  * and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
  * pair returns when they are answered again.
  *
  * Concurrency: everything runs on the router's event loop from one timer every {@link DRAIN_MS} (drain the
- * heartbeat socket without blocking) that also sends heartbeats every {@link HEARTBEAT_MS}; netlink and the
+ * heartbeat socket without blocking) that also runs a heartbeat round every {@link HEARTBEAT_MS}; netlink and the
  * socket are synchronous FFI calls. Frames themselves never pass through here: the kernel moves them.
+ *
+ * Kernel state is reconciled, never assumed: each programming run reads the device's table, plans the
+ * difference to the wanted one (fdb_plan.ts, idempotent writes) and applies it. Runs are serialised: a run
+ * asked for while one is in progress (a callback re-entering) is folded into one more pass after it. No
+ * network event can throw out of here: a failed run is logged with the peers it was for and retried on the
+ * next heartbeat round, a failing callback is logged and the state machine goes on.
  *
  * @module
  */
@@ -27,9 +35,10 @@ import { formatMac48, parseMac48 } from "../sleeve/mac48.ts";
 import {
   ACKS_TO_USE,
   ETHERNET_HEADER_SIZE,
-  FALLBACK_AFTER_MS,
+  FALLBACK_MISSED,
   FASTDP_OVERLAY,
   HEARTBEAT_MS,
+  HEARTBEAT_SLOW_MS,
   HeartbeatKind,
   VXLAN_DEVICE,
   VXLAN_OVERHEAD,
@@ -42,6 +51,23 @@ import { PairHealth } from "./pair_health.ts";
 import { VxlanDevice } from "./vxlan_device.ts";
 
 const log = logger("fastdp");
+
+function isIPv4(host: string): boolean {
+  try {
+    return parseIP(host).length === 4;
+  } catch {
+    return false;
+  }
+}
+
+function isPeerMac(name: string): boolean {
+  try {
+    parseMac48(name, "peer name");
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** How often the heartbeat socket is drained, in ms. */
 export const DRAIN_MS = 50;
@@ -77,7 +103,7 @@ export interface FastDpOptions {
 }
 
 /** Why a neighbour is not on fastdp, shown in `status connections`. */
-type Reason = "off" | "encrypted" | "notOffered" | "ipv6" | "probing" | "down" | "failed";
+type Reason = "off" | "encrypted" | "notOffered" | "badName" | "ipv6" | "probing" | "down" | "failed";
 
 interface Pair {
   host: string;
@@ -99,6 +125,10 @@ export class FastDp {
   #failure = "";
   #timer: TimerId | undefined;
   #ticks = 0;
+  /** A programming run is in progress. */
+  #programming = false;
+  /** The wanted table changed (or a run failed) since the last completed run. */
+  #dirty = false;
 
   /**
    * A fastdp controller over `io` (undefined when fastdp is off, encrypted, or its device failed, with
@@ -162,33 +192,40 @@ export class FastDp {
   }
 
   /**
-   * A connection to `name` came up: with fastdp usable and offered by the peer, heartbeats start.
+   * A connection to `name` came up: with fastdp usable and offered by the peer, heartbeats start. A repeat
+   * restarts the pair. Never throws: a peer that cannot use fastdp (bad name or address) stays on sleeve
+   * with the reason logged, and a failed kernel update is retried (see the module comment).
    *
    * @param host the peer's underlay IP
    * @param overlays the overlays the peer offered in its handshake
    */
   peerUp(name: PeerName, host: string, overlays: readonly string[]): void {
-    this.peerDown(name);
+    const old = this.#pairs.get(name);
     const pair: Pair = { host };
     if (this.#off !== undefined) pair.reason = this.#off;
     else if (!overlays.includes(FASTDP_OVERLAY)) pair.reason = "notOffered";
-    else if (parseIP(host).length !== 4) pair.reason = "ipv6";
+    else if (!isIPv4(host)) pair.reason = "ipv6";
+    else if (!isPeerMac(name)) pair.reason = "badName";
     else {
-      parseMac48(name, "peer name");
       pair.health = new PairHealth();
       pair.reason = "probing";
     }
+    // State first, callbacks after: an event re-entering from a callback then lands after this one.
     this.#pairs.set(name, pair);
-    if (pair.health) this.#program();
+    if (this.#fast.delete(name)) this.#switched(false, name);
+    if (pair.health || old?.health) this.#program(name);
   }
 
-  /** The connection to `name` went down: it leaves fastdp and its entries go. Unknown names are ignored. */
+  /**
+   * The connection to `name` went down: it leaves fastdp and its entries go. Unknown names are ignored.
+   * Never throws (see {@link FastDp.peerUp}).
+   */
   peerDown(name: PeerName): void {
     const pair = this.#pairs.get(name);
     if (pair === undefined) return;
     this.#pairs.delete(name);
-    if (this.#fast.delete(name)) this.#switched(false);
-    if (pair.health) this.#program();
+    if (this.#fast.delete(name)) this.#switched(false, name);
+    if (pair.health) this.#program(name);
   }
 
   /** `fastdp`, or `sleeve (why)` for a neighbour; `sleeve` for a name that is not connected. */
@@ -209,24 +246,25 @@ export class FastDp {
     return [...this.#fast];
   }
 
-  /** Receives and answers heartbeats, then (every {@link HEARTBEAT_MS}) checks deadlines and sends probes. */
+  /** Receives and answers heartbeats, then (every {@link HEARTBEAT_MS}) sends the probes due and checks misses. */
   tick(): void {
     const io = this.#io;
     if (io === undefined) return;
     const now = this.#clock.now();
-    this.#drain(io, now);
+    this.#drain(io);
     if (this.#ticks++ % Math.round(HEARTBEAT_MS / DRAIN_MS) !== 0) return;
     for (const [name, pair] of this.#pairs) {
       const h = pair.health;
-      if (h === undefined) continue;
-      if (h.expired(now)) {
+      if (h === undefined || !h.due(now)) continue;
+      const sequence = h.probe(now);
+      if (h.expired()) {
         pair.reason = "down";
         this.#fast.delete(name);
-        this.#switched(false);
+        this.#switched(false, name);
       }
-      this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), h.probe(), this.#mtu);
+      this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), sequence, this.#mtu);
     }
-    this.#program(); // also prunes entries the kernel learned from hosts not on fastdp
+    this.#program("heartbeat round"); // also prunes entries learned from hosts not on fastdp; retries
   }
 
   /** Stops the timer and deletes the device (its entries go with it). Idempotent. */
@@ -249,7 +287,7 @@ export class FastDp {
     }, DRAIN_MS);
   }
 
-  #drain(io: FastDpIo, now: number): void {
+  #drain(io: FastDpIo): void {
     for (let n = io.receive(this.#buf); n !== undefined; n = io.receive(this.#buf)) {
       let hb;
       try {
@@ -264,11 +302,11 @@ export class FastDp {
       if (pair?.health === undefined) continue;
       if (hb.kind === HeartbeatKind.probe) {
         this.#heartbeat(io, HeartbeatKind.ack, hb.from, hb.sequence, hb.size - ETHERNET_HEADER_SIZE);
-      } else if (pair.health.acked(hb.sequence, now)) {
+      } else if (pair.health.acked(hb.sequence)) {
         pair.reason = undefined;
         this.#fast.add(name);
-        this.#program();
-        this.#switched(true);
+        this.#program(name);
+        this.#switched(true, name);
       }
     }
   }
@@ -286,16 +324,47 @@ export class FastDp {
    * frames of one Worker message hop are lost; on return the entries come first (a frame may then arrive
    * twice in that hop, never not at all).
    */
-  #switched(fast: boolean): void {
-    this.#onChange(this.fastPeers());
-    if (!fast) this.#program();
-    this.#io?.switched(fast);
+  #switched(fast: boolean, peer: PeerName): void {
+    try {
+      this.#onChange(this.fastPeers());
+    } catch (err) {
+      log.error("Cannot tell the sleeve the fastdp peers", { peer, error: (err as Error).message });
+    }
+    if (!fast) this.#program(peer);
+    try {
+      this.#io?.switched(fast);
+    } catch (err) {
+      // The bridge then forgets only by ageing: conversations move over later, but they do.
+      log.warn("Cannot flush the bridge's learned entries", { peer, error: (err as Error).message });
+    }
   }
 
-  #program(): void {
-    const candidates = new Map<string, string>();
-    for (const [name, pair] of this.#pairs) if (pair.health) candidates.set(name, pair.host);
-    this.#io?.program({ candidates, fast: this.#fast });
+  /**
+   * Makes the kernel table match the pairs, serialised: re-entered (from a callback) it only marks another
+   * pass. A failure leaves the table dirty for the next heartbeat round.
+   *
+   * @param why the peer (or the round) this run is for, for the log
+   */
+  #program(why: string): void {
+    this.#dirty = true;
+    if (this.#programming) return;
+    this.#programming = true;
+    try {
+      while (this.#dirty && this.#io !== undefined) {
+        this.#dirty = false;
+        const candidates = new Map<string, string>();
+        for (const [name, pair] of this.#pairs) if (pair.health) candidates.set(name, pair.host);
+        this.#io.program({ candidates, fast: this.#fast });
+      }
+    } catch (err) {
+      this.#dirty = true;
+      log.warn("Cannot program the VXLAN forwarding entries; retrying on the next heartbeat round", {
+        peer: why,
+        error: (err as Error).message,
+      });
+    } finally {
+      this.#programming = false;
+    }
   }
 
   #explain(reason: Reason): string {
@@ -308,14 +377,16 @@ export class FastDp {
         return `fastdp unavailable: ${this.#failure}`;
       case "notOffered":
         return "the peer does not offer fastdp";
+      case "badName":
+        return "the peer's name is not a MAC address, which fastdp heartbeats need";
       case "ipv6":
         return "fastdp needs an IPv4 underlay address";
       case "probing":
         return `fastdp heartbeats not answered yet (${ACKS_TO_USE} in a row needed)`;
       case "down":
-        return `fastdp heartbeats stopped for ${
-          FALLBACK_AFTER_MS / 1000
-        } s; check UDP ${VXLAN_PORT} and that the underlay carries ${
+        return `fastdp heartbeats stopped (${FALLBACK_MISSED} in a row unanswered, ${
+          FALLBACK_MISSED * HEARTBEAT_SLOW_MS / 1000
+        } s); check UDP ${VXLAN_PORT} and that the underlay carries ${
           this.#mtu + VXLAN_OVERHEAD
         }-byte packets`;
     }

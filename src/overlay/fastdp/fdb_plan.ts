@@ -9,6 +9,12 @@
  * entry that points at a host not on fastdp is stale (the pair fell back) and is deleted, so no unicast goes
  * to VXLAN for a pair that is on sleeve.
  *
+ * The changes are idempotent against any table, so fastdp reconciles rather than assumes: a peer's entry is
+ * written with replace semantics (whatever the kernel holds for that MAC meanwhile, learned from a heartbeat
+ * or left by an earlier host of the peer, it becomes ours), flood destinations with append (a repeat is a
+ * no-op), and deleting an entry that is already gone is fine. The kernel table of a VXLAN holds one
+ * destination per unicast MAC and a list per all-zeros MAC.
+ *
  * @module
  */
 
@@ -33,11 +39,11 @@ export interface FdbWanted {
   fast: ReadonlySet<string>;
 }
 
-/** Entries to delete and to add (add after delete). */
+/** Entries to delete and to write (write after delete). */
 export interface FdbChanges {
-  /** Entries to delete, by MAC and destination. */
+  /** Entries to delete, by MAC and destination; one already gone is skipped. */
   del: VxlanEntry[];
-  /** Permanent entries to add (flood entries with append). */
+  /** Permanent entries to write: a peer's MAC with replace, a flood destination with append. */
   add: VxlanEntry[];
 }
 
@@ -67,7 +73,8 @@ export function planFdb(current: readonly VxlanEntry[], wanted: FdbWanted): FdbC
     const key = `${e.mac} ${e.dst}`;
     const ours = e.state === "permanent";
     if (ours && want.has(key)) have.add(key);
-    else if (ours || e.mac === FLOOD_MAC || !fastIps.has(e.dst) || wanted.candidates.has(e.mac)) del.push(e);
+    else if (wanted.candidates.has(e.mac)) continue; // its wanted entry replaces it
+    else if (ours || e.mac === FLOOD_MAC || !fastIps.has(e.dst)) del.push(e);
   }
   const add = [...want].filter(([k]) => !have.has(k)).map(([, e]) => e);
   return { del, add };

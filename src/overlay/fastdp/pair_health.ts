@@ -2,14 +2,16 @@
  * Whether one peer pair may use fastdp, from its heartbeats: a pure state machine driven by the caller's
  * clock (no timers inside), so it is tested with a fake one.
  *
- *   probing ──ACKS_TO_USE acks in a row──▶ up ──no ack for FALLBACK_AFTER_MS──▶ down ──acks in a row──▶ up
+ *   probing ──ACKS_TO_USE acks in a row──▶ up ──FALLBACK_MISSED probes unanswered──▶ down ──acks in a row──▶ up
  *
- * Only the ack of the latest probe counts; a probe left unanswered when the next one goes out breaks the
- * streak.
+ * Probes go every {@link HEARTBEAT_MS} until the pair is up, then every {@link HEARTBEAT_SLOW_MS}. Only the
+ * ack of the latest probe counts; a probe left unanswered when the next one goes out breaks the streak and
+ * counts as missed. Missed probes are counted, not wall time: while our own event loop is stalled no probe
+ * goes out, so a busy host does not drop its pairs.
  *
  * @module
  */
-import { ACKS_TO_USE, FALLBACK_AFTER_MS } from "./constants.ts";
+import { ACKS_TO_USE, FALLBACK_MISSED, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "./constants.ts";
 
 /** `probing` until the first success, `up` on fastdp, `down` after heartbeats stopped. */
 export type PairState = "probing" | "up" | "down";
@@ -20,47 +22,65 @@ export class PairHealth {
   #sequence = 0;
   #answered = true;
   #streak = 0;
-  #lastAck = 0;
+  #missed = 0;
+  #lastProbe = -Infinity;
 
   /** The current state. */
   get state(): PairState {
     return this.#state;
   }
 
+  /** The interval between probes now, in ms: fast until the pair is up, slow while it is. */
+  get interval(): number {
+    return this.#state === "up" ? HEARTBEAT_SLOW_MS : HEARTBEAT_MS;
+  }
+
   /**
-   * Records a probe sent now.
+   * True when a probe is due at `now` (ms). Called once per heartbeat round ({@link HEARTBEAT_MS}); half a
+   * round of slack keeps a round that fires a little early from skipping a whole interval.
+   */
+  due(now: number): boolean {
+    return now - this.#lastProbe >= this.interval - HEARTBEAT_MS / 2;
+  }
+
+  /**
+   * Records a probe sent at `now` (ms).
    *
    * @returns its sequence number, to put in the frame
    */
-  probe(): number {
-    if (!this.#answered) this.#streak = 0;
+  probe(now: number): number {
+    if (!this.#answered) {
+      this.#streak = 0;
+      this.#missed++;
+    }
     this.#answered = false;
+    this.#lastProbe = now;
     this.#sequence = (this.#sequence + 1) >>> 0;
     return this.#sequence;
   }
 
   /**
-   * Records an ack received at `now` (ms).
+   * Records an ack of probe `sequence`.
    *
    * @returns true when this ack put the pair on fastdp
    */
-  acked(sequence: number, now: number): boolean {
+  acked(sequence: number): boolean {
     if (sequence !== this.#sequence || this.#answered) return false;
     this.#answered = true;
     this.#streak++;
-    this.#lastAck = now;
+    this.#missed = 0;
     if (this.#state === "up" || this.#streak < ACKS_TO_USE) return false;
     this.#state = "up";
     return true;
   }
 
   /**
-   * Checks the deadline at `now` (ms).
+   * Checks the missed probes.
    *
-   * @returns true when the pair just fell back (no ack for {@link FALLBACK_AFTER_MS})
+   * @returns true when the pair just fell back ({@link FALLBACK_MISSED} probes in a row unanswered)
    */
-  expired(now: number): boolean {
-    if (this.#state !== "up" || now - this.#lastAck <= FALLBACK_AFTER_MS) return false;
+  expired(): boolean {
+    if (this.#state !== "up" || this.#missed < FALLBACK_MISSED) return false;
     this.#state = "down";
     this.#streak = 0;
     return true;

@@ -58,9 +58,7 @@ export class VxlanDevice {
    */
   isolate(tap: string, bridge: string, us: string): void {
     linkSetBridgePort(this.#nl, tap, { isolated: true });
-    if (!fdbList(this.#nl, { link: bridge }).some((e) => e.mac === us)) {
-      fdbAdd(this.#nl, { link: bridge, mac: us });
-    }
+    fdbAdd(this.#nl, { link: bridge, mac: us, replace: true });
   }
 
   /** Brings the device up; before the heartbeat socket binds to it (binding to a down device reports ENETDOWN). */
@@ -76,10 +74,11 @@ export class VxlanDevice {
   }
 
   /**
-   * Applies planned changes (fdb_plan.ts): deletions, then permanent additions.
+   * Applies planned changes (fdb_plan.ts): deletions, then permanent entries, idempotently: a peer's MAC is
+   * written with replace (an entry the kernel learned meanwhile is overwritten, never EEXIST), a flood
+   * destination with append (a repeat is a no-op), and entries that vanished meanwhile (aged out) are skipped.
    *
-   * @throws {NetlinkError} naming the entry when the kernel refuses one; entries that vanished meanwhile
-   *   (aged out) are skipped
+   * @throws {NetlinkError} naming the entry when the kernel refuses one for another reason (e.g. ENODEV)
    */
   apply(changes: FdbChanges): void {
     for (const e of changes.del) {
@@ -90,7 +89,8 @@ export class VxlanDevice {
       }
     }
     for (const e of changes.add) {
-      fdbAdd(this.#nl, { link: this.index, mac: e.mac, dst: e.dst, append: e.mac === FLOOD_MAC });
+      const flood = e.mac === FLOOD_MAC;
+      fdbAdd(this.#nl, { link: this.index, mac: e.mac, dst: e.dst, append: flood, replace: !flood });
     }
   }
 

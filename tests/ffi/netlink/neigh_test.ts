@@ -151,3 +151,24 @@ Deno.test("fdbDel() removes one flood destination and fdbAdd() names duplicates"
     );
   });
 });
+
+Deno.test("fdbAdd() with replace overwrites a VXLAN entry, learned or permanent, and append repeats idempotently", async () => {
+  await withTestNetns(async (nl, ns) => {
+    linkAdd(nl, { kind: "vxlan", name: "mnt-vx", id: 7, learning: true });
+    const mac = "02:00:00:00:00:0b", zero = "00:00:00:00:00:00";
+    fdbAdd(nl, { link: "mnt-vx", mac, dst: "198.18.0.2", state: "dynamic" });
+    fdbAdd(nl, { link: "mnt-vx", mac, dst: "198.18.0.3", replace: true });
+    fdbAdd(nl, { link: "mnt-vx", mac, dst: "198.18.0.3", replace: true });
+    fdbAdd(nl, { link: "mnt-vx", mac: zero, dst: "198.18.0.2", append: true });
+    fdbAdd(nl, { link: "mnt-vx", mac: zero, dst: "198.18.0.2", append: true });
+    const shown = await bridgeJson<BridgeFdb>(ns, "fdb", "show", "dev", "mnt-vx");
+    assert.deepEqual(
+      shown.map((e) => `${e.mac} ${e.dst} ${e.state}`).sort(),
+      [`${zero} 198.18.0.2 permanent`, `${mac} 198.18.0.3 permanent`],
+    );
+    assert.throws(
+      () => fdbAdd(nl, { link: "mnt-vx", mac, dst: "198.18.0.2", append: true, replace: true }),
+      /append and replace exclude each other/,
+    );
+  });
+});

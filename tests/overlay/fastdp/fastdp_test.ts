@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
-import { FALLBACK_AFTER_MS, HEARTBEAT_MS } from "../../../src/overlay/fastdp/constants.ts";
+import { FALLBACK_MISSED, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "../../../src/overlay/fastdp/constants.ts";
 import { FastDp, type FastDpIo } from "../../../src/overlay/fastdp/fastdp.ts";
 import type { FdbWanted } from "../../../src/overlay/fastdp/fdb_plan.ts";
+import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { runFdbScenarios } from "./fdb_scenario.ts";
+import { VxlanTableModel } from "./vxlan_table_model.ts";
 
 const A = "02:00:00:00:00:0a", B = "02:00:00:00:00:0b", C = "02:00:00:00:00:0c";
 const IP: Record<string, string> = { [A]: "198.18.0.1", [B]: "198.18.0.2", [C]: "198.18.0.3" };
@@ -75,10 +78,13 @@ Deno.test("FastDp falls back to sleeve when heartbeats stop and returns when the
     assert.deepEqual(wire.tables.get(A)!.fast, new Set([B]));
     assert.deepEqual(wire.log.get(A), [`sleeve ${B}`, "bridge forgets tap"]);
 
-    // One direction blocked: both ends fall back within the deadline plus a heartbeat.
+    // One direction blocked: both ends fall back after the missed slow heartbeats plus one.
     wire.blocked.add(`${A}>${B}`);
-    await clock.advance(FALLBACK_AFTER_MS + 2 * HEARTBEAT_MS);
-    assert.match(a.overlay(B), /^sleeve \(fastdp heartbeats stopped .* UDP 6784 .* 1500-byte packets\)$/);
+    await clock.advance((FALLBACK_MISSED + 1) * HEARTBEAT_SLOW_MS);
+    assert.match(
+      a.overlay(B),
+      /^sleeve \(fastdp heartbeats stopped \(3 in a row unanswered, 6 s\); check UDP 6784 .* 1500-byte packets\)$/,
+    );
     assert.match(b.overlay(A), /^sleeve \(fastdp heartbeats stopped/);
     assert.deepEqual(sleeve.get(A), []);
     assert.deepEqual(wire.tables.get(A)!.fast, new Set());
@@ -148,5 +154,56 @@ Deno.test("FastDp in a triangle with one pair blocked: flood lists hold only the
     assert.deepEqual([...wire.tables.get(B)!.fast].map((n) => IP[n]).sort(), [IP[A], IP[C]]);
   } finally {
     for (const x of f.values()) x.stop();
+  }
+});
+
+Deno.test("FastDp keeps the kernel table equal to its state under random peer up/down sequences (seeded property, kernel model)", async () => {
+  const table = new VxlanTableModel();
+  await runFdbScenarios(
+    new SeededRandom(0x5eed),
+    {
+      entries: () => table.entries(),
+      apply: (c) => table.apply(c),
+      learn: (mac, dst) => table.learn(mac, dst),
+    },
+    150,
+    12,
+  );
+});
+
+Deno.test("FastDp survives a kernel that refuses programming and a sleeve callback that throws, and catches up", async () => {
+  const clock = new FakeClock();
+  let refuse = true;
+  const programmed: FdbWanted[] = [];
+  const fastdp = new FastDp(
+    {
+      us: A,
+      mtu: 1450,
+      enabled: true,
+      encrypted: false,
+      clock,
+      onChange: () => {
+        throw new Error("sleeve gone");
+      },
+    },
+    {
+      ...new Wire().io(A),
+      program: (wanted) => {
+        if (refuse) throw new Error("Cannot add FDB entry: File exists (EEXIST)");
+        programmed.push({ candidates: new Map(wanted.candidates), fast: new Set(wanted.fast) });
+      },
+    },
+  );
+  try {
+    fastdp.peerUp(B, IP[B], ["fastdp"]);
+    fastdp.peerUp(B, IP[B], ["fastdp"]);
+    fastdp.peerDown(C);
+    fastdp.peerUp("not-a-mac", IP[C], ["fastdp"]);
+    assert.match(fastdp.overlay("not-a-mac"), /not a MAC address/);
+    refuse = false;
+    await clock.advance(HEARTBEAT_MS);
+    assert.deepEqual(programmed.at(-1)!.candidates, new Map([[B, IP[B]]]));
+  } finally {
+    fastdp.stop();
   }
 });
