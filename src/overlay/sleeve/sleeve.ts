@@ -231,7 +231,8 @@ export class Sleeve {
     this.#rxSizes = new Array(datagrams).fill(0);
     this.#plain = new Uint8Array(MAX_DATAGRAM);
     this.#probe = new DatagramBuilder(this.#ceiling);
-    this.#visit = (kind, src, dst, start, end) => this.#record(kind, src, dst, start, end);
+    this.#visit = (kind, src, dst, start, end, hops, sequence) =>
+      this.#record(kind, src, dst, start, end, hops, sequence);
     this.#schedule();
   }
 
@@ -520,12 +521,20 @@ export class Sleeve {
     this.#writeDevice();
   }
 
-  #record(kind: RecordKind, src: number, dst: number, start: number, end: number): void {
-    const link = this.#from, body = this.#records.subarray(start, end);
-    if (kind === RecordKind.frame) return this.#forwarder.fromPeer(link.peer, src, dst, body, this.#now);
+  #record(
+    kind: RecordKind,
+    src: number,
+    dst: number,
+    start: number,
+    end: number,
+    hops: number,
+    sequence: number,
+  ): void {
+    const link = this.#from, body = this.#records.subarray(start, end), f = this.#forwarder;
+    if (kind === RecordKind.frame) return f.fromPeer(link.peer, src, dst, body, this.#now, 0, hops, sequence);
     if (kind === RecordKind.offloadFrame) {
       const frame = body.subarray(VNET_HEADER_SIZE);
-      return this.#forwarder.fromPeer(link.peer, src, dst, frame, this.#now, VNET_HEADER_SIZE);
+      return f.fromPeer(link.peer, src, dst, frame, this.#now, VNET_HEADER_SIZE, hops, sequence);
     }
     if (src !== link.peer || dst !== this.#us) return void this.#counters.drops.misaddressed++;
     switch (kind) {
