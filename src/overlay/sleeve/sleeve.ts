@@ -15,8 +15,11 @@
  *    few datagrams as its path MTU allows.
  *
  * {@link Sleeve.run} waits with one pending `readable()` per fd (each one poll(2) on the thread pool) and pumps
- * whenever either fires. Timers (heartbeats, PMTU probes, lost links, MAC expiry) run every {@link TICK_MS}
- * on the injected clock. Control calls (setPeer, setRoutes…) run between wakeups on the same thread.
+ * whenever either fires, back to back while there is work, but for {@link DRAIN_ROUNDS} wakeups or
+ * {@link DRAIN_BUDGET_MS} at most: then it yields to the event loop (a macrotask) before draining on, so under
+ * any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker messages) and timers
+ * (heartbeats, PMTU probes, lost links, MAC expiry, every {@link TICK_MS} on the injected clock) still run,
+ * between wakeups on the same thread.
  *
  * @module
  */
@@ -28,7 +31,9 @@ import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import {
   ASSUMED_DATAGRAM,
+  DRAIN_BUDGET_MS,
   DRAIN_LIMIT,
+  DRAIN_ROUNDS,
   ETHERNET_HEADER_SIZE,
   HEARTBEAT_BODY_SIZE,
   MAC_CACHE_LIMIT,
@@ -112,6 +117,11 @@ export interface SleeveStats extends Counters {
   macs: number;
   /** `libsodium` or `tweetnacl`, when a box is in use. */
   crypto?: string;
+  /**
+   * Set when the data plane Worker did not answer in time (sleeve_worker.ts): these are the last stats it
+   * sent, this many ms old.
+   */
+  staleMs?: number;
 }
 
 /** Options for a {@link Sleeve}. */
@@ -380,7 +390,10 @@ export class Sleeve {
     };
     try {
       while (!this.#closed && failure === undefined) {
-        while (this.pump() > 0 && !this.#closed);
+        if (this.#drain()) {
+          await yieldToEventLoop();
+          continue;
+        }
         if (this.#closed) break;
         const wait = new Promise<void>((resolve) => (this.#wake = resolve));
         if (!deviceWaiting) {
@@ -397,6 +410,19 @@ export class Sleeve {
       this.close();
     }
     if (failure !== undefined && !(failure instanceof Deno.errors.BadResource)) throw failure;
+  }
+
+  /**
+   * Pumps back to back until idle or closed, within the drain budget.
+   *
+   * @returns true when it stopped for the budget with work left
+   */
+  #drain(): boolean {
+    const start = performance.now();
+    for (let rounds = 1; !this.#closed && this.pump() > 0; rounds++) {
+      if (rounds >= DRAIN_ROUNDS || performance.now() - start >= DRAIN_BUDGET_MS) return !this.#closed;
+    }
+    return false;
   }
 
   /** Stops the loop and the timers and closes the device and the socket. Idempotent. */
@@ -598,6 +624,11 @@ export class Sleeve {
     frames.length = 0;
     offloads.length = 0;
   }
+}
+
+/** Resolves after the event loop has run its pending tasks (messages, timers): a macrotask, not a microtask. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function datagramSize(n: number, what: string): number {
