@@ -188,6 +188,11 @@ export const DRAIN_ROUNDS = 16;
 /** Time the engine drains back to back at most before it yields to its event loop, in ms. */
 export const DRAIN_BUDGET_MS = 20;
 
+/**
+ * How long the main thread waits for the Worker to report it started (module loaded, TAP made, socket bound),
+ * in ms: a guard against a hang, generous because loading takes over 10 s on a loaded 2-core host.
+ */
+export const WORKER_START_TIMEOUT_MS = 60_000;
 /** How long the main thread waits for the Worker's answer to a stats request, in ms. */
 export const WORKER_REPLY_TIMEOUT_MS = 2_000;
 /** How long SleeveWorker.stop() waits for the Worker to close its device before terminating it, in ms. */

@@ -336,7 +336,15 @@ export const RecordReader = {
       const start = at + RECORD_HEADER_SIZE, end = start + length;
       const src = readMac48(records, at + 1), dst = readMac48(records, at + 7);
       if (isFrameKind(kind)) {
-        visit(kind, src, dst, start + FRAME_HEADER_SIZE, end, records[start], readSequence(records, start + 1));
+        visit(
+          kind,
+          src,
+          dst,
+          start + FRAME_HEADER_SIZE,
+          end,
+          records[start],
+          readSequence(records, start + 1),
+        );
       } else {
         visit(kind, src, dst, start, end, 0, 0);
       }
@@ -406,7 +414,9 @@ function checkBody(
 
 function checkFrameHeader(records: Uint8Array, at: number, dst: number, n: number): void {
   if (records[at] === 0) {
-    throw new DatagramError(`Record ${n} is a frame with hop limit 0; a relay never sends one whose limit ran out`);
+    throw new DatagramError(
+      `Record ${n} is a frame with hop limit 0; a relay never sends one whose limit ran out`,
+    );
   }
   const sequence = readSequence(records, at + 1);
   if (dst !== BROADCAST_PEER && sequence !== 0) {

@@ -62,7 +62,11 @@ Deno.test("FloodFilter matches an unwrapped Set model over seeded jittered seque
       else if (m.highest - u >= WINDOW) expected = "stale";
       else if (m.seen.has(u)) expected = "duplicate";
       else m.seen.add(u);
-      assert.equal(f.accept(origin, (base + u) % 2 ** 32), expected, `seed ${seed} step ${i}: ${origin}/${u}`);
+      assert.equal(
+        f.accept(origin, (base + u) % 2 ** 32),
+        expected,
+        `seed ${seed} step ${i}: ${origin}/${u}`,
+      );
     }
   }
 });
