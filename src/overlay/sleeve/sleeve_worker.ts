@@ -149,15 +149,15 @@ export class SleeveWorker {
       },
     };
     return new Promise<SleeveWorker>((resolve, reject) => {
-      const startTimer = setTimeout(() => {
-        worker.terminate();
-        control.stopped = true;
-        reject(
-          new Error(
-            `Cannot start the sleeve: the Worker did not report started within ${startTimeoutMs} ms; check the host's load and /dev/net/tun`,
+      const startTimer = setTimeout(
+        () =>
+          failStart(
+            new Error(
+              `Cannot start the sleeve: the Worker did not report started within ${startTimeoutMs} ms; check the host's load and /dev/net/tun`,
+            ),
           ),
-        );
-      }, startTimeoutMs);
+        startTimeoutMs,
+      );
       const failStart = (err: Error) => {
         clearTimeout(startTimer);
         worker.terminate();
