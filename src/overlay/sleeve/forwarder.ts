@@ -117,8 +117,11 @@ export class Forwarder {
   readonly #counters: Counters;
   readonly #sink: ForwarderSink;
   readonly #floods = new FloodFilter();
-  /** The flood sequence number of our next local flood (unsigned 32-bit, wrapping). */
-  #floodSequence: number;
+  /**
+   * The flood sequence number of our next local flood (unsigned 32-bit, wrapping). It starts at random, so
+   * a restarted peer's floods are not taken for copies of its earlier ones.
+   */
+  #floodSequence = crypto.getRandomValues(new Uint32Array(1))[0];
 
   /**
    * @param us our 48-bit name
@@ -126,8 +129,6 @@ export class Forwarder {
    * @param macs the MAC cache
    * @param counters where drops and relays are counted
    * @param sink device output and MAC move events
-   * @param firstFlood the flood sequence of our first local flood; default random, so a restarted peer's
-   *   floods are not taken for copies of its earlier ones
    */
   constructor(
     us: number,
@@ -135,14 +136,12 @@ export class Forwarder {
     macs: MacCache,
     counters: Counters,
     sink: ForwarderSink,
-    firstFlood = crypto.getRandomValues(new Uint32Array(1))[0],
   ) {
     this.#us = us;
     this.#links = links;
     this.#macs = macs;
     this.#counters = counters;
     this.#sink = sink;
-    this.#floodSequence = firstFlood >>> 0;
   }
 
   /**
