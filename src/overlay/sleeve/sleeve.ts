@@ -16,8 +16,8 @@
  *
  * {@link Sleeve.run} waits with one pending `readable()` per fd (each one poll(2) on the thread pool) and pumps
  * whenever either fires, back to back while there is work, but for {@link DRAIN_ROUNDS} wakeups or
- * {@link DRAIN_BUDGET_MS} at most: then it yields to the event loop (a macrotask) before draining on, so under
- * any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker messages) and timers
+ * {@link DRAIN_BUDGET_MS} at most: then it yields to the event loop (event_loop_yield.ts) before draining on,
+ * so under any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker messages) and timers
  * (heartbeats, PMTU probes, lost links, MAC expiry, every {@link TICK_MS} on the injected clock) still run,
  * between wakeups on the same thread.
  *
@@ -57,6 +57,7 @@ import {
   type RecordVisitor,
 } from "./datagram.ts";
 import { Forwarder, Routes, type RouteTables } from "./forwarder.ts";
+import { EventLoopYield } from "./event_loop_yield.ts";
 import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
 import { PeerLink } from "./peer_link.ts";
@@ -383,6 +384,7 @@ export class Sleeve {
   async run(): Promise<void> {
     let deviceWaiting = false, connWaiting = false;
     let failure: unknown;
+    const yielder = new EventLoopYield();
     const woken = () => this.#wake?.();
     const failed = (e: unknown) => {
       failure ??= e;
@@ -391,7 +393,7 @@ export class Sleeve {
     try {
       while (!this.#closed && failure === undefined) {
         if (this.#drain()) {
-          await yieldToEventLoop();
+          await yielder.next();
           continue;
         }
         if (this.#closed) break;
@@ -407,6 +409,7 @@ export class Sleeve {
         await wait;
       }
     } finally {
+      yielder.close();
       this.close();
     }
     if (failure !== undefined && !(failure instanceof Deno.errors.BadResource)) throw failure;
@@ -624,11 +627,6 @@ export class Sleeve {
     frames.length = 0;
     offloads.length = 0;
   }
-}
-
-/** Resolves after the event loop has run its pending tasks (messages, timers): a macrotask, not a microtask. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function datagramSize(n: number, what: string): number {
