@@ -23,7 +23,7 @@ import {
   transfer,
   udpPayloads,
 } from "./lab_traffic.ts";
-import { RecordKind } from "../../src/overlay/sleeve/constants.ts";
+import { FRAME_HOP_LIMIT, RecordKind, SLEEVE_VERSION } from "../../src/overlay/sleeve/constants.ts";
 
 const MB = 1 << 20;
 /**
@@ -161,10 +161,12 @@ function flood(captured: Uint8Array[], sender: string, seed: number): Uint8Array
     out.push(d);
   }
   for (let i = 0; i < 3; i++) out.push(...captured);
-  const record = [RecordKind.frame, ...nameBytes(sender), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 60];
+  const broadcast = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  const record = [RecordKind.frame, ...nameBytes(sender), ...broadcast, 0, 65, FRAME_HOP_LIMIT, 0, 0, 0, 1];
   for (let i = 0; i < 50; i++) {
-    out.push(Uint8Array.from([1, 0, ...nameBytes(sender), ...record, ...bytes(60)])); // plain on a keyed link
-    out.push(Uint8Array.from([1, 1, ...bytes(6), ...bytes(100)])); // a sender that is no peer
+    // plain on a keyed link; a sender that is no peer
+    out.push(Uint8Array.from([SLEEVE_VERSION, 0, ...nameBytes(sender), ...record, ...bytes(60)]));
+    out.push(Uint8Array.from([SLEEVE_VERSION, 1, ...bytes(6), ...bytes(100)]));
   }
   return out;
 }

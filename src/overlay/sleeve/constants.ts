@@ -7,8 +7,11 @@
 
 // ---- Spec: the wire format -------------------------------------------------------------------------------
 
-/** The datagram format version in byte 0; a datagram with another version is dropped. */
-export const SLEEVE_VERSION = 1;
+/**
+ * The datagram format version in byte 0; a datagram with another version is dropped. Version 2 added the
+ * frame header ({@link FRAME_HEADER_SIZE}).
+ */
+export const SLEEVE_VERSION = 2;
 
 /** Flag bits in byte 1 of the datagram header. */
 export const DatagramFlag = {
@@ -27,6 +30,19 @@ export const NAME_SIZE = 6;
 
 /** Bytes of a record header: kind (1), source peer (6), destination peer (6), body length (2, big-endian). */
 export const RECORD_HEADER_SIZE = 15;
+
+/**
+ * Bytes of the frame header that opens the body of every frame record ({@link RecordKind.frame},
+ * {@link RecordKind.offloadFrame}): hop limit (1), flood sequence (4, big-endian).
+ *
+ * - Hop limit: how many more peers may send this frame on, 1 to 255. The origin sets
+ *   {@link FRAME_HOP_LIMIT}; each relay sends it on with one less and never sends a frame whose limit is 1,
+ *   so a frame caught in a routing loop (views that disagree during bring-up) dies. 0 is a decode error.
+ * - Flood sequence: on a flood (destination {@link BROADCAST_PEER}) the origin's per-flood counter
+ *   (unsigned 32-bit, wrapping, random start); with the source peer it names the flood, so a relay drops a
+ *   copy it has seen already (flood_filter.ts). On a unicast frame it must be 0.
+ */
+export const FRAME_HEADER_SIZE = 5;
 
 /** The record kinds. Every other value is a decode error. */
 export const RecordKind = {
@@ -111,6 +127,22 @@ export const MIN_DATAGRAM = 548;
 
 // ---- Tuning: each peer may pick its own ------------------------------------------------------------------
 
+/**
+ * The hop limit the origin of a frame sets: the longest path (in peers that send it) a frame may take.
+ * Shortest-path routes in a mesh are far shorter; a frame still alive after this many sends is looping.
+ */
+export const FRAME_HOP_LIMIT = 64;
+
+/** Flood sequence numbers remembered per origin below the highest seen (duplicate suppression window). */
+export const FLOOD_WINDOW = 256;
+/**
+ * A flood sequence number this far or farther behind the origin's highest is taken as the origin having
+ * restarted (it starts at a random number), not as a stale copy: the window starts again from it.
+ */
+export const FLOOD_RESTART_GAP = 1 << 20;
+/** Origins whose floods are remembered at most; the least recently seen is forgotten beyond. */
+export const FLOOD_ORIGINS_LIMIT = 4096;
+
 /** Heartbeat period before the link is established, in ms. */
 export const HEARTBEAT_FAST_MS = 200;
 /** Heartbeat period once established, in ms. */
@@ -148,3 +180,20 @@ export const TAP_TX_QUEUE_LENGTH = 4096;
 
 /** Frames read from the device, or datagrams from the socket, per wakeup at most before flushing. */
 export const DRAIN_LIMIT = 256;
+/**
+ * Wakeups ({@link DRAIN_LIMIT} frames and datagrams each at most) the engine runs back to back before it
+ * yields to its event loop, so control messages, timers (heartbeats) and stats are served under any load.
+ */
+export const DRAIN_ROUNDS = 16;
+/** Time the engine drains back to back at most before it yields to its event loop, in ms. */
+export const DRAIN_BUDGET_MS = 20;
+
+/**
+ * How long the main thread waits for the Worker to report it started (module loaded, TAP made, socket bound),
+ * in ms: a guard against a hang, generous because loading takes over 10 s on a loaded 2-core host.
+ */
+export const WORKER_START_TIMEOUT_MS = 60_000;
+/** How long the main thread waits for the Worker's answer to a stats request, in ms. */
+export const WORKER_REPLY_TIMEOUT_MS = 2_000;
+/** How long SleeveWorker.stop() waits for the Worker to close its device before terminating it, in ms. */
+export const WORKER_STOP_TIMEOUT_MS = 5_000;

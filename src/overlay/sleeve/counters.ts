@@ -27,6 +27,10 @@ export type DropReason =
   | "invalidMac"
   /** A link record (heartbeat, probe, ack) not addressed from the sender to us, or our own frame returning. */
   | "misaddressed"
+  /** A flood whose origin and sequence were seen already (a copy by another path), or older than the window. */
+  | "duplicateFlood"
+  /** A frame whose hop limit ran out before it reached its destination (a routing loop). */
+  | "hopLimit"
   /** The device queue was full. */
   | "deviceFull"
   /** The socket refused or could not queue a datagram. */
@@ -46,6 +50,8 @@ export const DROP_REASONS: readonly DropReason[] = [
   "localDestination",
   "invalidMac",
   "misaddressed",
+  "duplicateFlood",
+  "hopLimit",
   "deviceFull",
   "sendFailed",
   "offload",

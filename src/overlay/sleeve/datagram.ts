@@ -5,7 +5,8 @@
  * plain:  version(1) flags(1) sender(6) | record…
  * sealed: version(1) flags(1)=sealed sender(6) | sequence(8, BE) | secretbox(record…)  (+16 bytes tag)
  * record: kind(1) src peer(6) dst peer(6) length(2, BE) | body(length)
- * offloaded frame body: virtio-net header(10, vnet_header.ts) | Ethernet frame
+ * frame body: hop limit(1) flood sequence(4, BE) | Ethernet frame          (FRAME_HEADER_SIZE, constants.ts)
+ * offloaded frame body: hop limit(1) flood sequence(4, BE) | virtio-net header(10, vnet_header.ts) | frame
  * ```
  *
  * The nonce of a sealed datagram is the mesh's UDP nonce ({@link makeNonce} with tcp = false): the sender's
@@ -24,6 +25,7 @@ import {
   BROADCAST_PEER,
   DatagramFlag,
   ETHERNET_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
   HEADER_SIZE,
   HEARTBEAT_BODY_SIZE,
   PMTU_BODY_SIZE,
@@ -65,7 +67,8 @@ export class DatagramError extends Error {
  * ```ts ignore
  * const b = new DatagramBuilder(65535);
  * b.begin(us, 1472);
- * b.add(RecordKind.frame, us, dst, frame); // false when it does not fit: finish() and begin again
+ * b.addFrame(RecordKind.frame, us, dst, FRAME_HOP_LIMIT, 0, frame); // false when it does not fit: finish(), begin
+ * b.add(RecordKind.heartbeat, us, dst, token);
  * conn.send([b.finish()], endpoint);
  * ```
  */
@@ -127,25 +130,69 @@ export class DatagramBuilder {
   }
 
   /**
-   * Appends a record with `body`; `bodyLength` larger than `body` pads with zeros (PMTU probes).
+   * Appends a link record (not a frame: see {@link addFrame}) with `body`; `bodyLength` larger than `body`
+   * pads with zeros (PMTU probes).
    *
    * @returns false, adding nothing, when the record does not fit
+   * @throws {RangeError} for a frame kind
    */
   add(kind: RecordKind, src: number, dst: number, body: Uint8Array, bodyLength = body.length): boolean {
+    if (isFrameKind(kind)) {
+      throw new RangeError(`Cannot add a record of kind ${kind} with add(): frames need addFrame()`);
+    }
     if (bodyLength > this.room()) return false;
+    const at = this.#header(kind, src, dst, bodyLength);
+    const r = this.#records;
+    r.set(body, at);
+    if (bodyLength > body.length) r.fill(0, at + body.length, at + bodyLength);
+    this.#commit(bodyLength);
+    return true;
+  }
+
+  /**
+   * Appends a frame record: `body` (the Ethernet frame, or a virtio-net header and the frame for
+   * {@link RecordKind.offloadFrame}) behind the frame header.
+   *
+   * @param hops the hop limit, 1 to 255
+   * @param sequence the flood sequence (0 to 2^32 − 1) when `dst` is {@link BROADCAST_PEER}, else 0
+   * @returns false, adding nothing, when the record does not fit
+   */
+  addFrame(
+    kind: RecordKind,
+    src: number,
+    dst: number,
+    hops: number,
+    sequence: number,
+    body: Uint8Array,
+  ): boolean {
+    const bodyLength = FRAME_HEADER_SIZE + body.length;
+    if (bodyLength > this.room()) return false;
+    const at = this.#header(kind, src, dst, bodyLength);
+    const r = this.#records;
+    r[at] = hops;
+    r[at + 1] = sequence >>> 24;
+    r[at + 2] = sequence >>> 16;
+    r[at + 3] = sequence >>> 8;
+    r[at + 4] = sequence;
+    r.set(body, at + FRAME_HEADER_SIZE);
+    this.#commit(bodyLength);
+    return true;
+  }
+
+  /** Writes a record header at the end; returns where its body starts. */
+  #header(kind: RecordKind, src: number, dst: number, bodyLength: number): number {
     const r = this.#records, at = this.#length;
     r[at] = kind;
     writeMac48(r, at + 1, src);
     writeMac48(r, at + 7, dst);
     r[at + 13] = bodyLength >>> 8;
     r[at + 14] = bodyLength;
-    r.set(body, at + RECORD_HEADER_SIZE);
-    if (bodyLength > body.length) {
-      r.fill(0, at + RECORD_HEADER_SIZE + body.length, at + RECORD_HEADER_SIZE + bodyLength);
-    }
+    return at + RECORD_HEADER_SIZE;
+  }
+
+  #commit(bodyLength: number): void {
     this.#length += RECORD_HEADER_SIZE + bodyLength;
     this.#count++;
-    return true;
   }
 
   /** Completes the datagram (sealing it when begun with a key); the view is valid until the next {@link begin}. */
@@ -231,8 +278,19 @@ export function openBody(
   return link.box.open(out, bytes.subarray(header.bodyOffset), nonce, link.key);
 }
 
-/** Called once per record by {@link RecordReader.forEach}; the body is `records[start, end)`. */
-export type RecordVisitor = (kind: RecordKind, src: number, dst: number, start: number, end: number) => void;
+/**
+ * Called once per record by {@link RecordReader.forEach}; the body is `records[start, end)`, for a frame
+ * record the bytes after its frame header, whose fields are `hops` and `sequence` (0 and 0 for link records).
+ */
+export type RecordVisitor = (
+  kind: RecordKind,
+  src: number,
+  dst: number,
+  start: number,
+  end: number,
+  hops: number,
+  sequence: number,
+) => void;
 
 /** Strict reader of a batch of records. */
 export const RecordReader = {
@@ -241,7 +299,8 @@ export const RecordReader = {
    *
    * @returns the number of records
    * @throws {DatagramError} naming the record and the field: an unknown kind, a reserved peer name, a broadcast
-   *   destination on a link record, a body of the wrong size, a record running past the end, an empty batch
+   *   destination on a link record, a body of the wrong size, a frame with hop limit 0 or a unicast frame
+   *   with a flood sequence, a record running past the end, an empty batch
    */
   validate(records: Uint8Array): number {
     let at = 0, n = 0;
@@ -272,19 +331,36 @@ export const RecordReader = {
   forEach(records: Uint8Array, visit: RecordVisitor): void {
     let at = 0;
     while (at < records.length) {
+      const kind = records[at] as RecordKind;
       const length = records[at + 13] << 8 | records[at + 14];
-      const start = at + RECORD_HEADER_SIZE;
-      visit(
-        records[at] as RecordKind,
-        readMac48(records, at + 1),
-        readMac48(records, at + 7),
-        start,
-        start + length,
-      );
-      at = start + length;
+      const start = at + RECORD_HEADER_SIZE, end = start + length;
+      const src = readMac48(records, at + 1), dst = readMac48(records, at + 7);
+      if (isFrameKind(kind)) {
+        visit(
+          kind,
+          src,
+          dst,
+          start + FRAME_HEADER_SIZE,
+          end,
+          records[start],
+          readSequence(records, start + 1),
+        );
+      } else {
+        visit(kind, src, dst, start, end, 0, 0);
+      }
+      at = end;
     }
   },
 };
+
+/** True for the record kinds that carry an Ethernet frame behind a frame header. */
+export function isFrameKind(kind: number): boolean {
+  return kind === RecordKind.frame || kind === RecordKind.offloadFrame;
+}
+
+function readSequence(b: Uint8Array, at: number): number {
+  return (b[at] << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3]) >>> 0;
+}
 
 function checkPeer(name: number, what: string): void {
   if (name === 0 || name === BROADCAST_PEER) {
@@ -300,15 +376,18 @@ function checkBody(
   length: number,
   n: number,
 ): void {
-  const linkRecord = kind !== RecordKind.frame && kind !== RecordKind.offloadFrame;
+  const linkRecord = !isFrameKind(kind);
   let ok: boolean;
   switch (kind) {
     case RecordKind.frame:
-      ok = length >= ETHERNET_HEADER_SIZE;
+      ok = length >= FRAME_HEADER_SIZE + ETHERNET_HEADER_SIZE;
+      if (ok) checkFrameHeader(records, at, dst, n);
       break;
     case RecordKind.offloadFrame: {
-      ok = length >= VNET_HEADER_SIZE + ETHERNET_HEADER_SIZE;
-      const problem = ok ? checkVnetHeader(records.subarray(at, at + length)) : undefined;
+      ok = length >= FRAME_HEADER_SIZE + VNET_HEADER_SIZE + ETHERNET_HEADER_SIZE;
+      if (ok) checkFrameHeader(records, at, dst, n);
+      const vnet = at + FRAME_HEADER_SIZE;
+      const problem = ok ? checkVnetHeader(records.subarray(vnet, at + length)) : undefined;
       if (problem !== undefined) throw new DatagramError(`Record ${n}: ${problem}`);
       break;
     }
@@ -330,5 +409,17 @@ function checkBody(
   }
   if (linkRecord && dst === BROADCAST_PEER) {
     throw new DatagramError(`Record ${n} of kind ${kind} is addressed to broadcast; only frames may be`);
+  }
+}
+
+function checkFrameHeader(records: Uint8Array, at: number, dst: number, n: number): void {
+  if (records[at] === 0) {
+    throw new DatagramError(
+      `Record ${n} is a frame with hop limit 0; a relay never sends one whose limit ran out`,
+    );
+  }
+  const sequence = readSequence(records, at + 1);
+  if (dst !== BROADCAST_PEER && sequence !== 0) {
+    throw new DatagramError(`Record ${n} is a unicast frame with flood sequence ${sequence}; it must be 0`);
   }
 }

@@ -6,6 +6,13 @@
  * to all are written to the bridge (and their source MAC learned); frames for others are relayed to the next
  * hop of their destination peer, floods along the SOURCE's broadcast tree, so each peer gets a flood once.
  *
+ * Loops: during bring-up the peers' topology views (and so their broadcast trees and next hops) disagree, and
+ * trees from different views can form cycles. Every frame therefore carries a hop limit that each relay
+ * lowers (a frame whose limit runs out is delivered but not sent on), and every flood carries its origin's
+ * flood sequence number: a relay delivers and sends on each (origin, sequence) once and drops later copies
+ * ({@link FloodFilter}). So a flood reaches each peer at most once whatever the views, and exactly once when
+ * they agree, and every copy dies within {@link FRAME_HOP_LIMIT} sends.
+ *
  * Fastdp: peers in {@link Forwarder.fastPeers} are direct neighbours whose frames from the bridge go over the
  * kernel VXLAN device instead. Frames from the bridge to a MAC behind one of them are left to VXLAN, and a
  * local flood then goes as one unicast-addressed copy to every reachable peer that is not fastdp (relayed
@@ -23,8 +30,15 @@
  * @module
  */
 import type { PeerName } from "../../mesh/gossip.ts";
-import { BROADCAST_PEER, ETHERNET_HEADER_SIZE, RecordKind, STP_GROUP_MAC } from "./constants.ts";
+import {
+  BROADCAST_PEER,
+  ETHERNET_HEADER_SIZE,
+  FRAME_HOP_LIMIT,
+  RecordKind,
+  STP_GROUP_MAC,
+} from "./constants.ts";
 import type { Counters } from "./counters.ts";
+import { FloodFilter } from "./flood_filter.ts";
 import { fragmentationNeeded, isIPv4DontFragment } from "./icmp.ts";
 import { isGroupMac, parseMac48, readMac48 } from "./mac48.ts";
 import type { MacCache, MacMove } from "./mac_cache.ts";
@@ -102,6 +116,12 @@ export class Forwarder {
   readonly #macs: MacCache;
   readonly #counters: Counters;
   readonly #sink: ForwarderSink;
+  readonly #floods = new FloodFilter();
+  /**
+   * The flood sequence number of our next local flood (unsigned 32-bit, wrapping). It starts at random, so
+   * a restarted peer's floods are not taken for copies of its earlier ones.
+   */
+  #floodSequence = crypto.getRandomValues(new Uint32Array(1))[0];
 
   /**
    * @param us our 48-bit name
@@ -134,14 +154,17 @@ export class Forwarder {
     const dstMac = readMac48(frame, 0), srcMac = readMac48(frame, 6);
     if (dstMac === STP_GROUP_MAC || isGroupMac(srcMac)) return void drops.invalidMac++;
     this.#learn(srcMac, this.#us, now);
-    if (isGroupMac(dstMac)) return this.#flood(this.#us, frame, undefined, true, offload);
-    const owner = this.#macs.lookup(dstMac, now);
-    if (owner === undefined) return this.#flood(this.#us, frame, undefined, false, offload);
+    const owner = isGroupMac(dstMac) ? undefined : this.#macs.lookup(dstMac, now);
+    if (owner === undefined) {
+      const sequence = this.#floodSequence;
+      this.#floodSequence = (sequence + 1) >>> 0;
+      return this.#flood(this.#us, frame, undefined, isGroupMac(dstMac), offload, FRAME_HOP_LIMIT, sequence);
+    }
     if (owner === this.#us) return void drops.localDestination++;
     if (this.fastPeers.has(owner)) return; // the bridge sent it over VXLAN too
     const hop = this.routes.nextHop(owner);
     if (hop === undefined) return void drops.noRoute++;
-    this.#send(hop, this.#us, owner, frame, true, offload);
+    this.#send(hop, this.#us, owner, frame, true, offload, FRAME_HOP_LIMIT, 0);
   }
 
   /**
@@ -150,10 +173,24 @@ export class Forwarder {
    * @param src the peer whose bridge captured the frame
    * @param dst the destination peer, or {@link BROADCAST_PEER}
    * @param offload VNET_HEADER_SIZE (constants.ts) when the frame came with a virtio-net header just before it, else 0
+   * @param hops the record's hop limit (1 to 255): it is sent on with one less, and not at all when 1
+   * @param sequence the record's flood sequence (for `dst` = {@link BROADCAST_PEER})
    */
-  fromPeer(from: number, src: number, dst: number, frame: Uint8Array, now: number, offload = 0): void {
+  fromPeer(
+    from: number,
+    src: number,
+    dst: number,
+    frame: Uint8Array,
+    now: number,
+    offload = 0,
+    hops = FRAME_HOP_LIMIT,
+    sequence = 0,
+  ): void {
     const drops = this.#counters.drops;
     if (src === this.#us) return void drops.misaddressed++;
+    if (dst === BROADCAST_PEER && this.#floods.accept(src, sequence) !== undefined) {
+      return void drops.duplicateFlood++;
+    }
     if (dst === this.#us || dst === BROADCAST_PEER) {
       const srcMac = readMac48(frame, 6);
       if (isGroupMac(srcMac)) return void drops.invalidMac++;
@@ -161,39 +198,63 @@ export class Forwarder {
       this.#learn(srcMac, src, now);
       this.#sink.deliver(frame, offload);
       if (dst === this.#us) return;
-      return this.#flood(src, frame, from, false, offload);
+      return this.#flood(src, frame, from, false, offload, hops - 1, sequence);
     }
     const hop = this.routes.nextHop(dst);
     if (hop === undefined || hop === from) return void drops.noRoute++;
+    if (hops <= 1) return void drops.hopLimit++;
     this.#counters.framesRelayed++;
-    this.#send(hop, src, dst, frame, false, offload);
+    this.#send(hop, src, dst, frame, false, offload, hops - 1, 0);
   }
 
-  #flood(src: number, frame: Uint8Array, from: number | undefined, group: boolean, offload: number): void {
+  /** Sends a flood from `src` on with hop limit `hops` (a relay's copies are dropped when it is 0). */
+  #flood(
+    src: number,
+    frame: Uint8Array,
+    from: number | undefined,
+    group: boolean,
+    offload: number,
+    hops: number,
+    sequence: number,
+  ): void {
     let icmpSent = false;
     if (from === undefined && this.fastPeers.size > 0) {
       for (const dst of this.routes.destinations()) {
         if (dst === this.#us || this.fastPeers.has(dst)) continue;
         const hop = this.routes.nextHop(dst)!;
-        icmpSent = this.#send(hop, src, dst, frame, !group && !icmpSent, offload) || icmpSent;
+        icmpSent = this.#send(hop, src, dst, frame, !group && !icmpSent, offload, hops, 0) || icmpSent;
       }
       return;
     }
     for (const hop of this.routes.broadcastHops(src)) {
       if (hop === from || hop === src || hop === this.#us) continue;
+      if (hops === 0) {
+        this.#counters.drops.hopLimit++;
+        continue;
+      }
       if (from !== undefined) this.#counters.framesRelayed++;
       // Unknown unicast may be answered with ICMP; true broadcasts too big are dropped, as in the reference.
       const answer: boolean = from === undefined && !group && !icmpSent;
-      icmpSent = this.#send(hop, src, BROADCAST_PEER, frame, answer, offload) || icmpSent;
+      icmpSent = this.#send(hop, src, BROADCAST_PEER, frame, answer, offload, hops, sequence) || icmpSent;
     }
   }
 
   /**
-   * Appends the frame to `hop`'s datagram; a frame too big is dropped (with ICMP back when `local` allows).
+   * Appends the frame to `hop`'s datagram with hop limit `hops` and flood `sequence`; a frame too big is
+   * dropped (with ICMP back when `icmp` allows).
    *
    * @returns true when an ICMP "fragmentation needed" was written back
    */
-  #send(hop: number, src: number, dst: number, frame: Uint8Array, icmp: boolean, offload: number): boolean {
+  #send(
+    hop: number,
+    src: number,
+    dst: number,
+    frame: Uint8Array,
+    icmp: boolean,
+    offload: number,
+    hops: number,
+    sequence: number,
+  ): boolean {
     const link = this.#links.get(hop);
     if (link === undefined) {
       this.#counters.drops.noRoute++;
@@ -202,7 +263,7 @@ export class Forwarder {
     if (offload !== 0) {
       const body = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
       if (isSuperFrame(body) ? body.length <= link.maxFragmentableBody : frame.length <= link.maxFrame) {
-        link.add(RecordKind.offloadFrame, src, dst, body, true);
+        link.addFrame(RecordKind.offloadFrame, src, dst, hops, sequence, body, true);
         return false;
       }
       if (isSuperFrame(body)) {
@@ -216,7 +277,7 @@ export class Forwarder {
       this.#sink.deliver(fragmentationNeeded(frame, link.mtu), 0);
       return true;
     }
-    link.add(RecordKind.frame, src, dst, frame);
+    link.addFrame(RecordKind.frame, src, dst, hops, sequence, frame);
     return false;
   }
 

@@ -8,6 +8,7 @@
 import type { Endpoint } from "../../../ffi/packet_conn.ts";
 import {
   ETHERNET_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
   HEADER_SIZE,
   HEARTBEAT_FAST_MS,
   HEARTBEAT_INTERVAL_MS,
@@ -86,14 +87,14 @@ export class PeerLink {
     return HEADER_SIZE + (this.key ? SEAL_OVERHEAD : 0);
   }
 
-  /** The longest record body a fragmentable datagram carries, in bytes. */
+  /** The longest offloaded frame (virtio-net header and frame) a fragmentable datagram carries, in bytes. */
   get maxFragmentableBody(): number {
-    return MAX_DATAGRAM - this.overhead - RECORD_HEADER_SIZE;
+    return MAX_DATAGRAM - this.overhead - RECORD_HEADER_SIZE - FRAME_HEADER_SIZE;
   }
 
   /** The longest frame one datagram to this peer carries, in bytes (Ethernet header included). */
   get maxFrame(): number {
-    return this.pmtu.maxDatagram - this.overhead - RECORD_HEADER_SIZE;
+    return this.pmtu.maxDatagram - this.overhead - RECORD_HEADER_SIZE - FRAME_HEADER_SIZE;
   }
 
   /** The overlay MTU this link allows: the longest IP packet in a frame, in bytes. */
@@ -117,18 +118,37 @@ export class PeerLink {
   }
 
   /**
-   * Appends a record to the datagram being filled, first transmitting the open one when the record does not
-   * fit. The caller checked that `body` fits an empty datagram ({@link maxFrame}, or
-   * {@link maxFragmentableBody} when `fragmentable`). A fragmentable record opens a datagram of up to
-   * {@link MAX_DATAGRAM} bytes that the underlay may fragment; other records join it while it is open.
+   * Appends a link record (heartbeat, ack) to the datagram being filled, first transmitting the open one
+   * when the record does not fit.
    */
-  add(kind: RecordKind, src: number, dst: number, body: Uint8Array, fragmentable = false): void {
+  add(kind: RecordKind, src: number, dst: number, body: Uint8Array): void {
+    if (this.#open && this.#builder!.add(kind, src, dst, body)) return;
+    this.flush();
+    this.#begin(false);
+    this.#builder!.add(kind, src, dst, body);
+  }
+
+  /**
+   * Appends a frame record (see {@link DatagramBuilder.addFrame}) like {@link add}. The caller checked that
+   * `body` fits an empty datagram ({@link maxFrame}, or {@link maxFragmentableBody} when `fragmentable`). A
+   * fragmentable record opens a datagram of up to {@link MAX_DATAGRAM} bytes that the underlay may fragment;
+   * other records join it while it is open.
+   */
+  addFrame(
+    kind: RecordKind,
+    src: number,
+    dst: number,
+    hops: number,
+    sequence: number,
+    body: Uint8Array,
+    fragmentable = false,
+  ): void {
     if (this.#open && (this.#fragmentable || !fragmentable)) {
-      if (this.#builder!.add(kind, src, dst, body)) return;
+      if (this.#builder!.addFrame(kind, src, dst, hops, sequence, body)) return;
     }
     this.flush();
     this.#begin(fragmentable);
-    this.#builder!.add(kind, src, dst, body);
+    this.#builder!.addFrame(kind, src, dst, hops, sequence, body);
   }
 
   /** Transmits the open datagram, if any. */

@@ -15,8 +15,11 @@
  *    few datagrams as its path MTU allows.
  *
  * {@link Sleeve.run} waits with one pending `readable()` per fd (each one poll(2) on the thread pool) and pumps
- * whenever either fires. Timers (heartbeats, PMTU probes, lost links, MAC expiry) run every {@link TICK_MS}
- * on the injected clock. Control calls (setPeer, setRoutes…) run between wakeups on the same thread.
+ * whenever either fires, back to back while there is work, but for {@link DRAIN_ROUNDS} wakeups or
+ * {@link DRAIN_BUDGET_MS} at most: then it yields to the event loop (event_loop_yield.ts) before draining on,
+ * so under any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker messages) and timers
+ * (heartbeats, PMTU probes, lost links, MAC expiry, every {@link TICK_MS} on the injected clock) still run,
+ * between wakeups on the same thread.
  *
  * @module
  */
@@ -28,7 +31,9 @@ import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import {
   ASSUMED_DATAGRAM,
+  DRAIN_BUDGET_MS,
   DRAIN_LIMIT,
+  DRAIN_ROUNDS,
   ETHERNET_HEADER_SIZE,
   HEARTBEAT_BODY_SIZE,
   MAC_CACHE_LIMIT,
@@ -52,6 +57,7 @@ import {
   type RecordVisitor,
 } from "./datagram.ts";
 import { Forwarder, Routes, type RouteTables } from "./forwarder.ts";
+import { EventLoopYield } from "./event_loop_yield.ts";
 import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
 import { PeerLink } from "./peer_link.ts";
@@ -112,6 +118,11 @@ export interface SleeveStats extends Counters {
   macs: number;
   /** `libsodium` or `tweetnacl`, when a box is in use. */
   crypto?: string;
+  /**
+   * Set when the data plane Worker did not answer in time (sleeve_worker.ts): these are the last stats it
+   * sent, this many ms old.
+   */
+  staleMs?: number;
 }
 
 /** Options for a {@link Sleeve}. */
@@ -231,7 +242,8 @@ export class Sleeve {
     this.#rxSizes = new Array(datagrams).fill(0);
     this.#plain = new Uint8Array(MAX_DATAGRAM);
     this.#probe = new DatagramBuilder(this.#ceiling);
-    this.#visit = (kind, src, dst, start, end) => this.#record(kind, src, dst, start, end);
+    this.#visit = (kind, src, dst, start, end, hops, sequence) =>
+      this.#record(kind, src, dst, start, end, hops, sequence);
     this.#schedule();
   }
 
@@ -372,6 +384,7 @@ export class Sleeve {
   async run(): Promise<void> {
     let deviceWaiting = false, connWaiting = false;
     let failure: unknown;
+    const yielder = new EventLoopYield();
     const woken = () => this.#wake?.();
     const failed = (e: unknown) => {
       failure ??= e;
@@ -379,7 +392,10 @@ export class Sleeve {
     };
     try {
       while (!this.#closed && failure === undefined) {
-        while (this.pump() > 0 && !this.#closed);
+        if (this.#drain()) {
+          await yielder.next();
+          continue;
+        }
         if (this.#closed) break;
         const wait = new Promise<void>((resolve) => (this.#wake = resolve));
         if (!deviceWaiting) {
@@ -393,9 +409,23 @@ export class Sleeve {
         await wait;
       }
     } finally {
+      yielder.close();
       this.close();
     }
     if (failure !== undefined && !(failure instanceof Deno.errors.BadResource)) throw failure;
+  }
+
+  /**
+   * Pumps back to back until idle or closed, within the drain budget.
+   *
+   * @returns true when it stopped for the budget with work left
+   */
+  #drain(): boolean {
+    const start = performance.now();
+    for (let rounds = 1; !this.#closed && this.pump() > 0; rounds++) {
+      if (rounds >= DRAIN_ROUNDS || performance.now() - start >= DRAIN_BUDGET_MS) return !this.#closed;
+    }
+    return false;
   }
 
   /** Stops the loop and the timers and closes the device and the socket. Idempotent. */
@@ -520,12 +550,20 @@ export class Sleeve {
     this.#writeDevice();
   }
 
-  #record(kind: RecordKind, src: number, dst: number, start: number, end: number): void {
-    const link = this.#from, body = this.#records.subarray(start, end);
-    if (kind === RecordKind.frame) return this.#forwarder.fromPeer(link.peer, src, dst, body, this.#now);
+  #record(
+    kind: RecordKind,
+    src: number,
+    dst: number,
+    start: number,
+    end: number,
+    hops: number,
+    sequence: number,
+  ): void {
+    const link = this.#from, body = this.#records.subarray(start, end), f = this.#forwarder;
+    if (kind === RecordKind.frame) return f.fromPeer(link.peer, src, dst, body, this.#now, 0, hops, sequence);
     if (kind === RecordKind.offloadFrame) {
       const frame = body.subarray(VNET_HEADER_SIZE);
-      return this.#forwarder.fromPeer(link.peer, src, dst, frame, this.#now, VNET_HEADER_SIZE);
+      return f.fromPeer(link.peer, src, dst, frame, this.#now, VNET_HEADER_SIZE, hops, sequence);
     }
     if (src !== link.peer || dst !== this.#us) return void this.#counters.drops.misaddressed++;
     switch (kind) {

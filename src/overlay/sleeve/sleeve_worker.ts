@@ -5,13 +5,21 @@
  *
  * Needs `--unstable-worker-options` (scoped Worker permissions).
  *
+ * Every call that waits for the Worker has a deadline, so the API answers however busy the data plane is:
+ * start ({@link WORKER_START_TIMEOUT_MS}: then the Worker is terminated), stats
+ * ({@link WORKER_REPLY_TIMEOUT_MS}: then the last stats it sent, marked `staleMs`; the first come with its
+ * `started` message) and stop ({@link WORKER_STOP_TIMEOUT_MS}: then it is terminated). Requests open when the Worker
+ * ends are rejected. Control calls (setPeer, setRoutes…) are one-way messages the Worker handles in order.
+ *
  * @module
  */
 import type { Endpoint } from "../../../ffi/packet_conn.ts";
 import { KEY_BYTES } from "../../../ffi/sodium.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
+import { WORKER_REPLY_TIMEOUT_MS, WORKER_START_TIMEOUT_MS, WORKER_STOP_TIMEOUT_MS } from "./constants.ts";
 import { Routes, type RouteTables } from "./forwarder.ts";
 import { parseMac48 } from "./mac48.ts";
+import { PendingReplies } from "./pending_replies.ts";
 import type { SleeveEvent, SleeveStats } from "./sleeve.ts";
 import type { FromWorker, SleeveStartOptions, ToWorker } from "./worker_protocol.ts";
 
@@ -23,6 +31,18 @@ export interface SleeveWorkerOptions extends SleeveStartOptions {
   onEvent?: (event: SleeveEvent) => void;
   /** Receives errors of control calls and a fatal error of the data plane. Default: ignored (see {@link SleeveWorker.done}). */
   onError?: (error: Error) => void;
+}
+
+/** The Worker's life as the handle sees it; shared with the message handler of {@link SleeveWorker.start}. */
+interface WorkerControl {
+  /** True once the Worker ended (stopped, failed or terminated). */
+  stopped: boolean;
+  /** Open stats requests. */
+  replies: PendingReplies<SleeveStats>;
+  /** The last stats the Worker sent (the first come with `started`) and when (performance.now()). */
+  last?: { stats: SleeveStats; at: number };
+  /** Terminates the Worker and settles {@link SleeveWorker.done} (rejected with `error` when given). */
+  end(error?: Error): void;
 }
 
 /** A peer's link for {@link SleeveWorker.setPeer}. */
@@ -59,21 +79,17 @@ export class SleeveWorker {
   /** Resolves when the Worker has stopped; rejects with the data plane's fatal error. */
   readonly done: Promise<void>;
   readonly #worker: Worker;
-  readonly #stats: Map<number, (s: SleeveStats) => void>;
-  readonly #state: { stopped: boolean };
-  #nextId = 1;
+  readonly #control: WorkerControl;
 
   /** Use {@link SleeveWorker.start}. */
   constructor(
     worker: Worker,
     started: Extract<FromWorker, { op: "started" }>,
     done: Promise<void>,
-    pendingStats: Map<number, (s: SleeveStats) => void>,
-    state: { stopped: boolean },
+    control: WorkerControl,
   ) {
     this.#worker = worker;
-    this.#stats = pendingStats;
-    this.#state = state;
+    this.#control = control;
     this.address = started.address;
     this.port = started.port;
     this.tapName = started.tapName;
@@ -84,11 +100,16 @@ export class SleeveWorker {
   /**
    * Starts the Worker, which creates the TAP device and binds the UDP socket.
    *
+   * @param startTimeoutMs how long to wait for the Worker to report it started (default
+   *   {@link WORKER_START_TIMEOUT_MS}); then it is terminated
    * @throws {Error} `Cannot start the sleeve: …` with the Worker's reason (e.g. no /dev/net/tun permission,
-   *   port in use, invalid peer name)
+   *   port in use, invalid peer name), or when it did not start in time
    * @throws {Deno.errors.NotCapable} when the process lacks FFI permission or `--unstable-worker-options`
    */
-  static start(options: SleeveWorkerOptions): Promise<SleeveWorker> {
+  static start(
+    options: SleeveWorkerOptions,
+    startTimeoutMs = WORKER_START_TIMEOUT_MS,
+  ): Promise<SleeveWorker> {
     parseMac48(options.us, "peer name");
     const { onEvent, onError, ...startOptions } = options;
     const worker = new Worker(new URL("./worker.ts", import.meta.url), {
@@ -111,43 +132,67 @@ export class SleeveWorker {
     const done = new Promise<void>((resolve, reject) => (settleDone = { resolve, reject }));
     done.catch(() => {}); // observed through done by callers who care
     let fatal: Error | undefined;
-    const pendingStats = new Map<number, (s: SleeveStats) => void>();
-    const state = { stopped: false };
+    const control: WorkerControl = {
+      stopped: false,
+      replies: new PendingReplies<SleeveStats>(),
+      end(error?: Error) {
+        if (control.stopped) return;
+        worker.terminate();
+        control.stopped = true;
+        const why = error ?? fatal;
+        control.replies.failAll(
+          new Error(
+            `The sleeve Worker stopped before answering${why ? `: ${why.message}` : ""}; start a new one`,
+          ),
+        );
+        return why ? settleDone.reject(why) : settleDone.resolve();
+      },
+    };
     return new Promise<SleeveWorker>((resolve, reject) => {
+      const startTimer = setTimeout(
+        () =>
+          failStart(
+            new Error(
+              `Cannot start the sleeve: the Worker did not report started within ${startTimeoutMs} ms; check the host's load and /dev/net/tun`,
+            ),
+          ),
+        startTimeoutMs,
+      );
+      const failStart = (err: Error) => {
+        clearTimeout(startTimer);
+        worker.terminate();
+        control.stopped = true;
+        reject(err);
+      };
       worker.onerror = (e) => {
         e.preventDefault();
         const err = new Error(`Cannot run the sleeve worker: ${e.message}`);
-        if (!handle) return reject(err), worker.terminate();
+        if (!handle) return failStart(err);
         onError?.(err);
-        worker.terminate();
-        state.stopped = true;
-        settleDone.reject(err);
+        control.end(err);
       };
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
         const msg = e.data;
         switch (msg.op) {
           case "started":
-            handle = new SleeveWorker(worker, msg, done, pendingStats, state);
+            clearTimeout(startTimer);
+            if (control.stopped) return; // too late: already terminated
+            control.last = { stats: msg.stats, at: performance.now() };
+            handle = new SleeveWorker(worker, msg, done, control);
             return resolve(handle);
           case "event":
             return onEvent?.(msg.event);
           case "stats":
-            pendingStats.get(msg.id)?.(msg.stats);
-            pendingStats.delete(msg.id);
-            return;
+            control.last = { stats: msg.stats, at: performance.now() };
+            return control.replies.settle(msg.id, msg.stats);
           case "error": {
-            if (!handle) {
-              worker.terminate();
-              return reject(new Error(`Cannot start the sleeve: ${msg.message}`));
-            }
+            if (!handle) return failStart(new Error(`Cannot start the sleeve: ${msg.message}`));
             const err = new Error(msg.message);
             if (msg.fatal) fatal = err;
             return onError?.(err);
           }
           case "stopped":
-            worker.terminate();
-            state.stopped = true;
-            return fatal ? settleDone.reject(fatal) : settleDone.resolve();
+            return control.end();
         }
       };
       worker.postMessage({ op: "start", options: startOptions } satisfies ToWorker);
@@ -207,27 +252,54 @@ export class SleeveWorker {
   }
 
   /**
-   * The engine's counters and links.
+   * The engine's counters and links. When the Worker does not answer within `timeoutMs` (a storm, an
+   * overloaded host), the last stats it sent, with `staleMs` set to their age.
    *
-   * @throws {Error} when the Worker has stopped
+   * @param timeoutMs how long to wait for the answer (default {@link WORKER_REPLY_TIMEOUT_MS})
+   * @throws {Error} when the Worker has stopped or stops before answering
    */
-  stats(): Promise<SleeveStats> {
-    const id = this.#nextId++;
-    const result = new Promise<SleeveStats>((resolve) => this.#stats.set(id, resolve));
-    this.#post({ op: "stats", id });
-    return result;
+  stats(timeoutMs = WORKER_REPLY_TIMEOUT_MS): Promise<SleeveStats> {
+    const control = this.#control;
+    this.#checkRunning("stats");
+    const { id, reply } = control.replies.open(timeoutMs, () => {
+      const last = control.last!; // set by "started"
+      return { ...last.stats, staleMs: Math.round(performance.now() - last.at) };
+    });
+    this.#worker.postMessage({ op: "stats", id } satisfies ToWorker);
+    return reply;
   }
 
-  /** Stops the data plane (the TAP device disappears) and waits for the Worker to end. Idempotent. */
-  async stop(): Promise<void> {
-    if (!this.#state.stopped) this.#worker.postMessage({ op: "stop" } satisfies ToWorker);
+  /**
+   * Stops the data plane (the TAP device disappears) and waits for the Worker to end. Idempotent. A Worker
+   * that does not end within `timeoutMs` is terminated ({@link done} then rejects saying so).
+   *
+   * @param timeoutMs how long to wait (default {@link WORKER_STOP_TIMEOUT_MS})
+   */
+  async stop(timeoutMs = WORKER_STOP_TIMEOUT_MS): Promise<void> {
+    const control = this.#control;
+    if (control.stopped) return await this.done.catch(() => {});
+    this.#worker.postMessage({ op: "stop" } satisfies ToWorker);
+    const timer = setTimeout(
+      () =>
+        control.end(
+          new Error(
+            `The sleeve Worker did not stop within ${timeoutMs} ms; terminated it (its TAP may remain)`,
+          ),
+        ),
+      timeoutMs,
+    );
     await this.done.catch(() => {});
+    clearTimeout(timer);
   }
 
   #post(msg: ToWorker): void {
-    if (this.#state.stopped) {
-      throw new Error(`Cannot ${msg.op}: the sleeve worker has stopped; start a new one`);
-    }
+    this.#checkRunning(msg.op);
     this.#worker.postMessage(msg);
+  }
+
+  #checkRunning(op: string): void {
+    if (this.#control.stopped) {
+      throw new Error(`Cannot ${op}: the sleeve worker has stopped; start a new one`);
+    }
   }
 }

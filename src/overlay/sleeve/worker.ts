@@ -63,6 +63,7 @@ function start(options: SleeveStartOptions): void {
     port: conn.local.port,
     tapName: device.name,
     crypto: box.backend,
+    stats: s.stats(),
   });
   s.run().then(
     () => post({ op: "stopped" }),

@@ -52,7 +52,8 @@ export type ToWorker =
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { op: "started"; address: string; port: number; tapName: string; crypto: string }
+  /** `stats`: the engine's first stats, so the main thread always has some to fall back on. */
+  | { op: "started"; address: string; port: number; tapName: string; crypto: string; stats: SleeveStats }
   | { op: "event"; event: SleeveEvent }
   | { op: "stats"; id: number; stats: SleeveStats }
   /** `fatal` errors end the data plane (start failed, or the device or socket failed). */

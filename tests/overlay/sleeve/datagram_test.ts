@@ -28,6 +28,8 @@ interface Rec {
   src: number;
   dst: number;
   body: number[];
+  hops: number;
+  sequence: number;
 }
 
 /** Decodes a datagram the way the engine does; throws DatagramError or returns the records. */
@@ -43,7 +45,8 @@ function decode(bytes: Uint8Array, link?: LinkKey): Rec[] {
   const out: Rec[] = [];
   RecordReader.forEach(
     records,
-    (kind, src, dst, s, e) => out.push({ kind, src, dst, body: [...records.subarray(s, e)] }),
+    (kind, src, dst, s, e, hops, sequence) =>
+      out.push({ kind, src, dst, body: [...records.subarray(s, e)], hops, sequence }),
   );
   return out;
 }
@@ -58,7 +61,11 @@ Deno.test("DatagramBuilder and the readers round-trip plain and sealed batches",
     const b = new DatagramBuilder(1500);
     b.begin(US, 1500, seal, 41);
     const frames = sampleFrames(rnd, 5);
-    for (const f of frames) assert.equal(b.add(RecordKind.frame, US, BROADCAST_PEER, f), true);
+    const fields = frames.map(() => ({ hops: 1 + rnd.int(255), sequence: rnd.int(2 ** 32) }));
+    frames.forEach((f, i) => {
+      const { hops, sequence } = fields[i];
+      assert.equal(b.addFrame(RecordKind.frame, US, BROADCAST_PEER, hops, sequence, f), true);
+    });
     assert.equal(b.add(RecordKind.heartbeat, US, THEM, new Uint8Array(8).fill(7)), true);
     const d = b.finish().slice();
     const h = readHeader(d, header());
@@ -66,7 +73,9 @@ Deno.test("DatagramBuilder and the readers round-trip plain and sealed batches",
     const recs = decode(d, theirs);
     assert.deepEqual(recs.map((r) => r.kind), [1, 1, 1, 1, 1, RecordKind.heartbeat]);
     assert.deepEqual(recs.slice(0, 5).map((r) => Uint8Array.from(r.body)), frames);
+    assert.deepEqual(recs.slice(0, 5).map(({ hops, sequence }) => ({ hops, sequence })), fields);
     assert.equal(recs[5].dst, THEM);
+    assert.deepEqual([recs[5].hops, recs[5].sequence], [0, 0]);
     if (seal) assert.throws(() => decode(d, ours), /auth/, "our own polarity does not open it");
   }
 });
@@ -75,8 +84,9 @@ Deno.test("DatagramBuilder.add() refuses records beyond the datagram size, and p
   const b = new DatagramBuilder(9000);
   b.begin(US, 100, ours, 0);
   assert.equal(b.room(), 100 - 8 - SEAL_OVERHEAD - 15);
-  assert.equal(b.add(RecordKind.frame, US, THEM, new Uint8Array(b.room() + 1)), false);
+  assert.equal(b.addFrame(RecordKind.frame, US, THEM, 1, 0, new Uint8Array(b.room() - 4)), false);
   assert.equal(b.count, 0);
+  assert.throws(() => b.add(RecordKind.frame, US, THEM, new Uint8Array(20)), /frames need addFrame/);
   assert.equal(b.add(RecordKind.pmtuProbe, US, THEM, Uint8Array.of(0, 100), b.room()), true);
   assert.equal(b.finish().length, 100);
   assert.throws(() => b.begin(US, 9001), /Cannot build a datagram of 9001 bytes/);
@@ -85,7 +95,7 @@ Deno.test("DatagramBuilder.add() refuses records beyond the datagram size, and p
 Deno.test("readHeader() and RecordReader.validate() name what is wrong", () => {
   const b = new DatagramBuilder(200);
   b.begin(US, 200);
-  b.add(RecordKind.frame, US, THEM, new Uint8Array(20));
+  b.addFrame(RecordKind.frame, US, THEM, 64, 0, new Uint8Array(15));
   const good = b.finish().slice();
   const bad = (edit: (d: Uint8Array) => Uint8Array, pattern: RegExp) => {
     assert.throws(
@@ -94,13 +104,16 @@ Deno.test("readHeader() and RecordReader.validate() name what is wrong", () => {
     );
   };
   bad((d) => d.subarray(0, 10), /shorter than a header and one record/);
-  bad((d) => (d[0] = 2, d), /version '2' is not 1/);
+  bad((d) => (d[0] = 1, d), /version '1' is not 2/);
   bad((d) => (d[1] = 0x80, d), /flags '0x80' are unknown/);
   bad((d) => (d.fill(0, 2, 8), d), /sender is the reserved name '00:00:00:00:00:00'/);
   bad((d) => (d[8] = 9, d), /kind '9' is unknown/);
   bad((d) => (d[8 + 14] = 200, d), /claims 200 bytes; only 20 follow/);
-  bad((d) => (d[8 + 14] = 14, d), /Record 1 has 6 bytes, shorter than its header/);
+  bad((d) => (d[8 + 14] = 19, d), /Record 1 has 1 bytes, shorter than its header/);
   bad((d) => (d[8 + 14] = 3, d.subarray(0, 8 + 15 + 3)), /body of 3 bytes, which is invalid/);
+  bad((d) => (d[8 + 14] = 18, d.subarray(0, 8 + 15 + 18)), /body of 18 bytes, which is invalid/);
+  bad((d) => (d[8 + 15] = 0, d), /Record 0 is a frame with hop limit 0/);
+  bad((d) => (d[8 + 19] = 7, d), /Record 0 is a unicast frame with flood sequence 7; it must be 0/);
   bad((d) => (d[8] = RecordKind.heartbeat, d), /body of 20 bytes/);
   bad((d) => (d.fill(0xff, 9, 15), d), /record 0 source is the reserved name 'ff:ff:ff:ff:ff:ff'/);
   bad(
@@ -123,7 +136,11 @@ Deno.test("Decoding random and mutated datagrams only ever throws DatagramError"
     for (let i = 0; i < 20; i++) {
       const b = new DatagramBuilder(2000);
       b.begin(US, 2000, seal, i);
-      for (const f of sampleFrames(rnd, 1 + rnd.int(6))) b.add(RecordKind.frame, US, THEM, f);
+      for (const f of sampleFrames(rnd, 1 + rnd.int(6))) {
+        const flood = rnd.next() < 0.5;
+        const [dst, sequence] = flood ? [BROADCAST_PEER, rnd.int(2 ** 32)] : [THEM, 0];
+        b.addFrame(RecordKind.frame, US, dst, 1 + rnd.int(255), sequence, f);
+      }
       if (rnd.next() < 0.5) b.add(RecordKind.heartbeatAck, US, THEM, new Uint8Array(8));
       valid.push(b.finish().slice());
     }
@@ -134,6 +151,11 @@ Deno.test("Decoding random and mutated datagrams only ever throws DatagramError"
     try {
       const recs = decode(input, theirs);
       assert.ok(recs.length > 0);
+      for (const r of recs) {
+        if (r.kind !== RecordKind.frame && r.kind !== RecordKind.offloadFrame) continue;
+        assert.ok(r.hops >= 1 && r.hops <= 255, `hop limit ${r.hops} accepted`);
+        assert.ok(r.dst === BROADCAST_PEER || r.sequence === 0, `unicast with sequence ${r.sequence}`);
+      }
       accepted++;
     } catch (e) {
       assert.ok(e instanceof DatagramError, `unexpected ${e}`);

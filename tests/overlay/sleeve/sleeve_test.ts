@@ -6,7 +6,7 @@ import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
 import { SyscallError } from "../../../ffi/libc.ts";
 import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
 import { DatagramBuilder } from "../../../src/overlay/sleeve/datagram.ts";
-import { RecordKind } from "../../../src/overlay/sleeve/constants.ts";
+import { FRAME_HOP_LIMIT, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
 import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
 import { writeVnetHeader } from "../../../src/overlay/sleeve/vnet_header.ts";
@@ -163,10 +163,12 @@ Deno.test("Sleeve seals links per hop and drops replayed, tampered and unsealed 
     attacker.send([tampered], to);
     const plain = new DatagramBuilder(200);
     plain.begin(parseMac48(peerName(1), "peer"), 200);
-    plain.add(
+    plain.addFrame(
       RecordKind.frame,
       parseMac48(peerName(0), "peer"),
       parseMac48(peerName(2), "peer"),
+      FRAME_HOP_LIMIT,
+      0,
       frame(mac(2), mac(0), "forged"),
     );
     attacker.send([plain.finish()], to);
@@ -176,10 +178,12 @@ Deno.test("Sleeve seals links per hop and drops replayed, tampered and unsealed 
       key: linkKey(0, 1),
       outbound: true,
     }, 1000);
-    wrongKey.add(
+    wrongKey.addFrame(
       RecordKind.frame,
       parseMac48(peerName(0), "peer"),
       parseMac48(peerName(2), "peer"),
+      FRAME_HOP_LIMIT,
+      0,
       frame(mac(2), mac(0), "forged"),
     );
     attacker.send([wrongKey.finish()], to);
@@ -279,7 +283,7 @@ Deno.test("Sleeve discovers the path MTU and answers too-big DF frames with ICMP
       maxDatagram: link.maxDatagram,
       mtu: link.mtu,
     });
-    assert.equal(link.mtu, link.maxDatagram - 8 - 15 - 14);
+    assert.equal(link.mtu, link.maxDatagram - 8 - 15 - 5 - 14);
     bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "learn")]);
     bench.settle();
     bench.received();

@@ -11,6 +11,7 @@ import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
 import { tweetnaclSodium } from "../../../ffi/sodium.ts";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
+import type { RouteTables } from "../../../src/overlay/sleeve/forwarder.ts";
 import { Sleeve, type SleeveEvent } from "../../../src/overlay/sleeve/sleeve.ts";
 
 /** A PacketConn wrapper whose hooks see every datagram in and out. */
@@ -171,37 +172,8 @@ export class Bench {
 
   /** Gives every engine BFS unicast routes and per-source broadcast trees over the current links. */
   setRoutes(): void {
-    const n = this.nodes.length;
-    const adj = Array.from({ length: n }, () => [] as number[]);
-    for (const [a, b] of this.links) adj[a].push(b), adj[b].push(a);
-    for (const l of adj) l.sort((x, y) => x - y);
-    // parent[s][v] = v's parent in the BFS tree rooted at s.
-    const parent = Array.from({ length: n }, (_, s) => {
-      const p = new Array<number>(n).fill(-1);
-      p[s] = s;
-      const queue = [s];
-      while (queue.length) {
-        const u = queue.shift()!;
-        for (const v of adj[u]) if (p[v] === -1) p[v] = u, queue.push(v);
-      }
-      return p;
-    });
-    for (let x = 0; x < n; x++) {
-      const unicast = new Map<string, string>();
-      for (let d = 0; d < n; d++) {
-        if (d === x || parent[x][d] === -1) continue;
-        let hop = d;
-        while (parent[x][hop] !== x) hop = parent[x][hop];
-        unicast.set(peerName(d), peerName(hop));
-      }
-      const broadcast = new Map<string, string[]>();
-      for (let s = 0; s < n; s++) {
-        if (parent[s][x] === -1) continue;
-        const children = adj[x].filter((v) => parent[s][v] === x && v !== s);
-        broadcast.set(peerName(s), children.map(peerName));
-      }
-      this.nodes[x].sleeve.setRoutes({ unicast, broadcast });
-    }
+    const tables = bfsRoutes(this.nodes.length, this.links);
+    this.nodes.forEach((node, x) => node.sleeve.setRoutes(tables[x]));
   }
 
   /** Pumps every engine until none has work. */
@@ -235,6 +207,43 @@ export class Bench {
   close(): void {
     for (const node of this.nodes) node.sleeve.close();
   }
+}
+
+/**
+ * The route tables of each of `n` peers over `links`: BFS unicast next hops, and per source the children of
+ * each peer in the source's BFS tree (its broadcast hops).
+ */
+export function bfsRoutes(n: number, links: readonly (readonly [number, number])[]): RouteTables[] {
+  const adj = Array.from({ length: n }, () => [] as number[]);
+  for (const [a, b] of links) adj[a].push(b), adj[b].push(a);
+  for (const l of adj) l.sort((x, y) => x - y);
+  // parent[s][v] = v's parent in the BFS tree rooted at s.
+  const parent = Array.from({ length: n }, (_, s) => {
+    const p = new Array<number>(n).fill(-1);
+    p[s] = s;
+    const queue = [s];
+    while (queue.length) {
+      const u = queue.shift()!;
+      for (const v of adj[u]) if (p[v] === -1) p[v] = u, queue.push(v);
+    }
+    return p;
+  });
+  return Array.from({ length: n }, (_, x) => {
+    const unicast = new Map<string, string>();
+    for (let d = 0; d < n; d++) {
+      if (d === x || parent[x][d] === -1) continue;
+      let hop = d;
+      while (parent[x][hop] !== x) hop = parent[x][hop];
+      unicast.set(peerName(d), peerName(hop));
+    }
+    const broadcast = new Map<string, string[]>();
+    for (let s = 0; s < n; s++) {
+      if (parent[s][x] === -1) continue;
+      const children = adj[x].filter((v) => parent[s][v] === x && v !== s);
+      broadcast.set(peerName(s), children.map(peerName));
+    }
+    return { unicast, broadcast };
+  });
 }
 
 /** A deterministic 32-byte key per link. */

@@ -88,7 +88,7 @@ Deno.test("RecordReader.validate() refuses mutated offloaded frames with a Datag
   for (let i = 0; i < 3000; i++) {
     const mutated = rnd.mutate(good.subarray(0, VNET_HEADER_SIZE + 14 + rnd.int(3000)));
     b.begin(US, 65507);
-    if (!b.add(RecordKind.offloadFrame, US, THEM, mutated)) continue;
+    if (!b.addFrame(RecordKind.offloadFrame, US, THEM, 1, 0, mutated)) continue;
     const records = b.finish().subarray(8);
     try {
       assert.equal(RecordReader.validate(records), 1);
@@ -101,6 +101,6 @@ Deno.test("RecordReader.validate() refuses mutated offloaded frames with a Datag
   }
   assert.ok(refused > 0);
   b.begin(US, 65507);
-  b.add(RecordKind.offloadFrame, US, THEM, good.subarray(0, VNET_HEADER_SIZE + 13));
-  assert.throws(() => RecordReader.validate(b.finish().subarray(8)), /body of 23 bytes/);
+  b.addFrame(RecordKind.offloadFrame, US, THEM, 1, 0, good.subarray(0, VNET_HEADER_SIZE + 13));
+  assert.throws(() => RecordReader.validate(b.finish().subarray(8)), /body of 28 bytes/);
 });
