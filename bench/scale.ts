@@ -8,7 +8,8 @@
  *   - over the idle window (`--idle`, default 15 s, starting after the first window): CPU % per router from
  *     /proc/PID/stat, frames/s through each host's `weave-tap` (rx + tx in /proc/net/dev of its namespace;
  *     with no containers it should be ≈ 0, a storm shows as thousands);
- *   - at the end: RSS and threads per router (/proc), the main isolate's JS heap (from /metrics), the load
+ *   - at the end: RSS, private memory (RSS less file-backed and shared pages: the Deno binary's ≈ 42 MB
+ *     of code is shared by every router) and threads per router (/proc), the main isolate's JS heap (from /metrics), the load
  *     average, and every router that exited (with its log's last line).
  * Each trial gets a fresh lab, torn down afterwards also on failure; every wait is bounded (`--timeout`,
  * default 120 s, from launch).
@@ -69,6 +70,7 @@ interface Trial {
   exited: string[];
   cpuPct: number[];
   rssMB: number[];
+  privateMB: number[];
   threads: number[];
   heapUsedMB: number[];
   heapTotalMB: number[];
@@ -108,6 +110,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
       exited: [],
       cpuPct: [],
       rssMB: [],
+      privateMB: [],
       threads: [],
       heapUsedMB: [],
       heapTotalMB: [],
@@ -157,6 +160,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
       if (a && b && b.state !== "Z") {
         t.cpuPct.push(((b.cpuTicks - a.cpuTicks) / CLOCK_TICKS / seconds) * 100);
         t.rssMB.push(b.rssBytes / MB);
+        t.privateMB.push(b.privateBytes / MB);
         t.threads.push(b.threads);
       }
       const [ta, tb] = [d0.get(h.name)?.get(TAP), d1.get(h.name)?.get(TAP)];
@@ -176,7 +180,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
     for (const e of fleet.exits) {
       t.exited.push(e.host);
       t.notes.push(
-        `${e.host} exited after ${(e.afterMs / 1000).toFixed(0)} s (code ${e.code}): ${fleet.logTail(e.host, 1)}`,
+        `${e.host} exited after ${(e.afterMs / 1000).toFixed(0)} s (code ${e.code}): ${fleet.exitReason(e.host, 0)}`,
       );
     }
     return t;
@@ -191,6 +195,7 @@ function row(t: Trial): string {
     t.exited.length,
     `${f1(mean(t.cpuPct))} / ${f1(max(t.cpuPct))}`,
     `${f1(mean(t.rssMB))} / ${f1(max(t.rssMB))}`,
+    `${f1(mean(t.privateMB))} / ${f1(max(t.privateMB))}`,
     `${f1(mean(t.heapUsedMB))} / ${f1(mean(t.heapTotalMB))}`,
     f1(mean(t.threads)),
     `${f1(mean(t.gossipKB))} / ${f1(max(t.gossipKB))}`,
@@ -210,6 +215,7 @@ if (import.meta.main) {
     "exited",
     "idle CPU % mean / max",
     "RSS MB mean / max",
+    "private MB mean / max",
     "JS heap used / total MB",
     "threads",
     `gossip KB sent in ${o.windowS} s mean / max`,

@@ -2,7 +2,8 @@
  * A fleet: one meshnet router per lab host, all started at once in the foreground (as `meshnet launch
  * --foreground`, output to each host's log file), and what can be seen of them from outside without
  * trusting them to answer: their API (report, metrics) through `curl` with a timeout inside each host's
- * namespace, their CPU time, memory and state from /proc, and their interface counters from /proc/net/dev
+ * namespace, their CPU time, memory and state from /proc (read with `grep`: Deno reads /proc only with
+ * --allow-all), and their interface counters from /proc/net/dev
  * in the namespace. Scale benchmarks and lab tests use it.
  *
  * Flow: {@link Fleet.start} spawns every router through {@link Lab.spawn} (so `lab.down` kills them) and
@@ -42,8 +43,10 @@ export interface ProcSample {
   state: string;
   /** User plus system CPU time, in clock ticks ({@link CLOCK_TICKS} per second). */
   cpuTicks: number;
-  /** Resident memory in bytes. */
+  /** Resident memory in bytes, shared pages (the Deno binary, libraries) included. */
   rssBytes: number;
+  /** Resident memory in bytes not backed by a file or shared memory: what this process alone costs. */
+  privateBytes: number;
   /** Number of threads. */
   threads: number;
 }
@@ -98,20 +101,32 @@ export function sumFamily(metrics: Map<string, number>, name: string): number {
   return sum;
 }
 
-/** Parses one /proc/PID/stat line (the command name may hold spaces and parentheses). */
-export function parseProcStat(line: string): { pid: number; sample: ProcSample } {
-  const open = line.indexOf(" (");
-  const f = line.slice(line.lastIndexOf(") ") + 2).split(" ");
-  // f[0] is field 3 (state); utime, stime are fields 14, 15; num_threads 20; rss 24 (in pages).
-  return {
-    pid: Number(line.slice(0, open)),
-    sample: {
+/**
+ * Parses `grep -H "" /proc/PID/stat /proc/PID/statm …` output into PID → sample (a PID missing either file
+ * is left out). In stat the command name may hold spaces and parentheses, so fields count from its `)`.
+ */
+export function parseProcFiles(text: string): Map<number, ProcSample> {
+  const stat = new Map<number, string[]>(), statm = new Map<number, string[]>();
+  for (const line of text.split("\n")) {
+    const m = line.match(/^\/proc\/(\d+)\/(stat|statm):(.*)$/);
+    if (!m) continue;
+    if (m[2] === "stat") stat.set(Number(m[1]), m[3].slice(m[3].lastIndexOf(") ") + 2).split(" "));
+    else statm.set(Number(m[1]), m[3].split(" "));
+  }
+  const out = new Map<number, ProcSample>();
+  for (const [pid, f] of stat) {
+    const mem = statm.get(pid);
+    if (!mem) continue;
+    // f[0] is field 3 (state); utime, stime are fields 14, 15; num_threads 20. statm: size resident shared ….
+    out.set(pid, {
       state: f[0],
       cpuTicks: Number(f[11]) + Number(f[12]),
       threads: Number(f[17]),
-      rssBytes: Number(f[21]) * PAGE_BYTES,
-    },
-  };
+      rssBytes: Number(mem[1]) * PAGE_BYTES,
+      privateBytes: (Number(mem[1]) - Number(mem[2])) * PAGE_BYTES,
+    });
+  }
+  return out;
 }
 
 /** Parses /proc/net/dev into interface → packet counters. */
@@ -198,14 +213,19 @@ export class Fleet {
     return [...this.#exits];
   }
 
-  /** The last `lines` lines of `host`'s log. */
-  logTail(host: string, lines = 5): string {
+  /**
+   * Why `host`'s router stopped, from its log: the last line saying `error` (an uncaught exception's
+   * message, not its stack) and the `context` lines after it; else the log's last `context` lines.
+   */
+  exitReason(host: string, context = 2): string {
+    let lines: string[];
     try {
-      const text = Deno.readTextFileSync(`${meshnetDataDir(this.#lab, host)}/meshnet.log`);
-      return text.trimEnd().split("\n").slice(-lines).join("\n");
+      lines = Deno.readTextFileSync(`${meshnetDataDir(this.#lab, host)}/meshnet.log`).trimEnd().split("\n");
     } catch {
       return "(no log)";
     }
+    const at = lines.findLastIndex((l) => /\berror\b/i.test(l) && !/^\s+at /.test(l));
+    return (at >= 0 ? lines.slice(at, at + 1 + context) : lines.slice(-context)).join("\n");
   }
 
   /** GETs `path` from every router's API with a timeout; a router that does not answer gives its error. */
@@ -245,14 +265,12 @@ export class Fleet {
 
   /** /proc figures of every router process still there (a reaped one is missing, a zombie has state Z). */
   async proc(): Promise<Map<string, ProcSample>> {
-    const hostOf = new Map([...this.#pids].map(([h, pid]) => [pid, h]));
-    const r = await runCommand(["cat", ...[...this.#pids.values()].map((pid) => `/proc/${pid}/stat`)]);
+    const files = [...this.#pids.values()].flatMap((pid) => [`/proc/${pid}/stat`, `/proc/${pid}/statm`]);
+    const byPid = parseProcFiles((await runCommand(["grep", "-H", "", ...files])).stdout);
     const out = new Map<string, ProcSample>();
-    for (const line of r.stdout.split("\n")) {
-      if (line === "") continue;
-      const { pid, sample } = parseProcStat(line);
-      const host = hostOf.get(pid);
-      if (host) out.set(host, sample);
+    for (const [host, pid] of this.#pids) {
+      const sample = byPid.get(pid);
+      if (sample) out.set(host, sample);
     }
     return out;
   }
@@ -269,7 +287,7 @@ export class Fleet {
 
   /**
    * Polls every router's report until each sees the full mesh ({@link convergedAt}) or `timeoutMs` after
-   * {@link Fleet.start} passed; `onPoll` runs after each round (e.g. to take timed samples).
+   * {@link Fleet.start} passed, or a router exited (the mesh cannot be full then); `onPoll` runs after each round (e.g. to take timed samples).
    *
    * @returns the milliseconds from start to convergence (undefined when it did not converge) and the last
    *   report or error per host
@@ -284,6 +302,7 @@ export class Fleet {
       last = await this.reports(Math.max(1000, Math.min(5000, timeoutMs - this.elapsedMs)));
       const ms = this.elapsedMs;
       if ([...last.values()].every((r) => !(r instanceof Error) && convergedAt(r, n))) return { ms, last };
+      if (this.#exits.length > 0) break;
       await onPoll();
       await new Promise((r) => setTimeout(r, 500));
     }
