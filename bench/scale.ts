@@ -133,7 +133,8 @@ async function trial(n: number, o: Options): Promise<Trial> {
     t.convergedCount = [...last.values()].filter((r) => !(r instanceof Error) && convergedAt(r, n)).length;
     if (ms === undefined) {
       const stuck = [...last].filter(([, r]) => r instanceof Error || !convergedAt(r, n));
-      t.notes.push(...stuck.slice(0, 3).map(([h, r]) => describe(h, n, r)));
+      const vitals = await fleet.vitals();
+      t.notes.push(...stuck.slice(0, 5).map(([h, r]) => `${describe(h, n, r)}; ${vitals.get(h)}`));
     }
     if (!windowMetrics) {
       await sleep(Math.max(0, windowMs - fleet.elapsedMs));

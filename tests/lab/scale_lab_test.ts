@@ -18,9 +18,11 @@ async function mustConverge(fleet: Fleet, n: number, ms: number, what: string): 
   assertNoExit(fleet, what);
   if (took === undefined) {
     const stuck = [...last].filter(([, r]) => r instanceof Error || !convergedAt(r, n));
+    const vitals = await fleet.vitals();
     assert.fail(
-      `${what}: ${stuck.length} of ${n} routers did not see the full mesh within ${ms / 1000} s:\n` +
-        stuck.map(([h, r]) => `  ${describe(h, n, r)}`).join("\n"),
+      `${what}: ${stuck.length} of ${n} routers did not see the full mesh within ${ms / 1000} s ` +
+        `(load average ${Deno.loadavg().join(" ")}):\n` +
+        stuck.map(([h, r]) => `  ${describe(h, n, r)}; ${vitals.get(h)}`).join("\n"),
     );
   }
   return took;
