@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { CLOCK_TICKS, convergedAt, describe, Fleet, parseMetrics, sumFamily, withLab } from "../src/lab/mod.ts";
+import { CLOCK_TICKS, convergedAt, describe, Fleet, sumFamily, withLab } from "../src/lab/mod.ts";
 import type { ProcSample } from "../src/lab/mod.ts";
 
 /** The TAP of the sleeve in every host namespace. */
@@ -47,7 +47,9 @@ function parseArgs(args: string[]): Options {
     const a = own[i];
     const num = (v: string | undefined) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid value '${v}' for ${a}: use a whole number ≥ 1`);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new Error(`Invalid value '${v}' for ${a}: use a whole number ≥ 1`);
+      }
       return n;
     };
     if (a === "--trials") o.trials = num(own[++i]);
@@ -55,7 +57,9 @@ function parseArgs(args: string[]): Options {
     else if (a === "--idle") o.idleS = num(own[++i]);
     else if (a === "--timeout") o.timeoutS = num(own[++i]);
     else if (/^\d+$/.test(a) && Number(a) >= 2) o.sizes.push(Number(a));
-    else throw new Error(`Unknown argument '${a}': use peer counts ≥ 2 and --trials/--window/--idle/--timeout`);
+    else {throw new Error(
+        `Unknown argument '${a}': use peer counts ≥ 2 and --trials/--window/--idle/--timeout`,
+      );}
   }
   if (o.sizes.length === 0) o.sizes = [10, 25, 40];
   return o;
@@ -91,7 +95,9 @@ const f1 = (x: number) => Number.isNaN(x) ? "–" : x.toFixed(1);
 /** Terminations per host from metrics (undefined for a router that did not answer). */
 function terminations(m: Map<string, Map<string, number> | Error>): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [h, v] of m) if (!(v instanceof Error)) out.set(h, sumFamily(v, "weave_connection_terminations_total"));
+  for (const [h, v] of m) {
+    if (!(v instanceof Error)) out.set(h, sumFamily(v, "weave_connection_terminations_total"));
+  }
   return out;
 }
 
@@ -181,7 +187,9 @@ async function trial(n: number, o: Options): Promise<Trial> {
     for (const e of fleet.exits) {
       t.exited.push(e.host);
       t.notes.push(
-        `${e.host} exited after ${(e.afterMs / 1000).toFixed(0)} s (code ${e.code}): ${fleet.exitReason(e.host, 0)}`,
+        `${e.host} exited after ${(e.afterMs / 1000).toFixed(0)} s (code ${e.code}): ${
+          fleet.exitReason(e.host, 0)
+        }`,
       );
     }
     return t;
@@ -226,7 +234,9 @@ if (import.meta.main) {
     "max TAP frames/s",
     "load 1/5/15",
   ];
-  console.log(`# bench:scale ${o.sizes.join(" ")} trials ${o.trials} router args [${o.routerArgs.join(" ")}]`);
+  console.log(
+    `# bench:scale ${o.sizes.join(" ")} trials ${o.trials} router args [${o.routerArgs.join(" ")}]`,
+  );
   console.log(`| ${head.join(" | ")} |\n|${head.map(() => "---").join("|")}|`);
   for (const n of o.sizes) {
     for (let k = 0; k < o.trials; k++) {

@@ -233,7 +233,10 @@ export class Fleet {
     const out = new Map<string, string | Error>();
     await Promise.all(this.hosts.map(async (h) => {
       const r = await this.#lab.exec(h.name, ["curl", "-sSf", "-m", String(timeoutMs / 1000), API + path]);
-      out.set(h.name, r.code === 0 ? r.stdout : new Error(`GET ${path}: ${r.stderr.trim() || `exit ${r.code}`}`));
+      out.set(
+        h.name,
+        r.code === 0 ? r.stdout : new Error(`GET ${path}: ${r.stderr.trim() || `exit ${r.code}`}`),
+      );
     }));
     return out;
   }
@@ -296,7 +299,9 @@ export class Fleet {
     for (const h of this.hosts) {
       const p = proc.get(h.name), tap = dev.get(h.name)?.get("weave-tap");
       const cpu = p
-        ? `cpu ${(p.cpuTicks / CLOCK_TICKS).toFixed(1)} s, ${(p.privateBytes / 2 ** 20).toFixed(0)} MB, ${p.state}`
+        ? `cpu ${(p.cpuTicks / CLOCK_TICKS).toFixed(1)} s, ${
+          (p.privateBytes / 2 ** 20).toFixed(0)
+        } MB, ${p.state}`
         : "no process";
       out.set(h.name, `${cpu}, weave-tap ${tap ? `${tap.rxPackets} in / ${tap.txPackets} out` : "absent"}`);
     }

@@ -33,9 +33,12 @@ function assertNoExit(fleet: Fleet, what: string): void {
   assert.equal(
     exits.length,
     0,
-    `${what}: ${exits.length} routers exited:\n` + exits.map((e) =>
-      `  ${e.host} after ${(e.afterMs / 1000).toFixed(1)} s, code ${e.code}; log: ${fleet.exitReason(e.host)}`
-    ).join("\n"),
+    `${what}: ${exits.length} routers exited:\n` +
+      exits.map((e) =>
+        `  ${e.host} after ${(e.afterMs / 1000).toFixed(1)} s, code ${e.code}; log: ${
+          fleet.exitReason(e.host)
+        }`
+      ).join("\n"),
   );
 }
 
@@ -76,7 +79,11 @@ Deno.test("scale: 30 routers launched at once converge, none exits, no TAP storm
       const fps = (b.rxPackets - a.rxPackets + b.txPackets - a.txPackets) / seconds;
       return fps > STORM_FPS ? [`  ${h.name}: ${fps.toFixed(0)} frames/s through weave-tap`] : [];
     });
-    assert.equal(storms.length, 0, `TAP storm with no containers (over ${STORM_FPS}/s):\n${storms.join("\n")}`);
+    assert.equal(
+      storms.length,
+      0,
+      `TAP storm with no containers (over ${STORM_FPS}/s):\n${storms.join("\n")}`,
+    );
 
     const closed0 = await closedSoFar(fleet, "after convergence");
     await new Promise((r) => setTimeout(r, 60_000));
@@ -84,7 +91,11 @@ Deno.test("scale: 30 routers launched at once converge, none exits, no TAP storm
     const closed1 = await closedSoFar(fleet, "60 s after convergence");
     const flapped = [...closed1].filter(([h, n]) => n !== closed0.get(h))
       .map(([h, n]) => `  ${h}: ${n - (closed0.get(h) ?? 0)} closed`);
-    assert.equal(flapped.length, 0, `Connections closed in the 60 s after convergence:\n${flapped.join("\n")}`);
+    assert.equal(
+      flapped.length,
+      0,
+      `Connections closed in the 60 s after convergence:\n${flapped.join("\n")}`,
+    );
     const reports = await fleet.reports();
     const lost = [...reports].filter(([, r]) => r instanceof Error || !convergedAt(r, 30));
     assert.equal(
