@@ -163,6 +163,8 @@ export class Fleet {
       const dir = meshnetDataDir(lab, h.number);
       Deno.mkdirSync(dir, { recursive: true });
       const child = lab.spawn(h.name, [
+        "env",
+        "NO_COLOR=1",
         "sh",
         "-c",
         'log=$1; shift; exec "$@" >>"$log" 2>&1',
@@ -179,7 +181,7 @@ export class Fleet {
         "--",
         ...lab.peersOf(h.number).map((p) => p.address),
       ]);
-      // `ip netns exec`, `sh` and the launcher script all exec, so this is the daemon's PID.
+      // `ip netns exec`, `env`, `sh` and the launcher script all exec, so this is the daemon's PID.
       fleet.#pids.set(h.name, child.pid);
       child.status.then((s) =>
         fleet.#exits.push({
@@ -215,7 +217,7 @@ export class Fleet {
 
   /**
    * Why `host`'s router stopped, from its log: the last line saying `error` (an uncaught exception's
-   * message, not its stack) and the `context` lines after it; else the log's last `context` lines.
+   * message, not its stack) and the `context` lines after it; else the log's last `context` + 1 lines.
    */
   exitReason(host: string, context = 2): string {
     let lines: string[];
@@ -225,7 +227,7 @@ export class Fleet {
       return "(no log)";
     }
     const at = lines.findLastIndex((l) => /\berror\b/i.test(l) && !/^\s+at /.test(l));
-    return (at >= 0 ? lines.slice(at, at + 1 + context) : lines.slice(-context)).join("\n");
+    return (at >= 0 ? lines.slice(at, at + 1 + context) : lines.slice(-1 - context)).join("\n");
   }
 
   /** GETs `path` from every router's API with a timeout; a router that does not answer gives its error. */
