@@ -37,11 +37,19 @@ export class NotRunningError extends Error {
   }
 }
 
+/** The daemon took the connection (or the call) but did not answer in time: it may be busy or hung. */
+export class ApiTimeoutError extends Error {
+  constructor(method: string, path: string) {
+    super(`The meshnet API at ${apiBase()} did not answer ${method} ${path} in time; check 'meshnet status'`);
+    this.name = "ApiTimeoutError";
+  }
+}
+
 /**
  * Sends one request to the API.
  *
  * @throws {NotRunningError} when nothing listens on the API address
- * @throws {Error} on a timeout
+ * @throws {ApiTimeoutError} on a timeout
  */
 export async function apiRequest(
   method: string,
@@ -71,9 +79,7 @@ export async function apiRequest(
       throw new NotRunningError();
     }
     if (err instanceof DOMException && err.name === "TimeoutError") {
-      throw new Error(
-        `The meshnet API at ${apiBase()} did not answer ${method} ${path} in time; check 'meshnet status'`,
-      );
+      throw new ApiTimeoutError(method, path);
     }
     throw err;
   }

@@ -6,6 +6,7 @@
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
+import { processMetrics } from "./process_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
@@ -49,6 +50,7 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));
+  metrics.register(processMetrics);
   registerDnsRoutes(api, router.dns);
   api
     .add("GET", "/status", async () => text(200, statusText(await router.report())))

@@ -8,7 +8,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiRequest, NotRunningError } from "../api/client.ts";
+import { apiRequest, ApiTimeoutError, NotRunningError } from "../api/client.ts";
 import { buildConfig, type LaunchFlags } from "../router/config.ts";
 import { LOG_FILE, runDaemon } from "../router/daemon.ts";
 import { DataDir } from "../router/data_dir.ts";
@@ -18,13 +18,17 @@ import { meshnetCommand } from "../self.ts";
 /** How long `launch` waits for the detached daemon's API before giving up, in milliseconds. */
 const READY_TIMEOUT_MS = 20_000;
 
-/** The running daemon's report, or undefined when none answers. */
+/**
+ * The running daemon's report, or undefined when none answers. A timeout also gives undefined: on a host
+ * busy enough (many routers starting at once on few cores) this process's own first request can miss it,
+ * and a daemon that really runs keeps the API port, so the new one then stops with a clear "in use" error.
+ */
 async function runningReport(): Promise<Report | undefined> {
   try {
     const r = await apiRequest("GET", "/report", { timeoutMs: 2000 });
     return r.status === 200 ? JSON.parse(r.body) as Report : undefined;
   } catch (err) {
-    if (err instanceof NotRunningError) return undefined;
+    if (err instanceof NotRunningError || err instanceof ApiTimeoutError) return undefined;
     throw err;
   }
 }

@@ -4,6 +4,16 @@
  *
  * @module
  */
+export {
+  CLOCK_TICKS,
+  convergedAt,
+  describe,
+  type Exit,
+  Fleet,
+  parseMetrics,
+  type ProcSample,
+  sumFamily,
+} from "./fleet.ts";
 export { Lab, type LabHost, type LabOptions, type SpawnOptions } from "./lab.ts";
 export { labNamespaces, removeLab } from "./namespaces.ts";
 export { labContainerAddress, launchMeshnet, meshnet, meshnetDataDir, startMeshnet } from "./meshnet.ts";
