@@ -8,7 +8,7 @@ import type { Router } from "../router/router.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
-import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
+import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";
 import { connectionsText, ipamText, peersText, statusText, targetsText } from "./status_text.ts";
 import { attachNaming, dnsText, registerDnsRoutes } from "./dns_routes.ts";
 
@@ -45,7 +45,7 @@ function identity(form: URLSearchParams): AttachIdentity {
  *
  * @param stop called by `POST /stop`; the daemon then shuts down after replying
  */
-export function registerRoutes(api: ApiRouter, router: Router, stop: () => void): void {
+export function registerRoutes(api: HttpApi, router: Router, stop: () => void): void {
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));

@@ -5,7 +5,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
+import { apiCall } from "../client/client.ts";
 import { UsageError } from "../errors.ts";
 import type { Attachment } from "../router/attachments.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
+import { apiCall } from "../client/client.ts";
 import { Flag, Rcode, RRClass, RRType } from "../dns/constants.ts";
 import { decodeMessage, encodeMessage, type Message, rcodeOf } from "../dns/message.ts";
 import { UsageError } from "../errors.ts";

@@ -8,9 +8,9 @@
  * @module
  */
 import { Command } from "commander";
-import { apiRequest, NotRunningError } from "../api/client.ts";
+import { apiRequest, NotRunningError } from "../client/client.ts";
 import { buildConfig, type LaunchFlags } from "../router/config.ts";
-import { LOG_FILE, runDaemon } from "../router/daemon.ts";
+import { LOG_FILE, runDaemon } from "../daemon/daemon.ts";
 import { DataDir } from "../router/data_dir.ts";
 import type { Report } from "../router/router.ts";
 import { meshnetCommand } from "../self.ts";

@@ -8,7 +8,7 @@ import { TOMBSTONE_GRACE_MS } from "../../src/dns/constants.ts";
 import { NameTable } from "../../src/dns/name_table.ts";
 import { UsageError } from "../../src/errors.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../../src/mesh/gossip.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import type { Attachment } from "../../src/router/attachments.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
 import { DnsService, EXTERN_ID, qualify } from "../../src/router/dns_service.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { ACKS_TO_USE, FALLBACK_AFTER_MS, HEARTBEAT_MS } from "../../../src/overlay/fastdp/constants.ts";
 import { PairHealth } from "../../../src/overlay/fastdp/pair_health.ts";
 
