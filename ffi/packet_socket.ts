@@ -18,7 +18,6 @@ import {
   SOL_SOCKET,
   SyscallError,
 } from "./libc.ts";
-import { HEARTBEAT_ETHERTYPE } from "../src/overlay/fastdp/constants.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;

@@ -8,7 +8,7 @@
  */
 import type { AttachNaming } from "../router/attachments.ts";
 import { type DnsService, qualify } from "../router/dns_service.ts";
-import type { Report } from "../router/router.ts";
+import type { Report } from "../client/wire.ts";
 import { formatPeerAddress } from "../router/config.ts";
 import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";
 

@@ -5,6 +5,7 @@
  */
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
+import type { Report, StatusView } from "../client/wire.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
@@ -13,13 +14,13 @@ import { connectionsText, ipamText, peersText, statusText, targetsText } from ".
 import { attachNaming, dnsText, registerDnsRoutes } from "./dns_routes.ts";
 
 /** The status views served under /status/<view>, each rendering the report as text. */
-export const STATUS_VIEWS = {
+export const STATUS_VIEWS: Record<StatusView, (r: Report) => string> = {
   connections: connectionsText,
   peers: peersText,
   ipam: ipamText,
   targets: targetsText,
   dns: dnsText,
-} as const;
+};
 
 /** How long `GET /ring` (prime) waits for the ring, in milliseconds. */
 const PRIME_TIMEOUT_MS = 60_000;

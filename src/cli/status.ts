@@ -5,10 +5,10 @@
  */
 import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
-import { STATUS_VIEWS } from "../api/routes.ts";
+import { STATUS_VIEW_NAMES } from "../client/wire.ts";
 import { UsageError } from "../errors.ts";
 
-const VIEWS = Object.keys(STATUS_VIEWS);
+const VIEWS: readonly string[] = STATUS_VIEW_NAMES;
 
 /** Builds the `status` command. */
 export function statusCommand(): Command {

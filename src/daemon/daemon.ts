@@ -9,7 +9,7 @@
  */
 import { HttpApi, text } from "../api/http.ts";
 import { registerRoutes } from "../api/routes.ts";
-import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
+import { API_ADDRESS, API_PORT } from "../client/wire.ts";
 import { logger } from "../log.ts";
 import type { RouterConfig } from "../router/config.ts";
 import { DataDir } from "../router/data_dir.ts";

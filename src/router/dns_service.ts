@@ -29,7 +29,8 @@ import { logger } from "../log.ts";
 import { Channel } from "../mesh/constants.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
 import { formatIP, parseCIDR, parseIP } from "../net/ip.ts";
-import type { Attachment, AttachmentHooks, AttachNaming } from "./attachments.ts";
+import type { AttachmentHooks, AttachNaming } from "./attachments.ts";
+import type { Attachment, DnsReport } from "../client/wire.ts";
 import type { DataDir } from "./data_dir.ts";
 import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 
@@ -42,7 +43,6 @@ export const WATCH_MS = 500;
 /** How often tombstones past their grace period are purged, in milliseconds. */
 export const PURGE_MS = 60_000;
 /** The container id of names of addresses outside any container (`dns-add IP… -h FQDN`), as the reference. */
-export const EXTERN_ID = "weave:extern";
 /** Where `ip netns exec NAME` finds files to bind-mount over /etc. */
 export const NETNS_ETC_DIR = "/etc/netns";
 /** First line of every resolv.conf we write; only files starting with it are ever removed. */
@@ -92,20 +92,6 @@ export interface DnsHost {
   forgetDead(): void;
   /** The attached containers (for `dns-add CONTAINER` without addresses). */
   list(): Attachment[];
-}
-
-/** DNS in `GET /report`. */
-export interface DnsReport {
-  /** Served domain with trailing dot. */
-  domain: string;
-  /** TTL of answers in seconds. */
-  ttl: number;
-  /** Where the server listens once up; undefined until the IPAM ring is ready. */
-  address?: string;
-  /** Its port. */
-  port: number;
-  /** Live entries, sorted by name then address. */
-  entries: NameEntry[];
 }
 
 /**

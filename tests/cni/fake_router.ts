@@ -4,7 +4,7 @@
  */
 import type { ApiReply, ApiRequestOptions } from "../../src/client/client.ts";
 import { NotRunningError } from "../../src/client/client.ts";
-import type { Attachment } from "../../src/router/attachments.ts";
+import type { Attachment } from "../../src/client/wire.ts";
 
 /** The fake router: `request` is a RouterRequest; `attached` its state; `down` makes it not answer. */
 export class FakeRouter {

@@ -9,9 +9,10 @@ import { NameTable } from "../../src/dns/name_table.ts";
 import { UsageError } from "../../src/errors.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../../src/mesh/gossip.ts";
 import { SeededRandom } from "../../testing/seeded_random.ts";
-import type { Attachment } from "../../src/router/attachments.ts";
+import type { Attachment } from "../../src/client/wire.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
-import { DnsService, EXTERN_ID, qualify } from "../../src/router/dns_service.ts";
+import { DnsService, qualify } from "../../src/router/dns_service.ts";
+import { EXTERN_ID } from "../../src/client/wire.ts";
 
 /** A mesh double: records the gossiper, every broadcast, and the peer-removed listeners. */
 class FakeMesh {
