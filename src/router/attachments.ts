@@ -10,7 +10,8 @@ import { attachContainer, detachContainer, listAttached } from "../netdev/attach
 import { UsageError } from "../errors.ts";
 import { parseCIDR } from "../net/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
-import { type Container, resolveContainer, type Resolver } from "../runtime/container.ts";
+import { type Container, type Resolver } from "../runtime/container.ts";
+import { resolveContainer } from "../runtime/resolve.ts";
 import { netnsResolver } from "../runtime/netns.ts";
 import type { DataDir } from "./data_dir.ts";
 import type { Attachment } from "../client/wire.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Container, resolveContainer, type Resolver } from "../../src/runtime/container.ts";
+import { type Container, type Resolver } from "../../src/runtime/container.ts";
+import { resolveContainer } from "../../src/runtime/resolve.ts";
 import { namedNetnsContainers, resolveNetns } from "../../src/runtime/netns.ts";
 import { between, prng } from "../lab/prng.ts";
 import { run } from "../netdev/fixture.ts";
