@@ -8,16 +8,7 @@
  *
  * @module
  */
-import {
-  check,
-  EAGAIN,
-  errno,
-  libc,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOL_SOCKET,
-  SyscallError,
-} from "./libc.ts";
+import { check, EAGAIN, errno, libc, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SyscallError } from "./libc.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -96,7 +87,10 @@ export class PacketSocket {
       if (step() < 0) {
         const e = errno();
         c.close(fd);
-        throw new SyscallError(`Cannot ${what} of the EtherType 0x${etherType.toString(16)} packet socket`, e);
+        throw new SyscallError(
+          `Cannot ${what} of the EtherType 0x${etherType.toString(16)} packet socket`,
+          e,
+        );
       }
     }
     return new PacketSocket(fd, device);

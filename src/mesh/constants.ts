@@ -56,7 +56,6 @@ export const NONCE_TCP_BIT = 0x40;
 
 // ---- Tuning: local choices ----
 
-
 /** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Interval between TCP heartbeats on an idle control connection, in milliseconds. */
