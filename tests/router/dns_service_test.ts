@@ -36,7 +36,27 @@ class FakeMesh {
 
 const PEERS = ["aa:00:00:00:00:01", "aa:00:00:00:00:02", "aa:00:00:00:00:03"];
 
-function service(name = PEERS[0], dir = Deno.makeTempDirSync({ prefix: "mnt-dns-" })) {
+/** Data directories made by {@link service}, removed by {@link dnsTest} after each test. */
+const made: string[] = [];
+
+/** Deno.test that removes the data directories the test made, also when it fails. */
+function dnsTest(name: string, fn: () => void | Promise<void>): void {
+  Deno.test(name, async () => {
+    try {
+      await fn();
+    } finally {
+      for (const dir of made.splice(0)) Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
+function tempDir(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "mnt-dns-" });
+  made.push(dir);
+  return dir;
+}
+
+function service(name = PEERS[0], dir = tempDir()) {
   const mesh = new FakeMesh(name);
   let now = 1_000_000;
   const dns = new DnsService({
@@ -69,7 +89,7 @@ function deliver(from: FakeMesh, to: DnsService): void {
   for (const d of from.broadcasts.splice(0)) for (const m of d.encode()) to.onGossipBroadcast(from.name, m);
 }
 
-Deno.test("qualify() appends the domain to bare hostnames and refuses bad names", () => {
+dnsTest("qualify() appends the domain to bare hostnames and refuses bad names", () => {
   assert.equal(qualify("web", "weave.local."), "web.weave.local.");
   assert.equal(qualify("Web.Weave.Local", "weave.local."), "web.weave.local.");
   assert.equal(qualify("db.example.com.", "weave.local."), "db.example.com.");
@@ -77,7 +97,7 @@ Deno.test("qualify() appends the domain to bare hostnames and refuses bad names"
   assert.throws(() => qualify("x".repeat(64), "weave.local."), UsageError);
 });
 
-Deno.test("DnsService.attached() registers the name for every address and broadcasts the deltas", () => {
+dnsTest("DnsService.attached() registers the name for every address and broadcasts the deltas", () => {
   const { dns, mesh } = service();
   assert.equal(dns.domain, "weave.local.");
   assert.deepEqual(dns.attached(attachment("c1", ["10.32.0.5/12", "fd00::5/64"]), { name: "web" }), []);
@@ -92,7 +112,7 @@ Deno.test("DnsService.attached() registers the name for every address and broadc
   assert.equal(dns.table.size, 2);
 });
 
-Deno.test("DnsService.attached() of a PID says why no resolv.conf is written; named ones wait for the server", () => {
+dnsTest("DnsService.attached() of a PID says why no resolv.conf is written; named ones wait for the server", () => {
   const { dns, dir } = service();
   const notes = dns.attached(attachment("pid-42", ["10.32.0.7/12"], "/proc/42/ns/net"), { name: "p" });
   assert.equal(notes.length, 1);
@@ -102,7 +122,7 @@ Deno.test("DnsService.attached() of a PID says why no resolv.conf is written; na
   assert.deepEqual(dns.attached(attachment("c3", ["10.32.0.8/12"]), { name: "q", resolver: false }), []);
 });
 
-Deno.test("DnsService.detached() removes the removed addresses' names, or all when the container is gone", () => {
+dnsTest("DnsService.detached() removes the removed addresses' names, or all when the container is gone", () => {
   const { dns, mesh } = service();
   dns.attached(attachment("c1", ["10.32.0.5/12", "10.32.0.6/12"]), { name: "web" });
   mesh.broadcasts = [];
@@ -115,7 +135,7 @@ Deno.test("DnsService.detached() removes the removed addresses' names, or all wh
   assert.equal(mesh.broadcasts.length, 2, "nothing left to remove, nothing sent");
 });
 
-Deno.test("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
+dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
   const { dns } = service();
   assert.deepEqual(dns.add(EXTERN_ID, ["192.0.2.1", "192.0.2.2"], "ext.example.com"), [
     "ext.example.com. 192.0.2.1",
@@ -139,7 +159,7 @@ Deno.test("DnsService.add() and remove(): containers, outside addresses, narrowi
   assert.deepEqual(dns.names().map((e) => e.name), ["pidname.weave.local."]);
 });
 
-Deno.test("DnsService gossip: full state is a copy, merges return only what is new", () => {
+dnsTest("DnsService gossip: full state is a copy, merges return only what is new", () => {
   const a = service(PEERS[0]), b = service(PEERS[1]);
   assert.equal(a.dns.gossip(), undefined, "nothing to say while empty");
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
@@ -168,7 +188,7 @@ Deno.test("DnsService gossip: full state is a copy, merges return only what is n
   assert.equal(b.dns.onGossip(msg), undefined, "the old live entry does not come back");
 });
 
-Deno.test("DnsService.purge() drops tombstones only after the grace period (fake clock)", () => {
+dnsTest("DnsService.purge() drops tombstones only after the grace period (fake clock)", () => {
   const { dns, advance } = service();
   dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   dns.detached("c1", [], true);
@@ -180,7 +200,7 @@ Deno.test("DnsService.purge() drops tombstones only after the grace period (fake
   assert.equal(dns.table.size, 0);
 });
 
-Deno.test("DnsService drops the entries of a peer removed from the mesh, never its own", () => {
+dnsTest("DnsService drops the entries of a peer removed from the mesh, never its own", () => {
   const a = service(PEERS[0]), b = service(PEERS[1]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   b.dns.attached(attachment("c2", ["10.32.0.6/12"]), { name: "web" });
@@ -192,7 +212,7 @@ Deno.test("DnsService drops the entries of a peer removed from the mesh, never i
   assert.equal(b.dns.table.size, 1);
 });
 
-Deno.test("DnsService restores its own entries from the data directory", () => {
+dnsTest("DnsService restores its own entries from the data directory", () => {
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   a.dns.add(EXTERN_ID, ["192.0.2.1"], "ext.example.com");
@@ -215,7 +235,7 @@ Deno.test("DnsService restores its own entries from the data directory", () => {
   assert.equal(again.dns.table.size, 2, "the tombstone is kept, so the removal still wins");
 });
 
-Deno.test("DnsService peers converge to the union of their live local changes (seeded, random delivery)", () => {
+dnsTest("DnsService peers converge to the union of their live local changes (seeded, random delivery)", () => {
   for (let seed = 1; seed <= 30; seed++) {
     const rnd = new SeededRandom(seed);
     const peers = PEERS.map((p) => service(p));
@@ -253,7 +273,7 @@ Deno.test("DnsService peers converge to the union of their live local changes (s
   }
 });
 
-Deno.test("DnsService gossip input: garbage and mutated messages throw or merge validly, never corrupt", () => {
+dnsTest("DnsService gossip input: garbage and mutated messages throw or merge validly, never corrupt", () => {
   const rnd = new SeededRandom(7);
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12", "fd00::5/64"]), { name: "web" });
