@@ -7,7 +7,8 @@
  * @module
  */
 import type { AttachNaming } from "../router/attachments.ts";
-import { type DnsService, qualify } from "../router/dns_service.ts";
+import { type DnsService } from "../router/dns_service.ts";
+import { qualify } from "../dns/qualify.ts";
 import type { Report } from "../client/wire.ts";
 import { formatPeerAddress } from "../router/config.ts";
 import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";

@@ -12,7 +12,7 @@ import { decodeMessage, encodeMessage, type Message, rcodeOf } from "../dns/mess
 import { UsageError } from "../errors.ts";
 import { formatIP, isIP } from "../net/ip.ts";
 import { formatPeerAddress, parsePeerAddress, type PeerAddress } from "../router/config.ts";
-import { qualify } from "../router/dns_service.ts";
+import { qualify } from "../dns/qualify.ts";
 import { EXTERN_ID } from "../client/wire.ts";
 
 /** How long `dns-lookup` waits for each reply before asking again, in milliseconds. */

@@ -11,7 +11,8 @@ import type { Gossip, GossipData, Gossiper, PeerName } from "../../src/mesh/goss
 import { SeededRandom } from "../../testing/seeded_random.ts";
 import type { Attachment } from "../../src/client/wire.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
-import { DnsService, qualify } from "../../src/router/dns_service.ts";
+import { DnsService } from "../../src/router/dns_service.ts";
+import { qualify } from "../../src/dns/qualify.ts";
 import { EXTERN_ID } from "../../src/client/wire.ts";
 
 /** A mesh double: records the gossiper, every broadcast, and the peer-removed listeners. */
