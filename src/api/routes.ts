@@ -5,6 +5,7 @@
  */
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
+import { MAC_TEXT } from "../net/mac.ts";
 import type { Report, StatusView } from "../client/wire.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
@@ -130,7 +131,7 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
     .add("DELETE", "/peer/:name", (_req, p) => {
       const peer = router.mesh.core.peers().find((x) => x.name === p.name || x.nickname === p.name);
       const name = peer?.name ?? p.name;
-      if (!peer && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(p.name)) {
+      if (!peer && !MAC_TEXT.test(p.name)) {
         throw new HttpError(
           404,
           `Cannot rmpeer '${p.name}': no known peer has that nickname; give its peer name (see 'meshnet status ipam')`,

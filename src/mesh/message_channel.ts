@@ -14,7 +14,7 @@
  */
 
 import { LENGTH_PREFIX_SIZE, MAX_MESSAGE_SIZE } from "./constants.ts";
-import { MessageOpener, MessageSealer, MESSAGE_SEAL_OVERHEAD } from "./protocol_crypto.ts";
+import { MESSAGE_SEAL_OVERHEAD, MessageOpener, MessageSealer } from "./protocol_crypto.ts";
 import { type Duplex, StreamReader, writeAll } from "./stream.ts";
 
 /** A received control message. */

@@ -4,9 +4,9 @@ import {
   deriveSessionKey,
   generateKeyPair,
   makeNonce,
+  MESSAGE_SEAL_OVERHEAD,
   MessageOpener,
   MessageSealer,
-  MESSAGE_SEAL_OVERHEAD,
 } from "../../src/mesh/protocol_crypto.ts";
 
 const password = new TextEncoder().encode("s3cret");

@@ -113,28 +113,34 @@ dnsTest("DnsService.attached() registers the name for every address and broadcas
   assert.equal(dns.table.size, 2);
 });
 
-dnsTest("DnsService.attached() of a PID says why no resolv.conf is written; named ones wait for the server", () => {
-  const { dns, dir } = service();
-  const notes = dns.attached(attachment("pid-42", ["10.32.0.7/12"], "/proc/42/ns/net"), { name: "p" });
-  assert.equal(notes.length, 1);
-  assert.match(notes[0], /No resolv\.conf written for pid-42: only named network namespaces/);
-  dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
-  assert.throws(() => Deno.statSync(`${dir}/etc-netns/c1/resolv.conf`), Deno.errors.NotFound);
-  assert.deepEqual(dns.attached(attachment("c3", ["10.32.0.8/12"]), { name: "q", resolver: false }), []);
-});
+dnsTest(
+  "DnsService.attached() of a PID says why no resolv.conf is written; named ones wait for the server",
+  () => {
+    const { dns, dir } = service();
+    const notes = dns.attached(attachment("pid-42", ["10.32.0.7/12"], "/proc/42/ns/net"), { name: "p" });
+    assert.equal(notes.length, 1);
+    assert.match(notes[0], /No resolv\.conf written for pid-42: only named network namespaces/);
+    dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
+    assert.throws(() => Deno.statSync(`${dir}/etc-netns/c1/resolv.conf`), Deno.errors.NotFound);
+    assert.deepEqual(dns.attached(attachment("c3", ["10.32.0.8/12"]), { name: "q", resolver: false }), []);
+  },
+);
 
-dnsTest("DnsService.detached() removes the removed addresses' names, or all when the container is gone", () => {
-  const { dns, mesh } = service();
-  dns.attached(attachment("c1", ["10.32.0.5/12", "10.32.0.6/12"]), { name: "web" });
-  mesh.broadcasts = [];
-  dns.detached("c1", ["10.32.0.6/12"], false);
-  assert.deepEqual(live(dns.table), [`web.weave.local. 10.32.0.5 c1 ${PEERS[0]}`]);
-  dns.detached("c1", [], true);
-  assert.deepEqual(live(dns.table), []);
-  assert.equal(mesh.broadcasts.length, 2, "one tombstone delta per change");
-  dns.detached("c1", [], true);
-  assert.equal(mesh.broadcasts.length, 2, "nothing left to remove, nothing sent");
-});
+dnsTest(
+  "DnsService.detached() removes the removed addresses' names, or all when the container is gone",
+  () => {
+    const { dns, mesh } = service();
+    dns.attached(attachment("c1", ["10.32.0.5/12", "10.32.0.6/12"]), { name: "web" });
+    mesh.broadcasts = [];
+    dns.detached("c1", ["10.32.0.6/12"], false);
+    assert.deepEqual(live(dns.table), [`web.weave.local. 10.32.0.5 c1 ${PEERS[0]}`]);
+    dns.detached("c1", [], true);
+    assert.deepEqual(live(dns.table), []);
+    assert.equal(mesh.broadcasts.length, 2, "one tombstone delta per change");
+    dns.detached("c1", [], true);
+    assert.equal(mesh.broadcasts.length, 2, "nothing left to remove, nothing sent");
+  },
+);
 
 dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
   const { dns } = service();
@@ -236,43 +242,46 @@ dnsTest("DnsService restores its own entries from the data directory", () => {
   assert.equal(again.dns.table.size, 2, "the tombstone is kept, so the removal still wins");
 });
 
-dnsTest("DnsService peers converge to the union of their live local changes (seeded, random delivery)", () => {
-  for (let seed = 1; seed <= 30; seed++) {
-    const rnd = new SeededRandom(seed);
-    const peers = PEERS.map((p) => service(p));
-    const model = new Map<string, Set<string>>(PEERS.map((p) => [p, new Set()]));
-    const queue: { from: string; d: GossipData }[] = [];
-    for (let step = 0; step < 60; step++) {
-      const i = rnd.int(peers.length), p = peers[i];
-      const name = `n${rnd.int(4)}`, ip = `10.32.0.${rnd.int(5) + 1}`, ctr = `c${rnd.int(3)}`;
-      const mine = model.get(PEERS[i])!;
-      if (rnd.next() < 0.6) {
-        p.dns.add(ctr, [ip], name);
-        mine.add(`${name}.weave.local. ${ip} ${ctr} ${PEERS[i]}`);
-      } else {
-        p.dns.remove(ctr, { address: ip });
-        for (const row of [...mine]) if (row.includes(` ${ip} ${ctr} `)) mine.delete(row);
-      }
-      p.advance(rnd.int(1000));
-      for (const d of p.mesh.broadcasts.splice(0)) queue.push({ from: PEERS[i], d });
-      // Deliver a random part of the queue, in random order, sometimes twice.
-      while (queue.length && rnd.next() < 0.5) {
-        const { from, d } = queue.splice(rnd.int(queue.length), 1)[0];
-        for (const [j, q] of peers.entries()) {
-          if (PEERS[j] === from) continue;
-          for (const m of d.encode()) q.dns.onGossipBroadcast(from, m);
-          if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.onGossipBroadcast(from, m); }
+dnsTest(
+  "DnsService peers converge to the union of their live local changes (seeded, random delivery)",
+  () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const rnd = new SeededRandom(seed);
+      const peers = PEERS.map((p) => service(p));
+      const model = new Map<string, Set<string>>(PEERS.map((p) => [p, new Set()]));
+      const queue: { from: string; d: GossipData }[] = [];
+      for (let step = 0; step < 60; step++) {
+        const i = rnd.int(peers.length), p = peers[i];
+        const name = `n${rnd.int(4)}`, ip = `10.32.0.${rnd.int(5) + 1}`, ctr = `c${rnd.int(3)}`;
+        const mine = model.get(PEERS[i])!;
+        if (rnd.next() < 0.6) {
+          p.dns.add(ctr, [ip], name);
+          mine.add(`${name}.weave.local. ${ip} ${ctr} ${PEERS[i]}`);
+        } else {
+          p.dns.remove(ctr, { address: ip });
+          for (const row of [...mine]) if (row.includes(` ${ip} ${ctr} `)) mine.delete(row);
+        }
+        p.advance(rnd.int(1000));
+        for (const d of p.mesh.broadcasts.splice(0)) queue.push({ from: PEERS[i], d });
+        // Deliver a random part of the queue, in random order, sometimes twice.
+        while (queue.length && rnd.next() < 0.5) {
+          const { from, d } = queue.splice(rnd.int(queue.length), 1)[0];
+          for (const [j, q] of peers.entries()) {
+            if (PEERS[j] === from) continue;
+            for (const m of d.encode()) q.dns.onGossipBroadcast(from, m);
+            if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.onGossipBroadcast(from, m); }
+          }
         }
       }
+      // Anti-entropy: everyone's full state to everyone.
+      for (const p of peers) {
+        for (const q of peers) for (const m of p.dns.gossip()?.encode() ?? []) q.dns.onGossip(m);
+      }
+      const want = [...model.values()].flatMap((s) => [...s]).sort();
+      for (const p of peers) assert.deepEqual(live(p.dns.table), want, `seed ${seed} peer ${p.mesh.name}`);
     }
-    // Anti-entropy: everyone's full state to everyone.
-    for (const p of peers) {
-      for (const q of peers) for (const m of p.dns.gossip()?.encode() ?? []) q.dns.onGossip(m);
-    }
-    const want = [...model.values()].flatMap((s) => [...s]).sort();
-    for (const p of peers) assert.deepEqual(live(p.dns.table), want, `seed ${seed} peer ${p.mesh.name}`);
-  }
-});
+  },
+);
 
 dnsTest("DnsService gossip input: garbage and mutated messages throw or merge validly, never corrupt", () => {
   const rnd = new SeededRandom(7);
