@@ -19,7 +19,7 @@
  */
 
 import { Pump, randomMesh, simulatedPeerName } from "../src/mesh/testing/pump.ts";
-import { SeededRandom } from "../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../testing/seeded_random.ts";
 import { Peers } from "../src/mesh/peers.ts";
 import { encodeGossipMessage } from "../src/mesh/gossip_message.ts";
 import { Channel, GOSSIP_INTERVAL_MS, Tag } from "../src/mesh/constants.ts";

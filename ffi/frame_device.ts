@@ -1,7 +1,7 @@
 /**
  * The frame device: where the sleeve reads Ethernet frames from the local bridge and writes frames
  * that arrived from peers (wireguard-go's `tun.Device`, for layer 2). The TAP device ({@link openTap} in
- * tap.ts) is the real one; memory_frame_device.ts has an in-memory pair for tests of pure cores.
+ * tap.ts) is the real one; testing/memory_frame_device.ts has an in-memory pair for tests of pure cores.
  *
  * Reads and writes are synchronous and never block: a reader loops
  * `await dev.readable(); n = dev.read(bufs, sizes)` and handles `n` frames per wakeup.

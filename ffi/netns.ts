@@ -19,6 +19,9 @@ const O_CLOEXEC = 0o2000000;
 /** Where `ip netns add NAME` mounts named namespaces. */
 export const NETNS_RUN_DIR = "/run/netns";
 
+/** Where `ip netns exec NAME` finds files to bind-mount over /etc. */
+export const NETNS_ETC_DIR = "/etc/netns";
+
 /**
  * Resolves a namespace given as a name in /run/netns, an absolute path, or a PID (`/proc/PID/ns/net`).
  *

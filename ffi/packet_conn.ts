@@ -1,6 +1,6 @@
 /**
  * The packet connection: the sleeve's UDP socket (wireguard-go's `conn.Bind`). The FFI socket is in udp.ts
- * ({@link openUdp}); memory_packet_conn.ts has an in-memory network for tests of pure cores.
+ * ({@link openUdp}); testing/memory_packet_conn.ts has an in-memory network for tests of pure cores.
  *
  * Like the frame device, sends and receives are synchronous and never block: a receiver loops
  * `await conn.readable(); n = conn.receive(bufs, sizes, sources)`.

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { MAC_TEXT } from "../../src/net/mac.ts";
 import { NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_HDRLEN, RTA_HDRLEN, SEND_BUFFER_BYTES } from "./constants.ts";
 
 /** A received netlink message or attribute did not follow the wire format. */
@@ -311,7 +312,7 @@ export function formatMac(b: Uint8Array): string {
  * @throws {Error} `Invalid MAC address 'x': …`
  */
 export function parseMac(s: string): Uint8Array {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) {
+  if (!MAC_TEXT.test(s)) {
     throw new Error(`Invalid MAC address '${s}': expected six hex pairs like 02:00:00:00:00:01`);
   }
   return Uint8Array.from(s.split(":"), (h) => parseInt(h, 16));

@@ -7,10 +7,11 @@
  * @module
  */
 import type { AttachNaming } from "../router/attachments.ts";
-import { type DnsService, qualify } from "../router/dns_service.ts";
-import type { Report } from "../router/router.ts";
+import { type DnsService } from "../router/dns_service.ts";
+import { qualify } from "../dns/qualify.ts";
+import type { Report } from "../client/wire.ts";
 import { formatPeerAddress } from "../router/config.ts";
-import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
+import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";
 
 /** `status dns`: one line per live name, `hostname ip containerid origin-peer`, the domain left off. */
 export function dnsText(r: Report): string {
@@ -60,7 +61,7 @@ export function attachNaming(form: URLSearchParams, dns: DnsService | undefined)
  *
  * @param dns the router's DNS service, undefined when launched with --no-dns (every route then answers 404)
  */
-export function registerDnsRoutes(api: ApiRouter, dns: DnsService | undefined): void {
+export function registerDnsRoutes(api: HttpApi, dns: DnsService | undefined): void {
   api
     .add("PUT", "/name/:ctr/:ip", async (req, p) => {
       return text(200, service(dns).add(p.ctr, [p.ip], fqdnOf(await readForm(req))).join("\n"));

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Report } from "../router/router.ts";
+import type { Report } from "../client/wire.ts";
 import type { Family, Sample } from "./metrics.ts";
 import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
 

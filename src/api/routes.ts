@@ -5,22 +5,24 @@
  */
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
+import { MAC_TEXT } from "../net/mac.ts";
+import type { Report, StatusView } from "../client/wire.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { processMetrics } from "./process_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
 import { MetricsRegistry } from "./metrics.ts";
-import { type ApiRouter, HttpError, json, readForm, text } from "./router.ts";
+import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";
 import { connectionsText, ipamText, peersText, statusText, targetsText } from "./status_text.ts";
 import { attachNaming, dnsText, registerDnsRoutes } from "./dns_routes.ts";
 
 /** The status views served under /status/<view>, each rendering the report as text. */
-export const STATUS_VIEWS = {
+export const STATUS_VIEWS: Record<StatusView, (r: Report) => string> = {
   connections: connectionsText,
   peers: peersText,
   ipam: ipamText,
   targets: targetsText,
   dns: dnsText,
-} as const;
+};
 
 /** How long `GET /ring` (prime) waits for the ring, in milliseconds. */
 const PRIME_TIMEOUT_MS = 60_000;
@@ -46,7 +48,7 @@ function identity(form: URLSearchParams): AttachIdentity {
  *
  * @param stop called by `POST /stop`; the daemon then shuts down after replying
  */
-export function registerRoutes(api: ApiRouter, router: Router, stop: () => void): void {
+export function registerRoutes(api: HttpApi, router: Router, stop: () => void): void {
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));
@@ -131,7 +133,7 @@ export function registerRoutes(api: ApiRouter, router: Router, stop: () => void)
     .add("DELETE", "/peer/:name", (_req, p) => {
       const peer = router.mesh.core.peers().find((x) => x.name === p.name || x.nickname === p.name);
       const name = peer?.name ?? p.name;
-      if (!peer && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(p.name)) {
+      if (!peer && !MAC_TEXT.test(p.name)) {
         throw new HttpError(
           404,
           `Cannot rmpeer '${p.name}': no known peer has that nickname; give its peer name (see 'meshnet status ipam')`,

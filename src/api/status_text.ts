@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Report } from "../router/router.ts";
+import type { Report } from "../client/wire.ts";
 import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
 
 function line(label: string, value: string | number): string {

@@ -5,9 +5,9 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
+import { apiCall } from "../client/client.ts";
 import { UsageError } from "../errors.ts";
-import type { Attachment } from "../router/attachments.ts";
+import type { Attachment } from "../client/wire.ts";
 
 function split(args: string[], verb: string): { container: string; cidrs: string[] } {
   if (args.length === 0) throw new UsageError(`Missing container; usage: meshnet ${verb} [CIDR…] CONTAINER`);

@@ -6,8 +6,8 @@
  * @module
  */
 import { Command } from "commander";
-import { apiRequest } from "../api/client.ts";
-import { runPlugin } from "../runtime/cni/plugin.ts";
+import { apiRequest } from "../client/client.ts";
+import { runPlugin } from "../cni/plugin.ts";
 
 /** The CLI's exit with a status whose message was already printed (the CNI error JSON). */
 export class ReportedFailure extends Error {

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
+import { apiCall } from "../client/client.ts";
 import { parsePeerAddress } from "../router/config.ts";
 
 /** Builds the `connect` command. */

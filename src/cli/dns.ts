@@ -6,13 +6,14 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
+import { apiCall } from "../client/client.ts";
 import { Flag, Rcode, RRClass, RRType } from "../dns/constants.ts";
 import { decodeMessage, encodeMessage, type Message, rcodeOf } from "../dns/message.ts";
 import { UsageError } from "../errors.ts";
 import { formatIP, isIP } from "../net/ip.ts";
 import { formatPeerAddress, parsePeerAddress, type PeerAddress } from "../router/config.ts";
-import { EXTERN_ID, qualify } from "../router/dns_service.ts";
+import { qualify } from "../dns/qualify.ts";
+import { EXTERN_ID } from "../client/wire.ts";
 
 /** How long `dns-lookup` waits for each reply before asking again, in milliseconds. */
 const LOOKUP_TIMEOUT_MS = 1000;

@@ -8,11 +8,11 @@
  * @module
  */
 import { Command } from "commander";
-import { apiRequest, ApiTimeoutError, NotRunningError } from "../api/client.ts";
+import { apiRequest, ApiTimeoutError, NotRunningError } from "../client/client.ts";
 import { buildConfig, type LaunchFlags } from "../router/config.ts";
-import { LOG_FILE, runDaemon } from "../router/daemon.ts";
+import { LOG_FILE, runDaemon } from "../daemon/daemon.ts";
 import { DataDir } from "../router/data_dir.ts";
-import type { Report } from "../router/router.ts";
+import type { Report } from "../client/wire.ts";
 import { meshnetCommand } from "../self.ts";
 
 /** How long `launch` waits for the detached daemon's API before giving up, in milliseconds. */

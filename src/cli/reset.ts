@@ -8,11 +8,11 @@
 import { Command } from "commander";
 import { linkDel, linkList } from "../../ffi/netlink/link.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { apiRequest, NotRunningError } from "../api/client.ts";
+import { apiRequest, NotRunningError } from "../client/client.ts";
 import { DEFAULT_BRIDGE, HOST_VETH_PREFIX } from "../netdev/constants.ts";
 import { deleteBridge } from "../netdev/bridge.ts";
 import { DataDir, DEFAULT_DATA_DIR } from "../router/data_dir.ts";
-import { LOG_FILE } from "../router/daemon.ts";
+import { LOG_FILE } from "../daemon/daemon.ts";
 import { stopRouter } from "./stop.ts";
 
 /** Links meshnet makes besides the bridge: the fast datapath's VXLAN device. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
+import { apiCall } from "../client/client.ts";
 
 /** Where the router's DNS serves: its address on the bridge and its domain. */
 export interface DnsTarget {

@@ -4,11 +4,11 @@
  * @module
  */
 import { Command } from "commander";
-import { apiCall } from "../api/client.ts";
-import { STATUS_VIEWS } from "../api/routes.ts";
+import { apiCall } from "../client/client.ts";
+import { STATUS_VIEW_NAMES } from "../client/wire.ts";
 import { UsageError } from "../errors.ts";
 
-const VIEWS = Object.keys(STATUS_VIEWS);
+const VIEWS: readonly string[] = STATUS_VIEW_NAMES;
 
 /** Builds the `status` command. */
 export function statusCommand(): Command {

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiRequest, NotRunningError } from "../api/client.ts";
+import { apiRequest, NotRunningError } from "../client/client.ts";
 
 /** How long `stop` waits for the daemon to go away, in milliseconds. */
 const STOP_TIMEOUT_MS = 15_000;

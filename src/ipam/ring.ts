@@ -19,6 +19,7 @@
  */
 
 import type { GossipData, PeerName } from "../mesh/gossip.ts";
+import { PEER_NAME } from "../net/mac.ts";
 import { bigIntToIP, type Cidr, formatCIDR, formatIP, networkOf, parseCIDR, sizeOf } from "../net/ip.ts";
 import { MAX_ITEMS, MAX_RING_BYTES, WIRE_VERSION } from "./constants.ts";
 import { cmp, normalize, type Range } from "./space.ts";
@@ -99,8 +100,8 @@ export interface Vote {
   accepted?: { round: Round; value: PeerName[] };
 }
 
-/** A peer name as the mesh writes it: 48 bits like a MAC address. */
-export const PEER_NAME = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+/** A peer name as the mesh writes it: 48 bits like a MAC address (defined once in net/mac.ts). */
+export { PEER_NAME };
 
 /** Compares two consensus rounds. */
 export function compareRounds(a: Round, b: Round): number {

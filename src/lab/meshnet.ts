@@ -6,14 +6,9 @@
  * @module
  */
 import { meshnetCommand } from "../self.ts";
-import { STATE_DIR } from "./constants.ts";
 import type { Lab } from "./lab.ts";
+import { meshnetRoot } from "./state.ts";
 import type { RunResult } from "./runner.ts";
-
-/** The directory holding every host's meshnet data directory for the lab with `prefix`. */
-export function meshnetRoot(prefix: string): string {
-  return `${STATE_DIR}/${prefix}meshnet`;
-}
 
 /** The meshnet data directory of `host` in `lab`. */
 export function meshnetDataDir(lab: Lab, host: number | string): string {

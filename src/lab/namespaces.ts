@@ -9,9 +9,8 @@
 import { KILL_WAIT_MS } from "./constants.ts";
 import { ownsNs } from "./names.ts";
 import { mustRun, runCommand } from "./runner.ts";
-import { removeState } from "./state.ts";
-import { meshnetRoot } from "./meshnet.ts";
-import { NETNS_ETC_DIR } from "../router/dns_service.ts";
+import { meshnetRoot, removeState } from "./state.ts";
+import { NETNS_ETC_DIR } from "../../ffi/netns.ts";
 
 /** All namespace names (`ip netns list`), without the `(id: N)` suffix. */
 async function allNamespaces(): Promise<string[]> {

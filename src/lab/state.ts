@@ -41,6 +41,11 @@ export interface LabState {
   losses: Loss[];
 }
 
+/** The directory holding every host's meshnet data directory for the lab with `prefix`. */
+export function meshnetRoot(prefix: string): string {
+  return `${STATE_DIR}/${prefix}meshnet`;
+}
+
 /** The path of the state file of the lab with `prefix`. */
 export function statePath(prefix: string): string {
   return `${STATE_DIR}/${prefix}.json`;

@@ -56,11 +56,6 @@ export const NONCE_TCP_BIT = 0x40;
 
 // ---- Tuning: local choices ----
 
-/** Control API: loopback only, never reachable from other hosts. */
-export const API_ADDRESS = "127.0.0.1";
-/** Control API port. */
-export const API_PORT = 6784;
-
 /** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Interval between TCP heartbeats on an idle control connection, in milliseconds. */

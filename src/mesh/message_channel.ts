@@ -14,7 +14,7 @@
  */
 
 import { LENGTH_PREFIX_SIZE, MAX_MESSAGE_SIZE } from "./constants.ts";
-import { MessageOpener, MessageSealer, SEAL_OVERHEAD } from "./protocol_crypto.ts";
+import { MESSAGE_SEAL_OVERHEAD, MessageOpener, MessageSealer } from "./protocol_crypto.ts";
 import { type Duplex, StreamReader, writeAll } from "./stream.ts";
 
 /** A received control message. */
@@ -113,7 +113,7 @@ export class MessageChannel {
    */
   sendFrame(body: Uint8Array): Promise<void> {
     if (this.#writeError) return Promise.reject(this.#writeError);
-    const size = body.length + (this.#sealer ? SEAL_OVERHEAD : 0);
+    const size = body.length + (this.#sealer ? MESSAGE_SEAL_OVERHEAD : 0);
     if (size > this.#maxMessageSize) {
       return Promise.reject(
         new RangeError(

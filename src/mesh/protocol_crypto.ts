@@ -24,8 +24,11 @@ import {
   PUBLIC_KEY_SIZE,
 } from "./constants.ts";
 
-/** Bytes secretbox adds to every sealed message (the Poly1305 tag). */
-export const SEAL_OVERHEAD: number = nacl.secretbox.overheadLength;
+/**
+ * Bytes secretbox adds to every sealed control message: the Poly1305 tag (16). The sleeve's datagrams add an
+ * 8-byte sequence number on top (overlay/sleeve/datagram.ts SEAL_OVERHEAD, 24).
+ */
+export const MESSAGE_SEAL_OVERHEAD: number = nacl.secretbox.overheadLength;
 
 /** An ephemeral Curve25519 key pair, new for every connection. */
 export interface KeyPair {
@@ -110,7 +113,7 @@ export class MessageSealer {
     this.#outbound = outbound;
   }
 
-  /** Seals the next message; the result is {@link SEAL_OVERHEAD} bytes longer than `plain`. */
+  /** Seals the next message; the result is {@link MESSAGE_SEAL_OVERHEAD} bytes longer than `plain`. */
   seal(plain: Uint8Array): Uint8Array {
     const nonce = makeNonce(this.#sequence++, this.#outbound, true);
     return nacl.secretbox(plain, nonce, this.#key);

@@ -10,31 +10,13 @@ import { attachContainer, detachContainer, listAttached } from "../netdev/attach
 import { UsageError } from "../errors.ts";
 import { parseCIDR } from "../net/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
-import { type Container, resolveContainer, type Resolver } from "../runtime/container.ts";
+import { type Container, type Resolver } from "../runtime/container.ts";
+import { resolveContainer } from "../runtime/resolve.ts";
 import { netnsResolver } from "../runtime/netns.ts";
 import type { DataDir } from "./data_dir.ts";
+import type { Attachment } from "../client/wire.ts";
 
 const FILE = "attachments.json";
-
-/** One attached container as `meshnet ps` shows it. */
-export interface Attachment {
-  /** Stable container id. */
-  id: string;
-  /** Label for people, e.g. "c1" or "pid 1234". */
-  label: string;
-  /** Its network namespace file. */
-  netnsPath: string;
-  /** The host end of its veth. */
-  hostIfname: string;
-  /** MAC of its interface. */
-  mac: string;
-  /** Its addresses, CIDR. */
-  addresses: string[];
-  /** Its interface inside the container, when not the default `ethwe` (CNI picks it). */
-  ifname?: string;
-  /** The engine that runs it ("docker"), when one does. */
-  runtime?: string;
-}
 
 /**
  * How a runtime names the attachment itself: CNI gives a container id and interface name of its own,

@@ -19,8 +19,9 @@
  *
  * @module
  */
-import { NETNS_RUN_DIR } from "../../ffi/netns.ts";
+import { NETNS_ETC_DIR, NETNS_RUN_DIR } from "../../ffi/netns.ts";
 import { canonicalName } from "../dns/message.ts";
+import { qualify } from "../dns/qualify.ts";
 import { type NameEntry, NameTable } from "../dns/name_table.ts";
 import { DnsServer } from "../dns/server.ts";
 import { Forwarder, ResolvConf } from "../dns/upstream.ts";
@@ -29,7 +30,8 @@ import { logger } from "../log.ts";
 import { Channel } from "../mesh/constants.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
 import { formatIP, parseCIDR, parseIP } from "../net/ip.ts";
-import type { Attachment, AttachmentHooks, AttachNaming } from "./attachments.ts";
+import type { AttachmentHooks, AttachNaming } from "./attachments.ts";
+import type { Attachment, DnsReport } from "../client/wire.ts";
 import type { DataDir } from "./data_dir.ts";
 import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 
@@ -42,9 +44,6 @@ export const WATCH_MS = 500;
 /** How often tombstones past their grace period are purged, in milliseconds. */
 export const PURGE_MS = 60_000;
 /** The container id of names of addresses outside any container (`dns-add IP… -h FQDN`), as the reference. */
-export const EXTERN_ID = "weave:extern";
-/** Where `ip netns exec NAME` finds files to bind-mount over /etc. */
-export const NETNS_ETC_DIR = "/etc/netns";
 /** First line of every resolv.conf we write; only files starting with it are ever removed. */
 const RESOLV_MARK = "# Written by meshnet for this container; removed when it is detached";
 
@@ -92,40 +91,6 @@ export interface DnsHost {
   forgetDead(): void;
   /** The attached containers (for `dns-add CONTAINER` without addresses). */
   list(): Attachment[];
-}
-
-/** DNS in `GET /report`. */
-export interface DnsReport {
-  /** Served domain with trailing dot. */
-  domain: string;
-  /** TTL of answers in seconds. */
-  ttl: number;
-  /** Where the server listens once up; undefined until the IPAM ring is ready. */
-  address?: string;
-  /** Its port. */
-  port: number;
-  /** Live entries, sorted by name then address. */
-  entries: NameEntry[];
-}
-
-/**
- * The fully qualified form of `name` in `domain`: a name ending in a dot stays, one with a dot inside gets
- * the root, a bare hostname gets the domain.
- *
- * @throws {UsageError} naming the value when it is not a valid DNS name
- * @example
- * ```ts
- * qualify("web", "weave.local."); // "web.weave.local."
- * qualify("db.example.com", "weave.local."); // "db.example.com."
- * ```
- */
-export function qualify(name: string, domain: string): string {
-  const full = name.endsWith(".") ? name : name.includes(".") ? `${name}.` : `${name}.${domain}`;
-  try {
-    return canonicalName(full);
-  } catch (err) {
-    throw new UsageError(`Invalid name '${name}': ${(err as Error).message}`);
-  }
 }
 
 /** Canonical text of an address given as IP or CIDR. */

@@ -26,6 +26,7 @@ import { TokenBucket } from "../mesh/token_bucket.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { formatPeerAddress, parsePeerAddress, type RouterConfig } from "./config.ts";
+import type { ConnectionStatus } from "../client/wire.ts";
 
 const log = logger("mesh");
 
@@ -35,24 +36,6 @@ const TICK_MS = 100;
 const DIAL_TIMEOUT_MS = 5_000;
 /** Writes in flight to one neighbour above which its gossip is held and merged. */
 const CONGESTION_WRITES = 32;
-
-/** One live connection, for status and metrics. */
-export interface ConnectionStatus {
-  /** Peer name of the neighbour. */
-  name: PeerName;
-  /** Its nickname. */
-  nickname: string;
-  /** Its TCP address, "host:port". */
-  address: string;
-  /** True when we dialled it. */
-  outbound: boolean;
-  /** True when its messages are sealed with the session key. */
-  encrypted: boolean;
-  /** `established` once the data plane works both ways, `pending` until then. */
-  state: "pending" | "established";
-  /** Since when, ISO 8601. */
-  since: string;
-}
 
 /** A connection coming up (with what the data plane needs to reach the peer) or going down. */
 export type ConnectionEvent =

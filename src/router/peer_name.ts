@@ -6,9 +6,9 @@
  */
 import type { PeerName } from "../mesh/gossip.ts";
 import type { DataDir } from "./data_dir.ts";
+import { PEER_NAME } from "../net/mac.ts";
 
 const NAME_FILE = "peer-name";
-const NAME_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /**
  * Checks and normalises a peer name given by the user (`--name`).
@@ -17,7 +17,7 @@ const NAME_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
  */
 export function parsePeerName(s: string): PeerName {
   const n = s.trim().toLowerCase();
-  if (!NAME_RE.test(n)) {
+  if (!PEER_NAME.test(n)) {
     throw new Error(`Invalid peer name '${s}': expected six hex pairs like 'ce:31:e0:06:45:1e'`);
   }
   return n;

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { Target } from "../mesh/connection_maker.ts";
 import { PROTOCOL_MAGIC, PROTOCOL_MAX_VERSION, PROTOCOL_MIN_VERSION } from "../mesh/constants.ts";
 import type { PeerName } from "../mesh/gossip.ts";
 import { VERSION } from "../version.ts";
@@ -12,83 +11,17 @@ import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
 import { Attachments } from "./attachments.ts";
 import { IpamService } from "./ipam_service.ts";
-import { type DnsReport, DnsService } from "./dns_service.ts";
+import { DnsService } from "./dns_service.ts";
 import { expose, exposed, hide } from "./expose.ts";
 import { logger } from "../log.ts";
 import { DataPlane, overlayMtu } from "./data_plane.ts";
-import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
-import type { RingStatus } from "../ipam/ipam.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
-import { type ConnectionStatus, MeshTransport } from "./mesh_transport.ts";
+import { MeshTransport } from "./mesh_transport.ts";
+import type { Report } from "../client/wire.ts";
 import { loadPeerName, randomUid } from "./peer_name.ts";
 
 const log = logger("router");
-
-/** A peer as `status peers` and `report` show it. */
-export interface PeerReport {
-  /** Peer name. */
-  name: PeerName;
-  /** Nickname. */
-  nickname: string;
-  /** This run's UID (decimal). */
-  uid: string;
-  /** Topology version. */
-  version: number;
-  /** The connections it reports. */
-  connections: { name: PeerName; address: string; outbound: boolean; established: boolean }[];
-}
-
-/** The full state of the router as served by `GET /report`. */
-export interface Report {
-  /** meshnet version. */
-  version: string;
-  /** Our peer name. */
-  name: PeerName;
-  /** Our nickname. */
-  nickname: string;
-  /** This run's UID (decimal). */
-  uid: string;
-  /** Process id of the daemon. */
-  pid: number;
-  /** Start time, ISO 8601. */
-  startedAt: string;
-  /** The mesh control plane. */
-  router: {
-    /** Protocol name and version range, e.g. "meshnet 1..1". */
-    protocol: string;
-    /** Whether control messages are encrypted. */
-    encryption: boolean;
-    /** Whether peers learned from others are dialled. */
-    peerDiscovery: boolean;
-    /** Maximum connections, 0 for none. */
-    connLimit: number;
-    /** Mesh port. */
-    port: number;
-    /** Explicit and discovered targets with state. */
-    targets: (Omit<Target, "nextTry"> & { nextTry?: string })[];
-    /** Live connections, with the overlay carrying their data and its MTU once verified. */
-    connections: (ConnectionStatus & { overlay: string; mtu?: number })[];
-    /** Handshakes in progress. */
-    handshaking: number;
-    /** Every known peer. */
-    peers: PeerReport[];
-    /** Next hop per reachable destination (data plane). */
-    routes: Record<PeerName, PeerName>;
-    /** Connections closed since start. */
-    terminations: number;
-  };
-  /** Address management: per range the ring's state and who owns what; the host's exposed addresses. */
-  ipam: {
-    rings:
-      (Omit<RingStatus, "owned" | "free" | "reserve"> & { owned: string; free: string; reserve: string })[];
-    exposed: string[];
-  };
-  /** The sleeve's counters, drops by reason and links, and its crypto implementation. */
-  sleeve?: SleeveStats & { crypto: string };
-  /** DNS: domain, the server's address once up, and the live names; absent with --no-dns. */
-  dns?: DnsReport;
-}
 
 /** The router of one host. */
 export class Router {

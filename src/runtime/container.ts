@@ -1,11 +1,10 @@
 /**
- * How a CONTAINER argument becomes a network namespace: a chain of {@link Resolver}s (netns names,
- * paths and PIDs now; Docker and Podman later) asked in turn, the first that recognises the reference
- * answering. The result's id is what IPAM and DNS record the container under.
+ * What a container is to meshnet and how a runtime finds one: a {@link Container} (its id, which IPAM and
+ * DNS record it under, and its network namespace) and the {@link Resolver} interface that netns names,
+ * paths and PIDs (netns.ts) and Docker and Podman (docker.ts) implement; resolve.ts asks them in turn.
  *
  * @module
  */
-import { netnsResolver } from "./netns.ts";
 
 /** A container as the rest of meshnet sees it. */
 export interface Container {
@@ -35,31 +34,4 @@ export interface Resolver {
    * @param action the verb for error messages: "attach", "detach", …
    */
   resolve(ref: string, action: string): Promise<Container | undefined>;
-}
-
-/** Options of {@link resolveContainer}. */
-export interface ResolveOptions {
-  /** The verb for error messages; default "attach". */
-  action?: string;
-  /** Resolvers to ask in order; default: network namespaces only. */
-  resolvers?: readonly Resolver[];
-}
-
-/**
- * Finds the container `ref` names by asking each resolver in turn.
- *
- * @throws {Error} `Cannot attach c1: no such netns 'c1'; create it or pass a PID` when none knows it,
- *   or a resolver's own error for a reference it owns
- * @example
- * ```ts
- * const c = await resolveContainer("c1"); // { id: "c1", netnsPath: "/run/netns/c1", label: "c1" }
- * ```
- */
-export async function resolveContainer(ref: string, options: ResolveOptions = {}): Promise<Container> {
-  const action = options.action ?? "attach";
-  for (const r of options.resolvers ?? [netnsResolver]) {
-    const found = await r.resolve(ref, action);
-    if (found) return found;
-  }
-  throw new Error(`Cannot ${action} ${ref}: no such netns '${ref}'; create it or pass a PID`);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { libsodium, MAC_BYTES, type Sodium, sodium, tweetnaclSodium } from "../../ffi/sodium.ts";
 
 const ffi = libsodium();

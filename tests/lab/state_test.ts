@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  checkState,
-  type LabState,
-  readState,
-  removeState,
-  statePath,
-  writeState,
-} from "../../src/lab/state.ts";
+import { checkState, type LabState } from "../../src/lab/state.ts";
 import { between, prng } from "./prng.ts";
 
 const valid: LabState = {
@@ -75,20 +68,4 @@ Deno.test("checkState() on mutated states either accepts a consistent state or t
     }
     assert.equal(JSON.stringify(v), before, "checkState() must not change its input");
   }
-});
-
-Deno.test("writeState() and readState() round-trip; removeState() deletes; a corrupt file is refused", async () => {
-  try {
-    assert.equal(await readState(valid.prefix), undefined);
-    await writeState(valid);
-    assert.deepEqual(await readState(valid.prefix), valid);
-    await Deno.writeTextFile(statePath(valid.prefix), "{ not json");
-    await assert.rejects(
-      () => readState(valid.prefix),
-      /Cannot read lab state .*run 'meshnet lab down --prefix mnt9f9f-'/,
-    );
-  } finally {
-    await removeState(valid.prefix);
-  }
-  assert.equal(await readState(valid.prefix), undefined);
 });

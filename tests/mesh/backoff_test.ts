@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Backoff } from "../../src/mesh/backoff.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 Deno.test("Backoff.next() starts at 2 s and grows ×1.5 to the 6 min cap", () => {
   const backoff = new Backoff({ random: () => 0.5 });

@@ -9,7 +9,7 @@ import {
 import { handshake } from "../../src/mesh/handshake.ts";
 import { FakeClock, settle } from "../../src/mesh/testing/fake_clock.ts";
 import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 const INTERVAL = 30_000;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeFeatures, encodeFeatures, type Features } from "../../src/mesh/features.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 const sample: Features = {
   name: "ce:31:e0:06:45:1e",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeGossipMessage, encodeGossipMessage } from "../../src/mesh/gossip_message.ts";
 import { Tag } from "../../src/mesh/constants.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 const payload = new Uint8Array([1, 2, 3]);
 

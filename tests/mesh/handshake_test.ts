@@ -5,7 +5,7 @@ import { handshake, type HandshakeOptions, negotiateVersion } from "../../src/me
 import type { Duplex } from "../../src/mesh/stream.ts";
 import { FakeClock, settle } from "../../src/mesh/testing/fake_clock.ts";
 import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 function features(name: string): Omit<Features, "connId"> {
   return { name, nickname: `host-${name}`, uid: 1000n, overlays: ["sleeve"], version: "0.1.0", port: 6783 };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { MeshCore, OTHER_CHANNELS } from "../../src/mesh/mesh_core.ts";
 import type { Gossip } from "../../src/mesh/gossip.ts";
 import { Pump, simulatedPeerName } from "../../src/mesh/testing/pump.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { encodeGossipMessage, type GossipTag } from "../../src/mesh/gossip_message.ts";
 import { Peers } from "../../src/mesh/peers.ts";
 import { Channel, GOSSIP_INTERVAL_MS, Tag } from "../../src/mesh/constants.ts";

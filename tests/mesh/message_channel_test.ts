@@ -3,7 +3,7 @@ import { Tag } from "../../src/mesh/constants.ts";
 import { MessageChannel } from "../../src/mesh/message_channel.ts";
 import { AuthenticationError } from "../../src/mesh/protocol_crypto.ts";
 import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 const key = new Uint8Array(32).fill(7);
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Peers } from "../../src/mesh/peers.ts";
 import { comparePeers, type Peer } from "../../src/mesh/peer.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { TOPOLOGY_CHUNK_BYTES } from "../../src/mesh/constants.ts";
 
 const NAMES = ["a", "b", "c", "d", "e"];

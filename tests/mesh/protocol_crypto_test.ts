@@ -4,9 +4,9 @@ import {
   deriveSessionKey,
   generateKeyPair,
   makeNonce,
+  MESSAGE_SEAL_OVERHEAD,
   MessageOpener,
   MessageSealer,
-  SEAL_OVERHEAD,
 } from "../../src/mesh/protocol_crypto.ts";
 
 const password = new TextEncoder().encode("s3cret");
@@ -49,7 +49,7 @@ Deno.test("MessageSealer.seal() output opens in order on the other end", async (
   for (let i = 0; i < 5; i++) {
     const plain = Uint8Array.of(i, i + 1);
     const sealed = sealer.seal(plain);
-    assert.equal(sealed.length, plain.length + SEAL_OVERHEAD);
+    assert.equal(sealed.length, plain.length + MESSAGE_SEAL_OVERHEAD);
     assert.deepEqual(opener.open(sealed), plain);
   }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { bfs, Routes } from "../../src/mesh/routes.ts";
 import type { Peer, PeerConnection } from "../../src/mesh/peer.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { oracleNextHops } from "./route_oracle.ts";
 import { randomMesh } from "../../src/mesh/testing/pump.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Clock } from "../../src/mesh/clock.ts";
 import { FakeClock } from "../../src/mesh/testing/fake_clock.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { TokenBucket } from "../../src/mesh/token_bucket.ts";
 
 Deno.test("TokenBucket.take() allows a burst of 20, then one token per 50 ms", async () => {

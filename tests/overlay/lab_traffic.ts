@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { type Lab, meshnet } from "../../src/lab/mod.ts";
-import type { Report } from "../../src/router/router.ts";
+import type { Report } from "../../src/client/wire.ts";
 
 /** How often the polls below look again, in ms. */
 const POLL_MS = 100;

@@ -8,10 +8,12 @@ import { TOMBSTONE_GRACE_MS } from "../../src/dns/constants.ts";
 import { NameTable } from "../../src/dns/name_table.ts";
 import { UsageError } from "../../src/errors.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../../src/mesh/gossip.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
-import type { Attachment } from "../../src/router/attachments.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
+import type { Attachment } from "../../src/client/wire.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
-import { DnsService, EXTERN_ID, qualify } from "../../src/router/dns_service.ts";
+import { DnsService } from "../../src/router/dns_service.ts";
+import { qualify } from "../../src/dns/qualify.ts";
+import { EXTERN_ID } from "../../src/client/wire.ts";
 
 /** A mesh double: records the gossiper, every broadcast, and the peer-removed listeners. */
 class FakeMesh {
@@ -35,7 +37,27 @@ class FakeMesh {
 
 const PEERS = ["aa:00:00:00:00:01", "aa:00:00:00:00:02", "aa:00:00:00:00:03"];
 
-function service(name = PEERS[0], dir = Deno.makeTempDirSync({ prefix: "mnt-dns-" })) {
+/** Data directories made by {@link service}, removed by {@link dnsTest} after each test. */
+const made: string[] = [];
+
+/** Deno.test that removes the data directories the test made, also when it fails. */
+function dnsTest(name: string, fn: () => void | Promise<void>): void {
+  Deno.test(name, async () => {
+    try {
+      await fn();
+    } finally {
+      for (const dir of made.splice(0)) Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
+function tempDir(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "mnt-dns-" });
+  made.push(dir);
+  return dir;
+}
+
+function service(name = PEERS[0], dir = tempDir()) {
   const mesh = new FakeMesh(name);
   let now = 1_000_000;
   const dns = new DnsService({
@@ -68,7 +90,7 @@ function deliver(from: FakeMesh, to: DnsService): void {
   for (const d of from.broadcasts.splice(0)) for (const m of d.encode()) to.onGossipBroadcast(from.name, m);
 }
 
-Deno.test("qualify() appends the domain to bare hostnames and refuses bad names", () => {
+dnsTest("qualify() appends the domain to bare hostnames and refuses bad names", () => {
   assert.equal(qualify("web", "weave.local."), "web.weave.local.");
   assert.equal(qualify("Web.Weave.Local", "weave.local."), "web.weave.local.");
   assert.equal(qualify("db.example.com.", "weave.local."), "db.example.com.");
@@ -76,7 +98,7 @@ Deno.test("qualify() appends the domain to bare hostnames and refuses bad names"
   assert.throws(() => qualify("x".repeat(64), "weave.local."), UsageError);
 });
 
-Deno.test("DnsService.attached() registers the name for every address and broadcasts the deltas", () => {
+dnsTest("DnsService.attached() registers the name for every address and broadcasts the deltas", () => {
   const { dns, mesh } = service();
   assert.equal(dns.domain, "weave.local.");
   assert.deepEqual(dns.attached(attachment("c1", ["10.32.0.5/12", "fd00::5/64"]), { name: "web" }), []);
@@ -91,30 +113,36 @@ Deno.test("DnsService.attached() registers the name for every address and broadc
   assert.equal(dns.table.size, 2);
 });
 
-Deno.test("DnsService.attached() of a PID says why no resolv.conf is written; named ones wait for the server", () => {
-  const { dns, dir } = service();
-  const notes = dns.attached(attachment("pid-42", ["10.32.0.7/12"], "/proc/42/ns/net"), { name: "p" });
-  assert.equal(notes.length, 1);
-  assert.match(notes[0], /No resolv\.conf written for pid-42: only named network namespaces/);
-  dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
-  assert.throws(() => Deno.statSync(`${dir}/etc-netns/c1/resolv.conf`), Deno.errors.NotFound);
-  assert.deepEqual(dns.attached(attachment("c3", ["10.32.0.8/12"]), { name: "q", resolver: false }), []);
-});
+dnsTest(
+  "DnsService.attached() of a PID says why no resolv.conf is written; named ones wait for the server",
+  () => {
+    const { dns, dir } = service();
+    const notes = dns.attached(attachment("pid-42", ["10.32.0.7/12"], "/proc/42/ns/net"), { name: "p" });
+    assert.equal(notes.length, 1);
+    assert.match(notes[0], /No resolv\.conf written for pid-42: only named network namespaces/);
+    dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
+    assert.throws(() => Deno.statSync(`${dir}/etc-netns/c1/resolv.conf`), Deno.errors.NotFound);
+    assert.deepEqual(dns.attached(attachment("c3", ["10.32.0.8/12"]), { name: "q", resolver: false }), []);
+  },
+);
 
-Deno.test("DnsService.detached() removes the removed addresses' names, or all when the container is gone", () => {
-  const { dns, mesh } = service();
-  dns.attached(attachment("c1", ["10.32.0.5/12", "10.32.0.6/12"]), { name: "web" });
-  mesh.broadcasts = [];
-  dns.detached("c1", ["10.32.0.6/12"], false);
-  assert.deepEqual(live(dns.table), [`web.weave.local. 10.32.0.5 c1 ${PEERS[0]}`]);
-  dns.detached("c1", [], true);
-  assert.deepEqual(live(dns.table), []);
-  assert.equal(mesh.broadcasts.length, 2, "one tombstone delta per change");
-  dns.detached("c1", [], true);
-  assert.equal(mesh.broadcasts.length, 2, "nothing left to remove, nothing sent");
-});
+dnsTest(
+  "DnsService.detached() removes the removed addresses' names, or all when the container is gone",
+  () => {
+    const { dns, mesh } = service();
+    dns.attached(attachment("c1", ["10.32.0.5/12", "10.32.0.6/12"]), { name: "web" });
+    mesh.broadcasts = [];
+    dns.detached("c1", ["10.32.0.6/12"], false);
+    assert.deepEqual(live(dns.table), [`web.weave.local. 10.32.0.5 c1 ${PEERS[0]}`]);
+    dns.detached("c1", [], true);
+    assert.deepEqual(live(dns.table), []);
+    assert.equal(mesh.broadcasts.length, 2, "one tombstone delta per change");
+    dns.detached("c1", [], true);
+    assert.equal(mesh.broadcasts.length, 2, "nothing left to remove, nothing sent");
+  },
+);
 
-Deno.test("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
+dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
   const { dns } = service();
   assert.deepEqual(dns.add(EXTERN_ID, ["192.0.2.1", "192.0.2.2"], "ext.example.com"), [
     "ext.example.com. 192.0.2.1",
@@ -138,7 +166,7 @@ Deno.test("DnsService.add() and remove(): containers, outside addresses, narrowi
   assert.deepEqual(dns.names().map((e) => e.name), ["pidname.weave.local."]);
 });
 
-Deno.test("DnsService gossip: full state is a copy, merges return only what is new", () => {
+dnsTest("DnsService gossip: full state is a copy, merges return only what is new", () => {
   const a = service(PEERS[0]), b = service(PEERS[1]);
   assert.equal(a.dns.gossip(), undefined, "nothing to say while empty");
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
@@ -167,7 +195,7 @@ Deno.test("DnsService gossip: full state is a copy, merges return only what is n
   assert.equal(b.dns.onGossip(msg), undefined, "the old live entry does not come back");
 });
 
-Deno.test("DnsService.purge() drops tombstones only after the grace period (fake clock)", () => {
+dnsTest("DnsService.purge() drops tombstones only after the grace period (fake clock)", () => {
   const { dns, advance } = service();
   dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   dns.detached("c1", [], true);
@@ -179,7 +207,7 @@ Deno.test("DnsService.purge() drops tombstones only after the grace period (fake
   assert.equal(dns.table.size, 0);
 });
 
-Deno.test("DnsService drops the entries of a peer removed from the mesh, never its own", () => {
+dnsTest("DnsService drops the entries of a peer removed from the mesh, never its own", () => {
   const a = service(PEERS[0]), b = service(PEERS[1]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   b.dns.attached(attachment("c2", ["10.32.0.6/12"]), { name: "web" });
@@ -191,7 +219,7 @@ Deno.test("DnsService drops the entries of a peer removed from the mesh, never i
   assert.equal(b.dns.table.size, 1);
 });
 
-Deno.test("DnsService restores its own entries from the data directory", () => {
+dnsTest("DnsService restores its own entries from the data directory", () => {
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   a.dns.add(EXTERN_ID, ["192.0.2.1"], "ext.example.com");
@@ -214,45 +242,48 @@ Deno.test("DnsService restores its own entries from the data directory", () => {
   assert.equal(again.dns.table.size, 2, "the tombstone is kept, so the removal still wins");
 });
 
-Deno.test("DnsService peers converge to the union of their live local changes (seeded, random delivery)", () => {
-  for (let seed = 1; seed <= 30; seed++) {
-    const rnd = new SeededRandom(seed);
-    const peers = PEERS.map((p) => service(p));
-    const model = new Map<string, Set<string>>(PEERS.map((p) => [p, new Set()]));
-    const queue: { from: string; d: GossipData }[] = [];
-    for (let step = 0; step < 60; step++) {
-      const i = rnd.int(peers.length), p = peers[i];
-      const name = `n${rnd.int(4)}`, ip = `10.32.0.${rnd.int(5) + 1}`, ctr = `c${rnd.int(3)}`;
-      const mine = model.get(PEERS[i])!;
-      if (rnd.next() < 0.6) {
-        p.dns.add(ctr, [ip], name);
-        mine.add(`${name}.weave.local. ${ip} ${ctr} ${PEERS[i]}`);
-      } else {
-        p.dns.remove(ctr, { address: ip });
-        for (const row of [...mine]) if (row.includes(` ${ip} ${ctr} `)) mine.delete(row);
-      }
-      p.advance(rnd.int(1000));
-      for (const d of p.mesh.broadcasts.splice(0)) queue.push({ from: PEERS[i], d });
-      // Deliver a random part of the queue, in random order, sometimes twice.
-      while (queue.length && rnd.next() < 0.5) {
-        const { from, d } = queue.splice(rnd.int(queue.length), 1)[0];
-        for (const [j, q] of peers.entries()) {
-          if (PEERS[j] === from) continue;
-          for (const m of d.encode()) q.dns.onGossipBroadcast(from, m);
-          if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.onGossipBroadcast(from, m); }
+dnsTest(
+  "DnsService peers converge to the union of their live local changes (seeded, random delivery)",
+  () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const rnd = new SeededRandom(seed);
+      const peers = PEERS.map((p) => service(p));
+      const model = new Map<string, Set<string>>(PEERS.map((p) => [p, new Set()]));
+      const queue: { from: string; d: GossipData }[] = [];
+      for (let step = 0; step < 60; step++) {
+        const i = rnd.int(peers.length), p = peers[i];
+        const name = `n${rnd.int(4)}`, ip = `10.32.0.${rnd.int(5) + 1}`, ctr = `c${rnd.int(3)}`;
+        const mine = model.get(PEERS[i])!;
+        if (rnd.next() < 0.6) {
+          p.dns.add(ctr, [ip], name);
+          mine.add(`${name}.weave.local. ${ip} ${ctr} ${PEERS[i]}`);
+        } else {
+          p.dns.remove(ctr, { address: ip });
+          for (const row of [...mine]) if (row.includes(` ${ip} ${ctr} `)) mine.delete(row);
+        }
+        p.advance(rnd.int(1000));
+        for (const d of p.mesh.broadcasts.splice(0)) queue.push({ from: PEERS[i], d });
+        // Deliver a random part of the queue, in random order, sometimes twice.
+        while (queue.length && rnd.next() < 0.5) {
+          const { from, d } = queue.splice(rnd.int(queue.length), 1)[0];
+          for (const [j, q] of peers.entries()) {
+            if (PEERS[j] === from) continue;
+            for (const m of d.encode()) q.dns.onGossipBroadcast(from, m);
+            if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.onGossipBroadcast(from, m); }
+          }
         }
       }
+      // Anti-entropy: everyone's full state to everyone.
+      for (const p of peers) {
+        for (const q of peers) for (const m of p.dns.gossip()?.encode() ?? []) q.dns.onGossip(m);
+      }
+      const want = [...model.values()].flatMap((s) => [...s]).sort();
+      for (const p of peers) assert.deepEqual(live(p.dns.table), want, `seed ${seed} peer ${p.mesh.name}`);
     }
-    // Anti-entropy: everyone's full state to everyone.
-    for (const p of peers) {
-      for (const q of peers) for (const m of p.dns.gossip()?.encode() ?? []) q.dns.onGossip(m);
-    }
-    const want = [...model.values()].flatMap((s) => [...s]).sort();
-    for (const p of peers) assert.deepEqual(live(p.dns.table), want, `seed ${seed} peer ${p.mesh.name}`);
-  }
-});
+  },
+);
 
-Deno.test("DnsService gossip input: garbage and mutated messages throw or merge validly, never corrupt", () => {
+dnsTest("DnsService gossip input: garbage and mutated messages throw or merge validly, never corrupt", () => {
   const rnd = new SeededRandom(7);
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12", "fd00::5/64"]), { name: "web" });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
 import type { Lab } from "../../src/lab/mod.ts";
-import type { Report } from "../../src/router/router.ts";
+import type { Report } from "../../src/client/wire.ts";
 
 async function report(lab: Lab, host: string): Promise<Report> {
   const r = await meshnet(lab, host, ["report"]);

@@ -7,7 +7,7 @@ import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../..
 import { runCommand } from "../../src/lab/runner.ts";
 import { meshnetCommand } from "../../src/self.ts";
 import { IMAGE, PodmanHost, podmanMissing } from "../runtime/podman_fixture.ts";
-import { until } from "../runtime/poll.ts";
+import { until } from "../../testing/poll.ts";
 
 const VERSIONS = ["0.4.0", "1.0.0", "1.1.0"];
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DockerClient, dockerResolver, dockerSocket, parseEvent } from "../../src/runtime/docker.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 Deno.test("dockerSocket() honours DOCKER_HOST unix sockets and refuses other schemes", () => {
   assert.equal(dockerSocket(() => undefined), "/var/run/docker.sock");

@@ -13,7 +13,7 @@
 import type { PeerName } from "../gossip.ts";
 import { MeshCore } from "../mesh_core.ts";
 import { MESH_PORT } from "../constants.ts";
-import { SeededRandom } from "./seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 
 /** How the simulated network behaves. */
 export interface PumpOptions {

@@ -36,8 +36,8 @@ export enum HeartbeatKind {
 /** Payload bytes of a heartbeat before its padding: magic 4, kind 1, from 6, to 6, sequence 4, size 2. */
 export const HEARTBEAT_HEADER_SIZE = 23;
 
-/** Ethernet header bytes: dst MAC 6, src MAC 6, EtherType 2. */
-export const ETHERNET_HEADER_SIZE = 14;
+/** Bytes of an Ethernet header, defined once for both data planes. */
+export { ETHERNET_HEADER_SIZE } from "../../net/ethernet.ts";
 
 // ---- Tuning values: local choices. ----
 

@@ -37,6 +37,7 @@ import {
   ETHERNET_HEADER_SIZE,
   FALLBACK_MISSED,
   FASTDP_OVERLAY,
+  HEARTBEAT_ETHERTYPE,
   HEARTBEAT_MS,
   HEARTBEAT_SLOW_MS,
   HeartbeatKind,
@@ -46,7 +47,7 @@ import {
 } from "./constants.ts";
 import { type FdbWanted, planFdb } from "./fdb_plan.ts";
 import { decodeHeartbeat, encodeHeartbeat, HeartbeatError } from "./heartbeat.ts";
-import { HeartbeatSocket } from "./heartbeat_socket.ts";
+import { PacketSocket } from "../../../ffi/packet_socket.ts";
 import { PairHealth } from "./pair_health.ts";
 import { VxlanDevice } from "./vxlan_device.ts";
 
@@ -166,7 +167,7 @@ export class FastDp {
       device = VxlanDevice.create(nl, options.bridge, options.mtu);
       device.up();
       const d = device;
-      const socket = HeartbeatSocket.open(device.index, VXLAN_DEVICE);
+      const socket = PacketSocket.open(device.index, VXLAN_DEVICE, HEARTBEAT_ETHERTYPE);
       d.isolate(options.tap, options.bridge, options.us);
       return new FastDp(options, {
         send: (frame) => socket.send(frame),

@@ -77,8 +77,8 @@ export const PMTU_BODY_SIZE = 2;
 /** The destination peer of a flooded frame: every peer on the source's broadcast tree. */
 export const BROADCAST_PEER = 0xffff_ffff_ffff;
 
-/** Bytes of an Ethernet header (destination MAC, source MAC, EtherType). */
-export const ETHERNET_HEADER_SIZE = 14;
+/** Bytes of an Ethernet header, defined once for both data planes. */
+export { ETHERNET_HEADER_SIZE } from "../../net/ethernet.ts";
 
 /** Bytes of a virtio-net header (`struct virtio_net_hdr`, little-endian fields) before an offloaded frame. */
 export const VNET_HEADER_SIZE = 10;

@@ -5,7 +5,7 @@
  * @module
  */
 
-const PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+import { MAC_TEXT as PATTERN } from "../../net/mac.ts";
 
 /**
  * Parses a MAC-style name into its 48-bit value.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Pump, randomMesh, simulatedPeerName } from "../../../src/mesh/testing/pump.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { GOSSIP_INTERVAL_MS, ROUTE_RECALC_DEFER_MS } from "../../../src/mesh/constants.ts";
 import { oracleNextHops } from "../route_oracle.ts";
 import { comparePeers } from "../../../src/mesh/peer.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { FLOOD_MAC, planFdb, type VxlanEntry } from "../../../src/overlay/fastdp/fdb_plan.ts";
 import { expectedPermanent, learnedOk, VxlanTableModel } from "./vxlan_table_model.ts";
 

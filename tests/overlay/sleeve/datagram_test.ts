@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tweetnaclSodium } from "../../../ffi/sodium.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { BROADCAST_PEER, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
 import {
   DatagramBuilder,

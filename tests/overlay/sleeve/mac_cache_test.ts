@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { MacCache } from "../../../src/overlay/sleeve/mac_cache.ts";
 
 Deno.test("MacCache.learn() records owners and reports live moves only", () => {

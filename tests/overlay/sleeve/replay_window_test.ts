@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { ReplayWindow } from "../../../src/overlay/sleeve/replay_window.ts";
 
 Deno.test("ReplayWindow.accept() takes each number once, in any order within the window", () => {

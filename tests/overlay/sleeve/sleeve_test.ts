@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { tweetnaclSodium } from "../../../ffi/sodium.ts";
 import { endpoint } from "../../../ffi/packet_conn.ts";
-import { memoryFramePair } from "../../../ffi/memory_frame_device.ts";
-import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
+import { memoryFramePair } from "../../../ffi/testing/memory_frame_device.ts";
+import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
 import { SyscallError } from "../../../ffi/libc.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { DatagramBuilder } from "../../../src/overlay/sleeve/datagram.ts";
 import { FRAME_HOP_LIMIT, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
 import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";

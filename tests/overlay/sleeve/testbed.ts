@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { MemoryFrameDevice, memoryFramePair } from "../../../ffi/memory_frame_device.ts";
-import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
+import { MemoryFrameDevice, memoryFramePair } from "../../../ffi/testing/memory_frame_device.ts";
+import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
 import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
 import { tweetnaclSodium } from "../../../ffi/sodium.ts";

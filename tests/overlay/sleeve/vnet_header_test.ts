@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { RecordKind, VNET_HEADER_SIZE, VnetFlag, VnetGso } from "../../../src/overlay/sleeve/constants.ts";
 import { DatagramBuilder, DatagramError, RecordReader } from "../../../src/overlay/sleeve/datagram.ts";
 import {

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { SeededRandom } from "../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { MemoryQueue } from "./memory_queue.ts";
-import { checkPort, type Endpoint, endpoint, type PacketConn } from "./packet_conn.ts";
+import { checkPort, type Endpoint, endpoint, type PacketConn } from "../packet_conn.ts";
 
 /** Options for a {@link MemoryNetwork}. */
 export interface MemoryNetworkOptions {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { parseNetConf } from "../../../src/runtime/cni/config.ts";
+import { parseNetConf } from "../../src/cni/config.ts";
 
 Deno.test("deploy/cni/meshnet.conflist: every plugin config parses for every version it offers", () => {
   const list = JSON.parse(
-    Deno.readTextFileSync(new URL("../../../deploy/cni/meshnet.conflist", import.meta.url)),
+    Deno.readTextFileSync(new URL("../../deploy/cni/meshnet.conflist", import.meta.url)),
   );
   assert.equal(list.name, "meshnet");
   assert.deepEqual(list.cniVersions, ["0.4.0", "1.0.0", "1.1.0"]);

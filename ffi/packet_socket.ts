@@ -1,24 +1,14 @@
 /**
- * A raw packet socket (AF_PACKET, SOCK_RAW) bound to the VXLAN device: what it sends leaves through VXLAN to
- * the host its destination MAC's forwarding entry names, and it receives the heartbeat frames that arrive
- * through VXLAN. It listens to all protocols, because only such taps see a frame before the bridge takes it;
- * a classic BPF filter keeps everything but the heartbeat EtherType out in the kernel (no copy per data
- * frame), and outgoing frames are ignored. Non-blocking, synchronous FFI calls from the router's event
- * loop: a few frames per peer per second.
+ * A raw packet socket (AF_PACKET, SOCK_RAW) bound to one device that receives the frames of one EtherType
+ * (fastdp's heartbeats on the VXLAN device: what it sends leaves through VXLAN to the host its destination
+ * MAC's forwarding entry names). It listens to all protocols, because only such taps see a frame before a
+ * bridge takes it; a classic BPF filter keeps every other EtherType out in the kernel (no copy per data
+ * frame), and outgoing frames are ignored. Non-blocking, synchronous FFI calls from the caller's event
+ * loop: meant for a few frames per second.
  *
  * @module
  */
-import {
-  check,
-  EAGAIN,
-  errno,
-  libc,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOL_SOCKET,
-  SyscallError,
-} from "../../../ffi/libc.ts";
-import { HEARTBEAT_ETHERTYPE } from "./constants.ts";
+import { check, EAGAIN, errno, libc, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SyscallError } from "./libc.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -31,11 +21,11 @@ const SO_ATTACH_FILTER = 26;
 const SOL_PACKET = 263;
 const PACKET_IGNORE_OUTGOING = 23;
 
-/** `ldh [12]; jeq #HEARTBEAT_ETHERTYPE, 0, 1; ret #65535; ret #0` as struct sock_filter[]. */
-function heartbeatFilter(): Uint8Array {
+/** `ldh [12]; jeq #etherType, 0, 1; ret #65535; ret #0` as struct sock_filter[]. */
+function etherTypeFilter(etherType: number): Uint8Array {
   const code: [number, number, number, number][] = [
     [0x28, 0, 0, 12],
-    [0x15, 0, 1, HEARTBEAT_ETHERTYPE],
+    [0x15, 0, 1, etherType],
     [0x06, 0, 0, 0xffff],
     [0x06, 0, 0, 0],
   ];
@@ -50,8 +40,8 @@ function heartbeatFilter(): Uint8Array {
   return b;
 }
 
-/** Heartbeat frames in and out of one device. */
-export class HeartbeatSocket {
+/** Frames of one EtherType in and out of one device. */
+export class PacketSocket {
   readonly #fd: number;
   readonly #device: string;
   #closed = false;
@@ -62,18 +52,19 @@ export class HeartbeatSocket {
   }
 
   /**
-   * Opens a socket on the device with index `ifindex` (named `device` in errors).
+   * Opens a socket on the device with index `ifindex` (named `device` in errors) that receives the frames
+   * of `etherType`.
    *
    * @throws {SyscallError} when the socket cannot be made or bound (EPERM without CAP_NET_RAW)
    */
-  static open(ifindex: number, device: string): HeartbeatSocket {
+  static open(ifindex: number, device: string, etherType: number): PacketSocket {
     const c = libc();
     // Protocol 0: nothing is received until the filter is on and the socket is bound to the device.
     const fd = check(
       c.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
-      `Cannot open a packet socket for fastdp heartbeats on '${device}'`,
+      `Cannot open a packet socket for EtherType 0x${etherType.toString(16)} on '${device}'`,
     );
-    const filter = heartbeatFilter();
+    const filter = etherTypeFilter(etherType);
     const prog = new Uint8Array(16);
     const pv = new DataView(prog.buffer);
     pv.setUint16(0, filter.length / 8, true);
@@ -86,7 +77,7 @@ export class HeartbeatSocket {
     const one = Uint8Array.of(1, 0, 0, 0);
     const steps: [string, () => number][] = [
       [
-        "attach the heartbeat filter",
+        "attach the EtherType filter",
         () => c.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length),
       ],
       ["ignore outgoing frames", () => c.setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, one, one.length)],
@@ -96,16 +87,19 @@ export class HeartbeatSocket {
       if (step() < 0) {
         const e = errno();
         c.close(fd);
-        throw new SyscallError(`Cannot ${what} for fastdp heartbeats`, e);
+        throw new SyscallError(
+          `Cannot ${what} of the EtherType 0x${etherType.toString(16)} packet socket`,
+          e,
+        );
       }
     }
-    return new HeartbeatSocket(fd, device);
+    return new PacketSocket(fd, device);
   }
 
   /**
    * Sends one whole Ethernet frame.
    *
-   * @returns false when the kernel refused it (no buffer space, device down); the heartbeat is then lost
+   * @returns false when the kernel refused it (no buffer space, device down); the frame is then lost
    */
   send(frame: Uint8Array): boolean {
     return Number(libc().send(this.#fd, frame, BigInt(frame.length), MSG_DONTWAIT)) === frame.length;
@@ -122,7 +116,7 @@ export class HeartbeatSocket {
     if (n >= 0) return n;
     const e = errno();
     if (e === EAGAIN || e === ENETDOWN) return undefined;
-    throw new SyscallError(`Cannot receive fastdp heartbeats on '${this.#device}'`, e);
+    throw new SyscallError(`Cannot receive from the packet socket on '${this.#device}'`, e);
   }
 
   /** Closes the socket. Idempotent. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { parseNetConf } from "../../../src/runtime/cni/config.ts";
-import { CniError } from "../../../src/runtime/cni/error.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { parseNetConf } from "../../src/cni/config.ts";
+import { CniError } from "../../src/cni/error.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 const FULL = {
   cniVersion: "1.1.0",

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Attachment } from "../../router/attachments.ts";
+import type { Attachment } from "../client/wire.ts";
 import {
   ADD_TIMEOUT_MS,
   ATTACHMENT_ID_PREFIX,

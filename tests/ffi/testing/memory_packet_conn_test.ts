@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { MemoryNetwork } from "../../ffi/memory_packet_conn.ts";
-import { type Endpoint, endpoint } from "../../ffi/packet_conn.ts";
+import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
+import { type Endpoint, endpoint } from "../../../ffi/packet_conn.ts";
 
 Deno.test("MemoryNetwork.listen() delivers datagrams with their source endpoint", async () => {
   const net = new MemoryNetwork();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { attachmentId, runPlugin } from "../../../src/runtime/cni/plugin.ts";
+import { attachmentId, runPlugin } from "../../src/cni/plugin.ts";
 import { FakeRouter } from "./fake_router.ts";
 
 /** Spec versions every plugin test runs under, as the reference's AllSpecVersions. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ApiRouter, HttpError, MAX_BODY_BYTES, readForm, text } from "../../src/api/router.ts";
+import { HttpApi, HttpError, MAX_BODY_BYTES, readForm, text } from "../../src/api/http.ts";
 
-function api(): ApiRouter {
-  return new ApiRouter()
+function api(): HttpApi {
+  return new HttpApi()
     .add("GET", "/status", () => text(200, "ok"))
     .add("DELETE", "/peer/:name", (_r, p) => text(200, `removed ${p.name}`))
     .add("POST", "/connect", async (req) => text(200, (await readForm(req)).getAll("peer").join(",")))
@@ -19,14 +19,14 @@ async function call(method: string, path: string, body?: BodyInit): Promise<[num
   return [res.status, await res.text()];
 }
 
-Deno.test("ApiRouter handle() matches methods, paths and :params", async () => {
+Deno.test("HttpApi handle() matches methods, paths and :params", async () => {
   assert.deepEqual(await call("GET", "/status"), [200, "ok\n"]);
   assert.deepEqual(await call("DELETE", "/peer/ce%3A31"), [200, "removed ce:31\n"]);
   assert.deepEqual(await call("POST", "/connect", "peer=a&peer=b%3A1"), [200, "a,b:1\n"]);
   assert.deepEqual(await call("POST", "/connect?peer=q", "peer=a"), [200, "q,a\n"]);
 });
 
-Deno.test("ApiRouter handle() answers 404, 405, 413, handler statuses and 500 with a message", async () => {
+Deno.test("HttpApi handle() answers 404, 405, 413, handler statuses and 500 with a message", async () => {
   assert.deepEqual(await call("GET", "/nope"), [404, "Not found: GET /nope\n"]);
   assert.deepEqual(await call("POST", "/status"), [405, "Method POST is not allowed on /status\n"]);
   assert.equal((await call("POST", "/connect", "x".repeat(MAX_BODY_BYTES + 1)))[0], 413);
@@ -34,7 +34,7 @@ Deno.test("ApiRouter handle() answers 404, 405, 413, handler statuses and 500 wi
   assert.deepEqual(await call("GET", "/boom"), [500, "kaput\n"]);
 });
 
-Deno.test("ApiRouter handle() survives random paths and bodies (fuzz)", async () => {
+Deno.test("HttpApi handle() survives random paths and bodies (fuzz)", async () => {
   let seed = 99;
   const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   const alphabet = "/%:?&=abc0\u00ff\u4e00 +#";

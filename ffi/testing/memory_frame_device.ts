@@ -5,7 +5,7 @@
  * @module
  */
 import { MemoryQueue } from "./memory_queue.ts";
-import type { FrameDevice } from "./frame_device.ts";
+import type { FrameDevice } from "../frame_device.ts";
 
 /** Options for {@link memoryFramePair}. */
 export interface MemoryFrameOptions {

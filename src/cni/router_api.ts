@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { type ApiReply, type ApiRequestOptions, NotRunningError } from "../../api/client.ts";
+import { type ApiReply, type ApiRequestOptions, NotRunningError } from "../client/client.ts";
 import { CNI_ERROR } from "./constants.ts";
 import { CniError } from "./error.ts";
 
-/** Sends one request to the router's API (src/api/client.ts's apiRequest, or a double in tests). */
+/** Sends one request to the router's API (src/client/client.ts's apiRequest, or a double in tests). */
 export type RouterRequest = (method: string, path: string, opts?: ApiRequestOptions) => Promise<ApiReply>;
 
 /**

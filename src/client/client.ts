@@ -4,7 +4,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
+import { API_ADDRESS, API_PORT } from "./wire.ts";
 
 /** A reply from the API. */
 export interface ApiReply {

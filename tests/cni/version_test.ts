@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { assertSupported, compareVersions, versionAtLeast } from "../../../src/runtime/cni/version.ts";
-import { CniError } from "../../../src/runtime/cni/error.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { assertSupported, compareVersions, versionAtLeast } from "../../src/cni/version.ts";
+import { CniError } from "../../src/cni/error.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 Deno.test("compareVersions() orders like a tuple comparison (seeded property)", () => {
   const rnd = new SeededRandom(11);

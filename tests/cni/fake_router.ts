@@ -2,9 +2,9 @@
  * An in-memory stand-in for the router's attach/detach/ps API, for plugin tests without root: it records
  * attachments by id and hands out 10.32.0.N/12 in order.
  */
-import type { ApiReply, ApiRequestOptions } from "../../../src/api/client.ts";
-import { NotRunningError } from "../../../src/api/client.ts";
-import type { Attachment } from "../../../src/router/attachments.ts";
+import type { ApiReply, ApiRequestOptions } from "../../src/client/client.ts";
+import { NotRunningError } from "../../src/client/client.ts";
+import type { Attachment } from "../../src/client/wire.ts";
 
 /** The fake router: `request` is a RouterRequest; `attached` its state; `down` makes it not answer. */
 export class FakeRouter {

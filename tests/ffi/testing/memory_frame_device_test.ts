@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
-import { MemoryFrameDevice, memoryFramePair } from "../../ffi/memory_frame_device.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
+import { MemoryFrameDevice, memoryFramePair } from "../../../ffi/testing/memory_frame_device.ts";
 
 Deno.test("memoryFramePair() delivers frames in order to the other end, copied", async () => {
   const [a, b] = memoryFramePair({ mtu: 1400 });

@@ -1,5 +1,5 @@
 /**
- * The HTTP API's request router: a table of (method, path pattern, handler), with `:param` segments,
+ * The HTTP API's dispatch table: a table of (method, path pattern, handler), with `:param` segments,
  * bounded form bodies, and errors turned into plain-text replies: an {@link HttpError}'s status, 400 for a
  * {@link UsageError} (the caller's mistake), 500 with the error's message otherwise.
  *
@@ -39,8 +39,8 @@ function split(path: string): string[] {
   return path.split("/").filter((s) => s !== "");
 }
 
-/** Routes requests to handlers by method and path. */
-export class ApiRouter {
+/** Dispatches requests to handlers by method and path. */
+export class HttpApi {
   #routes: Route[] = [];
 
   /**

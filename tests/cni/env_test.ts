@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { parseCniArgs, parseCniEnv, validateIfname } from "../../../src/runtime/cni/env.ts";
-import { CniError } from "../../../src/runtime/cni/error.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { parseCniArgs, parseCniEnv, validateIfname } from "../../src/cni/env.ts";
+import { CniError } from "../../src/cni/error.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 Deno.test("parseCniEnv() needs per verb what the spec needs", () => {
   const e = parseCniEnv((n) =>

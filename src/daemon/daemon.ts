@@ -7,13 +7,13 @@
  *
  * @module
  */
-import { ApiRouter, text } from "../api/router.ts";
+import { HttpApi, text } from "../api/http.ts";
 import { registerRoutes } from "../api/routes.ts";
-import { API_ADDRESS, API_PORT } from "../mesh/constants.ts";
+import { API_ADDRESS, API_PORT } from "../client/wire.ts";
 import { logger } from "../log.ts";
-import type { RouterConfig } from "./config.ts";
-import { DataDir } from "./data_dir.ts";
-import { Router } from "./router.ts";
+import type { RouterConfig } from "../router/config.ts";
+import { DataDir } from "../router/data_dir.ts";
+import { Router } from "../router/router.ts";
 import { DockerClient, dockerSocket } from "../runtime/docker.ts";
 import { DockerWatcher } from "../runtime/docker_watcher.ts";
 
@@ -33,7 +33,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   const dir = new DataDir(config.dataDir);
   const router = new Router(config, dir);
   const stopped = Promise.withResolvers<void>();
-  const api = new ApiRouter();
+  const api = new HttpApi();
   registerRoutes(api, router, () => stopped.resolve());
   // The API port is bound first, as the lock that keeps one daemon per network namespace; it answers 503
   // until the router has started and the PID file is written.

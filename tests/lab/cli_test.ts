@@ -1,0 +1,34 @@
+/**
+ * `./meshnet lab …` as a user runs it (subprocesses, needs root). Lives beside the lab tests rather than
+ * in tests/cli/ because it builds real namespaces; each test uses its own prefix and removes it in finally.
+ */
+import assert from "node:assert/strict";
+import { labNamespaces } from "../../src/lab/namespaces.ts";
+import { uniquePrefix } from "../../src/lab/with_lab.ts";
+
+/** Runs `./meshnet lab ARGS` and returns its exit code and output. */
+async function lab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command("./meshnet", { args: ["lab", ...args], stdout: "piped", stderr: "piped" })
+    .output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("meshnet lab refuses bad flags and names with exit 2 and one clear line", async () => {
+  const p = await uniquePrefix();
+  const cases: [string[], RegExp][] = [
+    [["up", "--prefix", p, "--hosts", "three"], /Invalid host count 'three'/],
+    [["up", "--prefix", p, "--hosts", "0"], /Invalid host count '0': use a whole number from 1 to 200/],
+    [["up", "--prefix", p, "--topology", "ring"], /Unknown topology 'ring'/],
+    [["up", "--prefix", "Bad"], /Invalid lab prefix 'Bad'/],
+    [["exec", "--prefix", p, "h1"], /missing required argument 'cmd'/],
+    [["loss", "--prefix", p, "h1", "h2", "half"], /Invalid loss percent 'half'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await lab(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, re);
+    assert.doesNotMatch(r.err, /^\s+at /m);
+  }
+  assert.deepEqual(await labNamespaces(p), []);
+});

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { type LabState, readState, removeState, statePath, writeState } from "../../src/lab/state.ts";
+
+const valid: LabState = {
+  prefix: "mnt9f9f-",
+  hosts: 3,
+  containers: 2,
+  topology: "line",
+  cuts: [{ a: 1, b: 2 }],
+  losses: [{ a: 2, b: 3, percent: 30 }],
+};
+
+Deno.test("writeState() and readState() round-trip; removeState() deletes; a corrupt file is refused", async () => {
+  try {
+    assert.equal(await readState(valid.prefix), undefined);
+    await writeState(valid);
+    assert.deepEqual(await readState(valid.prefix), valid);
+    await Deno.writeTextFile(statePath(valid.prefix), "{ not json");
+    await assert.rejects(
+      () => readState(valid.prefix),
+      /Cannot read lab state .*run 'meshnet lab down --prefix mnt9f9f-'/,
+    );
+  } finally {
+    await removeState(valid.prefix);
+  }
+  assert.equal(await readState(valid.prefix), undefined);
+});
