@@ -5,7 +5,7 @@
  * @module
  */
 import type { Report } from "../router/router.ts";
-import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
+import { ringShares } from "./ring_shares.ts";
 
 function line(label: string, value: string | number): string {
   return `${label.padStart(20)}: ${value}`;
@@ -89,17 +89,11 @@ export function ipamText(r: Report): string {
   const reachable = new Set([r.name, ...Object.keys(r.router.routes)]);
   let out = "";
   for (const g of r.ipam.rings) {
-    const size = sizeOf(parseCIDR(g.range));
-    const owned = new Map<string, bigint>();
-    for (const t of g.tokens) {
-      const n = ipToBigInt(parseIP(t.end)) - ipToBigInt(parseIP(t.start)) + 1n;
-      owned.set(t.owner, (owned.get(t.owner) ?? 0n) + n);
-    }
     out += `${g.range}: ${g.state}\n`;
-    for (const [owner, n] of [...owned].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      const share = (Number((n * 10000n) / size) / 100).toFixed(1);
+    for (const { owner, size, percent } of ringShares(g)) {
       const tail = owner === r.name ? ` (${g.inUse} active)` : reachable.has(owner) ? "" : " - unreachable!";
-      out += `  ${owner}(${nick.get(owner) ?? "?"})`.padEnd(30) + ` ${n} IPs (${share}% of total)${tail}\n`;
+      out += `  ${owner}(${nick.get(owner) ?? "?"})`.padEnd(30) +
+        ` ${size} IPs (${percent.toFixed(1)}% of total)${tail}\n`;
     }
   }
   return out;

@@ -1,0 +1,124 @@
+/**
+ * The dashboard end to end: a three-host lab (full mesh, one DNS-named container per host), headless
+ * Chromium inside h1's namespace opening http://127.0.0.1:6784/, and the DOM read over the DevTools
+ * protocol while the page stays open. The page must show the three peers, their links with the data path,
+ * the named containers; after a cut between h1 and h2 the link must show as down or failed within 5 s
+ * without a reload. A screenshot goes to dist/test-artifacts/dashboard.png (docs/dashboard.png with
+ * MESHNET_UPDATE_SCREENSHOT=1). The view's logic is covered in tests/api/dashboard_view_test.ts.
+ */
+import assert from "node:assert/strict";
+import { meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
+import { Chromium } from "./chromium.ts";
+
+/** Bounded poll: `check` every `everyMs` until it returns a value, or fail naming `what` after `ms`. */
+async function until<T>(
+  what: string,
+  ms: number,
+  check: () => Promise<T | undefined>,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${ms} ms waiting for ${what} (${last ?? ""})`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** What the test reads off the page. */
+interface PageState {
+  nodes: string[];
+  links: { between: string; state: string; path: string }[];
+  dns: string[];
+  containers: string[];
+  marker: unknown;
+}
+
+const READ_PAGE = `(() => ({
+  nodes: [...document.querySelectorAll("#topology g.node")].map((g) => g.textContent),
+  links: [...document.querySelectorAll("#links tr.link")].map((r) => ({
+    between: r.cells[0].textContent, state: r.dataset.state, path: r.cells[2].textContent })),
+  dns: [...document.querySelectorAll("#dns tr.dns-entry")].map((r) => r.cells[0].textContent),
+  containers: [...document.querySelectorAll("#containers tr.container")].map((r) => r.textContent),
+  marker: window.__testMarker,
+}))()`;
+
+function link(s: PageState, a: string, b: string) {
+  return s.links.find((l) => l.between === `${a} — ${b}` || l.between === `${b} — ${a}`);
+}
+
+Deno.test("dashboard: three peers, fastdp links and named containers live in Chromium; a cut shows within 5 s", async () => {
+  await withLab({ hosts: 3, containers: 1 }, async (lab) => {
+    const names = await startMeshnet(lab, [], { dnsNames: true });
+    assert.equal(names.size, 3);
+    // Fastdp and the DNS names settle first, so the page's first view is the steady state.
+    await until("h1 to have fastdp to h2 and h3 and three DNS names", 60_000, async () => {
+      const r = JSON.parse((await meshnet(lab, 1, ["report"])).stdout);
+      const fast = r.router.connections.filter((c: { overlay: string; state: string }) =>
+        c.overlay === "fastdp" && c.state === "established"
+      );
+      return fast.length === 2 && r.dns?.entries.length === 3 ? true : undefined;
+    }, 500);
+
+    const browser = await Chromium.open(lab, "h1", "http://127.0.0.1:6784/");
+    try {
+      const ready = await until("the page to show the mesh", 30_000, async () => {
+        const s = await browser.evaluate<PageState>(READ_PAGE);
+        const fast = ["h2", "h3"].every((p) => {
+          const l = link(s, "h1", p);
+          return l?.state === "established" && l.path === "fastdp";
+        });
+        return s.nodes.length === 3 && fast && link(s, "h2", "h3")?.state === "established" &&
+            s.dns.length === 3
+          ? s
+          : undefined;
+      });
+      for (const h of ["h1", "h2", "h3"]) {
+        assert.ok(
+          ready.nodes.some((n) => n.includes(h) && n.includes(names.get(h)!)),
+          `node ${h}: ${ready.nodes}`,
+        );
+      }
+      for (const c of ["h1c1", "h2c1", "h3c1"]) {
+        assert.ok(ready.dns.includes(`${c}.weave.local.`), `DNS name ${c}: ${ready.dns}`);
+      }
+      assert.ok(
+        ready.containers.some((c) => c.includes("h1c1.weave.local.")),
+        `h1's container: ${ready.containers}`,
+      );
+
+      await new Promise((r) => setTimeout(r, 1_500)); // two views apart, so the counters show rates
+      const shot = await browser.screenshot();
+      const path = Deno.env.get("MESHNET_UPDATE_SCREENSHOT") === "1"
+        ? "docs/dashboard.png"
+        : "dist/test-artifacts/dashboard.png";
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      await Deno.writeFile(path, shot);
+
+      await browser.evaluate("window.__testMarker = 'no reload'");
+      await lab.cut(1, 2);
+      const cutAt = Date.now();
+      const after = await until("the page to show h1 — h2 down", 10_000, async () => {
+        const s = await browser.evaluate<PageState>(READ_PAGE);
+        const l = link(s, "h1", "h2");
+        return l === undefined || l.state === "down" || l.state === "failed" ? s : undefined;
+      }, 100);
+      const elapsed = Date.now() - cutAt;
+      assert.equal(after.marker, "no reload", "the page was reloaded");
+      assert.ok(link(after, "h1", "h2"), `the cut link is still drawn: ${JSON.stringify(after.links)}`);
+      console.log(`dashboard: the cut showed after ${elapsed} ms`);
+      assert.ok(elapsed <= 5_000, `the cut showed after ${elapsed} ms, over 5 s`);
+      assert.equal(link(after, "h1", "h3")?.state, "established", "the uncut link stays up");
+    } finally {
+      await browser.close();
+    }
+  });
+});
