@@ -38,14 +38,41 @@ export function statusText(r: Report): string {
     line("PeerDiscovery", m.peerDiscovery ? "enabled" : "disabled"),
     line("Targets", m.targets.filter((t) => t.explicit).length),
     line("Connections", `${states.length}${states.length ? ` (${counts(states)})` : ""}`),
+    ...failedTargets(r),
     line("Peers", `${m.peers.length} (with ${established} established connections)`),
     line("ConnLimit", m.connLimit === 0 ? "none" : m.connLimit),
     "",
     line("Service", "ipam"),
     ...r.ipam.rings.flatMap((g) => [line("Status", g.state), line("Range", g.range)]),
     line("Exposed", r.ipam.exposed.join(" ") || "none"),
+    ...(r.dns
+      ? [
+        "",
+        line("Service", "dns"),
+        line("Domain", r.dns.domain),
+        line("Upstream", r.dns.upstream?.join(", ") || "none"),
+        line("TTL", r.dns.ttl),
+        line("Entries", r.dns.entries.length),
+      ]
+      : []),
     "",
   ].join("\n");
+}
+
+/**
+ * One line per failed target under the connection count, with its error; for an address learned by
+ * discovery (a peer's address as another peer sees it, often on a network this host is not on), what that
+ * means and how to stop the attempts.
+ */
+function failedTargets(r: Report): string[] {
+  return r.router.targets.filter((t) => t.state === "failed").map((t) => {
+    const why = t.explicit
+      ? `${t.lastError ?? "failed"}; retrying at ${t.nextTry}`
+      : `${t.lastError ?? "failed"}; this address was learned by discovery from another peer and cannot be ` +
+        "reached from here (harmless when that peer is connected another way; launch with --no-discovery " +
+        "to dial only the peers given)";
+    return `${"".padStart(22)}failed ${t.address}: ${why}`;
+  });
 }
 
 /** `status connections`: live connections, then targets that are not connected with their last error. */
