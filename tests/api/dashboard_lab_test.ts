@@ -3,11 +3,12 @@
  * Chromium inside h1's namespace opening http://127.0.0.1:6784/, and the DOM read over the DevTools
  * protocol while the page stays open. The page must show the three peers, their links with the data path,
  * the named containers; after a cut between h1 and h2 the link must show as down or failed within 5 s
- * without a reload. A screenshot goes to dist/test-artifacts/dashboard.png (docs/dashboard.png with
- * MESHNET_UPDATE_SCREENSHOT=1). The view's logic is covered in tests/api/dashboard_view_test.ts.
+ * without a reload. Screenshots before and after the cut go to dist/test-artifacts/dashboard.png and
+ * dashboard-cut.png (to docs/ with MESHNET_UPDATE_SCREENSHOT=1). The view's logic is covered in tests/api/dashboard_view_test.ts.
  */
 import assert from "node:assert/strict";
-import { meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
+import { type Lab, meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
+import type { Report } from "../../src/router/router.ts";
 import { Chromium } from "./chromium.ts";
 
 /** Bounded poll: `check` every `everyMs` until it returns a value, or fail naming `what` after `ms`. */
@@ -55,6 +56,45 @@ function link(s: PageState, a: string, b: string) {
   return s.links.find((l) => l.between === `${a} — ${b}` || l.between === `${b} — ${a}`);
 }
 
+/** The CLI against h1's router: `status --json` is the report, views are its slices, `ps --json` parses. */
+async function checkCli(lab: Lab): Promise<void> {
+  const run = async (...args: string[]) => {
+    const r = await meshnet(lab, 1, args);
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const [status, report] = [JSON.parse(await run("status", "--json")), JSON.parse(await run("report"))];
+  // Counters, connection ages and retry times move between the two calls; identity and structure do not.
+  const stable = (r: Report) => ({
+    name: r.name,
+    nickname: r.nickname,
+    uid: r.uid,
+    pid: r.pid,
+    startedAt: r.startedAt,
+    protocol: r.router.protocol,
+    peers: r.router.peers.map((p) => p.name).sort(),
+    connections: r.router.connections.map((c) => [c.name, c.state, c.overlay]).sort(),
+    rings: r.ipam.rings.map((g) => [g.range, g.state, g.tokens]),
+    dns: r.dns?.entries,
+  });
+  assert.deepEqual(stable(status), stable(report));
+  const peers = JSON.parse(await run("status", "peers", "--json")) as Report["router"]["peers"];
+  assert.deepEqual(peers.map((p) => p.name).sort(), stable(report).peers);
+  assert.deepEqual(
+    JSON.parse(await run("status", "ipam", "--json")).rings.map((g: { range: string }) => g.range),
+    [
+      "10.32.0.0/12",
+    ],
+  );
+  const ps = JSON.parse(await run("ps", "--json")) as { addresses: string[] }[];
+  assert.deepEqual(ps.map((a) => a.addresses), [["10.32.1.1/12"]]);
+  assert.match(
+    await run("status"),
+    /\n +Service: dns\n +Domain: weave\.local\.\n +Upstream: .*\n +TTL: 1\n +Entries: 3\n/,
+  );
+  assert.match(await run("ui"), /is at http:\/\/127\.0\.0\.1:6784\//);
+}
+
 Deno.test("dashboard: three peers, fastdp links and named containers live in Chromium; a cut shows within 5 s", async () => {
   await withLab({ hosts: 3, containers: 1 }, async (lab) => {
     const names = await startMeshnet(lab, [], { dnsNames: true });
@@ -67,6 +107,8 @@ Deno.test("dashboard: three peers, fastdp links and named containers live in Chr
       );
       return fast.length === 2 && r.dns?.entries.length === 3 ? true : undefined;
     }, 500);
+
+    await checkCli(lab);
 
     const browser = await Chromium.open(lab, "h1", "http://127.0.0.1:6784/");
     try {
@@ -96,12 +138,9 @@ Deno.test("dashboard: three peers, fastdp links and named containers live in Chr
       );
 
       await new Promise((r) => setTimeout(r, 1_500)); // two views apart, so the counters show rates
-      const shot = await browser.screenshot();
-      const path = Deno.env.get("MESHNET_UPDATE_SCREENSHOT") === "1"
-        ? "docs/dashboard.png"
-        : "dist/test-artifacts/dashboard.png";
-      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      await Deno.writeFile(path, shot);
+      const dir = Deno.env.get("MESHNET_UPDATE_SCREENSHOT") === "1" ? "docs" : "dist/test-artifacts";
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeFile(`${dir}/dashboard.png`, await browser.screenshot());
 
       await browser.evaluate("window.__testMarker = 'no reload'");
       await lab.cut(1, 2);
@@ -117,6 +156,7 @@ Deno.test("dashboard: three peers, fastdp links and named containers live in Chr
       console.log(`dashboard: the cut showed after ${elapsed} ms`);
       assert.ok(elapsed <= 5_000, `the cut showed after ${elapsed} ms, over 5 s`);
       assert.equal(link(after, "h1", "h3")?.state, "established", "the uncut link stays up");
+      await Deno.writeFile(`${dir}/dashboard-cut.png`, await browser.screenshot());
     } finally {
       await browser.close();
     }

@@ -90,6 +90,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .node.self circle { stroke: #1565c0; stroke-width: 4; }
 .node.unreachable circle { stroke: var(--bad); stroke-dasharray: 4 3; fill: #ffebee !important; }
 .node.address circle { fill: #eee !important; stroke: var(--bad); }
+.node text { paint-order: stroke; stroke: #fff; stroke-width: 4px; }
 .node .nick { font-weight: 600; font-size: 13px; }
 .node .name { font-size: 10px; fill: #555; }
 .legend { font-size: .85em; color: var(--muted); display: flex; gap: 1em; }
@@ -191,7 +192,7 @@ export const APP_JS = String.raw`"use strict";
       return el("tr", { "class": "link", "data-a": l.a, "data-b": l.b, "data-state": l.state }, [
         td(peerLabel(byName, l.a) + " — " + peerLabel(byName, l.b)),
         td(l.state, "state " + l.state),
-        td(l.overlay ? l.overlay + (l.overlayNote ? " (" + l.overlayNote + ")" : "") : (l.local ? "" : "—")),
+        td(l.overlay ? l.overlay + (l.overlayNote && l.state !== "down" ? " (" + l.overlayNote + ")" : "") : (l.local ? "" : "—")),
         td(l.encrypted === undefined ? "" : l.encrypted ? "encrypted" : "none"),
         td(l.mtu, "num"),
         td(l.address),
