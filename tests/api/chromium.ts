@@ -29,6 +29,8 @@ export class Chromium {
   #waiting = new Map<number, (r: Reply) => void>();
   #session = "";
   #reader: Promise<void>;
+  /** Chromium's exit, after the FIFO it may have left blocked is unblocked. */
+  #exited: Promise<unknown> = Promise.resolve();
 
   private constructor(child: Deno.ChildProcess, dir: string, input: Deno.FsFile, output: Deno.FsFile) {
     this.#child = child;
@@ -72,15 +74,27 @@ export class Chromium {
       `--window-size=${width},${height}`,
       "about:blank",
     ]);
-    const [input, output] = await Promise.all([
-      Deno.open(`${dir}/in`, { write: true }),
-      Deno.open(`${dir}/out`, { read: true }),
-    ]);
+    // Opening a FIFO blocks until its other end is opened: `in` is opened read-write (which never blocks);
+    // `out` waits for Chromium, and if Chromium's shell exits first, our own writer unblocks it.
+    const input = await Deno.open(`${dir}/in`, { read: true, write: true });
+    const exited = child.status.then(async (s) => {
+      (await Deno.open(`${dir}/out`, { read: true, write: true })).close();
+      return s;
+    });
+    const output = await Deno.open(`${dir}/out`, { read: true });
     const c = new Chromium(child, dir, input, output);
-    const { targetId } = await c.#send("Target.createTarget", { url });
-    const { sessionId } = await c.#send("Target.attachToTarget", { targetId, flatten: true });
-    c.#session = sessionId as string;
-    return c;
+    c.#exited = exited;
+    try {
+      const died = exited.then((s) => Promise.reject(new Error(`Chromium exited with code ${s.code}`)));
+      died.catch(() => {});
+      const { targetId } = await Promise.race([c.#send("Target.createTarget", { url }), died]);
+      const { sessionId } = await c.#send("Target.attachToTarget", { targetId, flatten: true });
+      c.#session = sessionId as string;
+      return c;
+    } catch (err) {
+      await c.close();
+      throw err;
+    }
   }
 
   /** Evaluates `expression` in the page and returns its value (JSON-serialisable). */
@@ -120,6 +134,7 @@ export class Chromium {
       }
       await this.#child.status;
     }
+    await this.#exited.catch(() => {});
     for (const f of [this.#in, this.#out]) {
       try {
         f.close();

@@ -143,6 +143,19 @@ Deno.test("dashboard: three peers, fastdp links and named containers live in Chr
       await Deno.writeFile(`${dir}/dashboard.png`, await browser.screenshot());
 
       await browser.evaluate("window.__testMarker = 'no reload'");
+      // A change elsewhere in the mesh (a name added on h2) reaches the open page within 2 s.
+      const [h2c1] = lab.containersOf(2);
+      const added = await meshnet(lab, 2, ["dns-add", "-h", "extra", h2c1]);
+      assert.equal(added.code, 0, added.stderr);
+      const addedAt = Date.now();
+      await until("the page to show extra.weave.local.", 10_000, async () => {
+        const s = await browser.evaluate<PageState>(READ_PAGE);
+        return s.dns.includes("extra.weave.local.") ? true : undefined;
+      }, 100);
+      const shown = Date.now() - addedAt;
+      console.log(`dashboard: a DNS name added on h2 showed on h1's page after ${shown} ms`);
+      assert.ok(shown <= 2_000, `the new name showed after ${shown} ms, over 2 s`);
+
       await lab.cut(1, 2);
       const cutAt = Date.now();
       const after = await until("the page to show h1 — h2 down", 10_000, async () => {

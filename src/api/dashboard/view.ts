@@ -73,6 +73,7 @@ export interface ViewRing {
 export interface ViewCounters {
   /** The sleeve's UDP and frame counters; absent when it is not running. */
   sleeve?: {
+    /** UDP datagrams and payload bytes sent and received, frames relayed for others, datagrams dropped. */
     datagramsSent: number;
     bytesSent: number;
     datagramsReceived: number;
@@ -86,9 +87,13 @@ export interface ViewCounters {
 
 /** The VXLAN device's kernel counters. */
 export interface FastdpCounters {
+  /** Packets received on the device (decapsulated). */
   rxPackets: number;
+  /** Bytes of those packets. */
   rxBytes: number;
+  /** Packets sent through the device (to be encapsulated). */
   txPackets: number;
+  /** Bytes of those packets. */
   txBytes: number;
 }
 
