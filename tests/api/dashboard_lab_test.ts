@@ -3,7 +3,8 @@
  * Chromium inside h1's namespace opening http://127.0.0.1:6784/, and the DOM read over the DevTools
  * protocol while the page stays open. The page must show the three peers, their links with the data path,
  * the named containers; after a cut between h1 and h2 the link must show as down or failed within 5 s
- * without a reload. Screenshots before and after the cut go to dist/test-artifacts/dashboard.png and
+ * without a reload, and once h1 is cut off from both others the page shows the partition and the
+ * unreachable peers. Screenshots before and after the cut go to dist/test-artifacts/dashboard.png and
  * dashboard-cut.png (to docs/ with MESHNET_UPDATE_SCREENSHOT=1). The view's logic is covered in tests/api/dashboard_view_test.ts.
  */
 import assert from "node:assert/strict";
@@ -170,6 +171,18 @@ Deno.test("dashboard: three peers, fastdp links and named containers live in Chr
       assert.ok(elapsed <= 5_000, `the cut showed after ${elapsed} ms, over 5 s`);
       assert.equal(link(after, "h1", "h3")?.state, "established", "the uncut link stays up");
       await Deno.writeFile(`${dir}/dashboard-cut.png`, await browser.screenshot());
+
+      // Cut off from both: h1 alone is a partition, h2 and h3 unreachable, and the page says so.
+      await lab.cut(1, 3);
+      const alone = await until("the page to show h1 partitioned", 30_000, async () => {
+        const a = await browser.evaluate<{ alerts: string; unreachable: string[] }>(`({
+          alerts: document.getElementById("alerts").textContent,
+          unreachable: [...document.querySelectorAll("#topology g.node.unreachable .nick")].map((t) => t.textContent),
+        })`);
+        return /Partitioned/.test(a.alerts) && a.unreachable.length === 2 ? a : undefined;
+      }, 250);
+      assert.deepEqual(alone.unreachable.sort(), ["h2", "h3"]);
+      assert.match(alone.alerts, /Unreachable from here: h2, h3|Unreachable from here: h3, h2/);
     } finally {
       await browser.close();
     }

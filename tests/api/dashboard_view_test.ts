@@ -5,7 +5,7 @@
  * those links. The embedded script must parse. The page in a browser is tests/api/dashboard_lab_test.ts.
  */
 import assert from "node:assert/strict";
-import { dashboardView } from "../../src/api/dashboard/view.ts";
+import { dashboardView, newViewMemory } from "../../src/api/dashboard/view.ts";
 import { APP_JS } from "../../src/api/dashboard/assets.ts";
 import { between, prng } from "../lab/prng.ts";
 import { A, B, C, conn, peer, report } from "./report_fixture.ts";
@@ -156,4 +156,33 @@ Deno.test("view: seeded random gossip: established iff both ends say so; partiti
 
 Deno.test("the embedded dashboard script parses", () => {
   assert.doesNotThrow(() => new Function(APP_JS));
+});
+
+Deno.test("view: a peer the topology dropped stays, lost and unreachable, with its failed target drawn to it", () => {
+  const memory = newViewMemory();
+  const before = report([
+    peer(A, "h1", [conn(B, "198.18.0.2:6783", true)]),
+    peer(B, "h2", [conn(A, "x:1", false)]),
+  ]);
+  dashboardView(before, [], undefined, 0, memory);
+  const after = report([peer(A, "h1", [])], {
+    targets: [{
+      address: "198.18.0.2:6783",
+      explicit: true,
+      state: "connecting",
+      lastError: "no answer within 5 s",
+    }],
+  });
+  const v = dashboardView(after, [], undefined, 1, memory);
+  assert.deepEqual(v.peers.map((p) => [p.nickname, p.reachable, p.lost]), [["h1", true, false], [
+    "h2",
+    false,
+    true,
+  ]]);
+  assert.deepEqual(v.links.map((l) => [l.b, l.state, l.reason]), [[
+    B,
+    "failed",
+    "no answer within 5 s; dialling again",
+  ]]);
+  assert.deepEqual(v.partitions, [[A], [B]]);
 });

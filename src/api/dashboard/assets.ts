@@ -181,7 +181,7 @@ export const APP_JS = String.raw`"use strict";
         svg("text", { "class": "nick", x: p.x, y: p.y + 44, "text-anchor": "middle" },
           [peer ? peer.nickname + (peer.self ? " (this host)" : "") : "?"]),
         svg("text", { "class": "name", x: p.x, y: p.y + 58, "text-anchor": "middle" },
-          [peer ? peer.name + (peer.reachable ? "" : " — unreachable") : n.id + " — no answer"]),
+          [peer ? peer.name + (peer.reachable ? "" : peer.lost ? " — cut off" : " — unreachable") : n.id + " — no answer"]),
       ]));
     });
     g.replaceChildren.apply(g, out);
@@ -203,10 +203,10 @@ export const APP_JS = String.raw`"use strict";
 
   function renderAlerts(v, byName) {
     var alerts = [];
+    function group(g) { return "{" + g.map(function (n) { return peerLabel(byName, n); }).join(", ") + "}"; }
     if (v.partitions.length > 1) {
-      alerts.push("Partitioned: " + v.partitions.map(function (g) {
-        return "{" + g.map(function (n) { return peerLabel(byName, n); }).join(", ") + "}";
-      }).join(" | "));
+      alerts.push("Partitioned: this side " + group(v.partitions[0]) + ", cut off " +
+        v.partitions.slice(1).map(group).join(" "));
     }
     var unreachable = v.peers.filter(function (p) { return !p.reachable; });
     if (unreachable.length) {

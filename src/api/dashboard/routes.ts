@@ -14,7 +14,7 @@ import type { Router } from "../../router/router.ts";
 import { logger } from "../../log.ts";
 import { type ApiRouter, json } from "../router.ts";
 import { APP_CSS, APP_JS, PAGE_HTML } from "./assets.ts";
-import { type DashboardView, dashboardView } from "./view.ts";
+import { type DashboardView, dashboardView, newViewMemory } from "./view.ts";
 import { vxlanCounters } from "./vxlan_counters.ts";
 
 const log = logger("dashboard");
@@ -25,7 +25,7 @@ export const TICK_MS = 500;
 /** Takes views of a router and feeds them to the open event streams. */
 export class DashboardFeed {
   #router: Router;
-  #hostPeers = new Map<string, string>();
+  #memory = newViewMemory();
   #streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   #timer?: ReturnType<typeof setInterval>;
   #last = "";
@@ -44,7 +44,7 @@ export class DashboardFeed {
       r.attachments.list(),
       vxlanCounters(),
       Date.now(),
-      this.#hostPeers,
+      this.#memory,
     );
   }
 

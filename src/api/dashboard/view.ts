@@ -23,6 +23,8 @@ export interface ViewPeer {
   self: boolean;
   /** True when the data plane has a route to it (always true for self). */
   reachable: boolean;
+  /** True when the topology no longer has it (every path to it is gone); known from earlier views. */
+  lost: boolean;
   /** Index of its partition in {@link DashboardView.partitions}. */
   partition: number;
 }
@@ -124,6 +126,19 @@ export interface DashboardView {
   counters: ViewCounters;
 }
 
+/** What the views of one router remember from earlier ones (see {@link dashboardView}). */
+export interface ViewMemory {
+  /** The peer last seen at each underlay host. */
+  hostPeers: Map<string, string>;
+  /** Every peer seen, with its nickname. */
+  peers: Map<string, string>;
+}
+
+/** An empty {@link ViewMemory}. */
+export function newViewMemory(): ViewMemory {
+  return { hostPeers: new Map(), peers: new Map() };
+}
+
 /** The host of a `host:port` or `[v6]:port` address. */
 function hostOf(address: string): string {
   const m = /^\[(.*)\]:\d+$/.exec(address) ?? /^(.*):\d+$/.exec(address);
@@ -181,19 +196,26 @@ function components(peers: string[], edges: [string, string][], self: string): s
  * @param containers the attachments of this host (`GET /ps`)
  * @param fastdp the VXLAN device's counters, when it exists
  * @param now the time of the snapshot, Unix ms
- * @param hostPeers the peer last seen at each underlay host; updated here, kept by the caller across views so a
- *   target whose connection just closed is still drawn to its peer
+ * @param memory what earlier views saw, updated here and kept by the caller across views: a target whose
+ *   connection closed is still drawn to its peer, and a peer the topology dropped (no path to it is left)
+ *   still shows, as lost
  */
 export function dashboardView(
   report: Report,
   containers: Attachment[],
   fastdp: FastdpCounters | undefined,
   now: number,
-  hostPeers: Map<string, string> = new Map(),
+  memory: ViewMemory = newViewMemory(),
 ): DashboardView {
+  const { hostPeers, peers: seen } = memory;
   const m = report.router;
   const nick = new Map(m.peers.map((p) => [p.name, p.nickname]));
   nick.set(report.name, report.nickname);
+  for (const [name, nickname] of nick) seen.set(name, nickname);
+  for (const [name, nickname] of seen) if (!nick.has(name)) nick.set(name, nickname);
+  const lost = new Set(
+    [...seen.keys()].filter((n) => n !== report.name && !m.peers.some((p) => p.name === n)),
+  );
   const reachable = new Set([report.name, ...Object.keys(m.routes)]);
 
   // Gossip: what each peer says about its connections.
@@ -243,7 +265,7 @@ export function dashboardView(
   }
   const connected = new Set(m.connections.map((c) => c.name));
   for (const t of m.targets) {
-    if (t.state !== "failed" && !(t.state === "waiting" && t.lastError)) continue;
+    if (t.state === "connected" || t.lastError === undefined) continue;
     const peer = hostPeers.get(hostOf(t.address));
     if (peer !== undefined && (connected.has(peer) || peer === report.name)) continue;
     const b = peer ?? t.address;
@@ -252,13 +274,13 @@ export function dashboardView(
       a: report.name,
       b,
       state: "failed",
-      reason: `${t.lastError ?? "not connected"}${discovered}`,
+      reason: `${t.lastError}${discovered}${t.state === "connecting" ? "; dialling again" : ""}`,
       local: true,
       address: t.address,
     });
   }
 
-  const names = [...new Set([report.name, ...m.peers.map((p) => p.name)])];
+  const names = [...new Set([report.name, ...m.peers.map((p) => p.name), ...lost])];
   const partitions = components(
     names,
     [...links.values()].filter((l) => l.state === "established" || l.state === "down")
@@ -271,6 +293,7 @@ export function dashboardView(
     nickname: nick.get(name) ?? "?",
     self: name === report.name,
     reachable: reachable.has(name),
+    lost: lost.has(name),
     partition: partitionOf.get(name) ?? 0,
   })).sort((x, y) => x.nickname.localeCompare(y.nickname) || x.name.localeCompare(y.name));
 
