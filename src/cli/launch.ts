@@ -14,6 +14,7 @@ import { LOG_FILE, runDaemon } from "../daemon/daemon.ts";
 import { DataDir } from "../router/data_dir.ts";
 import type { Report } from "../client/wire.ts";
 import { meshnetCommand } from "../self.ts";
+import { withProgress } from "./progress.ts";
 
 /** How long `launch` waits for the detached daemon's API before giving up, in milliseconds. */
 const READY_TIMEOUT_MS = 20_000;
@@ -65,7 +66,8 @@ function tail(path: string, lines: number): string {
   }
 }
 
-async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<void> {
+/** Starts the daemon detached and waits for its API; returns its peer name. */
+async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<string> {
   const config = buildConfig(flags, peers, (k) => Deno.env.get(k));
   const dir = new DataDir(config.dataDir);
   const logPath = dir.file(LOG_FILE);
@@ -90,8 +92,7 @@ async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<void
     const report = await runningReport();
     if (report) {
       child.unref();
-      console.log(report.name);
-      return;
+      return report.name;
     }
     const done = await Promise.race([
       exited,
@@ -147,6 +148,6 @@ export function launchCommand(): Command {
         );
       }
       if (flags.foreground) await runDaemon(buildConfig(flags, peers, (k) => Deno.env.get(k)));
-      else await launchDetached(flags, peers);
+      else console.log(await withProgress("starting meshnet", launchDetached(flags, peers)));
     });
 }

@@ -34,7 +34,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   const router = new Router(config, dir);
   const stopped = Promise.withResolvers<void>();
   const api = new HttpApi();
-  registerRoutes(api, router, () => stopped.resolve());
+  const endStreams = registerRoutes(api, router, () => stopped.resolve());
   // The API port is bound first, as the lock that keeps one daemon per network namespace; it answers 503
   // until the router has started and the PID file is written.
   let ready = false;
@@ -74,6 +74,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   await docker?.stop();
+  endStreams();
   await router.stop();
   await server.shutdown();
   dir.remove(PID_FILE);

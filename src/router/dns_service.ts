@@ -119,6 +119,8 @@ export class DnsService implements Gossiper, AttachmentHooks {
   #server?: DnsServer;
   #address?: string;
   #host?: DnsHost;
+  /** The upstreams the server forwards to (its own address skipped), once it serves. */
+  #resolv?: ResolvConf;
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy?: Promise<void>;
   /** The last reason the server could not start, logged once until it changes. */
@@ -299,6 +301,12 @@ export class DnsService implements Gossiper, AttachmentHooks {
     };
   }
 
+  /** The upstream resolvers' addresses, from the resolv.conf given at launch (re-read when it changes). */
+  async upstream(): Promise<string[]> {
+    this.#resolv ??= new ResolvConf(this.#o.resolvConf);
+    return (await this.#resolv.servers()).map((u) => u.address);
+  }
+
   #add(id: string, addresses: string[], fqdn: string): NameTable[] {
     const me = this.#mesh.name;
     const had = new Set(
@@ -369,7 +377,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
     const own = cidrs.find((c) => c.family === 4) ?? cidrs[0];
     if (!own || this.#host !== host) return;
     const address = formatIP(own.address);
-    const resolv = new ResolvConf(this.#o.resolvConf, [address]);
+    const resolv = this.#resolv = new ResolvConf(this.#o.resolvConf, [address]);
     this.#server = DnsServer.listen({
       hostname: address,
       port: this.#o.port,

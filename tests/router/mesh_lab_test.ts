@@ -68,6 +68,17 @@ Deno.test("mesh: in a line h1–h2–h3, h1 learns h3 by gossip and routes to it
     const bad = await meshnet(lab, "h1", ["status", "nope"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /Unknown status view 'nope'/);
+    // h1 learns h3's address by discovery but the line keeps h1 and h3 apart: the summary says so.
+    const h3 = `${lab.host(3).address}:6783`.replaceAll(".", "\\.");
+    const explained = new RegExp(`failed ${h3}: .*; this address was learned by discovery`);
+    const deadline = Date.now() + 30_000;
+    let summary = "";
+    while (
+      !explained.test(summary = (await meshnet(lab, "h1", ["status"])).stdout) && Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.match(summary, explained);
 
     const metrics = await lab.exec("h2", ["curl", "-sf", "http://127.0.0.1:6784/metrics"]);
     assert.equal(metrics.code, 0, metrics.stderr);
