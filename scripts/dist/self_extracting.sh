@@ -30,7 +30,7 @@ printf '{"build":"self-extracting","deno":"%s","commit":"%s","built":"%s"}\n' "$
   "$(git log -1 --format=%cI 2>/dev/null || echo unknown)" >"$stage/build.json"
 
 payload="$stage/payload.tar.gz"
-tar -C "$stage" --owner=0 --group=0 --sort=name -cf - deno meshnet.js cni_run.js cni.js worker.js worker.ts \
+tar -C "$stage" --owner=0 --group=0 --sort=name --mtime=@0 -cf - deno meshnet.js cni_run.js cni.js worker.js worker.ts \
   build.json | gzip -5 -n >"$payload"
 sha=$(sha256sum "$payload" | cut -d' ' -f1)
 flags="--quiet --no-prompt --no-config --no-lock --cached-only --no-remote --no-npm --unstable-net"
