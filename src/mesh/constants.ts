@@ -60,6 +60,8 @@ export const NONCE_TCP_BIT = 0x40;
 export const API_ADDRESS = "127.0.0.1";
 /** Control API port. */
 export const API_PORT = 6784;
+/** Default TCP port of --metrics-addr, where /metrics alone is served for a cluster's Prometheus (Weave's). */
+export const METRICS_PORT = 6782;
 
 /** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
