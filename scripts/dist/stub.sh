@@ -4,18 +4,20 @@
 # every later run just execs Deno there. Unpacking goes to a temporary directory that is renamed into place,
 # so concurrent first runs (a CNI runtime starts one per pod, in parallel) are safe: one rename wins, the
 # others throw their copy away. Run as meshnet-cni (a copy or a symlink) it is the CNI plugin.
-# The cache: $MESHNET_RUNTIME_DIR, else /var/cache/meshnet as root, else ${XDG_CACHE_HOME:-~/.cache}/meshnet.
+# The cache: $MESHNET_RUNTIME_DIR, else /var/cache/meshnet when writable (root), else
+# ${XDG_CACHE_HOME:-~/.cache}/meshnet.
 # Built by scripts/dist/self_extracting.sh; @MARKERS@ are filled in there.
 set -eu
 sha=@PAYLOAD_SHA256@
 offset=@PAYLOAD_OFFSET@
+# Every run pays for this header, so it forks nothing once the runtime is unpacked (no id, no readlink).
 self=$0
 case $self in */*) ;; *) self=$(command -v -- "$self") ;; esac
+case $self in /*) ;; *) self=$PWD/$self ;; esac
 name=${self##*/}
-self=$(readlink -f -- "$self" 2>/dev/null || echo "$self")
 if [ -n "${MESHNET_RUNTIME_DIR:-}" ]; then
   root=$MESHNET_RUNTIME_DIR
-elif [ "$(id -u)" = 0 ]; then
+elif [ -w /var/cache ] || [ -w /var/cache/meshnet ]; then
   root=/var/cache/meshnet
 else
   root=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/meshnet
