@@ -103,13 +103,16 @@ async function outside(lab: Lab, n: number, dir: string): Promise<void> {
     console.log(row("single file (self-extracting) as meshnet-cni", r["file"]));
     console.log(row("checkout ./meshnet-cni (same fast path)", r["checkout"]));
     console.log(row("checkout ./meshnet --debug cni (full CLI, as before)", r["full CLI"]));
-    const ratio = (way: string, p: number) => (percentile(r[way], p) / percentile(r["full CLI"], p)).toFixed(2);
+    const ratio = (way: string, p: number) =>
+      (percentile(r[way], p) / percentile(r["full CLI"], p)).toFixed(2);
     for (const way of ["file", "checkout"]) {
       console.log(`${way} / full CLI: p50 ${ratio(way, 50)}×, p99 ${ratio(way, 99)}×`);
     }
     console.log(`load average: before ${before}, after ${after} (nproc ${navigator.hardwareConcurrency})`);
   } finally {
-    for (let i = 0; i < 3 * n; i++) await run(["ip", "netns", "del", nsOf(lab.prefix, i)]).catch(() => undefined);
+    for (let i = 0; i < 3 * n; i++) {
+      await run(["ip", "netns", "del", nsOf(lab.prefix, i)]).catch(() => undefined);
+    }
   }
 }
 

@@ -135,7 +135,10 @@ export function launchCommand(): Command {
     .option("--dns-ttl <seconds>", "TTL of DNS answers from the name table (default: 1)")
     .option("--dns-port <port>", "UDP and TCP port of the DNS server (default: 53)")
     .option("--resolv-conf <file>", "where upstream resolvers are listed (default: /etc/resolv.conf)")
-    .option("--metrics-addr <ip:port>", "also serve /metrics (and nothing else) here, e.g. the node's IP:6782")
+    .option(
+      "--metrics-addr <ip:port>",
+      "also serve /metrics (and nothing else) here, e.g. the node's IP:6782",
+    )
     .option("--foreground", "run in the foreground (for systemd and Kubernetes) instead of detaching")
     .action(async (peers: string[], flags: LaunchFlags & { foreground?: boolean }) => {
       const running = await runningReport();

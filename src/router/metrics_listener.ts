@@ -16,7 +16,10 @@ export const METRICS_PATH = "/metrics";
  *
  * @throws {Error} when the address cannot be bound, naming it and the flag
  */
-export function serveMetrics(addr: PeerAddress, handle: (req: Request) => Promise<Response>): Deno.HttpServer {
+export function serveMetrics(
+  addr: PeerAddress,
+  handle: (req: Request) => Promise<Response>,
+): Deno.HttpServer {
   try {
     return Deno.serve({ hostname: addr.host, port: addr.port, onListen: () => {} }, (req) => {
       const path = new URL(req.url).pathname;

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { PROTOCOL_MAGIC } from "../../src/mesh/constants.ts";
 import type { Features } from "../../src/mesh/features.ts";
-import { handshake, type HandshakeOptions, negotiateVersion, SelfConnectionError } from "../../src/mesh/handshake.ts";
+import {
+  handshake,
+  type HandshakeOptions,
+  negotiateVersion,
+  SelfConnectionError,
+} from "../../src/mesh/handshake.ts";
 import type { Duplex } from "../../src/mesh/stream.ts";
 import { FakeClock, settle } from "../../src/mesh/testing/fake_clock.ts";
 import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
