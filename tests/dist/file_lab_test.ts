@@ -3,7 +3,8 @@
  * the checkout, both node_modules and the Deno and npm caches are hidden under empty tmpfs mounts (the
  * network namespaces in /run/netns stay shared, so the lab is visible and removed from outside). Through the
  * file alone it brings up a two-host lab whose containers ping each other, and as `meshnet-cni` it adds a
- * namespace that then reaches the other host's container, and deletes it again.
+ * namespace that then reaches the other host's container, and deletes it again. Before that, the first runs:
+ * many at once unpack the runtime exactly once, and a damaged copy is refused.
  */
 import assert from "node:assert/strict";
 import { removeLab, uniquePrefix } from "../../src/lab/mod.ts";
@@ -63,6 +64,33 @@ async function eventually(dist: DistFile, cmd: string[], tries = 30): Promise<Ru
   }
   return r;
 }
+
+Deno.test("the file: concurrent first runs unpack once; a damaged copy is refused", async () => {
+  await withDistFile(async (dist) => {
+    const env = { MESHNET_RUNTIME_DIR: dist.runtimeDir };
+    const runs = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () => new Deno.Command(dist.file, { args: ["version"], env, stderr: "piped" }).output(),
+      ),
+    );
+    for (const r of runs) assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const entries = [...Deno.readDirSync(dist.runtimeDir)].map((e) => e.name);
+    assert.equal(entries.length, 1, `one runtime directory and no temporary leftovers: ${entries}`);
+    assert.match(entries[0], /^\d+\.\d+\.\d+-[0-9a-f]{64}$/);
+
+    const bytes = await Deno.readFile(dist.file);
+    const damaged = `${dist.dir}/damaged`;
+    await Deno.writeFile(damaged, bytes.subarray(0, bytes.length - 1000), { mode: 0o755 });
+    const r = await runCommand(["env", `MESHNET_RUNTIME_DIR=${dist.dir}/runtime2`, damaged, "version"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^meshnet: cannot unpack the runtime .*: the payload's SHA-256 is [0-9a-f]{64}, not /,
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dist.dir}/runtime2`)], [], "nothing left behind");
+  });
+});
 
 Deno.test("the file alone (checkout, node_modules, Deno and npm caches hidden): a two-host lab and meshnet-cni", async () => {
   await withDistFile(async (dist) => {
