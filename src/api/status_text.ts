@@ -85,7 +85,11 @@ export function connectionsText(r: Report): string {
   }
   for (const t of r.router.targets) {
     if (t.state === "connected") continue;
-    const info = t.state === "failed" ? `${t.lastError}, retry: ${t.nextTry}` : "";
+    const info = t.state === "failed"
+      ? `${t.lastError}, retry: ${t.nextTry}`
+      : t.state === "self"
+      ? "this host's own address: not dialled"
+      : "";
     rows.push(`-> ${t.address.padEnd(22)} ${t.state.padEnd(12)} ${info}`.trimEnd());
   }
   return rows.map((x) => x + "\n").join("");

@@ -52,6 +52,7 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--dns-ttl", flags.dnsTtl);
   opt("--dns-port", flags.dnsPort);
   opt("--resolv-conf", flags.resolvConf);
+  opt("--metrics-addr", flags.metricsAddr);
   if (flags.discovery === false) args.push("--no-discovery");
   if (flags.fastdp === false) args.push("--no-fastdp");
   if (flags.dns === false) args.push("--no-dns");
@@ -139,6 +140,10 @@ export function launchCommand(): Command {
     .option("--dns-ttl <seconds>", "TTL of DNS answers from the name table (default: 1)")
     .option("--dns-port <port>", "UDP and TCP port of the DNS server (default: 53)")
     .option("--resolv-conf <file>", "where upstream resolvers are listed (default: /etc/resolv.conf)")
+    .option(
+      "--metrics-addr <ip:port>",
+      "also serve /metrics (and nothing else) here, e.g. the node's IP:6782",
+    )
     .option("--foreground", "run in the foreground (for systemd and Kubernetes) instead of detaching")
     .action(async (peers: string[], flags: LaunchFlags & { foreground?: boolean }) => {
       const running = await runningReport();

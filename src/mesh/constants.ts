@@ -56,6 +56,9 @@ export const NONCE_TCP_BIT = 0x40;
 
 // ---- Tuning: local choices ----
 
+/** Default TCP port of --metrics-addr, where /metrics alone is served for a cluster's Prometheus (Weave's). */
+export const METRICS_PORT = 6782;
+
 /** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Interval between TCP heartbeats on an idle control connection, in milliseconds. */
