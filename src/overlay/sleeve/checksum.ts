@@ -1,0 +1,54 @@
+/**
+ * The Internet checksum (RFC 1071) over byte ranges and the TCP pseudo-header, for the sleeve's user-space
+ * segmentation and coalescing. Sums are plain numbers that stay below 2^53 for any frame (at most 2^16
+ * words of 2^16 each), folded to 16 bits only at the end.
+ *
+ * @module
+ */
+import { IPPROTO_TCP } from "./constants.ts";
+
+/**
+ * Adds the big-endian 16-bit words of `bytes[start, start + length)` to `sum` (an odd last byte is padded
+ * with a zero byte, as if the range were the end of the checksummed data).
+ */
+export function sumWords(bytes: Uint8Array, start: number, length: number, sum = 0): number {
+  const end = start + (length & ~1);
+  for (let i = start; i < end; i += 2) sum += bytes[i] << 8 | bytes[i + 1];
+  if (length & 1) sum += bytes[end] << 8;
+  return sum;
+}
+
+/** Folds a sum to 16 bits with end-around carry (not complemented). */
+export function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/**
+ * The unfolded sum of the TCP pseudo-header: source and destination address of the IP header at `ip`
+ * (IPv4 when `v6` is false), protocol TCP and `tcpLength` (TCP header plus payload bytes).
+ */
+export function pseudoHeaderSum(frame: Uint8Array, ip: number, v6: boolean, tcpLength: number): number {
+  const addresses = v6 ? sumWords(frame, ip + 8, 32) : sumWords(frame, ip + 12, 8);
+  return addresses + IPPROTO_TCP + tcpLength;
+}
+
+/** Writes the 16-bit big-endian `value` at `at`. */
+export function putU16(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 8;
+  bytes[at + 1] = value;
+}
+
+/**
+ * Writes the complemented checksum of `sum` at `at`; a result of 0 is written as 0xffff (the same value in
+ * ones' complement, and the form UDP requires).
+ */
+export function putChecksum(bytes: Uint8Array, at: number, sum: number): void {
+  putU16(bytes, at, ~fold(sum) & 0xffff || 0xffff);
+}
+
+/** Recomputes the IPv4 header checksum of the header at `ip` with `ihl` bytes. */
+export function fixIPv4Checksum(frame: Uint8Array, ip: number, ihl: number): void {
+  frame[ip + 10] = frame[ip + 11] = 0;
+  putU16(frame, ip + 10, ~fold(sumWords(frame, ip, ihl)) & 0xffff);
+}
