@@ -115,7 +115,9 @@ export class Coalescer {
     if (l.payload === l.packetEnd) return TCP_OTHER;
     if (!l.v6 && fold(sumWords(f, l.ip, l.ipLength)) !== 0xffff) return TCP_OTHER;
     const tcpBytes = l.packetEnd - l.tcp;
-    if (fold(sumWords(f, l.tcp, tcpBytes, pseudoHeaderSum(f, l.ip, l.v6, tcpBytes))) !== 0xffff) return TCP_OTHER;
+    if (fold(sumWords(f, l.tcp, tcpBytes, pseudoHeaderSum(f, l.ip, l.v6, tcpBytes))) !== 0xffff) {
+      return TCP_OTHER;
+    }
     return CANDIDATE;
   }
 

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { sumWords, fixIPv4Checksum, pseudoHeaderSum, putChecksum, putU16 } from "./checksum.ts";
+import { fixIPv4Checksum, pseudoHeaderSum, putChecksum, putU16, sumWords } from "./checksum.ts";
 import { TCP_CHECKSUM_OFFSET, TcpFlag, VNET_HEADER_SIZE, VnetFlag, VnetGso } from "./constants.ts";
 import { parseTcpLayout, TcpLayout } from "./tcp_layout.ts";
 import { checkVnetHeader, readVnetHeader } from "./vnet_header.ts";

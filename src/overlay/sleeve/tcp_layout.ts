@@ -50,7 +50,9 @@ export function parseTcpLayout(frame: Uint8Array, length: number, out: TcpLayout
     proto = frame[ip + 9];
     packetLength = frame[ip + 2] << 8 | frame[ip + 3];
     if ((frame[ip + 6] & 0x3f) !== 0 || frame[ip + 7] !== 0) {
-      return `IPv4 packet is a fragment (flags/offset 0x${(frame[ip + 6] << 8 | frame[ip + 7]).toString(16)})`;
+      return `IPv4 packet is a fragment (flags/offset 0x${
+        (frame[ip + 6] << 8 | frame[ip + 7]).toString(16)
+      })`;
     }
     out.v6 = false;
   } else if (etherType === ETHERTYPE_IPV6 && version === 6) {
@@ -68,7 +70,9 @@ export function parseTcpLayout(frame: Uint8Array, length: number, out: TcpLayout
   if (tcpLength < TCP_HEADER_SIZE) return `TCP data offset ${tcpLength} is below ${TCP_HEADER_SIZE}`;
   const packetEnd = ip + packetLength;
   if (packetEnd < tcp + tcpLength || packetEnd > length) {
-    return `IP length ${packetLength} does not fit the ${length}-byte frame with ${tcp + tcpLength} header bytes`;
+    return `IP length ${packetLength} does not fit the ${length}-byte frame with ${
+      tcp + tcpLength
+    } header bytes`;
   }
   out.ip = ip;
   out.ipLength = ipLength;

@@ -3,40 +3,18 @@ import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
 import { MAX_SEGMENTS, Segmenter } from "../../../src/overlay/sleeve/segment.ts";
 import {
   checksumValid,
-  type Flow,
   frameProblem,
   headerLength,
   parse,
   pseudoWords,
   randomFlow,
+  superFrame,
   tcpFrame,
   withVnet,
   wordsOf,
 } from "./tcp_frames.ts";
 
 const FIN = 1, PSH = 8, ACK = 0x10, CWR = 0x80;
-
-/** A super-frame as the TAP hands it out: NEEDS_CSUM, TSO type, partial checksum. */
-export function superFrame(
-  flow: Flow,
-  seq: number,
-  flags: number,
-  id: number,
-  payload: Uint8Array,
-  gsoSize: number,
-  ecn = false,
-): Uint8Array {
-  const frame = tcpFrame(flow, seq, flags, id, payload, true);
-  const hdr = headerLength(flow);
-  return withVnet(frame, {
-    flags: 1,
-    gsoType: (flow.v6 ? 4 : 1) | (ecn ? 0x80 : 0),
-    hdrLen: hdr,
-    gsoSize,
-    csumStart: flow.v6 ? 54 : 34,
-    csumOffset: 16,
-  });
-}
 
 Deno.test("Segmenter cuts TCP super-frames like the kernel's GSO (seeded property, IPv4 and IPv6)", () => {
   const rnd = new SeededRandom(0x5e6);
@@ -86,7 +64,9 @@ Deno.test("Segmenter completes a partial checksum of a frame that is not a super
     );
     assert.equal(out.length, 1);
     assert.equal(frameProblem(out[0]), undefined);
-    assert.ok(checksumValid([...pseudoWords(out[0], flow.v6, out[0].length - tcp), ...wordsOf(out[0].subarray(tcp))]));
+    assert.ok(
+      checksumValid([...pseudoWords(out[0], flow.v6, out[0].length - tcp), ...wordsOf(out[0].subarray(tcp))]),
+    );
   }
   const plain = new Uint8Array(60).fill(3);
   const body = withVnet(plain, { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 });
@@ -102,13 +82,27 @@ Deno.test("Segmenter refuses malformed input with a RangeError that says why", (
     [good.subarray(0, 5), 1500, /shorter than 10/],
     [good, 40, /into 40-byte frames: its headers take/],
     [superFrame(flow, 1, ACK, 1, rnd.bytes(5000), 1), 1500, /more than 1024/],
-    [withVnet(good.subarray(10, 40), { flags: 0, gsoType: 1, hdrLen: 0, gsoSize: 9, csumStart: 0, csumOffset: 0 }), 1500, /too short/],
+    [
+      withVnet(good.subarray(10, 40), {
+        flags: 0,
+        gsoType: 1,
+        hdrLen: 0,
+        gsoSize: 9,
+        csumStart: 0,
+        csumOffset: 0,
+      }),
+      1500,
+      /too short/,
+    ],
   ];
   const v6type = good.slice();
   v6type[1] = 4;
   cases.push([v6type, 1500, /does not match its IPv4/]);
   for (const [body, max, message] of cases) {
-    assert.throws(() => seg.segment(body, max), (e: unknown) => e instanceof RangeError && message.test(e.message));
+    assert.throws(
+      () => seg.segment(body, max),
+      (e: unknown) => e instanceof RangeError && message.test(e.message),
+    );
   }
 });
 

@@ -102,7 +102,14 @@ export function tcpFrame(
 /** A virtio-net header in front of `frame`. */
 export function withVnet(
   frame: Uint8Array,
-  h: { flags: number; gsoType: number; hdrLen: number; gsoSize: number; csumStart: number; csumOffset: number },
+  h: {
+    flags: number;
+    gsoType: number;
+    hdrLen: number;
+    gsoSize: number;
+    csumStart: number;
+    csumOffset: number;
+  },
 ): Uint8Array {
   const b = new Uint8Array(10 + frame.length), v = new DataView(b.buffer);
   b[0] = h.flags;
@@ -113,6 +120,28 @@ export function withVnet(
   v.setUint16(8, h.csumOffset, true);
   b.set(frame, 10);
   return b;
+}
+
+/** A super-frame as the TAP hands it out: NEEDS_CSUM, TSO type, partial checksum. */
+export function superFrame(
+  flow: Flow,
+  seq: number,
+  flags: number,
+  id: number,
+  payload: Uint8Array,
+  gsoSize: number,
+  ecn = false,
+): Uint8Array {
+  const frame = tcpFrame(flow, seq, flags, id, payload, true);
+  const hdr = headerLength(flow);
+  return withVnet(frame, {
+    flags: 1,
+    gsoType: (flow.v6 ? 4 : 1) | (ecn ? 0x80 : 0),
+    hdrLen: hdr,
+    gsoSize,
+    csumStart: flow.v6 ? 54 : 34,
+    csumOffset: 16,
+  });
 }
 
 /** The big-endian 16-bit words of `bytes`, an odd last byte padded with zero. */
