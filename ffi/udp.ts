@@ -19,7 +19,15 @@
  * wakeup, so there is little to batch, and the kernel's per-datagram work dominates a cheap Deno FFI call.
  * recvmmsg also needs raw pointers to JavaScript buffers stored in the mmsghdr array; one harness saw
  * EFAULT/EINVAL from it after warm-up (not root-caused; a second harness with the same layout worked).
- * No consistent gain plus that risk: recvfrom stays. sendmmsg was not measured and is left out too.
+ * No consistent gain plus that risk: recvfrom stays for {@link UdpConn.receive}.
+ *
+ * Batching for the sleeve's segmented super-frames (bench/udp_batch.ts, 2026-12-04, veth, bursts of 40 ×
+ * 1400 bytes, CPU per datagram vs sendto + recvfrom in the same run, load 15–30): UDP GSO send + UDP GRO
+ * receive cost 0.09×, GSO + recvmmsg 0.31×, sendmmsg + recvmmsg 0.68×. So {@link UdpConn.sendSegments}
+ * (sendmsg + UDP_SEGMENT) and {@link UdpConn.receiveBatch} (recvmmsg, with UDP_GRO segment sizes) are here too;
+ * {@link UdpConn.sendBatch} (sendmmsg) is the fallback where GSO is refused. Their message vectors live in one
+ * `ArrayBuffer` allocated by ffi/msghdr.ts (a small typed array may sit on the moving JavaScript heap, a
+ * likely cause of the EFAULT above), and sockaddrs have their own `ArrayBuffer` for the same reason.
  *
  * @module
  */

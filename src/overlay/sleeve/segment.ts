@@ -34,7 +34,8 @@ export class Segmenter {
    *
    * - a TCP super-frame (gso_type TCPv4/TCPv6) becomes segments of at most `maxFrame` bytes, each with at
    *   most gso_size payload bytes;
-   * - a frame with a partial checksum (NEEDS_CSUM) gets it completed, in place in `body`;
+   * - a frame with a partial checksum (NEEDS_CSUM) gets it completed, in place in `body`, and the flag
+   *   cleared there, so segmenting the same body again (once per link of a flood) is harmless;
    * - any other frame is returned as it is (a frame larger than `maxFrame` too: the caller's PMTU handling
    *   answers it).
    *
@@ -55,6 +56,7 @@ export class Segmenter {
       if (h.flags & VnetFlag.needsCsum) {
         const at = h.csumStart + h.csumOffset;
         putChecksum(frame, at, sumWords(frame, h.csumStart, frame.length - h.csumStart));
+        body[0] &= ~VnetFlag.needsCsum; // done: a second call (a flood to several links) leaves it alone
       }
       out.push(frame);
       return out;
