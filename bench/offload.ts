@@ -55,7 +55,9 @@ console.log(
     Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
   }`,
 );
-console.log(`${PAYLOAD}-byte IPv4 super-frame, gso_size ${MSS}, ${segments.length} segments; median of ${ROUNDS}`);
+console.log(
+  `${PAYLOAD}-byte IPv4 super-frame, gso_size ${MSS}, ${segments.length} segments; median of ${ROUNDS}`,
+);
 console.log("| step | Gbit/s of payload | × memcpy |");
 console.log("|---|---|---|");
 for (const [name, xs] of Object.entries(results)) {

@@ -64,7 +64,10 @@ Deno.test("Segmenter completes a partial checksum of a frame that is not a super
     );
     assert.equal(out.length, 1);
     assert.equal(frameProblem(out[0]), undefined);
-    const again = seg.segment(new Uint8Array(out[0].buffer, out[0].byteOffset - 10, out[0].length + 10), 1514);
+    const again = seg.segment(
+      new Uint8Array(out[0].buffer, out[0].byteOffset - 10, out[0].length + 10),
+      1514,
+    );
     assert.equal(frameProblem(again[0]), undefined, "segmenting the same body twice (a flood) is harmless");
     assert.ok(
       checksumValid([...pseudoWords(out[0], flow.v6, out[0].length - tcp), ...wordsOf(out[0].subarray(tcp))]),
