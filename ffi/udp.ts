@@ -22,8 +22,9 @@
  * No consistent gain plus that risk: recvfrom stays for {@link UdpConn.receive}.
  *
  * Batching for the sleeve's segmented super-frames (bench/udp_batch.ts, 2026-12-04, veth, bursts of 40 ×
- * 1400 bytes, CPU per datagram vs sendto + recvfrom in the same run, load 15–30): UDP GSO send + UDP GRO
- * receive cost 0.09×, GSO + recvmmsg 0.31×, sendmmsg + recvmmsg 0.68×. So {@link UdpConn.sendSegments}
+ * 1400 bytes, CPU per datagram vs sendto + recvfrom in the same run, two runs at load 25 and 42): UDP GSO
+ * send + UDP GRO receive cost 0.09× and 0.08×, GSO + recvmmsg 0.31× and 0.28×, sendmmsg + recvmmsg 0.68× and
+ * 0.60×. So {@link UdpConn.sendSegments}
  * (sendmsg + UDP_SEGMENT) and {@link UdpConn.receiveBatch} (recvmmsg, with UDP_GRO segment sizes) are here too;
  * {@link UdpConn.sendBatch} (sendmmsg) is the fallback where GSO is refused. Their message vectors live in one
  * `ArrayBuffer` allocated by ffi/msghdr.ts (a small typed array may sit on the moving JavaScript heap, a
