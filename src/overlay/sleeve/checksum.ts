@@ -10,7 +10,8 @@ import { IPPROTO_TCP } from "./constants.ts";
 /** Ranges shorter than this are summed byte by byte; longer ones 32 bits at a time. */
 const WIDE_FROM = 64;
 
-/** A 32-bit view of the buffer summed last (the sleeve sums in a few long-lived buffers). */
+/** 32-bit views of the buffers summed in (the sleeve sums in a few long-lived buffers), and the last one. */
+const wideViews = new WeakMap<ArrayBufferLike, Uint32Array<ArrayBufferLike>>();
 let wideBuffer: ArrayBufferLike | undefined;
 let wide: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
@@ -32,7 +33,11 @@ export function sumWords(bytes: Uint8Array, start: number, length: number, sum =
   const base = bytes.byteOffset, from = base + start, to = from + length;
   if (wideBuffer !== bytes.buffer) {
     wideBuffer = bytes.buffer;
-    wide = new Uint32Array(bytes.buffer, 0, bytes.buffer.byteLength >>> 2);
+    let view = wideViews.get(wideBuffer);
+    if (view === undefined || view.length !== wideBuffer.byteLength >>> 2) {
+      wideViews.set(wideBuffer, view = new Uint32Array(wideBuffer, 0, wideBuffer.byteLength >>> 2));
+    }
+    wide = view;
   }
   // Bytes at odd addresses are the high half of a little-endian 16-bit word.
   let s = 0, at = from;
