@@ -19,13 +19,18 @@ async function ip(...args: string[]): Promise<void> {
 }
 
 interface RelayStats {
+  /** What stopped the relay, if it failed. */
+  error?: unknown;
   superFramesRead: number;
   pieces: number;
   tooBig: number;
   superFramesWritten: number;
 }
 
-/** Moves frames from `from` to `to` through segmentation to `maxFrame` and coalescing, until `stop.done`. */
+/**
+ * Moves frames from `from` to `to` through segmentation to `maxFrame` and coalescing, until `stop.done`; a
+ * failure is kept in `stats.error` and stops both relays.
+ */
 async function relay(
   from: TapDevice,
   to: TapDevice,
@@ -35,44 +40,51 @@ async function relay(
 ) {
   const bufs = Array.from({ length: 16 }, () => new Uint8Array(65_600)), sizes: number[] = [];
   const seg = new Segmenter(), co = new Coalescer();
-  while (!stop.done) {
-    const n = from.read(bufs, sizes);
-    if (n === 0) {
-      await from.readable(50);
-      continue;
-    }
-    const pieces: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      const body = bufs[i].subarray(0, sizes[i]);
-      if (body[1] !== 0) stats.superFramesRead++;
-      for (const f of seg.segment(body, maxFrame)) {
-        if (f.length > maxFrame && body[1] !== 0) stats.tooBig++;
-        pieces.push(f.slice());
+  try {
+    while (!stop.done) {
+      const n = from.read(bufs, sizes);
+      if (n === 0) {
+        await from.readable(50);
+        continue;
+      }
+      const pieces: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const body = bufs[i].subarray(0, sizes[i]);
+        if (body[1] !== 0) stats.superFramesRead++;
+        for (const f of seg.segment(body, maxFrame)) {
+          if (f.length > maxFrame && body[1] !== 0) stats.tooBig++;
+          pieces.push(f.slice());
+        }
+      }
+      stats.pieces += pieces.length;
+      for (const out of co.coalesce(pieces)) {
+        if (out[1] !== 0) stats.superFramesWritten++;
+        while (to.write([out]) === 0) await new Promise((r) => setTimeout(r, 1));
       }
     }
-    stats.pieces += pieces.length;
-    for (const out of co.coalesce(pieces)) {
-      if (out[1] !== 0) stats.superFramesWritten++;
-      while (to.write([out]) === 0) await new Promise((r) => setTimeout(r, 1));
-    }
+  } catch (e) {
+    stats.error = e;
+    stop.done = true;
   }
 }
 
 const SERVER = `
 import socket, hashlib
 s = socket.socket(socket.AF_INET6 if ':' in ADDR else socket.AF_INET)
-s.bind((ADDR, 5001)); s.listen(1); print('ready', flush=True)
-c, _ = s.accept(); h = hashlib.sha256(); n = 0
+s.settimeout(60); s.bind((ADDR, 5001)); s.listen(1); print('ready', flush=True)
+c, _ = s.accept(); c.settimeout(60); h = hashlib.sha256(); n = 0
 while True:
     d = c.recv(1 << 20)
     if not d: break
     h.update(d); n += len(d)
 print(n, h.hexdigest(), flush=True)
+c.sendall(b'.'); c.close()
 `;
 const CLIENT = `
 import socket, hashlib, os
 d = os.urandom(${BYTES})
-s = socket.create_connection((ADDR, 5001)); s.sendall(d); s.close()
+s = socket.create_connection((ADDR, 5001), timeout=60); s.sendall(d); s.shutdown(socket.SHUT_WR)
+s.recv(1); s.close()  # the server's byte: everything arrived
 print(len(d), hashlib.sha256(d).hexdigest(), flush=True)
 `;
 
@@ -112,23 +124,28 @@ for (const v6 of [false, true]) {
       while (!out.includes("ready")) {
         const { value, done } = await lines.read();
         if (done) {
-          throw new Error(`server exited: ${new TextDecoder().decode((await server.output()).stderr)}`);
+          throw new Error(`server exited: ${await new Response(server.stderr).text()}`);
         }
         out += value;
       }
       const client = python(NS_A, CLIENT, addrB);
       children.push(client);
-      const sent = new TextDecoder().decode((await client.output()).stdout).trim();
+      const done = await client.output(), dec = new TextDecoder();
+      const why = () =>
+        `relays: ${ab.error ?? "ok"} / ${ba.error ?? "ok"}; client: ${dec.decode(done.stderr)}`;
+      assert.ok(done.success, `the client's transfer failed; ${why()}`);
+      const sent = dec.decode(done.stdout).trim();
       for (;;) { // the server prints its count and hash, then exits
         const { value, done } = await lines.read();
         if (done) break;
         out += value;
       }
       const received = out.split("\n").filter((l) => l.trim())[1];
-      assert.equal(received, sent, "the bytes and their SHA-256 arrived unchanged");
+      assert.equal(received, sent, `the bytes and their SHA-256 arrived unchanged; ${why()}`);
       assert.match(sent, new RegExp(`^${BYTES} [0-9a-f]{64}$`));
       stop.done = true;
       await Promise.all(relays);
+      assert.equal(ab.error ?? ba.error, undefined);
       assert.equal(ab.tooBig, 0, "no piece of a super-frame exceeded the 1014-byte path");
       assert.ok(ab.superFramesRead > 0, "the kernel handed out TCP super-frames (TSO) that were cut");
       assert.ok(ab.superFramesWritten > 0, "coalesced super-frames were written and accepted by the kernel");
