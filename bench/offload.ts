@@ -17,7 +17,7 @@ import { Coalescer } from "../src/overlay/sleeve/coalesce.ts";
 import { Segmenter } from "../src/overlay/sleeve/segment.ts";
 import { superFrame } from "../tests/overlay/sleeve/tcp_frames.ts";
 import { randomFlow } from "../tests/overlay/sleeve/tcp_frames.ts";
-import { SeededRandom } from "../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../testing/seeded_random.ts";
 
 const PAYLOAD = 65000, MSS = 1448, MAX_FRAME = 1514, REPEATS = 500, ROUNDS = 7;
 
