@@ -6,8 +6,8 @@
  * Flow: receive → decode the envelope → unicast: deliver or relay raw along unicastAll; broadcast: the
  * channel's gossiper merges and the delta is relayed along the source's tree; gossip: the delta goes on to
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
- * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change,
- * and every channel's full state goes to
+ * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change
+ * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), and every channel's full state goes to
  * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
@@ -35,6 +35,7 @@ import {
   ROUTE_RECALC_DEFER_MS,
   Tag,
   TOPOLOGY_BROADCAST_DEFER_MS,
+  TOPOLOGY_RELAY_DEFER_MS,
 } from "./constants.ts";
 import { isIP } from "../net/ip.ts";
 
@@ -132,7 +133,8 @@ export class MeshCore {
     this.#topology = new Topology(opts, {
       changed: () => this.#recalcAt ??= opts.now() + ROUTE_RECALC_DEFER_MS,
       selfChanged: () => this.#updateAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS,
-      updateUrgent: () => this.#updateAt = opts.now(),
+      relayPending: () =>
+        this.#updateAt = Math.min(this.#updateAt ?? Infinity, opts.now() + TOPOLOGY_RELAY_DEFER_MS),
     });
     this.#routes.calculate((n) => this.#topology.peers.get(n));
     this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS * (1 - opts.random());
@@ -240,7 +242,8 @@ export class MeshCore {
     if (this.#updateAt !== undefined && this.#updateAt <= now) {
       this.#updateAt = undefined;
       if (this.#recalcAt !== undefined) this.#recalculate();
-      this.#channels.get(Channel.topology)!.gossipNeighbourSubset(this.#topology.takeUpdate());
+      const update = this.#topology.takeUpdate();
+      if (update !== undefined) this.#channels.get(Channel.topology)!.gossipNeighbourSubset(update);
     }
     if (this.#gossipAt <= now) {
       this.#gossipAt = now + GOSSIP_INTERVAL_MS;
