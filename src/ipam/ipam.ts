@@ -193,21 +193,29 @@ export class Ipam implements Gossiper {
    * @throws {Error} when `subnet` is malformed or outside every range
    */
   allocate(id: string, subnet?: string): Allocation {
-    const targets = subnet === undefined
-      ? this.#lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
-      : [{ lane: this.#laneForSubnet(subnet), subnet }];
-    const keys = targets.map(({ lane, subnet }) => {
-      const text = subnetIn(lane.ring, subnet).text;
+    for (const { lane, text } of this.#targets(subnet)) {
       if (!lane.held.some((h) => h.id === id && h.subnet === text && !h.claim)) {
         lane.held.push({ id, subnet: text, final: false, reserve: false, claim: false });
       }
-      return { lane, text };
-    });
+    }
     this.#wanted = true;
     this.#update();
-    return this.#answer(
-      keys.map(({ lane, text }) => ({ lane, h: lane.held.find((h) => h.id === id && h.subnet === text)! })),
-    );
+    return this.allocation(id, subnet)!;
+  }
+
+  /**
+   * What {@link Ipam.allocate} would answer for an allocation already asked for, without taking any step (they
+   * run on every call, merge and tick): cheap, for callers waiting on it.
+   * @returns undefined when `id` has not asked for `subnet` (or released it)
+   * @throws {Error} when `subnet` is malformed or outside every range
+   */
+  allocation(id: string, subnet?: string): Allocation | undefined {
+    const items = this.#targets(subnet).map(({ lane, text }) => ({
+      lane,
+      h: lane.held.find((h) => h.id === id && h.subnet === text && !h.claim),
+    }));
+    if (items.some(({ h }) => h === undefined)) return undefined;
+    return this.#answer(items as { lane: Lane; h: Held }[]);
   }
 
   /** Asks for the ring to be initialised now (the reference's `prime`), as a first allocation would. */
@@ -682,6 +690,14 @@ export class Ipam implements Gossiper {
     }
     out.delete(this.name);
     return out;
+  }
+
+  /** The lanes and canonical subnets an allocation in `subnet` (else each range's default) targets. */
+  #targets(subnet?: string): { lane: Lane; text: string }[] {
+    const targets = subnet === undefined
+      ? this.#lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
+      : [{ lane: this.#laneForSubnet(subnet), subnet }];
+    return targets.map(({ lane, subnet }) => ({ lane, text: subnetIn(lane.ring, subnet).text }));
   }
 
   /** The lane whose range holds `subnet`. */
