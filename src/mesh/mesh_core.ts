@@ -12,8 +12,9 @@
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
  *
- * Topology changes travel as neighbour gossip (each peer passes what is new to it on to about 2·log2(peers)
- * neighbours, all of them in sparse meshes), not along broadcast trees: a tree computed from a view that
+ * Topology changes travel as neighbour gossip (a peer sends its own changes to every neighbour, and passes
+ * what is new to it on to about 2·log2(peers) neighbours, all of them in sparse meshes, except to those linked
+ * to the entry's owner, which hear from the owner), not along broadcast trees: a tree computed from a view that
  * predates a partition or heal routes through links that are gone or unknown, and the peers below them miss
  * the change until anti-entropy (in the pump, a zone of 40 of 400 peers cut off was collected only after the
  * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the full state
@@ -26,6 +27,7 @@ import type { Gossip, Gossiper, PeerName } from "./gossip.ts";
 import type { Peer } from "./peer.ts";
 import { type RouteLookup, Routes } from "./routes.ts";
 import { Topology } from "./topology.ts";
+import { Peers } from "./peers.ts";
 import { type ChannelHost, GossipChannel } from "./gossip_channel.ts";
 import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
 import {
@@ -165,12 +167,15 @@ export class MeshCore {
 
   /**
    * A direct connection finished its handshake: it is recorded (not yet established) and gets the full state
-   * of every channel.
+   * of every channel (of the topology, the entries of peers not linked to it: see {@link Topology.gossipFor}).
    * @throws {Error} when `c.name` is ours or already connected
    */
   connectionAdded(c: ConnectionInfo): void {
     this.#topology.addConnection(c);
-    for (const ch of this.#channels.values()) ch.sendFullState(c.name);
+    for (const [name, ch] of this.#channels) {
+      if (name === Channel.topology) ch.gossipTo(c.name, this.#topology.gossipFor(c.name));
+      else ch.sendFullState(c.name);
+    }
   }
 
   /**
@@ -242,8 +247,7 @@ export class MeshCore {
     if (this.#updateAt !== undefined && this.#updateAt <= now) {
       this.#updateAt = undefined;
       if (this.#recalcAt !== undefined) this.#recalculate();
-      const update = this.#topology.takeUpdate();
-      if (update !== undefined) this.#channels.get(Channel.topology)!.gossipNeighbourSubset(update);
+      this.#sendUpdate();
     }
     if (this.#gossipAt <= now) {
       this.#gossipAt = now + GOSSIP_INTERVAL_MS;
@@ -343,6 +347,22 @@ export class MeshCore {
   #relayRawBroadcast(src: PeerName, bytes: Uint8Array): void {
     for (const hop of this.#routes.broadcastAll(src)) {
       this.#transmit(hop, Tag.gossipBroadcast, bytes, OTHER_CHANNELS);
+    }
+  }
+
+  /**
+   * Our changed entries to every direct neighbour; entries new here to a random neighbour subset, each
+   * neighbour getting those whose owner is not linked to it.
+   */
+  #sendUpdate(): void {
+    const ch = this.#channels.get(Channel.topology)!;
+    const { own, relay } = this.#topology.takeUpdate();
+    if (own !== undefined) ch.gossipNeighbours(own);
+    if (relay === undefined) return;
+    const direct = this.#host.neighbours();
+    for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
+      const part = relay.list().filter((p) => p.name !== hop && !this.#topology.linked(p.name, hop));
+      if (part.length > 0) ch.gossipTo(hop, new Peers(part));
     }
   }
 

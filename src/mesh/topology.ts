@@ -7,7 +7,9 @@
  * go out with the next update, at their current version, at most one relay deferral later. During a bring-up
  * an entry changes many times in a short while; a peer then passes each entry on about once per deferral,
  * in its newest version, instead of once per version it received (each of which costs the entry's whole
- * connection list, to a log-sized neighbour subset, at every peer).
+ * connection list, to a log-sized neighbour subset, at every peer). Our own changes go to every direct
+ * neighbour, so an entry is relayed only to neighbours not linked to its owner (see {@link Topology.linked}):
+ * in a full mesh every change reaches every peer once, straight from its owner.
  *
  * While a local change is unsent, passing new entries on takes our entry along: a new neighbour's entry
  * would otherwise reach peers long before our connection to it and be collected there as unreachable.
@@ -119,16 +121,33 @@ export class Topology implements AnsweringGossiper {
   }
 
   /**
-   * What to send since the last call, at the current versions: our entry when it changed, the neighbours
-   * a local change named, and the entries that were new here; undefined when there is nothing.
+   * What to send since the last call, at the current versions: `own` is our entry with the neighbours' a local
+   * change named (for every direct neighbour), `relay` the other entries that were new here (for peers their
+   * owners cannot tell directly); each undefined when empty.
    */
-  takeUpdate(): Peers | undefined {
-    const names = new Set([...this.#selfDirty ? [this.#us] : [], ...this.#update, ...this.#relay]);
+  takeUpdate(): { own?: Peers; relay?: Peers } {
+    const own = this.#selfDirty || this.#update.size > 0 ? [this.#us] : [];
+    const relay = [...this.#update, ...this.#relay].filter((n) => n !== this.#us);
     this.#update = new Set();
     this.#relay = new Set();
     this.#selfDirty = false;
-    const entries = [...names].map((n) => this.peers.get(n)).filter((p): p is Peer => p !== undefined);
-    return entries.length > 0 ? new Peers(entries) : undefined;
+    const entries = (names: Iterable<PeerName>) => {
+      const ps = [...names].map((n) => this.peers.get(n as PeerName)).filter((p): p is Peer =>
+        p !== undefined
+      );
+      return ps.length > 0 ? new Peers(ps) : undefined;
+    };
+    return { own: entries(own), relay: entries(relay) };
+  }
+
+  /**
+   * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
+   * and nobody needs to relay them there.
+   */
+  linked(a: PeerName, b: PeerName): boolean {
+    const has = (x: PeerName, y: PeerName) =>
+      this.peers.get(x)?.connections.some((c) => c.name === y) ?? false;
+    return has(a, b) && has(b, a);
   }
 
   /** Applies a unicast update (unused by the protocol, accepted like neighbour gossip). */
@@ -139,6 +158,14 @@ export class Topology implements AnsweringGossiper {
   /** Applies a broadcast update; what was new goes out with the next update (see {@link takeUpdate}). */
   onGossipBroadcast(_src: PeerName, update: Uint8Array): undefined {
     this.#apply(Peers.decode(update));
+  }
+
+  /**
+   * The table for new neighbour `name`: every entry but its own and those of peers linked to it (they send
+   * it their changes themselves, and sent it their table when they connected).
+   */
+  gossipFor(name: PeerName): Peers {
+    return new Peers(this.peers.list().filter((p) => p.name !== name && !this.linked(p.name, name)));
   }
 
   /** A snapshot of the whole table. */
@@ -157,10 +184,12 @@ export class Topology implements AnsweringGossiper {
    * did not (it may not know them), unless it sent them.
    * @throws {Error} when `msg` cannot be decoded
    */
-  onGossipAnswering(msg: Uint8Array): { answer?: Peers } {
+  onGossipAnswering(src: PeerName, msg: Uint8Array): { answer?: Peers } {
     const update = Peers.decode(msg);
     this.#apply(update);
-    const newer = this.peers.newerThan(update);
+    const newer = this.peers.newerThan(update).filter((p) =>
+      p.name === this.#us ? !this.#selfDirty : !this.linked(p.name, src)
+    );
     if (newer.length === 0) return {};
     const named = newer.flatMap((p) => {
       const known = new Set(update.get(p.name)!.connections.map((c) => c.name));

@@ -16,6 +16,12 @@ function link(name: string) {
   return { name, address: "", outbound: true, established: true };
 }
 
+/** The names an update carries: [own, relayed]. */
+function update(t: Topology): [string[], string[]] {
+  const u = t.takeUpdate();
+  return [u.own?.list().map((p) => p.name) ?? [], u.relay?.list().map((p) => p.name) ?? []];
+}
+
 const b = { name: "b", nickname: "B", uid: 2n, address: "10.0.0.2:6783", outbound: true };
 
 Deno.test("Topology connection changes bump our version and name the neighbour in the update", () => {
@@ -32,8 +38,8 @@ Deno.test("Topology connection changes bump our version and name the neighbour i
     established: true,
   }]);
   assert.deepEqual(t.peers.get("b"), { name: "b", nickname: "B", uid: 2n, version: 0, connections: [] });
-  assert.deepEqual(t.takeUpdate()!.list().map((p) => p.name), ["a", "b"]);
-  assert.equal(t.takeUpdate(), undefined, "nothing changed since");
+  assert.deepEqual(update(t), [["a"], ["b"]], "ours for every neighbour, b's for those not linked to it");
+  assert.deepEqual(update(t), [[], []], "nothing changed since");
   t.removeConnection("b");
   assert.equal(t.self.version, 4);
   assert.deepEqual(t.self.connections, []);
@@ -63,12 +69,16 @@ Deno.test("Topology replaces a restarted neighbour's entry and passes new entrie
   const bc = { ...old, uid: 2n, version: 13, connections: [link("a"), link("c")] };
   assert.equal(t.onGossip(new Peers([bc, c]).encode()[0]), undefined, "passed on later, not at once");
   assert.deepEqual(events, ["changed", "relay"]);
-  assert.deepEqual(t.takeUpdate()!.list().map((p) => p.name), ["a", "b", "c"]);
+  assert.deepEqual(update(t), [["a"], ["b", "c"]]);
   events.length = 0;
   t.onGossip(new Peers([{ ...c, version: 2 }]).encode()[0]);
   t.onGossip(new Peers([{ ...c, version: 3 }]).encode()[0]);
   assert.deepEqual(events, ["changed", "relay", "changed", "relay"]);
-  assert.deepEqual(t.takeUpdate()!.list(), [{ ...c, version: 3 }], "once, in its newest version, without ours");
+  assert.deepEqual(
+    t.takeUpdate().relay!.list(),
+    [{ ...c, version: 3 }],
+    "once, in its newest version, without ours",
+  );
   assert.deepEqual(t.gossip().list().map((p) => p.name), ["a", "b", "c"]);
 });
 
@@ -79,10 +89,10 @@ Deno.test("Topology passes on only entries it can reach, and held ones once a la
   const d = { name: "d", nickname: "D", uid: 4n, version: 2, connections: [link("c")] };
   t.takeUpdate();
   t.onGossip(new Peers([c, d]).encode()[0]);
-  assert.equal(t.takeUpdate(), undefined, "c and d are unreachable: not passed on");
+  assert.deepEqual(update(t), [[], []], "c and d are unreachable: not passed on");
   const bc = { name: "b", nickname: "B", uid: 2n, version: 3, connections: [link("a"), link("c")] };
   t.onGossip(new Peers([bc]).encode()[0]);
-  assert.deepEqual(t.takeUpdate()!.list().map((p) => p.name), ["b", "c", "d"]);
+  assert.deepEqual(update(t), [[], ["b", "c", "d"]]);
 });
 
 Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer entries and the peers they newly name", () => {
@@ -92,10 +102,17 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
   const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("b")] };
   t.onGossip(new Peers([bc, c]).encode()[0]);
   const stale = { ...bc, version: 2, connections: [link("a")] };
-  assert.deepEqual(t.onGossipAnswering(new Peers([stale]).encode()[0]).answer!.list(), [bc, c]);
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([stale]).encode()[0]).answer!.list(), [bc, c]);
+  assert.deepEqual(
+    t.onGossipAnswering("c", new Peers([stale]).encode()[0]).answer,
+    undefined,
+    "b and c are linked: b tells c itself",
+  );
   const self = { ...t.self, version: 1 };
-  assert.deepEqual(t.onGossipAnswering(new Peers([self]).encode()[0]).answer!.list(), [t.self]);
+  assert.equal(t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer, undefined, "ours goes out anyway");
+  t.takeUpdate();
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer!.list(), [t.self]);
   const bare = { ...t.self, version: 1, connections: [] };
-  assert.deepEqual(t.onGossipAnswering(new Peers([bare]).encode()[0]).answer!.list(), [t.self, bc]);
-  assert.deepEqual(t.onGossipAnswering(new Peers([bc, c]).encode()[0]), {});
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([bare]).encode()[0]).answer!.list(), [t.self, bc]);
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([bc, c]).encode()[0]), {});
 });
