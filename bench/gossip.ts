@@ -292,7 +292,11 @@ const kib = (b: number) => (b / 1024).toFixed(1);
 const ups: BringUp[] = [];
 for (const n of BRING_UP_PEERS) {
   ups.push(bringUp(n));
-  console.error(`bring-up of ${n} peers measured at ${seconds()} s`);
+  const u = ups.at(-1)!;
+  console.error(
+    `bring-up of ${n} peers measured at ${seconds()} s: topology ${kib(u.topologyBytes)} KiB/peer in ` +
+      `${u.topologyMs} ms, IPAM ${kib(u.ipamBytes)} KiB/peer in ${u.ipamMs} ms`,
+  );
 }
 console.log(
   `| peers | topology converged (sim ms) | topology KiB/peer to converge | IPAM converged (sim ms) | ` +

@@ -5,7 +5,7 @@
  * Flow: every call that can change the state (allocate, claim, release, rmpeer, a merged gossip, the 1 s
  * tick with the reachable peers) marks the state dirty, and the gossip it causes is held. Once per turn of the
  * event loop (a zero timer) the state is written crash-safely, once, and only then does the held gossip leave
- * (the latest ring set, space requests in order), so a peer never tells others about an allocation it could
+ * (the ring sets merged into one, space requests in order), so a peer never tells others about an allocation it could
  * forget in a crash, and concurrent requests share one write (group commit) instead of one fsync each. An
  * answer is written before it is returned. Allocation waits (bounded) while the ring is not ready or an
  * address awaits a majority's acknowledgement, as the reference's `POST /ip/{id}` blocks; a waiter rechecks
@@ -245,8 +245,8 @@ export class IpamService implements Gossiper {
   }
 
   /**
-   * A channel that holds what the IPAM sends until the state is on disk (see {@link IpamService.#flush}); of
-   * several ring sets held, only the latest goes out (each is the whole state, a superset of the ones before).
+   * A channel that holds what the IPAM sends until the state is on disk (see {@link IpamService.#flush});
+   * ring sets broadcast meanwhile are merged into one (each is a fresh delta or copy the IPAM hands over).
    */
   #persisting(): Gossip {
     const hold = (send: (g: Gossip) => void) => {
@@ -264,7 +264,7 @@ export class IpamService implements Gossiper {
             g.gossipBroadcast(u);
           });
         }
-        latest = update;
+        latest = latest === undefined ? update : latest.merge(update);
       },
       gossipNeighbourSubset: (update) => hold((g) => g.gossipNeighbourSubset(update)),
     };
