@@ -109,7 +109,11 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
     "b and c are linked: b tells c itself",
   );
   const self = { ...t.self, version: 1 };
-  assert.equal(t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer, undefined, "ours goes out anyway");
+  assert.equal(
+    t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer,
+    undefined,
+    "ours goes out anyway",
+  );
   t.takeUpdate();
   assert.deepEqual(t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer!.list(), [t.self]);
   const bare = { ...t.self, version: 1, connections: [] };
