@@ -17,7 +17,8 @@
  * bytes per peer until converged and within the first 20 s, with the exponent of the growth between sizes
  * fitted as log(bytes ratio) / log(peers ratio).
  *
- * Run: deno task bench:gossip [ratio peers] (`deno task bench:gossip --bring-up` runs only the bring-up)
+ * Run: deno task bench:gossip [ratio peers] (`--bring-up` runs only the bring-up, `--sizes=10,25,40` of those
+ * sizes; 100 peers takes many minutes of wall time, most of it in IPAM, whose bytes still grow about with N^3)
  *
  * @module
  */
@@ -42,7 +43,7 @@ const PEERS = 1000;
  * the benchmark near a minute; `deno task bench:gossip 1000` measures the ratio at 1000 peers.
  */
 const BRING_UP_ONLY = Deno.args.includes("--bring-up");
-const RATIO_PEERS = Number(Deno.args.filter((a) => a !== "--bring-up")[0] ?? 200);
+const RATIO_PEERS = Number(Deno.args.filter((a) => !a.startsWith("--"))[0] ?? 200);
 if (!Number.isInteger(RATIO_PEERS) || RATIO_PEERS < 20) {
   throw new Error(`Invalid peer count '${Deno.args[0]}' for the ratio: give a whole number of at least 20`);
 }
@@ -50,8 +51,16 @@ if (!Number.isInteger(RATIO_PEERS) || RATIO_PEERS < 20) {
 const ZONE = 10;
 const LATENCY_MS = 5;
 const WINDOW_MS = 5_000;
-/** Peer counts of the full-mesh bring-up. */
-const BRING_UP_PEERS = [10, 25, 40, 100];
+/** Peer counts of the full-mesh bring-up; `--sizes=10,25` measures others. */
+const BRING_UP_PEERS = (Deno.args.find((a) => a.startsWith("--sizes="))?.slice(8) ?? "10,25,40,100").split(
+  ",",
+)
+  .map(Number);
+if (BRING_UP_PEERS.some((n) => !Number.isInteger(n) || n < 2)) {
+  throw new Error(
+    `Invalid --sizes '${BRING_UP_PEERS.join(",")}': give whole numbers of at least 2, e.g. --sizes=10,25`,
+  );
+}
 /** Every connection of the bring-up is dialled within this long after launch (ms). */
 const BRING_UP_SPREAD_MS = 1_000;
 /** Bytes of the bring-up are also reported for this long after launch (ms). */
