@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { fold, sumWords } from "../../../src/overlay/sleeve/checksum.ts";
 import { onesSum, wordsOf } from "./tcp_frames.ts";
 

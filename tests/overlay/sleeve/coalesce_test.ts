@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { Coalescer } from "../../../src/overlay/sleeve/coalesce.ts";
 import { Segmenter } from "../../../src/overlay/sleeve/segment.ts";
 import {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { MAX_SEGMENTS, Segmenter } from "../../../src/overlay/sleeve/segment.ts";
 import {
   checksumValid,

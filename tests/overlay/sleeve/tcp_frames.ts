@@ -3,7 +3,7 @@
  * checks frames with an independent, deliberately plain checksum oracle (a list of 16-bit words summed with
  * a carry fold after every addition; nothing shared with src/overlay/sleeve/checksum.ts).
  */
-import type { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import type { SeededRandom } from "../../../testing/seeded_random.ts";
 
 /** One TCP flow's fixed fields. */
 export interface Flow {
