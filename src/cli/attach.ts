@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkHostname } from "../dns/qualify.ts";
 import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
 import { UsageError } from "../errors.ts";
@@ -37,7 +38,10 @@ export function attachCommand(): Command {
     .action(async (args: string[], opts: { name?: string; withoutDns?: boolean }) => {
       const { container, cidrs } = split(args, "attach");
       const fields = form(container, cidrs);
-      if (opts.name !== undefined) fields.push(["name", opts.name]);
+      if (opts.name !== undefined) {
+        checkHostname(opts.name);
+        fields.push(["name", opts.name]);
+      }
       if (opts.withoutDns) fields.push(["resolver", "false"]);
       const reply = await apiCall("POST", "/attach", { form: fields, timeoutMs: 60_000 });
       const a = JSON.parse(reply) as Attachment & { notes?: string[] };

@@ -33,7 +33,7 @@ import { StallTolerantDeadline } from "../mesh/stall_tolerant_deadline.ts";
 import { TokenBucket } from "../mesh/token_bucket.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { formatPeerAddress, parsePeerAddress, type RouterConfig } from "./config.ts";
+import { checkNotSelf, formatPeerAddress, parsePeerAddress, type RouterConfig } from "./config.ts";
 import type { ConnectionStatus } from "../client/wire.ts";
 
 const log = logger("mesh");
@@ -188,7 +188,11 @@ export class MeshTransport {
    * @throws {UsageError} naming a malformed peer; nothing is changed then
    */
   connect(peers: string[], replace: boolean): void {
-    const addresses = peers.map((p) => formatPeerAddress(parsePeerAddress(p, this.#config.port)));
+    const addresses = peers.map((p) => {
+      const peer = parsePeerAddress(p, this.#config.port);
+      checkNotSelf(peer, { host: this.#config.host, port: this.port });
+      return formatPeerAddress(peer);
+    });
     this.maker.add(addresses, replace);
   }
 
