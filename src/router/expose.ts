@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { UsageError } from "../errors.ts";
 import { addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { formatCIDR, parseCIDR } from "../net/ip.ts";
@@ -29,7 +30,7 @@ export async function expose(
   bridge: string,
   cidrs: string[],
 ): Promise<string[]> {
-  for (const c of cidrs) parseCIDR(c);
+  checkCidrs("expose", cidrs);
   const wanted = cidrs.length
     ? (await Promise.all(cidrs.map((c) => ipam.manages(c) ? ipam.claim(EXPOSE_ID, c) : [c]))).flat()
     : await ipam.allocate(EXPOSE_ID);
@@ -44,6 +45,7 @@ export async function expose(
  * @returns the addresses removed
  */
 export function hide(nl: NetlinkSocket, ipam: IpamService, bridge: string, cidrs: string[]): string[] {
+  checkCidrs("hide", cidrs);
   const have = exposed(nl, bridge);
   const gone = cidrs.length ? have.filter((c) => cidrs.includes(c)) : have;
   for (const c of gone) {
@@ -51,4 +53,19 @@ export function hide(nl: NetlinkSocket, ipam: IpamService, bridge: string, cidrs
     ipam.release(EXPOSE_ID, c);
   }
   return gone;
+}
+
+/**
+ * Checks that every one of `cidrs` is a CIDR.
+ *
+ * @throws {UsageError} naming the verb and the bad value
+ */
+function checkCidrs(verb: string, cidrs: string[]): void {
+  for (const c of cidrs) {
+    try {
+      parseCIDR(c);
+    } catch (err) {
+      throw new UsageError(`Cannot ${verb} ${c}: ${(err as Error).message}`);
+    }
+  }
 }
