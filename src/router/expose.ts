@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
 import { addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { formatCIDR, parseCIDR } from "../net/ip.ts";
@@ -43,11 +43,20 @@ export async function expose(
  * Removes the host's addresses from the bridge (only `cidrs` when given) and releases them in IPAM.
  *
  * @returns the addresses removed
+ * @throws {UsageError} for a malformed CIDR
+ * @throws {NotFoundError} naming a given CIDR that is not exposed, and what is; nothing is removed then
  */
 export function hide(nl: NetlinkSocket, ipam: IpamService, bridge: string, cidrs: string[]): string[] {
   checkCidrs("hide", cidrs);
   const have = exposed(nl, bridge);
-  const gone = cidrs.length ? have.filter((c) => cidrs.includes(c)) : have;
+  const named = cidrs.map((c) => formatCIDR(parseCIDR(c)));
+  const missing = named.find((c) => !have.includes(c));
+  if (missing !== undefined) {
+    throw new NotFoundError(
+      `Cannot hide ${missing}: it is not exposed on ${bridge}; exposed: ${have.join(" ") || "none"}`,
+    );
+  }
+  const gone = cidrs.length ? have.filter((c) => named.includes(c)) : have;
   for (const c of gone) {
     addrDel(nl, bridge, c);
     ipam.release(EXPOSE_ID, c);
