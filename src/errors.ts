@@ -12,3 +12,15 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/**
+ * A thing the caller named does not exist (a container, a peer, an address): the API answers 404 with the
+ * message, the CLI exits 1.
+ */
+export class NotFoundError extends Error {
+  /** @param message what was not found and where to look */
+  constructor(message: string) {
+    super(message);
+    this.name = "NotFoundError";
+  }
+}

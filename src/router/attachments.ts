@@ -35,6 +35,8 @@ export interface AttachNaming {
   name?: string;
   /** Whether to point its resolver at the router's DNS (default true; `attach --without-dns` says false). */
   resolver?: boolean;
+  /** The name is the container's own hostname, not asked for: one that cannot be registered is skipped with a note. */
+  fromHostname?: boolean;
 }
 
 /** What another subsystem (DNS) does when containers come and go. */
@@ -98,7 +100,7 @@ export class Attachments {
       identity,
     );
     if (naming.name === undefined && container.hostname) {
-      naming = { name: container.hostname, resolver: false };
+      naming = { name: container.hostname, resolver: false, fromHostname: true };
     }
     const before = this.#records.get(container.id);
     const cidrs: string[] = [];

@@ -21,7 +21,7 @@
  * @module
  */
 import { canonicalName } from "../dns/message.ts";
-import { qualify } from "../dns/qualify.ts";
+import { qualify, qualifyServed } from "../dns/qualify.ts";
 import { type NameEntry, NameTable } from "../dns/name_table.ts";
 import { DnsServer } from "../dns/server.ts";
 import { Forwarder, ResolvConf } from "../dns/upstream.ts";
@@ -201,7 +201,13 @@ export class DnsService implements AttachmentHooks {
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
     if (naming.name === undefined) return [];
-    const fqdn = qualify(naming.name, this.domain);
+    let fqdn: string;
+    try {
+      fqdn = qualifyServed(naming.name, this.domain);
+    } catch (err) {
+      if (!naming.fromHostname) throw err;
+      return [`No DNS name registered for ${a.label} from its hostname: ${(err as Error).message}`];
+    }
     this.#change(() => this.#add(a.id, a.addresses, fqdn));
     if (naming.resolver === false) return [];
     if (!isNamedNetns(a.netnsPath)) {
@@ -248,7 +254,7 @@ export class DnsService implements AttachmentHooks {
     if (ips.length === 0) {
       throw new UsageError(`Cannot add a name for ${container}: it has no addresses here; give IP addresses`);
     }
-    const name = fqdn !== undefined ? qualify(fqdn, this.domain) : this.#namesOf(id)[0];
+    const name = fqdn !== undefined ? qualifyServed(fqdn, this.domain) : this.#namesOf(id)[0];
     if (name === undefined) throw new UsageError(`Cannot add a name for ${container}: give one with -h FQDN`);
     this.#change(() => this.#add(id, ips, name));
     return ips.map((ip) => `${name} ${addressOf(ip)}`);

@@ -33,6 +33,11 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
       [["attach", "10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
       [["attach", "net:10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
       [["detach", "mnt-no-such-container"], 1, /no such netns/],
+      [["expose", "10.32.5.5"], 2, /Invalid CIDR '10\.32\.5\.5': add a prefix length/],
+      [["hide", "10.32.9.9/12"], 1, /Cannot hide 10\.32\.9\.9\/12: it is not exposed on weave; exposed: /],
+      [["attach", "--name", "bad name!!", c2], 2, /Invalid name 'bad name!!'/],
+      [["dns-add", "10.32.1.2", c2, "-h", "db.example.com"], 2, /outside the DNS domain 'weave\.local\.'/],
+      [["connect", "bad host!!"], 2, /neither an IP address nor a host name/],
     ];
     for (const [args, code, re] of cases) {
       const r = await meshnet(lab, 1, args);
@@ -59,6 +64,13 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
       "one container port left on the bridge",
     );
     assert.match(await ok("ps"), new RegExp(`^${c1} .* 10\\.32\\.1\\.1/12$`));
+
+    assert.match(
+      await ok("expose", "10.32.5.5/12"),
+      /(^| )10\.32\.5\.5\/12($| )/,
+      "expose prints every exposed address",
+    );
+    assert.equal(await ok("hide", "10.32.5.5/12"), "10.32.5.5/12");
   });
 });
 

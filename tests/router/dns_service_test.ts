@@ -12,7 +12,7 @@ import { SeededRandom } from "../../testing/seeded_random.ts";
 import type { Attachment } from "../../src/client/wire.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
 import { DnsService } from "../../src/router/dns_service.ts";
-import { qualify } from "../../src/dns/qualify.ts";
+import { checkHostname, qualify, qualifyServed } from "../../src/dns/qualify.ts";
 import { EXTERN_ID } from "../../src/client/wire.ts";
 
 /** A mesh double: records the gossiper, every broadcast, and the peer-removed listeners. */
@@ -98,6 +98,14 @@ dnsTest("qualify() appends the domain to bare hostnames and refuses bad names", 
   assert.equal(qualify("db.example.com.", "weave.local."), "db.example.com.");
   assert.throws(() => qualify("a..b", "weave.local."), UsageError);
   assert.throws(() => qualify("x".repeat(64), "weave.local."), UsageError);
+  for (const bad of ["bad name!!", "a b", "-web", "web-", "", "a/b", "é"]) {
+    assert.throws(() => checkHostname(bad), UsageError, bad);
+  }
+  for (const good of ["web", "web-1", "my_container", "Web.Weave.Local.", "a".repeat(63)]) {
+    checkHostname(good);
+  }
+  assert.equal(qualifyServed("web", "weave.local."), "web.weave.local.");
+  assert.throws(() => qualifyServed("weave.local.", "weave.local."), /outside the DNS domain/);
 });
 
 dnsTest("DnsService.attached() registers the name for every address and broadcasts the deltas", () => {
@@ -146,9 +154,9 @@ dnsTest(
 
 dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
   const { dns } = service();
-  assert.deepEqual(dns.add(EXTERN_ID, ["192.0.2.1", "192.0.2.2"], "ext.example.com"), [
-    "ext.example.com. 192.0.2.1",
-    "ext.example.com. 192.0.2.2",
+  assert.deepEqual(dns.add(EXTERN_ID, ["192.0.2.1", "192.0.2.2"], "ext.weave.local"), [
+    "ext.weave.local. 192.0.2.1",
+    "ext.weave.local. 192.0.2.2",
   ]);
   dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   assert.deepEqual(dns.add("c1", ["10.32.0.9"]), ["web.weave.local. 10.32.0.9"], "default: its attach name");
@@ -159,10 +167,28 @@ dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing
   assert.throws(() => dns.add("c9", []), /Cannot add a name for c9: it has no addresses here/);
   assert.throws(() => dns.add("c1", ["10.32.0.300"], "x"), UsageError);
   assert.throws(() => dns.add("c1", ["10.32.0.11"], "a..b"), UsageError);
+  assert.throws(
+    () => dns.add("c1", ["10.32.0.11"], "bad name!!"),
+    /Invalid name 'bad name!!': label 'bad name!!'/,
+  );
+  assert.throws(
+    () => dns.add(EXTERN_ID, ["192.0.2.3"], "db.example.com"),
+    /Cannot register 'db.example.com': 'db.example.com.' is outside the DNS domain 'weave.local.'/,
+  );
+  assert.throws(() => dns.attached(attachment("c2", ["10.32.0.6/12"]), { name: "a b" }), UsageError);
+  assert.deepEqual(
+    dns.attached(attachment("c3", ["10.32.0.7/12"]), { name: "h.example.com", fromHostname: true }),
+    [
+      "No DNS name registered for c3 from its hostname: Cannot register 'h.example.com': 'h.example.com.' is " +
+      "outside the DNS domain 'weave.local.', and meshnet's DNS answers only names in it; use a bare hostname " +
+      "or a name ending in '.weave.local'",
+    ],
+    "a container's own hostname that cannot be registered is skipped, not an error",
+  );
 
   assert.equal(dns.remove("c1", { address: "10.32.0.9", fqdn: "alias" }), 1);
   assert.equal(dns.remove("c1", { address: "10.32.0.9" }), 1);
-  assert.equal(dns.remove(EXTERN_ID, { fqdn: "ext.example.com" }), 2);
+  assert.equal(dns.remove(EXTERN_ID, { fqdn: "ext.weave.local" }), 2);
   assert.equal(dns.remove("c1"), 1);
   assert.equal(dns.remove("c1"), 0);
   assert.deepEqual(dns.names().map((e) => e.name), ["pidname.weave.local."]);
@@ -224,7 +250,7 @@ dnsTest("DnsService drops the entries of a peer removed from the mesh, never its
 dnsTest("DnsService restores its own entries from the data directory", () => {
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
-  a.dns.add(EXTERN_ID, ["192.0.2.1"], "ext.example.com");
+  a.dns.add(EXTERN_ID, ["192.0.2.1"], "ext.weave.local");
   a.dns.remove(EXTERN_ID);
   const other = {
     name: "o.",

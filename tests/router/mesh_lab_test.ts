@@ -99,7 +99,7 @@ Deno.test("mesh: in a line h1–h2–h3, h1 learns h3 by gossip and routes to it
         "weave_dns_entries",
       ]
     ) assert.match(metrics.stdout, new RegExp(`^# TYPE ${family} `, "m"));
-    assert.match(metrics.stdout, /^weave_max_ips 1048576$/m);
+    assert.match(metrics.stdout, /^weave_max_ips\{family="ipv4"\} 1048576$/m);
   });
 });
 
