@@ -6,7 +6,9 @@
  * @module
  */
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { attachContainer, detachContainer, listAttached } from "../netdev/attach.ts";
+import { attachContainer, deleteHostEnd, detachContainer, listAttached } from "../netdev/attach.ts";
+import { hostVethName } from "../netdev/names.ts";
+import { logger } from "../log.ts";
 import { UsageError } from "../errors.ts";
 import { parseCIDR } from "../net/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
@@ -17,6 +19,7 @@ import type { DataDir } from "./data_dir.ts";
 import type { Attachment } from "../client/wire.ts";
 
 const FILE = "attachments.json";
+const log = logger("attach");
 
 /**
  * How a runtime names the attachment itself: CNI gives a container id and interface name of its own,
@@ -124,6 +127,7 @@ export class Attachments {
         mtu: this.#opts.mtu,
         macSeed: this.#opts.peerName,
         ifname: identity.ifname,
+        replaceStale: !this.#liveOwner(hostVethName(container.id), container.id),
       });
     } catch (err) {
       for (const c of fresh) this.#ipam.release(container.id, c);
@@ -142,6 +146,29 @@ export class Attachments {
     this.#records.set(a.id, a);
     this.#save();
     return this.#named(a, naming);
+  }
+
+  /** Whether a recorded attachment other than `id`, whose namespace exists, has host end `hostIfname`. */
+  #liveOwner(hostIfname: string, id: string): boolean {
+    return [...this.#records.values()].some((a) =>
+      a.id !== id && a.hostIfname === hostIfname && exists(a.netnsPath)
+    );
+  }
+
+  /** Deletes the host end a dead attachment left, unless a live attachment has that name. */
+  #removeLeftover(a: Attachment): void {
+    if (this.#liveOwner(a.hostIfname, a.id)) return;
+    try {
+      if (deleteHostEnd(this.#nl, a.hostIfname)) {
+        log.info("Removed a dead container's host interface", { id: a.id, hostIfname: a.hostIfname });
+      }
+    } catch (err) {
+      log.warn("Cannot remove a dead container's host interface", {
+        id: a.id,
+        hostIfname: a.hostIfname,
+        error: (err as Error).message,
+      });
+    }
   }
 
   #named(a: Attachment, naming: AttachNaming): Attachment & { notes?: string[] } {
@@ -169,7 +196,13 @@ export class Attachments {
       );
     if (!found || (identity.id && !this.#records.has(identity.id))) return this.#forget(identity.id!);
     const container = withIdentity(found, identity);
-    const r = detachContainer({ container, addresses: cidrs, ifname: identity.ifname });
+    const r = detachContainer({
+      container,
+      addresses: cidrs,
+      ifname: identity.ifname,
+      ...(identity.id ? { host: this.#nl } : {}),
+    });
+    if (r.absent) return this.#forget(container.id);
     if (r.interfaceRemoved) this.#ipam.release(container.id);
     else for (const c of r.removed) this.#ipam.release(container.id, c);
     const a = this.#records.get(container.id);
@@ -181,9 +214,11 @@ export class Attachments {
   }
 
   #forget(id: string): string[] {
-    const addresses = this.#records.get(id)?.addresses ?? [];
+    const a = this.#records.get(id);
+    const addresses = a?.addresses ?? [];
     this.#ipam.release(id);
     if (this.#records.delete(id)) this.#save();
+    if (a) this.#removeLeftover(a);
     this.#opts.hooks?.detached(id, addresses, true);
     return addresses;
   }
@@ -213,6 +248,7 @@ export class Attachments {
     if (!a) return undefined;
     this.#records.delete(id);
     this.#save();
+    this.#removeLeftover(a);
     this.#opts.hooks?.detached(id, a.addresses, true);
     return a;
   }
