@@ -320,7 +320,10 @@ Deno.test("ipam: a stopped peer's free space is reclaimed by the majority; rmpee
 
     const live = await meshnet(lab, 1, ["rmpeer", names[1]]);
     assert.equal(live.code, 1, "rmpeer of a live, connected peer is refused");
-    assert.match(live.stderr, new RegExp(`Cannot rmpeer ${names[1]}: it is reachable now.*stop its router first`));
+    assert.match(
+      live.stderr,
+      new RegExp(`Cannot rmpeer ${names[1]}: it is reachable now.*stop its router first`),
+    );
     assert.ok(ownedBy((await rings(lab, 1))[0], names[1]) > 0n, "the refused rmpeer took nothing");
     const rm = await until("rmpeer of h3 once it has been quiet long enough", async () => {
       const r = await meshnet(lab, 1, ["rmpeer", names[2]]);
