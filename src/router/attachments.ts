@@ -3,8 +3,14 @@
  * (container id, namespace, label, addresses) in the data directory with crash-safe writes, so `ps` and a
  * restarted router know what is attached, also containers attached by PID or path.
  *
+ * Deaths: a container attached by PID is watched through a pidfd (ffi/exit_watch.ts), so its exit is known at
+ * once and it is forgotten (addresses released, names removed) in the same turn; one of a named namespace or
+ * path is found by {@link Attachments.forgetDead}, which DNS's tick calls; one under an engine's watcher is
+ * that watcher's (src/runtime/docker_watcher.ts).
+ *
  * @module
  */
+import { ExitWatch } from "../../ffi/exit_watch.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { attachContainer, deleteHostEnd, detachContainer, listAttached } from "../netdev/attach.ts";
 import { hostVethName } from "../netdev/names.ts";
@@ -67,6 +73,8 @@ export class Attachments {
   #ipam: IpamService;
   #opts: AttachmentsOptions;
   #records: Map<string, Attachment>;
+  /** Containers attached by PID, by id: their exits call {@link Attachments.#died}. */
+  #exits = new ExitWatch((id) => this.#died(id));
   /** How a CONTAINER reference is found, asked in order; a runtime watcher adds its engine's resolver. */
   resolvers: readonly Resolver[] = [netnsResolver];
   /** Engines whose watcher handles their containers' deaths, so {@link forgetDead} leaves those alone. */
@@ -145,7 +153,43 @@ export class Attachments {
     };
     this.#records.set(a.id, a);
     this.#save();
+    if (!this.#watchExit(a)) {
+      this.#forget(a.id);
+      throw new Error(`Cannot attach ${ref}: its process exited while it was being attached`);
+    }
     return this.#named(a, naming);
+  }
+
+  /**
+   * Starts watching the processes of the recorded containers attached by PID, and forgets those that are gone:
+   * exited, or whose PID now belongs to a process without our interface. Call once after construction.
+   *
+   * @returns the ids forgotten
+   */
+  watchProcesses(): string[] {
+    const present = new Set(this.list().map((a) => a.id));
+    const dead = [...this.#records.values()].filter((a) =>
+      pidOf(a) !== undefined && (!present.has(a.id) || !this.#watchExit(a))
+    ).map((a) => a.id);
+    for (const id of dead) this.#forget(id);
+    return dead;
+  }
+
+  /** Stops watching processes. */
+  async close(): Promise<void> {
+    await this.#exits.close();
+  }
+
+  /** Watches the process of `a` when it was attached by PID; false when that process is gone. */
+  #watchExit(a: Attachment): boolean {
+    const pid = pidOf(a);
+    return pid === undefined || this.#exits.watch(a.id, pid);
+  }
+
+  #died(id: string): void {
+    if (!this.#records.has(id)) return;
+    const addresses = this.#forget(id);
+    log.info("A container attached by PID exited: addresses released, names removed", { id, addresses });
   }
 
   /** Whether a recorded attachment other than `id`, whose namespace exists, has host end `hostIfname`. */
@@ -203,6 +247,7 @@ export class Attachments {
       ...(identity.id ? { host: this.#nl } : {}),
     });
     if (r.absent) return this.#forget(container.id);
+    if (r.interfaceRemoved) this.#exits.unwatch(container.id);
     if (r.interfaceRemoved) this.#ipam.release(container.id);
     else for (const c of r.removed) this.#ipam.release(container.id, c);
     const a = this.#records.get(container.id);
@@ -214,6 +259,7 @@ export class Attachments {
   }
 
   #forget(id: string): string[] {
+    this.#exits.unwatch(id);
     const a = this.#records.get(id);
     const addresses = a?.addresses ?? [];
     this.#ipam.release(id);
@@ -225,13 +271,14 @@ export class Attachments {
 
   /**
    * Forgets every recorded container whose namespace file is gone (it died): releases its addresses, drops
-   * its record and tells the hooks, as a detach would.
+   * its record and tells the hooks, as a detach would. Containers attached by PID are left to their pidfd
+   * watch (Deno cannot stat /proc without --allow-all), those of a watched engine to its watcher.
    *
    * @returns the ids forgotten
    */
   forgetDead(): string[] {
     const dead = [...this.#records.values()].filter((a) =>
-      !exists(a.netnsPath) && !(a.runtime && this.watchedRuntimes.has(a.runtime))
+      pidOf(a) === undefined && !exists(a.netnsPath) && !(a.runtime && this.watchedRuntimes.has(a.runtime))
     ).map((a) => a.id);
     for (const id of dead) this.#forget(id);
     return dead;
@@ -309,6 +356,12 @@ export class Attachments {
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
   }
+}
+
+/** The PID of a container attached by PID (its namespace is /proc/PID/ns/net), else undefined. */
+function pidOf(a: Attachment): number | undefined {
+  const m = /^\/proc\/(\d+)\/ns\/net$/.exec(a.netnsPath);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Whether `path` exists; errors other than not-found count as existing, so nothing is forgotten by mistake. */
