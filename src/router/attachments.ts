@@ -358,8 +358,12 @@ export class Attachments {
   }
 }
 
-/** The PID of a container attached by PID (its namespace is /proc/PID/ns/net), else undefined. */
+/**
+ * The PID of a container attached by PID (its namespace is /proc/PID/ns/net), else undefined; also undefined
+ * for an engine's container, whose death (and restart within a grace period) its watcher handles.
+ */
 function pidOf(a: Attachment): number | undefined {
+  if (a.runtime) return undefined;
   const m = /^\/proc\/(\d+)\/ns\/net$/.exec(a.netnsPath);
   return m ? Number(m[1]) : undefined;
 }
