@@ -328,8 +328,9 @@ export class Ipam implements Gossiper {
     const since = this.#unreachableSince.get(peer);
     const quiet = since === undefined ? Infinity : this.#opts.now() - since;
     if (quiet < RMPEER_QUIET_MS) {
+      const ago = Math.round(quiet / 1000);
       throw new ConflictError(
-        `Cannot rmpeer ${peer}: it was reachable ${Math.round(quiet / 1000)} s ago and may be alive; ${stop}, ` +
+        `Cannot rmpeer ${peer}: it was reachable ${ago} s ago and may be alive; ${stop}, ` +
           `then retry once it has been unreachable for ${RMPEER_QUIET_MS / 1000} s`,
       );
     }

@@ -116,12 +116,18 @@ Deno.test("Ipam.rmpeer() refuses a peer that is reachable or was seen recently, 
   const [a, b, c] = sim.nodes;
   assert.throws(() => a.ipam.rmpeer(b.name), (e: Error) => {
     assert.ok(e instanceof ConflictError);
-    assert.match(e.message, new RegExp(`^Cannot rmpeer ${b.name}: it is reachable now.*stop its router first`));
+    assert.match(
+      e.message,
+      new RegExp(`^Cannot rmpeer ${b.name}: it is reachable now.*stop its router first`),
+    );
     return true;
   });
   sim.kill(c);
   sim.advance(RMPEER_QUIET_MS - 1000);
-  assert.throws(() => a.ipam.rmpeer(c.name), new RegExp(`${c.name}: it was reachable 9 s ago.*stop its router`));
+  assert.throws(
+    () => a.ipam.rmpeer(c.name),
+    new RegExp(`${c.name}: it was reachable 9 s ago.*stop its router`),
+  );
   const before = a.ipam.status()[0].tokens;
   assert.ok(before.some((t) => t.owner === c.name), "a refused rmpeer takes nothing");
   sim.settle(3);
