@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
+import { runCommand } from "../../src/lab/runner.ts";
+import { until } from "../../testing/poll.ts";
 
 Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing half-made", async () => {
   await withLab({ hosts: 1, containers: 2 }, async (lab) => {
@@ -105,5 +107,39 @@ Deno.test("reset stops the router and removes container interfaces, the bridge a
       "the container interface is gone",
     );
     assert.notEqual(await launchMeshnet(lab, 1, [], []), name, "a reset host starts as a new peer");
+  });
+});
+
+Deno.test("a container whose namespace dies while something holds it: its host end is removed, and its restart attaches again", async () => {
+  await withLab({ hosts: 1, containers: 0 }, async (lab) => {
+    await launchMeshnet(lab, 1, [], []);
+    const name = `${lab.prefix}r`;
+    const bridgePorts = async () =>
+      (await lab.exec("h1", ["ip", "-o", "link", "show", "master", "weave"])).stdout.split("\n")
+        .filter((l) => l.includes("vethwe")).length;
+    const make = async () => assert.equal((await runCommand(["ip", "netns", "add", name])).code, 0);
+    await make();
+    // A process keeps the first namespace alive after its name is gone, as a container runtime's
+    // teardown can, so the kernel keeps the veth pair.
+    const holder = new Deno.Command("ip", { args: ["netns", "exec", name, "sleep", "600"], stdout: "null" })
+      .spawn();
+    try {
+      const first = await meshnet(lab, 1, ["attach", "10.32.1.7/12", name]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal((await runCommand(["ip", "netns", "del", name])).code, 0);
+      await until(
+        "the dead container's host end to be removed",
+        10_000,
+        async () => await bridgePorts() === 0 || undefined,
+      );
+      await make();
+      const again = await meshnet(lab, 1, ["attach", "10.32.1.7/12", name]);
+      assert.equal(again.code, 0, `re-attach after the restart: ${again.stderr}`);
+      assert.equal(await bridgePorts(), 1);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await runCommand(["ip", "netns", "del", name]);
+    }
   });
 });

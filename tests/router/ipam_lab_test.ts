@@ -311,8 +311,18 @@ Deno.test("ipam: a stopped peer's free space is reclaimed by the majority; rmpee
     );
     assert.match(await ok(lab, 2, "POST", "/ip/after-reclaim"), /^10\.\d+\.\d+\.\d+\/12$/);
 
-    const rm = await meshnet(lab, 1, ["rmpeer", names[2]]);
-    assert.equal(rm.code, 0, rm.stderr);
+    const live = await meshnet(lab, 1, ["rmpeer", names[1]]);
+    assert.equal(live.code, 1, "rmpeer of a live, connected peer is refused");
+    assert.match(
+      live.stderr,
+      new RegExp(`Cannot rmpeer ${names[1]}: it is reachable now.*stop its router first`),
+    );
+    assert.ok(ownedBy((await rings(lab, 1))[0], names[1]) > 0n, "the refused rmpeer took nothing");
+    const rm = await until("rmpeer of h3 once it has been quiet long enough", WAIT_MS, async () => {
+      const r = await meshnet(lab, 1, ["rmpeer", names[2]]);
+      if (r.code === 0) return r;
+      assert.match(r.stderr, new RegExp(`Cannot rmpeer ${names[2]}: it was reachable \\d+ s ago`));
+    });
     const [, taken] = rm.stdout.match(new RegExp(`^(\\d+) IPs taken over from ${names[2]}$`, "m")) ?? [];
     assert.ok(Number(taken) > 0, `rmpeer said: ${rm.stdout}`);
     await until("h3 to own nothing on h1 and h2", WAIT_MS, async () => {
