@@ -40,13 +40,13 @@ function fqdnOf(form: URLSearchParams): string | undefined {
 
 /**
  * The naming of an attach from its form fields `name` (hostname or FQDN) and `resolver` ("false" for
- * `--without-dns`), checked before anything is attached.
+ * `--without-dns`, "true" for `--with-dns` without a name), checked before anything is attached.
  *
  * @throws {HttpError} 400 when the name is invalid or DNS is off
  */
 export function attachNaming(form: URLSearchParams, dns: DnsService | undefined): AttachNaming {
   const name = form.get("name") || undefined;
-  if (name === undefined) return {};
+  if (name === undefined) return form.get("resolver") === "true" && dns ? { resolver: true } : {};
   if (!dns) throw new HttpError(400, `Cannot name a container '${name}': DNS is off on this router`);
   try {
     qualify(name, dns.domain);

@@ -13,7 +13,7 @@
  * @module
  */
 import { meshnetCommand } from "../self.ts";
-import type { Report } from "../router/router.ts";
+import type { Report } from "../client/wire.ts";
 import type { Lab, LabHost } from "./lab.ts";
 import { meshnetDataDir } from "./meshnet.ts";
 import { runCommand } from "./runner.ts";

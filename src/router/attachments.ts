@@ -8,6 +8,7 @@
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { attachContainer, detachContainer, listAttached } from "../netdev/attach.ts";
 import { UsageError } from "../errors.ts";
+import { logger } from "../log.ts";
 import { parseCIDR } from "../net/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
 import { type Container, type Resolver } from "../runtime/container.ts";
@@ -17,6 +18,7 @@ import type { DataDir } from "./data_dir.ts";
 import type { Attachment } from "../client/wire.ts";
 
 const FILE = "attachments.json";
+const log = logger("attach");
 
 /**
  * How a runtime names the attachment itself: CNI gives a container id and interface name of its own,
@@ -37,6 +39,20 @@ export interface AttachNaming {
   resolver?: boolean;
 }
 
+/** How a container is routed at attach. */
+export interface AttachRouting {
+  /** Add a default route through the host's gateway when the container has none (default true). */
+  defaultRoute?: boolean;
+}
+
+/** The host's gateway, as attach needs it (src/router/host_routing.ts). */
+export interface AttachGateway {
+  /** The bridge's MAC, for containers' permanent neighbour entry of the gateway. */
+  readonly bridgeMac: string;
+  /** Routes the subnets of new container addresses into the bridge. */
+  routeAttached(cidrs: readonly string[]): string[];
+}
+
 /** What another subsystem (DNS) does when containers come and go. */
 export interface AttachmentHooks {
   /** After an attach, also one that added nothing; returns notes for the user. */
@@ -55,6 +71,8 @@ export interface AttachmentsOptions {
   peerName: string;
   /** Told about every attach and detach, and every container found dead. */
   hooks?: AttachmentHooks;
+  /** The host's gateway; without it containers get no gateway routes. */
+  gateway?: AttachGateway;
 }
 
 /** The attach/detach/ps service of one router. */
@@ -81,7 +99,9 @@ export class Attachments {
   /**
    * Attaches `ref` (netns name, path or PID), or adds addresses to its interface. Each spec is a CIDR (claimed
    * in IPAM when inside its range, so it is never given to anyone else), `net:CIDR` (allocate in that subnet)
-   * or `net:default`; no spec allocates in the default subnet.
+   * or `net:default`; no spec allocates in the default subnet. A new interface gets the gateway's routes
+   * (a default route only when the container has none and `routing.defaultRoute` is not false), and the
+   * host routes the subnets of the new addresses into the bridge.
    *
    * @throws {UsageError} for a malformed spec
    * @throws {Error} naming the container when it is unknown, IPAM cannot give an address, or the kernel refuses
@@ -91,6 +111,7 @@ export class Attachments {
     specs: string[],
     identity: AttachIdentity = {},
     naming: AttachNaming = {},
+    routing: AttachRouting = {},
   ): Promise<Attachment & { notes?: string[] }> {
     const wanted = (specs.length ? specs : ["net:default"]).map((spec) => parseSpec(ref, spec));
     const container = withIdentity(
@@ -124,6 +145,10 @@ export class Attachments {
         mtu: this.#opts.mtu,
         macSeed: this.#opts.peerName,
         ifname: identity.ifname,
+        gateway: this.#opts.gateway && {
+          bridgeMac: this.#opts.gateway.bridgeMac,
+          defaultRoute: routing.defaultRoute !== false,
+        },
       });
     } catch (err) {
       for (const c of fresh) this.#ipam.release(container.id, c);
@@ -139,8 +164,18 @@ export class Attachments {
       ...(identity.ifname ? { ifname: identity.ifname } : {}),
       ...(container.runtime ? { runtime: container.runtime } : {}),
     };
+    const gateway = r.created ? r.gateway : before?.gateway;
+    if (gateway) a.gateway = gateway;
     this.#records.set(a.id, a);
     this.#save();
+    try {
+      this.#opts.gateway?.routeAttached(r.added);
+    } catch (err) {
+      log.warn("Cannot route a container's subnet into the bridge", {
+        id: a.id,
+        error: (err as Error).message,
+      });
+    }
     return this.#named(a, naming);
   }
 

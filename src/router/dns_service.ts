@@ -5,13 +5,13 @@
  * Flow: a local change (attach with a name, dns-add, dns-remove, detach, a container's death) edits the
  * table, writes our own entries to the data directory, then broadcasts the delta along our broadcast tree;
  * gossip from other peers is merged and only what was new travels on. A peer removed from the mesh takes
- * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up once every IPAM ring is ready:
- * the host's bridge address is allocated under EXPOSE_ID and added to the bridge (expose.ts), the server
- * binds it, and every named container waiting for it gets its resolv.conf; (2) drops attachments whose
- * namespace is gone and removes their names. Tombstones are purged every {@link PURGE_MS}.
+ * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up, from launch and independent of
+ * IPAM: it binds the host's gateway address on the bridge (the same on every host, reached by containers of
+ * any subnet through their /32 route to it; src/netdev/gateway.ts), and every container waiting for it gets
+ * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Tombstones are
+ * purged every {@link PURGE_MS}.
  *
- * Concurrency: single-threaded; the tick's one await (exposing the address) is guarded so ticks never
- * overlap, and {@link DnsService.stop} waits for it.
+ * Concurrency: single-threaded; the tick has no await, so ticks never overlap.
  *
  * Only named network namespaces get a resolv.conf (/etc/netns/NAME/resolv.conf, which `ip netns exec`
  * bind-mounts over /etc/resolv.conf): a container attached by PID or path has no such file to point at, so
@@ -33,7 +33,6 @@ import { formatIP, parseCIDR, parseIP } from "../net/ip.ts";
 import type { AttachmentHooks, AttachNaming } from "./attachments.ts";
 import type { Attachment, DnsReport } from "../client/wire.ts";
 import type { DataDir } from "./data_dir.ts";
-import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 
 const log = logger("dns");
 
@@ -83,10 +82,8 @@ export interface DnsServiceOptions extends DnsSettings {
 
 /** What {@link DnsService.start} needs from the rest of the router. */
 export interface DnsHost {
-  /** IPAM: the ring's readiness and the host's allocated address. */
-  ipam: Pick<IpamService, "status" | "lookup">;
-  /** Allocates (once) the host's address under EXPOSE_ID and puts it on the bridge. */
-  expose(): Promise<string[]>;
+  /** The address to serve on: the gateway, already on the bridge. */
+  address: string;
   /** Drops the attachments whose namespace is gone, telling the hooks. */
   forgetDead(): void;
   /** The attached containers (for `dns-add CONTAINER` without addresses). */
@@ -120,7 +117,6 @@ export class DnsService implements Gossiper, AttachmentHooks {
   #address?: string;
   #host?: DnsHost;
   #timers: ReturnType<typeof setInterval>[] = [];
-  #busy?: Promise<void>;
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
 
@@ -182,7 +178,6 @@ export class DnsService implements Gossiper, AttachmentHooks {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#host = undefined;
-    await this.#busy;
     await this.#server?.close();
     this.#server = this.#address = undefined;
   }
@@ -191,15 +186,17 @@ export class DnsService implements Gossiper, AttachmentHooks {
 
   /**
    * Hook of an attach: registers `naming.name` for the container's addresses and, for a named namespace,
-   * writes its resolv.conf (now, or once the server is up).
+   * writes its resolv.conf (now, or once the server is up); `naming.resolver` true alone writes it unnamed.
    *
    * @returns notes for the user, e.g. why a container got no resolv.conf
    * @throws {UsageError} when the name is invalid
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
-    if (naming.name === undefined) return [];
-    const fqdn = qualify(naming.name, this.domain);
-    this.#change(() => this.#add(a.id, a.addresses, fqdn));
+    if (naming.name === undefined && naming.resolver !== true) return [];
+    if (naming.name !== undefined) {
+      const fqdn = qualify(naming.name, this.domain);
+      this.#change(() => this.#add(a.id, a.addresses, fqdn));
+    }
     if (naming.resolver === false) return [];
     if (!a.netnsPath.startsWith(`${NETNS_RUN_DIR}/`)) {
       return [
@@ -343,32 +340,25 @@ export class DnsService implements Gossiper, AttachmentHooks {
 
   #tick(): void {
     const host = this.#host;
-    if (!host || this.#busy) return;
+    if (!host) return;
     try {
       host.forgetDead();
     } catch (err) {
       log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
     }
     if (this.#server) return;
-    const rings = host.ipam.status();
-    if (rings.length === 0 || rings.some((r) => r.state !== "ready")) return;
-    this.#busy = this.#serve(host).then(() => {
+    try {
+      this.#serve(host);
       this.#lastError = undefined;
-    }, (err) => {
+    } catch (err) {
       const error = (err as Error).message;
       if (error !== this.#lastError) log.warn("Cannot start the DNS server; retrying", { error });
       this.#lastError = error;
-    }).finally(() => {
-      this.#busy = undefined;
-    });
+    }
   }
 
-  async #serve(host: DnsHost): Promise<void> {
-    await host.expose();
-    const cidrs = host.ipam.lookup(EXPOSE_ID).map((c) => parseCIDR(c));
-    const own = cidrs.find((c) => c.family === 4) ?? cidrs[0];
-    if (!own || this.#host !== host) return;
-    const address = formatIP(own.address);
+  #serve(host: DnsHost): void {
+    const address = host.address;
     const resolv = new ResolvConf(this.#o.resolvConf, [address]);
     this.#server = DnsServer.listen({
       hostname: address,

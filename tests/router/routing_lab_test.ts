@@ -1,0 +1,112 @@
+/**
+ * Containers reach the world, Services and DNS through their host's gateway, and application subnets stay
+ * apart, on a lab of three hosts: h1 and h2 run meshnet, h3 is "the world" (an underlay address nobody
+ * routes the overlay to, so a reply can only come back masqueraded). The rendered nftables table is
+ * covered in tests/netdev/nftables_test.ts.
+ */
+import assert from "node:assert/strict";
+import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
+import { until } from "../../testing/poll.ts";
+import { GATEWAY_ADDRESS } from "../../src/netdev/constants.ts";
+
+const SERVICE_IP = "10.96.0.10";
+
+async function ok(lab: Lab, host: number, ...args: string[]): Promise<string> {
+  const r = await meshnet(lab, host, args);
+  assert.equal(r.code, 0, `h${host} meshnet ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Whether `from` gets an answer to a ping of `to` (two tries, one second each). */
+async function pings(lab: Lab, from: string, to: string): Promise<boolean> {
+  return (await lab.exec(from, ["ping", "-c2", "-i0.2", "-W1", to])).code === 0;
+}
+
+/** Pings until one reply, for paths that need a moment (ARP, the mesh coming up). */
+async function reaches(lab: Lab, from: string, to: string): Promise<void> {
+  await until(`${from} to reach ${to}`, 15_000, async () => (await pings(lab, from, to)) || undefined);
+}
+
+async function routes(lab: Lab, ns: string): Promise<string> {
+  return (await lab.exec(ns, ["ip", "-4", "route", "show"])).stdout;
+}
+
+async function sysctl(lab: Lab, host: string, key: string): Promise<string> {
+  return (await lab.exec(host, ["cat", `/proc/sys/net/${key}`])).stdout.trim();
+}
+
+/** Launches meshnet on h1 and h2, peered with each other only: h3 stays a plain underlay host. */
+async function launchPair(lab: Lab): Promise<void> {
+  for (const h of [1, 2]) {
+    await launchMeshnet(lab, h, ["--ipalloc-init", "consensus=2", "--no-fastdp"], [
+      lab.host(3 - h).address,
+    ]);
+  }
+}
+
+Deno.test("a container reaches the world and a Service on another host through its gateway; reset undoes it", async () => {
+  await withLab({ hosts: 3, containers: 2 }, async (lab) => {
+    const [h1c1, h1c2] = lab.containersOf(1), [h2c1, h2c2] = lab.containersOf(2);
+    const world = lab.host(3).address;
+    assert.equal(await sysctl(lab, "h1", "ipv4/ip_forward"), "0");
+    await launchPair(lab);
+
+    // An automatic address, a default route through the gateway, and the world answers through h1.
+    await ok(lab, 1, "attach", h1c1);
+    assert.match(await routes(lab, h1c1), new RegExp(`^default via ${GATEWAY_ADDRESS} dev ethwe`, "m"));
+    await reaches(lab, h1c1, world);
+    assert.equal(await sysctl(lab, "h1", "ipv4/ip_forward"), "1");
+
+    // --no-default-route, and a default route the container has (Docker's eth0) is never replaced.
+    await ok(lab, 1, "attach", "--no-default-route", h1c2);
+    assert.doesNotMatch(await routes(lab, h1c2), /^default/m);
+    assert.match(await routes(lab, h1c2), new RegExp(`^${GATEWAY_ADDRESS} dev ethwe`, "m"));
+    for (
+      const cmd of [
+        ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"],
+        ["ip", "link", "set", "eth0-peer", "up"],
+        ["ip", "link", "set", "eth0", "up"],
+        ["ip", "addr", "add", "192.0.2.2/24", "dev", "eth0"],
+        ["ip", "route", "add", "default", "via", "192.0.2.1"],
+      ]
+    ) assert.equal((await lab.exec(h2c2, cmd)).code, 0, cmd.join(" "));
+    await ok(lab, 2, "attach", h2c2);
+    assert.match(await routes(lab, h2c2), /^default via 192\.0\.2\.1 dev eth0/m);
+    assert.equal((await routes(lab, h2c2)).match(/^default/gm)?.length, 1);
+
+    // A Service: h1 DNATs its virtual IP to an HTTP server in a container on h2, as kube-proxy would.
+    const backend = (await ok(lab, 2, "attach", h2c1)).split("/")[0];
+    const server = lab.spawn(h2c1, ["python3", "-m", "http.server", "8080", "--bind", backend]);
+    try {
+      const rules = [
+        "add table ip svc",
+        "add chain ip svc pre { type nat hook prerouting priority dstnat; }",
+        `add rule ip svc pre ip daddr ${SERVICE_IP} tcp dport 80 dnat to ${backend}:8080`,
+      ].join("\n");
+      const nft = await lab.exec("h1", ["sh", "-c", `printf '%s\\n' '${rules}' | nft -f -`]);
+      assert.equal(nft.code, 0, nft.stderr);
+      const body = await until("the Service to answer", 20_000, async () => {
+        const r = await lab.exec(h1c1, ["curl", "-s", "-m", "2", `http://${SERVICE_IP}/`]);
+        return r.code === 0 ? r.stdout : undefined;
+      });
+      assert.match(body, /Directory listing/);
+    } finally {
+      server.kill();
+      await server.status;
+    }
+
+    const status = await ok(lab, 1, "status");
+    assert.match(status, new RegExp(`Gateway: ${GATEWAY_ADDRESS} on weave`));
+    assert.match(status, /Masquerade: on/);
+    assert.match(status, /Forwarding: on: .*reset puts back 0/);
+
+    // reset: no meshnet table, and the sysctl meshnet changed is back; the one it found set stays.
+    for (const h of [1, 2]) await ok(lab, h, "reset", "--data-dir", meshnetDataDir(lab, h));
+    for (const h of ["h1", "h2"]) {
+      const t = await lab.exec(h, ["nft", "list", "table", "inet", "meshnet"]);
+      assert.notEqual(t.code, 0, `${h} still has the meshnet table`);
+      assert.equal(await sysctl(lab, h, "ipv4/ip_forward"), "0", `${h} ip_forward restored`);
+      assert.equal(await sysctl(lab, h, "bridge/bridge-nf-call-iptables"), "1", `${h} left as it was`);
+    }
+  });
+});
