@@ -82,7 +82,8 @@ export function registerDnsRoutes(api: HttpApi, dns: DnsService | undefined): vo
       if (s.address === undefined) {
         throw new HttpError(
           503,
-          "The DNS server is not up yet: it starts once the address ring is ready; see 'meshnet status ipam'",
+          "The DNS server is not up yet: it binds the gateway address on the bridge at launch and retries " +
+            "every half second; the router's log says why it cannot",
         );
       }
       return text(200, formatPeerAddress({ host: s.address, port: s.port }));

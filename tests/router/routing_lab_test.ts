@@ -110,3 +110,44 @@ Deno.test("a container reaches the world and a Service on another host through i
     }
   });
 });
+
+Deno.test("application subnets stay apart on one host and across hosts; each reaches the world and DNS", async () => {
+  await withLab({ hosts: 3, containers: 3 }, async (lab) => {
+    const [a1, b1, web] = lab.containersOf(1), [a2, b2, client] = lab.containersOf(2);
+    const world = lab.host(3).address;
+    await launchPair(lab);
+    // Hand-set addresses only, all outside the IPAM range: no automatic address is ever allocated.
+    await ok(lab, 1, "attach", "10.2.1.1/24", a1);
+    await ok(lab, 2, "attach", "10.2.1.2/24", a2);
+    await ok(lab, 1, "attach", "10.2.2.1/24", b1);
+    await ok(lab, 2, "attach", "10.2.2.2/24", b2);
+    await ok(lab, 1, "attach", "--name", "web", "10.2.0.1/16", web);
+    await ok(lab, 2, "attach", "--name", "client", "10.2.0.2/16", client);
+
+    await reaches(lab, a1, "10.2.1.2");
+    await reaches(lab, b2, "10.2.2.1");
+    for (const c of [a1, a2, b1, b2]) await reaches(lab, c, world);
+    for (const [from, to] of [[a1, "10.2.2.1"], [a1, "10.2.2.2"], [b2, "10.2.1.2"], [b2, "10.2.1.1"]]) {
+      assert.equal(await pings(lab, from, to), false, `${from} must not reach ${to}`);
+    }
+
+    // DNS from launch, on the gateway, through the resolv.conf attach wrote; no IPAM ring was needed.
+    const rings = JSON.parse(await ok(lab, 2, "report")).ipam.rings as { state: string }[];
+    assert.ok(rings.every((r) => r.state !== "ready"), `no ring was made ready: ${JSON.stringify(rings)}`);
+    const answer = await until("web.weave.local from h2's client", 15_000, async () => {
+      const r = await lab.exec(client, ["dig", "+short", "+time=1", "+tries=1", "web.weave.local"]);
+      return r.stdout.trim() === "10.2.0.1" ? r.stdout.trim() : undefined;
+    });
+    assert.equal(answer, "10.2.0.1");
+    // A container of another subnet reaches the same DNS address.
+    const r = await lab.exec(a2, [
+      "dig",
+      "+short",
+      "+time=1",
+      "+tries=2",
+      `@${GATEWAY_ADDRESS}`,
+      "web.weave.local",
+    ]);
+    assert.equal(r.stdout.trim(), "10.2.0.1", r.stderr);
+  });
+});
