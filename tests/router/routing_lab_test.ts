@@ -149,5 +149,37 @@ Deno.test("application subnets stay apart on one host and across hosts; each rea
       "web.weave.local",
     ]);
     assert.equal(r.stdout.trim(), "10.2.0.1", r.stderr);
+
+    // meshnet's forward rule is what keeps them apart: without it h1 routes between the subnets.
+    assert.equal((await lab.exec("h1", ["nft", "flush", "chain", "inet", "meshnet", "forward"])).code, 0);
+    await reaches(lab, a1, "10.2.2.1");
+  });
+});
+
+Deno.test("--no-masquerade leaves containers' addresses as they are; reset restores only what meshnet changed, across a restart", async () => {
+  await withLab({ hosts: 2, containers: 1 }, async (lab) => {
+    const [c] = lab.containersOf(1);
+    const dir = meshnetDataDir(lab, 1);
+    const nf = "bridge/bridge-nf-call-iptables";
+    assert.equal((await lab.exec("h1", ["sh", "-c", `echo 0 > /proc/sys/net/${nf}`])).code, 0);
+    await launchMeshnet(lab, 1, ["--no-masquerade", "--ipalloc-init", "consensus=1"], []);
+    assert.equal(await sysctl(lab, "h1", nf), "1");
+    assert.equal(await sysctl(lab, "h1", "ipv4/ip_forward"), "1");
+    assert.match(await ok(lab, 1, "status"), /Masquerade: off/);
+    const table = (await lab.exec("h1", ["nft", "list", "table", "inet", "meshnet"])).stdout;
+    assert.match(table, /chain forward/);
+    assert.doesNotMatch(table, /masquerade/);
+    await ok(lab, 1, "attach", c);
+    // h2 has no route back to the overlay: without masquerade the world cannot answer.
+    assert.equal(await pings(lab, c, lab.host(2).address), false);
+
+    // A restart finds both set: the record still holds the values from before the first launch.
+    await ok(lab, 1, "stop");
+    await launchMeshnet(lab, 1, ["--ipalloc-init", "consensus=1"], []);
+    await reaches(lab, c, lab.host(2).address);
+    await ok(lab, 1, "reset", "--data-dir", dir);
+    assert.equal(await sysctl(lab, "h1", nf), "0");
+    assert.equal(await sysctl(lab, "h1", "ipv4/ip_forward"), "0");
+    assert.notEqual((await lab.exec("h1", ["nft", "list", "table", "inet", "meshnet"])).code, 0);
   });
 });
