@@ -1,6 +1,6 @@
 /**
  * The gateway: {@link GATEWAY_ADDRESS} on every host's bridge, the host routes that send containers'
- * subnets into the bridge, and a container's side of it (a permanent neighbour entry for the gateway with
+ * subnets into the bridge (made at attach, deleted when a subnet's last container leaves), and a container's side of it (a permanent neighbour entry for the gateway with
  * its own host's bridge MAC, a /32 route to it, and a default route through it when the container has
  * none). The address is the same on every host; since no container ever asks for it by ARP, each reaches
  * its own host's. All synchronous netlink.
@@ -10,7 +10,7 @@
 import { addrAdd, addrList } from "../../ffi/netlink/addr.ts";
 import { linkGet } from "../../ffi/netlink/link.ts";
 import { neighAdd } from "../../ffi/netlink/neigh.ts";
-import { routeAdd, routeList } from "../../ffi/netlink/route.ts";
+import { routeAdd, routeDel, routeList } from "../../ffi/netlink/route.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { bigIntToIP, contains, formatCIDR, networkOf, parseCIDR } from "../net/ip.ts";
 import { GATEWAY_ADDRESS, SUBNET_ROUTE_METRIC } from "./constants.ts";
@@ -54,6 +54,28 @@ export function routeSubnets(nl: NetlinkSocket, bridge: string, cidrs: readonly 
     added.push(dst);
   }
   return added;
+}
+
+/**
+ * Deletes the host routes {@link routeSubnets} made (metric 1000 on the bridge) that cover none of `keep`
+ * (the IPAM ranges and every attached container's addresses), once the last container of a subnet left.
+ *
+ * @param nl a socket in the host namespace
+ * @returns the routes deleted
+ * @throws {NetlinkError} when the kernel refuses a deletion
+ */
+export function unrouteSubnets(nl: NetlinkSocket, bridge: string, keep: readonly string[]): string[] {
+  const dev = linkGet(nl, bridge).index;
+  const kept = keep.map((k) => parseCIDR(k)).filter((k) => k.family === 4);
+  const gone: string[] = [];
+  for (const r of routeList(nl, { family: 4 })) {
+    if (r.dev !== dev || r.metric !== SUBNET_ROUTE_METRIC || r.dst === "default") continue;
+    const dst = parseCIDR(r.dst);
+    if (kept.some((k) => contains(dst, k.address) && dst.prefix <= k.prefix)) continue;
+    routeDel(nl, { dst: r.dst, dev, metric: SUBNET_ROUTE_METRIC });
+    gone.push(r.dst);
+  }
+  return gone;
 }
 
 /** What {@link gatewayRoutes} did in a container. */

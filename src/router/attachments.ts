@@ -51,6 +51,8 @@ export interface AttachGateway {
   readonly bridgeMac: string;
   /** Routes the subnets of new container addresses into the bridge. */
   routeAttached(cidrs: readonly string[]): string[];
+  /** Deletes the subnet routes that none of `attached` (every container's addresses) needs any more. */
+  unrouteUnused(attached: readonly string[]): string[];
 }
 
 /** What another subsystem (DNS) does when containers come and go. */
@@ -307,6 +309,11 @@ export class Attachments {
 
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
+    try {
+      this.#opts.gateway?.unrouteUnused([...this.#records.values()].flatMap((a) => a.addresses));
+    } catch (err) {
+      log.warn("Cannot delete a subnet route no container needs", { error: (err as Error).message });
+    }
   }
 }
 

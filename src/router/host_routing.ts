@@ -20,7 +20,7 @@ import {
   NFT_FAMILY,
   NFT_TABLE,
 } from "../netdev/constants.ts";
-import { ensureGateway, routeSubnets } from "../netdev/gateway.ts";
+import { ensureGateway, routeSubnets, unrouteSubnets } from "../netdev/gateway.ts";
 import { applyTable, deleteTable } from "../netdev/nftables.ts";
 import { readSysctl, writeSysctl } from "../netdev/sysctl.ts";
 import type { DataDir } from "./data_dir.ts";
@@ -46,6 +46,7 @@ export class HostRouting {
   readonly #nl: NetlinkSocket;
   readonly #o: HostRoutingOptions;
   #bridgeMac = "";
+  #ranges: readonly string[] = [];
   #table = false;
   #problems: string[] = [];
 
@@ -70,6 +71,7 @@ export class HostRouting {
    */
   async start(ranges: readonly string[]): Promise<void> {
     this.#bridgeMac = ensureGateway(this.#nl, this.#o.bridge);
+    this.#ranges = ranges;
     routeSubnets(this.#nl, this.#o.bridge, ranges);
     this.#problems = [];
     for (const s of FORWARDING_SYSCTLS) {
@@ -94,6 +96,11 @@ export class HostRouting {
   /** Routes the subnets of a container's new addresses into the bridge; returns the routes added. */
   routeAttached(cidrs: readonly string[]): string[] {
     return routeSubnets(this.#nl, this.#o.bridge, cidrs);
+  }
+
+  /** Deletes the subnet routes no IPAM range and none of `attached` (every container's addresses) needs. */
+  unrouteUnused(attached: readonly string[]): string[] {
+    return unrouteSubnets(this.#nl, this.#o.bridge, [...this.#ranges, ...attached]);
   }
 
   /** The routing state for the report and `meshnet status`. */

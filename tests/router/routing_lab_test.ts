@@ -153,6 +153,15 @@ Deno.test("application subnets stay apart on one host and across hosts; each rea
     // meshnet's forward rule is what keeps them apart: without it h1 routes between the subnets.
     assert.equal((await lab.exec("h1", ["nft", "flush", "chain", "inet", "meshnet", "forward"])).code, 0);
     await reaches(lab, a1, "10.2.2.1");
+
+    // The host route of a subnet goes with its last container on the host.
+    const hostRoutes = async () =>
+      (await lab.exec("h1", ["ip", "-4", "route", "show", "dev", "weave"])).stdout;
+    assert.match(await hostRoutes(), /^10\.2\.1\.0\/24 .*metric 1000/m);
+    await ok(lab, 1, "detach", a1);
+    assert.doesNotMatch(await hostRoutes(), /^10\.2\.1\.0\/24/m);
+    assert.match(await hostRoutes(), /^10\.2\.2\.0\/24 .*metric 1000/m);
+    assert.match(await hostRoutes(), /^10\.32\.0\.0\/12 .*metric 1000/m, "the IPAM range stays routed");
   });
 });
 
