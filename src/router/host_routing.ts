@@ -1,7 +1,8 @@
 /**
  * The host's side of routing containers to the world, set up at start in the host's own namespace only:
  * the gateway address on the bridge and routes for the IPAM ranges (src/netdev/gateway.ts), forwarding and
- * bridged traffic through netfilter (sysctls), and meshnet's nftables table (src/netdev/nftables.ts).
+ * bridged traffic through netfilter (sysctls; br_netfilter is loaded first when its settings are missing),
+ * and meshnet's nftables table (src/netdev/nftables.ts).
  *
  * Every sysctl is recorded in the data directory with the value it had before meshnet first changed it,
  * written before the change (so a crash between the two loses nothing); one already right is left alone
@@ -74,6 +75,9 @@ export class HostRouting {
     this.#ranges = ranges;
     routeSubnets(this.#nl, this.#o.bridge, ranges);
     this.#problems = [];
+    if (FORWARDING_SYSCTLS.some((s) => readSysctl(undefined, s.key) === undefined)) {
+      await loadModule(BR_NETFILTER_MODULE);
+    }
     for (const s of FORWARDING_SYSCTLS) {
       try {
         this.#set(s.key, s.value);
@@ -140,6 +144,22 @@ export class HostRouting {
       this.#dir.writeJSON(FILE, record);
     }
     writeSysctl(undefined, key, value);
+  }
+}
+
+/**
+ * Loads a kernel module with modprobe (a global change, but it only makes per-namespace settings exist;
+ * their values are set per namespace). A missing modprobe or a failure is left to the sysctl that needs the
+ * module to report.
+ */
+async function loadModule(name: string): Promise<void> {
+  try {
+    const r = await new Deno.Command("modprobe", { args: [name], stdout: "null", stderr: "piped" }).output();
+    if (!r.success) {
+      log.warn("Cannot load a kernel module", { name, error: new TextDecoder().decode(r.stderr) });
+    }
+  } catch (err) {
+    log.warn("Cannot run modprobe", { name, error: (err as Error).message });
   }
 }
 
