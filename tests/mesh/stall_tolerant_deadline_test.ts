@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../src/mesh/testing/fake_clock.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { StallTolerantDeadline } from "../../src/mesh/stall_tolerant_deadline.ts";
 
 function make(clock: FakeClock, timeoutMs = 8_000) {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fdbAdd } from "../../ffi/netlink/neigh.ts";
 import { linkAdd } from "../../ffi/netlink/link.ts";
-import { SeededRandom } from "../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { VXLAN_DEVICE } from "../../src/overlay/fastdp/constants.ts";
 import { VxlanDevice } from "../../src/overlay/fastdp/vxlan_device.ts";
 import { bridgeJson, withTestNetns } from "../ffi/netlink/fixture.ts";

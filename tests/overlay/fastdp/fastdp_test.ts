@@ -3,7 +3,7 @@ import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import { FALLBACK_MISSED, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "../../../src/overlay/fastdp/constants.ts";
 import { FastDp, type FastDpIo } from "../../../src/overlay/fastdp/fastdp.ts";
 import type { FdbWanted } from "../../../src/overlay/fastdp/fdb_plan.ts";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { runFdbScenarios } from "./fdb_scenario.ts";
 import { VxlanTableModel } from "./vxlan_table_model.ts";
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
-import type { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import type { SeededRandom } from "../../../testing/seeded_random.ts";
 import { HEARTBEAT_MS, HeartbeatKind } from "../../../src/overlay/fastdp/constants.ts";
 import { FastDp } from "../../../src/overlay/fastdp/fastdp.ts";
 import {

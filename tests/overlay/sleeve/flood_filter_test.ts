@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { FLOOD_RESTART_GAP } from "../../../src/overlay/sleeve/constants.ts";
 import { FloodFilter } from "../../../src/overlay/sleeve/flood_filter.ts";
 

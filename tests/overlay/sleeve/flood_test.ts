@@ -5,7 +5,7 @@
  * bridge at most once, and die out within a bounded number of sends; with views that agree, exactly once.
  */
 import assert from "node:assert/strict";
-import { SeededRandom } from "../../../src/mesh/testing/seeded_random.ts";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { BROADCAST_PEER, FRAME_HOP_LIMIT, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
 import { type DatagramHeader, readHeader, RecordReader } from "../../../src/overlay/sleeve/datagram.ts";
 import type { RouteTables } from "../../../src/overlay/sleeve/forwarder.ts";

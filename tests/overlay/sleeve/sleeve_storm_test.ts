@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
-import { MemoryNetwork } from "../../../ffi/memory_packet_conn.ts";
+import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
 import { type Clock, systemClock } from "../../../src/mesh/clock.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
 import { BROADCAST_MAC, frame, mac, peerName } from "./testbed.ts";
