@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Builds dist/meshnet, the single binary, with `deno compile` and the same permissions as the ./meshnet launcher.
-# `deno compile` needs the denort runtime: it downloads it, or takes it from DENORT_BIN. Nothing else in the
-# project depends on this script; where neither is available it stops with a clear message.
+# Builds dist/meshnet, the single executable file, offline. With DENORT_BIN (a denort binary of the pinned
+# Deno version) it is `deno compile`, with the same permissions as the ./meshnet launcher (MESHNET_COMPILE=deno
+# makes deno compile download denort instead). Otherwise it is a self-extracting file: the pinned Deno runtime
+# and the bundled program behind a sh header (scripts/dist/self_extracting.sh). Both are one file that runs
+# with no Deno, npm or checkout on the machine; `meshnet version` says which way it was built.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/install.sh >/dev/null
-if [ -z "${DENORT_BIN:-}" ] && ! getent hosts dl.deno.land >/dev/null 2>&1; then
-  echo "compile.sh: deno compile needs the denort runtime: set DENORT_BIN to a denort 2.9.6 binary, or run with network access" >&2
-  exit 1
-fi
 mkdir -p dist
+if [ -z "${DENORT_BIN:-}" ] && [ "${MESHNET_COMPILE:-}" != deno ]; then
+  bash scripts/dist/self_extracting.sh dist/meshnet
+  echo "compile.sh: dist/meshnet ($(du -h dist/meshnet | cut -f1), self-extracting)"
+  exit 0
+fi
 exec bash scripts/deno.sh compile --output dist/meshnet --config deno.json \
+  --include src/overlay/sleeve/worker.ts \
   --unstable-net --unstable-worker-options \
   --allow-ffi --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys \
   main.ts

@@ -13,7 +13,12 @@
  * each until every peer holds the owners' current entries of every changed peer, reporting simulated
  * time, hops (time / link latency) and bytes per peer until converged and within 5 s.
  *
- * Run: deno task bench:gossip
+ * Before those, the full-mesh bring-up (see {@link bringUp}) for 10, 25, 40 and 100 peers: topology and IPAM
+ * bytes per peer until converged and within the first 20 s, with the exponent of the growth between sizes
+ * fitted as log(bytes ratio) / log(peers ratio).
+ *
+ * Run: deno task bench:gossip [ratio peers] (`--bring-up` runs only the bring-up, `--sizes=10,25,40` of those
+ * sizes; 100 peers takes many minutes of wall time, most of it in IPAM, whose bytes still grow about with N^3)
  *
  * @module
  */
@@ -24,6 +29,9 @@ import { Peers } from "../src/mesh/peers.ts";
 import { encodeGossipMessage } from "../src/mesh/gossip_message.ts";
 import { Channel, GOSSIP_INTERVAL_MS, Tag } from "../src/mesh/constants.ts";
 import type { PeerName } from "../src/mesh/gossip.ts";
+import { comparePeers } from "../src/mesh/peer.ts";
+import { Ipam } from "../src/ipam/ipam.ts";
+import { canonical } from "../src/ipam/ring.ts";
 
 const started = performance.now();
 const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
@@ -34,7 +42,8 @@ const PEERS = 1000;
  * 1000 peers takes about 50 s of wall time for the join alone on the reference machine, so the default keeps
  * the benchmark near a minute; `deno task bench:gossip 1000` measures the ratio at 1000 peers.
  */
-const RATIO_PEERS = Number(Deno.args[0] ?? 200);
+const BRING_UP_ONLY = Deno.args.includes("--bring-up");
+const RATIO_PEERS = Number(Deno.args.filter((a) => !a.startsWith("--"))[0] ?? 200);
 if (!Number.isInteger(RATIO_PEERS) || RATIO_PEERS < 20) {
   throw new Error(`Invalid peer count '${Deno.args[0]}' for the ratio: give a whole number of at least 20`);
 }
@@ -42,6 +51,22 @@ if (!Number.isInteger(RATIO_PEERS) || RATIO_PEERS < 20) {
 const ZONE = 10;
 const LATENCY_MS = 5;
 const WINDOW_MS = 5_000;
+/** Peer counts of the full-mesh bring-up; `--sizes=10,25` measures others. */
+const BRING_UP_PEERS = (Deno.args.find((a) => a.startsWith("--sizes="))?.slice(8) ?? "10,25,40,100").split(
+  ",",
+)
+  .map(Number);
+if (BRING_UP_PEERS.some((n) => !Number.isInteger(n) || n < 2)) {
+  throw new Error(
+    `Invalid --sizes '${BRING_UP_PEERS.join(",")}': give whole numbers of at least 2, e.g. --sizes=10,25`,
+  );
+}
+/** Every connection of the bring-up is dialled within this long after launch (ms). */
+const BRING_UP_SPREAD_MS = 1_000;
+/** Bytes of the bring-up are also reported for this long after launch (ms). */
+const BRING_UP_WINDOW_MS = 20_000;
+/** A bring-up that has not converged by then fails the benchmark (ms). */
+const BRING_UP_MAX_MS = 2 * GOSSIP_INTERVAL_MS;
 
 interface Measure {
   peers: number;
@@ -51,6 +76,108 @@ interface Measure {
   bytesToConverge: number;
   bytesInWindow: number;
   messagesInWindow: number;
+}
+
+/** What the full-mesh bring-up of one size measured: simulated ms to converge and bytes sent per peer. */
+interface BringUp {
+  peers: number;
+  topologyMs: number;
+  topologyBytes: number;
+  ipamMs: number;
+  ipamBytes: number;
+  topologyWindow: number;
+  ipamWindow: number;
+}
+
+/**
+ * Full-mesh bring-up: `n` peers launched together, every pair dialling within the first second (each
+ * connection established 50–300 ms after it is added, as the sleeve proves its path), every peer priming its
+ * IPAM (consensus=n) at launch. Runs until every peer holds every owner's current entry with n−1 established
+ * connections (topology converged) and every peer holds the same initialised ring (IPAM converged), and
+ * reports the bytes each peer sent per channel until then.
+ */
+function bringUp(n: number): BringUp {
+  const rng = new SeededRandom(4242 + n);
+  const pump = new Pump({ seed: 17 + n, latencyMs: LATENCY_MS });
+  const names = Array.from({ length: n }, (_, i) => simulatedPeerName(i));
+  const ipams = names.map((name) => {
+    const core = pump.addPeer(name);
+    const ipam = new Ipam({
+      name,
+      init: { mode: "consensus", count: n },
+      now: () => pump.now,
+      random: () => rng.next(),
+    });
+    ipam.attach(core.newGossip(Channel.ipam, ipam));
+    const reachable = () => [name, ...core.routing.unicastAllTable().keys()];
+    core.onTopologyChange(() => ipam.setReachable(reachable()));
+    ipam.prime();
+    return ipam;
+  });
+  const dials: { at: number; a: number; b: number }[] = [];
+  for (let a = 0; a < n; a++) {
+    for (let b = a + 1; b < n; b++) dials.push({ at: rng.int(BRING_UP_SPREAD_MS), a, b });
+  }
+  dials.sort((x, y) => x.at - y.at);
+  const establish = () => 50 + rng.int(251);
+  for (const d of dials) {
+    pump.runFor(d.at - pump.now);
+    const [a, b] = rng.next() < 0.5 ? [d.a, d.b] : [d.b, d.a];
+    pump.connect(names[a], names[b], [establish(), establish()]);
+  }
+  const topologyDone = () =>
+    pump.cores().every((c) => {
+      const self = c.peer(c.name)!;
+      return self.connections.length === n - 1 && self.connections.every((x) => x.established) &&
+        pump.cores().every((o) => {
+          const p = c.peer(o.name);
+          return p !== undefined && comparePeers(p, o.peer(o.name)!) === 0;
+        });
+    });
+  const ipamDone = () => {
+    const rings = ipams.map((i) => canonical(i.rings().map((r) => r.toWire())));
+    return ipams[0].rings()[0].isInitialised() && rings.every((r) => r === rings[0]);
+  };
+  const sent = (channel: string) =>
+    pump.cores().reduce((s, c) => s + (c.counters().get(channel)?.sentBytes ?? 0), 0) / n;
+  let nextTick = 1_000;
+  let topologyMs: number | undefined, topologyBytes = 0;
+  let ipamMs: number | undefined, ipamBytes = 0;
+  const done = pump.runUntil(
+    () => {
+      if (pump.now >= nextTick) {
+        nextTick += 1_000;
+        for (const i of ipams) i.tick();
+      }
+      if (topologyMs === undefined && topologyDone()) {
+        [topologyMs, topologyBytes] = [
+          pump.now,
+          sent(Channel.topology),
+        ];
+      }
+      if (ipamMs === undefined && ipamDone()) [ipamMs, ipamBytes] = [pump.now, sent(Channel.ipam)];
+      return topologyMs !== undefined && ipamMs !== undefined;
+    },
+    BRING_UP_MAX_MS,
+    100,
+  );
+  if (done === undefined) {
+    throw new Error(
+      `Bring-up of ${n} peers did not converge within ${BRING_UP_MAX_MS} ms (topology ${
+        topologyMs ?? "no"
+      }, IPAM ${ipamMs ?? "no"})`,
+    );
+  }
+  pump.runFor(Math.max(0, BRING_UP_WINDOW_MS - pump.now));
+  return {
+    peers: n,
+    topologyMs: topologyMs!,
+    topologyBytes,
+    ipamMs: ipamMs!,
+    ipamBytes,
+    topologyWindow: sent(Channel.topology),
+    ipamWindow: sent(Channel.ipam),
+  };
 }
 
 function bytesPerPeer(pump: Pump): { bytes: number; messages: number } {
@@ -170,8 +297,44 @@ function run(n: number, fullStateOnly: boolean): Measure[] {
   return out;
 }
 
-const results = [...run(PEERS, false), ...run(RATIO_PEERS, false), ...run(RATIO_PEERS, true)];
 const kib = (b: number) => (b / 1024).toFixed(1);
+const ups: BringUp[] = [];
+for (const n of BRING_UP_PEERS) {
+  ups.push(bringUp(n));
+  const u = ups.at(-1)!;
+  console.error(
+    `bring-up of ${n} peers measured at ${seconds()} s: topology ${kib(u.topologyBytes)} KiB/peer in ` +
+      `${u.topologyMs} ms, IPAM ${kib(u.ipamBytes)} KiB/peer in ${u.ipamMs} ms`,
+  );
+}
+console.log(
+  `| peers | topology converged (sim ms) | topology KiB/peer to converge | IPAM converged (sim ms) | ` +
+    `IPAM KiB/peer to converge | topology KiB/peer in ${BRING_UP_WINDOW_MS / 1000} s | ` +
+    `IPAM KiB/peer in ${BRING_UP_WINDOW_MS / 1000} s |`,
+);
+console.log("|---|---|---|---|---|---|---|");
+for (const u of ups) {
+  console.log(
+    `| ${u.peers} | ${u.topologyMs} | ${kib(u.topologyBytes)} | ${u.ipamMs} | ${kib(u.ipamBytes)} | ${
+      kib(u.topologyWindow)
+    } | ${kib(u.ipamWindow)} |`,
+  );
+}
+for (let i = 1; i < ups.length; i++) {
+  const [a, b] = [ups[i - 1], ups[i]];
+  const exp = (x: number, y: number) => (Math.log(y / x) / Math.log(b.peers / a.peers)).toFixed(2);
+  console.log(
+    `bring-up ${a.peers} → ${b.peers} peers: bytes per peer grow as N^e, e = ${
+      exp(a.topologyBytes, b.topologyBytes)
+    } topology, ${exp(a.ipamBytes, b.ipamBytes)} IPAM (to converge); ${
+      exp(a.topologyWindow, b.topologyWindow)
+    } ` +
+      `topology, ${exp(a.ipamWindow, b.ipamWindow)} IPAM (in ${BRING_UP_WINDOW_MS / 1000} s)`,
+  );
+}
+if (BRING_UP_ONLY) Deno.exit(0);
+
+const results = [...run(PEERS, false), ...run(RATIO_PEERS, false), ...run(RATIO_PEERS, true)];
 console.log(
   `| peers | scenario | mode | converged (sim ms) | hops | KiB/peer to converge | KiB/peer in ${
     WINDOW_MS / 1000

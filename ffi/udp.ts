@@ -19,7 +19,16 @@
  * wakeup, so there is little to batch, and the kernel's per-datagram work dominates a cheap Deno FFI call.
  * recvmmsg also needs raw pointers to JavaScript buffers stored in the mmsghdr array; one harness saw
  * EFAULT/EINVAL from it after warm-up (not root-caused; a second harness with the same layout worked).
- * No consistent gain plus that risk: recvfrom stays. sendmmsg was not measured and is left out too.
+ * No consistent gain plus that risk: recvfrom stays for {@link UdpConn.receive}.
+ *
+ * Batching for the sleeve's segmented super-frames (bench/udp_batch.ts, 2026-12-04, veth, bursts of 40 ×
+ * 1400 bytes, CPU per datagram vs sendto + recvfrom in the same run, two runs at load 25 and 42): UDP GSO
+ * send + UDP GRO receive cost 0.09× and 0.08×, GSO + recvmmsg 0.31× and 0.28×, sendmmsg + recvmmsg 0.68× and
+ * 0.60×. So {@link UdpConn.sendSegments}
+ * (sendmsg + UDP_SEGMENT) and {@link UdpConn.receiveBatch} (recvmmsg, with UDP_GRO segment sizes) are here too;
+ * {@link UdpConn.sendBatch} (sendmmsg) is the fallback where GSO is refused. Their message vectors live in one
+ * `ArrayBuffer` allocated by ffi/msghdr.ts (a small typed array may sit on the moving JavaScript heap, a
+ * likely cause of the EFAULT above), and sockaddrs have their own `ArrayBuffer` for the same reason.
  *
  * @module
  */
@@ -28,6 +37,7 @@ import { FdPoller } from "./fd_poller.ts";
 import { withNetns } from "./netns.ts";
 import { parseIP } from "../src/net/ip.ts";
 import { checkPort, type Endpoint, endpoint, endpointFromBytes, type PacketConn } from "./packet_conn.ts";
+import { cmsgSpace, MessageSlots } from "./msghdr.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -44,6 +54,12 @@ const PMTUDISC_DO = 2;
 /** IP_PMTUDISC_DONT and IPV6_PMTUDISC_DONT: no DF, fragment locally when larger than the interface MTU. */
 const PMTUDISC_DONT = 0;
 const ENOBUFS = 105;
+const SOL_UDP = 17;
+/** setsockopt/cmsg UDP_SEGMENT: the segment size (u16) of a GSO send. */
+const UDP_SEGMENT = 103;
+/** setsockopt/cmsg UDP_GRO: coalesce received datagrams; the cmsg carries the segment size (int). */
+const UDP_GRO = 104;
+const MSG_TRUNC = 0x20;
 const SOCKADDR_IN_SIZE = 16;
 const SOCKADDR_IN6_SIZE = 28;
 /** Interned sender endpoints kept per socket before the table is cleared (bounds memory under spoofed sources). */
@@ -64,7 +80,17 @@ export interface UdpOptions {
    * larger than the known path MTU fails with EMSGSIZE, so the caller can discover the path MTU. Default false.
    */
   dontFragment?: boolean;
+  /**
+   * Let the kernel coalesce received datagrams of one sender (UDP_GRO): read them with
+   * {@link UdpConn.receiveBatch} into 64 KiB buffers, which reports each datagram's segment size. Default false.
+   */
+  gro?: boolean;
 }
+
+/**
+ * The most datagrams one UDP GSO send may carry (UDP_MAX_SEGMENTS of kernels before 6.3; later ones take 128).
+ */
+export const GSO_MAX_SEGMENTS = 64;
 
 /** A bound UDP socket opened by {@link openUdp}. An IPv6 socket is IPv6-only (IPV6_V6ONLY). */
 export class UdpConn implements PacketConn {
@@ -80,6 +106,8 @@ export class UdpConn implements PacketConn {
   readonly #dontFragment: boolean;
   /** True while Don't Fragment is switched off for fragmentable sends. */
   #fragmenting = false;
+  #sendSlots?: MessageSlots;
+  #receiveSlots?: MessageSlots;
 
   /** Use {@link openUdp}. */
   constructor(fd: number, local: Endpoint, batchSize: number, dontFragment = false) {
@@ -94,14 +122,7 @@ export class UdpConn implements PacketConn {
    * switches the socket to PMTUDISC_DONT until the next send that is not (one setsockopt per switch).
    */
   send(packets: Uint8Array[], to: Endpoint, fragmentable = false): number {
-    this.#poller.assertOpen();
-    if (to.family !== this.local.family) {
-      throw new Error(
-        `Cannot send to ${to.key} from ${this.local.key}: address families differ; open an IPv${to.family} socket`,
-      );
-    }
-    let sa = this.#sockaddrs.get(to);
-    if (!sa) this.#sockaddrs.set(to, sa = sockaddr(to));
+    const sa = this.#destination(to);
     const fd = this.#poller.fd, c = libc();
     if (this.#dontFragment && fragmentable !== this.#fragmenting) {
       setPmtuDiscovery(fd, this.local, fragmentable ? PMTUDISC_DONT : PMTUDISC_DO);
@@ -117,6 +138,105 @@ export class UdpConn implements PacketConn {
       );
     }
     return packets.length;
+  }
+
+  /**
+   * Sends `packets` to `to` with sendmmsg(2), up to {@link batchSize} per call.
+   *
+   * @returns how many were sent: fewer than `packets.length` when the socket buffer is full
+   * @throws {SyscallError} for any other failure, e.g. EMSGSIZE above the path MTU on a Don't Fragment socket
+   */
+  sendBatch(packets: Uint8Array[], to: Endpoint): number {
+    const sa = this.#destination(to), fd = this.#poller.fd;
+    const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
+    let sent = 0;
+    while (sent < packets.length) {
+      const n = Math.min(slots.capacity, packets.length - sent);
+      for (let i = 0; i < n; i++) {
+        slots.setData(i, packets[sent + i], packets[sent + i].length);
+        slots.setName(i, sa);
+        slots.setControl(i, 0);
+      }
+      const r = libc().sendmmsg(fd, slots.vector, n, 0);
+      if (r < 0) {
+        const code = errno();
+        if (code === EAGAIN || code === ENOBUFS) return sent;
+        throw new SyscallError(`Cannot send ${n} datagrams to ${to.key} from ${this.local.key}`, code);
+      }
+      sent += r;
+    }
+    return sent;
+  }
+
+  /**
+   * UDP GSO: sends `data[0, length)` to `to` as datagrams of `segmentSize` bytes (the last may be shorter)
+   * with one sendmsg(2) and a UDP_SEGMENT control message; the kernel cuts it (at most
+   * {@link GSO_MAX_SEGMENTS} datagrams and 65507 bytes in all, each datagram within the path MTU on a Don't
+   * Fragment socket).
+   *
+   * @returns false when the socket buffer is full (nothing was sent), else true
+   * @throws {SyscallError} for any other failure: EINVAL for too many segments, EMSGSIZE above 64 KiB in
+   *   all or a segment above the path MTU, EIO when the device cannot segment; fall back to
+   *   {@link sendBatch} then
+   */
+  sendSegments(data: Uint8Array, length: number, segmentSize: number, to: Endpoint): boolean {
+    const sa = this.#destination(to);
+    const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
+    slots.setData(0, data, length);
+    slots.setName(0, sa);
+    const c = new DataView(slots.control(0).buffer, slots.control(0).byteOffset, cmsgSpace(2));
+    c.setBigUint64(0, 18n, true); // CMSG_LEN(2)
+    c.setInt32(8, SOL_UDP, true);
+    c.setInt32(12, UDP_SEGMENT, true);
+    c.setUint16(16, segmentSize, true);
+    slots.setControl(0, cmsgSpace(2));
+    if (libc().sendmsg(this.#poller.fd, slots.vector, 0) >= 0n) return true;
+    const code = errno();
+    if (code === EAGAIN || code === ENOBUFS) return false;
+    throw new SyscallError(
+      `Cannot send ${length} bytes in ${segmentSize}-byte segments (UDP GSO) to ${to.key} from ${this.local.key}`,
+      code,
+    );
+  }
+
+  /**
+   * Drains with recvmmsg(2), up to `bufs.length` datagrams per call. On a socket opened with `gro`, a buffer
+   * may receive several datagrams of one sender coalesced: `segmentSizes[n]` then says how long each is (the
+   * last may be shorter); without GRO it equals `sizes[n]`. Give GRO 64 KiB buffers (a datagram larger than
+   * its buffer is cut to it).
+   *
+   * @returns how many buffers were filled (0 when nothing is queued)
+   */
+  receiveBatch(bufs: Uint8Array[], sizes: number[], sources: Endpoint[], segmentSizes?: number[]): number {
+    this.#poller.assertOpen();
+    let slots = this.#receiveSlots;
+    if (!slots || slots.capacity < bufs.length) {
+      this.#receiveSlots = slots = new MessageSlots(bufs.length, cmsgSpace(4));
+    }
+    for (let i = 0; i < bufs.length; i++) {
+      slots.setData(i, bufs[i], bufs[i].length);
+      slots.receiveName(i);
+      slots.setControl(i, slots.controlSize);
+    }
+    const r = libc().recvmmsg(this.#poller.fd, slots.vector, bufs.length, 0, null);
+    if (r < 0) {
+      const code = errno();
+      if (code === EAGAIN) return 0;
+      throw new SyscallError(`Cannot receive on UDP socket ${this.local.key}`, code);
+    }
+    for (let i = 0; i < r; i++) {
+      sizes[i] = (slots.flags(i) & MSG_TRUNC) ? bufs[i].length : Math.min(slots.length(i), bufs[i].length);
+      this.#name.set(slots.name(i));
+      sources[i] = this.#source();
+      if (segmentSizes) {
+        const at = slots.findControl(i, SOL_UDP, UDP_GRO);
+        segmentSizes[i] = at < 0 ? sizes[i] : new DataView(slots.control(i).buffer).getInt32(
+          slots.control(i).byteOffset + at,
+          true,
+        );
+      }
+    }
+    return r;
   }
 
   /** Drains with recvfrom(2); see {@link PacketConn.receive}. */
@@ -146,6 +266,19 @@ export class UdpConn implements PacketConn {
   /** Closes the socket. */
   close(): void {
     this.#poller.close();
+  }
+
+  /** The cached sockaddr of `to`, after checking the socket is open and of its family. */
+  #destination(to: Endpoint): Uint8Array {
+    this.#poller.assertOpen();
+    if (to.family !== this.local.family) {
+      throw new Error(
+        `Cannot send to ${to.key} from ${this.local.key}: address families differ; open an IPv${to.family} socket`,
+      );
+    }
+    let sa = this.#sockaddrs.get(to);
+    if (!sa) this.#sockaddrs.set(to, sa = sockaddr(to));
+    return sa;
   }
 
   /** The sender of the datagram just received, interned by address and port. */
@@ -185,7 +318,7 @@ export function openUdp(address: string, port: number, options: UdpOptions = {})
   const batchSize = positive(options.batchSize ?? 64, "batch size", local);
   const rcv = positive(options.receiveBuffer ?? 4 << 20, "receive buffer", local);
   const snd = positive(options.sendBuffer ?? 4 << 20, "send buffer", local);
-  const open = () => bindSocket(local, rcv, snd, options.dontFragment ?? false);
+  const open = () => bindSocket(local, rcv, snd, options.dontFragment ?? false, options.gro ?? false);
   const fd = options.netns === undefined ? open() : withNetns(options.netns, open);
   try {
     return new UdpConn(fd, boundEndpoint(fd, local), batchSize, options.dontFragment ?? false);
@@ -208,6 +341,7 @@ function bindSocket(
   receiveBuffer: number,
   sendBuffer: number,
   dontFragment: boolean,
+  gro: boolean,
 ): number {
   const c = libc();
   const family = local.family === 4 ? AF_INET : AF_INET6;
@@ -222,6 +356,7 @@ function bindSocket(
     opt(SOL_SOCKET, SO_RCVBUF, receiveBuffer, `SO_RCVBUF ${receiveBuffer}`);
     opt(SOL_SOCKET, SO_SNDBUF, sendBuffer, `SO_SNDBUF ${sendBuffer}`);
     if (dontFragment) setPmtuDiscovery(fd, local, PMTUDISC_DO);
+    if (gro) opt(SOL_UDP, UDP_GRO, 1, "UDP_GRO");
     const sa = sockaddr(local);
     if (c.bind(fd, sa, sa.length) < 0) {
       const code = errno();
@@ -261,7 +396,8 @@ function boundEndpoint(fd: number, requested: Endpoint): Endpoint {
 /** `struct sockaddr_in` or `sockaddr_in6` for an endpoint (address and port big-endian). */
 function sockaddr(ep: Endpoint): Uint8Array {
   const v4 = ep.family === 4;
-  const sa = new Uint8Array(v4 ? SOCKADDR_IN_SIZE : SOCKADDR_IN6_SIZE);
+  // Its own ArrayBuffer: sendmmsg/sendmsg keep its address, and small typed arrays may live on the moving heap.
+  const sa = new Uint8Array(new ArrayBuffer(v4 ? SOCKADDR_IN_SIZE : SOCKADDR_IN6_SIZE));
   const v = new DataView(sa.buffer);
   v.setUint16(0, v4 ? AF_INET : AF_INET6, true);
   v.setUint16(2, ep.port);

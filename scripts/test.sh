@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/install_chromium.sh
 d=scripts/deno.sh
 echo "== lint";   bash $d lint --quiet
 echo "== format"; bash $d fmt --check --quiet

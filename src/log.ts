@@ -10,6 +10,9 @@ export type Level = "debug" | "info" | "warn" | "error";
 
 const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
+/** Every level, least severe first. */
+export const LEVELS: readonly Level[] = ["debug", "info", "warn", "error"];
+
 function threshold(): number {
   let env: string | undefined;
   try {

@@ -23,7 +23,7 @@ export function meshMetrics(router: Router): Family[] {
     count({ state: c.state, type, encryption: c.encrypted ? "yes" : "no" });
   }
   for (const t of mesh.targets()) {
-    if (t.state !== "connected") {
+    if (t.state !== "connected" && t.state !== "self") {
       count({ state: t.state === "failed" ? "failed" : "pending", type: "none", encryption: "no" });
     }
   }

@@ -14,6 +14,7 @@ import { MetricsRegistry } from "./metrics.ts";
 import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";
 import { connectionsText, ipamText, peersText, statusText, targetsText } from "./status_text.ts";
 import { attachNaming, dnsText, registerDnsRoutes } from "./dns_routes.ts";
+import { registerDashboard } from "./dashboard/routes.ts";
 
 /** The status views served under /status/<view>, each rendering the report as text. */
 export const STATUS_VIEWS: Record<StatusView, (r: Report) => string> = {
@@ -47,13 +48,16 @@ function identity(form: URLSearchParams): AttachIdentity {
  * Registers every route on `api`.
  *
  * @param stop called by `POST /stop`; the daemon then shuts down after replying
+ * @returns a function that ends the long-lived replies (the dashboard's event streams); call it before the
+ *   HTTP server shuts down, which waits for every reply to end
  */
-export function registerRoutes(api: HttpApi, router: Router, stop: () => void): void {
+export function registerRoutes(api: HttpApi, router: Router, stop: () => void): () => void {
   const metrics = new MetricsRegistry();
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));
   metrics.register(processMetrics);
   registerDnsRoutes(api, router.dns);
+  const dashboard = registerDashboard(api, router);
   api
     .add("GET", "/status", async () => text(200, statusText(await router.report())))
     .add("GET", "/status/:view", async (_req, p) => {
@@ -156,4 +160,5 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
       setTimeout(stop, 0);
       return text(200, "stopping");
     });
+  return () => dashboard.close();
 }

@@ -6,9 +6,9 @@
  */
 import type { Report, RoutingReport } from "../client/wire.ts";
 import { FORWARDING_SYSCTLS } from "../netdev/constants.ts";
+import { ringShares } from "./ring_shares.ts";
 
 const [FORWARD_KEY, BRIDGE_NF_KEY] = FORWARDING_SYSCTLS.map((s) => s.key);
-import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
 
 function line(label: string, value: string | number): string {
   return `${label.padStart(20)}: ${value}`;
@@ -41,12 +41,23 @@ export function statusText(r: Report): string {
     line("PeerDiscovery", m.peerDiscovery ? "enabled" : "disabled"),
     line("Targets", m.targets.filter((t) => t.explicit).length),
     line("Connections", `${states.length}${states.length ? ` (${counts(states)})` : ""}`),
+    ...failedTargets(r),
     line("Peers", `${m.peers.length} (with ${established} established connections)`),
     line("ConnLimit", m.connLimit === 0 ? "none" : m.connLimit),
     "",
     line("Service", "ipam"),
     ...r.ipam.rings.flatMap((g) => [line("Status", g.state), line("Range", g.range)]),
     line("Exposed", r.ipam.exposed.join(" ") || "none"),
+    ...(r.dns
+      ? [
+        "",
+        line("Service", "dns"),
+        line("Domain", r.dns.domain),
+        line("Upstream", r.dns.upstream?.join(", ") || "none"),
+        line("TTL", r.dns.ttl),
+        line("Entries", r.dns.entries.length),
+      ]
+      : []),
     ...(r.routing ? ["", ...routingLines(r.routing)] : []),
     "",
   ].join("\n");
@@ -84,6 +95,22 @@ function routingLines(g: RoutingReport): string[] {
   ];
 }
 
+/**
+ * One line per failed target under the connection count, with its error; for an address learned by
+ * discovery (a peer's address as another peer sees it, often on a network this host is not on), what that
+ * means and how to stop the attempts.
+ */
+function failedTargets(r: Report): string[] {
+  return r.router.targets.filter((t) => t.state === "failed").map((t) => {
+    const why = t.explicit
+      ? `${t.lastError ?? "failed"}; retrying at ${t.nextTry}`
+      : `${t.lastError ?? "failed"}; this address was learned by discovery from another peer and cannot be ` +
+        "reached from here (harmless when that peer is connected another way; launch with --no-discovery " +
+        "to dial only the peers given)";
+    return `${"".padStart(22)}failed ${t.address}: ${why}`;
+  });
+}
+
 /** `status connections`: live connections, then targets that are not connected with their last error. */
 export function connectionsText(r: Report): string {
   const rows: string[] = [];
@@ -94,7 +121,11 @@ export function connectionsText(r: Report): string {
   }
   for (const t of r.router.targets) {
     if (t.state === "connected") continue;
-    const info = t.state === "failed" ? `${t.lastError}, retry: ${t.nextTry}` : "";
+    const info = t.state === "failed"
+      ? `${t.lastError}, retry: ${t.nextTry}`
+      : t.state === "self"
+      ? "this host's own address: not dialled"
+      : "";
     rows.push(`-> ${t.address.padEnd(22)} ${t.state.padEnd(12)} ${info}`.trimEnd());
   }
   return rows.map((x) => x + "\n").join("");
@@ -125,17 +156,11 @@ export function ipamText(r: Report): string {
   const reachable = new Set([r.name, ...Object.keys(r.router.routes)]);
   let out = "";
   for (const g of r.ipam.rings) {
-    const size = sizeOf(parseCIDR(g.range));
-    const owned = new Map<string, bigint>();
-    for (const t of g.tokens) {
-      const n = ipToBigInt(parseIP(t.end)) - ipToBigInt(parseIP(t.start)) + 1n;
-      owned.set(t.owner, (owned.get(t.owner) ?? 0n) + n);
-    }
     out += `${g.range}: ${g.state}\n`;
-    for (const [owner, n] of [...owned].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      const share = (Number((n * 10000n) / size) / 100).toFixed(1);
+    for (const { owner, size, percent } of ringShares(g)) {
       const tail = owner === r.name ? ` (${g.inUse} active)` : reachable.has(owner) ? "" : " - unreachable!";
-      out += `  ${owner}(${nick.get(owner) ?? "?"})`.padEnd(30) + ` ${n} IPs (${share}% of total)${tail}\n`;
+      out += `  ${owner}(${nick.get(owner) ?? "?"})`.padEnd(30) +
+        ` ${size} IPs (${percent.toFixed(1)}% of total)${tail}\n`;
     }
   }
   return out;

@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
 import { UsageError } from "../errors.ts";
 import type { Attachment } from "../client/wire.ts";
+import { withProgress } from "./progress.ts";
 
 function split(args: string[], verb: string): { container: string; cidrs: string[] } {
   if (args.length === 0) throw new UsageError(`Missing container; usage: meshnet ${verb} [CIDR…] CONTAINER`);
@@ -49,7 +50,10 @@ export function attachCommand(): Command {
       if (opts.withoutDns) fields.push(["resolver", "false"]);
       else if (opts.withDns) fields.push(["resolver", "true"]);
       if (opts.defaultRoute === false) fields.push(["default-route", "false"]);
-      const reply = await apiCall("POST", "/attach", { form: fields, timeoutMs: 60_000 });
+      const reply = await withProgress(
+        `attaching ${container} (waiting for an address)`,
+        apiCall("POST", "/attach", { form: fields, timeoutMs: 60_000 }),
+      );
       const a = JSON.parse(reply) as Attachment & { notes?: string[] };
       console.log(a.addresses.join(" "));
       for (const note of a.notes ?? []) console.error(`meshnet: ${note}`);

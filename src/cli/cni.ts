@@ -6,8 +6,7 @@
  * @module
  */
 import { Command } from "commander";
-import { apiRequest } from "../client/client.ts";
-import { runPlugin } from "../cni/plugin.ts";
+import { runCni } from "../cni/main.ts";
 
 /** The CLI's exit with a status whose message was already printed (the CNI error JSON). */
 export class ReportedFailure extends Error {
@@ -30,9 +29,7 @@ export function cniCommand(): Command {
         "install the binary as meshnet-cni in the runtime's CNI_PATH",
     )
     .action(async () => {
-      const stdin = await new Response(Deno.stdin.readable).text();
-      const out = await runPlugin((name) => Deno.env.get(name), stdin, apiRequest);
-      if (out.stdout) console.log(out.stdout);
-      if (out.code !== 0) throw new ReportedFailure(out.code);
+      const code = await runCni();
+      if (code !== 0) throw new ReportedFailure(code);
     });
 }

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
 import { parseCIDR } from "../net/ip.ts";
 import { UsageError } from "../errors.ts";
+import { withProgress } from "./progress.ts";
 
 function cidrForm(cidrs: string[]): [string, string][] {
   for (const c of cidrs) {
@@ -58,6 +59,10 @@ export function primeCommand(): Command {
   return new Command("prime")
     .description("wait until the address ring is initialised (for provisioning scripts)")
     .action(async () => {
-      console.log((await apiCall("GET", "/ring", { timeoutMs: 70_000 })).trim());
+      const ready = await withProgress(
+        "waiting for the address ring",
+        apiCall("GET", "/ring", { timeoutMs: 70_000 }),
+      );
+      console.log(ready.trim());
     });
 }

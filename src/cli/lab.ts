@@ -1,6 +1,6 @@
 /**
  * `meshnet lab`: builds and drives a multi-host lab on this machine out of network namespaces
- * (see src/lab/lab.ts). Subcommands: up, down, status, exec, cut, heal, loss; each takes `--prefix`.
+ * (see src/lab/lab.ts). Subcommands: up, down, status, exec, cut, heal, loss, frags; each takes `--prefix`.
  *
  * @module
  */
@@ -107,6 +107,7 @@ function statusText(s: Status): string {
     ),
     `Cuts: ${state.cuts.map(pair).join(" ") || "none"}`,
     `Loss: ${state.losses.map((l) => `${pair(l)} ${l.percent}%`).join(" ") || "none"}`,
+    `IP fragments: ${state.dropFragments ? "dropped" : "allowed"}`,
   ].join("\n");
 }
 
@@ -179,6 +180,21 @@ function lossCommand(): Command {
     });
 }
 
+function fragsCommand(): Command {
+  return sub("frags", "drop or allow every IP fragment (IPv4 and IPv6) between all hosts on the underlay")
+    .argument("<mode>", "drop or allow")
+    .action(async (mode: string, opts: PrefixOpts) => {
+      if (mode !== "drop" && mode !== "allow") {
+        throw new UsageError(`Invalid fragment mode '${mode}': use drop or allow`);
+      }
+      const lab = await Lab.open(opts.prefix);
+      await lab.fragments(mode === "drop");
+      console.log(
+        `Lab '${lab.prefix}': IP fragments ${mode === "drop" ? "dropped" : "allowed"} on the underlay`,
+      );
+    });
+}
+
 /** Builds the `lab` command and its subcommands. */
 export function labCommand(): Command {
   const lab = new Command("lab")
@@ -193,6 +209,7 @@ export function labCommand(): Command {
       cutCommand(),
       healCommand(),
       lossCommand(),
+      fragsCommand(),
     ]
   ) lab.addCommand(cmd);
   return lab;

@@ -14,6 +14,7 @@ import { LOG_FILE, runDaemon } from "../daemon/daemon.ts";
 import { DataDir } from "../router/data_dir.ts";
 import type { Report } from "../client/wire.ts";
 import { meshnetCommand } from "../self.ts";
+import { withProgress } from "./progress.ts";
 
 /** How long `launch` waits for the detached daemon's API before giving up, in milliseconds. */
 const READY_TIMEOUT_MS = 20_000;
@@ -51,6 +52,7 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--dns-ttl", flags.dnsTtl);
   opt("--dns-port", flags.dnsPort);
   opt("--resolv-conf", flags.resolvConf);
+  opt("--metrics-addr", flags.metricsAddr);
   if (flags.discovery === false) args.push("--no-discovery");
   if (flags.fastdp === false) args.push("--no-fastdp");
   if (flags.masquerade === false) args.push("--no-masquerade");
@@ -66,7 +68,8 @@ function tail(path: string, lines: number): string {
   }
 }
 
-async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<void> {
+/** Starts the daemon detached and waits for its API; returns its peer name. */
+async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<string> {
   const config = buildConfig(flags, peers, (k) => Deno.env.get(k));
   const dir = new DataDir(config.dataDir);
   const logPath = dir.file(LOG_FILE);
@@ -91,8 +94,7 @@ async function launchDetached(flags: LaunchFlags, peers: string[]): Promise<void
     const report = await runningReport();
     if (report) {
       child.unref();
-      console.log(report.name);
-      return;
+      return report.name;
     }
     const done = await Promise.race([
       exited,
@@ -140,6 +142,10 @@ export function launchCommand(): Command {
     .option("--dns-ttl <seconds>", "TTL of DNS answers from the name table (default: 1)")
     .option("--dns-port <port>", "UDP and TCP port of the DNS server (default: 53)")
     .option("--resolv-conf <file>", "where upstream resolvers are listed (default: /etc/resolv.conf)")
+    .option(
+      "--metrics-addr <ip:port>",
+      "also serve /metrics (and nothing else) here, e.g. the node's IP:6782",
+    )
     .option("--foreground", "run in the foreground (for systemd and Kubernetes) instead of detaching")
     .action(async (peers: string[], flags: LaunchFlags & { foreground?: boolean }) => {
       const running = await runningReport();
@@ -149,6 +155,6 @@ export function launchCommand(): Command {
         );
       }
       if (flags.foreground) await runDaemon(buildConfig(flags, peers, (k) => Deno.env.get(k)));
-      else await launchDetached(flags, peers);
+      else console.log(await withProgress("starting meshnet", launchDetached(flags, peers)));
     });
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
@@ -22,6 +22,10 @@ import { reportCommand, statusCommand } from "./status.ts";
 import { stopCommand } from "./stop.ts";
 import { resetCommand } from "./reset.ts";
 import { versionCommand } from "./version.ts";
+import { uiCommand } from "./ui.ts";
+import { completionCommand, SHELLS } from "./completion.ts";
+import { STATUS_VIEWS } from "../api/routes.ts";
+import { type Level, LEVELS, setLogLevel } from "../log.ts";
 
 /** Exit codes of every meshnet command. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -32,6 +36,19 @@ export function program(): Command {
     .description("A container network: one flat Ethernet across hosts, with IPAM and DNS built in")
     .version(VERSION, "-V, --version", "print the version")
     .option("--debug", "show stack traces of errors")
+    .addOption(
+      new Option(
+        "--log-level <level>",
+        "minimum level logged, also by a router launched with it (MESHNET_LOG_LEVEL)",
+      )
+        .choices(LEVELS),
+    )
+    .hook("preAction", (cmd) => {
+      const level = cmd.opts().logLevel as Level | undefined;
+      if (level === undefined) return;
+      Deno.env.set("MESHNET_LOG_LEVEL", level); // inherited by the daemon that launch starts
+      setLogLevel(level);
+    })
     .showHelpAfterError("(run with --help for usage)")
     .enablePositionalOptions();
   for (
@@ -58,6 +75,11 @@ export function program(): Command {
       reportCommand(),
       versionCommand(),
       labCommand(),
+      uiCommand(),
+      completionCommand(program, {
+        "meshnet status": Object.keys(STATUS_VIEWS),
+        "meshnet completion": SHELLS,
+      }),
     ]
   ) {
     root.addCommand(cmd);

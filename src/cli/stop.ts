@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { apiRequest, NotRunningError } from "../client/client.ts";
+import { withProgress } from "./progress.ts";
 
 /** How long `stop` waits for the daemon to go away, in milliseconds. */
 const STOP_TIMEOUT_MS = 15_000;
@@ -58,6 +59,6 @@ export function stopCommand(): Command {
   return new Command("stop")
     .description("stop the meshnet router on this host (containers keep their interfaces)")
     .action(async () => {
-      if (!await stopRouter()) console.error("meshnet is not running here");
+      if (!await withProgress("stopping meshnet", stopRouter())) console.error("meshnet is not running here");
     });
 }

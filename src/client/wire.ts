@@ -108,6 +108,8 @@ export interface DnsReport {
   port: number;
   /** Live entries, sorted by name then address. */
   entries: NameEntry[];
+  /** Upstream resolvers names outside the domain are forwarded to (filled in by the router). */
+  upstream?: string[];
 }
 
 /** The full state of the router as served by `GET /report`. */

@@ -14,6 +14,7 @@ import { logger } from "../log.ts";
 import type { RouterConfig } from "../router/config.ts";
 import { DataDir } from "../router/data_dir.ts";
 import { Router } from "../router/router.ts";
+import { serveMetrics } from "../router/metrics_listener.ts";
 import { DockerClient, dockerSocket } from "../runtime/docker.ts";
 import { DockerWatcher } from "../runtime/docker_watcher.ts";
 
@@ -34,7 +35,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   const router = new Router(config, dir);
   const stopped = Promise.withResolvers<void>();
   const api = new HttpApi();
-  registerRoutes(api, router, () => stopped.resolve());
+  const endStreams = registerRoutes(api, router, () => stopped.resolve());
   // The API port is bound first, as the lock that keeps one daemon per network namespace; it answers 503
   // until the router has started and the PID file is written.
   let ready = false;
@@ -62,6 +63,14 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
     await server.shutdown();
     throw err;
   }
+  let metrics: Deno.HttpServer | undefined;
+  try {
+    metrics = config.metricsAddr && serveMetrics(config.metricsAddr, (req) => api.handle(req));
+  } catch (err) {
+    await router.stop();
+    await server.shutdown();
+    throw err;
+  }
   const docker = watchDocker(router);
   dir.write(PID_FILE, `${Deno.pid}\n`);
   ready = true;
@@ -74,6 +83,8 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);
   await docker?.stop();
+  endStreams();
+  await metrics?.shutdown();
   await router.stop();
   await server.shutdown();
   dir.remove(PID_FILE);

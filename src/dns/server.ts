@@ -12,7 +12,7 @@
  *   replies for {@link TCP_IDLE_TIMEOUT_MS} is closed; a frame longer than what follows ends the connection.
  * Nothing a client sends can throw out of a loop: bad messages get FORMERR or are dropped by {@link answer}.
  *
- * Deno.listenDatagram needs --unstable-net.
+ * The sockets come from a {@link DnsSockets} (the real network by default, which needs --unstable-net).
  *
  * @module
  */
@@ -32,6 +32,13 @@ import type { Forwarder } from "./upstream.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
 import { logger } from "../log.ts";
+import {
+  type DatagramSocket,
+  denoSockets,
+  type DnsSockets,
+  type StreamConn,
+  type StreamListener,
+} from "./sockets.ts";
 
 const log = logger("dns");
 
@@ -60,6 +67,8 @@ export interface DnsServerOptions {
   tcpIdleTimeoutMs?: number;
   /** Most TCP connections at once; default {@link TCP_MAX_CONNECTIONS}. */
   maxTcpConnections?: number;
+  /** Where the sockets come from; default the real network ({@link denoSockets}). */
+  sockets?: DnsSockets;
 }
 
 /**
@@ -73,20 +82,20 @@ export interface DnsServerOptions {
  * ```
  */
 export class DnsServer {
-  #udp: Deno.DatagramConn;
-  #tcp: Deno.TcpListener;
+  #udp: DatagramSocket;
+  #tcp: StreamListener;
   #table: NameLookup;
   #forwarder?: Forwarder;
   #udpOptions: AnswerOptions;
   #tcpOptions: AnswerOptions;
   #idleMs: number;
   #maxConns: number;
-  #conns = new Set<Deno.TcpConn>();
+  #conns = new Set<StreamConn>();
   #loops: Promise<void>[] = [];
   #forwards = 0;
   #closed = false;
 
-  private constructor(udp: Deno.DatagramConn, tcp: Deno.TcpListener, o: DnsServerOptions) {
+  private constructor(udp: DatagramSocket, tcp: StreamListener, o: DnsServerOptions) {
     this.#udp = udp;
     this.#tcp = tcp;
     this.#table = o.table;
@@ -113,11 +122,12 @@ export class DnsServer {
    */
   static listen(options: DnsServerOptions): DnsServer {
     const { hostname } = options;
+    const sockets = options.sockets ?? denoSockets;
     for (let attempt = 1;; attempt++) {
-      const udp = Deno.listenDatagram({ transport: "udp", hostname, port: options.port });
+      const udp = sockets.listenDatagram(hostname, options.port);
       const port = (udp.addr as Deno.NetAddr).port;
       try {
-        const tcp = Deno.listen({ transport: "tcp", hostname, port });
+        const tcp = sockets.listen(hostname, port);
         const server = new DnsServer(udp, tcp, options);
         log.info("DNS server listening", { hostname, port });
         return server;
@@ -185,7 +195,7 @@ export class DnsServer {
   async #acceptLoop(): Promise<void> {
     const sessions: Promise<void>[] = [];
     while (!this.#closed) {
-      let conn: Deno.TcpConn;
+      let conn: StreamConn;
       try {
         conn = await this.#tcp.accept();
       } catch (e) {
@@ -208,7 +218,7 @@ export class DnsServer {
   }
 
   /** Serves one TCP client until it closes, sends a short frame, or stalls past the idle timeout. */
-  async #serveTcp(conn: Deno.TcpConn): Promise<void> {
+  async #serveTcp(conn: StreamConn): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => timer = setTimeout(() => conn.close(), this.#idleMs);
     const disarm = () => clearTimeout(timer);

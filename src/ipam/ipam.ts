@@ -4,7 +4,10 @@
  * Flow: every call (allocate, claim, release, rmpeer, tick, setReachable) and every merged gossip runs
  * update(), which for each ring takes the steps the state allows (consensus; re-pick or finalise pending
  * addresses; acknowledge other peers' reports; back, apply and propose takeovers; complete offers; announce the
- * reserve; ask for space) until nothing changes, then broadcasts the rings once. Single-threaded and
+ * reserve; ask for space) until nothing changes, then broadcasts once what changed here: a delta of every
+ * token with only the reports, takeovers and votes changed since they were last broadcast or heard (the mesh
+ * passes each broadcast on, so what came in by gossip is not sent again). Whole rings go only to a new
+ * neighbour, on the anti-entropy timer, and when a peer became reachable or rmpeer ran. Single-threaded and
  * synchronous: time and randomness are injected, nothing here touches sockets or timers, so a test can run
  * many peers in one process.
  *
@@ -92,6 +95,8 @@ interface Lane {
   lastRequest?: number;
   /** A subnet whose main space ran out while a majority was reachable: ask for space, spare the reserve. */
   short?: string;
+  /** Reports, takeovers and votes as last broadcast or heard, by kind and key: what a delta may leave out. */
+  sent: Map<string, string>;
 }
 
 /** Status of one ring, for `meshnet status ipam`. */
@@ -143,7 +148,7 @@ export class Ipam implements Gossiper {
         `Invalid --ipalloc-range '${ranges.join(",")}': give one range, or one IPv4 and one IPv6`,
       );
     }
-    this.#lanes = ranges.map((r) => ({ ring: new Ring(r), own: emptyReport(), held: [] }));
+    this.#lanes = ranges.map((r) => ({ ring: new Ring(r), own: emptyReport(), held: [], sent: new Map() }));
     if (ranges.length === 2 && this.#lanes[0].ring.cidr.family === this.#lanes[1].ring.cidr.family) {
       throw new Error(
         `Invalid --ipalloc-range '${ranges.join(",")}': two ranges must be one IPv4 and one IPv6`,
@@ -193,21 +198,29 @@ export class Ipam implements Gossiper {
    * @throws {Error} when `subnet` is malformed or outside every range
    */
   allocate(id: string, subnet?: string): Allocation {
-    const targets = subnet === undefined
-      ? this.#lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
-      : [{ lane: this.#laneForSubnet(subnet), subnet }];
-    const keys = targets.map(({ lane, subnet }) => {
-      const text = subnetIn(lane.ring, subnet).text;
+    for (const { lane, text } of this.#targets(subnet)) {
       if (!lane.held.some((h) => h.id === id && h.subnet === text && !h.claim)) {
         lane.held.push({ id, subnet: text, final: false, reserve: false, claim: false });
       }
-      return { lane, text };
-    });
+    }
     this.#wanted = true;
     this.#update();
-    return this.#answer(
-      keys.map(({ lane, text }) => ({ lane, h: lane.held.find((h) => h.id === id && h.subnet === text)! })),
-    );
+    return this.allocation(id, subnet)!;
+  }
+
+  /**
+   * What {@link Ipam.allocate} would answer for an allocation already asked for, without taking any step (they
+   * run on every call, merge and tick): cheap, for callers waiting on it.
+   * @returns undefined when `id` has not asked for `subnet` (or released it)
+   * @throws {Error} when `subnet` is malformed or outside every range
+   */
+  allocation(id: string, subnet?: string): Allocation | undefined {
+    const items = this.#targets(subnet).map(({ lane, text }) => ({
+      lane,
+      h: lane.held.find((h) => h.id === id && h.subnet === text && !h.claim),
+    }));
+    if (items.some(({ h }) => h === undefined)) return undefined;
+    return this.#answer(items as { lane: Lane; h: Held }[]);
   }
 
   /** Asks for the ring to be initialised now (the reference's `prime`), as a first allocation would. */
@@ -381,7 +394,8 @@ export class Ipam implements Gossiper {
   onGossip(msg: Uint8Array): GossipData | undefined {
     const set = RingSet.decode(msg);
     if (!(new RingSet(this.#lanes.map((l) => l.ring))).mergeSet(set)) return undefined;
-    this.#update(true);
+    this.#lanes.forEach((l, i) => heard(l, set.rings[i]));
+    this.#update();
     return set;
   }
 
@@ -468,16 +482,21 @@ export class Ipam implements Gossiper {
 
   // ---- the steps ----
 
-  /** Runs the steps of every ring until nothing changes; broadcasts when anything did. */
-  #update(force = false): void {
-    let any = force;
+  /**
+   * Runs the steps of every ring until nothing changes, then broadcasts what changed here since the last
+   * broadcast (see {@link delta}), or with `full` the whole rings.
+   */
+  #update(full = false): void {
     for (let pass = 0; pass < 6; pass++) {
       let changed = false;
       for (const l of this.#lanes) if (this.#step(l)) changed = true;
       if (!changed) break;
-      any = true;
     }
-    if (any) this.#gossiper?.gossipBroadcast(new RingSet(this.#lanes.map((l) => l.ring)));
+    const deltas = this.#lanes.map((l) => delta(l));
+    if (full) this.#gossiper?.gossipBroadcast(new RingSet(this.#lanes.map((l) => l.ring.clone())));
+    else if (deltas.some((d) => d !== undefined)) {
+      this.#gossiper?.gossipBroadcast(new RingSet(deltas.map((d, i) => d ?? delta(this.#lanes[i], true)!)));
+    }
   }
 
   /** One pass of the steps for one ring; true when anything changed. */
@@ -684,6 +703,14 @@ export class Ipam implements Gossiper {
     return out;
   }
 
+  /** The lanes and canonical subnets an allocation in `subnet` (else each range's default) targets. */
+  #targets(subnet?: string): { lane: Lane; text: string }[] {
+    const targets = subnet === undefined
+      ? this.#lanes.map((l) => ({ lane: l, subnet: l.ring.range }))
+      : [{ lane: this.#laneForSubnet(subnet), subnet }];
+    return targets.map(({ lane, subnet }) => ({ lane, text: subnetIn(lane.ring, subnet).text }));
+  }
+
   /** The lane whose range holds `subnet`. */
   #laneForSubnet(subnet: string): Lane {
     const errors: string[] = [];
@@ -719,6 +746,56 @@ export class Ipam implements Gossiper {
       };
     }
     return { state: "ready", addresses: items.map(({ lane, h }) => this.#text(lane, h)) };
+  }
+}
+
+/** The kinds of ring items a delta carries only when changed, with a one-letter tag for {@link Lane.sent}. */
+const ITEMS = [
+  ["r", (r: Ring) => r.reports],
+  ["t", (r: Ring) => r.takeovers],
+  ["v", (r: Ring) => r.votes],
+] as const;
+
+/**
+ * The ring of `l` as a delta: founders, removals and every token (few, and a ring is valid only with them),
+ * with the reports, takeovers and votes that changed since they were last broadcast or heard, which are
+ * marked sent; undefined when none changed and the tokens did not either, unless `always`.
+ */
+function delta(l: Lane, always = false): Ring | undefined {
+  const d = new Ring(l.ring.range);
+  d.founders = [...l.ring.founders];
+  for (const p of l.ring.removed) d.removed.add(p);
+  for (const [k, e] of l.ring.entries) d.entries.set(k, { ...e });
+  let changed = false;
+  for (const [tag, items] of ITEMS) {
+    const to = items(d) as Map<string, unknown>;
+    for (const [k, v] of items(l.ring) as Map<string, unknown>) {
+      const key = `${tag} ${k}`, text = canonical(v);
+      if (l.sent.get(key) === text) continue;
+      to.set(k, structuredClone(v));
+      l.sent.set(key, text);
+      changed = true;
+    }
+  }
+  const tokens = canonical([d.founders, [...d.removed], [...d.entries]]);
+  if (l.sent.get("tokens") !== tokens) {
+    l.sent.set("tokens", tokens);
+    changed = true;
+  }
+  return changed || always ? d : undefined;
+}
+
+/**
+ * Marks the items of `ring` (merged into `l`'s ring) that `l`'s ring now holds as they are as sent: their
+ * broadcast is passed on by the mesh, so this peer's deltas need not carry them again.
+ */
+function heard(l: Lane, ring: Ring): void {
+  for (const [tag, items] of ITEMS) {
+    const mine = items(l.ring) as Map<string, unknown>;
+    for (const [k, v] of items(ring) as Map<string, unknown>) {
+      const text = canonical(v);
+      if (mine.has(k) && canonical(mine.get(k)) === text) l.sent.set(`${tag} ${k}`, text);
+    }
   }
 }
 

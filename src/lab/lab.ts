@@ -10,17 +10,24 @@
  * ```
  *
  * Flow: {@link Lab.up} builds everything with `ip` and `nft` (never touching the root namespace) and writes
- * the state file; `exec`, `spawn`, `cut`, `heal` and `loss` act on it; {@link Lab.down} kills the spawned
+ * the state file; `exec`, `spawn`, `cut`, `heal`, `loss` and `fragments` act on it; {@link Lab.down} kills the spawned
  * processes and everything else in the namespaces, then deletes them. Containers get no links: meshnet's
  * `attach` wires them. A Lab object is not safe for concurrent rule changes from several tasks.
  *
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { DEFAULT_PREFIX, HOST_UPLINK, LAN_BRIDGE, MAX_CONTAINERS, MAX_HOSTS } from "./constants.ts";
+import {
+  DEFAULT_PREFIX,
+  HOST_UPLINK,
+  LAN_BRIDGE,
+  MAX_CONTAINERS,
+  MAX_HOSTS,
+  NFT_TABLE,
+} from "./constants.ts";
 import { checkPrefix, containerNs, hostNs, type LabName, lanNs, resolveName } from "./names.ts";
 import { labNamespaces, removeLab } from "./namespaces.ts";
-import { lanPort, renderRuleset } from "./ruleset.ts";
+import { FRAGMENT_COUNTER, lanPort, renderRuleset } from "./ruleset.ts";
 import { mustRun, runCommand, type RunResult } from "./runner.ts";
 import { type HostPair, type LabState, readState, statePath, writeState } from "./state.ts";
 import { parseTopology, peersOf, type Topology } from "./topology.ts";
@@ -336,6 +343,40 @@ export class Lab {
     if (percent > 0) losses.push({ ...p, percent });
     this.#state.losses = losses.sort((x, y) => x.a - y.a || x.b - y.b);
     await this.#apply();
+  }
+
+  /**
+   * Drops (`drop` true) or allows every IP fragment on the underlay, between all hosts, IPv4 and IPv6 —
+   * like a firewall, NAT or cloud network that discards fragments.
+   */
+  async fragments(drop: boolean): Promise<void> {
+    if (drop) this.#state.dropFragments = true;
+    else delete this.#state.dropFragments;
+    await this.#apply();
+  }
+
+  /**
+   * The IP fragments (packets) the underlay dropped since fragments were last set to drop (or any rule
+   * change, which replaces the table).
+   *
+   * @throws {Error} when nft cannot read the counter
+   */
+  async fragmentsDropped(): Promise<number> {
+    const out = await mustRun([
+      "ip",
+      "netns",
+      "exec",
+      lanNs(this.prefix),
+      "nft",
+      "list",
+      "counter",
+      "bridge",
+      NFT_TABLE,
+      FRAGMENT_COUNTER,
+    ]);
+    const m = /packets (\d+)/.exec(out);
+    if (!m) throw new Error(`Cannot read counter '${FRAGMENT_COUNTER}' of lab '${this.prefix}': ${out}`);
+    return Number(m[1]);
   }
 
   /**

@@ -3,7 +3,10 @@
  * namespace whose forward chain drops frames between bridge ports `h<a>` and `h<b>` when the topology does
  * not link the two hosts or the pair is cut, and drops a random share of them when the pair is lossy
  * (`numgen random mod 100 < PCT`, since this kernel has no netem; nft refuses `< 100`, so 100
- * percent is a plain drop). Filtering on bridge ports catches ARP,
+ * percent is a plain drop). With {@link LabState.dropFragments}, every IPv4 fragment (MF set or a
+ * fragment offset: `ip frag-off & 0x3fff != 0`, so first fragments too) and every IPv6 packet with a
+ * fragment header is dropped and counted in the named counter {@link FRAGMENT_COUNTER} (reset whenever the
+ * table is replaced). Filtering on bridge ports catches ARP,
  * IP and anything a later meshnet sends, with no need to know addresses or MACs.
  *
  * The script replaces the whole table in one `nft -f` transaction, so rules are never half applied.
@@ -13,6 +16,9 @@
 import { NFT_TABLE } from "./constants.ts";
 import type { LabState } from "./state.ts";
 import { linked } from "./topology.ts";
+
+/** The named nftables counter of the IP fragments the underlay dropped. */
+export const FRAGMENT_COUNTER = "fragments";
 
 /** The LAN-namespace bridge port (veth end) of host `host`, e.g. `h2`. */
 export function lanPort(host: number): string {
@@ -51,10 +57,18 @@ export function renderRuleset(state: LabState): string {
       `    iifname "${lanPort(x)}" oifname "${lanPort(y)}" ${share}drop`
     );
   });
+  const fragments = state.dropFragments
+    ? [
+      `    ether type ip ip frag-off & 0x3fff != 0 counter name "${FRAGMENT_COUNTER}" drop`,
+      `    ether type ip6 exthdr frag exists counter name "${FRAGMENT_COUNTER}" drop`,
+    ]
+    : [];
   return [
     `table bridge ${NFT_TABLE}`,
     `delete table bridge ${NFT_TABLE}`,
     `table bridge ${NFT_TABLE} {`,
+    `  counter ${FRAGMENT_COUNTER} {`,
+    `  }`,
     `  set blocked {`,
     `    type ifname . ifname`,
     ...(blocked.length ? [`    elements = { ${blocked.join(", ")} }`] : []),
@@ -62,6 +76,7 @@ export function renderRuleset(state: LabState): string {
     `  chain forward {`,
     `    type filter hook forward priority 0; policy accept;`,
     `    iifname . oifname @blocked drop`,
+    ...fragments,
     ...lossy,
     `  }`,
     `}`,

@@ -1,6 +1,6 @@
 /**
  * The lab state file, `/run/meshnet-lab/<prefix>.json`: what `lab up` built (hosts, containers, topology)
- * and the cut and loss rules added since. `status`, `cut`, `heal` and `loss` read it; the nftables table
+ * and the cut, loss and fragment rules added since. `status`, `cut`, `heal` and `loss` read it; the nftables table
  * in the LAN namespace is always rendered from it. `down` never needs it (it works from the prefix alone).
  * Writes are atomic (temporary file, then rename); concurrent `cut`/`loss` commands on one lab are not
  * serialised, the last writer wins.
@@ -39,6 +39,8 @@ export interface LabState {
   cuts: HostPair[];
   /** Lossy host pairs, sorted by `a` then `b`; at most one per pair. */
   losses: Loss[];
+  /** True when the underlay drops every IP fragment (IPv4 and IPv6), lab-wide; absent means allowed. */
+  dropFragments?: boolean;
 }
 
 /** The directory holding every host's meshnet data directory for the lab with `prefix`. */
@@ -89,7 +91,18 @@ export function checkState(v: unknown): LabState {
       ...pair(l, hosts, `losses[${i}]`),
       percent: int((l as Record<string, unknown>).percent, `losses[${i}].percent`, 1, 100),
     }));
-    return { prefix, hosts, containers, topology, cuts, losses };
+    if (o.dropFragments !== undefined && typeof o.dropFragments !== "boolean") {
+      throw new Error("dropFragments must be true or false");
+    }
+    return {
+      prefix,
+      hosts,
+      containers,
+      topology,
+      cuts,
+      losses,
+      ...(o.dropFragments ? { dropFragments: true } : {}),
+    };
   } catch (err) {
     throw new Error(`Invalid lab state: ${(err as Error).message}`);
   }

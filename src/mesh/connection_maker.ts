@@ -4,14 +4,15 @@
  * {@link ConnectionMaker.due} for what to dial now and reports how each attempt and connection ended.
  *
  * States: `waiting` (due at `nextTry`), `connecting` (a dial or handshake is under way), `connected`,
- * `failed` (the last attempt failed; retried at `nextTry`).
+ * `failed` (the last attempt failed; retried at `nextTry`), `self` (the address turned out to be this peer's
+ * own, as when a node list handed to every node includes the node itself: never dialled again).
  *
  * @module
  */
 import { Backoff } from "./backoff.ts";
 
 /** The state of one target. */
-export type TargetState = "waiting" | "connecting" | "connected" | "failed";
+export type TargetState = "waiting" | "connecting" | "connected" | "failed" | "self";
 
 /** One address to keep a connection to. */
 export interface Target {
@@ -107,6 +108,14 @@ export class ConnectionMaker {
     t.state = "failed";
     t.lastError = error;
     t.nextTry = this.#opts.now() + t.backoff.next();
+  }
+
+  /** `address` reached this peer itself: it is kept (so discovery does not add it again) but never dialled. */
+  ourselves(address: string): void {
+    const t = this.#targets.get(address);
+    if (!t) return;
+    t.state = "self";
+    t.lastError = "this peer's own address";
   }
 
   /** A connection to `address` is up (dialled by us or, for a known target, accepted). */

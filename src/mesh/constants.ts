@@ -56,6 +56,9 @@ export const NONCE_TCP_BIT = 0x40;
 
 // ---- Tuning: local choices ----
 
+/** Default TCP port of --metrics-addr, where /metrics alone is served for a cluster's Prometheus (Weave's). */
+export const METRICS_PORT = 6782;
+
 /** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Interval between TCP heartbeats on an idle control connection, in milliseconds. */
@@ -79,6 +82,11 @@ export const ACCEPT_TOKEN_INTERVAL_MS = 50;
 export const GOSSIP_INTERVAL_MS = 30_000;
 /** Local connection changes are coalesced for this long before our topology update is sent (ms). */
 export const TOPOLOGY_BROADCAST_DEFER_MS = 1_000;
+/**
+ * Topology entries new to a peer are collected for this long before it passes them on, each once in its newest
+ * version (ms).
+ */
+export const TOPOLOGY_RELAY_DEFER_MS = 100;
 /** Topology changes are coalesced for this long before routes are recalculated and peers collected (ms). */
 export const ROUTE_RECALC_DEFER_MS = 100;
 /** Neighbour-subset gossip goes to this many times log2(peer count) neighbours, at most. */

@@ -47,7 +47,7 @@ export interface AnsweringGossiper extends Gossiper {
    * `answer` what to send back to the sender; each undefined when empty.
    * @throws {Error} when `msg` cannot be decoded; the caller drops it and logs.
    */
-  onGossipAnswering(msg: Uint8Array): { delta?: GossipData; answer?: GossipData };
+  onGossipAnswering(src: PeerName, msg: Uint8Array): { delta?: GossipData; answer?: GossipData };
 }
 
 function answers(g: Gossiper): g is AnsweringGossiper {
@@ -104,6 +104,17 @@ export class GossipChannel implements Gossip {
     this.#gossipSubset(undefined, update);
   }
 
+  /** Sends `update` to every direct neighbour. */
+  gossipNeighbours(update: GossipData): void {
+    const d = this.#outgoing(update);
+    for (const n of this.#host.neighbours()) this.#gossipTo(n, d);
+  }
+
+  /** Sends `update` as neighbour gossip straight to direct neighbour `neighbour`. */
+  gossipTo(neighbour: PeerName, update: GossipData): void {
+    this.#gossipTo(neighbour, this.#outgoing(update));
+  }
+
   /** Relays `data` from `src` to our children in `src`'s broadcast tree over all connections. */
   relayBroadcast(src: PeerName, data: GossipData): void {
     const d = this.#outgoing(data);
@@ -140,7 +151,9 @@ export class GossipChannel implements Gossip {
    */
   deliverGossip(from: PeerName, m: GossipMessage): void {
     const g = this.gossiper;
-    const { delta, answer } = answers(g) ? g.onGossipAnswering(m.payload) : { delta: g.onGossip(m.payload) };
+    const { delta, answer } = answers(g)
+      ? g.onGossipAnswering(from, m.payload)
+      : { delta: g.onGossip(m.payload) };
     if (answer !== undefined) this.#gossipTo(from, answer);
     if (delta !== undefined) this.#gossipSubset(from, delta);
   }

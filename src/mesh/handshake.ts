@@ -35,6 +35,18 @@ const MAGIC = new TextEncoder().encode(PROTOCOL_MAGIC);
 const HEADER_SIZE = MAGIC.length + 2;
 const SAME_PASSWORD = "give every peer the same --password";
 
+/** The handshake reached this peer itself: the address dialled is one of our own. */
+export class SelfConnectionError extends Error {
+  /** @param name our peer name, which the other end also announced */
+  constructor(name: string) {
+    super(
+      `Cannot connect to ourselves: the peer's name '${name}' is our own; ` +
+        "the address is this host's and is not dialled again",
+    );
+    this.name = "SelfConnectionError";
+  }
+}
+
 /** A version range one end speaks, inclusive. */
 export interface VersionRange {
   /** Oldest version, 1..255. */
@@ -148,12 +160,7 @@ async function exchange(duplex: Duplex, options: HandshakeOptions): Promise<Hand
     throw new Error("Cannot handshake with peer: the connection closed before the peer's features");
   }
   const remote = decodeFeatures(body);
-  if (remote.name === local.name) {
-    throw new Error(
-      `Cannot connect to ourselves: the peer's name '${remote.name}' is our own; ` +
-        "remove our own address from the peers to connect to",
-    );
-  }
+  if (remote.name === local.name) throw new SelfConnectionError(remote.name);
   return { version, local, remote, channel };
 }
 

@@ -6,14 +6,15 @@
  * Flow: receive → decode the envelope → unicast: deliver or relay raw along unicastAll; broadcast: the
  * channel's gossiper merges and the delta is relayed along the source's tree; gossip: the delta goes on to
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
- * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change,
- * and every channel's full state goes to
+ * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change
+ * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), and every channel's full state goes to
  * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
  *
- * Topology changes travel as neighbour gossip (each peer passes what is new to it on to about 2·log2(peers)
- * neighbours, all of them in sparse meshes), not along broadcast trees: a tree computed from a view that
+ * Topology changes travel as neighbour gossip (a peer sends its own changes to every neighbour, and passes
+ * what is new to it on to about 2·log2(peers) neighbours, all of them in sparse meshes, except to those linked
+ * to the entry's owner, which hear from the owner), not along broadcast trees: a tree computed from a view that
  * predates a partition or heal routes through links that are gone or unknown, and the peers below them miss
  * the change until anti-entropy (in the pump, a zone of 40 of 400 peers cut off was collected only after the
  * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the full state
@@ -26,6 +27,7 @@ import type { Gossip, Gossiper, PeerName } from "./gossip.ts";
 import type { Peer } from "./peer.ts";
 import { type RouteLookup, Routes } from "./routes.ts";
 import { Topology } from "./topology.ts";
+import { Peers } from "./peers.ts";
 import { type ChannelHost, GossipChannel } from "./gossip_channel.ts";
 import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
 import {
@@ -35,6 +37,7 @@ import {
   ROUTE_RECALC_DEFER_MS,
   Tag,
   TOPOLOGY_BROADCAST_DEFER_MS,
+  TOPOLOGY_RELAY_DEFER_MS,
 } from "./constants.ts";
 import { isIP } from "../net/ip.ts";
 
@@ -132,7 +135,8 @@ export class MeshCore {
     this.#topology = new Topology(opts, {
       changed: () => this.#recalcAt ??= opts.now() + ROUTE_RECALC_DEFER_MS,
       selfChanged: () => this.#updateAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS,
-      updateUrgent: () => this.#updateAt = opts.now(),
+      relayPending: () =>
+        this.#updateAt = Math.min(this.#updateAt ?? Infinity, opts.now() + TOPOLOGY_RELAY_DEFER_MS),
     });
     this.#routes.calculate((n) => this.#topology.peers.get(n));
     this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS * (1 - opts.random());
@@ -163,12 +167,15 @@ export class MeshCore {
 
   /**
    * A direct connection finished its handshake: it is recorded (not yet established) and gets the full state
-   * of every channel.
+   * of every channel (of the topology, the entries of peers not linked to it: see {@link Topology.gossipFor}).
    * @throws {Error} when `c.name` is ours or already connected
    */
   connectionAdded(c: ConnectionInfo): void {
     this.#topology.addConnection(c);
-    for (const ch of this.#channels.values()) ch.sendFullState(c.name);
+    for (const [name, ch] of this.#channels) {
+      if (name === Channel.topology) ch.gossipTo(c.name, this.#topology.gossipFor(c.name));
+      else ch.sendFullState(c.name);
+    }
   }
 
   /**
@@ -240,7 +247,7 @@ export class MeshCore {
     if (this.#updateAt !== undefined && this.#updateAt <= now) {
       this.#updateAt = undefined;
       if (this.#recalcAt !== undefined) this.#recalculate();
-      this.#channels.get(Channel.topology)!.gossipNeighbourSubset(this.#topology.takeUpdate());
+      this.#sendUpdate();
     }
     if (this.#gossipAt <= now) {
       this.#gossipAt = now + GOSSIP_INTERVAL_MS;
@@ -340,6 +347,22 @@ export class MeshCore {
   #relayRawBroadcast(src: PeerName, bytes: Uint8Array): void {
     for (const hop of this.#routes.broadcastAll(src)) {
       this.#transmit(hop, Tag.gossipBroadcast, bytes, OTHER_CHANNELS);
+    }
+  }
+
+  /**
+   * Our changed entries to every direct neighbour; entries new here to a random neighbour subset, each
+   * neighbour getting those whose owner is not linked to it.
+   */
+  #sendUpdate(): void {
+    const ch = this.#channels.get(Channel.topology)!;
+    const { own, relay } = this.#topology.takeUpdate();
+    if (own !== undefined) ch.gossipNeighbours(own);
+    if (relay === undefined) return;
+    const direct = this.#host.neighbours();
+    for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
+      const part = relay.list().filter((p) => p.name !== hop && !this.#topology.linked(p.name, hop));
+      if (part.length > 0) ch.gossipTo(hop, new Peers(part));
     }
   }
 

@@ -3,10 +3,16 @@
  * only we change. Every local connection change bumps our version and records which entries an update
  * must carry (ours and the neighbour's); the mesh sends them after a short deferral.
  *
- * While a local change is unsent, passing new entries on makes the change urgent: a new neighbour's entry
+ * Entries that were new here (or became reachable) are not passed on at once: their names are collected and
+ * go out with the next update, at their current version, at most one relay deferral later. During a bring-up
+ * an entry changes many times in a short while; a peer then passes each entry on about once per deferral,
+ * in its newest version, instead of once per version it received (each of which costs the entry's whole
+ * connection list, to a log-sized neighbour subset, at every peer). Our own changes go to every direct
+ * neighbour, so an entry is relayed only to neighbours not linked to its owner (see {@link Topology.linked}):
+ * in a full mesh every change reaches every peer once, straight from its owner.
+ *
+ * While a local change is unsent, passing new entries on takes our entry along: a new neighbour's entry
  * would otherwise reach peers long before our connection to it and be collected there as unreachable.
- * (Carrying our entry inside those deltas instead was tried: peers then learn one entry by two paths, and
- * one that learns it by a path that is not passed on leaves holes until anti-entropy.)
  *
  * An update that carries our own name at a version at least ours (an older incarnation of us before a
  * restart, or a forged entry) is never merged; instead we bump our version past it so our entry wins.
@@ -36,8 +42,8 @@ export interface TopologyEvents {
   changed(): void;
   /** Our own entry changed: an update needs sending. */
   selfChanged(): void;
-  /** We passed new entries on while a local change is unsent: send it now, not after the deferral. */
-  updateUrgent(): void;
+  /** Entries new here wait to be passed on: send an update within the relay deferral. */
+  relayPending(): void;
 }
 
 /** The topology table with our own entry, as the topology channel's gossiper. */
@@ -46,7 +52,12 @@ export class Topology implements AnsweringGossiper {
   readonly peers: Peers;
   readonly #us: PeerName;
   readonly #events: TopologyEvents;
+  /** Neighbours whose entries the next update carries for a local change; ours goes along when non-empty. */
   #update = new Set<PeerName>();
+  /** Our entry changed since the last update. */
+  #selfDirty = false;
+  /** Entries that were new here, to pass on with the next update. */
+  #relay = new Set<PeerName>();
 
   /** @param self our identity; our entry starts at version 1 with no connections */
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
@@ -109,11 +120,34 @@ export class Topology implements AnsweringGossiper {
     return this.#connection(name) !== undefined;
   }
 
-  /** The entries changed locally since the last call (ours and affected neighbours'), to send. */
-  takeUpdate(): Peers {
-    const names = [this.#us, ...this.#update];
+  /**
+   * What to send since the last call, at the current versions: `own` is our entry with the neighbours' a local
+   * change named (for every direct neighbour), `relay` the other entries that were new here (for peers their
+   * owners cannot tell directly); each undefined when empty.
+   */
+  takeUpdate(): { own?: Peers; relay?: Peers } {
+    const own = this.#selfDirty || this.#update.size > 0 ? [this.#us] : [];
+    const relay = [...this.#update, ...this.#relay].filter((n) => n !== this.#us);
     this.#update = new Set();
-    return new Peers(names.map((n) => this.peers.get(n)).filter((p): p is Peer => p !== undefined));
+    this.#relay = new Set();
+    this.#selfDirty = false;
+    const entries = (names: Iterable<PeerName>) => {
+      const ps = [...names].map((n) => this.peers.get(n as PeerName)).filter((p): p is Peer =>
+        p !== undefined
+      );
+      return ps.length > 0 ? new Peers(ps) : undefined;
+    };
+    return { own: entries(own), relay: entries(relay) };
+  }
+
+  /**
+   * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
+   * and nobody needs to relay them there.
+   */
+  linked(a: PeerName, b: PeerName): boolean {
+    const has = (x: PeerName, y: PeerName) =>
+      this.peers.get(x)?.connections.some((c) => c.name === y) ?? false;
+    return has(a, b) && has(b, a);
   }
 
   /** Applies a unicast update (unused by the protocol, accepted like neighbour gossip). */
@@ -121,9 +155,17 @@ export class Topology implements AnsweringGossiper {
     this.#apply(Peers.decode(msg));
   }
 
-  /** Applies a broadcast update; returns what was new, to relay. */
-  onGossipBroadcast(_src: PeerName, update: Uint8Array): Peers | undefined {
-    return this.#apply(Peers.decode(update));
+  /** Applies a broadcast update; what was new goes out with the next update (see {@link takeUpdate}). */
+  onGossipBroadcast(_src: PeerName, update: Uint8Array): undefined {
+    this.#apply(Peers.decode(update));
+  }
+
+  /**
+   * The table for new neighbour `name`: every entry but its own and those of peers linked to it (they send
+   * it their changes themselves, and sent it their table when they connected).
+   */
+  gossipFor(name: PeerName): Peers {
+    return new Peers(this.peers.list().filter((p) => p.name !== name && !this.linked(p.name, name)));
   }
 
   /** A snapshot of the whole table. */
@@ -131,48 +173,55 @@ export class Topology implements AnsweringGossiper {
     return new Peers(this.peers.list());
   }
 
-  /** Applies neighbour gossip; returns what was new, to gossip on. */
-  onGossip(msg: Uint8Array): Peers | undefined {
-    return this.#apply(Peers.decode(msg));
+  /** Applies neighbour gossip; what was new goes out with the next update (see {@link takeUpdate}). */
+  onGossip(msg: Uint8Array): undefined {
+    this.#apply(Peers.decode(msg));
   }
 
   /**
-   * Applies neighbour gossip like {@link Topology.onGossip}; also returns the answer for the sender: our
-   * entries newer than those it sent, with the entries of peers they report connections to that it did not
-   * send (it may not know them).
+   * Applies neighbour gossip like {@link Topology.onGossip}; returns the answer for the sender: our entries
+   * newer than those it sent, with the entries of peers that ours report connections to and its stale copies
+   * did not (it may not know them), unless it sent them.
    * @throws {Error} when `msg` cannot be decoded
    */
-  onGossipAnswering(msg: Uint8Array): { delta?: Peers; answer?: Peers } {
+  onGossipAnswering(src: PeerName, msg: Uint8Array): { answer?: Peers } {
     const update = Peers.decode(msg);
-    const delta = this.#apply(update);
-    const newer = this.peers.newerThan(update);
-    if (newer.length === 0) return { delta };
-    const named = newer.flatMap((p) => p.connections.map((c) => this.peers.get(c.name)));
+    this.#apply(update);
+    const newer = this.peers.newerThan(update).filter((p) =>
+      p.name === this.#us ? !this.#selfDirty : !this.linked(p.name, src)
+    );
+    if (newer.length === 0) return {};
+    const named = newer.flatMap((p) => {
+      const known = new Set(update.get(p.name)!.connections.map((c) => c.name));
+      return p.connections.filter((c) => !known.has(c.name)).map((c) => this.peers.get(c.name));
+    });
     const unsent = named.filter((p): p is Peer => p !== undefined && update.get(p.name) === undefined);
-    return { delta, answer: new Peers([...newer, ...unsent]) };
+    return { answer: new Peers([...newer, ...unsent]) };
   }
 
-  #apply(update: Peers): Peers | undefined {
+  /** Merges `update`; records what was new (or became reachable) to pass on. */
+  #apply(update: Peers): void {
     const mine = update.get(this.#us);
     const self = this.self;
     const others = mine === undefined ? update : new Peers(update.list().filter((p) => p.name !== this.#us));
     if (mine !== undefined && comparePeers(mine, self) > 0) {
       this.peers.set({ ...self, version: Math.max(mine.version, self.version) + 1 });
+      this.#selfDirty = true;
       this.#events.selfChanged();
     }
     const wins = (p: Peer) => {
       const cur = this.peers.get(p.name);
       return cur === undefined || comparePeers(p, cur) > 0;
     };
-    if (!others.list().some(wins)) return undefined;
+    if (!others.list().some(wins)) return;
     const before = this.peers.reachable(this.#us);
     const delta = this.peers.mergeDelta(others);
-    if (delta === undefined) return undefined;
+    if (delta === undefined) return;
     this.#events.changed();
-    if (this.#update.size > 0) this.#events.updateUrgent();
     const after = this.peers.reachable(this.#us);
     const relay = [...after].filter((n) => delta.get(n) !== undefined || !before.has(n));
-    return relay.length > 0 ? new Peers(relay.map((n) => this.peers.get(n)!)) : undefined;
+    for (const n of relay) this.#relay.add(n);
+    if (relay.length > 0) this.#events.relayPending();
   }
 
   #connection(name: PeerName): PeerConnection | undefined {
@@ -191,6 +240,7 @@ export class Topology implements AnsweringGossiper {
     const self = this.self;
     this.peers.set({ ...self, version: self.version + 1, connections });
     this.#update.add(neighbour);
+    this.#selfDirty = true;
     this.#events.changed();
     this.#events.selfChanged();
   }

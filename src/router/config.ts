@@ -4,7 +4,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { MESH_PORT } from "../mesh/constants.ts";
+import { MESH_PORT, METRICS_PORT } from "../mesh/constants.ts";
 import { formatCIDR, isIP, parseCIDR } from "../net/ip.ts";
 import { DEFAULT_BRIDGE } from "../netdev/constants.ts";
 import { DEFAULT_RECLAIM_AFTER_MS } from "../ipam/constants.ts";
@@ -76,6 +76,8 @@ export interface RouterConfig {
   dnsPort: number;
   /** The resolv.conf listing upstream resolvers for names outside the domain (--resolv-conf). */
   resolvConf: string;
+  /** Where /metrics alone is served besides the loopback API (--metrics-addr IP:PORT), if anywhere. */
+  metricsAddr?: PeerAddress;
 }
 
 /**
@@ -129,6 +131,7 @@ export interface LaunchFlags {
   dnsTtl?: string;
   dnsPort?: string;
   resolvConf?: string;
+  metricsAddr?: string;
 }
 
 function checkLinkName(flag: string, name: string): string {
@@ -211,6 +214,20 @@ function integer(flag: string, value: string, min: number, max: number): number 
   return Number(value);
 }
 
+/** Parses --metrics-addr: an IP address of this host and a port (default {@link METRICS_PORT}). */
+function metricsAddress(text: string): PeerAddress {
+  let a: PeerAddress;
+  try {
+    a = parsePeerAddress(text, METRICS_PORT);
+  } catch {
+    throw new UsageError(`Invalid --metrics-addr '${text}': use IP:PORT, e.g. 10.0.0.5:${METRICS_PORT}`);
+  }
+  if (!isIP(a.host)) {
+    throw new UsageError(`Invalid --metrics-addr '${text}': '${a.host}' is not an IP address of this host`);
+  }
+  return a;
+}
+
 /**
  * Builds a {@link RouterConfig} from flags, the environment (MESHNET_PASSWORD, MESHNET_DATA_DIR) and peers.
  *
@@ -264,5 +281,6 @@ export function buildConfig(
     dnsTtl: flags.dnsTtl === undefined ? DEFAULT_TTL : integer("--dns-ttl", flags.dnsTtl, 0, 2147483647),
     dnsPort: flags.dnsPort === undefined ? DNS_PORT : integer("--dns-port", flags.dnsPort, 1, 65535),
     resolvConf: flags.resolvConf ?? "/etc/resolv.conf",
+    metricsAddr: flags.metricsAddr === undefined ? undefined : metricsAddress(flags.metricsAddr),
   };
 }

@@ -3,14 +3,17 @@
  * the data directory, and answering the API.
  *
  * Flow: every call that can change the state (allocate, claim, release, rmpeer, a merged gossip, the 1 s
- * tick with the reachable peers) is followed by a crash-safe write of the whole state, and the state is also
- * written before any gossip leaves, so a peer never tells others about an allocation it could forget in a
- * crash. Allocation waits (bounded) while the ring is not ready or an address awaits a majority's
- * acknowledgement, as the reference's `POST /ip/{id}` blocks.
+ * tick with the reachable peers) marks the state dirty, and the gossip it causes is held. Once per turn of the
+ * event loop (a zero timer) the state is written crash-safely, once, and only then does the held gossip leave
+ * (the ring sets merged into one, space requests in order), so a peer never tells others about an allocation it could
+ * forget in a crash, and concurrent requests share one write (group commit) instead of one fsync each. An
+ * answer is written before it is returned. Allocation waits (bounded) while the ring is not ready or an
+ * address awaits a majority's acknowledgement, as the reference's `POST /ip/{id}` blocks; a waiter rechecks
+ * its allocation cheaply on every change instead of running the IPAM's steps again.
  *
  * @module
  */
-import { Ipam, type RingStatus } from "../ipam/ipam.ts";
+import { type Allocation, Ipam, type RingStatus } from "../ipam/ipam.ts";
 import { Channel } from "../mesh/constants.ts";
 import { contains, parseCIDR } from "../net/ip.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
@@ -37,6 +40,13 @@ export class IpamService implements Gossiper {
   #core: MeshCore;
   #ticker?: ReturnType<typeof setInterval>;
   #saved?: Uint8Array;
+  /** A call may have changed the state since the last write. */
+  #dirty = false;
+  /** The zero timer that writes the state and sends the held gossip. */
+  #flushTimer?: ReturnType<typeof setTimeout>;
+  /** Gossip held until the state is written, in order. */
+  #held: ((g: Gossip) => void)[] = [];
+  #gossip?: Gossip;
   /** Resolved (and replaced) whenever the state changes, so waiting allocations retry at once. */
   #changed = Promise.withResolvers<void>();
 
@@ -58,8 +68,8 @@ export class IpamService implements Gossiper {
     };
     const saved = dir.read(FILE);
     this.ipam = saved ? Ipam.restore(saved, opts) : new Ipam(opts);
-    const gossip = core.newGossip(Channel.ipam, this);
-    this.ipam.attach(this.#persisting(gossip));
+    this.#gossip = core.newGossip(Channel.ipam, this);
+    this.ipam.attach(this.#persisting());
     core.onTopologyChange(() => this.#call(() => this.ipam.setReachable(this.#reachable())));
   }
 
@@ -72,7 +82,7 @@ export class IpamService implements Gossiper {
   /** Stops the tick and writes the state once more. */
   stop(): void {
     clearInterval(this.#ticker);
-    this.#save();
+    this.#flush();
   }
 
   /**
@@ -83,7 +93,12 @@ export class IpamService implements Gossiper {
    * @throws {Error} when the subnet is outside every range, or the wait times out (saying why it waited)
    */
   async allocate(id: string, subnet?: string, timeoutMs = ALLOCATE_TIMEOUT_MS): Promise<string[]> {
-    return await this.#wait(id, () => this.ipam.allocate(id, subnet), timeoutMs);
+    return await this.#wait(
+      id,
+      () => this.ipam.allocate(id, subnet),
+      () => this.ipam.allocation(id, subnet) ?? this.ipam.allocate(id, subnet),
+      timeoutMs,
+    );
   }
 
   /**
@@ -92,7 +107,8 @@ export class IpamService implements Gossiper {
    * @throws {Error} when another container or peer has it
    */
   async claim(id: string, cidr: string, timeoutMs = ALLOCATE_TIMEOUT_MS): Promise<string[]> {
-    return await this.#wait(id, () => this.ipam.claim(id, cidr), timeoutMs);
+    const attempt = () => this.ipam.claim(id, cidr);
+    return await this.#wait(id, attempt, attempt, timeoutMs);
   }
 
   /**
@@ -161,11 +177,20 @@ export class IpamService implements Gossiper {
     this.#call(() => this.ipam.onGossipUnicast(src, msg));
   }
 
-  async #wait(id: string, attempt: () => ReturnType<Ipam["allocate"]>, timeoutMs: number): Promise<string[]> {
+  /** Runs `attempt`, then `recheck` after each change until ready; the answer is on disk when returned. */
+  async #wait(
+    id: string,
+    attempt: () => Allocation,
+    recheck: () => Allocation,
+    timeoutMs: number,
+  ): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = this.#call(attempt);
-      if (r.state === "ready") return r.addresses;
+    for (let first = true;; first = false) {
+      const r = this.#call(first ? attempt : recheck);
+      if (r.state === "ready") {
+        this.#flush();
+        return r.addresses;
+      }
       if (Date.now() >= deadline) {
         throw new Error(
           `Cannot allocate an address for ${id} within ${
@@ -184,15 +209,28 @@ export class IpamService implements Gossiper {
     clearTimeout(timer);
   }
 
+  /** Runs `fn` on the IPAM and schedules the write (and the gossip it held) for the end of this turn. */
   #call<T>(fn: () => T): T {
     try {
       return fn();
     } finally {
-      this.#save();
+      this.#dirty = true;
+      this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
     }
   }
 
+  /** Writes the state when dirty, then sends the held gossip. */
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#dirty) this.#save();
+    const held = this.#held;
+    this.#held = [];
+    for (const send of held) send(this.#gossip!);
+  }
+
   #save(): void {
+    this.#dirty = false;
     const bytes = this.ipam.persist();
     if (this.#saved && equal(bytes, this.#saved)) return;
     this.#dir.write(FILE, bytes);
@@ -206,21 +244,29 @@ export class IpamService implements Gossiper {
     return [this.#core.name, ...Object.keys(this.#core.routes().unicastAll)];
   }
 
-  /** Wraps the channel so the state is on disk before anything about it leaves this peer. */
-  #persisting(g: Gossip): Gossip {
+  /**
+   * A channel that holds what the IPAM sends until the state is on disk (see {@link IpamService.#flush});
+   * ring sets broadcast meanwhile are merged into one (each is a fresh delta or copy the IPAM hands over).
+   */
+  #persisting(): Gossip {
+    const hold = (send: (g: Gossip) => void) => {
+      this.#held.push(send);
+      this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+    };
+    let latest: GossipData | undefined;
     return {
-      gossipUnicast: (dst, msg) => {
-        this.#save();
-        g.gossipUnicast(dst, msg);
-      },
+      gossipUnicast: (dst, msg) => hold((g) => g.gossipUnicast(dst, msg)),
       gossipBroadcast: (update) => {
-        this.#save();
-        g.gossipBroadcast(update);
+        if (latest === undefined) {
+          hold((g) => {
+            const u = latest!;
+            latest = undefined;
+            g.gossipBroadcast(u);
+          });
+        }
+        latest = latest === undefined ? update : latest.merge(update);
       },
-      gossipNeighbourSubset: (update) => {
-        this.#save();
-        g.gossipNeighbourSubset(update);
-      },
+      gossipNeighbourSubset: (update) => hold((g) => g.gossipNeighbourSubset(update)),
     };
   }
 }

@@ -19,7 +19,7 @@ import { MESH_PORT, Tag } from "../mesh/constants.ts";
 import { ConnectionMaker, type Target } from "../mesh/connection_maker.ts";
 import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
 import type { PeerName } from "../mesh/gossip.ts";
-import { handshake } from "../mesh/handshake.ts";
+import { handshake, SelfConnectionError } from "../mesh/handshake.ts";
 import { MeshCore } from "../mesh/mesh_core.ts";
 import { StallTolerantDeadline } from "../mesh/stall_tolerant_deadline.ts";
 import { TokenBucket } from "../mesh/token_bucket.ts";
@@ -282,7 +282,8 @@ export class MeshTransport {
       const conn = await Promise.race([connecting, timeout]);
       await this.#run(conn, target, true, target);
     } catch (err) {
-      this.maker.failed(target, (err as Error).message);
+      if (err instanceof SelfConnectionError) this.maker.ourselves(target);
+      else this.maker.failed(target, (err as Error).message);
     } finally {
       clearTimeout(timer);
     }

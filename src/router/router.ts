@@ -169,7 +169,7 @@ export class Router {
         })),
         exposed: exposed(this.#nl!, c.bridge),
       },
-      dns: this.dns?.report(),
+      dns: this.dns && { ...this.dns.report(), upstream: await this.dns.upstream() },
       routing: this.routing?.report(),
       sleeve: stats && {
         crypto: this.dataPlane!.crypto,

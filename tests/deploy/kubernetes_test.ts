@@ -48,8 +48,9 @@ Deno.test("meshnet.yaml: the init container installs the CNI plugin and the conf
   assert.equal(hostPathAt(init, "/host/opt/cni/bin"), "/opt/cni/bin");
   assert.equal(hostPathAt(init, "/host/etc/cni/net.d"), "/etc/cni/net.d");
   const script = init.command.join(" ");
-  assert.match(script, /cp \/usr\/local\/bin\/meshnet \/host\/opt\/cni\/bin\/meshnet-cni/);
-  assert.match(script, /\/host\/etc\/cni\/net\.d\/10-meshnet\.conflist/);
+  // Both land under a temporary name and are renamed into place: a kubelet never reads half a file.
+  assert.match(script, /cp \/usr\/local\/bin\/meshnet (\S+)\nmv -f \1 \/host\/opt\/cni\/bin\/meshnet-cni\n/);
+  assert.match(script, /cp \S+ (\S+)\nmv -f \1 \/host\/etc\/cni\/net\.d\/10-meshnet\.conflist\n/);
   const conflist = kind("ConfigMap").data["10-meshnet.conflist"];
   const shipped = await Deno.readTextFile(new URL("../../deploy/cni/meshnet.conflist", import.meta.url));
   assert.deepEqual(JSON.parse(conflist), JSON.parse(shipped), "the ConfigMap carries deploy/cni's conflist");
@@ -61,7 +62,11 @@ Deno.test("meshnet.yaml: readiness on the API, data dir on the host, password fr
   assert.deepEqual(MAIN.readinessProbe.httpGet, { host: "127.0.0.1", path: "/status", port: 6784 });
   const env = Object.fromEntries(MAIN.env.map((e: Any) => [e.name, e.value ?? e.valueFrom]));
   assert.equal(hostPathAt(MAIN, env.MESHNET_DATA_DIR), "/var/lib/meshnet");
-  assert.deepEqual(env.MESHNET_PASSWORD, { secretKeyRef: { name: "meshnet-passwd", key: "password" } });
+  assert.deepEqual(
+    env.MESHNET_PASSWORD,
+    { secretKeyRef: { name: "meshnet-passwd", key: "password", optional: true } },
+    "without the Secret the pod still starts, unencrypted (docs/kubernetes.md)",
+  );
   assert.match(MAIN.command.join(" "), /meshnet launch --foreground/);
   for (const c of [...POD.initContainers, ...POD.containers]) {
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory, `${c.name} requests cpu and memory`);
@@ -110,4 +115,17 @@ Deno.test("parseYamlDocuments() refuses what is outside its subset, naming the l
   for (const [text, re] of cases) assert.throws(() => parseYamlDocuments(text), re);
   const ok: Yaml[] = parseYamlDocuments("a:\n  - x\n  - 'y'\nb: |\n  l1\n  l2\nc: {}\nd: [\"\", 2]");
   assert.deepEqual(ok, [{ a: ["x", "y"], b: "l1\nl2\n", c: {}, d: ["", 2] }]);
+});
+
+Deno.test("meshnet.yaml: /lib/modules read-only, /metrics on the node address, a maintained kubectl image", () => {
+  const modules = MAIN.volumeMounts.find((m: Any) => m.mountPath === "/lib/modules");
+  assert.equal(modules.readOnly, true);
+  assert.equal(hostPathAt(MAIN, "/lib/modules"), "/lib/modules");
+  const env = Object.fromEntries(MAIN.env.map((e: Any) => [e.name, e.value ?? e.valueFrom]));
+  assert.deepEqual(env.NODE_IP, { fieldRef: { fieldPath: "status.hostIP" } });
+  assert.match(MAIN.command.join(" "), /--metrics-addr "\$NODE_IP:6782"/);
+  assert.deepEqual(MAIN.ports, [{ name: "metrics", containerPort: 6782 }]);
+  assert.equal(DS.spec.template.metadata.annotations["prometheus.io/port"], "6782");
+  const peers = POD.initContainers.find((c: Any) => c.name === "peers");
+  assert.match(peers.image, /^registry\.k8s\.io\/kubectl:v\d+\.\d+\.\d+$/);
 });

@@ -47,3 +47,12 @@ Deno.test("blockedPairs() is exactly the unlinked or cut pairs (seeded)", () => 
     }
   }
 });
+
+Deno.test("renderRuleset() drops and counts IPv4 and IPv6 fragments only when the lab asks for it", () => {
+  const allowed = renderRuleset(state({}));
+  assert.match(allowed, /counter fragments \{/, "the counter exists either way, so it can always be read");
+  assert.doesNotMatch(allowed, /frag-off|exthdr frag/);
+  const dropped = renderRuleset(state({ dropFragments: true }));
+  assert.match(dropped, /ether type ip ip frag-off & 0x3fff != 0 counter name "fragments" drop/);
+  assert.match(dropped, /ether type ip6 exthdr frag exists counter name "fragments" drop/);
+});

@@ -70,3 +70,21 @@ Deno.test("ConnectionMaker disconnected() after a long connection resets the bac
   advance(2000);
   assert.deepEqual(m.due(), ["a:1"]);
 });
+
+Deno.test("ConnectionMaker ourselves(): our own address is kept but never dialled again, whatever happens", () => {
+  const { m, advance } = maker();
+  m.add(["self:1", "b:1"]);
+  assert.deepEqual(m.due().sort(), ["b:1", "self:1"]);
+  m.ourselves("self:1");
+  m.add(["self:1"]);
+  m.discovered(["self:1"]);
+  advance(24 * 3600_000);
+  assert.deepEqual(m.due(), []);
+  assert.deepEqual(
+    m.list().map((t) => [t.address, t.state]),
+    [["b:1", "connecting"], ["self:1", "self"]],
+  );
+  m.forget(["self:1"]);
+  m.discovered([]);
+  assert.deepEqual(m.list().map((t) => t.address), ["b:1"], "forgotten, it is dropped like any target");
+});

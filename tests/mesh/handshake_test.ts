@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { PROTOCOL_MAGIC } from "../../src/mesh/constants.ts";
 import type { Features } from "../../src/mesh/features.ts";
-import { handshake, type HandshakeOptions, negotiateVersion } from "../../src/mesh/handshake.ts";
+import {
+  handshake,
+  type HandshakeOptions,
+  negotiateVersion,
+  SelfConnectionError,
+} from "../../src/mesh/handshake.ts";
 import type { Duplex } from "../../src/mesh/stream.ts";
 import { FakeClock, settle } from "../../src/mesh/testing/fake_clock.ts";
 import { memoryDuplexPair } from "../../src/mesh/testing/memory_duplex.ts";
@@ -125,8 +130,9 @@ Deno.test("handshake() refuses a connection to ourselves on both ends", async ()
     assert.equal(
       errorOf(r),
       "Cannot connect to ourselves: the peer's name 'aa:00:00:00:00:01' is our own; " +
-        "remove our own address from the peers to connect to",
+        "the address is this host's and is not dialled again",
     );
+    assert.ok(r.status === "rejected" && r.reason instanceof SelfConnectionError);
   }
 });
 

@@ -7,13 +7,19 @@ function topology(): { t: Topology; events: string[] } {
   const t = new Topology({ name: "a", nickname: "A", uid: 1n }, {
     changed: () => events.push("changed"),
     selfChanged: () => events.push("self"),
-    updateUrgent: () => events.push("urgent"),
+    relayPending: () => events.push("relay"),
   });
   return { t, events };
 }
 
 function link(name: string) {
   return { name, address: "", outbound: true, established: true };
+}
+
+/** The names an update carries: [own, relayed]. */
+function update(t: Topology): [string[], string[]] {
+  const u = t.takeUpdate();
+  return [u.own?.list().map((p) => p.name) ?? [], u.relay?.list().map((p) => p.name) ?? []];
 }
 
 const b = { name: "b", nickname: "B", uid: 2n, address: "10.0.0.2:6783", outbound: true };
@@ -32,8 +38,8 @@ Deno.test("Topology connection changes bump our version and name the neighbour i
     established: true,
   }]);
   assert.deepEqual(t.peers.get("b"), { name: "b", nickname: "B", uid: 2n, version: 0, connections: [] });
-  assert.deepEqual(t.takeUpdate().list().map((p) => p.name), ["a", "b"]);
-  assert.deepEqual(t.takeUpdate().list().map((p) => p.name), ["a"]);
+  assert.deepEqual(update(t), [["a"], ["b"]], "ours for every neighbour, b's for those not linked to it");
+  assert.deepEqual(update(t), [[], []], "nothing changed since");
   t.removeConnection("b");
   assert.equal(t.self.version, 4);
   assert.deepEqual(t.self.connections, []);
@@ -52,7 +58,7 @@ Deno.test("Topology outbids an update carrying our own name instead of merging i
   assert.equal(t.self.version, 41);
 });
 
-Deno.test("Topology replaces a restarted neighbour's entry and makes an unsent local change urgent", () => {
+Deno.test("Topology replaces a restarted neighbour's entry and passes new entries on with an unsent local change", () => {
   const { t, events } = topology();
   const old = { name: "b", nickname: "B", uid: 7n, version: 12, connections: [] };
   t.onGossip(new Peers([old]).encode()[0]);
@@ -61,13 +67,19 @@ Deno.test("Topology replaces a restarted neighbour's entry and makes an unsent l
   events.length = 0;
   const c = { name: "c", nickname: "C", uid: 3n, version: 1, connections: [] };
   const bc = { ...old, uid: 2n, version: 13, connections: [link("a"), link("c")] };
-  assert.deepEqual(t.onGossip(new Peers([bc, c]).encode()[0])!.list().map((p) => p.name), ["b", "c"]);
-  assert.deepEqual(events, ["changed", "urgent"]);
-  t.takeUpdate();
+  assert.equal(t.onGossip(new Peers([bc, c]).encode()[0]), undefined, "passed on later, not at once");
+  assert.deepEqual(events, ["changed", "relay"]);
+  assert.deepEqual(update(t), [["a"], ["b", "c"]]);
   events.length = 0;
-  t.onGossip(new Peers([{ ...c, name: "d" }]).encode()[0]);
-  assert.deepEqual(events, ["changed"]);
-  assert.deepEqual(t.gossip().list().map((p) => p.name), ["a", "b", "c", "d"]);
+  t.onGossip(new Peers([{ ...c, version: 2 }]).encode()[0]);
+  t.onGossip(new Peers([{ ...c, version: 3 }]).encode()[0]);
+  assert.deepEqual(events, ["changed", "relay", "changed", "relay"]);
+  assert.deepEqual(
+    t.takeUpdate().relay!.list(),
+    [{ ...c, version: 3 }],
+    "once, in its newest version, without ours",
+  );
+  assert.deepEqual(t.gossip().list().map((p) => p.name), ["a", "b", "c"]);
 });
 
 Deno.test("Topology passes on only entries it can reach, and held ones once a later update connects them", () => {
@@ -75,29 +87,36 @@ Deno.test("Topology passes on only entries it can reach, and held ones once a la
   t.addConnection(b);
   const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("d")] };
   const d = { name: "d", nickname: "D", uid: 4n, version: 2, connections: [link("c")] };
-  assert.equal(
-    t.onGossip(new Peers([c, d]).encode()[0]),
-    undefined,
-    "c and d are unreachable: not passed on",
-  );
+  t.takeUpdate();
+  t.onGossip(new Peers([c, d]).encode()[0]);
+  assert.deepEqual(update(t), [[], []], "c and d are unreachable: not passed on");
   const bc = { name: "b", nickname: "B", uid: 2n, version: 3, connections: [link("a"), link("c")] };
-  assert.deepEqual(t.onGossip(new Peers([bc]).encode()[0])!.list().map((p) => p.name), ["b", "c", "d"]);
+  t.onGossip(new Peers([bc]).encode()[0]);
+  assert.deepEqual(update(t), [[], ["b", "c", "d"]]);
 });
 
-Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer entries and the peers they name", () => {
+Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer entries and the peers they newly name", () => {
   const { t } = topology();
   t.addConnection(b);
   const bc = { name: "b", nickname: "B", uid: 2n, version: 3, connections: [link("a"), link("c")] };
   const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("b")] };
   t.onGossip(new Peers([bc, c]).encode()[0]);
   const stale = { ...bc, version: 2, connections: [link("a")] };
-  const { delta, answer } = t.onGossipAnswering(new Peers([stale]).encode()[0]);
-  assert.equal(delta, undefined);
-  assert.deepEqual(answer!.list(), [t.self, bc, c]);
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([stale]).encode()[0]).answer!.list(), [bc, c]);
+  assert.deepEqual(
+    t.onGossipAnswering("c", new Peers([stale]).encode()[0]).answer,
+    undefined,
+    "b and c are linked: b tells c itself",
+  );
   const self = { ...t.self, version: 1 };
-  assert.deepEqual(t.onGossipAnswering(new Peers([self]).encode()[0]).answer!.list(), [
-    t.self,
-    t.peers.get("b"),
-  ]);
-  assert.deepEqual(t.onGossipAnswering(new Peers([bc, c]).encode()[0]), { delta: undefined });
+  assert.equal(
+    t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer,
+    undefined,
+    "ours goes out anyway",
+  );
+  t.takeUpdate();
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer!.list(), [t.self]);
+  const bare = { ...t.self, version: 1, connections: [] };
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([bare]).encode()[0]).answer!.list(), [t.self, bc]);
+  assert.deepEqual(t.onGossipAnswering("x", new Peers([bc, c]).encode()[0]), {});
 });

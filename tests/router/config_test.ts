@@ -48,3 +48,18 @@ Deno.test("buildConfig() refuses bad values with UsageError naming them", () => 
     );
   }
 });
+
+Deno.test("buildConfig() --metrics-addr: IP[:port] (6782 by default), nothing when not given", () => {
+  assert.equal(buildConfig({}, [], noEnv).metricsAddr, undefined);
+  assert.deepEqual(buildConfig({ metricsAddr: "10.0.0.5" }, [], noEnv).metricsAddr, {
+    host: "10.0.0.5",
+    port: 6782,
+  });
+  assert.deepEqual(buildConfig({ metricsAddr: "[fd00::5]:9100" }, [], noEnv).metricsAddr, {
+    host: "fd00::5",
+    port: 9100,
+  });
+  for (const bad of ["node1:6782", "10.0.0.5:0", ":6782"]) {
+    assert.throws(() => buildConfig({ metricsAddr: bad }, [], noEnv), UsageError, `--metrics-addr '${bad}'`);
+  }
+});

@@ -87,7 +87,9 @@ function live(t: NameTable): string[] {
 
 /** Delivers every broadcast of `from` to `to` as the channel would (encoded, then merged). */
 function deliver(from: FakeMesh, to: DnsService): void {
-  for (const d of from.broadcasts.splice(0)) for (const m of d.encode()) to.onGossipBroadcast(from.name, m);
+  for (const d of from.broadcasts.splice(0)) {
+    for (const m of d.encode()) to.gossiper.onGossipBroadcast(from.name, m);
+  }
 }
 
 dnsTest("qualify() appends the domain to bare hostnames and refuses bad names", () => {
@@ -168,9 +170,9 @@ dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing
 
 dnsTest("DnsService gossip: full state is a copy, merges return only what is new", () => {
   const a = service(PEERS[0]), b = service(PEERS[1]);
-  assert.equal(a.dns.gossip(), undefined, "nothing to say while empty");
+  assert.equal(a.dns.gossiper.gossip(), undefined, "nothing to say while empty");
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
-  const full = a.dns.gossip()!;
+  const full = a.dns.gossiper.gossip()!;
   full.merge(
     new NameTable([{
       name: "x.",
@@ -183,16 +185,16 @@ dnsTest("DnsService gossip: full state is a copy, merges return only what is new
   );
   assert.equal(a.dns.table.size, 1, "merging into the full state leaves the table alone");
 
-  const [msg] = a.dns.gossip()!.encode();
-  const delta = b.dns.onGossip(msg) as NameTable;
+  const [msg] = a.dns.gossiper.gossip()!.encode();
+  const delta = b.dns.gossiper.onGossip(msg) as NameTable;
   assert.deepEqual(live(delta), live(a.dns.table));
-  assert.equal(b.dns.onGossip(msg), undefined, "nothing new the second time");
+  assert.equal(b.dns.gossiper.onGossip(msg), undefined, "nothing new the second time");
   assert.deepEqual(b.dns.table.addressesOf("web.weave.local").map((x) => x.join(".")), ["10.32.0.5"]);
 
   a.dns.detached("c1", [], true);
   deliver(a.mesh, b.dns);
   assert.deepEqual(live(b.dns.table), [], "the tombstone wins on the other peer");
-  assert.equal(b.dns.onGossip(msg), undefined, "the old live entry does not come back");
+  assert.equal(b.dns.gossiper.onGossip(msg), undefined, "the old live entry does not come back");
 });
 
 dnsTest("DnsService.purge() drops tombstones only after the grace period (fake clock)", () => {
@@ -232,7 +234,7 @@ dnsTest("DnsService restores its own entries from the data directory", () => {
     version: 1,
     tombstone: 0,
   };
-  a.dns.onGossipBroadcast(PEERS[1], new NameTable([other]).encode()[0]);
+  a.dns.gossiper.onGossipBroadcast(PEERS[1], new NameTable([other]).encode()[0]);
   const again = service(PEERS[0], a.dir);
   assert.deepEqual(
     live(again.dns.table),
@@ -268,14 +270,16 @@ dnsTest(
           const { from, d } = queue.splice(rnd.int(queue.length), 1)[0];
           for (const [j, q] of peers.entries()) {
             if (PEERS[j] === from) continue;
-            for (const m of d.encode()) q.dns.onGossipBroadcast(from, m);
-            if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.onGossipBroadcast(from, m); }
+            for (const m of d.encode()) q.dns.gossiper.onGossipBroadcast(from, m);
+            if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.gossiper.onGossipBroadcast(from, m); }
           }
         }
       }
       // Anti-entropy: everyone's full state to everyone.
       for (const p of peers) {
-        for (const q of peers) for (const m of p.dns.gossip()?.encode() ?? []) q.dns.onGossip(m);
+        for (const q of peers) {
+          for (const m of p.dns.gossiper.gossip()?.encode() ?? []) q.dns.gossiper.onGossip(m);
+        }
       }
       const want = [...model.values()].flatMap((s) => [...s]).sort();
       for (const p of peers) assert.deepEqual(live(p.dns.table), want, `seed ${seed} peer ${p.mesh.name}`);
@@ -287,7 +291,7 @@ dnsTest("DnsService gossip input: garbage and mutated messages throw or merge va
   const rnd = new SeededRandom(7);
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12", "fd00::5/64"]), { name: "web" });
-  const [valid] = a.dns.gossip()!.encode();
+  const [valid] = a.dns.gossiper.gossip()!.encode();
   const b = service(PEERS[1]);
   for (let i = 0; i < 500; i++) {
     const msg = rnd.next() < 0.3 ? rnd.bytes(rnd.int(64)) : valid.slice();
@@ -296,7 +300,7 @@ dnsTest("DnsService gossip input: garbage and mutated messages throw or merge va
     }
     const cut = rnd.next() < 0.2 ? msg.subarray(0, rnd.int(msg.length + 1)) : msg;
     try {
-      b.dns.onGossip(cut);
+      b.dns.gossiper.onGossip(cut);
     } catch (err) {
       assert.ok(err instanceof Error && /Cannot decode name table gossip/.test(err.message), String(err));
     }

@@ -86,6 +86,11 @@ export class PodmanHost {
     return p;
   }
 
+  /** The podman command line of this store, without a namespace (e.g. PODMAN for scripts/image.sh). */
+  get command(): string[] {
+    return this.#cli();
+  }
+
   #cli(): string[] {
     return [
       "env",

@@ -105,6 +105,33 @@ export const VnetGso = {
 
 /** EtherType of IPv4. */
 export const ETHERTYPE_IPV4 = 0x0800;
+/** EtherType of IPv6. */
+export const ETHERTYPE_IPV6 = 0x86dd;
+
+/** IP protocol number (IPv4 protocol, IPv6 next header) of TCP. */
+export const IPPROTO_TCP = 6;
+/** Bytes of an IPv4 header without options, and of the fixed IPv6 header. */
+export const IPV4_HEADER_SIZE = 20;
+/** Bytes of the fixed IPv6 header. */
+export const IPV6_HEADER_SIZE = 40;
+/** Bytes of a TCP header without options. */
+export const TCP_HEADER_SIZE = 20;
+/** Where the checksum field lies in a TCP header (virtio-net csum_offset of a TCP frame). */
+export const TCP_CHECKSUM_OFFSET = 16;
+/** The largest IPv4 total length or IPv6 payload length: the bound of a TCP super-frame. */
+export const MAX_IP_LENGTH = 65535;
+
+/** TCP header flag bits (byte 13 of the header). */
+export const TcpFlag = {
+  fin: 0x01,
+  syn: 0x02,
+  rst: 0x04,
+  psh: 0x08,
+  ack: 0x10,
+  urg: 0x20,
+  ece: 0x40,
+  cwr: 0x80,
+} as const;
 
 /** The STP bridge group address 01:80:c2:00:00:00, never forwarded between bridges. */
 export const STP_GROUP_MAC = 0x0180_c200_0000;

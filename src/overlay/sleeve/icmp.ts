@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fixIPv4Checksum, putChecksum, sumWords } from "./checksum.ts";
 import { ETHERNET_HEADER_SIZE, ETHERTYPE_IPV4, ICMP_FRAG_NEEDED, ICMP_UNREACHABLE } from "./constants.ts";
 
 const IPV4_HEADER_SIZE = 20;
@@ -54,25 +55,13 @@ export function fragmentationNeeded(frame: Uint8Array, mtu: number): Uint8Array 
   out[h + 9] = PROTOCOL_ICMP;
   out.set(frame.subarray(ip + 16, ip + 20), h + 12); // source: the original destination
   out.set(frame.subarray(ip + 12, ip + 16), h + 16); // destination: the original source
-  putChecksum(out, h, IPV4_HEADER_SIZE, h + 10);
+  fixIPv4Checksum(out, h, IPV4_HEADER_SIZE);
   const icmp = h + IPV4_HEADER_SIZE;
   out[icmp] = ICMP_UNREACHABLE;
   out[icmp + 1] = ICMP_FRAG_NEEDED;
   out[icmp + 6] = mtu >>> 8;
   out[icmp + 7] = mtu;
   out.set(frame.subarray(ip, ip + quoted), icmp + ICMP_HEADER_SIZE);
-  putChecksum(out, icmp, ICMP_HEADER_SIZE + quoted, icmp + 2);
+  putChecksum(out, icmp + 2, sumWords(out, icmp, ICMP_HEADER_SIZE + quoted));
   return out;
-}
-
-/** Writes the Internet checksum (RFC 1071) of `bytes[start, start + length)` at `at` (which reads as zero). */
-function putChecksum(bytes: Uint8Array, start: number, length: number, at: number): void {
-  let sum = 0;
-  for (let i = 0; i < length; i += 2) {
-    sum += bytes[start + i] << 8 | (i + 1 < length ? bytes[start + i + 1] : 0);
-  }
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const c = ~sum & 0xffff;
-  bytes[at] = c >>> 8;
-  bytes[at + 1] = c;
 }

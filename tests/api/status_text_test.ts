@@ -1,0 +1,65 @@
+/** The `status` summary's additions: failed targets explained under the connection count, and the DNS block. */
+import assert from "node:assert/strict";
+import { statusText } from "../../src/api/status_text.ts";
+import { statusJson } from "../../src/cli/status_json.ts";
+import { uiText } from "../../src/cli/ui.ts";
+import { A, report } from "./report_fixture.ts";
+
+Deno.test("status: a discovered address that cannot be reached is explained; an explicit one shows its retry", () => {
+  const r = report([], {
+    targets: [
+      { address: "10.9.9.9:6783", explicit: false, state: "failed", lastError: "No route to host" },
+      { address: "198.18.0.2:6783", explicit: true, state: "failed", lastError: "refused", nextTry: "T" },
+    ],
+  });
+  const text = statusText(r);
+  assert.match(
+    text,
+    /Connections: 2 \(2 failed\)\n {22}failed 10\.9\.9\.9:6783: No route to host; this address was learned by discovery/,
+  );
+  assert.match(text, /--no-discovery/);
+  assert.match(text, /\n {22}failed 198\.18\.0\.2:6783: refused; retrying at T\n/);
+});
+
+Deno.test("status: the DNS block as the reference shows it; none with --no-dns", () => {
+  const r = report([]);
+  assert.doesNotMatch(statusText(r), /Service: dns/);
+  r.dns = {
+    domain: "weave.local.",
+    ttl: 1,
+    port: 53,
+    upstream: ["10.0.0.2", "10.0.0.3"],
+    entries: [{
+      name: "a.weave.local.",
+      address: "10.32.0.1",
+      container: "c",
+      origin: A,
+      version: 1,
+      tombstone: 0,
+    }],
+  };
+  assert.match(
+    statusText(r),
+    /\n +Service: dns\n +Domain: weave\.local\.\n +Upstream: 10\.0\.0\.2, 10\.0\.0\.3\n +TTL: 1\n +Entries: 1\n/,
+  );
+});
+
+Deno.test("status --json: the summary is the report; each view the slice behind its text", () => {
+  const r = report([], {
+    targets: [
+      { address: "198.18.0.2:6783", explicit: true, state: "connected" },
+      { address: "10.9.9.9:6783", explicit: false, state: "failed", lastError: "x" },
+    ],
+  });
+  assert.equal(statusJson(r, undefined), r);
+  assert.deepEqual(statusJson(r, "targets"), ["198.18.0.2:6783"]);
+  assert.deepEqual((statusJson(r, "connections") as { targets: unknown[] }).targets, [r.router.targets[1]]);
+  assert.equal(statusJson(r, "ipam"), r.ipam);
+  assert.equal(statusJson(r, "dns"), null);
+});
+
+Deno.test("ui: the URL and an SSH tunnel to it", () => {
+  const t = uiText("http://127.0.0.1:6784", "h1 (aa:…)", "box1");
+  assert.match(t, /^The dashboard of h1 \(aa:…\) is at http:\/\/127\.0\.0\.1:6784\/\n/);
+  assert.match(t, /ssh -N -L 6784:127\.0\.0\.1:6784 root@box1/);
+});
