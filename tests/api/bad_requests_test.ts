@@ -47,6 +47,7 @@ const config: RouterConfig = {
   dnsTtl: 1,
   dnsPort: 53,
   resolvConf: "/etc/resolv.conf",
+  masquerade: true,
 };
 
 Deno.test("API answers caller mistakes with a 4xx and the reason", async () => {

@@ -36,6 +36,7 @@ const config: RouterConfig = {
   dnsTtl: 1,
   dnsPort: 53,
   resolvConf: "/etc/resolv.conf",
+  masquerade: true,
 };
 
 const ME = "aa:00:00:00:00:01";

@@ -33,6 +33,7 @@ function config(): RouterConfig {
     dnsTtl: 1,
     dnsPort: 53,
     resolvConf: "/etc/resolv.conf",
+    masquerade: true,
   };
 }
 
