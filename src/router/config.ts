@@ -57,6 +57,8 @@ export interface RouterConfig {
   mtuFromUnderlay: boolean;
   /** Use the kernel VXLAN fast datapath where a pair allows it (false with --no-fastdp). */
   fastdp: boolean;
+  /** Let the sleeve's TAP hand over and take TCP super-frames (false with --no-offload). */
+  offload: boolean;
   /** The overlay's address ranges (one, or an IPv4 and an IPv6 one for dual-stack); IPAM allocates from them and
    * launch refuses one that overlaps a host route. */
   ipallocRanges: string[];
@@ -120,6 +122,7 @@ export interface LaunchFlags {
   bridge?: string;
   mtu?: string;
   fastdp?: boolean;
+  offload?: boolean;
   ipallocRange?: string;
   ipallocInit?: string;
   ipallocReclaimAfter?: string;
@@ -267,6 +270,7 @@ export function buildConfig(
     mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
     mtuFromUnderlay: flags.mtu === undefined,
     fastdp: flags.fastdp ?? true,
+    offload: flags.offload ?? true,
     ipallocRanges: checkRanges(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
     ipallocInit: parseInit(flags.ipallocInit, peers.length),
     ipallocReclaimAfterMs: flags.ipallocReclaimAfter === undefined
