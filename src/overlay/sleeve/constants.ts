@@ -59,8 +59,9 @@ export const RecordKind = {
   /**
    * An Ethernet frame with the kernel's offload metadata: body = a virtio-net header ({@link VNET_HEADER_SIZE}
    * bytes) then the frame, which may be a TCP super-frame (GSO, up to 64 KiB) or carry a partial checksum.
-   * It travels in a datagram the underlay may fragment; the receiver's kernel segments it or finishes the
-   * checksum. Same addressing as {@link RecordKind.frame}.
+   * Sent by peers before sleeve v2 (in datagrams the underlay fragments); this version still delivers and
+   * relays it, but sends none: it cuts super-frames into path-sized {@link RecordKind.frame} records
+   * (segment.ts). Same addressing as {@link RecordKind.frame}.
    */
   offloadFrame: 6,
 } as const;
