@@ -48,6 +48,7 @@ import {
   PMTU_BODY_SIZE,
   RECORD_HEADER_SIZE,
   RecordKind,
+  SUPER_DRAIN_LIMIT,
   TICK_MS,
   VNET_HEADER_SIZE,
 } from "./constants.ts";
@@ -251,10 +252,13 @@ export class Sleeve {
     this.#vnet = this.#device.vnetHeaderSize ?? 0;
     const frameSize = this.#vnet + MAX_FRAME_OVERHEAD +
       (this.#vnet ? MAX_IP_PACKET : Math.max(this.#device.mtu(), FRAME_BUFFER_MTU));
-    const frames = Math.min(this.#device.batchSize, DRAIN_LIMIT);
+    const frames = Math.min(this.#device.batchSize, this.#vnet ? SUPER_DRAIN_LIMIT : DRAIN_LIMIT);
     this.#frameBufs = Array.from({ length: frames }, () => new Uint8Array(frameSize));
     this.#frameSizes = new Array(frames).fill(0);
-    const datagrams = Math.min(this.#conn.batchSize, DRAIN_LIMIT);
+    const datagrams = Math.min(
+      this.#conn.batchSize,
+      this.#conn.receiveBatch ? SUPER_DRAIN_LIMIT : DRAIN_LIMIT,
+    );
     this.#rxBufs = Array.from({ length: datagrams }, () => new Uint8Array(MAX_DATAGRAM));
     this.#rxSizes = new Array(datagrams).fill(0);
     this.#rxSegments = new Array(datagrams).fill(0);
