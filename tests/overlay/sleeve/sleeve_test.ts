@@ -11,7 +11,17 @@ import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
 import { writeVnetHeader } from "../../../src/overlay/sleeve/vnet_header.ts";
 import { frameProblem, parse, randomFlow, superFrame } from "./tcp_frames.ts";
-import { Bench, BROADCAST_MAC, checksum, frame, linkKey, mac, payloadOf, peerName } from "./testbed.ts";
+import {
+  Bench,
+  BROADCAST_MAC,
+  checksum,
+  frame,
+  GsoConn,
+  linkKey,
+  mac,
+  payloadOf,
+  peerName,
+} from "./testbed.ts";
 
 const LINE: [number, number][] = [[0, 1], [1, 2], [2, 3]];
 // 0-1, 0-2, 1-2, 1-3, 2-4, 3-4: cycles, so floods must follow trees to arrive once.
@@ -494,6 +504,49 @@ Deno.test("Sleeve cuts super-frames to the path, coalesces them on offload devic
       assert.deepEqual([at0[0][10 + 34], at0[0][10 + 35]], [3, 4]);
       assert.equal(bench.nodes[0].sleeve.stats().drops.tooBig, 1);
       assert.equal(bench.nodes[1].sleeve.stats().framesRelayed >= 46, true);
+    } finally {
+      bench.close();
+    }
+  }
+});
+
+Deno.test("Sleeve sends a wakeup's datagrams to one link in one UDP GSO send; EMSGSIZE lowers the path, EINVAL turns GSO off", () => {
+  for (const sealed of [false, true]) {
+    const bench = new Bench(2, [[0, 1]], { gso: [0], sealed, maxDatagram: 1500, offload: [0] });
+    const conn = bench.nodes[0].conn as GsoConn;
+    try {
+      bench.settle();
+      bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "hello")]);
+      bench.settle();
+      bench.received();
+      const rnd = new SeededRandom(0x650);
+      const flow = { ...randomFlow(rnd, false), df: true };
+      flow.macs = new Uint8Array([...mac(1), ...mac(0)]);
+      const send = (payload: Uint8Array) => {
+        bench.nodes[0].bridge.write([superFrame(flow, 1, 0x10, 1, payload, 1300)]);
+        bench.settle();
+        return bench.received()[1].flatMap((f) => {
+          const p = parse(f);
+          return [...f.subarray(p.payload, p.end)];
+        });
+      };
+      const payload = rnd.bytes(20_000);
+      assert.deepEqual(new Uint8Array(send(payload)), payload);
+      assert.equal(conn.sends, 1, "one GSO send for the wakeup");
+      assert.ok(conn.datagrams >= 15, `${conn.datagrams} datagrams in it`);
+      assert.equal(bench.nodes[0].sleeve.stats().gsoSends, 1);
+
+      const before = bench.nodes[0].sleeve.stats();
+      conn.gsoErrno = 90; // EMSGSIZE: the path is smaller than the datagrams
+      assert.deepEqual(send(payload), []);
+      const after = bench.nodes[0].sleeve.stats();
+      assert.ok(after.drops.tooBig > before.drops.tooBig);
+      assert.ok(after.links[0].maxDatagram < before.links[0].maxDatagram, "the PMTU search learned it");
+
+      conn.gsoErrno = 22; // EINVAL: no GSO here; this batch and later ones go datagram by datagram
+      assert.deepEqual(new Uint8Array(send(payload)), payload);
+      assert.deepEqual(new Uint8Array(send(payload)), payload);
+      assert.equal(bench.nodes[0].sleeve.stats().gsoSends, 1);
     } finally {
       bench.close();
     }
