@@ -59,6 +59,8 @@ export interface RouterConfig {
   fastdp: boolean;
   /** Masquerade containers' traffic leaving the host by another interface (false with --no-masquerade). */
   masquerade: boolean;
+  /** Let the sleeve's TAP hand over and take TCP super-frames (false with --no-offload). */
+  offload: boolean;
   /** The overlay's address ranges (one, or an IPv4 and an IPv6 one for dual-stack); IPAM allocates from them and
    * launch refuses one that overlaps a host route. */
   ipallocRanges: string[];
@@ -159,6 +161,7 @@ export interface LaunchFlags {
   mtu?: string;
   fastdp?: boolean;
   masquerade?: boolean;
+  offload?: boolean;
   ipallocRange?: string;
   ipallocInit?: string;
   ipallocReclaimAfter?: string;
@@ -311,6 +314,7 @@ export function buildConfig(
     mtuFromUnderlay: flags.mtu === undefined,
     fastdp: flags.fastdp ?? true,
     masquerade: flags.masquerade ?? true,
+    offload: flags.offload ?? true,
     ipallocRanges: checkRanges(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
     ipallocInit: parseInit(flags.ipallocInit, peers.length),
     ipallocReclaimAfterMs: flags.ipallocReclaimAfter === undefined

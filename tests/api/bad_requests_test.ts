@@ -48,6 +48,7 @@ const config: RouterConfig = {
   dnsPort: 53,
   resolvConf: "/etc/resolv.conf",
   masquerade: true,
+  offload: true,
 };
 
 Deno.test("API answers caller mistakes with a 4xx and the reason", async () => {

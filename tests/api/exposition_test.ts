@@ -37,6 +37,7 @@ const config: RouterConfig = {
   dnsPort: 53,
   resolvConf: "/etc/resolv.conf",
   masquerade: true,
+  offload: true,
 };
 
 const ME = "aa:00:00:00:00:01";

@@ -34,6 +34,7 @@ function config(): RouterConfig {
     dnsPort: 53,
     resolvConf: "/etc/resolv.conf",
     masquerade: true,
+    offload: true,
   };
 }
 
