@@ -12,7 +12,7 @@ function randomRing(rng: Prng): Ring {
   const ring = new Ring(RANGE);
   ring.initialise(PEERS);
   for (let i = 0; i < rng.int(6); i++) {
-    ring.entries.set(ring.universe.start + BigInt(rng.int(256)), {
+    ring.setEntry(ring.universe.start + BigInt(rng.int(256)), {
       owner: rng.pick(PEERS),
       epoch: rng.int(3),
       version: rng.int(4),
@@ -29,13 +29,13 @@ function randomRing(rng: Prng): Ring {
       acks: rng.next() < 0.5 ? { [rng.pick(PEERS)]: rng.int(4) } : {},
     };
     r.stamp = rng.int(r.version + 1);
-    ring.reports.set(p, r);
+    ring.setReport(p, r);
   }
   if (rng.next() < 0.5) {
     const heir = rng.pick(PEERS);
     const start = ring.universe.start + BigInt(rng.int(200));
-    ring.takeovers.set(`${heir}/${rng.int(3)}`, {
-      id: "",
+    ring.addTakeover({
+      id: `${heir}/${rng.int(3)}`,
       victim: PEERS.find((p) => p !== heir)!,
       heir,
       epoch: 1 + rng.int(2),
@@ -43,9 +43,8 @@ function randomRing(rng: Prng): Ring {
       writes: [{ start, owner: heir }],
       admin: rng.next() < 0.5,
     });
-    for (const [id, t] of ring.takeovers) t.id = id;
   }
-  if (rng.next() < 0.3) ring.removed.add(rng.pick(PEERS));
+  if (rng.next() < 0.3) ring.remove(rng.pick(PEERS));
   return ring;
 }
 
@@ -83,8 +82,8 @@ Deno.test("Ring.merge() keeps the higher epoch, then the higher version, of each
   a.initialise(PEERS);
   b.initialise(PEERS);
   const s = a.universe.start;
-  a.entries.set(s, { owner: PEERS[1], epoch: 0, version: 5 });
-  b.entries.set(s, { owner: PEERS[2], epoch: 1, version: 0 });
+  a.setEntry(s, { owner: PEERS[1], epoch: 0, version: 5 });
+  b.setEntry(s, { owner: PEERS[2], epoch: 1, version: 0 });
   assert.equal(a.mergeRing(b), true);
   assert.deepEqual(a.entries.get(s), { owner: PEERS[2], epoch: 1, version: 0 });
   assert.equal(a.mergeRing(b), false);
