@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { PeerName } from "./gossip.ts";
+import type { DigestGossiper, PeerName } from "./gossip.ts";
 import type { AnsweringGossiper } from "./gossip_channel.ts";
 import { comparePeers, type Peer, type PeerConnection, sortConnections } from "./peer.ts";
 import { Peers } from "./peers.ts";
@@ -47,7 +47,7 @@ export interface TopologyEvents {
 }
 
 /** The topology table with our own entry, as the topology channel's gossiper. */
-export class Topology implements AnsweringGossiper {
+export class Topology implements AnsweringGossiper, DigestGossiper {
   /** The table; entries other than ours change only by merging. */
   readonly peers: Peers;
   readonly #us: PeerName;
@@ -160,12 +160,19 @@ export class Topology implements AnsweringGossiper {
     this.#apply(Peers.decode(update));
   }
 
+  /** The digest of the table, for a new neighbour (see {@link Peers.digest}). */
+  digest(): Uint8Array {
+    return this.peers.digest();
+  }
+
   /**
-   * The table for new neighbour `name`: every entry but its own and those of peers linked to it (they send
-   * it their changes themselves, and sent it their table when they connected).
+   * Answers new neighbour `src`'s digest: the entries it lacks or holds older, but for its own and those of
+   * peers linked to it (they send it their changes themselves, and answered its digest when they connected).
+   * @throws {Error} when `digest` cannot be decoded
    */
-  gossipFor(name: PeerName): Peers {
-    return new Peers(this.peers.list().filter((p) => p.name !== name && !this.linked(p.name, name)));
+  answerDigest(src: PeerName, digest: Uint8Array): Peers | undefined {
+    const lacking = this.peers.missingFrom(digest).filter((p) => p.name !== src && !this.linked(p.name, src));
+    return lacking.length > 0 ? new Peers(lacking) : undefined;
   }
 
   /** A snapshot of the whole table. */

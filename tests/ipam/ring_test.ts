@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { emptyReport, type Report, Ring } from "../../src/ipam/ring.ts";
 import { type Prng, prng } from "../dns/prng.ts";
+import { answerDigest, encodeDigest } from "../../src/ipam/ring_digest.ts";
 import { peerName } from "./sim.ts";
 
 const RANGE = "10.32.0.0/24";
@@ -149,4 +150,21 @@ Deno.test("Ring.decode() refuses random and mutated input with a clear error (fu
     }
   }
   assert.ok(refused > 1000, `only ${refused} refused`);
+});
+
+Deno.test("Ring digests: both ends answering each other's digest reach the full merge (seeded random rings)", () => {
+  const rng = prng(77);
+  for (let i = 0; i < 200; i++) {
+    const a = randomRing(rng), b = rng.next() < 0.2 ? a.clone() : randomRing(rng);
+    const toB = answerDigest([a], encodeDigest([b])), toA = answerDigest([b], encodeDigest([a]));
+    const [a2, b2] = [a.clone(), b.clone()];
+    if (toA) a2.merge(toA[0]);
+    if (toB) b2.merge(toB[0]);
+    assert.equal(text(a2), text(merged(a, b)));
+    assert.equal(text(b2), text(merged(a, b)));
+    if (text(a) === text(b)) assert.equal(toB, undefined);
+  }
+  const r = randomRing(rng);
+  assert.throws(() => answerDigest([r], encodeDigest([new Ring("10.40.0.0/24")])), /ranges '10.40.0.0\/24'/);
+  assert.throws(() => answerDigest([r], new TextEncoder().encode("[]")), /Invalid IP allocation digest/);
 });
