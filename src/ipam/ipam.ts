@@ -5,8 +5,9 @@
  * step engine (steps.ts), which for each ring takes the steps the state allows until nothing changes, then
  * broadcasts once what changed here: a delta (lane.ts) of every token with only the reports, takeovers and
  * votes changed since they were last broadcast or heard (the mesh passes each broadcast on, so what came in by
- * gossip is not sent again). Whole rings go only to a new neighbour, on the anti-entropy timer, and when a
- * peer became reachable or rmpeer ran. Persistence is in ipam_state.ts. Single-threaded and
+ * gossip is not sent again). A new neighbour gets a digest, and answers ours with what we lack
+ * (ring_digest.ts); whole rings go only on the anti-entropy timer, and when a peer became reachable or rmpeer
+ * ran. Persistence is in ipam_state.ts. Single-threaded and
  * synchronous: time and randomness are injected, nothing here touches sockets or timers, so a test can run
  * many peers in one process.
  *

@@ -157,7 +157,7 @@ export class IpamService implements DigestGossiper {
 
   // ---- Gossiper: persist after every merge ----
 
-  /** Full state for a new neighbour or the anti-entropy timer. */
+  /** Full state for the anti-entropy timer. */
   gossip(): GossipData | undefined {
     return this.ipam.gossip();
   }
