@@ -368,7 +368,9 @@ export class MeshCore {
     if (relay === undefined) return;
     const direct = this.#host.neighbours();
     for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
-      const part = relay.list().filter((p) => p.name !== hop && !this.#topology.linked(p.name, hop));
+      const part = relay.list().filter((p) =>
+        p.name !== hop && !this.#topology.linked(p.name, hop) && !this.#topology.holds(hop, p)
+      );
       if (part.length > 0) ch.gossipTo(hop, new Peers(part));
     }
   }

@@ -156,9 +156,10 @@ export class Peers implements GossipData {
   /**
    * Our entries that the sender of `digest` (see {@link Peers.digest}) lacks or holds older by version, then
    * uid.
+   * @param listed called with each entry name and version the digest lists
    * @throws {Error} when `digest` is truncated, has trailing bytes or is otherwise malformed
    */
-  missingFrom(digest: Uint8Array): Peer[] {
+  missingFrom(digest: Uint8Array, listed: (name: PeerName, version: number) => void = () => {}): Peer[] {
     const r = new ByteReader(digest, "topology digest");
     const count = r.u32("entry count");
     if (count * MIN_DIGEST_BYTES > r.remaining) r.fail(`${count} entries cannot fit in ${r.remaining} bytes`);
@@ -168,6 +169,7 @@ export class Peers implements GossipData {
       theirs.set(name, { uid: r.u64("uid"), version: r.u32("version") });
     }
     r.end();
+    for (const [name, t] of theirs) listed(name, t.version);
     return this.list().filter((p) => {
       const t = theirs.get(p.name);
       return t === undefined || p.version > t.version || (p.version === t.version && p.uid > t.uid);

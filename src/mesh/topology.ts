@@ -58,6 +58,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   #selfDirty = false;
   /** Entries that were new here, to pass on with the next update. */
   #relay = new Set<PeerName>();
+  /** Per neighbour, the entry versions it sent us or listed in its digest: it holds them, no need to relay. */
+  readonly #holds = new Map<PeerName, Map<PeerName, number>>();
 
   /** @param self our identity; our entry starts at version 1 with no connections */
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
@@ -112,6 +114,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
    */
   removeConnection(name: PeerName): void {
     this.#existing(name, "remove");
+    this.#holds.delete(name);
     this.#setConnections(name, this.self.connections.filter((x) => x.name !== name));
   }
 
@@ -144,6 +147,11 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
    * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
    * and nobody needs to relay them there.
    */
+  /** Whether neighbour `n` told us it holds entry `p` at its version or newer (see {@link Topology.answerDigest}). */
+  holds(n: PeerName, p: Peer): boolean {
+    return (this.#holds.get(n)?.get(p.name) ?? -1) >= p.version;
+  }
+
   linked(a: PeerName, b: PeerName): boolean {
     const has = (x: PeerName, y: PeerName) =>
       this.peers.get(x)?.connections.some((c) => c.name === y) ?? false;
@@ -171,7 +179,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
    * @throws {Error} when `digest` cannot be decoded
    */
   answerDigest(src: PeerName, digest: Uint8Array): Peers | undefined {
-    const lacking = this.peers.missingFrom(digest).filter((p) => p.name !== src && !this.linked(p.name, src));
+    const lacking = this.peers.missingFrom(digest, (name, version) => this.#held(src, name, version))
+      .filter((p) => p.name !== src && !this.linked(p.name, src));
     return lacking.length > 0 ? new Peers(lacking) : undefined;
   }
 
@@ -193,6 +202,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
    */
   onGossipAnswering(src: PeerName, msg: Uint8Array): { answer?: Peers } {
     const update = Peers.decode(msg);
+    for (const p of update.list()) this.#held(src, p.name, p.version);
     this.#apply(update);
     const newer = this.peers.newerThan(update).filter((p) =>
       p.name === this.#us ? !this.#selfDirty : !this.linked(p.name, src)
@@ -229,6 +239,13 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     const relay = [...after].filter((n) => delta.get(n) !== undefined || !before.has(n));
     for (const n of relay) this.#relay.add(n);
     if (relay.length > 0) this.#events.relayPending();
+  }
+
+  /** Records that neighbour `n` holds entry `name` at `version` or newer. */
+  #held(n: PeerName, name: PeerName, version: number): void {
+    let m = this.#holds.get(n);
+    if (m === undefined) this.#holds.set(n, m = new Map());
+    if ((m.get(name) ?? -1) < version) m.set(name, version);
   }
 
   #connection(name: PeerName): PeerConnection | undefined {
