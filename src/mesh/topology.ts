@@ -144,14 +144,17 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   }
 
   /**
-   * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
-   * and nobody needs to relay them there.
+   * Whether neighbour `n` told us (by sending it, or listing it in its digest) that it holds entry `p` at its
+   * version or newer: then nobody needs to relay it there.
    */
-  /** Whether neighbour `n` told us it holds entry `p` at its version or newer (see {@link Topology.answerDigest}). */
   holds(n: PeerName, p: Peer): boolean {
     return (this.#holds.get(n)?.get(p.name) ?? -1) >= p.version;
   }
 
+  /**
+   * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
+   * and nobody needs to relay them there.
+   */
   linked(a: PeerName, b: PeerName): boolean {
     const has = (x: PeerName, y: PeerName) =>
       this.peers.get(x)?.connections.some((c) => c.name === y) ?? false;
