@@ -9,7 +9,11 @@
  * in its newest version, instead of once per version it received (each of which costs the entry's whole
  * connection list, to a log-sized neighbour subset, at every peer). Our own changes go to every direct
  * neighbour, so an entry is relayed only to neighbours not linked to its owner (see {@link Topology.linked}):
- * in a full mesh every change reaches every peer once, straight from its owner.
+ * in a full mesh every change reaches every peer once, straight from its owner; nor to a neighbour that sent
+ * us the entry, or listed it in its digest, at that version or newer.
+ *
+ * A new neighbour gets our digest (name, uid and version per entry), not our table; we answer its digest with
+ * the entries it lacks or holds older, but for those of peers linked to it.
  *
  * While a local change is unsent, passing new entries on takes our entry along: a new neighbour's entry
  * would otherwise reach peers long before our connection to it and be collected there as unreachable.
