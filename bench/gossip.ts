@@ -18,7 +18,7 @@
  * fitted as log(bytes ratio) / log(peers ratio).
  *
  * Run: deno task bench:gossip [ratio peers] (`--bring-up` runs only the bring-up, `--sizes=10,25,40` of those
- * sizes; 100 peers takes many minutes of wall time, most of it in IPAM, whose bytes still grow about with N^3)
+ * sizes; 100 peers takes many minutes of wall time, most of it in the topology's and IPAM's merges)
  *
  * @module
  */

@@ -45,7 +45,7 @@ export class Consensus {
   /** Puts this peer's vote into the ring, so others count it as a participant. */
   join(ring: Ring): boolean {
     if (ring.isInitialised() || ring.votes.has(this.self)) return false;
-    ring.votes.set(this.self, { promise: ZERO });
+    ring.setVote(this.self, { promise: ZERO });
     return true;
   }
 
@@ -83,7 +83,7 @@ export class Consensus {
       me.promise = { n: highest.n + 1, by: this.self };
       this.#proposedAt = now;
     }
-    ring.votes.set(this.self, me);
+    ring.setVote(this.self, me);
     learn(ring, quorum);
     return JSON.stringify(me) !== before || ring.isInitialised();
   }

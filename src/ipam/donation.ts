@@ -75,13 +75,13 @@ export function giveRange(ring: Ring, giver: PeerName, range: Range, to: PeerNam
   const covering = (x: bigint) => ring.tokens().find((t) => x >= t.range.start && x < t.range.end)!.entry;
   if (range.end < ring.universe.end && !ring.entries.has(range.end)) {
     const c = covering(range.end);
-    ring.entries.set(range.end, { owner: c.owner, epoch: c.epoch, version: c.version + 1 });
+    ring.setEntry(range.end, { owner: c.owner, epoch: c.epoch, version: c.version + 1 });
   }
   const c = covering(range.start);
-  ring.entries.set(range.start, { owner: to, epoch: c.epoch, version: c.version + 1 });
+  ring.setEntry(range.start, { owner: to, epoch: c.epoch, version: c.version + 1 });
   for (const [s, e] of ring.entries) {
     if (s > range.start && s < range.end) {
-      ring.entries.set(s, { owner: to, epoch: e.epoch, version: e.version + 1 });
+      ring.setEntry(s, { owner: to, epoch: e.epoch, version: e.version + 1 });
     }
   }
 }

@@ -1,13 +1,13 @@
 /**
  * One peer's IPAM: the facade the router calls, and the Gossiper of channel "IPallocation".
  *
- * Flow: every call (allocate, claim, release, rmpeer, tick, setReachable) and every merged gossip runs
- * update(), which for each ring takes the steps the state allows (consensus; re-pick or finalise pending
- * addresses; acknowledge other peers' reports; back, apply and propose takeovers; complete offers; announce the
- * reserve; ask for space) until nothing changes, then broadcasts once what changed here: a delta of every
- * token with only the reports, takeovers and votes changed since they were last broadcast or heard (the mesh
- * passes each broadcast on, so what came in by gossip is not sent again). Whole rings go only to a new
- * neighbour, on the anti-entropy timer, and when a peer became reachable or rmpeer ran. Single-threaded and
+ * Flow: every call (allocate, claim, release, rmpeer, tick, setReachable) and every merged gossip runs the
+ * step engine (steps.ts), which for each ring takes the steps the state allows until nothing changes, then
+ * broadcasts once what changed here: a delta (lane.ts) of every token with only the reports, takeovers and
+ * votes changed since they were last broadcast or heard (the mesh passes each broadcast on, so what came in by
+ * gossip is not sent again). A new neighbour gets a digest, and answers ours with what we lack
+ * (ring_digest.ts); whole rings go only on the anti-entropy timer, and when a peer became reachable or rmpeer
+ * ran. Persistence is in ipam_state.ts. Single-threaded and
  * synchronous: time and randomness are injected, nothing here touches sockets or timers, so a test can run
  * many peers in one process.
  *
@@ -19,31 +19,20 @@
  */
 
 import { ConflictError } from "../errors.ts";
-import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
+import type { DigestGossiper, Gossip, GossipData, PeerName } from "../mesh/gossip.ts";
 import { ipToBigInt, parseCIDR } from "../net/ip.ts";
-import { freeSpace, pick, planReserve, subnetIn } from "./allocator.ts";
+import { freeSpace, subnetIn } from "./allocator.ts";
 import { Consensus } from "./consensus.ts";
-import {
-  DEFAULT_RANGE,
-  DEFAULT_RECLAIM_AFTER_MS,
-  RMPEER_QUIET_MS,
-  SPACE_REQUEST_RETRY_MS,
-} from "./constants.ts";
-import { decodeSpaceRequest, encodeSpaceRequest, giveRange, pickDonor, planDonation } from "./donation.ts";
-import {
-  applied,
-  applyTakeover,
-  backersOf,
-  isClaimFinal,
-  isFinal,
-  mayAcknowledge,
-  mayBack,
-  planTakeover,
-  usedByOthers,
-} from "./reclaim.ts";
-import { canonical, emptyReport, type Offer, PEER_NAME, type Report, Ring } from "./ring.ts";
+import { DEFAULT_RANGE, DEFAULT_RECLAIM_AFTER_MS, RMPEER_QUIET_MS } from "./constants.ts";
+import { decodeSpaceRequest, planDonation } from "./donation.ts";
+import { decodeState, persistState, restoreState } from "./ipam_state.ts";
+import { heard, type Held, type Lane, newLane } from "./lane.ts";
+import { planTakeover } from "./reclaim.ts";
+import { PEER_NAME, type Ring } from "./ring.ts";
+import { answerDigest, encodeDigest } from "./ring_digest.ts";
 import { RingSet } from "./ring_set.ts";
-import { cmp, includes, intersect, ofAddresses, subtract, total } from "./space.ts";
+import { Steps } from "./steps.ts";
+import { includes, total } from "./space.ts";
 
 /** How the ring is initialised (--ipalloc-init). */
 export type InitMode =
@@ -74,37 +63,6 @@ export type Allocation =
   | { state: "ready"; addresses: string[] }
   | { state: "pending"; reason: string };
 
-/** A container's address in one ring, as this peer holds it. */
-interface Held {
-  /** The container id. */
-  id: string;
-  /** The subnet, canonical CIDR text. */
-  subnet: string;
-  /** The address, once picked. */
-  address?: bigint;
-  /** The own report version that first carried the address. */
-  since?: number;
-  /** True once the address may be used. */
-  final: boolean;
-  /** True when it came from the reserve. */
-  reserve: boolean;
-  /** True for a claimed hand-set address. */
-  claim: boolean;
-}
-
-/** One ring with this peer's local state for it. */
-interface Lane {
-  ring: Ring;
-  own: Report;
-  held: Held[];
-  reserveSince?: number;
-  lastRequest?: number;
-  /** A subnet whose main space ran out while a majority was reachable: ask for space, spare the reserve. */
-  short?: string;
-  /** Reports, takeovers and votes as last broadcast or heard, by kind and key: what a delta may leave out. */
-  sent: Map<string, string>;
-}
-
 /** Status of one ring, for `meshnet status ipam`. */
 export interface RingStatus {
   /** The universe. */
@@ -128,15 +86,9 @@ export interface RingStatus {
 }
 
 /** One peer's IPAM. */
-export class Ipam implements Gossiper {
+export class Ipam implements DigestGossiper {
+  readonly #steps: Steps;
   readonly #lanes: Lane[];
-  readonly #consensus?: Consensus;
-  readonly #reclaimAfter: number;
-  readonly #unreachableSince = new Map<PeerName, number>();
-  #reachable = new Set<PeerName>();
-  #wanted = false;
-  #seq = 0;
-  #gossiper?: Gossip;
   readonly #opts: IpamOptions;
 
   /**
@@ -154,14 +106,13 @@ export class Ipam implements Gossiper {
         `Invalid --ipalloc-range '${ranges.join(",")}': give one range, or one IPv4 and one IPv6`,
       );
     }
-    this.#lanes = ranges.map((r) => ({ ring: new Ring(r), own: emptyReport(), held: [], sent: new Map() }));
+    this.#lanes = ranges.map(newLane);
     if (ranges.length === 2 && this.#lanes[0].ring.cidr.family === this.#lanes[1].ring.cidr.family) {
       throw new Error(
         `Invalid --ipalloc-range '${ranges.join(",")}': two ranges must be one IPv4 and one IPv6`,
       );
     }
-    this.#reclaimAfter = opts.reclaimAfterMs ?? DEFAULT_RECLAIM_AFTER_MS;
-    this.#gossiper = opts.gossip;
+    let consensus: Consensus | undefined;
     const init = opts.init;
     if (init.mode === "consensus") {
       if (!Number.isInteger(init.count) || init.count < 1) {
@@ -169,7 +120,7 @@ export class Ipam implements Gossiper {
           `Invalid --ipalloc-init 'consensus=${init.count}': the count must be a whole number ≥ 1`,
         );
       }
-      this.#consensus = new Consensus(opts.name, init.count, opts.random);
+      consensus = new Consensus(opts.name, init.count, opts.random);
     } else if (init.mode === "seed") {
       const bad = init.peers.find((p) => !PEER_NAME.test(p));
       if (bad !== undefined || init.peers.length === 0) {
@@ -179,7 +130,16 @@ export class Ipam implements Gossiper {
       }
       for (const l of this.#lanes) l.ring.initialise(init.peers);
     }
-    for (const l of this.#lanes) this.#consensus?.join(l.ring);
+    for (const l of this.#lanes) consensus?.join(l.ring);
+    this.#steps = new Steps({
+      name: opts.name,
+      lanes: this.#lanes,
+      consensus,
+      reclaimAfterMs: opts.reclaimAfterMs ?? DEFAULT_RECLAIM_AFTER_MS,
+      now: opts.now,
+      random: opts.random,
+      gossip: opts.gossip,
+    });
   }
 
   /** This peer's name. */
@@ -194,7 +154,7 @@ export class Ipam implements Gossiper {
 
   /** Sets where rings and space requests are sent. */
   attach(gossip: Gossip): void {
-    this.#gossiper = gossip;
+    this.#steps.gossiper = gossip;
   }
 
   /**
@@ -209,8 +169,8 @@ export class Ipam implements Gossiper {
         lane.held.push({ id, subnet: text, final: false, reserve: false, claim: false });
       }
     }
-    this.#wanted = true;
-    this.#update();
+    this.#steps.wanted = true;
+    this.#steps.update();
     return this.allocation(id, subnet)!;
   }
 
@@ -231,8 +191,8 @@ export class Ipam implements Gossiper {
 
   /** Asks for the ring to be initialised now (the reference's `prime`), as a first allocation would. */
   prime(): void {
-    this.#wanted = true;
-    this.#update();
+    this.#steps.wanted = true;
+    this.#steps.update();
   }
 
   /**
@@ -268,8 +228,8 @@ export class Ipam implements Gossiper {
         claim: true,
       });
     }
-    this.#wanted = true;
-    this.#update();
+    this.#steps.wanted = true;
+    this.#steps.update();
     return this.#answer([{ lane, h: lane.held.find((h) => h.address === a)! }]);
   }
 
@@ -279,7 +239,7 @@ export class Ipam implements Gossiper {
     for (const l of this.#lanes) {
       l.held = l.held.filter((h) => h.id !== id || (only !== undefined && h.address !== only));
     }
-    this.#update();
+    this.#steps.update();
   }
 
   /** The ready addresses of container `id`, as `address/prefix` texts. */
@@ -319,26 +279,23 @@ export class Ipam implements Gossiper {
     let n = 0n;
     for (const { ring } of this.#lanes) {
       if (!ring.isInitialised()) continue;
-      ring.removed.add(gone);
-      const t = planTakeover(ring, this.name, gone, `${this.name}/${this.#seq + 1}`, true);
-      if (!t) continue;
-      this.#seq++;
-      ring.takeovers.set(t.id, t);
-      n += total(t.ranges);
+      ring.remove(gone);
+      const t = this.#steps.propose(ring, (id) => planTakeover(ring, this.name, gone, id, true));
+      if (t) n += total(t.ranges);
     }
-    this.#update(true);
+    this.#steps.update(true);
     return n;
   }
 
   /** Throws when `peer` is reachable, or was less than {@link RMPEER_QUIET_MS} ago. */
   #refuseIfAlive(peer: PeerName): void {
     const stop = "stop its router first (meshnet stop, or power the host off)";
-    if (this.#reachable.has(peer)) {
+    if (this.#steps.reachable().has(peer)) {
       throw new ConflictError(
         `Cannot rmpeer ${peer}: it is reachable now and may be using its addresses; ${stop}, then retry`,
       );
     }
-    const since = this.#unreachableSince.get(peer);
+    const since = this.#steps.unreachableSince(peer);
     const quiet = since === undefined ? Infinity : this.#opts.now() - since;
     if (quiet < RMPEER_QUIET_MS) {
       const ago = Math.round(quiet / 1000);
@@ -355,19 +312,12 @@ export class Ipam implements Gossiper {
    * right after launch) never reached it, and would otherwise wait for a retry timer.
    */
   setReachable(peers: Iterable<PeerName>): void {
-    const now = this.#opts.now(), before = this.#reachable;
-    this.#reachable = new Set(peers);
-    const gained = [...this.#reachable].some((p) => !before.has(p));
-    for (const p of this.#knownPeers()) {
-      if (this.#reachable.has(p)) this.#unreachableSince.delete(p);
-      else if (!this.#unreachableSince.has(p)) this.#unreachableSince.set(p, now);
-    }
-    this.#update(gained);
+    this.#steps.update(this.#steps.setReachable(peers));
   }
 
   /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */
   tick(): void {
-    this.setReachable(this.#reachable);
+    this.setReachable(this.#steps.reachable());
   }
 
   /** Status of each ring. */
@@ -376,8 +326,8 @@ export class Ipam implements Gossiper {
       const r = l.ring;
       const state = r.isInitialised()
         ? "ready"
-        : this.#consensus
-        ? this.#consensus.describe(r)
+        : this.#steps.consensus
+        ? this.#steps.consensus.describe(r)
         : this.#opts.init.mode === "observer"
         ? "observer: waiting for another peer to initialise the ring"
         : "not initialised";
@@ -389,7 +339,7 @@ export class Ipam implements Gossiper {
         reserve: total(l.own.reserve),
         inUse: l.held.filter((h) => h.final).length,
         pending: l.held.filter((h) => !h.final).length,
-        majority: this.#reachesMajority(r),
+        majority: this.#steps.reachesMajority(r),
         tokens: r.tokens().map((t) => ({
           start: r.format(t.range.start),
           end: r.format(t.range.end - 1n),
@@ -400,9 +350,23 @@ export class Ipam implements Gossiper {
     });
   }
 
-  /** The rings, for a new neighbour or the anti-entropy timer. */
+  /** The rings, for the anti-entropy timer. */
   gossip(): GossipData | undefined {
     return new RingSet(this.#lanes.map((l) => l.ring));
+  }
+
+  /** The digest of the rings, for a new neighbour (see ring_digest.ts). */
+  digest(): Uint8Array {
+    return encodeDigest(this.rings());
+  }
+
+  /**
+   * Answers a new neighbour's digest: per ring the skeleton with the items it lacks or has different.
+   * @throws {Error} when `digest` is malformed or covers other ranges
+   */
+  answerDigest(_src: PeerName, digest: Uint8Array): GossipData | undefined {
+    const rings = answerDigest(this.rings(), digest);
+    return rings === undefined ? undefined : new RingSet(rings);
   }
 
   /**
@@ -411,20 +375,29 @@ export class Ipam implements Gossiper {
    * @throws {Error} when it cannot be decoded or merged; nothing changes then
    */
   onGossipBroadcast(_src: PeerName, update: Uint8Array): GossipData | undefined {
-    return this.onGossip(update);
+    const set = RingSet.decode(update);
+    return this.#merge(set) ? set : undefined;
   }
 
   /**
-   * Merges a gossiped ring set.
-   * @returns the update when it changed anything here
+   * Merges a gossiped ring set (an answer to our digest, or anti-entropy). What was new here is not gossiped
+   * on: changes travel as broadcasts, a peer that becomes reachable gets whole rings by broadcast, and a new
+   * connection exchanges digests. Passing each answer on to random neighbours, each of which passed on what was
+   * new to it, cost most of IPAM's bytes in a bring-up (N^4.2 at 15 → 25 peers) for items the broadcasts
+   * carried anyway.
+   * @returns undefined: nothing to gossip on
    * @throws {Error} when it cannot be decoded or merged; nothing changes then
    */
-  onGossip(msg: Uint8Array): GossipData | undefined {
-    const set = RingSet.decode(msg);
-    if (!(new RingSet(this.#lanes.map((l) => l.ring))).mergeSet(set)) return undefined;
+  onGossip(msg: Uint8Array): undefined {
+    this.#merge(RingSet.decode(msg));
+  }
+
+  /** Merges `set`; true when anything changed here. */
+  #merge(set: RingSet): boolean {
+    if (!new RingSet(this.#lanes.map((l) => l.ring)).mergeSet(set)) return false;
     this.#lanes.forEach((l, i) => heard(l, set.rings[i]));
-    this.#update();
-    return set;
+    this.#steps.update();
+    return true;
   }
 
   /**
@@ -434,28 +407,19 @@ export class Ipam implements Gossiper {
   onGossipUnicast(src: PeerName, msg: Uint8Array): void {
     const req = decodeSpaceRequest(msg);
     const lane = this.#lanes.find((l) => l.ring.range === req.range);
-    if (!lane || !lane.ring.isInitialised() || !this.#reachesMajority(lane.ring) || src === this.name) return;
+    if (!lane || !lane.ring.isInitialised() || !this.#steps.reachesMajority(lane.ring) || src === this.name) {
+      return;
+    }
     if (lane.held.some((h) => h.address === undefined)) return; // short of space ourselves
     const give = planDonation(freeSpace(lane.ring, this.name, lane.own, "main"), req.within);
     if (!give) return;
-    this.#changeOwn(lane, (o) => o.offers.push({ range: give, to: src, since: o.version + 1 }));
-    this.#update(true);
+    this.#steps.changeOwn(lane, (o) => o.offers.push({ range: give, to: src, since: o.version + 1 }));
+    this.#steps.update(true);
   }
 
   /** The whole state to persist (rings and allocations); see {@link Ipam.restore}. */
   persist(): Uint8Array {
-    const state = {
-      v: 1,
-      name: this.name,
-      seq: this.#seq,
-      wanted: this.#wanted,
-      rings: this.#lanes.map((l) => l.ring.toWire()),
-      lanes: this.#lanes.map((l) => ({
-        reserveSince: l.reserveSince ?? null,
-        held: l.held.map((h) => ({ ...h, address: h.address === undefined ? null : String(h.address) })),
-      })),
-    };
-    return new TextEncoder().encode(JSON.stringify(state));
+    return persistState(this.name, this.#steps);
   }
 
   /**
@@ -463,272 +427,10 @@ export class Ipam implements Gossiper {
    * @throws {Error} when the bytes are invalid, belong to another peer, or hold other ranges
    */
   static restore(bytes: Uint8Array, opts: IpamOptions): Ipam {
-    const bad = (why: string): never => {
-      throw new Error(
-        `Invalid persisted IPAM state: ${why}; remove the data directory's IPAM file to start afresh`,
-      );
-    };
-    let s: Record<string, unknown>;
-    try {
-      s = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-    } catch {
-      return bad("not JSON");
-    }
-    if (s?.v !== 1) bad("unknown version");
-    if (s.name !== opts.name) bad(`it belongs to peer ${s.name}, not ${opts.name}`);
+    const state = decodeState(bytes, opts.name);
     const ipam = new Ipam(opts);
-    const rings = s.rings as unknown[], lanes = s.lanes as { reserveSince: number | null; held: unknown[] }[];
-    if (!Array.isArray(rings) || !Array.isArray(lanes) || rings.length !== ipam.#lanes.length) {
-      bad("wrong number of ranges");
-    }
-    ipam.#lanes.forEach((l, i) => {
-      const ring = Ring.fromWire(rings[i]);
-      if (ring.range !== l.ring.range) bad(`range ${ring.range}, configured ${l.ring.range}`);
-      l.ring = ring;
-      l.own = structuredClone(ring.report(opts.name));
-      l.reserveSince = lanes[i].reserveSince ?? undefined;
-      l.held = lanes[i].held.map((x) => {
-        const h = x as Record<string, unknown>;
-        if (typeof h.id !== "string" || typeof h.subnet !== "string") {
-          bad("an allocation without id or subnet");
-        }
-        return {
-          id: h.id as string,
-          subnet: h.subnet as string,
-          address: typeof h.address === "string" ? BigInt(h.address) : undefined,
-          since: typeof h.since === "number" ? h.since : undefined,
-          final: h.final === true,
-          reserve: h.reserve === true,
-          claim: h.claim === true,
-        };
-      });
-    });
-    ipam.#seq = typeof s.seq === "number" ? s.seq : 0;
-    ipam.#wanted = s.wanted === true;
+    restoreState(state, ipam.#steps);
     return ipam;
-  }
-
-  // ---- the steps ----
-
-  /**
-   * Runs the steps of every ring until nothing changes, then broadcasts what changed here since the last
-   * broadcast (see {@link delta}), or with `full` the whole rings.
-   */
-  #update(full = false): void {
-    for (let pass = 0; pass < 6; pass++) {
-      let changed = false;
-      for (const l of this.#lanes) if (this.#step(l)) changed = true;
-      if (!changed) break;
-    }
-    const deltas = this.#lanes.map((l) => delta(l));
-    if (full) this.#gossiper?.gossipBroadcast(new RingSet(this.#lanes.map((l) => l.ring.clone())));
-    else if (deltas.some((d) => d !== undefined)) {
-      this.#gossiper?.gossipBroadcast(new RingSet(deltas.map((d, i) => d ?? delta(this.#lanes[i], true)!)));
-    }
-  }
-
-  /** One pass of the steps for one ring; true when anything changed. */
-  #step(l: Lane): boolean {
-    const ring = l.ring, me = this.name, now = this.#opts.now();
-    let changed = this.#writeOwn(l);
-    if (!ring.isInitialised()) {
-      if (this.#consensus) changed = this.#consensus.step(ring, this.#wanted, now) || changed;
-      if (!ring.isInitialised()) return changed;
-    }
-    const majority = this.#reachesMajority(ring);
-    // Pending addresses that are no longer ours (or, cut off, from the main space) are picked again.
-    const othersUsed = usedByOthers(ring, me, false);
-    for (const h of l.held) {
-      if (h.final || h.address === undefined) continue;
-      const lost = includes(othersUsed, h.address) ||
-        (!h.claim && (!includes(ring.ownedBy(me), h.address) || !majority));
-      if (lost) {
-        if (h.claim) continue; // a hand-set address stays; its claim waits
-        h.address = h.since = undefined;
-      }
-    }
-    for (const h of l.held) if (h.address === undefined && !h.claim) this.#assign(l, h, majority);
-    changed = this.#syncUse(l) || changed;
-    for (const h of l.held) {
-      if (h.final || h.since === undefined) continue;
-      h.final = h.claim ? isClaimFinal(ring, me, h.address!, h.since) : isFinal(ring, me, h.since);
-    }
-    changed = this.#vote(l) || changed;
-    changed = this.#inherit(l, majority) || changed;
-    changed = this.#completeOffers(l) || changed;
-    if (l.own.reserve.length === 0 && ring.ownedBy(me).length > 0) {
-      const reserve = planReserve(ring, me, l.own);
-      if (reserve.length > 0) {
-        this.#changeOwn(l, (o) => (o.reserve = reserve));
-        l.reserveSince = l.own.stamp;
-        changed = true;
-      }
-    }
-    this.#requestSpace(l, now);
-    return changed;
-  }
-
-  /** Picks an address for `h`: main space when a majority is reachable, else (or when full) the reserve. */
-  #assign(l: Lane, h: Held, majority: boolean): void {
-    const s = subnetIn(l.ring, h.subnet);
-    const taken = ofAddresses(l.held.filter((x) => x.address !== undefined).map((x) => x.address!));
-    const free = (part: "main" | "reserve") => subtract(freeSpace(l.ring, this.name, l.own, part), taken);
-    const main = majority ? pick(free("main"), s) : undefined;
-    if (majority && main === undefined) l.short = h.subnet;
-    if (main !== undefined) {
-      Object.assign(h, { address: main, reserve: false, since: undefined });
-      return;
-    }
-    if (l.reserveSince === undefined || !isFinal(l.ring, this.name, l.reserveSince)) return;
-    const spare = pick(free("reserve"), s);
-    if (spare !== undefined) {
-      Object.assign(h, { address: spare, reserve: true, final: true, since: undefined });
-    }
-  }
-
-  /** Rewrites the own report's in-use, claims and free hint from the allocations; stamps new addresses. */
-  #syncUse(l: Lane): boolean {
-    const inUse = sortedUnique(
-      l.held.filter((h) => !h.claim && h.address !== undefined).map((h) => h.address!),
-    );
-    const claims = sortedUnique(l.held.filter((h) => h.claim).map((h) => h.address!));
-    const changed = this.#changeOwn(l, (o) => {
-      o.inUse = inUse;
-      o.claims = claims;
-      o.free = total(freeSpace(l.ring, this.name, { ...o, inUse, claims }, "main"));
-    });
-    for (const h of l.held) if (h.address !== undefined && h.since === undefined) h.since = l.own.stamp;
-    return changed;
-  }
-
-  /**
-   * Acknowledge other peers' reports (counted toward majorities when this peer votes, and needed from a
-   * reserve's owner for claims inside it); as a voter, back takeovers of peers absent long enough.
-   */
-  #vote(l: Lane): boolean {
-    const ring = l.ring, me = this.name;
-    let changed = false;
-    for (const [peer, r] of ring.reports) {
-      if (peer === me || ring.removed.has(peer) || r.stamp <= (l.own.acks[peer] ?? -1)) continue;
-      if (mayAcknowledge(ring, me, peer)) {
-        changed = this.#changeOwn(l, (o) => (o.acks[peer] = r.stamp)) || changed;
-      }
-    }
-    for (const t of ring.takeovers.values()) {
-      const due = this.#absentLongEnough(t.victim) || (t.admin && ring.removed.has(t.victim));
-      if (l.own.backs.includes(t.id) || !due || !mayBack(ring, me, t)) continue;
-      changed = this.#changeOwn(l, (o) => o.backs.push(t.id)) || changed;
-    }
-    return changed;
-  }
-
-  /** Heir duties: apply own takeovers a majority backs; propose takeovers of peers absent long enough. */
-  #inherit(l: Lane, majority: boolean): boolean {
-    const ring = l.ring, me = this.name;
-    let changed = false;
-    for (const t of ring.takeovers.values()) {
-      if (t.heir === me && !applied(ring, t) && backersOf(ring, t).length >= ring.majority()) {
-        applyTakeover(ring, t);
-        changed = true;
-      }
-    }
-    if (!majority || !ring.voters().includes(me)) return changed;
-    const owners = new Set(ring.tokens().map((t) => t.entry.owner));
-    for (const victim of owners) {
-      if (victim === me || ring.removed.has(victim) || !this.#absentLongEnough(victim)) continue;
-      const heir = ring.voters().filter((v) =>
-        v !== victim && (v === me || this.#reachable.has(v))
-      ).sort()[0];
-      const busy = [...ring.takeovers.values()].some((t) =>
-        t.heir === me && t.victim === victim && !applied(ring, t)
-      );
-      if (heir !== me || busy) continue;
-      const t = planTakeover(ring, me, victim, `${me}/${this.#seq + 1}`);
-      if (!t) continue;
-      this.#seq++;
-      ring.takeovers.set(t.id, t);
-      changed = true;
-    }
-    return changed;
-  }
-
-  /** Gives offered space whose offer a majority acknowledged; drops offers of space no longer ours (taken over). */
-  #completeOffers(l: Lane): boolean {
-    const ours = (o: Offer) =>
-      total(intersect(l.ring.ownedBy(this.name), [o.range])) === o.range.end - o.range.start;
-    const done = l.own.offers.filter((o) => !ours(o) || isFinal(l.ring, this.name, o.since));
-    if (done.length === 0) return false;
-    for (const o of done) if (ours(o)) giveRange(l.ring, this.name, o.range, o.to);
-    this.#changeOwn(l, (own) => (own.offers = own.offers.filter((o) => !done.includes(o))));
-    return true;
-  }
-
-  /**
-   * Asks a peer with free space for some when an allocation found no free main space (even if the reserve
-   * served it), at most every few seconds.
-   */
-  #requestSpace(l: Lane, now: number): void {
-    const want = l.held.find((h) => h.address === undefined && !h.claim)?.subnet ?? l.short;
-    if (!want || !this.#gossiper || !this.#reachesMajority(l.ring)) return;
-    if (l.lastRequest !== undefined && now - l.lastRequest < SPACE_REQUEST_RETRY_MS) return;
-    const candidates = [...l.ring.reports.keys()].filter((p) =>
-      p !== this.name && !l.ring.removed.has(p) && this.#reachable.has(p)
-    );
-    const donor = pickDonor(l.ring, candidates, this.#opts.random);
-    if (!donor) return;
-    l.lastRequest = now;
-    l.short = undefined;
-    this.#gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want).hosts));
-  }
-
-  // ---- helpers ----
-
-  /**
-   * Applies `fn` to the own report; when it changed, raises the version (and the stamp when what others
-   * acknowledge changed) and writes it to the ring.
-   */
-  #changeOwn(l: Lane, fn: (o: Report) => void): boolean {
-    const content = (o: Report) => canonical([o.inUse, o.claims, o.offers, o.reserve]);
-    const [before, beforeAll] = [content(l.own), canonical({ ...l.own, version: 0 })];
-    fn(l.own);
-    if (canonical({ ...l.own, version: 0 }) === beforeAll) return false;
-    l.own.version++;
-    if (content(l.own) !== before) l.own.stamp = l.own.version;
-    this.#writeOwn(l);
-    return true;
-  }
-
-  /** Puts the own report into the ring; re-asserts it above a stale copy that came by gossip. */
-  #writeOwn(l: Lane): boolean {
-    const cur = l.ring.reports.get(this.name);
-    if (cur && canonical(cur) === canonical(l.own)) return false;
-    if (cur && cur.version >= l.own.version) l.own.version = l.own.stamp = cur.version + 1;
-    l.ring.reports.set(this.name, structuredClone(l.own));
-    return true;
-  }
-
-  /** True when this peer and the peers it reaches make a majority of the ring's voters. */
-  #reachesMajority(ring: Ring): boolean {
-    const n = ring.voters().filter((v) => v === this.name || this.#reachable.has(v)).length;
-    return ring.isInitialised() && n >= ring.majority();
-  }
-
-  /** True when `peer` has been unreachable for at least --ipalloc-reclaim-after. */
-  #absentLongEnough(peer: PeerName): boolean {
-    const since = this.#unreachableSince.get(peer);
-    return since !== undefined && this.#opts.now() - since >= this.#reclaimAfter;
-  }
-
-  /** Every peer the rings mention. */
-  #knownPeers(): Set<PeerName> {
-    const out = new Set<PeerName>();
-    for (const { ring } of this.#lanes) {
-      for (const p of ring.founders) out.add(p);
-      for (const p of ring.reports.keys()) out.add(p);
-      for (const e of ring.entries.values()) out.add(e.owner);
-    }
-    out.delete(this.name);
-    return out;
   }
 
   /** The lanes and canonical subnets an allocation in `subnet` (else each range's default) targets. */
@@ -775,59 +477,4 @@ export class Ipam implements Gossiper {
     }
     return { state: "ready", addresses: items.map(({ lane, h }) => this.#text(lane, h)) };
   }
-}
-
-/** The kinds of ring items a delta carries only when changed, with a one-letter tag for {@link Lane.sent}. */
-const ITEMS = [
-  ["r", (r: Ring) => r.reports],
-  ["t", (r: Ring) => r.takeovers],
-  ["v", (r: Ring) => r.votes],
-] as const;
-
-/**
- * The ring of `l` as a delta: founders, removals and every token (few, and a ring is valid only with them),
- * with the reports, takeovers and votes that changed since they were last broadcast or heard, which are
- * marked sent; undefined when none changed and the tokens did not either, unless `always`.
- */
-function delta(l: Lane, always = false): Ring | undefined {
-  const d = new Ring(l.ring.range);
-  d.founders = [...l.ring.founders];
-  for (const p of l.ring.removed) d.removed.add(p);
-  for (const [k, e] of l.ring.entries) d.entries.set(k, { ...e });
-  let changed = false;
-  for (const [tag, items] of ITEMS) {
-    const to = items(d) as Map<string, unknown>;
-    for (const [k, v] of items(l.ring) as Map<string, unknown>) {
-      const key = `${tag} ${k}`, text = canonical(v);
-      if (l.sent.get(key) === text) continue;
-      to.set(k, structuredClone(v));
-      l.sent.set(key, text);
-      changed = true;
-    }
-  }
-  const tokens = canonical([d.founders, [...d.removed], [...d.entries]]);
-  if (l.sent.get("tokens") !== tokens) {
-    l.sent.set("tokens", tokens);
-    changed = true;
-  }
-  return changed || always ? d : undefined;
-}
-
-/**
- * Marks the items of `ring` (merged into `l`'s ring) that `l`'s ring now holds as they are as sent: their
- * broadcast is passed on by the mesh, so this peer's deltas need not carry them again.
- */
-function heard(l: Lane, ring: Ring): void {
-  for (const [tag, items] of ITEMS) {
-    const mine = items(l.ring) as Map<string, unknown>;
-    for (const [k, v] of items(ring) as Map<string, unknown>) {
-      const text = canonical(v);
-      if (mine.has(k) && canonical(mine.get(k)) === text) l.sent.set(`${tag} ${k}`, text);
-    }
-  }
-}
-
-/** Sorted unique bigints. */
-function sortedUnique(xs: bigint[]): bigint[] {
-  return [...new Set(xs)].sort(cmp);
 }

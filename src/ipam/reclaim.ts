@@ -180,9 +180,9 @@ export function applyTakeover(ring: Ring, t: Takeover): void {
     };
   });
   for (const w of t.writes) {
-    if (w.owner === t.heir) ring.entries.set(w.start, { owner: w.owner, epoch: t.epoch, version: 0 });
+    if (w.owner === t.heir) ring.setEntry(w.start, { owner: w.owner, epoch: t.epoch, version: 0 });
   }
-  for (const c of cuts) if (!ring.entries.has(c.start)) ring.entries.set(c.start, c.entry);
+  for (const c of cuts) if (!ring.entries.has(c.start)) ring.setEntry(c.start, c.entry);
 }
 
 /** The addresses of `ranges` that lie in `within`. */

@@ -6,7 +6,8 @@
  */
 
 import type { GossipData } from "../mesh/gossip.ts";
-import { parseWire, Ring } from "./ring.ts";
+import type { Ring } from "./ring.ts";
+import { parseWire, ringFromWire } from "./ring_wire.ts";
 
 /** One or more rings over distinct ranges. */
 export class RingSet implements GossipData {
@@ -30,7 +31,7 @@ export class RingSet implements GossipData {
     if (!Array.isArray(j) || j.length < 1 || j.length > 2) {
       throw new Error("Invalid IP allocation ring: expected a list of one or two rings");
     }
-    return new RingSet(j.map((r) => Ring.fromWire(r)));
+    return new RingSet(j.map((r) => ringFromWire(r)));
   }
 
   /**

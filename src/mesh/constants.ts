@@ -20,6 +20,8 @@ export const Tag = {
   gossip: 4,
   gossipUnicast: 5,
   gossipBroadcast: 6,
+  /** A summary of a channel's state (name and version per entry) sent on a new connection; see gossip_channel.ts. */
+  gossipDigest: 8,
 } as const;
 
 /** Names of the gossip channels. */
@@ -107,6 +109,13 @@ export const TOPOLOGY_BROADCAST_DEFER_MS = 1_000;
  * version (ms).
  */
 export const TOPOLOGY_RELAY_DEFER_MS = 100;
+
+/**
+ * IPAM broadcasts of our own: the first after a quiet spell goes at once, later ones within this long are
+ * merged into one (ms). During a bring-up every acknowledgement changes a peer's report, and each would
+ * otherwise go to every peer on its own.
+ */
+export const IPAM_BROADCAST_DEFER_MS = 100;
 /** Topology changes are coalesced for this long before routes are recalculated and peers collected (ms). */
 export const ROUTE_RECALC_DEFER_MS = 100;
 /** Neighbour-subset gossip goes to this many times log2(peer count) neighbours, at most. */

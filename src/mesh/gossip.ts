@@ -7,8 +7,9 @@
  * - {@link Gossip} is what the mesh gives a subsystem to send: unicast to one peer, broadcast along the
  *   broadcast tree, or gossip to a log-sized random subset of neighbours.
  *
- * Deltas travel on change; full state ({@link Gossiper.gossip}) only on a new connection and on the slow
- * anti-entropy timer.
+ * Deltas travel on change; full state ({@link Gossiper.gossip}) only on the slow anti-entropy timer and, for
+ * a gossiper that is not a {@link DigestGossiper}, on a new connection (a digest gossiper sends a summary
+ * there and answers the other side's summary with what it lacks).
  *
  * @module
  */
@@ -40,6 +41,21 @@ export interface Gossiper {
    * @throws {Error} when `msg` cannot be decoded; the caller drops it and logs.
    */
   onGossip(msg: Uint8Array): GossipData | undefined;
+}
+
+/**
+ * A {@link Gossiper} that summarises its state for a new neighbour instead of sending all of it, and answers a
+ * neighbour's summary with what that neighbour lacks.
+ */
+export interface DigestGossiper extends Gossiper {
+  /** A summary of the state: the name and version of each entry. */
+  digest(): Uint8Array;
+  /**
+   * What of our state the sender of `digest` lacks or holds older (to send it as neighbour gossip), or
+   * undefined when nothing.
+   * @throws {Error} when `digest` cannot be decoded; the caller drops it and logs.
+   */
+  answerDigest(src: PeerName, digest: Uint8Array): GossipData | undefined;
 }
 
 /** The sending side of one gossip channel, given by the mesh to a subsystem. */

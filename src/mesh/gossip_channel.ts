@@ -8,6 +8,10 @@
  * per source, and unicasts are queued in order; {@link GossipChannel.flush} sends them as few messages.
  * Everything is synchronous and single-threaded.
  *
+ * A new connection gets the full state of a plain {@link Gossiper}; a {@link DigestGossiper} sends a digest
+ * instead (name and version per entry), and each side answers the other's digest with only what the other
+ * lacks or holds older, so a peer that joins a mesh of N does not receive N whole tables.
+ *
  * Data handed to the channel (updates, deltas, full state) belongs to it afterwards: pending data may be
  * merged into, and one datum may be shared by several neighbours' queues, so a congested neighbour may
  * receive a superset of what was meant for it, which a CRDT accepts.
@@ -15,7 +19,7 @@
  * @module
  */
 
-import type { Gossip, GossipData, Gossiper, PeerName } from "./gossip.ts";
+import type { DigestGossiper, Gossip, GossipData, Gossiper, PeerName } from "./gossip.ts";
 import type { Routes } from "./routes.ts";
 import { Tag } from "./constants.ts";
 import { encodeGossipMessage, type GossipMessage, type GossipTag } from "./gossip_message.ts";
@@ -54,10 +58,23 @@ function answers(g: Gossiper): g is AnsweringGossiper {
   return "onGossipAnswering" in g;
 }
 
+function digests(g: Gossiper): g is DigestGossiper {
+  return "answerDigest" in g;
+}
+
 interface Pending {
   gossip?: GossipData;
   readonly broadcasts: Map<PeerName, GossipData>;
-  readonly unicasts: Uint8Array[];
+  /** Encoded unicasts and digests, in order. */
+  readonly raw: { tag: GossipTag; bytes: Uint8Array }[];
+}
+
+/** Grouping of our own broadcasts: the first after a quiet spell goes at once, later ones are merged. */
+export interface BroadcastThrottle {
+  /** How long after a broadcast the next is held and merged (ms). */
+  ms: number;
+  /** The clock (ms). */
+  now(): number;
 }
 
 /** One named channel bound to its {@link Gossiper}. */
@@ -69,15 +86,27 @@ export class GossipChannel implements Gossip {
   readonly #host: ChannelHost;
   readonly #fullStateOnly: boolean;
   readonly #pending = new Map<PeerName, Pending>();
+  readonly #throttle?: BroadcastThrottle;
+  #lastBroadcast = -Infinity;
+  /** Our own broadcasts held by the throttle, merged. */
+  #held?: GossipData;
 
   /**
    * @param fullStateOnly send the gossiper's full state wherever a delta would go (a baseline for benchmarks)
+   * @param throttle group our own broadcasts (see {@link GossipChannel.sendHeld}); none: each goes at once
    */
-  constructor(name: string, gossiper: Gossiper, host: ChannelHost, fullStateOnly = false) {
+  constructor(
+    name: string,
+    gossiper: Gossiper,
+    host: ChannelHost,
+    fullStateOnly = false,
+    throttle?: BroadcastThrottle,
+  ) {
     this.name = name;
     this.gossiper = gossiper;
     this.#host = host;
     this.#fullStateOnly = fullStateOnly;
+    this.#throttle = throttle;
   }
 
   /** Sends `msg` to `dst` along the unicast route over all connections; dropped when there is none. */
@@ -90,13 +119,41 @@ export class GossipChannel implements Gossip {
       dst,
       payload: msg,
     });
-    if (this.#host.congested(hop)) this.#queue(hop).unicasts.push(bytes);
-    else this.#host.transmit(hop, Tag.gossipUnicast, bytes, this.name);
+    this.#sendRaw(hop, Tag.gossipUnicast, bytes);
   }
 
-  /** Sends `update` to our children in our own broadcast tree. */
+  /**
+   * Sends `update` to our children in our own broadcast tree; with a throttle, one within its time of the last
+   * is held and merged with those that follow until {@link GossipChannel.sendHeld}.
+   */
   gossipBroadcast(update: GossipData): void {
+    const t = this.#throttle;
+    if (t === undefined) return this.relayBroadcast(this.#host.us, update);
+    if (this.#held !== undefined) {
+      this.#held = this.#held.merge(update);
+      return;
+    }
+    if (t.now() - this.#lastBroadcast < t.ms) {
+      this.#held = update;
+      return;
+    }
+    this.#lastBroadcast = t.now();
     this.relayBroadcast(this.#host.us, update);
+  }
+
+  /** When held broadcasts are due (see {@link GossipChannel.sendHeld}); undefined when none are held. */
+  heldDueAt(): number | undefined {
+    return this.#held === undefined ? undefined : this.#lastBroadcast + this.#throttle!.ms;
+  }
+
+  /** Sends the held broadcasts, merged into one, once they are due at `now`. */
+  sendHeld(now: number): void {
+    const due = this.heldDueAt();
+    if (due === undefined || now < due) return;
+    const held = this.#held!;
+    this.#held = undefined;
+    this.#lastBroadcast = now;
+    this.relayBroadcast(this.#host.us, held);
   }
 
   /** Sends `update` to a random neighbour subset (see {@link Routes.randomNeighbours}). */
@@ -129,10 +186,34 @@ export class GossipChannel implements Gossip {
     }
   }
 
-  /** Sends the gossiper's full state straight to `neighbour` (a new connection); nothing when it is empty. */
+  /**
+   * Introduces our state to `neighbour` (a new connection): the digest of a {@link DigestGossiper}, else the
+   * full state (nothing when it is empty).
+   */
   sendFullState(neighbour: PeerName): void {
-    const g = this.gossiper.gossip();
-    if (g !== undefined) this.#gossipTo(neighbour, g);
+    const g = this.gossiper;
+    if (digests(g) && !this.#fullStateOnly) {
+      const payload = g.digest();
+      const bytes = encodeGossipMessage(Tag.gossipDigest, {
+        channel: this.name,
+        src: this.#host.us,
+        payload,
+      });
+      return this.#sendRaw(neighbour, Tag.gossipDigest, bytes);
+    }
+    const full = g.gossip();
+    if (full !== undefined) this.#gossipTo(neighbour, full);
+  }
+
+  /**
+   * Handles a digest from neighbour `from`: answers it with what `from` lacks; a plain gossiper answers with
+   * its full state.
+   * @throws {Error} when the gossiper cannot decode the digest
+   */
+  deliverDigest(from: PeerName, m: GossipMessage): void {
+    const g = this.gossiper;
+    const answer = digests(g) ? g.answerDigest(from, m.payload) : g.gossip();
+    if (answer !== undefined) this.#gossipTo(from, answer);
   }
 
   /**
@@ -167,12 +248,12 @@ export class GossipChannel implements Gossip {
     if (delta !== undefined) this.relayBroadcast(m.src, delta);
   }
 
-  /** Sends everything pending for `neighbour`: unicasts in order, then one message per merged datum. */
+  /** Sends everything pending for `neighbour`: unicasts and digests in order, then one message per merged datum. */
   flush(neighbour: PeerName): void {
     const q = this.#pending.get(neighbour);
     if (q === undefined) return;
     this.#pending.delete(neighbour);
-    for (const bytes of q.unicasts) this.#host.transmit(neighbour, Tag.gossipUnicast, bytes, this.name);
+    for (const { tag, bytes } of q.raw) this.#host.transmit(neighbour, tag, bytes, this.name);
     for (const [src, d] of q.broadcasts) this.#send(neighbour, Tag.gossipBroadcast, src, d);
     if (q.gossip !== undefined) this.#send(neighbour, Tag.gossip, this.#host.us, q.gossip);
   }
@@ -204,10 +285,15 @@ export class GossipChannel implements Gossip {
   #queue(neighbour: PeerName): Pending {
     let q = this.#pending.get(neighbour);
     if (q === undefined) {
-      q = { broadcasts: new Map(), unicasts: [] };
+      q = { broadcasts: new Map(), raw: [] };
       this.#pending.set(neighbour, q);
     }
     return q;
+  }
+
+  #sendRaw(neighbour: PeerName, tag: GossipTag, bytes: Uint8Array): void {
+    if (this.#host.congested(neighbour)) this.#queue(neighbour).raw.push({ tag, bytes });
+    else this.#host.transmit(neighbour, tag, bytes, this.name);
   }
 
   #send(neighbour: PeerName, tag: GossipTag, src: PeerName, data: GossipData): void {

@@ -1,9 +1,9 @@
 /**
- * The envelope of the three gossip tags: channel name, source peer, destination peer (unicast only) and
+ * The envelope of the gossip tags: channel name, source peer, destination peer (unicast only) and
  * the channel's payload, in the length-prefixed form of {@link ByteWriter}:
  *
  * ```text
- * gossip, gossipBroadcast:  str channel | str src | bytes payload
+ * gossip, gossipBroadcast, gossipDigest:  str channel | str src | bytes payload
  * gossipUnicast:            str channel | str src | str dst | bytes payload
  * ```
  *
@@ -15,7 +15,11 @@ import { ByteReader, ByteWriter } from "./byte_codec.ts";
 import { Tag } from "./constants.ts";
 
 /** The gossip tags, the only ones this envelope carries. */
-export type GossipTag = typeof Tag.gossip | typeof Tag.gossipUnicast | typeof Tag.gossipBroadcast;
+export type GossipTag =
+  | typeof Tag.gossip
+  | typeof Tag.gossipUnicast
+  | typeof Tag.gossipBroadcast
+  | typeof Tag.gossipDigest;
 
 /** A decoded gossip envelope. */
 export interface GossipMessage {
@@ -29,7 +33,8 @@ export interface GossipMessage {
 
 /** Whether `tag` is one of the gossip tags. */
 export function isGossipTag(tag: number): tag is GossipTag {
-  return tag === Tag.gossip || tag === Tag.gossipUnicast || tag === Tag.gossipBroadcast;
+  return tag === Tag.gossip || tag === Tag.gossipUnicast || tag === Tag.gossipBroadcast ||
+    tag === Tag.gossipDigest;
 }
 
 /**
@@ -52,7 +57,9 @@ export function encodeGossipMessage(tag: GossipTag, m: GossipMessage): Uint8Arra
  * @throws {Error} when `tag` is not a gossip tag, or `bytes` is truncated, has trailing bytes or empty names
  */
 export function decodeGossipMessage(tag: number, bytes: Uint8Array): GossipMessage {
-  if (!isGossipTag(tag)) throw new Error(`Cannot decode gossip message with tag ${tag}: expected 4, 5 or 6`);
+  if (!isGossipTag(tag)) {
+    throw new Error(`Cannot decode gossip message with tag ${tag}: expected 4, 5, 6 or 8`);
+  }
   const r = new ByteReader(bytes, "gossip message");
   const channel = r.str("channel");
   if (channel === "") r.fail("empty channel name");

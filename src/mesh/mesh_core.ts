@@ -7,7 +7,8 @@
  * channel's gossiper merges and the delta is relayed along the source's tree; gossip: the delta goes on to
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
  * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change
- * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), and every channel's full state goes to
+ * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), IPAM broadcasts of
+ * our own within 100 ms of the last are merged and go together, and every channel's full state goes to
  * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
@@ -17,8 +18,9 @@
  * to the entry's owner, which hear from the owner), not along broadcast trees: a tree computed from a view that
  * predates a partition or heal routes through links that are gone or unknown, and the peers below them miss
  * the change until anti-entropy (in the pump, a zone of 40 of 400 peers cut off was collected only after the
- * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the full state
- * of every channel at once. Single-threaded and synchronous: `send` must not call back into the core.
+ * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the digest of
+ * every channel that has one (topology, IPAM), else its full state, at once; each side answers the other's
+ * digest with the entries it lacks. Single-threaded and synchronous: `send` must not call back into the core.
  *
  * @module
  */
@@ -33,6 +35,7 @@ import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
 import {
   Channel,
   GOSSIP_INTERVAL_MS,
+  IPAM_BROADCAST_DEFER_MS,
   MESH_PORT,
   ROUTE_RECALC_DEFER_MS,
   Tag,
@@ -159,23 +162,24 @@ export class MeshCore {
     if (this.#channels.has(channel)) {
       throw new Error(`Cannot register gossip channel '${channel}': already registered`);
     }
-    const c = new GossipChannel(channel, g, this.#host, this.#opts.fullStateOnly);
+    const throttle = channel === Channel.ipam
+      ? { ms: IPAM_BROADCAST_DEFER_MS, now: this.#opts.now }
+      : undefined;
+    const c = new GossipChannel(channel, g, this.#host, this.#opts.fullStateOnly, throttle);
     this.#channels.set(channel, c);
     this.#counter(channel);
     return c;
   }
 
   /**
-   * A direct connection finished its handshake: it is recorded (not yet established) and gets the full state
-   * of every channel (of the topology, the entries of peers not linked to it: see {@link Topology.gossipFor}).
+   * A direct connection finished its handshake: it is recorded (not yet established) and gets the digest or
+   * full state of every channel (see {@link GossipChannel.sendFullState}); the topology answers its digest with
+   * the entries it lacks of peers not linked to it (see {@link Topology.answerDigest}).
    * @throws {Error} when `c.name` is ours or already connected
    */
   connectionAdded(c: ConnectionInfo): void {
     this.#topology.addConnection(c);
-    for (const [name, ch] of this.#channels) {
-      if (name === Channel.topology) ch.gossipTo(c.name, this.#topology.gossipFor(c.name));
-      else ch.sendFullState(c.name);
-    }
+    for (const ch of this.#channels.values()) ch.sendFullState(c.name);
   }
 
   /**
@@ -209,7 +213,7 @@ export class MeshCore {
   }
 
   /**
-   * Handles a gossip message (tag 4, 5 or 6) from neighbour `from`.
+   * Handles a gossip message (tag 4, 5, 6 or 8) from neighbour `from`.
    * @throws {Error} when `from` is not connected, or the envelope or the payload cannot be decoded; state is
    *   unchanged then (the caller drops the message and logs)
    */
@@ -232,7 +236,8 @@ export class MeshCore {
       } else if (tag === Tag.gossipBroadcast) {
         if (ch !== undefined) ch.deliverBroadcast(m);
         else this.#relayRawBroadcast(m.src, payload);
-      } else ch?.deliverGossip(from, m);
+      } else if (tag === Tag.gossipDigest) ch?.deliverDigest(from, m);
+      else ch?.deliverGossip(from, m);
     } catch (e) {
       throw new Error(`Cannot apply gossip on '${m.channel}' from '${m.src}': ${(e as Error).message}`, {
         cause: e,
@@ -240,7 +245,7 @@ export class MeshCore {
     }
   }
 
-  /** Runs every timer that is due at `now()`: route recalculation, topology update, anti-entropy. */
+  /** Runs every timer that is due at `now()`: route recalculation, topology update, anti-entropy, held broadcasts. */
   tick(): void {
     const now = this.#opts.now();
     if (this.#recalcAt !== undefined && this.#recalcAt <= now) this.#recalculate();
@@ -253,11 +258,13 @@ export class MeshCore {
       this.#gossipAt = now + GOSSIP_INTERVAL_MS;
       for (const ch of this.#channels.values()) ch.gossipFullState();
     }
+    for (const ch of this.#channels.values()) ch.sendHeld(now);
   }
 
   /** When {@link MeshCore.tick} next has work, in the `now()` time base. */
   nextTimer(): number {
-    return Math.min(this.#gossipAt, this.#recalcAt ?? Infinity, this.#updateAt ?? Infinity);
+    const held = [...this.#channels.values()].map((ch) => ch.heldDueAt() ?? Infinity);
+    return Math.min(this.#gossipAt, this.#recalcAt ?? Infinity, this.#updateAt ?? Infinity, ...held);
   }
 
   /** Calls `listener` with each peer garbage-collected as unreachable. */
@@ -361,7 +368,9 @@ export class MeshCore {
     if (relay === undefined) return;
     const direct = this.#host.neighbours();
     for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
-      const part = relay.list().filter((p) => p.name !== hop && !this.#topology.linked(p.name, hop));
+      const part = relay.list().filter((p) =>
+        p.name !== hop && !this.#topology.linked(p.name, hop) && !this.#topology.holds(hop, p)
+      );
       if (part.length > 0) ch.gossipTo(hop, new Peers(part));
     }
   }

@@ -9,7 +9,11 @@
  * in its newest version, instead of once per version it received (each of which costs the entry's whole
  * connection list, to a log-sized neighbour subset, at every peer). Our own changes go to every direct
  * neighbour, so an entry is relayed only to neighbours not linked to its owner (see {@link Topology.linked}):
- * in a full mesh every change reaches every peer once, straight from its owner.
+ * in a full mesh every change reaches every peer once, straight from its owner; nor to a neighbour that sent
+ * us the entry, or listed it in its digest, at that version or newer.
+ *
+ * A new neighbour gets our digest (name, uid and version per entry), not our table; we answer its digest with
+ * the entries it lacks or holds older, but for those of peers linked to it.
  *
  * While a local change is unsent, passing new entries on takes our entry along: a new neighbour's entry
  * would otherwise reach peers long before our connection to it and be collected there as unreachable.
@@ -20,7 +24,7 @@
  * @module
  */
 
-import type { PeerName } from "./gossip.ts";
+import type { DigestGossiper, PeerName } from "./gossip.ts";
 import type { AnsweringGossiper } from "./gossip_channel.ts";
 import { comparePeers, type Peer, type PeerConnection, sortConnections } from "./peer.ts";
 import { Peers } from "./peers.ts";
@@ -47,7 +51,7 @@ export interface TopologyEvents {
 }
 
 /** The topology table with our own entry, as the topology channel's gossiper. */
-export class Topology implements AnsweringGossiper {
+export class Topology implements AnsweringGossiper, DigestGossiper {
   /** The table; entries other than ours change only by merging. */
   readonly peers: Peers;
   readonly #us: PeerName;
@@ -58,6 +62,8 @@ export class Topology implements AnsweringGossiper {
   #selfDirty = false;
   /** Entries that were new here, to pass on with the next update. */
   #relay = new Set<PeerName>();
+  /** Per neighbour, the entry versions it sent us or listed in its digest: it holds them, no need to relay. */
+  readonly #holds = new Map<PeerName, Map<PeerName, number>>();
 
   /** @param self our identity; our entry starts at version 1 with no connections */
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
@@ -112,6 +118,7 @@ export class Topology implements AnsweringGossiper {
    */
   removeConnection(name: PeerName): void {
     this.#existing(name, "remove");
+    this.#holds.delete(name);
     this.#setConnections(name, this.self.connections.filter((x) => x.name !== name));
   }
 
@@ -141,6 +148,14 @@ export class Topology implements AnsweringGossiper {
   }
 
   /**
+   * Whether neighbour `n` told us (by sending it, or listing it in its digest) that it holds entry `p` at its
+   * version or newer: then nobody needs to relay it there.
+   */
+  holds(n: PeerName, p: Peer): boolean {
+    return (this.#holds.get(n)?.get(p.name) ?? -1) >= p.version;
+  }
+
+  /**
    * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
    * and nobody needs to relay them there.
    */
@@ -160,12 +175,20 @@ export class Topology implements AnsweringGossiper {
     this.#apply(Peers.decode(update));
   }
 
+  /** The digest of the table, for a new neighbour (see {@link Peers.digest}). */
+  digest(): Uint8Array {
+    return this.peers.digest();
+  }
+
   /**
-   * The table for new neighbour `name`: every entry but its own and those of peers linked to it (they send
-   * it their changes themselves, and sent it their table when they connected).
+   * Answers new neighbour `src`'s digest: the entries it lacks or holds older, but for its own and those of
+   * peers linked to it (they send it their changes themselves, and answered its digest when they connected).
+   * @throws {Error} when `digest` cannot be decoded
    */
-  gossipFor(name: PeerName): Peers {
-    return new Peers(this.peers.list().filter((p) => p.name !== name && !this.linked(p.name, name)));
+  answerDigest(src: PeerName, digest: Uint8Array): Peers | undefined {
+    const lacking = this.peers.missingFrom(digest, (name, version) => this.#held(src, name, version))
+      .filter((p) => p.name !== src && !this.linked(p.name, src));
+    return lacking.length > 0 ? new Peers(lacking) : undefined;
   }
 
   /** A snapshot of the whole table. */
@@ -186,6 +209,7 @@ export class Topology implements AnsweringGossiper {
    */
   onGossipAnswering(src: PeerName, msg: Uint8Array): { answer?: Peers } {
     const update = Peers.decode(msg);
+    for (const p of update.list()) this.#held(src, p.name, p.version);
     this.#apply(update);
     const newer = this.peers.newerThan(update).filter((p) =>
       p.name === this.#us ? !this.#selfDirty : !this.linked(p.name, src)
@@ -222,6 +246,13 @@ export class Topology implements AnsweringGossiper {
     const relay = [...after].filter((n) => delta.get(n) !== undefined || !before.has(n));
     for (const n of relay) this.#relay.add(n);
     if (relay.length > 0) this.#events.relayPending();
+  }
+
+  /** Records that neighbour `n` holds entry `name` at `version` or newer. */
+  #held(n: PeerName, name: PeerName, version: number): void {
+    let m = this.#holds.get(n);
+    if (m === undefined) this.#holds.set(n, m = new Map());
+    if ((m.get(name) ?? -1) < version) m.set(name, version);
   }
 
   #connection(name: PeerName): PeerConnection | undefined {

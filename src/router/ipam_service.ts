@@ -16,7 +16,7 @@
 import { type Allocation, Ipam, type RingStatus } from "../ipam/ipam.ts";
 import { Channel } from "../mesh/constants.ts";
 import { contains, parseCIDR } from "../net/ip.ts";
-import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
+import type { DigestGossiper, Gossip, GossipData, PeerName } from "../mesh/gossip.ts";
 import type { MeshCore } from "../mesh/mesh_core.ts";
 import type { RouterConfig } from "./config.ts";
 import type { DataDir } from "./data_dir.ts";
@@ -33,7 +33,7 @@ export const ALLOCATE_TIMEOUT_MS = 30_000;
 export const EXPOSE_ID = "weave:expose";
 
 /** The router's IPAM. */
-export class IpamService implements Gossiper {
+export class IpamService implements DigestGossiper {
   /** The pure IPAM state machine. */
   readonly ipam: Ipam;
   #dir: DataDir;
@@ -160,9 +160,19 @@ export class IpamService implements Gossiper {
 
   // ---- Gossiper: persist after every merge ----
 
-  /** Full state for a new neighbour or the anti-entropy timer. */
+  /** Full state for the anti-entropy timer. */
   gossip(): GossipData | undefined {
     return this.ipam.gossip();
+  }
+
+  /** The digest of the rings, for a new neighbour. */
+  digest(): Uint8Array {
+    return this.ipam.digest();
+  }
+
+  /** Answers a new neighbour's digest with what it lacks (reads only: nothing to persist). */
+  answerDigest(src: PeerName, digest: Uint8Array): GossipData | undefined {
+    return this.ipam.answerDigest(src, digest);
   }
 
   /** Merges neighbour gossip. */

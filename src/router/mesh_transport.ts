@@ -21,12 +21,13 @@
  *
  * @module
  */
-import { MESH_PORT, PRE_AUTH_BUDGET_BYTES, PRE_AUTH_CONNECTION_BYTES, Tag } from "../mesh/constants.ts";
+import { MESH_PORT, PRE_AUTH_BUDGET_BYTES, PRE_AUTH_CONNECTION_BYTES } from "../mesh/constants.ts";
 import { ByteBudget } from "../mesh/byte_budget.ts";
 import { RateLimitedLog } from "../mesh/rate_limited_log.ts";
 import { ConnectionMaker, type Target } from "../mesh/connection_maker.ts";
 import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
 import type { PeerName } from "../mesh/gossip.ts";
+import { isGossipTag } from "../mesh/gossip_message.ts";
 import { handshake, SelfConnectionError } from "../mesh/handshake.ts";
 import { MeshCore } from "../mesh/mesh_core.ts";
 import { StallTolerantDeadline } from "../mesh/stall_tolerant_deadline.ts";
@@ -480,7 +481,7 @@ export class MeshTransport {
   }
 
   #receive(from: PeerName, tag: number, payload: Uint8Array): void {
-    if (tag === Tag.gossip || tag === Tag.gossipUnicast || tag === Tag.gossipBroadcast) {
+    if (isGossipTag(tag)) {
       this.core.receive(from, tag, payload);
     } else {
       log.debug("Ignoring message with an unknown tag", { peer: from, tag });

@@ -35,9 +35,9 @@ Deno.test("giveRange() splits tokens so exactly the range changes owner", () => 
 
 Deno.test("pickDonor() weighs peers by the free space they advertise", () => {
   const ring = new Ring("10.32.0.0/24");
-  ring.reports.set(A, { ...emptyReport(), free: 0n });
-  ring.reports.set(B, { ...emptyReport(), free: 100n });
-  ring.reports.set(C, { ...emptyReport(), free: 300n });
+  ring.setReport(A, { ...emptyReport(), free: 0n });
+  ring.setReport(B, { ...emptyReport(), free: 100n });
+  ring.setReport(C, { ...emptyReport(), free: 300n });
   const rng = prng(1);
   const counts = { [B]: 0, [C]: 0 };
   for (let i = 0; i < 2000; i++) counts[pickDonor(ring, [A, B, C], () => rng.next())!]++;

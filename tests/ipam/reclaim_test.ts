@@ -63,14 +63,14 @@ Deno.test("mayBack() refuses a second takeover of the same space and mayAcknowle
   ring.initialise([v, h1, h2, q]);
   const t1 = planTakeover(ring, h1, v, `${h1}/1`)!;
   const t2 = planTakeover(ring, h2, v, `${h2}/1`)!;
-  ring.takeovers.set(t1.id, t1);
-  ring.takeovers.set(t2.id, t2);
+  ring.addTakeover(t1);
+  ring.addTakeover(t2);
   assert.ok(mayBack(ring, q, t1));
-  ring.reports.set(q, { ...emptyReport(), version: 1, backs: [t1.id] });
+  ring.setReport(q, { ...emptyReport(), version: 1, backs: [t1.id] });
   assert.equal(mayBack(ring, q, t2), false, "a conflicting takeover");
   assert.equal(mayBack(ring, v, t1), false, "the victim never backs");
   // The victim now reports an address inside the takeover: q must not acknowledge it.
-  ring.reports.set(v, { ...emptyReport(), version: 1, stamp: 1, inUse: [ring.universe.start + 3n] });
+  ring.setReport(v, { ...emptyReport(), version: 1, stamp: 1, inUse: [ring.universe.start + 3n] });
   assert.equal(mayAcknowledge(ring, q, v), false);
   assert.equal(mayAcknowledge(ring, h2, v), true);
   // And a takeover of an address the victim reports in use is refused.

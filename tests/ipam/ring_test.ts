@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { emptyReport, type Report, Ring } from "../../src/ipam/ring.ts";
 import { type Prng, prng } from "../dns/prng.ts";
+import { answerDigest, encodeDigest } from "../../src/ipam/ring_digest.ts";
 import { peerName } from "./sim.ts";
 
 const RANGE = "10.32.0.0/24";
@@ -12,7 +13,7 @@ function randomRing(rng: Prng): Ring {
   const ring = new Ring(RANGE);
   ring.initialise(PEERS);
   for (let i = 0; i < rng.int(6); i++) {
-    ring.entries.set(ring.universe.start + BigInt(rng.int(256)), {
+    ring.setEntry(ring.universe.start + BigInt(rng.int(256)), {
       owner: rng.pick(PEERS),
       epoch: rng.int(3),
       version: rng.int(4),
@@ -29,13 +30,13 @@ function randomRing(rng: Prng): Ring {
       acks: rng.next() < 0.5 ? { [rng.pick(PEERS)]: rng.int(4) } : {},
     };
     r.stamp = rng.int(r.version + 1);
-    ring.reports.set(p, r);
+    ring.setReport(p, r);
   }
   if (rng.next() < 0.5) {
     const heir = rng.pick(PEERS);
     const start = ring.universe.start + BigInt(rng.int(200));
-    ring.takeovers.set(`${heir}/${rng.int(3)}`, {
-      id: "",
+    ring.addTakeover({
+      id: `${heir}/${rng.int(3)}`,
       victim: PEERS.find((p) => p !== heir)!,
       heir,
       epoch: 1 + rng.int(2),
@@ -43,9 +44,8 @@ function randomRing(rng: Prng): Ring {
       writes: [{ start, owner: heir }],
       admin: rng.next() < 0.5,
     });
-    for (const [id, t] of ring.takeovers) t.id = id;
   }
-  if (rng.next() < 0.3) ring.removed.add(rng.pick(PEERS));
+  if (rng.next() < 0.3) ring.remove(rng.pick(PEERS));
   return ring;
 }
 
@@ -83,8 +83,8 @@ Deno.test("Ring.merge() keeps the higher epoch, then the higher version, of each
   a.initialise(PEERS);
   b.initialise(PEERS);
   const s = a.universe.start;
-  a.entries.set(s, { owner: PEERS[1], epoch: 0, version: 5 });
-  b.entries.set(s, { owner: PEERS[2], epoch: 1, version: 0 });
+  a.setEntry(s, { owner: PEERS[1], epoch: 0, version: 5 });
+  b.setEntry(s, { owner: PEERS[2], epoch: 1, version: 0 });
   assert.equal(a.mergeRing(b), true);
   assert.deepEqual(a.entries.get(s), { owner: PEERS[2], epoch: 1, version: 0 });
   assert.equal(a.mergeRing(b), false);
@@ -150,4 +150,21 @@ Deno.test("Ring.decode() refuses random and mutated input with a clear error (fu
     }
   }
   assert.ok(refused > 1000, `only ${refused} refused`);
+});
+
+Deno.test("Ring digests: both ends answering each other's digest reach the full merge (seeded random rings)", () => {
+  const rng = prng(77);
+  for (let i = 0; i < 200; i++) {
+    const a = randomRing(rng), b = rng.next() < 0.2 ? a.clone() : randomRing(rng);
+    const toB = answerDigest([a], encodeDigest([b])), toA = answerDigest([b], encodeDigest([a]));
+    const [a2, b2] = [a.clone(), b.clone()];
+    if (toA) a2.merge(toA[0]);
+    if (toB) b2.merge(toB[0]);
+    assert.equal(text(a2), text(merged(a, b)));
+    assert.equal(text(b2), text(merged(a, b)));
+    if (text(a) === text(b)) assert.equal(toB, undefined);
+  }
+  const r = randomRing(rng);
+  assert.throws(() => answerDigest([r], encodeDigest([new Ring("10.40.0.0/24")])), /ranges '10.40.0.0\/24'/);
+  assert.throws(() => answerDigest([r], new TextEncoder().encode("[]")), /Invalid IP allocation digest/);
 });

@@ -106,3 +106,43 @@ Deno.test("GossipChannel with fullStateOnly sends the full state instead of a de
   ch.gossipBroadcast(new StringSet(["new"]));
   assert.deepEqual(payloads(h.sent, "b"), [[Tag.gossipBroadcast, "a", ["old"]]]);
 });
+
+Deno.test("GossipChannel with a throttle sends the first broadcast at once and merges later ones until due", () => {
+  const h = host();
+  let now = 1000;
+  const ch = new GossipChannel("test", new SetGossiper(), h, false, { ms: 100, now: () => now });
+  ch.gossipBroadcast(new StringSet(["1"]));
+  now = 1050;
+  ch.gossipBroadcast(new StringSet(["2"]));
+  ch.gossipBroadcast(new StringSet(["3"]));
+  assert.deepEqual(payloads(h.sent, "b"), [[Tag.gossipBroadcast, "a", ["1"]]]);
+  assert.equal(ch.heldDueAt(), 1100);
+  ch.sendHeld(1099);
+  assert.equal(h.sent.filter(([n]) => n === "b").length, 1);
+  ch.sendHeld(1100);
+  assert.deepEqual(payloads(h.sent, "b")[1], [Tag.gossipBroadcast, "a", ["2", "3"]]);
+  assert.equal(ch.heldDueAt(), undefined);
+  now = 1250;
+  ch.gossipBroadcast(new StringSet(["4"]));
+  assert.deepEqual(payloads(h.sent, "b")[2], [Tag.gossipBroadcast, "a", ["4"]]);
+});
+
+Deno.test("GossipChannel sends a digest gossiper's digest on a new connection and answers a digest", () => {
+  const h = host();
+  const answered: string[] = [];
+  const g = Object.assign(new SetGossiper(), {
+    digest: () => new TextEncoder().encode("d"),
+    answerDigest: (src: string, d: Uint8Array) => {
+      answered.push(`${src}:${new TextDecoder().decode(d)}`);
+      return new StringSet(["x"]);
+    },
+  });
+  const ch = new GossipChannel("test", g, h);
+  ch.sendFullState("b");
+  assert.equal(h.sent.length, 1);
+  assert.equal(h.sent[0][1], Tag.gossipDigest);
+  assert.equal(new TextDecoder().decode(decodeGossipMessage(Tag.gossipDigest, h.sent[0][2]).payload), "d");
+  ch.deliverDigest("c", { channel: "test", src: "c", payload: new TextEncoder().encode("q") });
+  assert.deepEqual(answered, ["c:q"]);
+  assert.deepEqual(payloads(h.sent, "c"), [[Tag.gossip, "a", ["x"]]]);
+});

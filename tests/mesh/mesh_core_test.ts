@@ -83,11 +83,11 @@ Deno.test("MeshCore.discovery() lists unconnected peers' addresses, inbound ones
   assert.deepEqual(pump.core(B).discovery(), [{ name: D, address: "10.0.0.3:6783" }]);
 });
 
-Deno.test("MeshCore.tick() sends full state on connect, the local change after 1 s, full state every 30 s", () => {
+Deno.test("MeshCore.tick() sends a digest on connect, the local change after 1 s, full state every 30 s", () => {
   const clock = { now: 0 };
   const { core, sent } = recordingCore(clock);
   core.connectionAdded({ name: B, nickname: "b", uid: 2n, address: "10.0.0.2:6783", outbound: true });
-  assert.deepEqual(sent.map(([to, tag]) => [to, tag]), [[B, Tag.gossip]]);
+  assert.deepEqual(sent.map(([to, tag]) => [to, tag]), [[B, Tag.gossipDigest]]);
   core.connectionEstablished(B);
   assert.equal(core.nextTimer(), 100);
   const changes: number[] = [];
@@ -98,10 +98,10 @@ Deno.test("MeshCore.tick() sends full state on connect, the local change after 1
   assert.equal(core.nextTimer(), 1_000);
   clock.now = 1_000;
   core.tick();
-  assert.deepEqual(sent.map(([, tag]) => tag), [Tag.gossip, Tag.gossip]);
+  assert.deepEqual(sent.map(([, tag]) => tag), [Tag.gossipDigest, Tag.gossip]);
   clock.now = GOSSIP_INTERVAL_MS;
   core.tick();
-  assert.deepEqual(sent.map(([, tag]) => tag), [Tag.gossip, Tag.gossip, Tag.gossip]);
+  assert.deepEqual(sent.map(([, tag]) => tag), [Tag.gossipDigest, Tag.gossip, Tag.gossip]);
   assert.equal(core.nextTimer(), 2 * GOSSIP_INTERVAL_MS);
   const topo = core.counters().get(Channel.topology)!;
   assert.equal(topo.sentMessages, 3);

@@ -120,3 +120,30 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
   assert.deepEqual(t.onGossipAnswering("x", new Peers([bare]).encode()[0]).answer!.list(), [t.self, bc]);
   assert.deepEqual(t.onGossipAnswering("x", new Peers([bc, c]).encode()[0]), {});
 });
+
+Deno.test("Topology.holds() what a neighbour sent us or listed in its digest, until its connection goes", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("b")] };
+  const d = { name: "d", nickname: "D", uid: 4n, version: 2, connections: [link("b")] };
+  assert.equal(t.holds("b", c), false);
+  t.onGossipAnswering("b", new Peers([c]).encode()[0]);
+  assert.equal(t.holds("b", c), true);
+  assert.equal(t.holds("b", { ...c, version: 5 }), false);
+  t.answerDigest("b", new Peers([d]).digest());
+  assert.equal(t.holds("b", d), true);
+  assert.equal(t.holds("x", d), false);
+  t.removeConnection("b");
+  assert.equal(t.holds("b", c), false);
+});
+
+Deno.test("Topology.answerDigest() sends what the neighbour lacks, but not its own entry or entries of peers linked to it", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("a")] };
+  const e = { name: "e", nickname: "E", uid: 5n, version: 1, connections: [link("a")] };
+  t.onGossip(new Peers([c, e]).encode()[0]);
+  const names = (p?: Peers) => p?.list().map((x) => x.name) ?? [];
+  assert.deepEqual(names(t.answerDigest("b", new Peers([]).digest())), ["a", "c", "e"]);
+  assert.deepEqual(names(t.answerDigest("b", new Peers([c, t.self]).digest())), ["e"]);
+});

@@ -187,6 +187,7 @@ export class Pump {
 
   /** Runs every event up to `now + ms`, then sets the clock there. */
   runFor(ms: number): void {
+    for (const name of this.#cores.keys()) this.#wake(name); // timers set from outside, e.g. by an IPAM tick
     const end = this.now + ms;
     while (this.#heap.length > 0 && this.#heap[0].time <= end) this.#step();
     this.now = end;
