@@ -7,6 +7,7 @@ import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
 import { MAC_TEXT } from "../net/mac.ts";
 import type { Report, StatusView } from "../client/wire.ts";
+import { dnsMetrics } from "./dns_metrics.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { processMetrics } from "./process_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
@@ -56,6 +57,7 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));
   metrics.register(processMetrics);
+  metrics.register(() => dnsMetrics(router.dns));
   registerDnsRoutes(api, router.dns);
   const dashboard = registerDashboard(api, router);
   api

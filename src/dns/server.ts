@@ -5,12 +5,14 @@
  * Flow and concurrency:
  * - UDP: {@link UDP_RECEIVE_LOOPS} `receive()` loops share the socket, each with its own buffer. A query is
  *   answered synchronously by {@link answer} and the reply sent without awaiting (measured faster); a query
- *   to forward is copied and handed to the {@link Forwarder} in the background (at most
- *   {@link FORWARD_MAX_INFLIGHT} at once; beyond that it is dropped and the client retries).
+ *   to forward is answered synchronously from the forwarder's cache when it has one, else copied and
+ *   handed to the forwarder in the background (at most {@link FORWARD_MAX_INFLIGHT} at once; beyond that
+ *   it is dropped and the client retries).
  * - TCP: one accept loop; each connection (at most {@link TCP_MAX_CONNECTIONS}) is served by its own task
  *   reading 2-byte-length frames one after the other. A client idle, stalling mid-frame or not reading its
  *   replies for {@link TCP_IDLE_TIMEOUT_MS} is closed; a frame longer than what follows ends the connection.
  * Nothing a client sends can throw out of a loop: bad messages get FORMERR or are dropped by {@link answer}.
+ * Every query, reply (by rcode), forward, cache hit and failure is counted in {@link DnsServer.metrics}.
  *
  * Deno.listenDatagram needs --unstable-net.
  *
@@ -28,15 +30,23 @@ import {
   UDP_RECEIVE_LOOPS,
 } from "./constants.ts";
 import { answer, type AnswerOptions, errorReply, FORWARD, type NameLookup } from "./answer.ts";
-import type { Forwarder } from "./upstream.ts";
+import type { QueryForwarder } from "./caching_forwarder.ts";
+import { DnsMetrics } from "./metrics.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
+import { parseIP } from "../net/ip.ts";
 import { logger } from "../log.ts";
 
 const log = logger("dns");
 
 /** Attempts at finding a port free for both UDP and TCP when `port` is 0. */
 const PORT_ATTEMPTS = 20;
+
+/** The listen address as the domain's nameserver address, or undefined for a wildcard address. */
+function nameserverAddress(hostname: string): Uint8Array | undefined {
+  const address = parseIP(hostname);
+  return address.some((b) => b !== 0) ? address : undefined;
+}
 
 /** How to serve. */
 export interface DnsServerOptions {
@@ -51,7 +61,7 @@ export interface DnsServerOptions {
   /** TTL of table answers in seconds; default {@link DEFAULT_TTL}. */
   ttl?: number;
   /** Where names outside the domain go; without one they get SERVFAIL. */
-  forwarder?: Forwarder;
+  forwarder?: QueryForwarder;
   /** Random source for shuffling; default Math.random. */
   random?: () => number;
   /** Concurrent UDP receive loops; default {@link UDP_RECEIVE_LOOPS}. */
@@ -60,6 +70,8 @@ export interface DnsServerOptions {
   tcpIdleTimeoutMs?: number;
   /** Most TCP connections at once; default {@link TCP_MAX_CONNECTIONS}. */
   maxTcpConnections?: number;
+  /** Where to count queries, replies, forwards, cache hits and errors; default fresh counters. */
+  metrics?: DnsMetrics;
 }
 
 /**
@@ -76,7 +88,7 @@ export class DnsServer {
   #udp: Deno.DatagramConn;
   #tcp: Deno.TcpListener;
   #table: NameLookup;
-  #forwarder?: Forwarder;
+  #forwarder?: QueryForwarder;
   #udpOptions: AnswerOptions;
   #tcpOptions: AnswerOptions;
   #idleMs: number;
@@ -85,16 +97,20 @@ export class DnsServer {
   #loops: Promise<void>[] = [];
   #forwards = 0;
   #closed = false;
+  /** Counters of this server's work. */
+  readonly metrics: DnsMetrics;
 
   private constructor(udp: Deno.DatagramConn, tcp: Deno.TcpListener, o: DnsServerOptions) {
     this.#udp = udp;
     this.#tcp = tcp;
     this.#table = o.table;
     this.#forwarder = o.forwarder;
+    this.metrics = o.metrics ?? new DnsMetrics();
     const base = {
       domain: canonicalName(o.domain ?? DEFAULT_DOMAIN),
       ttl: o.ttl ?? DEFAULT_TTL,
       random: o.random ?? Math.random,
+      nameserver: nameserverAddress((udp.addr as Deno.NetAddr).hostname),
     };
     this.#udpOptions = { ...base, transport: "udp" };
     this.#tcpOptions = { ...base, transport: "tcp" };
@@ -155,31 +171,51 @@ export class DnsServer {
         [data, from] = await this.#udp.receive(buf);
       } catch (e) {
         if (this.#closed || e instanceof Deno.errors.BadResource) return;
+        this.metrics.errors++;
         log.warn("UDP receive failed", { error: (e as Error).message });
         continue;
       }
-      const reply = answer(data, this.#table, this.#udpOptions);
-      if (reply === FORWARD) this.#forwardUdp(data.slice(), from);
-      else if (reply) this.#udp.send(reply, from).catch(() => {/* the client went away */});
+      this.metrics.udpQueries++;
+      let reply = answer(data, this.#table, this.#udpOptions);
+      if (reply === FORWARD) {
+        reply = this.#cached(data, "udp");
+        if (!reply) this.#forwardUdp(data.slice(), from);
+      }
+      if (reply) this.#sendUdp(reply, from);
     }
+  }
+
+  #sendUdp(reply: Uint8Array, to: Deno.Addr): void {
+    this.metrics.reply(reply);
+    this.#udp.send(reply, to).catch(() => this.metrics.errors++);
+  }
+
+  /** The forwarder's cached reply to `query`, counted as a hit. */
+  #cached(query: Uint8Array, transport: "udp" | "tcp"): Uint8Array | undefined {
+    const hit = this.#forwarder?.cached?.(query, transport);
+    if (hit) this.metrics.cacheHits++;
+    return hit;
   }
 
   #forwardUdp(query: Uint8Array, client: Deno.Addr): void {
     if (this.#forwards >= FORWARD_MAX_INFLIGHT) {
+      this.metrics.errors++;
       log.debug("Forward dropped: too many in flight", { limit: FORWARD_MAX_INFLIGHT });
       return;
     }
     this.#forwards++;
     this.#forward(query, "udp")
-      .then((reply) => this.#udp.send(reply, client))
-      .catch(() => {/* the socket closed or the client went away */})
+      .then((reply) => this.#sendUdp(reply, client))
+      .catch(() => this.metrics.errors++)
       .finally(() => this.#forwards--);
   }
 
-  #forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array> {
-    return this.#forwarder
-      ? this.#forwarder.forward(query, transport)
-      : Promise.resolve(errorReply(query, Rcode.servFail));
+  async #forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array> {
+    if (!this.#forwarder) return errorReply(query, Rcode.servFail);
+    this.metrics.forwarded++;
+    const reply = await this.#forwarder.forward(query, transport);
+    if ((reply[3] & 0xf) === Rcode.servFail) this.metrics.errors++;
+    return reply;
   }
 
   async #acceptLoop(): Promise<void> {
@@ -218,9 +254,11 @@ export class DnsServer {
         const query = await readFrame(conn);
         disarm();
         if (!query) break;
+        this.metrics.tcpQueries++;
         let reply = answer(query, this.#table, this.#tcpOptions);
-        if (reply === FORWARD) reply = await this.#forward(query, "tcp");
+        if (reply === FORWARD) reply = this.#cached(query, "tcp") ?? await this.#forward(query, "tcp");
         if (!reply) continue;
+        this.metrics.reply(reply);
         arm();
         await writeFrame(conn, reply);
         disarm();
