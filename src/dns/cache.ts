@@ -21,10 +21,11 @@ import {
   CACHE_MAX_TTL,
   Flag,
   HEADER_SIZE,
+  POINTER_MARK,
   Rcode,
   RRType,
 } from "./constants.ts";
-import { decodeName, decodeRecordHeader } from "./message.ts";
+import { decodeName, decodeRecord, decodeRecordHeader, NAME_DATA_TYPES } from "./message.ts";
 
 /** Bytes charged per entry on top of its reply and key (map slot, offsets, object). */
 const ENTRY_OVERHEAD = 96;
@@ -95,6 +96,22 @@ function sameQuestion(a: Uint8Array, b: Uint8Array, end: number): boolean {
   if (b.length < end) return false;
   for (let i = HEADER_SIZE; i < end; i++) if (lower(a[i]) !== lower(b[i])) return false;
   return true;
+}
+
+/**
+ * Whether the (already validated) name at `at` reads its structure (length octets and pointers) only from
+ * bytes a cache hit keeps: not the header and not a TTL field (marked in `rewritten`), so a served copy
+ * decodes alike.
+ */
+function stableName(buf: Uint8Array, at: number, rewritten: Uint8Array): boolean {
+  const kept = (o: number) => o >= HEADER_SIZE && rewritten[o] === 0;
+  for (let len = buf[at];; len = buf[at]) {
+    if (!kept(at)) return false;
+    if (len === 0) return true;
+    if ((len & POINTER_MARK) !== POINTER_MARK) at += len + 1;
+    else if (!kept(at + 1)) return false;
+    else at = ((len & 0x3f) << 8) | buf[at + 1];
+  }
 }
 
 /** A bounded TTL-honouring cache of forwarded replies; see the module comment. */
@@ -183,24 +200,35 @@ export class AnswerCache {
     const answers = u16(reply, 6), authorities = u16(reply, 8);
     const records = answers + authorities + u16(reply, 10);
     let ttl = Infinity, soaTtl = -1, pos = k.questionEnd;
+    const names: number[] = [];
     try {
       for (let i = 0; i < records; i++) {
         const r = decodeRecordHeader(reply, pos);
+        names.push(pos);
+        if (NAME_DATA_TYPES.has(r.type)) {
+          decodeRecord(reply, pos); // checks the name in its data
+          names.push(r.dataStart);
+        }
         pos = r.end;
         if (r.type === RRType.OPT) continue;
         ttlAt.push(r.dataStart - 6);
         ttls.push(r.ttl);
         if (i < answers + authorities) ttl = Math.min(ttl, r.ttl);
         if (i >= answers && i < answers + authorities && r.type === RRType.SOA) {
-          const mname = decodeName(reply, r.dataStart).end, rname = decodeName(reply, mname).end;
+          const data = reply.subarray(0, r.end);
+          const mname = decodeName(data, r.dataStart).end, rname = decodeName(data, mname).end;
           if (rname + 20 !== r.end) return false;
           soaTtl = Math.min(r.ttl, u32(reply, rname + 16));
+          names.push(r.dataStart, mname);
         }
       }
     } catch {
       return false;
     }
     if (pos !== reply.length) return false;
+    const rewritten = new Uint8Array(reply.length);
+    for (const at of ttlAt) rewritten.fill(1, at, at + 4);
+    if (!names.every((at) => stableName(reply, at, rewritten))) return false;
     if (rcode === Rcode.nxDomain || answers === 0) {
       if (soaTtl < 0) return false;
       ttl = soaTtl;
