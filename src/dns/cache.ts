@@ -64,7 +64,10 @@ const u32 = (b: Uint8Array, at: number) => ((u16(b, at) << 16) | u16(b, at + 2))
  * The cache key of a well-formed query (one that the answering core decided to forward), or undefined when
  * it cannot be cached (not exactly one question).
  */
-function keyOf(query: Uint8Array, transport: "udp" | "tcp"): { key: string; questionEnd: number } | undefined {
+function keyOf(
+  query: Uint8Array,
+  transport: "udp" | "tcp",
+): { key: string; questionEnd: number } | undefined {
   if (query.length < HEADER_SIZE || u16(query, 4) !== 1) return undefined;
   let pos = HEADER_SIZE, key = transport === "tcp" ? "t" : "u";
   key += String.fromCharCode(query[3] & 0x10, query[2] & 0x01); // CD, RD

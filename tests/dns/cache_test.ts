@@ -56,7 +56,10 @@ function clocked(options: ConstructorParameters<typeof AnswerCache>[0] = {}) {
 Deno.test("AnswerCache serves a positive answer with the client's id and case, TTLs counted down, until the smallest TTL", () => {
   const { cache, clock } = clocked();
   const q = query("www.ext.test.");
-  assert.equal(cache.store(q, reply(q, { answers: [A("www.ext.test.", 30), A("www.ext.test.", 10, 2)] }), "udp"), true);
+  assert.equal(
+    cache.store(q, reply(q, { answers: [A("www.ext.test.", 30), A("www.ext.test.", 10, 2)] }), "udp"),
+    true,
+  );
   clock.ms += 3_500;
   const asked = query("WWW.Ext.TEST.");
   asked[0] = 0x42;
@@ -174,10 +177,16 @@ Deno.test("AnswerCache matches a model of TTL expiry and LRU eviction (seeded ra
 Deno.test("AnswerCache fuzz: mutated replies never throw, and whatever it stores it serves decodable", () => {
   const r = prng(17);
   const q = query("www.ext.test.", RRType.A, { additionals: [opt(1232)] });
-  const base = reply(q, { answers: [A("www.ext.test.", 30)], authorities: [soa(60, 5)], additionals: [opt(1232)] });
+  const base = reply(q, {
+    answers: [A("www.ext.test.", 30)],
+    authorities: [soa(60, 5)],
+    additionals: [opt(1232)],
+  });
   const { cache } = clocked();
   for (let i = 0; i < 20_000; i++) {
-    const m = i % 10 === 0 ? r.bytes(r.int(80)) : base.slice(0, r.int(4) === 0 ? r.int(base.length) : base.length);
+    const m = i % 10 === 0
+      ? r.bytes(r.int(80))
+      : base.slice(0, r.int(4) === 0 ? r.int(base.length) : base.length);
     for (let k = r.int(4); k > 0 && m.length > 0; k--) m[r.int(m.length)] = r.int(256);
     if (cache.store(q, m, "udp")) decodeMessage(cache.lookup(q, "udp")!);
   }
