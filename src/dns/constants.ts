@@ -132,8 +132,8 @@ export const EDNS_UDP_SIZE = 1232;
 /** Most UDP queries being forwarded at once; further ones are dropped (the client retries). */
 export const FORWARD_MAX_INFLIGHT = 256;
 
-/** Concurrent `receive()` loops on the UDP socket (measured: 4 beat 1 by ~8 %). */
-export const UDP_RECEIVE_LOOPS = 4;
+/** Most queries read with one recvmmsg and replies sent with one sendmmsg. */
+export const DNS_BATCH = 32;
 
 /** Largest UDP datagram the server reads, in bytes. */
 export const UDP_READ_BUFFER = 4096;

@@ -3,9 +3,8 @@
  * rest upstream.
  *
  * Flow and concurrency:
- * - UDP: {@link UDP_RECEIVE_LOOPS} `receive()` loops share the socket, each with its own buffer. A query is
- *   answered synchronously by {@link answer} and the reply sent without awaiting (measured faster); a query
- *   to forward is answered synchronously from the forwarder's cache when it has one, else copied and
+ * - UDP: one {@link BatchUdp} loop reads queries many per system call; each is answered synchronously by
+ *   {@link answer} and the replies of a batch go out in one system call; a query to forward is answered synchronously from the forwarder's cache when it has one, else copied and
  *   handed to the forwarder in the background (at most {@link FORWARD_MAX_INFLIGHT} at once; beyond that
  *   it is dropped and the client retries).
  * - TCP: one accept loop; each connection (at most {@link TCP_MAX_CONNECTIONS}) is served by its own task
@@ -14,7 +13,7 @@
  * Nothing a client sends can throw out of a loop: bad messages get FORMERR or are dropped by {@link answer}.
  * Every query, reply (by rcode), forward, cache hit and failure is counted in {@link DnsServer.metrics}.
  *
- * Deno.listenDatagram needs --unstable-net.
+ * The UDP socket is an FFI one (needs --allow-ffi).
  *
  * @module
  */
@@ -26,8 +25,6 @@ import {
   Rcode,
   TCP_IDLE_TIMEOUT_MS,
   TCP_MAX_CONNECTIONS,
-  UDP_READ_BUFFER,
-  UDP_RECEIVE_LOOPS,
 } from "./constants.ts";
 import { answer, type AnswerOptions, errorReply, FORWARD, type NameLookup } from "./answer.ts";
 import type { QueryForwarder } from "./caching_forwarder.ts";
@@ -36,6 +33,8 @@ import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
 import { parseIP } from "../net/ip.ts";
 import { logger } from "../log.ts";
+import { BatchUdp } from "./udp_batch.ts";
+import type { Endpoint } from "../../ffi/packet_conn.ts";
 
 const log = logger("dns");
 
@@ -64,8 +63,6 @@ export interface DnsServerOptions {
   forwarder?: QueryForwarder;
   /** Random source for shuffling; default Math.random. */
   random?: () => number;
-  /** Concurrent UDP receive loops; default {@link UDP_RECEIVE_LOOPS}. */
-  receiveLoops?: number;
   /** TCP idle and stall timeout in ms; default {@link TCP_IDLE_TIMEOUT_MS}. */
   tcpIdleTimeoutMs?: number;
   /** Most TCP connections at once; default {@link TCP_MAX_CONNECTIONS}. */
@@ -85,7 +82,7 @@ export interface DnsServerOptions {
  * ```
  */
 export class DnsServer {
-  #udp: Deno.DatagramConn;
+  #udp: BatchUdp;
   #tcp: Deno.TcpListener;
   #table: NameLookup;
   #forwarder?: QueryForwarder;
@@ -100,7 +97,7 @@ export class DnsServer {
   /** Counters of this server's work. */
   readonly metrics: DnsMetrics;
 
-  private constructor(udp: Deno.DatagramConn, tcp: Deno.TcpListener, o: DnsServerOptions) {
+  private constructor(udp: BatchUdp, tcp: Deno.TcpListener, o: DnsServerOptions) {
     this.#udp = udp;
     this.#tcp = tcp;
     this.#table = o.table;
@@ -110,28 +107,29 @@ export class DnsServer {
       domain: canonicalName(o.domain ?? DEFAULT_DOMAIN),
       ttl: o.ttl ?? DEFAULT_TTL,
       random: o.random ?? Math.random,
-      nameserver: nameserverAddress((udp.addr as Deno.NetAddr).hostname),
+      nameserver: nameserverAddress(udp.local.address),
     };
     this.#udpOptions = { ...base, transport: "udp" };
     this.#tcpOptions = { ...base, transport: "tcp" };
     this.#idleMs = o.tcpIdleTimeoutMs ?? TCP_IDLE_TIMEOUT_MS;
     this.#maxConns = o.maxTcpConnections ?? TCP_MAX_CONNECTIONS;
-    for (let i = 0; i < (o.receiveLoops ?? UDP_RECEIVE_LOOPS); i++) this.#loops.push(this.#udpLoop());
+    this.#loops.push(this.#udpLoop());
     this.#loops.push(this.#acceptLoop());
   }
 
   /**
    * Binds UDP and TCP and starts serving.
    *
-   * @throws {Deno.errors.AddrInUse} when the port is taken (or no common free port was found for port 0)
+   * @throws {Deno.errors.AddrInUse} when the TCP port is taken (or no common free port was found for port 0)
+   * @throws {SyscallError} when the UDP port is taken (EADDRINUSE) or the address is not local
    * @throws {Deno.errors.PermissionDenied} for port 53 without the capability to bind it
    * @throws {DnsFormatError} when the domain is not a valid name
    */
   static listen(options: DnsServerOptions): DnsServer {
     const { hostname } = options;
     for (let attempt = 1;; attempt++) {
-      const udp = Deno.listenDatagram({ transport: "udp", hostname, port: options.port });
-      const port = (udp.addr as Deno.NetAddr).port;
+      const udp = BatchUdp.open(hostname, options.port);
+      const port = udp.local.port;
       try {
         const tcp = Deno.listen({ transport: "tcp", hostname, port });
         const server = new DnsServer(udp, tcp, options);
@@ -146,7 +144,7 @@ export class DnsServer {
 
   /** The port UDP and TCP listen on. */
   get port(): number {
-    return (this.#udp.addr as Deno.NetAddr).port;
+    return this.#udp.local.port;
   }
 
   /** Stops receiving, closes every TCP connection and waits for the loops to end. Forwards in flight finish. */
@@ -163,31 +161,20 @@ export class DnsServer {
     await Promise.allSettled(this.#loops);
   }
 
-  async #udpLoop(): Promise<void> {
-    const buf = new Uint8Array(UDP_READ_BUFFER);
-    while (!this.#closed) {
-      let data: Uint8Array, from: Deno.Addr;
-      try {
-        [data, from] = await this.#udp.receive(buf);
-      } catch (e) {
-        if (this.#closed || e instanceof Deno.errors.BadResource) return;
-        this.metrics.errors++;
-        log.warn("UDP receive failed", { error: (e as Error).message });
-        continue;
-      }
+  #udpLoop(): Promise<void> {
+    return this.#udp.serve((data, from) => {
       this.metrics.udpQueries++;
       let reply = answer(data, this.#table, this.#udpOptions);
       if (reply === FORWARD) {
         reply = this.#cached(data, "udp");
         if (!reply) this.#forwardUdp(data.slice(), from);
       }
-      if (reply) this.#sendUdp(reply, from);
-    }
-  }
-
-  #sendUdp(reply: Uint8Array, to: Deno.Addr): void {
-    this.metrics.reply(reply);
-    this.#udp.send(reply, to).catch(() => this.metrics.errors++);
+      if (reply) this.metrics.reply(reply);
+      return reply;
+    }, (e) => {
+      this.metrics.errors++;
+      log.warn("UDP receive or send failed", { error: e.message });
+    });
   }
 
   /** The forwarder's cached reply to `query`, counted as a hit. */
@@ -197,7 +184,7 @@ export class DnsServer {
     return hit;
   }
 
-  #forwardUdp(query: Uint8Array, client: Deno.Addr): void {
+  #forwardUdp(query: Uint8Array, client: Endpoint): void {
     if (this.#forwards >= FORWARD_MAX_INFLIGHT) {
       this.metrics.errors++;
       log.debug("Forward dropped: too many in flight", { limit: FORWARD_MAX_INFLIGHT });
@@ -205,7 +192,10 @@ export class DnsServer {
     }
     this.#forwards++;
     this.#forward(query, "udp")
-      .then((reply) => this.#sendUdp(reply, client))
+      .then((reply) => {
+        this.metrics.reply(reply);
+        if (!this.#udp.send(reply, client)) this.metrics.errors++;
+      })
       .catch(() => this.metrics.errors++)
       .finally(() => this.#forwards--);
   }
