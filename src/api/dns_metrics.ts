@@ -11,7 +11,7 @@ import type { Family } from "./metrics.ts";
 const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 
 /** The DNS metric families at this moment; none with --no-dns. */
-export function dnsMetrics(dns: DnsService | undefined): Family[] {
+export function dnsMetrics(dns: Pick<DnsService, "metrics" | "cacheUsage"> | undefined): Family[] {
   if (!dns) return [];
   const m = dns.metrics, cache = dns.cacheUsage;
   const counter = (name: string, help: string, value: number): Family => ({
