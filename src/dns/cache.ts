@@ -71,8 +71,9 @@ function keyOf(
   if (query.length < HEADER_SIZE || u16(query, 4) !== 1) return undefined;
   let pos = HEADER_SIZE, key = transport === "tcp" ? "t" : "u";
   key += String.fromCharCode(query[3] & 0x10, query[2] & 0x01); // CD, RD
+  if (pos >= query.length) return undefined;
   for (let len = query[pos]; len !== 0; len = query[pos]) {
-    if (len > 63 || pos + len + 1 >= query.length) return undefined;
+    if (len > 63 || pos + len + 1 >= query.length) return undefined; // so query[pos] below stays in bounds
     key += String.fromCharCode(len);
     for (let i = pos + 1; i <= pos + len; i++) key += String.fromCharCode(lower(query[i]));
     pos += len + 1;

@@ -191,3 +191,17 @@ Deno.test("AnswerCache fuzz: mutated replies never throw, and whatever it stores
     if (cache.store(q, m, "udp")) decodeMessage(cache.lookup(q, "udp")!);
   }
 });
+
+Deno.test("AnswerCache fuzz: mutated and random queries never throw on lookup or store", () => {
+  const r = prng(29);
+  const q = query("www.ext.test.", RRType.A, { additionals: [opt(1232)] });
+  const { cache } = clocked();
+  cache.store(q, reply(q, { answers: [A("www.ext.test.", 30)], additionals: [opt(1232)] }), "udp");
+  for (let i = 0; i < 20_000; i++) {
+    const m = i % 4 === 0 ? r.bytes(r.int(60)) : q.slice(0, r.int(3) === 0 ? r.int(q.length) : q.length);
+    for (let k = r.int(4); k > 0 && m.length > 0; k--) m[r.int(m.length)] = r.int(256);
+    const hit = cache.lookup(m, r.int(2) ? "udp" : "tcp");
+    if (hit) assert.equal(hit.length, cache.lookup(q, "udp")!.length);
+    cache.store(m, reply(q, { answers: [A("www.ext.test.", 30)] }), "udp");
+  }
+});
