@@ -36,6 +36,8 @@ const symbols = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
+  /** syscall(2) with up to three integer arguments, for calls glibc has no wrapper for (pidfd_open). */
+  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -37,4 +37,6 @@ fi
 # the lock's pinned versions without rewriting it.
 [ -x tools/deno/node_modules/deno/deno ] || [ -x tools/deno/node_modules/@deno/linux-x64-glibc/deno ] ||
   npm install --prefix tools/deno --no-save --no-audit --no-fund --loglevel=error
-[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+# A git worktree may link node_modules to another checkout's: npm ci would empty that one for everybody.
+[ -L node_modules ] || [ node_modules/.package-lock.json -nt package-lock.json ] ||
+  npm ci --no-audit --no-fund --loglevel=error

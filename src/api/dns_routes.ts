@@ -8,7 +8,7 @@
  */
 import type { AttachNaming } from "../router/attachments.ts";
 import { type DnsService } from "../router/dns_service.ts";
-import { qualify } from "../dns/qualify.ts";
+import { qualifyServed } from "../dns/qualify.ts";
 import type { Report } from "../client/wire.ts";
 import { formatPeerAddress } from "../router/config.ts";
 import { type HttpApi, HttpError, json, readForm, text } from "./http.ts";
@@ -49,7 +49,7 @@ export function attachNaming(form: URLSearchParams, dns: DnsService | undefined)
   if (name === undefined) return {};
   if (!dns) throw new HttpError(400, `Cannot name a container '${name}': DNS is off on this router`);
   try {
-    qualify(name, dns.domain);
+    qualifyServed(name, dns.domain);
   } catch (err) {
     throw new HttpError(400, (err as Error).message);
   }

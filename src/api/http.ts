@@ -1,11 +1,12 @@
 /**
  * The HTTP API's dispatch table: a table of (method, path pattern, handler), with `:param` segments,
  * bounded form bodies, and errors turned into plain-text replies: an {@link HttpError}'s status, 400 for a
- * {@link UsageError} (the caller's mistake), 500 with the error's message otherwise.
+ * {@link UsageError} (the caller's mistake), 404 for a {@link NotFoundError}, 409 for a {@link ConflictError},
+ * 500 with the error's message otherwise.
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
 
 /** Path parameters captured from `:name` segments. */
 export type Params = Record<string, string>;
@@ -71,6 +72,8 @@ export class HttpApi {
       } catch (err) {
         if (err instanceof HttpError) return text(err.status, err.message);
         if (err instanceof UsageError) return text(400, err.message);
+        if (err instanceof NotFoundError) return text(404, err.message);
+        if (err instanceof ConflictError) return text(409, err.message);
         return text(500, (err as Error).message);
       }
     }

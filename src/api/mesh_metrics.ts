@@ -73,6 +73,12 @@ export function meshMetrics(router: Router): Family[] {
       samples: terminations,
     },
     {
+      name: "meshnet_preauth_bytes",
+      help: "Bytes reserved by connections still handshaking; bounded by the pre-authentication budget",
+      type: "gauge",
+      samples: [{ value: mesh.preAuthBytes }],
+    },
+    {
       name: "meshnet_peers",
       help: "Peers known in the topology, ourselves included",
       type: "gauge",

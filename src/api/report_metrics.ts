@@ -44,45 +44,79 @@ function sleeveMetrics(r: Report): Family[] {
   ];
 }
 
-/** IPAM families, summed over the ranges. */
+/** Per address family ("ipv4", "ipv6"): the IPAM figures of its ranges. */
+interface FamilyFigures {
+  used: number;
+  pending: number;
+  owned: bigint;
+  size: bigint;
+  unreachable: bigint;
+}
+
+/**
+ * IPAM families, one sample per address family (label `family`): an IPv6 range has 2^64 addresses or more,
+ * so a sum over both families would hide the IPv4 figures (it read `weave_max_ips 1.8e19`).
+ */
 function ipamMetrics(r: Report): Family[] {
   const reachable = new Set([r.name, ...Object.keys(r.router.routes)]);
-  let used = 0, pending = 0, owned = 0n, size = 0n, unreachable = 0n;
+  const byFamily = new Map<string, FamilyFigures>();
   const unreachablePeers = new Set<string>();
   for (const g of r.ipam.rings) {
-    used += g.inUse;
-    pending += g.pending;
-    owned += BigInt(g.owned);
-    size += sizeOf(parseCIDR(g.range));
+    const family = g.range.includes(":") ? "ipv6" : "ipv4";
+    const f = byFamily.get(family) ?? { used: 0, pending: 0, owned: 0n, size: 0n, unreachable: 0n };
+    byFamily.set(family, f);
+    f.used += g.inUse;
+    f.pending += g.pending;
+    f.owned += BigInt(g.owned);
+    f.size += sizeOf(parseCIDR(g.range));
     for (const t of g.tokens) {
       if (reachable.has(t.owner)) continue;
-      unreachable += ipToBigInt(parseIP(t.end)) - ipToBigInt(parseIP(t.start)) + 1n;
+      f.unreachable += ipToBigInt(parseIP(t.end)) - ipToBigInt(parseIP(t.start)) + 1n;
       unreachablePeers.add(t.owner);
     }
   }
-  const ratio = size === 0n ? 0 : Number((unreachable * 1_000_000n) / size) / 1_000_000;
+  const families = [...byFamily.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  const each = (value: (f: FamilyFigures) => number, labels: Record<string, string> = {}): Sample[] =>
+    families.map(([family, f]) => ({ labels: { ...labels, family }, value: value(f) }));
+  const ratio = (f: FamilyFigures) =>
+    f.size === 0n ? 0 : Number((f.unreachable * 1_000_000n) / f.size) / 1_000_000;
   return [
-    gauge("weave_ips", "Addresses by state", [{ labels: { state: "local-used" }, value: used }]),
-    gauge("meshnet_ipam_used_addresses", "Addresses in use by containers on this peer", [{ value: used }]),
-    gauge("meshnet_ipam_owned_addresses", "Addresses this peer owns in the ring", [{ value: Number(owned) }]),
-    gauge("weave_max_ips", "Size of the address ranges", [{ value: Number(size) }]),
+    gauge("weave_ips", "Addresses by state and address family", each((f) => f.used, { state: "local-used" })),
+    gauge(
+      "meshnet_ipam_used_addresses",
+      "Addresses in use by containers on this peer, by address family",
+      each((f) => f.used),
+    ),
+    gauge(
+      "meshnet_ipam_owned_addresses",
+      "Addresses this peer owns in the ring, by address family",
+      each((f) => Number(f.owned)),
+    ),
+    gauge("weave_max_ips", "Size of the address ranges, by address family", each((f) => Number(f.size))),
     gauge("weave_ipam_pending_allocates", "Allocations waiting for space or a majority", [{
-      value: pending,
+      value: families.reduce((n, [, f]) => n + f.pending, 0),
     }]),
-    gauge("meshnet_ipam_pending_allocations", "Allocations waiting for space or a majority", [{
-      value: pending,
-    }]),
+    gauge(
+      "meshnet_ipam_pending_allocations",
+      "Allocations waiting for space or a majority, by address family",
+      each((f) => f.pending),
+    ),
     gauge("weave_ipam_unreachable_count", "Peers owning space that are unreachable", [{
       value: unreachablePeers.size,
     }]),
-    gauge("weave_ipam_unreachable_percentage", "Share of the ranges owned by unreachable peers, in percent", [
-      {
-        value: ratio * 100,
-      },
-    ]),
-    gauge("meshnet_ipam_unreachable_ratio", "Share of the ranges owned by unreachable peers (0–1)", [{
-      value: ratio,
+    gauge("meshnet_ipam_unreachable_peers", "Peers owning space that are unreachable", [{
+      value: unreachablePeers.size,
     }]),
+    gauge(
+      "weave_ipam_unreachable_percentage",
+      "Share of the ranges owned by unreachable peers, in percent, by address family",
+      each((f) => ratio(f) * 100),
+    ),
+    gauge(
+      "meshnet_ipam_unreachable_ratio",
+      "Share of the ranges owned by unreachable peers (0-1), by address family",
+      each(ratio),
+    ),
   ];
 }
 

@@ -6,6 +6,7 @@
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
 import { MAC_TEXT } from "../net/mac.ts";
+import { isIP, parseCIDR } from "../net/ip.ts";
 import type { Report, StatusView } from "../client/wire.ts";
 import { dnsMetrics } from "./dns_metrics.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
@@ -38,6 +39,31 @@ function required(form: URLSearchParams, name: string): string {
   const v = form.get(name);
   if (v === null || v === "") throw new HttpError(400, `Missing form field '${name}'`);
   return v;
+}
+
+/**
+ * The CIDR `address/plen` from path parameters.
+ *
+ * @throws {HttpError} 400 naming the value when it is not a CIDR
+ */
+function cidrParam(address: string, plen: string): string {
+  const cidr = `${address}/${plen}`;
+  try {
+    parseCIDR(cidr);
+  } catch (err) {
+    throw new HttpError(400, `${(err as Error).message}; give ADDRESS/PREFIX-LENGTH, e.g. 10.32.0.5/12`);
+  }
+  return cidr;
+}
+
+/**
+ * The IP address `address` from a path parameter.
+ *
+ * @throws {HttpError} 400 naming the value when it is not an IP address
+ */
+function ipParam(address: string): string {
+  if (!isIP(address)) throw new HttpError(400, `Invalid IP address '${address}'; give one like 10.32.0.5`);
+  return address;
 }
 
 /** The optional `id` and `ifname` form fields of attach and detach (CNI names attachments itself). */
@@ -109,10 +135,12 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
     .add("GET", "/ps/recorded", () => json(router.attachments.recorded()))
     .add("POST", "/ip/:id", async (_req, p) => text(200, (await router.ipam.allocate(p.id)).join(" ")))
     .add("POST", "/ip/:id/:net/:plen", async (_req, p) => {
-      return text(200, (await router.ipam.allocate(p.id, `${p.net}/${p.plen}`)).join(" "));
+      const subnet = cidrParam(p.net, p.plen);
+      return text(200, (await router.ipam.allocate(p.id, subnet)).join(" "));
     })
     .add("PUT", "/ip/:id/:ip/:plen", async (_req, p) => {
-      await router.ipam.claim(p.id, `${p.ip}/${p.plen}`);
+      const cidr = cidrParam(p.ip, p.plen);
+      await router.ipam.claim(p.id, cidr);
       return new Response(null, { status: 204 });
     })
     .add("GET", "/ip/:id", (_req, p) => {
@@ -121,7 +149,8 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
       return text(200, found.join(" "));
     })
     .add("DELETE", "/ip/:id/:ip", (_req, p) => {
-      router.ipam.release(p.id, p.ip);
+      const address = ipParam(p.ip);
+      router.ipam.release(p.id, address);
       return new Response(null, { status: 204 });
     })
     .add("DELETE", "/ip/:id", (_req, p) => {

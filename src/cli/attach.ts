@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkHostname } from "../dns/qualify.ts";
 import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
 import { UsageError } from "../errors.ts";
@@ -38,7 +39,10 @@ export function attachCommand(): Command {
     .action(async (args: string[], opts: { name?: string; withoutDns?: boolean }) => {
       const { container, cidrs } = split(args, "attach");
       const fields = form(container, cidrs);
-      if (opts.name !== undefined) fields.push(["name", opts.name]);
+      if (opts.name !== undefined) {
+        checkHostname(opts.name);
+        fields.push(["name", opts.name]);
+      }
       if (opts.withoutDns) fields.push(["resolver", "false"]);
       const reply = await withProgress(
         `attaching ${container} (waiting for an address)`,

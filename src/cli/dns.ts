@@ -12,7 +12,7 @@ import { decodeMessage, encodeMessage, type Message, rcodeOf } from "../dns/mess
 import { UsageError } from "../errors.ts";
 import { formatIP, isIP } from "../net/ip.ts";
 import { formatPeerAddress, parsePeerAddress, type PeerAddress } from "../router/config.ts";
-import { qualify } from "../dns/qualify.ts";
+import { checkHostname, qualify } from "../dns/qualify.ts";
 import { EXTERN_ID } from "../client/wire.ts";
 
 /** How long `dns-lookup` waits for each reply before asking again, in milliseconds. */
@@ -51,6 +51,7 @@ function nameCommand(verb: "dns-add" | "dns-remove", description: string, hostna
     .argument("<args...>", "[IP…] CONTAINER, or IP… with -h")
     .option("-h, --hostname <fqdn>", hostnameHelp)
     .action(async (args: string[], opts: { hostname?: string }) => {
+      if (opts.hostname !== undefined) checkHostname(opts.hostname);
       const { container, ips } = split(args, verb, opts.hostname);
       const form = fqdnForm(opts.hostname);
       const paths = ips.length ? ips.map((ip) => namePath(container, ip)) : [namePath(container)];

@@ -8,12 +8,11 @@
 import { Command } from "commander";
 import { linkDel, linkList } from "../../ffi/netlink/link.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { apiRequest, NotRunningError } from "../client/client.ts";
 import { DEFAULT_BRIDGE, HOST_VETH_PREFIX } from "../netdev/constants.ts";
 import { deleteBridge } from "../netdev/bridge.ts";
-import { DataDir, DEFAULT_DATA_DIR } from "../router/data_dir.ts";
+import { DataDir } from "../router/data_dir.ts";
 import { LOG_FILE } from "../daemon/daemon.ts";
-import { stopRouter } from "./stop.ts";
+import { dataDirOf, stopRouter } from "./stop.ts";
 
 /** Links meshnet makes besides the bridge: the fast datapath's VXLAN device. */
 const VXLAN_PREFIX = "vxlan-";
@@ -25,12 +24,9 @@ export function resetCommand(): Command {
     .option("--data-dir <dir>", "state directory (default: /var/lib/meshnet, or MESHNET_DATA_DIR)")
     .option("--bridge <name>", "bridge to remove (default: weave)")
     .action(async (opts: { dataDir?: string; bridge?: string }) => {
-      try {
-        await apiRequest("GET", "/report", { timeoutMs: 2000 });
-        await stopRouter();
-      } catch (err) {
-        if (!(err instanceof NotRunningError)) throw err;
-      }
+      const dir = dataDirOf(opts.dataDir);
+      // Nothing is removed unless the daemon is gone: stopRouter throws, naming the PID, when it still runs.
+      await stopRouter(dir);
       const removed: string[] = [];
       const nl = NetlinkSocket.open();
       try {
@@ -47,7 +43,6 @@ export function resetCommand(): Command {
       } finally {
         nl.close();
       }
-      const dir = opts.dataDir ?? Deno.env.get("MESHNET_DATA_DIR") ?? DEFAULT_DATA_DIR;
       let files = 0;
       try {
         for (const e of Deno.readDirSync(dir)) {

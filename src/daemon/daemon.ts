@@ -8,13 +8,14 @@
  * @module
  */
 import { HttpApi, text } from "../api/http.ts";
+import { HttpServer } from "../api/http_server.ts";
 import { registerRoutes } from "../api/routes.ts";
 import { API_ADDRESS, API_PORT } from "../client/wire.ts";
 import { logger } from "../log.ts";
 import type { RouterConfig } from "../router/config.ts";
 import { DataDir } from "../router/data_dir.ts";
 import { Router } from "../router/router.ts";
-import { serveMetrics } from "../router/metrics_listener.ts";
+import { serveMetrics } from "../api/metrics_listener.ts";
 import { DockerClient, dockerSocket } from "../runtime/docker.ts";
 import { DockerWatcher } from "../runtime/docker_watcher.ts";
 
@@ -39,14 +40,13 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
   // The API port is bound first, as the lock that keeps one daemon per network namespace; it answers 503
   // until the router has started and the PID file is written.
   let ready = false;
-  let server: Deno.HttpServer;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = HttpServer.listen({
       hostname: API_ADDRESS,
       port: opts.apiPort ?? API_PORT,
-      onListen: () => {},
-      onError: (err) => new Response(`Internal error: ${(err as Error).message}\n`, { status: 500 }),
-    }, (req) => ready ? api.handle(req) : text(503, "meshnet is starting"));
+      handler: (req) => ready ? api.handle(req) : text(503, "meshnet is starting"),
+    });
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new Error(
@@ -63,7 +63,7 @@ export async function runDaemon(config: RouterConfig, opts: { apiPort?: number }
     await server.shutdown();
     throw err;
   }
-  let metrics: Deno.HttpServer | undefined;
+  let metrics: HttpServer | undefined;
   try {
     metrics = config.metricsAddr && serveMetrics(config.metricsAddr, (req) => api.handle(req));
   } catch (err) {

@@ -3,9 +3,9 @@
  * rest upstream.
  *
  * Flow and concurrency:
- * - UDP: one {@link BatchUdp} loop reads queries many per system call; each is answered synchronously by
- *   {@link answer} and the replies of a batch go out in one system call; a query to forward is answered synchronously from the forwarder's cache when it has one, else copied and
- *   handed to the forwarder in the background (at most {@link FORWARD_MAX_INFLIGHT} at once; beyond that
+ * - UDP: one serve loop of the {@link DatagramServer} (on the real network it reads queries many per system
+ *   call and sends the replies of a batch in one); each is answered synchronously by {@link answer}; a query
+ *   to forward is answered synchronously from the forwarder's cache when it has one, else copied and handed to the forwarder in the background (at most {@link FORWARD_MAX_INFLIGHT} at once; beyond that
  *   it is dropped and the client retries).
  * - TCP: one accept loop; each connection (at most {@link TCP_MAX_CONNECTIONS}) is served by its own task
  *   reading 2-byte-length frames one after the other. A client idle, stalling mid-frame or not reading its
@@ -13,7 +13,8 @@
  * Nothing a client sends can throw out of a loop: bad messages get FORMERR or are dropped by {@link answer}.
  * Every query, reply (by rcode), forward, cache hit and failure is counted in {@link DnsServer.metrics}.
  *
- * The UDP socket is an FFI one (needs --allow-ffi).
+ * The sockets come from a {@link DnsSockets}: the real network by default, whose batched UDP socket is FFI
+ * (--allow-ffi) and whose forwarding sockets need --unstable-net.
  *
  * @module
  */
@@ -33,8 +34,13 @@ import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
 import { parseIP } from "../net/ip.ts";
 import { logger } from "../log.ts";
-import { BatchUdp } from "./udp_batch.ts";
-import type { Endpoint } from "../../ffi/packet_conn.ts";
+import {
+  type DatagramServer,
+  denoSockets,
+  type DnsSockets,
+  type StreamConn,
+  type StreamListener,
+} from "./sockets.ts";
 
 const log = logger("dns");
 
@@ -69,6 +75,8 @@ export interface DnsServerOptions {
   maxTcpConnections?: number;
   /** Where to count queries, replies, forwards, cache hits and errors; default fresh counters. */
   metrics?: DnsMetrics;
+  /** Where the sockets come from; default the real network ({@link denoSockets}). */
+  sockets?: DnsSockets;
 }
 
 /**
@@ -82,22 +90,22 @@ export interface DnsServerOptions {
  * ```
  */
 export class DnsServer {
-  #udp: BatchUdp;
-  #tcp: Deno.TcpListener;
+  #udp: DatagramServer;
+  #tcp: StreamListener;
   #table: NameLookup;
   #forwarder?: QueryForwarder;
   #udpOptions: AnswerOptions;
   #tcpOptions: AnswerOptions;
   #idleMs: number;
   #maxConns: number;
-  #conns = new Set<Deno.TcpConn>();
+  #conns = new Set<StreamConn>();
   #loops: Promise<void>[] = [];
   #forwards = 0;
   #closed = false;
   /** Counters of this server's work. */
   readonly metrics: DnsMetrics;
 
-  private constructor(udp: BatchUdp, tcp: Deno.TcpListener, o: DnsServerOptions) {
+  private constructor(udp: DatagramServer, tcp: StreamListener, o: DnsServerOptions) {
     this.#udp = udp;
     this.#tcp = tcp;
     this.#table = o.table;
@@ -127,11 +135,12 @@ export class DnsServer {
    */
   static listen(options: DnsServerOptions): DnsServer {
     const { hostname } = options;
+    const sockets = options.sockets ?? denoSockets;
     for (let attempt = 1;; attempt++) {
-      const udp = BatchUdp.open(hostname, options.port);
+      const udp = sockets.serveDatagrams(hostname, options.port);
       const port = udp.local.port;
       try {
-        const tcp = Deno.listen({ transport: "tcp", hostname, port });
+        const tcp = sockets.listen(hostname, port);
         const server = new DnsServer(udp, tcp, options);
         log.info("DNS server listening", { hostname, port });
         return server;
@@ -184,7 +193,7 @@ export class DnsServer {
     return hit;
   }
 
-  #forwardUdp(query: Uint8Array, client: Endpoint): void {
+  #forwardUdp(query: Uint8Array, client: unknown): void {
     if (this.#forwards >= FORWARD_MAX_INFLIGHT) {
       this.metrics.errors++;
       log.debug("Forward dropped: too many in flight", { limit: FORWARD_MAX_INFLIGHT });
@@ -211,7 +220,7 @@ export class DnsServer {
   async #acceptLoop(): Promise<void> {
     const sessions: Promise<void>[] = [];
     while (!this.#closed) {
-      let conn: Deno.TcpConn;
+      let conn: StreamConn;
       try {
         conn = await this.#tcp.accept();
       } catch (e) {
@@ -234,7 +243,7 @@ export class DnsServer {
   }
 
   /** Serves one TCP client until it closes, sends a short frame, or stalls past the idle timeout. */
-  async #serveTcp(conn: Deno.TcpConn): Promise<void> {
+  async #serveTcp(conn: StreamConn): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => timer = setTimeout(() => conn.close(), this.#idleMs);
     const disarm = () => clearTimeout(timer);

@@ -18,12 +18,13 @@
 import { openUdp, type UdpConn } from "../../ffi/udp.ts";
 import type { Endpoint } from "../../ffi/packet_conn.ts";
 import { DNS_BATCH, UDP_READ_BUFFER } from "./constants.ts";
+import type { DatagramServer } from "./sockets.ts";
 
 /** Answers one query: reply bytes, or undefined for none (dropped, or forwarded later). */
 export type DatagramHandler = (query: Uint8Array, from: Endpoint) => Uint8Array | undefined;
 
 /** A UDP socket serving DNS in batches; see the module comment. */
-export class BatchUdp {
+export class BatchUdp implements DatagramServer<Endpoint> {
   readonly #conn: UdpConn;
   readonly #in: Uint8Array[];
   readonly #out: Uint8Array[];

@@ -6,7 +6,7 @@
  * turn gets the query over UDP from a fresh socket with a random id, waiting at most the timeout; a TCP
  * client's query whose UDP reply is truncated is retried over TCP to the same upstream → the first reply
  * wins, with the client's id restored; SERVFAIL when every upstream failed. Forwards run concurrently,
- * each on its own socket; this is not the hot path.
+ * each on its own socket (from a {@link DnsSockets}, the real network by default); this is not the hot path.
  *
  * @module
  */
@@ -16,6 +16,7 @@ import { errorReply } from "./answer.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { formatIP, parseIP } from "../net/ip.ts";
 import { logger } from "../log.ts";
+import { denoSockets, type DnsSockets, type StreamConn } from "./sockets.ts";
 
 const log = logger("dns");
 
@@ -103,6 +104,8 @@ export interface ForwarderOptions {
   servers: () => Promise<readonly Upstream[]> | readonly Upstream[];
   /** How long to wait for each upstream, in ms; default {@link UPSTREAM_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Where the sockets come from; default the real network ({@link denoSockets}). */
+  sockets?: DnsSockets;
 }
 
 /**
@@ -127,11 +130,13 @@ async function deadline<T>(ms: number, work: Promise<T>): Promise<T> {
 export class Forwarder {
   #servers: ForwarderOptions["servers"];
   #timeoutMs: number;
+  #sockets: DnsSockets;
 
   /** @param options the upstream source and the per-upstream timeout */
   constructor(options: ForwarderOptions) {
     this.#servers = options.servers;
     this.#timeoutMs = options.timeoutMs ?? UPSTREAM_TIMEOUT_MS;
+    this.#sockets = options.sockets ?? denoSockets;
   }
 
   /**
@@ -175,7 +180,7 @@ export class Forwarder {
   /** One UDP exchange: the first reply from `server` with our id and QR set, within the timeout. */
   async #udp(server: Upstream, query: Uint8Array, id: number): Promise<Uint8Array> {
     const v6 = server.address.includes(":");
-    const conn = Deno.listenDatagram({ transport: "udp", hostname: v6 ? "::" : "0.0.0.0", port: 0 });
+    const conn = this.#sockets.listenDatagram(v6 ? "::" : "0.0.0.0", 0);
     const exchange = async () => {
       await conn.send(query, { transport: "udp", hostname: server.address, port: server.port });
       for (;;) {
@@ -196,9 +201,9 @@ export class Forwarder {
 
   /** One TCP exchange with `server` (connect included), within the timeout. */
   async #tcp(server: Upstream, query: Uint8Array, id: number): Promise<Uint8Array> {
-    let conn: Deno.TcpConn | undefined, expired = false;
+    let conn: StreamConn | undefined, expired = false;
     const exchange = async () => {
-      const c = await Deno.connect({ hostname: server.address, port: server.port });
+      const c = await this.#sockets.connect(server.address, server.port);
       if (expired) {
         c.close();
         throw new Error(`Upstream ${server.address} connected too late`);

@@ -20,6 +20,12 @@ export const MIN_SUBNET_SIZE = 4n;
 /** How long a peer must be unreachable before the majority takes over its free space (ms), 10 minutes. */
 export const DEFAULT_RECLAIM_AFTER_MS = 10 * 60 * 1000;
 
+/**
+ * How long a peer must have been unreachable before rmpeer takes its space (ms): a peer seen more recently
+ * may be alive behind a short cut or restarting, and taking its in-use addresses would put them on two hosts.
+ */
+export const RMPEER_QUIET_MS = 10_000;
+
 /** The share of a peer's space it keeps as reserve for minority operation: 1/20 (5%). */
 export const RESERVE_DIVISOR = 20n;
 

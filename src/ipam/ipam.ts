@@ -18,11 +18,17 @@
  * @module
  */
 
+import { ConflictError } from "../errors.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
 import { ipToBigInt, parseCIDR } from "../net/ip.ts";
 import { freeSpace, pick, planReserve, subnetIn } from "./allocator.ts";
 import { Consensus } from "./consensus.ts";
-import { DEFAULT_RANGE, DEFAULT_RECLAIM_AFTER_MS, SPACE_REQUEST_RETRY_MS } from "./constants.ts";
+import {
+  DEFAULT_RANGE,
+  DEFAULT_RECLAIM_AFTER_MS,
+  RMPEER_QUIET_MS,
+  SPACE_REQUEST_RETRY_MS,
+} from "./constants.ts";
 import { decodeSpaceRequest, encodeSpaceRequest, giveRange, pickDonor, planDonation } from "./donation.ts";
 import {
   applied,
@@ -296,9 +302,11 @@ export class Ipam implements Gossiper {
    * rmpeer: `gone` stops voting at once, and this peer proposes to take all of its space (in-use addresses and
    * reserve included), without waiting for --ipalloc-reclaim-after. Like any takeover it applies once a
    * majority of the remaining voters backs it, and never over a takeover they already back. Only for a peer
-   * that is gone for good; remove one peer at a time and let each removal spread.
+   * that is gone for good; remove one peer at a time and let each removal spread. A peer this one reaches, or
+   * reached less than {@link RMPEER_QUIET_MS} ago, is refused: it may still use its addresses.
    * @returns the number of addresses proposed for takeover
    * @throws {Error} when `gone` is this peer or not a peer name
+   * @throws {ConflictError} when `gone` is reachable or was seen recently
    */
   rmpeer(gone: PeerName): bigint {
     if (gone === this.name) {
@@ -307,6 +315,7 @@ export class Ipam implements Gossiper {
     if (!PEER_NAME.test(gone)) {
       throw new Error(`Cannot rmpeer '${gone}': not a peer name like ce:31:e0:06:45:1e`);
     }
+    this.#refuseIfAlive(gone);
     let n = 0n;
     for (const { ring } of this.#lanes) {
       if (!ring.isInitialised()) continue;
@@ -319,6 +328,25 @@ export class Ipam implements Gossiper {
     }
     this.#update(true);
     return n;
+  }
+
+  /** Throws when `peer` is reachable, or was less than {@link RMPEER_QUIET_MS} ago. */
+  #refuseIfAlive(peer: PeerName): void {
+    const stop = "stop its router first (meshnet stop, or power the host off)";
+    if (this.#reachable.has(peer)) {
+      throw new ConflictError(
+        `Cannot rmpeer ${peer}: it is reachable now and may be using its addresses; ${stop}, then retry`,
+      );
+    }
+    const since = this.#unreachableSince.get(peer);
+    const quiet = since === undefined ? Infinity : this.#opts.now() - since;
+    if (quiet < RMPEER_QUIET_MS) {
+      const ago = Math.round(quiet / 1000);
+      throw new ConflictError(
+        `Cannot rmpeer ${peer}: it was reachable ${ago} s ago and may be alive; ${stop}, ` +
+          `then retry once it has been unreachable for ${RMPEER_QUIET_MS / 1000} s`,
+      );
+    }
   }
 
   /**

@@ -39,6 +39,12 @@ export const PROTOCOL_MAX_VERSION = 1;
 export const EncryptionFlag = { plain: 0, encrypted: 1 } as const;
 /** Largest framed control message in bytes (the 4-byte length prefix excluded), as in the reference: 10 MiB. */
 export const MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
+/**
+ * Largest frame body in bytes before the peer is authenticated (the features message, sealed when
+ * encrypted): a name, a nickname, a few overlays and a version fit in well under this. A peer that announces
+ * more is not a meshnet peer and is dropped before its frame is read.
+ */
+export const MAX_HANDSHAKE_MESSAGE_SIZE = 4096;
 /** Size in bytes of the big-endian length prefix of every framed control message. */
 export const LENGTH_PREFIX_SIZE = 4;
 /** Curve25519 public key size in bytes. */
@@ -61,6 +67,20 @@ export const METRICS_PORT = 6782;
 
 /** Time allowed for the whole handshake (header, keys and features), in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Read buffer of a connection before authentication, in bytes (grown after the handshake). */
+export const PRE_AUTH_READ_BUFFER_SIZE = 1024;
+/** Read buffer of an authenticated connection, in bytes. */
+export const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * Upper bound of the bytes one connection holds before authentication: its read buffer and the largest
+ * frame it may read (the header, flag and key reads are smaller than either).
+ */
+export const PRE_AUTH_CONNECTION_BYTES = PRE_AUTH_READ_BUFFER_SIZE + MAX_HANDSHAKE_MESSAGE_SIZE;
+/**
+ * Bytes all connections still handshaking may hold together; a connection accepted beyond it is closed at
+ * once. 4 MiB is about 780 handshakes at a time, far more than a mesh dials at once.
+ */
+export const PRE_AUTH_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Interval between TCP heartbeats on an idle control connection, in milliseconds. */
 export const HEARTBEAT_INTERVAL_MS = 30_000;
 /** A control connection with no message for this long is dead, in milliseconds (2 × heartbeat). */

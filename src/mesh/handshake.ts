@@ -8,6 +8,11 @@
  *    public key. Both ends must agree: a password on one end only is an error on both.
  * 3. Features (see features.ts) as the first framed message, sealed with the session key when encrypted;
  *    a wrong password shows up here, as a message that does not open, on both ends.
+ * Until the features are in (opened, when encrypted: the peer is authenticated), the connection reads
+ * through a {@link PRE_AUTH_READ_BUFFER_SIZE}-byte buffer and takes frames of at most
+ * {@link MAX_HANDSHAKE_MESSAGE_SIZE} bytes, so an unauthenticated peer holds at most
+ * PRE_AUTH_CONNECTION_BYTES (constants.ts) of our memory; a larger announced frame fails the handshake before its
+ * body is read. Afterwards the channel takes frames up to {@link MAX_MESSAGE_SIZE}.
  * The whole exchange has one deadline, counted in our own running time (stall_tolerant_deadline.ts: when
  * many peers handshake at once on a busy host, a stalled event loop is not the peer's slowness); on any
  * failure the stream is closed and the error thrown.
@@ -19,10 +24,14 @@ import type { Clock } from "./clock.ts";
 import {
   EncryptionFlag,
   HANDSHAKE_TIMEOUT_MS,
+  MAX_HANDSHAKE_MESSAGE_SIZE,
+  MAX_MESSAGE_SIZE,
+  PRE_AUTH_READ_BUFFER_SIZE,
   PROTOCOL_MAGIC,
   PROTOCOL_MAX_VERSION,
   PROTOCOL_MIN_VERSION,
   PUBLIC_KEY_SIZE,
+  READ_BUFFER_SIZE,
 } from "./constants.ts";
 import { decodeFeatures, encodeFeatures, type Features } from "./features.ts";
 import { MessageChannel } from "./message_channel.ts";
@@ -131,7 +140,7 @@ export async function handshake(duplex: Duplex, options: HandshakeOptions): Prom
 }
 
 async function exchange(duplex: Duplex, options: HandshakeOptions): Promise<HandshakeResult> {
-  const reader = new StreamReader(duplex);
+  const reader = new StreamReader(duplex, PRE_AUTH_READ_BUFFER_SIZE);
   const ours = options.versions ?? { min: PROTOCOL_MIN_VERSION, max: PROTOCOL_MAX_VERSION };
   const header = await swap(
     reader.readExact(HEADER_SIZE, "protocol header"),
@@ -147,7 +156,7 @@ async function exchange(duplex: Duplex, options: HandshakeOptions): Promise<Hand
   const flag = await swap(reader.readExact(1, "encryption flag"), writeAll(duplex, encryption));
   checkEncryptionFlag(flag[0], keyPair !== null);
 
-  const channel = new MessageChannel(duplex, reader);
+  const channel = new MessageChannel(duplex, reader, { maxMessageSize: MAX_HANDSHAKE_MESSAGE_SIZE });
   if (keyPair !== null) {
     const theirKey = await swap(reader.readExact(PUBLIC_KEY_SIZE, "public key"));
     const sessionKey = await deriveSessionKey(keyPair, theirKey, new TextEncoder().encode(password));
@@ -155,12 +164,15 @@ async function exchange(duplex: Duplex, options: HandshakeOptions): Promise<Hand
   }
 
   const local: Features = { ...options.features, connId: options.connId ?? randomU64() };
-  const body = await swap(channel.receiveFrame(), channel.sendFrame(encodeFeatures(local)));
+  const encoded = encodeFeatures(local); // before the read starts: a throw here must not leave it dangling
+  const body = await swap(channel.receiveFrame(), channel.sendFrame(encoded));
   if (body === null) {
     throw new Error("Cannot handshake with peer: the connection closed before the peer's features");
   }
   const remote = decodeFeatures(body);
   if (remote.name === local.name) throw new SelfConnectionError(remote.name);
+  reader.resize(READ_BUFFER_SIZE);
+  channel.maxMessageSize = MAX_MESSAGE_SIZE;
   return { version, local, remote, channel };
 }
 

@@ -69,6 +69,19 @@ export class MessageChannel {
     this.#maxMessageSize = options.maxMessageSize ?? MAX_MESSAGE_SIZE;
   }
 
+  /** Largest frame body in bytes, sent or received. */
+  get maxMessageSize(): number {
+    return this.#maxMessageSize;
+  }
+
+  /**
+   * Changes the largest frame body; the handshake raises it from the pre-authentication cap once the peer is
+   * authenticated.
+   */
+  set maxMessageSize(size: number) {
+    this.#maxMessageSize = size;
+  }
+
   /** The 32-byte session key, or null on an unencrypted connection; the sleeve derives its nonces from it. */
   get sessionKey(): Uint8Array | null {
     return this.#sessionKey;

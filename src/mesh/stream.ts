@@ -4,10 +4,13 @@
  * {@link Duplex} is the small slice of `Deno.Conn` the protocol needs, so the handshake, framing and
  * connection are pure TypeScript that tests drive through the in-memory pair in `testing/memory_duplex.ts`.
  * {@link StreamReader} buffers reads so the handshake and the message channel can ask for exactly N bytes;
- * it is used by one reader at a time (the handshake, then the channel's receive loop).
+ * it is used by one reader at a time (the handshake, then the channel's receive loop). The handshake reads
+ * through a small buffer and grows it once the peer is authenticated, so an unauthenticated peer holds little.
  *
  * @module
  */
+
+import { READ_BUFFER_SIZE } from "./constants.ts";
 
 /**
  * A reliable, ordered byte stream; `Deno.Conn` satisfies it.
@@ -38,9 +41,6 @@ export async function writeAll(duplex: Duplex, bytes: Uint8Array): Promise<void>
   }
 }
 
-/** Size of the read buffer of a {@link StreamReader} in bytes. */
-const READ_BUFFER_SIZE = 64 * 1024;
-
 /**
  * Buffered exact-length reads over a {@link Duplex}.
  *
@@ -52,7 +52,7 @@ const READ_BUFFER_SIZE = 64 * 1024;
  */
 export class StreamReader {
   #duplex: Duplex;
-  #buffer = new Uint8Array(READ_BUFFER_SIZE);
+  #buffer: Uint8Array;
   #start = 0;
   #end = 0;
 
@@ -60,9 +60,33 @@ export class StreamReader {
    * Wraps a stream.
    *
    * @param duplex the stream to read from; nobody else may read it while this reader is in use
+   * @param bufferSize the read buffer's size in bytes
    */
-  constructor(duplex: Duplex) {
+  constructor(duplex: Duplex, bufferSize: number = READ_BUFFER_SIZE) {
     this.#duplex = duplex;
+    this.#buffer = new Uint8Array(bufferSize);
+  }
+
+  /** The read buffer's size in bytes. */
+  get bufferSize(): number {
+    return this.#buffer.length;
+  }
+
+  /**
+   * Replaces the read buffer by one of `size` bytes, keeping the bytes read ahead.
+   *
+   * @throws {RangeError} when more bytes than `size` are buffered
+   */
+  resize(size: number): void {
+    const pending = this.#buffer.subarray(this.#start, this.#end);
+    if (pending.length > size) {
+      throw new RangeError(`Cannot resize the read buffer to ${size} bytes: ${pending.length} are buffered`);
+    }
+    const buffer = new Uint8Array(size);
+    buffer.set(pending);
+    this.#buffer = buffer;
+    this.#start = 0;
+    this.#end = pending.length;
   }
 
   /**

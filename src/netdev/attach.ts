@@ -8,7 +8,10 @@
  *   3. inside the container: sysctls (constants.ts), MAC, addresses, link up (arp_notify announces the
  *      addresses), multicast route.
  * Attaching a container that already has the interface only adds addresses (and removes them again
- * when one fails). Detach works from inside the container: deleting its end deletes the pair.
+ * when one fails), and only when that interface is its own: the pair's host end carries the name its id
+ * gives, so an interface of another attachment in the same namespace is refused. A host end of that name
+ * left by a namespace that is gone (a restarted container) is removed when the caller says it is stale.
+ * Detach works from inside the container: deleting its end deletes the pair.
  * Everything is synchronous netlink, so calls never interleave within one process.
  *
  * @module
@@ -43,6 +46,12 @@ export interface AttachOptions {
   macSeed?: string;
   /** Add the `224.0.0.0/4 dev ethwe` route (unless the container has one already); default true. */
   multicastRoute?: boolean;
+  /**
+   * The host end's name is known to be no live container's (the caller's records say so): a link of that
+   * name whose peer is not this container's interface is a leftover of a dead namespace and is removed.
+   * Without it such a link makes the attach fail, naming it.
+   */
+  replaceStale?: boolean;
 }
 
 /** What {@link attachContainer} did. */
@@ -65,6 +74,12 @@ export interface DetachOptions {
   addresses?: readonly string[];
   /** Interface name inside the container; default "ethwe". */
   ifname?: string;
+  /**
+   * A socket in the bridge's namespace: with it an interface whose host end is not this container's (it
+   * belongs to another attachment) is never touched, and a missing interface is no error; both are
+   * reported as `absent` (CNI's DEL and GC).
+   */
+  host?: NetlinkSocket;
 }
 
 /** What {@link detachContainer} did. */
@@ -73,6 +88,8 @@ export interface DetachResult {
   removed: string[];
   /** True when the interface (the veth pair) was deleted, because no address was left or none given. */
   interfaceRemoved: boolean;
+  /** True when, with `host`, the container has no interface of its own by that name: nothing was changed. */
+  absent?: boolean;
 }
 
 /** One container interface plugged into the bridge, as {@link listAttached} reports it. */
@@ -111,8 +128,17 @@ function withSocket<T>(netns: string, fn: (nl: NetlinkSocket) => T): T {
   }
 }
 
-/** The container's interface, or undefined when it has none; refuses one meshnet did not make. */
-function findInterface(nl: NetlinkSocket, c: Container, ifname: string, action: string): Link | undefined {
+/**
+ * The container's interface, or undefined when it has none; refuses one meshnet did not make (not a veth),
+ * or with `foreignOk` reports it as undefined too.
+ */
+function findInterface(
+  nl: NetlinkSocket,
+  c: Container,
+  ifname: string,
+  action: string,
+  foreignOk = false,
+): Link | undefined {
   let link: Link;
   try {
     link = linkGet(nl, ifname);
@@ -121,6 +147,7 @@ function findInterface(nl: NetlinkSocket, c: Container, ifname: string, action: 
     throw e;
   }
   if (link.kind !== "veth") {
+    if (foreignOk) return undefined;
     throw new Error(
       `Cannot ${action} ${c.label}: it has a ${
         link.kind ?? "plain"
@@ -129,6 +156,47 @@ function findInterface(nl: NetlinkSocket, c: Container, ifname: string, action: 
     );
   }
   return link;
+}
+
+/**
+ * The name of the host end of veth `link` (seen from inside the container), or undefined when its peer is not
+ * in the namespace of `host`.
+ */
+function hostEndName(host: NetlinkSocket, link: Link): string | undefined {
+  if (link.parent === undefined) return undefined;
+  return linkList(host).find((l) => l.index === link.parent && l.parent === link.index && l.kind === "veth")
+    ?.name;
+}
+
+/** Whether `link` in the container is the pair whose host end `hostIfname` its id gives. */
+function isOwn(host: NetlinkSocket, link: Link, hostIfname: string): boolean {
+  return hostEndName(host, link) === hostIfname;
+}
+
+/**
+ * Makes room for the host end `hostIfname`: a link of that name is a leftover (its peer is not the container's
+ * interface, which does not exist yet); it is removed when `replaceStale`, else refused.
+ */
+function clearHostName(host: NetlinkSocket, c: Container, hostIfname: string, replaceStale: boolean): void {
+  let stale: Link;
+  try {
+    stale = linkGet(host, hostIfname);
+  } catch (e) {
+    if (e instanceof NetlinkError && e.errno === ENODEV) return;
+    throw e;
+  }
+  if (!replaceStale) {
+    throw new Error(
+      `Cannot attach ${c.label}: host interface '${hostIfname}' exists and may be another container's; ` +
+        `detach the container that has it, or delete it with 'ip link del ${hostIfname}' if none does`,
+    );
+  }
+  try {
+    linkDel(host, stale.index);
+  } catch (e) {
+    // gone meanwhile: its namespace's teardown got there first
+    if (!(e instanceof NetlinkError && e.errno === ENODEV)) throw e;
+  }
 }
 
 function sameAddress(a: Addr, c: Cidr): boolean {
@@ -196,6 +264,8 @@ function addAll(nl: NetlinkSocket, ifname: string, cidrs: Cidr[], c: Container):
  *
  * @param host a socket in the namespace that holds the bridge
  * @throws {Error} `Cannot attach 10.32.1.5/12 to c1: address already on ethwe; detach it first`,
+ *   `Cannot attach c1: its 'eth0' interface belongs to another attachment …`,
+ *   `Cannot attach c1: host interface 'vethwe…' exists and may be another container's; …`,
  *   `Cannot attach x to c1: Invalid CIDR 'x': …`, `Cannot attach c1: no address given; …`,
  *   `Cannot attach c1: it has a dummy link named 'ethwe', not a meshnet veth; …`
  * @throws {NetlinkError} from the kernel, naming the link or address (e.g. an unknown bridge)
@@ -212,6 +282,14 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
   const hostIfname = hostVethName(c.id);
   return withSocket(c.netnsPath, (cnl) => {
     const existing = findInterface(cnl, c, ifname, "attach");
+    if (existing && !isOwn(host, existing, hostIfname)) {
+      throw new Error(
+        `Cannot attach ${c.label}: its '${ifname}' interface belongs to another attachment ` +
+          `(host end ${
+            hostEndName(host, existing) ?? "elsewhere"
+          }); detach that one first or use another interface name`,
+      );
+    }
     if (existing) {
       const have = addrList(cnl, { link: existing.index });
       for (const cidr of cidrs) {
@@ -226,6 +304,7 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
     }
     const mtu = options.mtu ?? linkGet(host, options.bridge).mtu;
     const mac = containerMac(c.id, options.macSeed);
+    clearHostName(host, c, hostIfname, options.replaceStale ?? false);
     const veth = linkAdd(host, {
       kind: "veth",
       name: hostIfname,
@@ -272,7 +351,10 @@ export function detachContainer(options: DetachOptions): DetachResult {
   const c = options.container;
   const ifname = options.ifname ?? CONTAINER_IFNAME;
   return withSocket(c.netnsPath, (cnl) => {
-    const link = findInterface(cnl, c, ifname, "detach");
+    const link = findInterface(cnl, c, ifname, "detach", options.host !== undefined);
+    if (options.host && (!link || !isOwn(options.host, link, hostVethName(c.id)))) {
+      return { removed: [], interfaceRemoved: false, absent: true };
+    }
     if (!link) {
       throw new Error(`Cannot detach ${c.label}: it has no '${ifname}' interface; it is not attached`);
     }
@@ -300,6 +382,25 @@ export function detachContainer(options: DetachOptions): DetachResult {
     linkDel(cnl, link.index);
     return { removed: have.map((a) => `${a.address}/${a.prefix}`), interfaceRemoved: true };
   });
+}
+
+/**
+ * Deletes the host end `hostIfname` of a container whose namespace is gone, when the kernel has not yet (a
+ * namespace's links go with it, but asynchronously, and not at all while something holds the namespace).
+ *
+ * @param host a socket in the namespace that holds the bridge
+ * @returns true when a link was deleted
+ */
+export function deleteHostEnd(host: NetlinkSocket, hostIfname: string): boolean {
+  try {
+    const link = linkGet(host, hostIfname);
+    if (link.kind !== "veth") return false;
+    linkDel(host, link.index);
+    return true;
+  } catch (e) {
+    if (e instanceof NetlinkError && e.errno === ENODEV) return false;
+    throw e;
+  }
 }
 
 /**

@@ -3,10 +3,18 @@
  * (container id, namespace, label, addresses) in the data directory with crash-safe writes, so `ps` and a
  * restarted router know what is attached, also containers attached by PID or path.
  *
+ * Deaths: a container attached by PID is watched through a pidfd (ffi/exit_watch.ts), so its exit is known at
+ * once and it is forgotten (addresses released, names removed) in the same turn; one of a named namespace or
+ * path is found by {@link Attachments.forgetDead}, which DNS's tick calls; one under an engine's watcher is
+ * that watcher's (src/runtime/docker_watcher.ts).
+ *
  * @module
  */
+import { ExitWatch } from "../../ffi/exit_watch.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { attachContainer, detachContainer, listAttached } from "../netdev/attach.ts";
+import { attachContainer, deleteHostEnd, detachContainer, listAttached } from "../netdev/attach.ts";
+import { hostVethName } from "../netdev/names.ts";
+import { logger } from "../log.ts";
 import { UsageError } from "../errors.ts";
 import { parseCIDR } from "../net/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
@@ -17,6 +25,7 @@ import type { DataDir } from "./data_dir.ts";
 import type { Attachment } from "../client/wire.ts";
 
 const FILE = "attachments.json";
+const log = logger("attach");
 
 /**
  * How a runtime names the attachment itself: CNI gives a container id and interface name of its own,
@@ -35,6 +44,8 @@ export interface AttachNaming {
   name?: string;
   /** Whether to point its resolver at the router's DNS (default true; `attach --without-dns` says false). */
   resolver?: boolean;
+  /** The name is the container's own hostname, not asked for: one that cannot be registered is skipped with a note. */
+  fromHostname?: boolean;
 }
 
 /** What another subsystem (DNS) does when containers come and go. */
@@ -64,6 +75,8 @@ export class Attachments {
   #ipam: IpamService;
   #opts: AttachmentsOptions;
   #records: Map<string, Attachment>;
+  /** Containers attached by PID, by id: their exits call {@link Attachments.#died}. */
+  #exits = new ExitWatch((id) => this.#died(id));
   /** How a CONTAINER reference is found, asked in order; a runtime watcher adds its engine's resolver. */
   resolvers: readonly Resolver[] = [netnsResolver];
   /** Engines whose watcher handles their containers' deaths, so {@link forgetDead} leaves those alone. */
@@ -98,7 +111,7 @@ export class Attachments {
       identity,
     );
     if (naming.name === undefined && container.hostname) {
-      naming = { name: container.hostname, resolver: false };
+      naming = { name: container.hostname, resolver: false, fromHostname: true };
     }
     const before = this.#records.get(container.id);
     const cidrs: string[] = [];
@@ -124,6 +137,7 @@ export class Attachments {
         mtu: this.#opts.mtu,
         macSeed: this.#opts.peerName,
         ifname: identity.ifname,
+        replaceStale: !this.#liveOwner(hostVethName(container.id), container.id),
       });
     } catch (err) {
       for (const c of fresh) this.#ipam.release(container.id, c);
@@ -141,7 +155,66 @@ export class Attachments {
     };
     this.#records.set(a.id, a);
     this.#save();
+    if (!this.#watchExit(a)) {
+      this.#forget(a.id);
+      throw new Error(`Cannot attach ${ref}: its process exited while it was being attached`);
+    }
     return this.#named(a, naming);
+  }
+
+  /**
+   * Starts watching the processes of the recorded containers attached by PID, and forgets those that are gone:
+   * exited, or whose PID now belongs to a process without our interface. Call once after construction.
+   *
+   * @returns the ids forgotten
+   */
+  watchProcesses(): string[] {
+    const present = new Set(this.list().map((a) => a.id));
+    const dead = [...this.#records.values()].filter((a) =>
+      pidOf(a) !== undefined && (!present.has(a.id) || !this.#watchExit(a))
+    ).map((a) => a.id);
+    for (const id of dead) this.#forget(id);
+    return dead;
+  }
+
+  /** Stops watching processes. */
+  async close(): Promise<void> {
+    await this.#exits.close();
+  }
+
+  /** Watches the process of `a` when it was attached by PID; false when that process is gone. */
+  #watchExit(a: Attachment): boolean {
+    const pid = pidOf(a);
+    return pid === undefined || this.#exits.watch(a.id, pid);
+  }
+
+  #died(id: string): void {
+    if (!this.#records.has(id)) return;
+    const addresses = this.#forget(id);
+    log.info("A container attached by PID exited: addresses released, names removed", { id, addresses });
+  }
+
+  /** Whether a recorded attachment other than `id`, whose namespace exists, has host end `hostIfname`. */
+  #liveOwner(hostIfname: string, id: string): boolean {
+    return [...this.#records.values()].some((a) =>
+      a.id !== id && a.hostIfname === hostIfname && exists(a.netnsPath)
+    );
+  }
+
+  /** Deletes the host end a dead attachment left, unless a live attachment has that name. */
+  #removeLeftover(a: Attachment): void {
+    if (this.#liveOwner(a.hostIfname, a.id)) return;
+    try {
+      if (deleteHostEnd(this.#nl, a.hostIfname)) {
+        log.info("Removed a dead container's host interface", { id: a.id, hostIfname: a.hostIfname });
+      }
+    } catch (err) {
+      log.warn("Cannot remove a dead container's host interface", {
+        id: a.id,
+        hostIfname: a.hostIfname,
+        error: (err as Error).message,
+      });
+    }
   }
 
   #named(a: Attachment, naming: AttachNaming): Attachment & { notes?: string[] } {
@@ -169,7 +242,14 @@ export class Attachments {
       );
     if (!found || (identity.id && !this.#records.has(identity.id))) return this.#forget(identity.id!);
     const container = withIdentity(found, identity);
-    const r = detachContainer({ container, addresses: cidrs, ifname: identity.ifname });
+    const r = detachContainer({
+      container,
+      addresses: cidrs,
+      ifname: identity.ifname,
+      ...(identity.id ? { host: this.#nl } : {}),
+    });
+    if (r.absent) return this.#forget(container.id);
+    if (r.interfaceRemoved) this.#exits.unwatch(container.id);
     if (r.interfaceRemoved) this.#ipam.release(container.id);
     else for (const c of r.removed) this.#ipam.release(container.id, c);
     const a = this.#records.get(container.id);
@@ -181,22 +261,26 @@ export class Attachments {
   }
 
   #forget(id: string): string[] {
-    const addresses = this.#records.get(id)?.addresses ?? [];
+    this.#exits.unwatch(id);
+    const a = this.#records.get(id);
+    const addresses = a?.addresses ?? [];
     this.#ipam.release(id);
     if (this.#records.delete(id)) this.#save();
+    if (a) this.#removeLeftover(a);
     this.#opts.hooks?.detached(id, addresses, true);
     return addresses;
   }
 
   /**
    * Forgets every recorded container whose namespace file is gone (it died): releases its addresses, drops
-   * its record and tells the hooks, as a detach would.
+   * its record and tells the hooks, as a detach would. Containers attached by PID are left to their pidfd
+   * watch (Deno cannot stat /proc without --allow-all), those of a watched engine to its watcher.
    *
    * @returns the ids forgotten
    */
   forgetDead(): string[] {
     const dead = [...this.#records.values()].filter((a) =>
-      !exists(a.netnsPath) && !(a.runtime && this.watchedRuntimes.has(a.runtime))
+      pidOf(a) === undefined && !exists(a.netnsPath) && !(a.runtime && this.watchedRuntimes.has(a.runtime))
     ).map((a) => a.id);
     for (const id of dead) this.#forget(id);
     return dead;
@@ -213,6 +297,7 @@ export class Attachments {
     if (!a) return undefined;
     this.#records.delete(id);
     this.#save();
+    this.#removeLeftover(a);
     this.#opts.hooks?.detached(id, a.addresses, true);
     return a;
   }
@@ -273,6 +358,16 @@ export class Attachments {
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
   }
+}
+
+/**
+ * The PID of a container attached by PID (its namespace is /proc/PID/ns/net), else undefined; also undefined
+ * for an engine's container, whose death (and restart within a grace period) its watcher handles.
+ */
+function pidOf(a: Attachment): number | undefined {
+  if (a.runtime) return undefined;
+  const m = /^\/proc\/(\d+)\/ns\/net$/.exec(a.netnsPath);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Whether `path` exists; errors other than not-found count as existing, so nothing is forgotten by mistake. */

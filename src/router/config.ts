@@ -92,6 +92,11 @@ export function parsePeerAddress(s: string, defaultPort = MESH_PORT): PeerAddres
   if (host.includes(":") && !isIP(host)) {
     throw new UsageError(`Invalid peer '${s}': '${host}' is not an IPv6 address; write [addr]:port`);
   }
+  if (!isIP(host) && !HOST_NAME.test(host)) {
+    throw new UsageError(
+      `Invalid peer '${s}': '${host}' is neither an IP address nor a host name; use host[:port], e.g. 192.168.1.2`,
+    );
+  }
   let port = defaultPort;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
@@ -100,6 +105,37 @@ export function parsePeerAddress(s: string, defaultPort = MESH_PORT): PeerAddres
     port = Number(portText);
   }
   return { host, port };
+}
+
+/** A host name: dot-separated labels of letters, digits and '-', not starting or ending with '-'. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * Refuses a peer that is this router itself: its port is ours and its host is the address we listen on, or,
+ * when we listen on every address, a loopback, unspecified or own interface address. Host names are not
+ * resolved (the handshake recognises ourselves there).
+ *
+ * @param peer the peer to dial
+ * @param self the address we listen on
+ * @param ownAddresses this host's interface addresses (default from `Deno.networkInterfaces()`)
+ * @throws {UsageError} naming the peer, saying to leave our own address out
+ */
+export function checkNotSelf(peer: PeerAddress, self: PeerAddress, ownAddresses?: string[]): void {
+  if (peer.port !== self.port || !isIP(peer.host)) return;
+  const anyAddress = self.host === "0.0.0.0" || self.host === "::";
+  const own = () => ownAddresses ?? Deno.networkInterfaces().map((i) => i.address);
+  const isSelf = peer.host === self.host ||
+    (anyAddress && (/^127\./.test(peer.host) || ["::1", "0.0.0.0", "::"].includes(peer.host) ||
+      own().includes(peer.host)));
+  if (isSelf) {
+    throw new UsageError(
+      `Invalid peer '${
+        formatPeerAddress(peer)
+      }': that is this router itself (port ${self.port} on this host); ` +
+        "leave our own address out of the peers",
+    );
+  }
 }
 
 /** `host:port`, with brackets around IPv6 hosts. */
@@ -262,7 +298,11 @@ export function buildConfig(
     port,
     host,
     dataDir: flags.dataDir ?? env("MESHNET_DATA_DIR") ?? DEFAULT_DATA_DIR,
-    peers: peers.map((p) => parsePeerAddress(p, port)),
+    peers: peers.map((p) => {
+      const peer = parsePeerAddress(p, port);
+      checkNotSelf(peer, { host, port });
+      return peer;
+    }),
     bridge: checkLinkName("--bridge", flags.bridge ?? DEFAULT_BRIDGE),
     mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
     mtuFromUnderlay: flags.mtu === undefined,

@@ -1,6 +1,7 @@
 /**
- * DNS in the router: the {@link NameTable} bound to the mesh's "nameserver" gossip channel, the DNS server on
- * the host's own bridge address, the resolv.conf of named containers, and the watch for dead containers.
+ * DNS in the router: the {@link NameTable} bound to the mesh's "nameserver" gossip channel (dns_gossip.ts),
+ * the DNS server on the host's own bridge address, the resolv.conf of named containers (resolv_conf.ts),
+ * and the watch for dead containers.
  *
  * Flow: a local change (attach with a name, dns-add, dns-remove, detach, a container's death) edits the
  * table, writes our own entries to the data directory, then broadcasts the delta along our broadcast tree;
@@ -19,9 +20,8 @@
  *
  * @module
  */
-import { NETNS_ETC_DIR, NETNS_RUN_DIR } from "../../ffi/netns.ts";
 import { canonicalName } from "../dns/message.ts";
-import { qualify } from "../dns/qualify.ts";
+import { qualify, qualifyServed } from "../dns/qualify.ts";
 import { type NameEntry, NameTable } from "../dns/name_table.ts";
 import { DnsServer } from "../dns/server.ts";
 import { ResolvConf } from "../dns/upstream.ts";
@@ -30,11 +30,13 @@ import { DnsMetrics } from "../dns/metrics.ts";
 import { UsageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { Channel } from "../mesh/constants.ts";
-import type { Gossip, GossipData, Gossiper, PeerName } from "../mesh/gossip.ts";
+import type { Gossip, Gossiper, PeerName } from "../mesh/gossip.ts";
 import { formatIP, parseCIDR, parseIP } from "../net/ip.ts";
 import type { AttachmentHooks, AttachNaming } from "./attachments.ts";
 import type { Attachment, DnsReport } from "../client/wire.ts";
 import type { DataDir } from "./data_dir.ts";
+import { NameTableGossiper } from "./dns_gossip.ts";
+import { ContainerResolvConf, isNamedNetns } from "./resolv_conf.ts";
 import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 
 const log = logger("dns");
@@ -45,9 +47,6 @@ const FILE = "dns.json";
 export const WATCH_MS = 500;
 /** How often tombstones past their grace period are purged, in milliseconds. */
 export const PURGE_MS = 60_000;
-/** The container id of names of addresses outside any container (`dns-add IP… -h FQDN`), as the reference. */
-/** First line of every resolv.conf we write; only files starting with it are ever removed. */
-const RESOLV_MARK = "# Written by meshnet for this container; removed when it is detached";
 
 /** What the service needs from the mesh. */
 export interface DnsMesh {
@@ -79,7 +78,7 @@ export interface DnsServiceOptions extends DnsSettings {
   dir: DataDir;
   /** Wall clock in Unix ms (tombstone stamps and purges); default Date.now. */
   now?: () => number;
-  /** Where named namespaces' /etc files live; default {@link NETNS_ETC_DIR}. */
+  /** Where named namespaces' /etc files live; default /etc/netns. */
   netnsEtcDir?: string;
 }
 
@@ -105,9 +104,11 @@ function addressOf(s: string): string {
 }
 
 /** The DNS of one router; see the module comment. */
-export class DnsService implements Gossiper, AttachmentHooks {
+export class DnsService implements AttachmentHooks {
   /** The replicated name table. */
   readonly table = new NameTable();
+  /** The table on the mesh's gossip channel. */
+  readonly gossiper: NameTableGossiper = new NameTableGossiper(this.table);
   /** Counters of the DNS server, kept across restarts of the server. */
   readonly metrics = new DnsMetrics();
   /** Served domain with trailing dot. */
@@ -116,7 +117,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
   readonly #mesh: DnsMesh;
   readonly #dir: DataDir;
   readonly #now: () => number;
-  readonly #etc: string;
+  readonly #resolvConf: ContainerResolvConf;
   readonly #gossip: Gossip;
   /** Containers wanting a resolv.conf: id → namespace file. */
   readonly #resolvers = new Map<string, string>();
@@ -147,7 +148,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
     this.#mesh = o.mesh;
     this.#dir = o.dir;
     this.#now = o.now ?? Date.now;
-    this.#etc = o.netnsEtcDir ?? NETNS_ETC_DIR;
+    this.#resolvConf = new ContainerResolvConf(o.netnsEtcDir);
     const saved = o.dir.readJSON<{ entries: NameEntry[]; resolvers: [string, string][] }>(FILE);
     if (saved) {
       try {
@@ -161,7 +162,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
         );
       }
     }
-    this.#gossip = o.mesh.newGossip(Channel.dns, this);
+    this.#gossip = o.mesh.newGossip(Channel.dns, this.gossiper);
     o.mesh.onPeerRemoved((peer) => {
       if (peer !== this.#mesh.name) this.table.removePeer(peer);
     });
@@ -211,10 +212,16 @@ export class DnsService implements Gossiper, AttachmentHooks {
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
     if (naming.name === undefined) return [];
-    const fqdn = qualify(naming.name, this.domain);
+    let fqdn: string;
+    try {
+      fqdn = qualifyServed(naming.name, this.domain);
+    } catch (err) {
+      if (!naming.fromHostname) throw err;
+      return [`No DNS name registered for ${a.label} from its hostname: ${(err as Error).message}`];
+    }
     this.#change(() => this.#add(a.id, a.addresses, fqdn));
     if (naming.resolver === false) return [];
-    if (!a.netnsPath.startsWith(`${NETNS_RUN_DIR}/`)) {
+    if (!isNamedNetns(a.netnsPath)) {
       return [
         `No resolv.conf written for ${a.label}: only named network namespaces have one meshnet can set; ` +
         `point its resolver at ${this.#address ?? "this host's DNS address (see 'meshnet status dns')"}`,
@@ -222,7 +229,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
     }
     this.#resolvers.set(a.id, a.netnsPath);
     this.#save();
-    if (this.#address) this.#writeResolvConf(a.netnsPath);
+    if (this.#address) this.#resolvConf.write(a.netnsPath, this.#address, this.domain);
     return [];
   }
 
@@ -242,7 +249,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
     if (!gone || path === undefined) return;
     this.#resolvers.delete(id);
     this.#save();
-    this.#removeResolvConf(path);
+    this.#resolvConf.remove(path);
   }
 
   /**
@@ -258,7 +265,7 @@ export class DnsService implements Gossiper, AttachmentHooks {
     if (ips.length === 0) {
       throw new UsageError(`Cannot add a name for ${container}: it has no addresses here; give IP addresses`);
     }
-    const name = fqdn !== undefined ? qualify(fqdn, this.domain) : this.#namesOf(id)[0];
+    const name = fqdn !== undefined ? qualifyServed(fqdn, this.domain) : this.#namesOf(id)[0];
     if (name === undefined) throw new UsageError(`Cannot add a name for ${container}: give one with -h FQDN`);
     this.#change(() => this.#add(id, ips, name));
     return ips.map((ip) => `${name} ${addressOf(ip)}`);
@@ -399,58 +406,6 @@ export class DnsService implements Gossiper, AttachmentHooks {
       metrics: this.metrics,
     });
     this.#address = address;
-    for (const path of this.#resolvers.values()) this.#writeResolvConf(path);
+    for (const path of this.#resolvers.values()) this.#resolvConf.write(path, address, this.domain);
   }
-
-  // ---- resolv.conf of named namespaces ----
-
-  #resolvConfPath(netnsPath: string): string {
-    return `${this.#etc}/${netnsPath.slice(NETNS_RUN_DIR.length + 1)}/resolv.conf`;
-  }
-
-  #writeResolvConf(netnsPath: string): void {
-    const path = this.#resolvConfPath(netnsPath);
-    const text = `${RESOLV_MARK}\nnameserver ${this.#address}\nsearch ${this.domain.slice(0, -1)}\n`;
-    try {
-      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      Deno.writeTextFileSync(path, text);
-    } catch (err) {
-      log.warn("Cannot write a container's resolv.conf", { path, error: (err as Error).message });
-    }
-  }
-
-  #removeResolvConf(netnsPath: string): void {
-    const path = this.#resolvConfPath(netnsPath);
-    try {
-      if (!Deno.readTextFileSync(path).startsWith(RESOLV_MARK)) return;
-      Deno.removeSync(path);
-      Deno.removeSync(path.slice(0, path.lastIndexOf("/")));
-    } catch { /* not ours, already gone, or the directory holds other files */ }
-  }
-
-  // ---- Gossiper ----
-
-  /** Full state (a copy: the channel may merge into what it is given), or nothing when empty. */
-  gossip(): GossipData | undefined {
-    return this.table.size ? new NameTable(this.table.entries()) : undefined;
-  }
-
-  /**
-   * Merges neighbour gossip; returns what was new.
-   * @throws {DnsFormatError} when the message does not decode
-   */
-  onGossip(msg: Uint8Array): GossipData | undefined {
-    return this.table.mergeNew(NameTable.decode(msg));
-  }
-
-  /**
-   * Merges a broadcast; returns what was new, to relay.
-   * @throws {DnsFormatError} when the message does not decode
-   */
-  onGossipBroadcast(_src: PeerName, update: Uint8Array): GossipData | undefined {
-    return this.table.mergeNew(NameTable.decode(update));
-  }
-
-  /** DNS sends no unicasts; any that arrive are ignored. */
-  onGossipUnicast(_src: PeerName, _msg: Uint8Array): void {}
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { NotFoundError, UsageError } from "../errors.ts";
 import { addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { formatCIDR, parseCIDR } from "../net/ip.ts";
@@ -29,7 +30,7 @@ export async function expose(
   bridge: string,
   cidrs: string[],
 ): Promise<string[]> {
-  for (const c of cidrs) parseCIDR(c);
+  checkCidrs("expose", cidrs);
   const wanted = cidrs.length
     ? (await Promise.all(cidrs.map((c) => ipam.manages(c) ? ipam.claim(EXPOSE_ID, c) : [c]))).flat()
     : await ipam.allocate(EXPOSE_ID);
@@ -42,13 +43,38 @@ export async function expose(
  * Removes the host's addresses from the bridge (only `cidrs` when given) and releases them in IPAM.
  *
  * @returns the addresses removed
+ * @throws {UsageError} for a malformed CIDR
+ * @throws {NotFoundError} naming a given CIDR that is not exposed, and what is; nothing is removed then
  */
 export function hide(nl: NetlinkSocket, ipam: IpamService, bridge: string, cidrs: string[]): string[] {
+  checkCidrs("hide", cidrs);
   const have = exposed(nl, bridge);
-  const gone = cidrs.length ? have.filter((c) => cidrs.includes(c)) : have;
+  const named = cidrs.map((c) => formatCIDR(parseCIDR(c)));
+  const missing = named.find((c) => !have.includes(c));
+  if (missing !== undefined) {
+    throw new NotFoundError(
+      `Cannot hide ${missing}: it is not exposed on ${bridge}; exposed: ${have.join(" ") || "none"}`,
+    );
+  }
+  const gone = cidrs.length ? have.filter((c) => named.includes(c)) : have;
   for (const c of gone) {
     addrDel(nl, bridge, c);
     ipam.release(EXPOSE_ID, c);
   }
   return gone;
+}
+
+/**
+ * Checks that every one of `cidrs` is a CIDR.
+ *
+ * @throws {UsageError} naming the verb and the bad value
+ */
+function checkCidrs(verb: string, cidrs: string[]): void {
+  for (const c of cidrs) {
+    try {
+      parseCIDR(c);
+    } catch (err) {
+      throw new UsageError(`Cannot ${verb} ${c}: ${(err as Error).message}`);
+    }
+  }
 }

@@ -49,6 +49,7 @@ export class IpamService implements Gossiper {
   #gossip?: Gossip;
   /** Resolved (and replaced) whenever the state changes, so waiting allocations retry at once. */
   #changed = Promise.withResolvers<void>();
+  #stopped = false;
 
   /**
    * Restores the persisted state (or starts empty) and joins the gossip channel.
@@ -79,10 +80,12 @@ export class IpamService implements Gossiper {
     this.#ticker = setInterval(() => this.#call(() => this.ipam.tick()), TICK_MS);
   }
 
-  /** Stops the tick and writes the state once more. */
+  /** Stops the tick, writes the state once more and ends every waiting allocation and prime with an error. */
   stop(): void {
     clearInterval(this.#ticker);
     this.#flush();
+    this.#stopped = true;
+    this.#changed.resolve(); // waiting allocations and primes end now, so the API can shut down
   }
 
   /**
@@ -202,11 +205,18 @@ export class IpamService implements Gossiper {
     }
   }
 
-  /** Resolves at the next state change (a merge, a call) or after {@link RETRY_MS}, whichever is first. */
+  /**
+   * Resolves at the next state change (a merge, a call) or after {@link RETRY_MS}, whichever is first.
+   *
+   * @throws {Error} once {@link stop} was called, so no request waits on a stopped router
+   */
   async #changeOrTimeout(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#changed.promise, new Promise<void>((r) => timer = setTimeout(r, RETRY_MS))]);
-    clearTimeout(timer);
+    if (!this.#stopped) {
+      await Promise.race([this.#changed.promise, new Promise<void>((r) => timer = setTimeout(r, RETRY_MS))]);
+      clearTimeout(timer);
+    }
+    if (this.#stopped) throw new Error("meshnet is stopping; retry once it runs again");
   }
 
   /** Runs `fn` on the IPAM and schedules the write (and the gossip it held) for the end of this turn. */

@@ -9,13 +9,21 @@
  * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
  * congested in the core, so gossip for it is merged instead of queued.
  *
+ * Pre-authentication memory: every connection still handshaking (accepted or dialled) reserves
+ * PRE_AUTH_CONNECTION_BYTES, the most its handshake can hold, out of one {@link ByteBudget}; an accepted
+ * connection that does not fit is closed at once, so unauthenticated peers together never hold more than
+ * the budget however many connect. Refused and failed inbound connections are logged at most once a minute
+ * per peer host, with a count ({@link RateLimitedLog}).
+ *
  * Isolation: no event from one peer can end the router. Every async task started here (accept loop, dials,
  * per-connection runs) ends in a catch that logs the peer or address, and each connection listener is
  * called on its own: one that throws is logged with the peer and the others still run.
  *
  * @module
  */
-import { MESH_PORT, Tag } from "../mesh/constants.ts";
+import { MESH_PORT, PRE_AUTH_BUDGET_BYTES, PRE_AUTH_CONNECTION_BYTES, Tag } from "../mesh/constants.ts";
+import { ByteBudget } from "../mesh/byte_budget.ts";
+import { RateLimitedLog } from "../mesh/rate_limited_log.ts";
 import { ConnectionMaker, type Target } from "../mesh/connection_maker.ts";
 import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
 import type { PeerName } from "../mesh/gossip.ts";
@@ -25,7 +33,7 @@ import { StallTolerantDeadline } from "../mesh/stall_tolerant_deadline.ts";
 import { TokenBucket } from "../mesh/token_bucket.ts";
 import { logger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { formatPeerAddress, parsePeerAddress, type RouterConfig } from "./config.ts";
+import { checkNotSelf, formatPeerAddress, parsePeerAddress, type RouterConfig } from "./config.ts";
 import type { ConnectionStatus } from "../client/wire.ts";
 
 const log = logger("mesh");
@@ -77,6 +85,12 @@ interface Live {
   since: Date;
 }
 
+/** Options of {@link MeshTransport} beyond the router's configuration. */
+export interface MeshTransportOptions {
+  /** Bytes all handshaking connections may hold together (default PRE_AUTH_BUDGET_BYTES). */
+  preAuthBudgetBytes?: number;
+}
+
 /** Accepts, dials and holds the mesh connections of one router. */
 export class MeshTransport {
   /** The pure mesh core (topology, routes, gossip). */
@@ -97,13 +111,21 @@ export class MeshTransport {
   #bucket = new TokenBucket();
   #stopping = false;
   #listeners: ((e: ConnectionEvent) => void)[] = [];
+  #preAuth: ByteBudget;
+  #refusals = new RateLimitedLog({ write: log.warn });
 
   /**
    * @param config the router's configuration (port, password, limits, peers)
    * @param identity our name, nickname and this run's UID
+   * @param options the pre-authentication budget
    */
-  constructor(config: RouterConfig, identity: { name: PeerName; nickname: string; uid: bigint }) {
+  constructor(
+    config: RouterConfig,
+    identity: { name: PeerName; nickname: string; uid: bigint },
+    options: MeshTransportOptions = {},
+  ) {
     this.#config = config;
+    this.#preAuth = new ByteBudget(options.preAuthBudgetBytes ?? PRE_AUTH_BUDGET_BYTES);
     this.#uid = identity.uid;
     this.core = new MeshCore({
       ...identity,
@@ -151,6 +173,7 @@ export class MeshTransport {
   stop(): void {
     this.#stopping = true;
     clearInterval(this.#ticker);
+    this.#refusals.stop();
     try {
       this.#listener?.close();
     } catch {
@@ -165,7 +188,11 @@ export class MeshTransport {
    * @throws {UsageError} naming a malformed peer; nothing is changed then
    */
   connect(peers: string[], replace: boolean): void {
-    const addresses = peers.map((p) => formatPeerAddress(parsePeerAddress(p, this.#config.port)));
+    const addresses = peers.map((p) => {
+      const peer = parsePeerAddress(p, this.#config.port);
+      checkNotSelf(peer, { host: this.#config.host, port: this.port });
+      return formatPeerAddress(peer);
+    });
     this.maker.add(addresses, replace);
   }
 
@@ -222,6 +249,16 @@ export class MeshTransport {
     return this.#handshaking;
   }
 
+  /** Bytes reserved now by connections that have not finished their handshake. */
+  get preAuthBytes(): number {
+    return this.#preAuth.held;
+  }
+
+  /** The port the mesh listens on (the configured one, or the one the system chose for port 0). */
+  get port(): number {
+    return (this.#listener?.addr as Deno.NetAddr | undefined)?.port ?? this.#config.port;
+  }
+
   #atLimit(): boolean {
     const limit = this.#config.connLimit;
     return limit > 0 && this.#live.size + this.#handshaking >= limit;
@@ -242,9 +279,22 @@ export class MeshTransport {
       const remote = conn.remoteAddr as Deno.NetAddr;
       const address = formatPeerAddress({ host: remote.hostname, port: remote.port });
       if (this.#atLimit()) {
-        log.warn(`Connection limit reached (${this.#config.connLimit}); refused connection`, {
-          from: address,
-        });
+        this.#refusals.note(
+          remote.hostname,
+          `Connection limit reached (${this.#config.connLimit}); refused connection`,
+          {
+            from: address,
+          },
+        );
+        conn.close();
+        continue;
+      }
+      if (!this.#preAuth.tryReserve(PRE_AUTH_CONNECTION_BYTES)) {
+        this.#refusals.note(
+          remote.hostname,
+          `Too many connections handshaking (${this.#preAuth.held} bytes held of ${this.#preAuth.limit}); refused connection`,
+          { from: address },
+        );
         conn.close();
         continue;
       }
@@ -280,6 +330,10 @@ export class MeshTransport {
       });
       connecting.then((c) => this.#stopping && c.close(), () => {});
       const conn = await Promise.race([connecting, timeout]);
+      if (!this.#preAuth.tryReserve(PRE_AUTH_CONNECTION_BYTES)) {
+        conn.close();
+        throw new Error(`too many connections handshaking (${this.#preAuth.held} bytes held); will retry`);
+      }
       await this.#run(conn, target, true, target);
     } catch (err) {
       if (err instanceof SelfConnectionError) this.maker.ourselves(target);
@@ -289,12 +343,15 @@ export class MeshTransport {
     }
   }
 
-  /** Handshakes on `conn` and, if it is wanted, hands it to the core. Throws only for outbound failures. */
+  /**
+   * Handshakes on `conn` and, if it is wanted, hands it to the core. Throws only for outbound failures.
+   * The caller reserved PRE_AUTH_CONNECTION_BYTES for it; they are released when the handshake ends.
+   */
   async #run(conn: Deno.TcpConn, address: string, outbound: boolean, target?: string): Promise<void> {
-    conn.setNoDelay(true);
     this.#handshaking++;
     let result;
     try {
+      conn.setNoDelay(true);
       result = await handshake(conn, {
         features: {
           name: this.core.name,
@@ -302,17 +359,25 @@ export class MeshTransport {
           uid: this.#uid,
           overlays: this.overlays,
           version: VERSION,
-          port: this.#config.port,
+          port: this.port,
         },
         outbound,
         password: this.#config.password,
       });
     } catch (err) {
-      log.warn("Handshake failed", { address, outbound, error: (err as Error).message });
-      if (outbound) throw err;
+      if (outbound) {
+        log.warn("Handshake failed", { address, outbound, error: (err as Error).message });
+        throw err;
+      }
+      this.#refusals.note(parsePeerAddress(address).host, "Handshake failed", {
+        address,
+        outbound,
+        error: (err as Error).message,
+      });
       return;
     } finally {
       this.#handshaking--;
+      this.#preAuth.release(PRE_AUTH_CONNECTION_BYTES);
     }
     const remote = result.remote;
     const conn2 = new ProtocolConnection(result, {

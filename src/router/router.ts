@@ -80,6 +80,7 @@ export class Router {
       peerName: this.name,
       hooks: this.dns,
     });
+    this.attachments.watchProcesses();
     this.dataPlane = await DataPlane.start(c, this.name, this.#nl, this.mesh);
     this.ipam.start();
     this.dns?.start({
@@ -96,6 +97,7 @@ export class Router {
 
   /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
   async stop(): Promise<void> {
+    await this.attachments?.close();
     await this.dns?.stop();
     this.mesh.stop();
     await this.#reclaiming;

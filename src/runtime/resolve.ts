@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { NotFoundError } from "../errors.ts";
 import type { Container, Resolver } from "./container.ts";
 import { netnsResolver } from "./netns.ts";
 
@@ -19,7 +20,7 @@ export interface ResolveOptions {
 /**
  * Finds the container `ref` names by asking each resolver in turn.
  *
- * @throws {Error} `Cannot attach c1: no such netns 'c1'; create it or pass a PID` when none knows it,
+ * @throws {NotFoundError} `Cannot attach c1: no such netns 'c1'; create it or pass a PID` when none knows it,
  *   or a resolver's own error for a reference it owns
  * @example
  * ```ts
@@ -32,5 +33,5 @@ export async function resolveContainer(ref: string, options: ResolveOptions = {}
     const found = await r.resolve(ref, action);
     if (found) return found;
   }
-  throw new Error(`Cannot ${action} ${ref}: no such netns '${ref}'; create it or pass a PID`);
+  throw new NotFoundError(`Cannot ${action} ${ref}: no such netns '${ref}'; create it or pass a PID`);
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { SeededRandom } from "../../testing/seeded_random.ts";
 
 /** Random numbers for tests: uniform floats, integers, picks and bytes from one seed. */
 export interface Prng {
@@ -18,14 +19,8 @@ export interface Prng {
 
 /** A {@link Prng} from a 32-bit seed. */
 export function prng(seed: number): Prng {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  const next = () => r.next();
   const int = (n: number) => Math.floor(next() * n);
   return {
     next,

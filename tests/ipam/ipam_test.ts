@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Ipam } from "../../src/ipam/ipam.ts";
 import { prng } from "../dns/prng.ts";
 import { peerName, quietSim, readyAddresses } from "./sim.ts";
+import { ConflictError } from "../../src/errors.ts";
+import { RMPEER_QUIET_MS } from "../../src/ipam/constants.ts";
 
 Deno.test("Ipam.allocate() waits for a majority, then gives the same address to the same id", () => {
   const sim = quietSim(1, 3);
@@ -98,6 +100,7 @@ Deno.test("Ipam.rmpeer() takes a dead peer's space and stops counting its vote",
   const sim = quietSim(1, 3);
   const [a, , c] = sim.nodes;
   sim.kill(c);
+  sim.advance(RMPEER_QUIET_MS);
   const taken = a.ipam.rmpeer(c.name);
   assert.ok(taken > 80n);
   sim.settle(3);
@@ -106,6 +109,31 @@ Deno.test("Ipam.rmpeer() takes a dead peer's space and stops counting its vote",
   assert.ok(st.owned > 160n);
   assert.throws(() => a.ipam.rmpeer(a.name), /it is this peer/);
   assert.deepEqual(readyAddresses(sim, sim.nodes[1].ipam, "after"), ["10.32.0.85/24"]);
+});
+
+Deno.test("Ipam.rmpeer() refuses a peer that is reachable or was seen recently, naming it", () => {
+  const sim = quietSim(1, 3);
+  const [a, b, c] = sim.nodes;
+  assert.throws(() => a.ipam.rmpeer(b.name), (e: Error) => {
+    assert.ok(e instanceof ConflictError);
+    assert.match(
+      e.message,
+      new RegExp(`^Cannot rmpeer ${b.name}: it is reachable now.*stop its router first`),
+    );
+    return true;
+  });
+  sim.kill(c);
+  sim.advance(RMPEER_QUIET_MS - 1000);
+  assert.throws(
+    () => a.ipam.rmpeer(c.name),
+    new RegExp(`${c.name}: it was reachable 9 s ago.*stop its router`),
+  );
+  const before = a.ipam.status()[0].tokens;
+  assert.ok(before.some((t) => t.owner === c.name), "a refused rmpeer takes nothing");
+  sim.settle(3);
+  assert.deepEqual(a.ipam.status()[0].tokens, before);
+  sim.advance(1000);
+  assert.ok(a.ipam.rmpeer(c.name) > 0n, "taken once quiet long enough");
 });
 
 Deno.test("Ipam.allocate() gives one address per family when dual-stack", () => {

@@ -3,17 +3,10 @@
  * in tests/cli/ because it builds real namespaces; each test uses its own prefix and removes it in finally.
  */
 import assert from "node:assert/strict";
+import { lab } from "./cli_run.ts";
 import { processAlive, processState } from "../proc.ts";
 import { labNamespaces, removeLab } from "../../src/lab/namespaces.ts";
 import { uniquePrefix } from "../../src/lab/with_lab.ts";
-
-/** Runs `./meshnet lab ARGS` and returns its exit code and output. */
-async function lab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command("./meshnet", { args: ["lab", ...args], stdout: "piped", stderr: "piped" })
-    .output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
 
 Deno.test("meshnet lab up/status/exec/cut/loss/down work end to end", async () => {
   const p = await uniquePrefix();

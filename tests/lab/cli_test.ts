@@ -1,18 +1,8 @@
-/**
- * `./meshnet lab …` as a user runs it (subprocesses, needs root). Lives beside the lab tests rather than
- * in tests/cli/ because it builds real namespaces; each test uses its own prefix and removes it in finally.
- */
+/** What `./meshnet lab …` refuses before it builds anything (no root needed). */
 import assert from "node:assert/strict";
+import { lab } from "./cli_run.ts";
 import { labNamespaces } from "../../src/lab/namespaces.ts";
 import { uniquePrefix } from "../../src/lab/with_lab.ts";
-
-/** Runs `./meshnet lab ARGS` and returns its exit code and output. */
-async function lab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command("./meshnet", { args: ["lab", ...args], stdout: "piped", stderr: "piped" })
-    .output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
 
 Deno.test("meshnet lab refuses bad flags and names with exit 2 and one clear line", async () => {
   const p = await uniquePrefix();

@@ -1,13 +1,9 @@
-/** A seeded PRNG (mulberry32) for the lab's property and fuzz tests: same seed, same sequence. */
+import { SeededRandom } from "../../testing/seeded_random.ts";
+
+/** Floats in [0, 1) from the one seeded generator (testing/seeded_random.ts): same seed, same sequence. */
 export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 /** A whole number in [min, max] drawn from `rand`. */

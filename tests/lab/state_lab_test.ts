@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
-import { type LabState, readState, removeState, statePath, writeState } from "../../src/lab/state.ts";
-
-const valid: LabState = {
-  prefix: "mnt9f9f-",
-  hosts: 3,
-  containers: 2,
-  topology: "line",
-  cuts: [{ a: 1, b: 2 }],
-  losses: [{ a: 2, b: 3, percent: 30 }],
-};
+import { valid } from "./state_fixture.ts";
+import { readState, removeState, statePath, writeState } from "../../src/lab/state.ts";
 
 Deno.test("writeState() and readState() round-trip; removeState() deletes; a corrupt file is refused", async () => {
   try {

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
-import { checkState, type LabState } from "../../src/lab/state.ts";
+import { checkState } from "../../src/lab/state.ts";
+import { valid } from "./state_fixture.ts";
 import { between, prng } from "./prng.ts";
-
-const valid: LabState = {
-  prefix: "mnt9f9f-",
-  hosts: 3,
-  containers: 2,
-  topology: "line",
-  cuts: [{ a: 1, b: 2 }],
-  losses: [{ a: 2, b: 3, percent: 30 }],
-};
 
 Deno.test("checkState() accepts a valid state unchanged", () => {
   assert.deepEqual(checkState(structuredClone(valid)), valid);

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { PROTOCOL_MAGIC } from "../../src/mesh/constants.ts";
+import {
+  MAX_HANDSHAKE_MESSAGE_SIZE,
+  PRE_AUTH_READ_BUFFER_SIZE,
+  PROTOCOL_MAGIC,
+} from "../../src/mesh/constants.ts";
 import type { Features } from "../../src/mesh/features.ts";
 import {
   handshake,
@@ -282,5 +286,89 @@ Deno.test({
     b.channel.close();
   } finally {
     listener.close();
+  }
+});
+
+/** The plain-connection prefix a hostile peer sends before its first frame: header, then "unencrypted". */
+function plainPrefix(): Uint8Array {
+  return Uint8Array.of(...new TextEncoder().encode(PROTOCOL_MAGIC), 1, 1, 0);
+}
+
+/** A duplex that records the largest buffer any read asked to fill. */
+class ReadSizeProbe implements Duplex {
+  largestRead = 0;
+  #inner: Duplex;
+  constructor(inner: Duplex) {
+    this.#inner = inner;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    this.largestRead = Math.max(this.largestRead, p.length);
+    return this.#inner.read(p);
+  }
+  write(p: Uint8Array): Promise<number> {
+    return this.#inner.write(p);
+  }
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+/** Settles `p` if it ends within a few event-loop turns (the fake clock never moves): its outcome, or "pending". */
+async function outcomeSoon(p: Promise<unknown>): Promise<unknown> {
+  let outcome: unknown = "pending";
+  p.then((v) => (outcome = v), (e) => (outcome = e));
+  for (let i = 0; i < 20 && outcome === "pending"; i++) await settle();
+  return outcome;
+}
+
+Deno.test("handshake() drops a peer that announces a frame over the pre-authentication cap, without reading it", async () => {
+  const [ours, theirs] = memoryDuplexPair();
+  const clock = new FakeClock();
+  const running = handshake(ours, { features: features("aa"), outbound: false, clock });
+  const announce = new Uint8Array(4);
+  new DataView(announce.buffer).setUint32(0, 10 * 1024 * 1024);
+  await theirs.write(Uint8Array.of(...plainPrefix(), ...announce)); // and never the 10 MiB body
+  const outcome = await outcomeSoon(running);
+  assert.ok(outcome instanceof Error, `expected a failure at once, got ${String(outcome)}`);
+  assert.match(outcome.message, /length 10485760 exceeds the maximum 4096/);
+  assert.ok(ours.closed, "the offender's connection is closed");
+  theirs.close();
+});
+
+Deno.test("handshake() against random hostile byte streams never reads more than the pre-authentication cap (fuzz)", async () => {
+  const rng = new SeededRandom(1414);
+  for (let i = 0; i < 300; i++) {
+    const [ours, theirs] = memoryDuplexPair({ maxChunk: 1 + rng.int(3000) });
+    const probe = new ReadSizeProbe(ours);
+    const clock = new FakeClock();
+    const running = handshake(probe, { features: features("aa"), outbound: false, clock });
+    const announced = rng.int(3) === 0 ? rng.int(5000) : rng.int(2 ** 32);
+    const prefix = new Uint8Array(4);
+    new DataView(prefix.buffer).setUint32(0, announced);
+    const body = rng.bytes(Math.min(announced, rng.int(3) === 0 ? 20_000 : rng.int(20_000)));
+    const mutated = rng.int(4) === 0;
+    const intact = Uint8Array.of(...plainPrefix(), ...prefix);
+    const stream = mutated ? rng.mutate(intact) : intact;
+    await theirs.write(Uint8Array.of(...stream, ...body)).catch(() => {});
+    let outcome = await outcomeSoon(running);
+    theirs.close(); // a frame within the cap waits for the rest of its body: hang up
+    if (outcome === "pending") outcome = await outcomeSoon(running);
+    assert.ok(
+      outcome instanceof Error,
+      `case ${i}: a hostile stream must fail at once, got ${String(outcome)}`,
+    );
+    assert.match(
+      outcome.message,
+      /^Cannot (handshake with peer|decode peer features)/,
+      `case ${i}: ${outcome.message}`,
+    );
+    if (!mutated && announced > MAX_HANDSHAKE_MESSAGE_SIZE) {
+      assert.match(outcome.message, /exceeds the maximum 4096/, `case ${i}: ${outcome.message}`);
+    }
+    assert.ok(
+      probe.largestRead <= PRE_AUTH_READ_BUFFER_SIZE,
+      `case ${i}: read ${probe.largestRead} bytes at once`,
+    );
+    assert.ok(ours.closed, `case ${i}: connection left open`);
   }
 });

@@ -225,3 +225,35 @@ Deno.test("listAttached() reports each container port with MAC and addresses rea
     assert.throws(() => listAttached(host, "mnt-nd-nobr"), /Unknown link 'mnt-nd-nobr'/);
   });
 });
+
+Deno.test("attachContainer() replaces a stale host end only when told, and never uses another attachment's interface", async () => {
+  await withWorld(3, async ({ host, hostNs, containers: [c1, old, c3] }) => {
+    ensureBridge(host, { mtu: 1376 });
+    // The host end c1's id gives, left by a namespace of c1 that is gone (here: still alive elsewhere).
+    linkAdd(host, { kind: "veth", name: hostVethName(c1.id), peer: { name: "ethwe", netns: old.netnsPath } });
+    const opts = { container: c1, bridge: "weave", addresses: ["10.32.0.1/12"] };
+    assert.throws(
+      () => attachContainer(host, opts),
+      new RegExp(`host interface '${hostVethName(c1.id)}' exists and may be another container's`),
+    );
+    assert.deepEqual(await linkNames(c1.netnsPath.slice(10)), ["lo"], "a refused attach changes nothing");
+    const r = attachContainer(host, { ...opts, replaceStale: true });
+    assert.equal(r.created, true);
+    assert.deepEqual(await addrsIn(c1.netnsPath.slice(10), "ethwe"), ["10.32.0.1/12"]);
+    assert.deepEqual(await linkNames(old.netnsPath.slice(10)), ["lo"], "the stale pair is gone");
+
+    // Another id in c1's namespace: its ethwe is c1's, so attach is refused and detach (with host) leaves it.
+    const intruder = { ...c1, id: "other-id", label: "other" };
+    assert.throws(
+      () => attachContainer(host, { ...opts, container: intruder, addresses: ["10.32.0.9/12"] }),
+      /Cannot attach other: its 'ethwe' interface belongs to another attachment/,
+    );
+    assert.deepEqual(
+      detachContainer({ container: intruder, host }),
+      { removed: [], interfaceRemoved: false, absent: true },
+    );
+    assert.deepEqual(await addrsIn(c1.netnsPath.slice(10), "ethwe"), ["10.32.0.1/12"], "c1 is untouched");
+    assert.deepEqual(detachContainer({ container: c3, host }).absent, true, "no interface at all is absent");
+    assert.ok((await linkNames(hostNs)).includes(hostVethName(c1.id)));
+  });
+});

@@ -8,6 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { until } from "../../testing/poll.ts";
 import { type Lab, meshnet } from "../../src/lab/mod.ts";
 import type { Report } from "../../src/client/wire.ts";
 
@@ -78,18 +79,8 @@ export function delay(ms: number): Promise<void> {
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `ms` with `describe()`. */
-export async function poll<T>(
-  probe: () => Promise<T | undefined>,
-  ms: number,
-  describe: () => string,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`Not within ${ms} ms: ${describe()}`);
-    await delay(POLL_MS);
-  }
+export function poll<T>(probe: () => Promise<T | undefined>, ms: number, describe: () => string): Promise<T> {
+  return until(describe, ms, probe, POLL_MS);
 }
 
 /** Why `r` (the report of one of `n` hosts) is not converged yet, or undefined when it is. */

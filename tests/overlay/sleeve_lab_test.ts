@@ -6,6 +6,7 @@
  *   full:  h1, h2, h3 all reach each other (broadcast must still arrive once)
  */
 import assert from "node:assert/strict";
+import { SeededRandom } from "../../testing/seeded_random.ts";
 import { type Lab, meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
 import {
   broadcastOnce,
@@ -134,14 +135,10 @@ Deno.test("sleeve: in a full mesh of 3, broadcast and multicast arrive exactly o
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing flood can be replayed. */
+/** Floats in [0, 1) from a seeded generator, so a failing case replays. */
 function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 /** The 6 wire bytes of peer name `name` (`aa:bb:…`). */

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
+import { runCommand } from "../../src/lab/runner.ts";
+import { until } from "../../testing/poll.ts";
 
 Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing half-made", async () => {
   await withLab({ hosts: 1, containers: 2 }, async (lab) => {
@@ -33,6 +35,11 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
       [["attach", "10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
       [["attach", "net:10.32/12", c2], 2, /Invalid CIDR '10\.32\/12'/],
       [["detach", "mnt-no-such-container"], 1, /no such netns/],
+      [["expose", "10.32.5.5"], 2, /Invalid CIDR '10\.32\.5\.5': add a prefix length/],
+      [["hide", "10.32.9.9/12"], 1, /Cannot hide 10\.32\.9\.9\/12: it is not exposed on weave; exposed: /],
+      [["attach", "--name", "bad name!!", c2], 2, /Invalid name 'bad name!!'/],
+      [["dns-add", "10.32.1.2", c2, "-h", "db.example.com"], 2, /outside the DNS domain 'weave\.local\.'/],
+      [["connect", "bad host!!"], 2, /neither an IP address nor a host name/],
     ];
     for (const [args, code, re] of cases) {
       const r = await meshnet(lab, 1, args);
@@ -59,6 +66,13 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
       "one container port left on the bridge",
     );
     assert.match(await ok("ps"), new RegExp(`^${c1} .* 10\\.32\\.1\\.1/12$`));
+
+    assert.match(
+      await ok("expose", "10.32.5.5/12"),
+      /(^| )10\.32\.5\.5\/12($| )/,
+      "expose prints every exposed address",
+    );
+    assert.equal(await ok("hide", "10.32.5.5/12"), "10.32.5.5/12");
   });
 });
 
@@ -93,5 +107,39 @@ Deno.test("reset stops the router and removes container interfaces, the bridge a
       "the container interface is gone",
     );
     assert.notEqual(await launchMeshnet(lab, 1, [], []), name, "a reset host starts as a new peer");
+  });
+});
+
+Deno.test("a container whose namespace dies while something holds it: its host end is removed, and its restart attaches again", async () => {
+  await withLab({ hosts: 1, containers: 0 }, async (lab) => {
+    await launchMeshnet(lab, 1, [], []);
+    const name = `${lab.prefix}r`;
+    const bridgePorts = async () =>
+      (await lab.exec("h1", ["ip", "-o", "link", "show", "master", "weave"])).stdout.split("\n")
+        .filter((l) => l.includes("vethwe")).length;
+    const make = async () => assert.equal((await runCommand(["ip", "netns", "add", name])).code, 0);
+    await make();
+    // A process keeps the first namespace alive after its name is gone, as a container runtime's
+    // teardown can, so the kernel keeps the veth pair.
+    const holder = new Deno.Command("ip", { args: ["netns", "exec", name, "sleep", "600"], stdout: "null" })
+      .spawn();
+    try {
+      const first = await meshnet(lab, 1, ["attach", "10.32.1.7/12", name]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal((await runCommand(["ip", "netns", "del", name])).code, 0);
+      await until(
+        "the dead container's host end to be removed",
+        10_000,
+        async () => await bridgePorts() === 0 || undefined,
+      );
+      await make();
+      const again = await meshnet(lab, 1, ["attach", "10.32.1.7/12", name]);
+      assert.equal(again.code, 0, `re-attach after the restart: ${again.stderr}`);
+      assert.equal(await bridgePorts(), 1);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await runCommand(["ip", "netns", "del", name]);
+    }
   });
 });

@@ -102,6 +102,76 @@ Deno.test("meshnet-cni through the CNI environment: every verb, every version, a
   });
 });
 
+/** The ids the router has a record of, and whether IPAM still holds addresses for `id`. */
+async function held(lab: Lab, id: string): Promise<{ recorded: boolean; addresses: boolean }> {
+  const get = async (path: string) => {
+    const r = await lab.exec("h1", ["curl", "-sS", "-w", "\n%{http_code}", `http://127.0.0.1:6784${path}`]);
+    const cut = r.stdout.lastIndexOf("\n");
+    return { status: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };
+  };
+  const recorded = (JSON.parse((await get("/ps/recorded")).body) as { id: string }[]).some((a) =>
+    a.id === id
+  );
+  return { recorded, addresses: (await get(`/ip/${encodeURIComponent(id)}`)).status === 200 };
+}
+
+Deno.test("meshnet-cni: DEL frees a container whose interface or namespace is gone; a second container id on the same interface is refused; GC leaves valid interfaces alone", async () => {
+  await withLab({ hosts: 1, containers: 2 }, async (lab) => {
+    await launchMeshnet(lab, 1, ["--no-fastdp"], []);
+    const [a, b] = lab.containersOf(1).map((c) => c.slice(lab.prefix.length));
+    const v = { cniVersion: "1.1.0" };
+    const id = (c: string) => `cni:mn:${c}:eth0`;
+    const add = async (c: string, container: string) => {
+      const r = await cni(lab, "h1", addVars(lab, container, c), v);
+      assert.equal(r.code, 0, `ADD ${c}: ${r.stdout}`);
+      return (r.out.ips as { address: string }[]).map((ip) => ip.address);
+    };
+
+    // DEL after the interface went away (the runtime tore the namespace's links down first).
+    await add("gone-if", a);
+    assert.equal((await lab.exec(a, ["ip", "link", "del", "eth0"])).code, 0);
+    const del = await cni(lab, "h1", addVars(lab, a, "gone-if", "DEL"), v);
+    assert.equal(del.code, 0, `DEL of an interface already gone: ${del.stdout}`);
+    assert.deepEqual(await held(lab, id("gone-if")), { recorded: false, addresses: false }, "all freed");
+
+    // DEL after the namespace went away.
+    const extra = `${lab.prefix}x`;
+    assert.equal((await runCommand(["ip", "netns", "add", extra])).code, 0);
+    const vars = { ...addVars(lab, a, "gone-ns"), CNI_NETNS: `/run/netns/${extra}` };
+    assert.equal((await cni(lab, "h1", vars, v)).code, 0);
+    assert.equal((await runCommand(["ip", "netns", "del", extra])).code, 0);
+    const delNs = await cni(lab, "h1", { ...vars, CNI_COMMAND: "DEL" }, v);
+    assert.equal(delNs.code, 0, `DEL of a namespace already gone: ${delNs.stdout}`);
+    assert.deepEqual(await held(lab, id("gone-ns")), { recorded: false, addresses: false }, "all freed");
+
+    // A second container id on the same netns and ifname changes nothing.
+    const first = await add("first", b);
+    const second = await cni(lab, "h1", addVars(lab, b, "second"), v);
+    assert.equal(second.code, 1, `a second ADD on the same interface: ${second.stdout}`);
+    assert.equal(second.out.code, 100);
+    assert.match(String(second.out.msg), /'eth0' interface belongs to another attachment/);
+    assert.deepEqual(await eth0(lab, b), first, "the first container's interface is unchanged");
+    assert.deepEqual(await held(lab, id("second")), { recorded: false, addresses: false }, "nothing held");
+
+    // GC of a stale attachment whose namespace now holds a valid one's interface leaves that one alone.
+    await add("stale", a);
+    assert.equal((await lab.exec(a, ["ip", "link", "del", "eth0"])).code, 0);
+    const valid = await add("valid", a);
+    const gc = await cni(lab, "h1", { CNI_COMMAND: "GC" }, {
+      ...v,
+      "cni.dev/valid-attachments": ["first", "valid"].map((c) => ({ containerID: c, ifname: "eth0" })),
+    });
+    assert.equal(gc.code, 0, gc.stdout);
+    assert.deepEqual(await eth0(lab, a), valid, "GC kept the valid attachment's interface");
+    assert.deepEqual(
+      await held(lab, id("stale")),
+      { recorded: false, addresses: false },
+      "the stale one freed",
+    );
+    assert.deepEqual(await held(lab, id("valid")), { recorded: true, addresses: true });
+  });
+});
+
 Deno.test("CNI-made containers on two hosts ping and resolve each other by name, for every version", async () => {
   await withLab({ hosts: 2, containers: 3 }, async (lab) => {
     for (const h of [1, 2]) await launchMeshnet(lab, h, ["--no-fastdp"]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildConfig, formatPeerAddress, parsePeerAddress } from "../../src/router/config.ts";
+import { buildConfig, checkNotSelf, formatPeerAddress, parsePeerAddress } from "../../src/router/config.ts";
 import { UsageError } from "../../src/errors.ts";
 
 const noEnv = () => undefined;
@@ -10,9 +10,35 @@ Deno.test("parsePeerAddress() takes host, host:port and [v6]:port", () => {
   assert.deepEqual(parsePeerAddress("[fd00::1]:7000"), { host: "fd00::1", port: 7000 });
   assert.deepEqual(parsePeerAddress("fd00::1"), { host: "fd00::1", port: 6783 });
   assert.equal(formatPeerAddress({ host: "fd00::1", port: 1 }), "[fd00::1]:1");
-  for (const bad of [":1", "h:0", "h:70000", "h:x", "[zz::1]:1"]) {
-    assert.throws(() => parsePeerAddress(bad), Error, bad);
+  for (
+    const bad of [":1", "h:0", "h:70000", "h:x", "[zz::1]:1", "bad host!!", "a b:1", "-h", "h..x", "h/x"]
+  ) {
+    assert.throws(() => parsePeerAddress(bad), UsageError, bad);
   }
+  assert.throws(
+    () => parsePeerAddress("bad host!!"),
+    /'bad host!!' is neither an IP address nor a host name/,
+  );
+  assert.deepEqual(parsePeerAddress("node-1.example.com:7000"), { host: "node-1.example.com", port: 7000 });
+});
+
+Deno.test("checkNotSelf() refuses our own listening address, loopback and own interfaces on our port", () => {
+  const any = { host: "0.0.0.0", port: 6783 };
+  const own = ["10.1.2.3", "fe80::1"];
+  for (const self of ["127.0.0.1", "127.1.2.3", "::1", "0.0.0.0", "10.1.2.3"]) {
+    assert.throws(
+      () => checkNotSelf({ host: self, port: 6783 }, any, own),
+      /that is this router itself/,
+      self,
+    );
+  }
+  checkNotSelf({ host: "127.0.0.1", port: 6784 }, any, own); // another router on this host
+  checkNotSelf({ host: "10.1.2.4", port: 6783 }, any, own);
+  checkNotSelf({ host: "my-host", port: 6783 }, any, own); // names are left to the handshake
+  assert.throws(() => checkNotSelf({ host: "10.9.9.9", port: 7000 }, { host: "10.9.9.9", port: 7000 }, []));
+  checkNotSelf({ host: "127.0.0.1", port: 7000 }, { host: "10.9.9.9", port: 7000 }, []);
+  assert.throws(() => buildConfig({}, ["127.0.0.1"], () => undefined), UsageError);
+  assert.throws(() => buildConfig({}, ["bad host!!"], () => undefined), UsageError);
 });
 
 Deno.test("buildConfig() applies defaults and the environment", () => {

@@ -7,17 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type Lab, launchMeshnet, meshnet, withLab } from "../../src/lab/mod.ts";
-
-/** Bounded poll: `check` every 100 ms until it returns a value, or fail naming `what` after `ms`. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from "../../testing/poll.ts";
 
 /** The addresses dig returns for `name` asked inside `ns` (its resolv.conf, or `server` when given). */
 async function dig(lab: Lab, ns: string, name: string, args: string[] = []): Promise<string[]> {

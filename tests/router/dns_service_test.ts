@@ -12,7 +12,7 @@ import { SeededRandom } from "../../testing/seeded_random.ts";
 import type { Attachment } from "../../src/client/wire.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
 import { DnsService } from "../../src/router/dns_service.ts";
-import { qualify } from "../../src/dns/qualify.ts";
+import { checkHostname, qualify, qualifyServed } from "../../src/dns/qualify.ts";
 import { EXTERN_ID } from "../../src/client/wire.ts";
 
 /** A mesh double: records the gossiper, every broadcast, and the peer-removed listeners. */
@@ -87,7 +87,9 @@ function live(t: NameTable): string[] {
 
 /** Delivers every broadcast of `from` to `to` as the channel would (encoded, then merged). */
 function deliver(from: FakeMesh, to: DnsService): void {
-  for (const d of from.broadcasts.splice(0)) for (const m of d.encode()) to.onGossipBroadcast(from.name, m);
+  for (const d of from.broadcasts.splice(0)) {
+    for (const m of d.encode()) to.gossiper.onGossipBroadcast(from.name, m);
+  }
 }
 
 dnsTest("qualify() appends the domain to bare hostnames and refuses bad names", () => {
@@ -96,6 +98,14 @@ dnsTest("qualify() appends the domain to bare hostnames and refuses bad names", 
   assert.equal(qualify("db.example.com.", "weave.local."), "db.example.com.");
   assert.throws(() => qualify("a..b", "weave.local."), UsageError);
   assert.throws(() => qualify("x".repeat(64), "weave.local."), UsageError);
+  for (const bad of ["bad name!!", "a b", "-web", "web-", "", "a/b", "é"]) {
+    assert.throws(() => checkHostname(bad), UsageError, bad);
+  }
+  for (const good of ["web", "web-1", "my_container", "Web.Weave.Local.", "a".repeat(63)]) {
+    checkHostname(good);
+  }
+  assert.equal(qualifyServed("web", "weave.local."), "web.weave.local.");
+  assert.throws(() => qualifyServed("weave.local.", "weave.local."), /outside the DNS domain/);
 });
 
 dnsTest("DnsService.attached() registers the name for every address and broadcasts the deltas", () => {
@@ -144,9 +154,9 @@ dnsTest(
 
 dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing, clear errors", () => {
   const { dns } = service();
-  assert.deepEqual(dns.add(EXTERN_ID, ["192.0.2.1", "192.0.2.2"], "ext.example.com"), [
-    "ext.example.com. 192.0.2.1",
-    "ext.example.com. 192.0.2.2",
+  assert.deepEqual(dns.add(EXTERN_ID, ["192.0.2.1", "192.0.2.2"], "ext.weave.local"), [
+    "ext.weave.local. 192.0.2.1",
+    "ext.weave.local. 192.0.2.2",
   ]);
   dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
   assert.deepEqual(dns.add("c1", ["10.32.0.9"]), ["web.weave.local. 10.32.0.9"], "default: its attach name");
@@ -157,10 +167,28 @@ dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing
   assert.throws(() => dns.add("c9", []), /Cannot add a name for c9: it has no addresses here/);
   assert.throws(() => dns.add("c1", ["10.32.0.300"], "x"), UsageError);
   assert.throws(() => dns.add("c1", ["10.32.0.11"], "a..b"), UsageError);
+  assert.throws(
+    () => dns.add("c1", ["10.32.0.11"], "bad name!!"),
+    /Invalid name 'bad name!!': label 'bad name!!'/,
+  );
+  assert.throws(
+    () => dns.add(EXTERN_ID, ["192.0.2.3"], "db.example.com"),
+    /Cannot register 'db.example.com': 'db.example.com.' is outside the DNS domain 'weave.local.'/,
+  );
+  assert.throws(() => dns.attached(attachment("c2", ["10.32.0.6/12"]), { name: "a b" }), UsageError);
+  assert.deepEqual(
+    dns.attached(attachment("c3", ["10.32.0.7/12"]), { name: "h.example.com", fromHostname: true }),
+    [
+      "No DNS name registered for c3 from its hostname: Cannot register 'h.example.com': 'h.example.com.' is " +
+      "outside the DNS domain 'weave.local.', and meshnet's DNS answers only names in it; use a bare hostname " +
+      "or a name ending in '.weave.local'",
+    ],
+    "a container's own hostname that cannot be registered is skipped, not an error",
+  );
 
   assert.equal(dns.remove("c1", { address: "10.32.0.9", fqdn: "alias" }), 1);
   assert.equal(dns.remove("c1", { address: "10.32.0.9" }), 1);
-  assert.equal(dns.remove(EXTERN_ID, { fqdn: "ext.example.com" }), 2);
+  assert.equal(dns.remove(EXTERN_ID, { fqdn: "ext.weave.local" }), 2);
   assert.equal(dns.remove("c1"), 1);
   assert.equal(dns.remove("c1"), 0);
   assert.deepEqual(dns.names().map((e) => e.name), ["pidname.weave.local."]);
@@ -168,9 +196,9 @@ dnsTest("DnsService.add() and remove(): containers, outside addresses, narrowing
 
 dnsTest("DnsService gossip: full state is a copy, merges return only what is new", () => {
   const a = service(PEERS[0]), b = service(PEERS[1]);
-  assert.equal(a.dns.gossip(), undefined, "nothing to say while empty");
+  assert.equal(a.dns.gossiper.gossip(), undefined, "nothing to say while empty");
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
-  const full = a.dns.gossip()!;
+  const full = a.dns.gossiper.gossip()!;
   full.merge(
     new NameTable([{
       name: "x.",
@@ -183,16 +211,16 @@ dnsTest("DnsService gossip: full state is a copy, merges return only what is new
   );
   assert.equal(a.dns.table.size, 1, "merging into the full state leaves the table alone");
 
-  const [msg] = a.dns.gossip()!.encode();
-  const delta = b.dns.onGossip(msg) as NameTable;
+  const [msg] = a.dns.gossiper.gossip()!.encode();
+  const delta = b.dns.gossiper.onGossip(msg) as NameTable;
   assert.deepEqual(live(delta), live(a.dns.table));
-  assert.equal(b.dns.onGossip(msg), undefined, "nothing new the second time");
+  assert.equal(b.dns.gossiper.onGossip(msg), undefined, "nothing new the second time");
   assert.deepEqual(b.dns.table.addressesOf("web.weave.local").map((x) => x.join(".")), ["10.32.0.5"]);
 
   a.dns.detached("c1", [], true);
   deliver(a.mesh, b.dns);
   assert.deepEqual(live(b.dns.table), [], "the tombstone wins on the other peer");
-  assert.equal(b.dns.onGossip(msg), undefined, "the old live entry does not come back");
+  assert.equal(b.dns.gossiper.onGossip(msg), undefined, "the old live entry does not come back");
 });
 
 dnsTest("DnsService.purge() drops tombstones only after the grace period (fake clock)", () => {
@@ -222,7 +250,7 @@ dnsTest("DnsService drops the entries of a peer removed from the mesh, never its
 dnsTest("DnsService restores its own entries from the data directory", () => {
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12"]), { name: "web" });
-  a.dns.add(EXTERN_ID, ["192.0.2.1"], "ext.example.com");
+  a.dns.add(EXTERN_ID, ["192.0.2.1"], "ext.weave.local");
   a.dns.remove(EXTERN_ID);
   const other = {
     name: "o.",
@@ -232,7 +260,7 @@ dnsTest("DnsService restores its own entries from the data directory", () => {
     version: 1,
     tombstone: 0,
   };
-  a.dns.onGossipBroadcast(PEERS[1], new NameTable([other]).encode()[0]);
+  a.dns.gossiper.onGossipBroadcast(PEERS[1], new NameTable([other]).encode()[0]);
   const again = service(PEERS[0], a.dir);
   assert.deepEqual(
     live(again.dns.table),
@@ -268,14 +296,16 @@ dnsTest(
           const { from, d } = queue.splice(rnd.int(queue.length), 1)[0];
           for (const [j, q] of peers.entries()) {
             if (PEERS[j] === from) continue;
-            for (const m of d.encode()) q.dns.onGossipBroadcast(from, m);
-            if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.onGossipBroadcast(from, m); }
+            for (const m of d.encode()) q.dns.gossiper.onGossipBroadcast(from, m);
+            if (rnd.next() < 0.2) { for (const m of d.encode()) q.dns.gossiper.onGossipBroadcast(from, m); }
           }
         }
       }
       // Anti-entropy: everyone's full state to everyone.
       for (const p of peers) {
-        for (const q of peers) for (const m of p.dns.gossip()?.encode() ?? []) q.dns.onGossip(m);
+        for (const q of peers) {
+          for (const m of p.dns.gossiper.gossip()?.encode() ?? []) q.dns.gossiper.onGossip(m);
+        }
       }
       const want = [...model.values()].flatMap((s) => [...s]).sort();
       for (const p of peers) assert.deepEqual(live(p.dns.table), want, `seed ${seed} peer ${p.mesh.name}`);
@@ -287,7 +317,7 @@ dnsTest("DnsService gossip input: garbage and mutated messages throw or merge va
   const rnd = new SeededRandom(7);
   const a = service(PEERS[0]);
   a.dns.attached(attachment("c1", ["10.32.0.5/12", "fd00::5/64"]), { name: "web" });
-  const [valid] = a.dns.gossip()!.encode();
+  const [valid] = a.dns.gossiper.gossip()!.encode();
   const b = service(PEERS[1]);
   for (let i = 0; i < 500; i++) {
     const msg = rnd.next() < 0.3 ? rnd.bytes(rnd.int(64)) : valid.slice();
@@ -296,7 +326,7 @@ dnsTest("DnsService gossip input: garbage and mutated messages throw or merge va
     }
     const cut = rnd.next() < 0.2 ? msg.subarray(0, rnd.int(msg.length + 1)) : msg;
     try {
-      b.dns.onGossip(cut);
+      b.dns.gossiper.onGossip(cut);
     } catch (err) {
       assert.ok(err instanceof Error && /Cannot decode name table gossip/.test(err.message), String(err));
     }

@@ -8,6 +8,7 @@
  * start); what users type is checked through the CLI.
  */
 import assert from "node:assert/strict";
+import { until } from "../../testing/poll.ts";
 import { processAlive } from "../proc.ts";
 import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
 import { bigIntToIP, contains, formatIP, ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../src/net/ip.ts";
@@ -81,16 +82,8 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
   return out;
 }
 
-/** Polls `probe` until it returns a value other than undefined; fails with `what` after `ms`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** How long a poll waits for the rings, a takeover or a route, in milliseconds. */
+const WAIT_MS = 30_000;
 
 /** Attaches each container on `host` through the API (a few at a time); returns its addresses, by container. */
 async function attachAll(lab: Lab, host: number, containers: string[]) {
@@ -145,7 +138,7 @@ function ownedBy(ring: RingView, peer: string): bigint {
 
 /** Waits until every host in `hosts` shows the same tokens, a majority, and nothing pending. */
 function converged(lab: Lab, hosts: number[], onSample: () => Promise<void> = async () => {}) {
-  return until(`the rings of h${hosts.join(",h")} to converge`, async () => {
+  return until(`the rings of h${hosts.join(",h")} to converge`, WAIT_MS, async () => {
     await onSample();
     const all = await Promise.all(hosts.map((h) => rings(lab, h)));
     const same = all.every((r) =>
@@ -178,7 +171,7 @@ function daemonPid(lab: Lab, host: number): number {
 async function isolate(lab: Lab, side: number[], names: string[]): Promise<void> {
   const rest = lab.hosts.map((h) => h.number).filter((h) => !side.includes(h));
   for (const a of side) for (const b of rest) await lab.cut(a, b);
-  await until("both sides to see the cut", async () => {
+  await until("both sides to see the cut", WAIT_MS, async () => {
     const views = await Promise.all(lab.hosts.map(async (h) => {
       const r = JSON.parse(await ok(lab, h.number, "GET", "/report"));
       const far = side.includes(h.number) ? rest : side;
@@ -236,7 +229,7 @@ Deno.test("ipam: kill -9 of a router and restart loses no allocation; new ones n
     before.set("plain-id", [await ok(lab, 1, "POST", "/ip/plain-id")]);
     const pid = daemonPid(lab, 1);
     Deno.kill(pid, "SIGKILL");
-    await until("the killed daemon to exit", async () => await processAlive(pid) ? undefined : true);
+    await until("the killed daemon to exit", WAIT_MS, async () => await processAlive(pid) ? undefined : true);
     await launchMeshnet(lab, 1, [SLEEVE]);
     for (const [id, addrs] of before) {
       assert.equal(await ok(lab, 1, "GET", `/ip/${id}`), addrs.join(" "), `GET /ip/${id} after restart`);
@@ -306,7 +299,7 @@ Deno.test("ipam: a stopped peer's free space is reclaimed by the majority; rmpee
     await attachAll(lab, 3, lab.containersOf(3));
     const whole = ownedBy((await rings(lab, 1))[0], names[2]);
     assert.equal((await meshnet(lab, 3, ["stop"])).code, 0);
-    const ring = await until("h1 and h2 to take over h3's free space", async () => {
+    const ring = await until("h1 and h2 to take over h3's free space", WAIT_MS, async () => {
       const [r1, r2] = [(await rings(lab, 1))[0], (await rings(lab, 2))[0]];
       const left = ownedBy(r1, names[2]);
       return left < whole / 10n && JSON.stringify(r1.tokens) === JSON.stringify(r2.tokens) ? r1 : undefined;
@@ -318,11 +311,21 @@ Deno.test("ipam: a stopped peer's free space is reclaimed by the majority; rmpee
     );
     assert.match(await ok(lab, 2, "POST", "/ip/after-reclaim"), /^10\.\d+\.\d+\.\d+\/12$/);
 
-    const rm = await meshnet(lab, 1, ["rmpeer", names[2]]);
-    assert.equal(rm.code, 0, rm.stderr);
+    const live = await meshnet(lab, 1, ["rmpeer", names[1]]);
+    assert.equal(live.code, 1, "rmpeer of a live, connected peer is refused");
+    assert.match(
+      live.stderr,
+      new RegExp(`Cannot rmpeer ${names[1]}: it is reachable now.*stop its router first`),
+    );
+    assert.ok(ownedBy((await rings(lab, 1))[0], names[1]) > 0n, "the refused rmpeer took nothing");
+    const rm = await until("rmpeer of h3 once it has been quiet long enough", WAIT_MS, async () => {
+      const r = await meshnet(lab, 1, ["rmpeer", names[2]]);
+      if (r.code === 0) return r;
+      assert.match(r.stderr, new RegExp(`Cannot rmpeer ${names[2]}: it was reachable \\d+ s ago`));
+    });
     const [, taken] = rm.stdout.match(new RegExp(`^(\\d+) IPs taken over from ${names[2]}$`, "m")) ?? [];
     assert.ok(Number(taken) > 0, `rmpeer said: ${rm.stdout}`);
-    await until("h3 to own nothing on h1 and h2", async () => {
+    await until("h3 to own nothing on h1 and h2", WAIT_MS, async () => {
       const views = await Promise.all([1, 2].map(async (h) => ownedBy((await rings(lab, h))[0], names[2])));
       return views.every((n) => n === 0n) ? true : undefined;
     });
@@ -339,7 +342,7 @@ Deno.test("ipam: nothing in use is reclaimed from a live peer behind a cut; it u
     await isolate(lab, [3], names);
 
     // IPAM hears of reachability changes on its own tick as well as from the routes: poll, do not race them.
-    const minority = await until("h3's IPAM to see it is cut off from the majority", async () => {
+    const minority = await until("h3's IPAM to see it is cut off from the majority", WAIT_MS, async () => {
       const ring = (await rings(lab, 3))[0];
       return ring.majority ? undefined : ring;
     });
@@ -353,7 +356,7 @@ Deno.test("ipam: nothing in use is reclaimed from a live peer behind a cut; it u
       `${reserved} is not in h3's reserve, the top ${minority.reserve} addresses of its space`,
     );
     assert.ok(!held.includes(reserved));
-    const taken = await until("the majority to take over h3's free space", async () => {
+    const taken = await until("the majority to take over h3's free space", WAIT_MS, async () => {
       const r = (await rings(lab, 1))[0];
       return ownedBy(r, names[2]) < whole / 10n ? r : undefined;
     });
@@ -412,7 +415,7 @@ Deno.test("ipam: IPv6 and dual-stack containers on two hosts get addresses and p
     assert.notEqual(got[0][1], got[1][1]);
     for (const [flag, i] of [["-6", 1], ["-4", 0]] as const) {
       const dst = got[1][i].split("/")[0];
-      await until(`ping ${flag} ${dst} from ${a}`, async () => {
+      await until(`ping ${flag} ${dst} from ${a}`, WAIT_MS, async () => {
         const r = await lab.exec(a, ["ping", flag, "-c1", "-W1", dst]);
         return r.code === 0 ? true : undefined;
       }, 15_000);
@@ -439,7 +442,7 @@ Deno.test("ipam: rings initialised apart are refused when they meet, saying how 
     assert.equal((await meshnet(lab, 1, ["connect", addr(3)])).code, 0);
     const refusal =
       /Cannot merge IP allocation ring '10\.32\.0\.0\/12': it was initialised apart.*meshnet reset/;
-    await until("the merge to be refused in a log", async () => {
+    await until("the merge to be refused in a log", WAIT_MS, async () => {
       const logs = await Promise.all(
         [1, 3].map((h) => Deno.readTextFile(`${meshnetDataDir(lab, h)}/meshnet.log`)),
       );

@@ -138,6 +138,24 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
       const again = await inContainer(newPid, ["ping", "-c1", "-W5", addr[1]]);
       assert.equal(again.code, 0, "the restarted container is on the overlay again with its old address");
 
+      // `podman restart`: the old namespace's host veth can outlive it; the new namespace is attached anyway.
+      assert.equal((await pods[0].api("POST", "/containers/web1/restart?t=0")).status, 204);
+      const restartedPid = await until("web1 to run again with a new PID", 10_000, async () => {
+        const p = JSON.parse((await pods[0].api("GET", "/containers/web1/json")).body).State.Pid;
+        return p && p !== newPid ? p as number : undefined;
+      });
+      await until(
+        "web1 on the overlay after podman restart",
+        15_000,
+        async () =>
+          (await inContainer(restartedPid, ["ping", "-c1", "-W2", addr[1]])).code === 0 || undefined,
+      );
+      await until(
+        "web1 in h2's DNS after podman restart",
+        10_000,
+        async () => (await lookup(lab, "h2", pid[1], "web1")) === addr[0] || undefined,
+      );
+
       // detach takes a name too; the name leaves DNS with the interface.
       const detach = await meshnet(lab, "h2", ["detach", "web2"]);
       assert.equal(detach.code, 0, detach.stderr);
@@ -145,7 +163,7 @@ Deno.test("Podman API: containers attached by name on two hosts reach each other
       await until(
         "web2 to leave h1's DNS",
         2000,
-        async () => (await lookup(lab, "h1", newPid, "web2")) === "" || undefined,
+        async () => (await lookup(lab, "h1", restartedPid, "web2")) === "" || undefined,
       );
     });
   });

@@ -10,7 +10,7 @@ Deno.test("resolveContainer() says what is missing and what to do", async () => 
   });
   await assert.rejects(
     resolveContainer("mnt-nd-none", { action: "detach" }),
-    /^Error: Cannot detach mnt-nd-none:/,
+    /^NotFoundError: Cannot detach mnt-nd-none:/,
   );
   await assert.rejects(resolveContainer("99999999"), {
     message: "Cannot attach 99999999: no process 99999999; pass the PID of a running container",

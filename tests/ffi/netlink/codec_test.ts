@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SeededRandom } from "../../../testing/seeded_random.ts";
 import {
   align4,
   attrNested,
@@ -28,14 +29,10 @@ import { decodeAddr } from "../../../ffi/netlink/addr.ts";
 import { decodeRoute } from "../../../ffi/netlink/route.ts";
 import { decodeFdb, decodeNeigh } from "../../../ffi/netlink/neigh.ts";
 
-/** mulberry32: a small seeded PRNG so failures replay. */
+/** Floats in [0, 1) from a seeded generator, so a failing case replays. */
 function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 Deno.test("MessageWriter.finish() writes nlmsghdr length, type, flags and seq", () => {
