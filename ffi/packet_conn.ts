@@ -97,4 +97,24 @@ export interface PacketConn {
 
   /** Releases the socket; a pending {@link readable} resolves false and every later call throws BadResource. Idempotent. */
   close(): void;
+
+  /**
+   * Optional, where the kernel batches: sends `data[0, length)` to `to` as datagrams of `segmentSize` bytes
+   * (the last may be shorter) in one call (UDP GSO).
+   *
+   * @returns false when the send buffer is full (nothing sent)
+   * @throws {SyscallError} when refused (EMSGSIZE above the path MTU; EINVAL, EIO or EOPNOTSUPP where the kernel
+   *   or device cannot segment: use {@link sendBatch} or {@link send})
+   */
+  sendSegments?(data: Uint8Array, length: number, segmentSize: number, to: Endpoint): boolean;
+
+  /** Optional: {@link send} of many datagrams in one call (sendmmsg); same result and errors. */
+  sendBatch?(packets: Uint8Array[], to: Endpoint): number;
+
+  /**
+   * Optional: {@link receive} in one call (recvmmsg). On a socket that coalesces (UDP GRO) a buffer may hold
+   * several datagrams of one sender back to back: `segmentSizes[i]` says how long each is (the last may be
+   * shorter); otherwise it equals `sizes[i]`.
+   */
+  receiveBatch?(bufs: Uint8Array[], sizes: number[], sources: Endpoint[], segmentSizes?: number[]): number;
 }

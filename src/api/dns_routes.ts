@@ -40,13 +40,13 @@ function fqdnOf(form: URLSearchParams): string | undefined {
 
 /**
  * The naming of an attach from its form fields `name` (hostname or FQDN) and `resolver` ("false" for
- * `--without-dns`), checked before anything is attached.
+ * `--without-dns`, "true" for `--with-dns` without a name), checked before anything is attached.
  *
  * @throws {HttpError} 400 when the name is invalid or DNS is off
  */
 export function attachNaming(form: URLSearchParams, dns: DnsService | undefined): AttachNaming {
   const name = form.get("name") || undefined;
-  if (name === undefined) return {};
+  if (name === undefined) return form.get("resolver") === "true" && dns ? { resolver: true } : {};
   if (!dns) throw new HttpError(400, `Cannot name a container '${name}': DNS is off on this router`);
   try {
     qualifyServed(name, dns.domain);
@@ -82,7 +82,8 @@ export function registerDnsRoutes(api: HttpApi, dns: DnsService | undefined): vo
       if (s.address === undefined) {
         throw new HttpError(
           503,
-          "The DNS server is not up yet: it starts once the address ring is ready; see 'meshnet status ipam'",
+          "The DNS server is not up yet: it binds the gateway address on the bridge at launch and retries " +
+            "every half second; the router's log says why it cannot",
         );
       }
       return text(200, formatPeerAddress({ host: s.address, port: s.port }));

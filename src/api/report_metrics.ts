@@ -32,6 +32,15 @@ function sleeveMetrics(r: Report): Family[] {
       { labels: { direction: "in" }, value: s.bytesToDevice },
       { labels: { direction: "out" }, value: s.bytesFromDevice },
     ]),
+    counter(
+      "meshnet_sleeve_offload_total",
+      "Sleeve offload work: super-frames cut, coalesced, UDP GSO sends",
+      [
+        { labels: { op: "cut" }, value: s.superFramesCut },
+        { labels: { op: "coalesced" }, value: s.superFramesCoalesced },
+        { labels: { op: "gso" }, value: s.gsoSends },
+      ],
+    ),
     counter("meshnet_sleeve_datagrams_total", "UDP datagrams of the sleeve, by direction", [
       { labels: { direction: "in" }, value: s.datagramsReceived },
       { labels: { direction: "out" }, value: s.datagramsSent },

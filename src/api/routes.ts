@@ -123,6 +123,7 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
         form.getAll("cidr"),
         identity(form),
         attachNaming(form, router.dns),
+        { defaultRoute: form.get("default-route") !== "false" },
       );
       return json(a);
     })

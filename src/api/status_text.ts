@@ -4,8 +4,11 @@
  *
  * @module
  */
-import type { Report } from "../client/wire.ts";
+import type { Report, RoutingReport } from "../client/wire.ts";
+import { FORWARDING_SYSCTLS } from "../netdev/constants.ts";
 import { ringShares } from "./ring_shares.ts";
+
+const [FORWARD_KEY, BRIDGE_NF_KEY] = FORWARDING_SYSCTLS.map((s) => s.key);
 
 function line(label: string, value: string | number): string {
   return `${label.padStart(20)}: ${value}`;
@@ -55,8 +58,41 @@ export function statusText(r: Report): string {
         line("Entries", r.dns.entries.length),
       ]
       : []),
+    ...(r.routing ? ["", ...routingLines(r.routing)] : []),
     "",
   ].join("\n");
+}
+
+/** The routing section of the summary: gateway, masquerade and forwarding in plain words. */
+function routingLines(g: RoutingReport): string[] {
+  const sysctl = (key: string) => g.sysctls.find((s) => s.key === key);
+  const said = (key: string, on: string, off: string) => {
+    const s = sysctl(key);
+    if (!s) return "unknown";
+    const by = s.before === undefined ? "" : ` (meshnet set it; reset puts back ${s.before})`;
+    return s.value === "1"
+      ? `${on}${by}`
+      : s.value === "missing"
+      ? `${off}: the setting does not exist`
+      : off;
+  };
+  return [
+    line("Service", "routing"),
+    line("Gateway", `${g.gateway} on ${g.bridge}: containers' default route and DNS address`),
+    line(
+      "Masquerade",
+      g.masquerade
+        ? `on: traffic from ${g.bridge} leaving by another interface takes this host's address`
+        : "off: containers' traffic leaves with their own addresses",
+    ),
+    line("Forwarding", said(FORWARD_KEY, "on: this host routes containers' traffic", "off")),
+    line("BridgeNetfilter", said(BRIDGE_NF_KEY, "on: bridged traffic passes netfilter (Services)", "off")),
+    line(
+      "Isolation",
+      g.table ? `the host routes no traffic between subnets on ${g.bridge} (nft ${g.table})` : "none",
+    ),
+    ...g.problems.map((p) => line("Problem", p)),
+  ];
 }
 
 /**

@@ -36,7 +36,15 @@ export function attachCommand(): Command {
       "register this name (in the DNS domain unless it has a dot) for its addresses",
     )
     .option("--without-dns", "with --name: do not point the container's resolver at meshnet's DNS")
-    .action(async (args: string[], opts: { name?: string; withoutDns?: boolean }) => {
+    .option("--with-dns", "without --name: still point the container's resolver at meshnet's DNS")
+    .option(
+      "--no-default-route",
+      "do not add a default route through this host's gateway (one the container has is never replaced)",
+    )
+    .action(async (
+      args: string[],
+      opts: { name?: string; withoutDns?: boolean; withDns?: boolean; defaultRoute?: boolean },
+    ) => {
       const { container, cidrs } = split(args, "attach");
       const fields = form(container, cidrs);
       if (opts.name !== undefined) {
@@ -44,6 +52,8 @@ export function attachCommand(): Command {
         fields.push(["name", opts.name]);
       }
       if (opts.withoutDns) fields.push(["resolver", "false"]);
+      else if (opts.withDns) fields.push(["resolver", "true"]);
+      if (opts.defaultRoute === false) fields.push(["default-route", "false"]);
       const reply = await withProgress(
         `attaching ${container} (waiting for an address)`,
         apiCall("POST", "/attach", { form: fields, timeoutMs: 60_000 }),

@@ -26,6 +26,16 @@ function whole(what: string): (s: string) => number {
   };
 }
 
+/** A parser for a number with at most one decimal, like 0.5. */
+function tenths(what: string): (s: string) => number {
+  return (s) => {
+    if (!/^\d{1,3}(\.\d)?$/.test(s)) {
+      throw new UsageError(`Invalid ${what} '${s}': use a number like 0.5 or 3`);
+    }
+    return Number(s);
+  };
+}
+
 /** A subcommand with the `--prefix` option every lab command shares. */
 function sub(name: string, description: string): Command {
   return new Command(name)
@@ -174,7 +184,7 @@ function lossCommand(): Command {
   return sub("loss", "drop PCT percent of frames between two hosts in each direction (0 removes the rule)")
     .argument("<a>", "a host, e.g. h1")
     .argument("<b>", "another host, e.g. h2")
-    .argument("<pct>", "whole percent 0-100", whole("loss percent"))
+    .argument("<pct>", "percent 0-100 in steps of 0.1", tenths("loss percent"))
     .action(async (a: string, b: string, pct: number, opts: PrefixOpts) => {
       await (await Lab.open(opts.prefix)).loss(a, b, pct);
     });

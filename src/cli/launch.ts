@@ -55,6 +55,8 @@ function childArgs(flags: LaunchFlags, peers: string[]): string[] {
   opt("--metrics-addr", flags.metricsAddr);
   if (flags.discovery === false) args.push("--no-discovery");
   if (flags.fastdp === false) args.push("--no-fastdp");
+  if (flags.masquerade === false) args.push("--no-masquerade");
+  if (flags.offload === false) args.push("--no-offload");
   if (flags.dns === false) args.push("--no-dns");
   return [...args, "--", ...peers];
 }
@@ -125,6 +127,11 @@ export function launchCommand(): Command {
     .option("--bridge <name>", "bridge that containers are plugged into (default: weave)")
     .option("--mtu <bytes>", "MTU of the overlay (default: the underlay's less 50 with fastdp, else 1376)")
     .option("--no-fastdp", "use only the sleeve, never the kernel VXLAN fast datapath")
+    .option("--no-masquerade", "do not masquerade containers' traffic leaving this host (route it as it is)")
+    .option(
+      "--no-offload",
+      "sleeve without TAP offloads: read and write MTU-sized frames, no TCP super-frames",
+    )
     .option(
       "--ipalloc-range <cidr[,cidr6]>",
       "address range of the overlay, or an IPv4 and an IPv6 range for dual-stack; refused if it overlaps a " +

@@ -1,14 +1,17 @@
 /**
  * `meshnet reset`: stops the router and removes everything meshnet made on this host: the container
- * interfaces it plugged into the bridge, the bridge, the VXLAN device, and the data directory's state (peer
- * name, address ring and allocations, names, records). The host then starts afresh, as a new peer.
+ * interfaces it plugged into the bridge, the bridge (with the gateway and its routes), the VXLAN device,
+ * meshnet's nftables table, the sysctls it changed (back to their recorded values), and the data
+ * directory's state (peer name, address ring and allocations, names, records). The host then starts
+ * afresh, as a new peer.
  *
  * @module
  */
 import { Command } from "commander";
 import { linkDel, linkList } from "../../ffi/netlink/link.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { DEFAULT_BRIDGE, HOST_VETH_PREFIX } from "../netdev/constants.ts";
+import { DEFAULT_BRIDGE, HOST_VETH_PREFIX, NFT_FAMILY, NFT_TABLE } from "../netdev/constants.ts";
+import { undoHostRouting } from "../router/host_routing.ts";
 import { deleteBridge } from "../netdev/bridge.ts";
 import { DataDir } from "../router/data_dir.ts";
 import { LOG_FILE } from "../daemon/daemon.ts";
@@ -43,6 +46,7 @@ export function resetCommand(): Command {
       } finally {
         nl.close();
       }
+      const restored = await undoHostRouting(new DataDir(dir));
       let files = 0;
       try {
         for (const e of Deno.readDirSync(dir)) {
@@ -53,6 +57,11 @@ export function resetCommand(): Command {
       } catch (err) {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       }
-      console.log(`Removed ${removed.length ? removed.join(", ") : "no links"} and ${files} state files`);
+      console.log(
+        `Removed ${
+          removed.length ? removed.join(", ") : "no links"
+        }, the nftables table ${NFT_FAMILY} ${NFT_TABLE} ` +
+          `and ${files} state files${restored.length ? `; restored ${restored.join(", ")}` : ""}`,
+      );
     });
 }

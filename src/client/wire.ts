@@ -44,6 +44,24 @@ export interface Attachment {
   ifname?: string;
   /** The engine that runs it ("docker"), when one does. */
   runtime?: string;
+  /** The gateway its default route goes through, when attach added that route. */
+  gateway?: string;
+}
+
+/** The host's routing of containers to the world, in `GET /report` and `meshnet status`. */
+export interface RoutingReport {
+  /** The gateway and DNS address on the bridge, the same on every host. */
+  gateway: string;
+  /** The bridge it is on. */
+  bridge: string;
+  /** Whether traffic from the bridge leaving by another interface is masqueraded. */
+  masquerade: boolean;
+  /** meshnet's nftables table, "inet meshnet", when it is in place. */
+  table?: string;
+  /** The forwarding sysctls: their value now, and the value before meshnet changed it (when it did). */
+  sysctls: { key: string; value: string; before?: string }[];
+  /** What could not be set up, each saying what to do. */
+  problems: string[];
 }
 
 /** One live connection, for status and metrics. */
@@ -84,7 +102,7 @@ export interface DnsReport {
   domain: string;
   /** TTL of answers in seconds. */
   ttl: number;
-  /** Where the server listens once up; undefined until the IPAM ring is ready. */
+  /** Where the server listens (the gateway address); undefined until it is up. */
   address?: string;
   /** Its port. */
   port: number;
@@ -143,4 +161,6 @@ export interface Report {
   sleeve?: SleeveStats & { crypto: string };
   /** DNS: domain, the server's address once up, and the live names; absent with --no-dns. */
   dns?: DnsReport;
+  /** The gateway, forwarding and masquerading of this host. */
+  routing?: RoutingReport;
 }

@@ -85,3 +85,6 @@ export const DNS_ADDRESS_POLL_MS = 100;
 
 /** The only DNS port resolv.conf can name. */
 export const DNS_PORT_IN_RESOLV_CONF = 53;
+
+/** Destination of the IPv4 default route in ADD results (through the host's gateway). */
+export const DEFAULT_ROUTE_DST = "0.0.0.0/0";

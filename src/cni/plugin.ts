@@ -15,6 +15,7 @@ import {
   CHECK_SINCE,
   CNI_ERROR,
   CURRENT_VERSION,
+  DEFAULT_ROUTE_DST,
   STATUS_GC_SINCE,
   SUPPORTED_VERSIONS,
 } from "./constants.ts";
@@ -25,6 +26,7 @@ import { type CniResult, formatResult } from "./result.ts";
 import { call, type RouterRequest } from "./router_api.ts";
 import { podName, routerDns } from "./dns.ts";
 import { versionAtLeast } from "./version.ts";
+import { parseCIDR } from "../net/ip.ts";
 
 /** What the plugin prints and how it exits. */
 export interface PluginOutput {
@@ -50,7 +52,14 @@ async function recorded(request: RouterRequest): Promise<Attachment[]> {
   return JSON.parse(await call(request, "GET", "/ps/recorded")) as Attachment[];
 }
 
-/** ADD: attach the namespace, then print the result (chained after prevResult when there is one). */
+function isIPv4(cidr: string): boolean {
+  return parseCIDR(cidr).family === 4;
+}
+
+/**
+ * ADD: attach the namespace, then print the result (chained after prevResult when there is one), with the
+ * default route through the host's gateway that the router added in the pod's namespace.
+ */
 async function cmdAdd(env: CniEnv, conf: NetConf, request: RouterRequest): Promise<string> {
   const id = attachmentId(conf.name, env.containerId, env.ifname);
   if ((await recorded(request)).some((a) => a.id === id)) {
@@ -70,14 +79,19 @@ async function cmdAdd(env: CniEnv, conf: NetConf, request: RouterRequest): Promi
   ) as Attachment;
   const prev = conf.prevResult;
   const interfaces = [...prev?.interfaces ?? [], { name: env.ifname, mac: a.mac, sandbox: env.netns }];
+  const gw = a.gateway;
   const result: CniResult = {
     cniVersion: conf.cniVersion,
     interfaces,
     ips: [
       ...prev?.ips ?? [],
-      ...a.addresses.map((address) => ({ address, interface: interfaces.length - 1 })),
+      ...a.addresses.map((address) => ({
+        address,
+        ...(gw && isIPv4(address) ? { gateway: gw } : {}),
+        interface: interfaces.length - 1,
+      })),
     ],
-    routes: prev?.routes ?? [],
+    routes: [...prev?.routes ?? [], ...(gw ? [{ dst: DEFAULT_ROUTE_DST, gw }] : [])],
     dns: conf.dns ?? await dns?.result() ?? prev?.dns ?? {},
   };
   return JSON.stringify(formatResult(result, conf.cniVersion));

@@ -334,11 +334,13 @@ export class Lab {
    * Drops `percent` percent of frames between hosts `a` and `b`, in each direction (a round trip is lost
    * with probability 1 − (1 − p)²). 0 removes the rule.
    *
-   * @throws {UsageError} when a host is unknown, both are the same, or `percent` is not a whole 0–100
+   * @throws {UsageError} when a host is unknown, both are the same, or `percent` is not 0–100 in steps of 0.1
    */
   async loss(a: number | string, b: number | string, percent: number): Promise<void> {
     const p = this.#pair(a, b, "set loss between");
-    checkCount(percent, "loss percent", 0, 100);
+    if (!(percent >= 0 && percent <= 100) || Math.abs(percent * 10 - Math.round(percent * 10)) > 1e-9) {
+      throw new UsageError(`Invalid loss percent '${percent}': use 0 to 100 in steps of 0.1, like 0.5`);
+    }
     const losses = this.#state.losses.filter((l) => l.a !== p.a || l.b !== p.b);
     if (percent > 0) losses.push({ ...p, percent });
     this.#state.losses = losses.sort((x, y) => x.a - y.a || x.b - y.b);

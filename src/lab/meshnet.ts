@@ -56,7 +56,7 @@ export function labContainerAddress(h: number, c: number): string {
 /**
  * Launches meshnet on every host of `lab` (connected as its topology says) and attaches every container
  * with {@link labContainerAddress}; with `dnsNames`, each container also gets its short name (`h1c1`) in DNS
- * and a resolver pointing at meshnet's DNS.
+ * and a resolver pointing at meshnet's DNS; `hostArgs` adds arguments for single hosts (a mixed mesh).
  *
  * @returns the peer name of each host, by host name
  * @throws {Error} naming the host or container that failed
@@ -64,10 +64,12 @@ export function labContainerAddress(h: number, c: number): string {
 export async function startMeshnet(
   lab: Lab,
   args: string[] = [],
-  opts: { dnsNames?: boolean } = {},
+  opts: { dnsNames?: boolean; hostArgs?: (host: number) => string[] } = {},
 ): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  for (const h of lab.hosts) names.set(h.name, await launchMeshnet(lab, h.number, args));
+  for (const h of lab.hosts) {
+    names.set(h.name, await launchMeshnet(lab, h.number, [...args, ...opts.hostArgs?.(h.number) ?? []]));
+  }
   for (const h of lab.hosts) {
     for (const [i, c] of h.containers.entries()) {
       const naming = opts.dnsNames ? ["--name", c.slice(lab.prefix.length)] : [];

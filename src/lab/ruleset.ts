@@ -52,7 +52,7 @@ export function renderRuleset(state: LabState): string {
     `"${lanPort(b)}" . "${lanPort(a)}"`,
   ]);
   const lossy = state.losses.flatMap(({ a, b, percent }) => {
-    const share = percent >= 100 ? "" : `numgen random mod 100 < ${percent} `;
+    const share = percent >= 100 ? "" : `numgen random mod 1000 < ${Math.round(percent * 10)} `;
     return [[a, b], [b, a]].map(([x, y]) =>
       `    iifname "${lanPort(x)}" oifname "${lanPort(y)}" ${share}drop`
     );

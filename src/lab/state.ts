@@ -62,6 +62,15 @@ function int(v: unknown, what: string, min: number, max: number): number {
   return v;
 }
 
+/** A number from 0.1 to 100 in steps of 0.1 (a loss percent). */
+function tenths(v: unknown, what: string): number {
+  const n = typeof v === "number" ? Math.round(v * 10) : NaN;
+  if (!(n >= 1 && n <= 1000) || Math.abs((v as number) * 10 - n) > 1e-9) {
+    throw new Error(`${what} must be 0.1 to 100 in steps of 0.1, got ${JSON.stringify(v) ?? "nothing"}`);
+  }
+  return n / 10;
+}
+
 function pair(v: unknown, hosts: number, what: string): HostPair {
   if (typeof v !== "object" || v === null) throw new Error(`${what} must be an object {a, b}`);
   const o = v as Record<string, unknown>;
@@ -89,7 +98,7 @@ export function checkState(v: unknown): LabState {
     const cuts = Array.from(o.cuts, (c, i) => pair(c, hosts, `cuts[${i}]`));
     const losses = Array.from(o.losses, (l, i) => ({
       ...pair(l, hosts, `losses[${i}]`),
-      percent: int((l as Record<string, unknown>).percent, `losses[${i}].percent`, 1, 100),
+      percent: tenths((l as Record<string, unknown>).percent, `losses[${i}].percent`),
     }));
     if (o.dropFragments !== undefined && typeof o.dropFragments !== "boolean") {
       throw new Error("dropFragments must be true or false");

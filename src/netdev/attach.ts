@@ -6,7 +6,7 @@
  *      in the container's namespace under its final name (`ethwe`), so no rename and no name clash on
  *      the host;
  *   3. inside the container: sysctls (constants.ts), MAC, addresses, link up (arp_notify announces the
- *      addresses), multicast route.
+ *      addresses), multicast route, and the gateway's neighbour entry and routes (gateway.ts).
  * Attaching a container that already has the interface only adds addresses (and removes them again
  * when one fails), and only when that interface is its own: the pair's host end carries the name its id
  * gives, so an interface of another attachment in the same namespace is refused. A host end of that name
@@ -25,6 +25,7 @@ import type { Container } from "../runtime/container.ts";
 import { namedNetnsContainers } from "../runtime/netns.ts";
 import { SyscallError } from "../../ffi/libc.ts";
 import { CONTAINER_IFNAME, CONTAINER_SYSCTLS, HOST_VETH_SYSCTLS, MULTICAST_ROUTE } from "./constants.ts";
+import { gatewayRoutes } from "./gateway.ts";
 import { containerMac, hostVethName } from "./names.ts";
 import { writeSysctl } from "./sysctl.ts";
 
@@ -52,6 +53,11 @@ export interface AttachOptions {
    * Without it such a link makes the attach fail, naming it.
    */
   replaceStale?: boolean;
+  /**
+   * The host's gateway: its bridge MAC, and whether to add a default route through it (only when the
+   * container has none); absent adds no gateway routes.
+   */
+  gateway?: { bridgeMac: string; defaultRoute: boolean };
 }
 
 /** What {@link attachContainer} did. */
@@ -64,6 +70,8 @@ export interface AttachResult {
   created: boolean;
   /** The addresses added, as given. */
   added: string[];
+  /** The gateway the container's default route now goes through, when this call added that route. */
+  gateway?: string;
 }
 
 /** Options of {@link detachContainer}. */
@@ -325,11 +333,14 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
       ) {
         routeAdd(cnl, { dst: MULTICAST_ROUTE, dev: ifname });
       }
+      const gw = options.gateway &&
+        gatewayRoutes(cnl, ifname, options.gateway.bridgeMac, options.gateway.defaultRoute);
+      const made = { hostIfname, mac, created: true, added: cidrs.map(formatCIDR) };
+      return gw?.gateway ? { ...made, gateway: gw.gateway } : made;
     } catch (e) {
       linkDel(host, veth.index);
       throw e;
     }
-    return { hostIfname, mac, created: true, added: cidrs.map(formatCIDR) };
   });
 }
 

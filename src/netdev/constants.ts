@@ -57,3 +57,33 @@ export const CONTAINER_SYSCTLS: readonly { key: string; value: string; ipv6: boo
 export const HOST_VETH_SYSCTLS: readonly { key: string; value: string; ipv6: boolean }[] = [
   { key: "ipv6/conf/{if}/disable_ipv6", value: "1", ipv6: true },
 ];
+
+// ---- Routing: the gateway, host routes, forwarding and NAT ----------------------------------------
+
+/**
+ * The gateway and DNS address of every host, the same on each (as the reference's 172.17.0.1 for DNS): a
+ * link-local /32 on the bridge, never sent across the overlay because containers reach it through a
+ * permanent neighbour entry naming their own host's bridge MAC, so nobody ever asks for it by ARP.
+ */
+export const GATEWAY_ADDRESS = "169.254.32.1";
+
+/** Metric of the host routes that send containers' subnets into the bridge: below the kernel's own (0). */
+export const SUBNET_ROUTE_METRIC = 1000;
+
+/** The nftables table meshnet owns in the host's namespace (family and name); `reset` deletes it. */
+export const NFT_FAMILY = "inet";
+/** Name of {@link NFT_FAMILY}'s table. */
+export const NFT_TABLE = "meshnet";
+
+/** The kernel module that passes bridged IPv4 through netfilter (kube-proxy's Services need it). */
+export const BR_NETFILTER_MODULE = "br_netfilter";
+
+/**
+ * Sysctls of the host's namespace that forwarding and Services need: IPv4 forwarding, and bridged IPv4
+ * passing the host's netfilter hooks (so a Service's DNAT is undone on replies that cross the bridge).
+ * meshnet records each one's value before it changed it and `reset` restores only those.
+ */
+export const FORWARDING_SYSCTLS: readonly { key: string; value: string }[] = [
+  { key: "ipv4/ip_forward", value: "1" },
+  { key: "bridge/bridge-nf-call-iptables", value: "1" },
+];

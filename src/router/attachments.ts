@@ -48,6 +48,22 @@ export interface AttachNaming {
   fromHostname?: boolean;
 }
 
+/** How a container is routed at attach. */
+export interface AttachRouting {
+  /** Add a default route through the host's gateway when the container has none (default true). */
+  defaultRoute?: boolean;
+}
+
+/** The host's gateway, as attach needs it (src/router/host_routing.ts). */
+export interface AttachGateway {
+  /** The bridge's MAC, for containers' permanent neighbour entry of the gateway. */
+  readonly bridgeMac: string;
+  /** Routes the subnets of new container addresses into the bridge. */
+  routeAttached(cidrs: readonly string[]): string[];
+  /** Deletes the subnet routes that none of `attached` (every container's addresses) needs any more. */
+  unrouteUnused(attached: readonly string[]): string[];
+}
+
 /** What another subsystem (DNS) does when containers come and go. */
 export interface AttachmentHooks {
   /** After an attach, also one that added nothing; returns notes for the user. */
@@ -66,6 +82,8 @@ export interface AttachmentsOptions {
   peerName: string;
   /** Told about every attach and detach, and every container found dead. */
   hooks?: AttachmentHooks;
+  /** The host's gateway; without it containers get no gateway routes. */
+  gateway?: AttachGateway;
 }
 
 /** The attach/detach/ps service of one router. */
@@ -94,7 +112,9 @@ export class Attachments {
   /**
    * Attaches `ref` (netns name, path or PID), or adds addresses to its interface. Each spec is a CIDR (claimed
    * in IPAM when inside its range, so it is never given to anyone else), `net:CIDR` (allocate in that subnet)
-   * or `net:default`; no spec allocates in the default subnet.
+   * or `net:default`; no spec allocates in the default subnet. A new interface gets the gateway's routes
+   * (a default route only when the container has none and `routing.defaultRoute` is not false), and the
+   * host routes the subnets of the new addresses into the bridge.
    *
    * @throws {UsageError} for a malformed spec
    * @throws {Error} naming the container when it is unknown, IPAM cannot give an address, or the kernel refuses
@@ -104,6 +124,7 @@ export class Attachments {
     specs: string[],
     identity: AttachIdentity = {},
     naming: AttachNaming = {},
+    routing: AttachRouting = {},
   ): Promise<Attachment & { notes?: string[] }> {
     const wanted = (specs.length ? specs : ["net:default"]).map((spec) => parseSpec(ref, spec));
     const container = withIdentity(
@@ -138,6 +159,10 @@ export class Attachments {
         macSeed: this.#opts.peerName,
         ifname: identity.ifname,
         replaceStale: !this.#liveOwner(hostVethName(container.id), container.id),
+        gateway: this.#opts.gateway && {
+          bridgeMac: this.#opts.gateway.bridgeMac,
+          defaultRoute: routing.defaultRoute !== false,
+        },
       });
     } catch (err) {
       for (const c of fresh) this.#ipam.release(container.id, c);
@@ -153,11 +178,21 @@ export class Attachments {
       ...(identity.ifname ? { ifname: identity.ifname } : {}),
       ...(container.runtime ? { runtime: container.runtime } : {}),
     };
+    const gateway = r.created ? r.gateway : before?.gateway;
+    if (gateway) a.gateway = gateway;
     this.#records.set(a.id, a);
     this.#save();
     if (!this.#watchExit(a)) {
       this.#forget(a.id);
       throw new Error(`Cannot attach ${ref}: its process exited while it was being attached`);
+    }
+    try {
+      this.#opts.gateway?.routeAttached(r.added);
+    } catch (err) {
+      log.warn("Cannot route a container's subnet into the bridge", {
+        id: a.id,
+        error: (err as Error).message,
+      });
     }
     return this.#named(a, naming);
   }
@@ -357,6 +392,11 @@ export class Attachments {
 
   #save(): void {
     this.#dir.writeJSON(FILE, [...this.#records.values()]);
+    try {
+      this.#opts.gateway?.unrouteUnused([...this.#records.values()].flatMap((a) => a.addresses));
+    } catch (err) {
+      log.warn("Cannot delete a subnet route no container needs", { error: (err as Error).message });
+    }
   }
 }
 

@@ -57,6 +57,10 @@ export interface RouterConfig {
   mtuFromUnderlay: boolean;
   /** Use the kernel VXLAN fast datapath where a pair allows it (false with --no-fastdp). */
   fastdp: boolean;
+  /** Masquerade containers' traffic leaving the host by another interface (false with --no-masquerade). */
+  masquerade: boolean;
+  /** Let the sleeve's TAP hand over and take TCP super-frames (false with --no-offload). */
+  offload: boolean;
   /** The overlay's address ranges (one, or an IPv4 and an IPv6 one for dual-stack); IPAM allocates from them and
    * launch refuses one that overlaps a host route. */
   ipallocRanges: string[];
@@ -156,6 +160,8 @@ export interface LaunchFlags {
   bridge?: string;
   mtu?: string;
   fastdp?: boolean;
+  masquerade?: boolean;
+  offload?: boolean;
   ipallocRange?: string;
   ipallocInit?: string;
   ipallocReclaimAfter?: string;
@@ -307,6 +313,8 @@ export function buildConfig(
     mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
     mtuFromUnderlay: flags.mtu === undefined,
     fastdp: flags.fastdp ?? true,
+    masquerade: flags.masquerade ?? true,
+    offload: flags.offload ?? true,
     ipallocRanges: checkRanges(flags.ipallocRange ?? DEFAULT_IPALLOC_RANGE),
     ipallocInit: parseInit(flags.ipallocInit, peers.length),
     ipallocReclaimAfterMs: flags.ipallocReclaimAfter === undefined

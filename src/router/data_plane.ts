@@ -95,6 +95,7 @@ export class DataPlane {
       us,
       tapName: SLEEVE_TAP,
       mtu: config.mtu,
+      offload: config.offload,
       host: config.host,
       port: config.port,
       onEvent: (e) =>

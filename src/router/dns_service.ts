@@ -1,18 +1,18 @@
 /**
  * DNS in the router: the {@link NameTable} bound to the mesh's "nameserver" gossip channel (dns_gossip.ts),
- * the DNS server on the host's own bridge address, the resolv.conf of named containers (resolv_conf.ts),
+ * the DNS server on the host's gateway address, the resolv.conf of named containers (resolv_conf.ts),
  * and the watch for dead containers.
  *
  * Flow: a local change (attach with a name, dns-add, dns-remove, detach, a container's death) edits the
  * table, writes our own entries to the data directory, then broadcasts the delta along our broadcast tree;
  * gossip from other peers is merged and only what was new travels on. A peer removed from the mesh takes
- * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up once every IPAM ring is ready:
- * the host's bridge address is allocated under EXPOSE_ID and added to the bridge (expose.ts), the server
- * binds it, and every named container waiting for it gets its resolv.conf; (2) drops attachments whose
- * namespace is gone and removes their names. Tombstones are purged every {@link PURGE_MS}.
+ * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up, from launch and independent of
+ * IPAM: it binds the host's gateway address on the bridge (the same on every host, reached by containers of
+ * any subnet through their /32 route to it; src/netdev/gateway.ts), and every container waiting for it gets
+ * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Tombstones are
+ * purged every {@link PURGE_MS}.
  *
- * Concurrency: single-threaded; the tick's one await (exposing the address) is guarded so ticks never
- * overlap, and {@link DnsService.stop} waits for it.
+ * Concurrency: single-threaded; the tick has no await, so ticks never overlap.
  *
  * Only named network namespaces get a resolv.conf (/etc/netns/NAME/resolv.conf, which `ip netns exec`
  * bind-mounts over /etc/resolv.conf): a container attached by PID or path has no such file to point at, so
@@ -37,7 +37,6 @@ import type { Attachment, DnsReport } from "../client/wire.ts";
 import type { DataDir } from "./data_dir.ts";
 import { NameTableGossiper } from "./dns_gossip.ts";
 import { ContainerResolvConf, isNamedNetns } from "./resolv_conf.ts";
-import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 
 const log = logger("dns");
 
@@ -84,10 +83,8 @@ export interface DnsServiceOptions extends DnsSettings {
 
 /** What {@link DnsService.start} needs from the rest of the router. */
 export interface DnsHost {
-  /** IPAM: the ring's readiness and the host's allocated address. */
-  ipam: Pick<IpamService, "status" | "lookup">;
-  /** Allocates (once) the host's address under EXPOSE_ID and puts it on the bridge. */
-  expose(): Promise<string[]>;
+  /** The address to serve on: the gateway, already on the bridge. */
+  address: string;
   /** Drops the attachments whose namespace is gone, telling the hooks. */
   forgetDead(): void;
   /** The attached containers (for `dns-add CONTAINER` without addresses). */
@@ -128,7 +125,6 @@ export class DnsService implements AttachmentHooks {
   #resolv?: ResolvConf;
   #forwarder?: CachingForwarder;
   #timers: ReturnType<typeof setInterval>[] = [];
-  #busy?: Promise<void>;
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
 
@@ -196,7 +192,6 @@ export class DnsService implements AttachmentHooks {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#host = undefined;
-    await this.#busy;
     await this.#server?.close();
     this.#server = this.#address = undefined;
   }
@@ -205,24 +200,27 @@ export class DnsService implements AttachmentHooks {
 
   /**
    * Hook of an attach: registers `naming.name` for the container's addresses and, for a named namespace,
-   * writes its resolv.conf (now, or once the server is up).
+   * writes its resolv.conf (now, or once the server is up); `naming.resolver` true alone writes it unnamed.
    *
    * @returns notes for the user, e.g. why a container got no resolv.conf
    * @throws {UsageError} when the name is invalid
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
-    if (naming.name === undefined) return [];
-    let fqdn: string;
-    try {
-      fqdn = qualifyServed(naming.name, this.domain);
-    } catch (err) {
-      if (!naming.fromHostname) throw err;
-      return [`No DNS name registered for ${a.label} from its hostname: ${(err as Error).message}`];
+    if (naming.name === undefined && naming.resolver !== true) return [];
+    const notes: string[] = [];
+    if (naming.name !== undefined) {
+      try {
+        const fqdn = qualifyServed(naming.name, this.domain);
+        this.#change(() => this.#add(a.id, a.addresses, fqdn));
+      } catch (err) {
+        if (!naming.fromHostname) throw err;
+        notes.push(`No DNS name registered for ${a.label} from its hostname: ${(err as Error).message}`);
+      }
     }
-    this.#change(() => this.#add(a.id, a.addresses, fqdn));
-    if (naming.resolver === false) return [];
+    if (naming.resolver === false) return notes;
     if (!isNamedNetns(a.netnsPath)) {
       return [
+        ...notes,
         `No resolv.conf written for ${a.label}: only named network namespaces have one meshnet can set; ` +
         `point its resolver at ${this.#address ?? "this host's DNS address (see 'meshnet status dns')"}`,
       ];
@@ -230,7 +228,7 @@ export class DnsService implements AttachmentHooks {
     this.#resolvers.set(a.id, a.netnsPath);
     this.#save();
     if (this.#address) this.#resolvConf.write(a.netnsPath, this.#address, this.domain);
-    return [];
+    return notes;
   }
 
   /**
@@ -369,32 +367,25 @@ export class DnsService implements AttachmentHooks {
 
   #tick(): void {
     const host = this.#host;
-    if (!host || this.#busy) return;
+    if (!host) return;
     try {
       host.forgetDead();
     } catch (err) {
       log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
     }
     if (this.#server) return;
-    const rings = host.ipam.status();
-    if (rings.length === 0 || rings.some((r) => r.state !== "ready")) return;
-    this.#busy = this.#serve(host).then(() => {
+    try {
+      this.#serve(host);
       this.#lastError = undefined;
-    }, (err) => {
+    } catch (err) {
       const error = (err as Error).message;
       if (error !== this.#lastError) log.warn("Cannot start the DNS server; retrying", { error });
       this.#lastError = error;
-    }).finally(() => {
-      this.#busy = undefined;
-    });
+    }
   }
 
-  async #serve(host: DnsHost): Promise<void> {
-    await host.expose();
-    const cidrs = host.ipam.lookup(EXPOSE_ID).map((c) => parseCIDR(c));
-    const own = cidrs.find((c) => c.family === 4) ?? cidrs[0];
-    if (!own || this.#host !== host) return;
-    const address = formatIP(own.address);
+  #serve(host: DnsHost): void {
+    const address = host.address;
     const resolv = this.#resolv = new ResolvConf(this.#o.resolvConf, [address]);
     this.#server = DnsServer.listen({
       hostname: address,

@@ -8,13 +8,13 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { formatCIDR, parseCIDR } from "../net/ip.ts";
+import { GATEWAY_ADDRESS } from "../netdev/constants.ts";
 import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 
-/** The host's addresses on `bridge`, as CIDR (global scope). */
+/** The host's addresses on `bridge`, as CIDR (global scope), leaving out the gateway (host_routing.ts). */
 export function exposed(nl: NetlinkSocket, bridge: string): string[] {
-  return addrList(nl, { link: bridge }).filter((a) => a.scope === "global").map((a) =>
-    formatCIDR(parseCIDR(`${a.address}/${a.prefix}`))
-  );
+  return addrList(nl, { link: bridge }).filter((a) => a.scope === "global" && a.address !== GATEWAY_ADDRESS)
+    .map((a) => formatCIDR(parseCIDR(`${a.address}/${a.prefix}`)));
 }
 
 /**

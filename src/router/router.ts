@@ -20,6 +20,8 @@ import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
 import { MeshTransport } from "./mesh_transport.ts";
 import type { Report } from "../client/wire.ts";
 import { loadPeerName, randomUid } from "./peer_name.ts";
+import { HostRouting } from "./host_routing.ts";
+import { GATEWAY_ADDRESS } from "../netdev/constants.ts";
 
 const log = logger("router");
 
@@ -45,6 +47,8 @@ export class Router {
   attachments!: Attachments;
   /** The sleeve data plane (set by {@link Router.start}). */
   dataPlane?: DataPlane;
+  /** The gateway, forwarding and masquerading of this host (set by {@link Router.start}). */
+  routing?: HostRouting;
   #nl?: NetlinkSocket;
   #reclaiming?: Promise<void>;
 
@@ -63,8 +67,8 @@ export class Router {
   }
 
   /**
-   * Starts the subsystems: the bridge (after checking the overlay range against host routes), the sleeve,
-   * then the mesh.
+   * Starts the subsystems: the bridge (after checking the overlay range against host routes) with the
+   * gateway, forwarding and NAT, the sleeve, DNS, then the mesh.
    *
    * @throws {Error} when the range overlaps a host route, the bridge cannot be made, or the mesh port is taken
    */
@@ -74,18 +78,20 @@ export class Router {
     c.mtu = overlayMtu(this.#nl, c);
     for (const r of c.ipallocRanges) assertNoHostRouteOverlap(this.#nl, r, c.bridge);
     ensureBridge(this.#nl, { name: c.bridge, mtu: c.mtu });
+    this.routing = new HostRouting(this.dir, this.#nl, { bridge: c.bridge, masquerade: c.masquerade });
+    await this.routing.start(c.ipallocRanges);
     this.attachments = new Attachments(this.dir, this.#nl, this.ipam, {
       bridge: c.bridge,
       mtu: c.mtu,
       peerName: this.name,
       hooks: this.dns,
+      gateway: this.routing,
     });
     this.attachments.watchProcesses();
     this.dataPlane = await DataPlane.start(c, this.name, this.#nl, this.mesh);
     this.ipam.start();
     this.dns?.start({
-      ipam: this.ipam,
-      expose: () => this.expose([]),
+      address: GATEWAY_ADDRESS,
       forgetDead: () => this.attachments.forgetDead(),
       list: () => this.attachments.list(),
     });
@@ -166,6 +172,7 @@ export class Router {
         exposed: exposed(this.#nl!, c.bridge),
       },
       dns: this.dns && { ...this.dns.report(), upstream: await this.dns.upstream() },
+      routing: this.routing?.report(),
       sleeve: stats && {
         crypto: this.dataPlane!.crypto,
         ...stats,

@@ -8,7 +8,7 @@ import { HttpApi } from "../../src/api/http.ts";
 import { registerRoutes } from "../../src/api/routes.ts";
 import { setLogLevel } from "../../src/log.ts";
 import { Attachments } from "../../src/router/attachments.ts";
-import { parseInit, type RouterConfig } from "../../src/router/config.ts";
+import { testConfig } from "../router/config_fixture.ts";
 import { DataDir } from "../../src/router/data_dir.ts";
 import { expose, hide } from "../../src/router/expose.ts";
 import type { IpamService } from "../../src/router/ipam_service.ts";
@@ -27,27 +27,7 @@ function untouchable<T>(what: string): T {
   }) as T;
 }
 
-const config: RouterConfig = {
-  nickname: "h1",
-  connLimit: 0,
-  discovery: false,
-  port: 6783,
-  host: "0.0.0.0",
-  dataDir: "/nonexistent",
-  peers: [],
-  bridge: "meshnet",
-  mtu: 1376,
-  mtuFromUnderlay: false,
-  fastdp: false,
-  ipallocRanges: ["10.32.0.0/12"],
-  ipallocInit: parseInit(undefined, 0),
-  ipallocReclaimAfterMs: 60_000,
-  dns: false,
-  dnsDomain: "weave.local.",
-  dnsTtl: 1,
-  dnsPort: 53,
-  resolvConf: "/etc/resolv.conf",
-};
+const config = testConfig();
 
 Deno.test("API answers caller mistakes with a 4xx and the reason", async () => {
   const tmp = Deno.makeTempDirSync({ prefix: "meshnet-badreq-" });

@@ -9,34 +9,14 @@ import { render } from "../../src/api/metrics.ts";
 import { processMetrics } from "../../src/api/process_metrics.ts";
 import { reportMetrics } from "../../src/api/report_metrics.ts";
 import type { Report } from "../../src/client/wire.ts";
-import { parseInit, type RouterConfig } from "../../src/router/config.ts";
+import { testConfig } from "../router/config_fixture.ts";
 import { MeshTransport } from "../../src/router/mesh_transport.ts";
 import type { Router } from "../../src/router/router.ts";
 
 /** Weave's names promtool complains about: a gauge with the `_count` suffix of a summary. */
 const LEGACY = ["weave_ipam_unreachable_count"];
 
-const config: RouterConfig = {
-  nickname: "h1",
-  connLimit: 0,
-  discovery: false,
-  port: 6783,
-  host: "0.0.0.0",
-  dataDir: "/nonexistent",
-  peers: [],
-  bridge: "meshnet",
-  mtu: 1376,
-  mtuFromUnderlay: false,
-  fastdp: false,
-  ipallocRanges: ["10.32.0.0/12", "fd00:32::/64"],
-  ipallocInit: parseInit(undefined, 0),
-  ipallocReclaimAfterMs: 60_000,
-  dns: true,
-  dnsDomain: "weave.local.",
-  dnsTtl: 1,
-  dnsPort: 53,
-  resolvConf: "/etc/resolv.conf",
-};
+const config = testConfig({ ipallocRanges: ["10.32.0.0/12", "fd00:32::/64"], dns: true });
 
 const ME = "aa:00:00:00:00:01";
 

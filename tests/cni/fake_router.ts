@@ -9,6 +9,8 @@ import type { Attachment } from "../../src/client/wire.ts";
 /** The fake router: `request` is a RouterRequest; `attached` its state; `down` makes it not answer. */
 export class FakeRouter {
   attached = new Map<string, Attachment>();
+  /** The gateway attach reports having routed the container's default route through; none when unset. */
+  gateway?: string;
   /** Namespaces that exist; attach to any other fails like the real router. */
   netns = new Set<string>();
   down = false;
@@ -37,6 +39,7 @@ export class FakeRouter {
         mac: "02:00:00:00:00:01",
         addresses: [`10.32.0.${this.#next++}/12`],
         ifname: form.get("ifname")!,
+        ...(this.gateway ? { gateway: this.gateway } : {}),
       };
       this.attached.set(id, a);
       return ok(a);

@@ -146,6 +146,18 @@ for (const v of VERSIONS) {
   });
 }
 
+for (const v of VERSIONS) {
+  Deno.test(`[${v}] runPlugin() ADD reports the default route attach made, and the gateway of the IP`, async () => {
+    const r = new FakeRouter();
+    r.netns.add("/run/netns/x");
+    r.gateway = "169.254.32.1";
+    const result = JSON.parse((await runPlugin(env(ADD_ENV), conf(v), r.request)).stdout);
+    assert.deepEqual(result.routes, [{ dst: "0.0.0.0/0", gw: "169.254.32.1" }]);
+    const ip = { address: "10.32.0.1/12", gateway: "169.254.32.1", interface: 0 };
+    assert.deepEqual(result.ips, [v === "0.4.0" ? { version: "4", ...ip } : ip]);
+  });
+}
+
 Deno.test("runPlugin() chained ADD appends to prevResult and points its IP at its own interface", async () => {
   const r = new FakeRouter();
   r.netns.add("/run/netns/x");

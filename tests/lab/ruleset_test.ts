@@ -19,8 +19,13 @@ Deno.test("renderRuleset() of a full lab has an empty blocked set and no loss ru
 Deno.test("renderRuleset() blocks h1-h3 both ways in a line and adds loss rules both ways", () => {
   const s = renderRuleset(state({ topology: "line", losses: [{ a: 1, b: 2, percent: 30 }] }));
   assert.match(s, /elements = \{ "h1" \. "h3", "h3" \. "h1" \}/);
-  assert.match(s, /iifname "h1" oifname "h2" numgen random mod 100 < 30 drop/);
-  assert.match(s, /iifname "h2" oifname "h1" numgen random mod 100 < 30 drop/);
+  assert.match(s, /iifname "h1" oifname "h2" numgen random mod 1000 < 300 drop/);
+  assert.match(s, /iifname "h2" oifname "h1" numgen random mod 1000 < 300 drop/);
+});
+
+Deno.test("renderRuleset() takes loss in tenths of a percent", () => {
+  const s = renderRuleset(state({ losses: [{ a: 1, b: 2, percent: 0.5 }] }));
+  assert.match(s, /iifname "h1" oifname "h2" numgen random mod 1000 < 5 drop/);
 });
 
 Deno.test("renderRuleset() drops everything for 100 percent loss (nft refuses 'mod 100 < 100')", () => {

@@ -98,7 +98,10 @@ Deno.test("reset stops the router and removes container interfaces, the bridge a
     assert.equal((await meshnet(lab, 1, ["attach", "10.32.1.1/12", c1])).code, 0);
     const r = await meshnet(lab, 1, ["reset", "--data-dir", dir]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Removed vethwe\w+, weave and \d+ state files/);
+    assert.match(
+      r.stdout,
+      /Removed vethwe\w+, weave, the nftables table inet meshnet and \d+ state files; restored net\.ipv4\.ip_forward=0/,
+    );
     assert.equal((await meshnet(lab, 1, ["status"])).code, 1, "the router is stopped");
     assert.equal((await lab.exec("h1", ["ip", "link", "show", "weave"])).code, 1, "the bridge is gone");
     assert.equal(

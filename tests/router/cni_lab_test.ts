@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { launchMeshnet, meshnet, withLab } from "../../src/lab/mod.ts";
 import type { Lab } from "../../src/lab/mod.ts";
 import { runCommand } from "../../src/lab/runner.ts";
+import { GATEWAY_ADDRESS } from "../../src/netdev/constants.ts";
 
 const VERSIONS = ["0.4.0", "1.0.0", "1.1.0"];
 const PLUGIN = new URL("../../meshnet-cni", import.meta.url).pathname;
@@ -67,6 +68,14 @@ Deno.test("meshnet-cni through the CNI environment: every verb, every version, a
         `[${v}] the address is on eth0 in the container`,
       );
       assert.equal((add.out.interfaces as { sandbox: string }[])[0].sandbox, `/run/netns/${lab.ns(c)}`);
+      assert.deepEqual(add.out.routes, [{ dst: "0.0.0.0/0", gw: GATEWAY_ADDRESS }], `[${v}] routes`);
+      assert.equal(
+        (add.out.ips as { gateway?: string }[])[0].gateway,
+        GATEWAY_ADDRESS,
+        `[${v}] ips[].gateway`,
+      );
+      const route = await lab.exec(c, ["ip", "-4", "route", "show", "default"]);
+      assert.match(route.stdout, new RegExp(`^default via ${GATEWAY_ADDRESS} dev eth0`), `[${v}] in the pod`);
 
       const check = await cni(lab, "h1", addVars(lab, c, `id${i}`, "CHECK"), {
         cniVersion: v,

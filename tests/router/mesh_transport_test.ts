@@ -6,34 +6,15 @@
 import assert from "node:assert/strict";
 import { PRE_AUTH_CONNECTION_BYTES, PROTOCOL_MAGIC } from "../../src/mesh/constants.ts";
 import { setLogLevel } from "../../src/log.ts";
-import { parseInit, type RouterConfig } from "../../src/router/config.ts";
+import type { RouterConfig } from "../../src/router/config.ts";
+import { testConfig } from "./config_fixture.ts";
 import { MeshTransport } from "../../src/router/mesh_transport.ts";
 import { until } from "../../testing/poll.ts";
 
 setLogLevel("error");
 
 function config(): RouterConfig {
-  return {
-    nickname: "victim",
-    connLimit: 0,
-    discovery: false,
-    port: 0,
-    host: "127.0.0.1",
-    dataDir: "/nonexistent",
-    peers: [],
-    bridge: "meshnet",
-    mtu: 1376,
-    mtuFromUnderlay: false,
-    fastdp: false,
-    ipallocRanges: ["10.32.0.0/12"],
-    ipallocInit: parseInit(undefined, 0),
-    ipallocReclaimAfterMs: 60_000,
-    dns: false,
-    dnsDomain: "meshnet.local.",
-    dnsTtl: 1,
-    dnsPort: 53,
-    resolvConf: "/etc/resolv.conf",
-  };
+  return testConfig({ nickname: "victim", port: 0, host: "127.0.0.1", dnsDomain: "meshnet.local." });
 }
 
 /** Header and "unencrypted" flag: the start of a handshake, after which a hostile peer stalls or misbehaves. */

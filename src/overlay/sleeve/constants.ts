@@ -59,8 +59,9 @@ export const RecordKind = {
   /**
    * An Ethernet frame with the kernel's offload metadata: body = a virtio-net header ({@link VNET_HEADER_SIZE}
    * bytes) then the frame, which may be a TCP super-frame (GSO, up to 64 KiB) or carry a partial checksum.
-   * It travels in a datagram the underlay may fragment; the receiver's kernel segments it or finishes the
-   * checksum. Same addressing as {@link RecordKind.frame}.
+   * Sent by peers before sleeve v2 (in datagrams the underlay fragments); this version still delivers and
+   * relays it, but sends none: it cuts super-frames into path-sized {@link RecordKind.frame} records
+   * (segment.ts). Same addressing as {@link RecordKind.frame}.
    */
   offloadFrame: 6,
 } as const;
@@ -207,6 +208,12 @@ export const TAP_TX_QUEUE_LENGTH = 4096;
 
 /** Frames read from the device, or datagrams from the socket, per wakeup at most before flushing. */
 export const DRAIN_LIMIT = 256;
+/**
+ * Super-frames (up to 64 KiB each, from a device with offloads) or coalesced UDP GRO buffers (up to 64 KiB
+ * of datagrams) per wakeup at most: each is cut, sealed or opened into dozens of segments, so a wakeup of
+ * {@link DRAIN_LIMIT} of them would hold the loop (and every ACK and ping behind it) for tens of ms.
+ */
+export const SUPER_DRAIN_LIMIT = 16;
 /**
  * Wakeups ({@link DRAIN_LIMIT} frames and datagrams each at most) the engine runs back to back before it
  * yields to its event loop, so control messages, timers (heartbeats) and stats are served under any load.

@@ -69,6 +69,12 @@ export interface Counters {
   bytesToDevice: number;
   /** Frames relayed from one peer to another. */
   framesRelayed: number;
+  /** TCP super-frames (from the device or a peer's offloaded record) cut into path-sized segments. */
+  superFramesCut: number;
+  /** Super-frames written to the device that were coalesced from several received segments. */
+  superFramesCoalesced: number;
+  /** UDP GSO sends (one system call for several datagrams of one link). */
+  gsoSends: number;
   /** UDP datagrams sent. */
   datagramsSent: number;
   /** UDP payload bytes sent. */
@@ -89,6 +95,9 @@ export function newCounters(): Counters {
     framesToDevice: 0,
     bytesToDevice: 0,
     framesRelayed: 0,
+    superFramesCut: 0,
+    superFramesCoalesced: 0,
+    gsoSends: 0,
     datagramsSent: 0,
     bytesSent: 0,
     datagramsReceived: 0,

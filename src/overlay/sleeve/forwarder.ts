@@ -23,9 +23,13 @@
  * hop's open datagram ({@link PeerLink.add}), which the engine flushes at the end of each wakeup.
  *
  * Offloaded frames (a virtio-net header in the VNET_HEADER_SIZE (constants.ts) bytes before the frame, in the same
- * buffer: TCP super-frames, partial checksums) take the same decisions and travel with their header as
- * {@link RecordKind.offloadFrame} in fragmentable datagrams; a super-frame is never answered with ICMP (the
- * receiving kernel cuts it into segments of the sender's MSS), other frames are held to the link MTU.
+ * buffer: TCP super-frames, partial checksums) take the same decisions; on the way to each next hop the
+ * {@link Segmenter} completes partial checksums and cuts a super-frame into TCP segments that each fit that
+ * link's path ({@link PeerLink.maxFrame}), as the kernel's GSO does, so every datagram stays within the verified
+ * path MTU and the underlay never fragments. They travel as plain {@link RecordKind.frame} records, which
+ * every peer understands (offload or not). A super-frame is never answered with ICMP (it is cut to the path
+ * instead), other frames are held to the link MTU. {@link RecordKind.offloadFrame} records from older peers are
+ * still delivered and relayed (cut the same way).
  *
  * @module
  */
@@ -43,6 +47,7 @@ import { fragmentationNeeded, isIPv4DontFragment } from "./icmp.ts";
 import { isGroupMac, parseMac48, readMac48 } from "./mac48.ts";
 import type { MacCache, MacMove } from "./mac_cache.ts";
 import type { PeerLink } from "./peer_link.ts";
+import { Segmenter } from "./segment.ts";
 import { isSuperFrame } from "./vnet_header.ts";
 
 /** The control plane's routes, replaced whole on every change. */
@@ -117,6 +122,7 @@ export class Forwarder {
   readonly #counters: Counters;
   readonly #sink: ForwarderSink;
   readonly #floods = new FloodFilter();
+  readonly #segmenter = new Segmenter();
   /**
    * The flood sequence number of our next local flood (unsigned 32-bit, wrapping). It starts at random, so
    * a restarted peer's floods are not taken for copies of its earlier ones.
@@ -262,14 +268,20 @@ export class Forwarder {
     }
     if (offload !== 0) {
       const body = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
-      if (isSuperFrame(body) ? body.length <= link.maxFragmentableBody : frame.length <= link.maxFrame) {
-        link.addFrame(RecordKind.offloadFrame, src, dst, hops, sequence, body, true);
+      let pieces: Uint8Array[];
+      try {
+        pieces = this.#segmenter.segment(body, link.maxFrame);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        this.#counters.drops.tooBig++; // malformed, or its headers do not fit the path
         return false;
       }
       if (isSuperFrame(body)) {
-        this.#counters.drops.tooBig++;
+        this.#counters.superFramesCut++;
+        for (const piece of pieces) link.addFrame(RecordKind.frame, src, dst, hops, sequence, piece);
         return false;
       }
+      frame = pieces[0]; // its checksum completed; held to the path below like any frame
     }
     if (frame.length > link.maxFrame) {
       this.#counters.drops.tooBig++;

@@ -13,7 +13,6 @@ import {
   HEARTBEAT_FAST_MS,
   HEARTBEAT_INTERVAL_MS,
   LOST_AFTER_MS,
-  MAX_DATAGRAM,
   RECORD_HEADER_SIZE,
   REPLAY_WINDOW,
 } from "./constants.ts";
@@ -23,10 +22,10 @@ import { PmtuSearch } from "./pmtu.ts";
 import { ReplayWindow } from "./replay_window.ts";
 
 /**
- * Sends one finished datagram of `link`; the bytes are valid only during the call. `fragmentable` datagrams
- * may exceed the path MTU: the underlay fragments them (offloaded frames, {@link PeerLink.add}).
+ * Sends one finished datagram of `link` (never larger than its path MTU); the bytes are valid only during the
+ * call.
  */
-export type Transmit = (link: PeerLink, datagram: Uint8Array, fragmentable: boolean) => void;
+export type Transmit = (link: PeerLink, datagram: Uint8Array) => void;
 
 /** The link to one neighbour. */
 export class PeerLink {
@@ -51,7 +50,6 @@ export class PeerLink {
   #heartbeats = 0;
   #builder: DatagramBuilder | undefined;
   #open = false;
-  #fragmentable = false;
   readonly #ceiling: number;
   readonly #assumed: number;
   readonly #us: number;
@@ -87,11 +85,6 @@ export class PeerLink {
     return HEADER_SIZE + (this.key ? SEAL_OVERHEAD : 0);
   }
 
-  /** The longest offloaded frame (virtio-net header and frame) a fragmentable datagram carries, in bytes. */
-  get maxFragmentableBody(): number {
-    return MAX_DATAGRAM - this.overhead - RECORD_HEADER_SIZE - FRAME_HEADER_SIZE;
-  }
-
   /** The longest frame one datagram to this peer carries, in bytes (Ethernet header included). */
   get maxFrame(): number {
     return this.pmtu.maxDatagram - this.overhead - RECORD_HEADER_SIZE - FRAME_HEADER_SIZE;
@@ -124,15 +117,13 @@ export class PeerLink {
   add(kind: RecordKind, src: number, dst: number, body: Uint8Array): void {
     if (this.#open && this.#builder!.add(kind, src, dst, body)) return;
     this.flush();
-    this.#begin(false);
+    this.#begin();
     this.#builder!.add(kind, src, dst, body);
   }
 
   /**
    * Appends a frame record (see {@link DatagramBuilder.addFrame}) like {@link add}. The caller checked that
-   * `body` fits an empty datagram ({@link maxFrame}, or {@link maxFragmentableBody} when `fragmentable`). A
-   * fragmentable record opens a datagram of up to {@link MAX_DATAGRAM} bytes that the underlay may fragment;
-   * other records join it while it is open.
+   * `body` fits an empty datagram ({@link maxFrame}).
    */
   addFrame(
     kind: RecordKind,
@@ -141,13 +132,10 @@ export class PeerLink {
     hops: number,
     sequence: number,
     body: Uint8Array,
-    fragmentable = false,
   ): void {
-    if (this.#open && (this.#fragmentable || !fragmentable)) {
-      if (this.#builder!.addFrame(kind, src, dst, hops, sequence, body)) return;
-    }
+    if (this.#open && this.#builder!.addFrame(kind, src, dst, hops, sequence, body)) return;
     this.flush();
-    this.#begin(fragmentable);
+    this.#begin();
     this.#builder!.addFrame(kind, src, dst, hops, sequence, body);
   }
 
@@ -155,7 +143,7 @@ export class PeerLink {
   flush(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#transmit(this, this.#builder!.finish(), this.#fragmentable);
+    this.#transmit(this, this.#builder!.finish());
   }
 
   /** True when a heartbeat is due at `now` (ms): fast until established, then slower. */
@@ -190,12 +178,11 @@ export class PeerLink {
     return true;
   }
 
-  #begin(fragmentable: boolean): void {
-    const size = fragmentable ? MAX_DATAGRAM : this.pmtu.maxDatagram;
+  #begin(): void {
+    const size = this.pmtu.maxDatagram;
     if (!this.#builder || this.#builder.capacity < size) this.#builder = new DatagramBuilder(size);
     this.#builder.begin(this.#us, size, this.key, this.key ? this.sendSequence++ : 0);
     this.#open = true;
-    this.#fragmentable = fragmentable;
   }
 }
 

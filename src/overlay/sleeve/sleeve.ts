@@ -5,14 +5,19 @@
  * Flow of one wakeup ({@link Sleeve.pump}), all synchronous on one thread into reused buffers:
  * 1. Device: read up to {@link DRAIN_LIMIT} frames; learn source MACs; route each to its next hop's open
  *    datagram (forwarder.ts). A device with offloads (TAP with a virtio-net header) hands over TCP
- *    super-frames of up to 64 KiB; those travel whole, with their header, in one datagram the underlay
- *    fragments, and the receiver's kernel segments them: one read, one send and one write per 64 KiB.
- * 2. Socket: receive up to {@link DRAIN_LIMIT} datagrams; per datagram: decode the header, find the sender's
- *    link, check the replay window and open the seal, validate every record, then act on them: frames for us
- *    go to the device (written once per datagram), frames for others are re-sealed onto the next hop's
+ *    super-frames of up to 64 KiB; the forwarder cuts each into TCP segments that fit the next hop's path
+ *    (user-space GSO, segment.ts), so no datagram is ever larger than the path MTU and none is fragmented.
+ *    Each finished (sealed) datagram joins its link's {@link SendBatch}.
+ * 2. Socket: receive up to {@link DRAIN_LIMIT} buffers (recvmmsg where the socket has it); with UDP GRO a
+ *    buffer holds several datagrams of one sender, split at the reported segment size. Per datagram: decode
+ *    the header, find the sender's link, check the replay window and open the seal (each datagram into its
+ *    own slot of {@link PLAIN_ARENA} bytes, so its frames stay valid), validate every record, then act on
+ *    them: frames for us are queued for the device, frames for others are re-sealed onto the next hop's
  *    datagram, link records (heartbeats, probes, acks) are answered.
- * 3. Flush: every link's open datagram is sealed and sent, so frames to one next hop within a wakeup share as
- *    few datagrams as its path MTU allows.
+ * 3. Device writes: the queued frames are coalesced (user-space GRO, coalesce.ts) into super-frames when the
+ *    device has offloads, and written, once per wakeup (or when the arena is full).
+ * 4. Flush: every link's open datagram is sealed, then each link's batch goes in one UDP GSO send (sendmmsg
+ *    or one send per datagram where the kernel refuses GSO).
  *
  * {@link Sleeve.run} waits with one pending `readable()` per fd (each one poll(2) on the thread pool) and pumps
  * whenever either fires, back to back while there is work, but for {@link DRAIN_ROUNDS} wakeups or
@@ -43,6 +48,7 @@ import {
   PMTU_BODY_SIZE,
   RECORD_HEADER_SIZE,
   RecordKind,
+  SUPER_DRAIN_LIMIT,
   TICK_MS,
   VNET_HEADER_SIZE,
 } from "./constants.ts";
@@ -56,14 +62,20 @@ import {
   RecordReader,
   type RecordVisitor,
 } from "./datagram.ts";
+import { Coalescer } from "./coalesce.ts";
 import { Forwarder, Routes, type RouteTables } from "./forwarder.ts";
 import { EventLoopYield } from "./event_loop_yield.ts";
 import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
 import { PeerLink } from "./peer_link.ts";
-import { isPlainVnetHeader } from "./vnet_header.ts";
+import { SendBatch } from "./send_batch.ts";
+import { isPlainVnetHeader, isSuperFrame } from "./vnet_header.ts";
 
 const EMSGSIZE = 90;
+/** Errors of a UDP GSO send that mean the kernel or device cannot segment: send without GSO from then on. */
+const NO_GSO = new Set([22, 5, 95]); // EINVAL, EIO, EOPNOTSUPP
+/** Bytes of opened (sealed) datagrams kept for the device writes of one wakeup before they are written. */
+const PLAIN_ARENA = 512 * 1024;
 /** Ethernet header plus a VLAN tag: a frame's bytes beyond the device MTU. */
 const MAX_FRAME_OVERHEAD = ETHERNET_HEADER_SIZE + 4;
 /** Frame buffers hold at least this MTU, so raising the TAP MTU to jumbo size later truncates nothing. */
@@ -176,22 +188,29 @@ export class Sleeve {
   readonly #rxBufs: Uint8Array[];
   readonly #rxSizes: number[];
   readonly #rxSources: Endpoint[] = [];
-  readonly #plain: Uint8Array;
+  readonly #rxSegments: number[];
+  /** Opened sealed datagrams of this wakeup, each in its own slot (their frames are queued for the device). */
+  readonly #plain = new Uint8Array(PLAIN_ARENA);
+  #plainUsed = 0;
+  /** Per link, the sealed datagrams of this wakeup for one GSO send. */
+  readonly #batches = new Map<PeerLink, SendBatch>();
+  /** False once the kernel refused a UDP GSO send (or the conn cannot): datagrams go one by one. */
+  #gso: boolean;
+  readonly #coalescer = new Coalescer();
+  /** Plain frames queued for the device this wakeup (views, valid until written). */
+  readonly #plainFrames: Uint8Array[] = [];
   readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
   readonly #toDevice: Uint8Array[] = [];
   /** Per {@link #toDevice} frame: the bytes of virtio-net header before it in its buffer (0 or 10). */
   readonly #toDeviceOffload: number[] = [];
   /** The device's virtio-net header size (0 or 10). */
   readonly #vnet: number;
-  /** A plain frame with a zeroed virtio-net header before it, for a device with offloads. */
-  readonly #vnetFrame: Uint8Array;
   readonly #one: Uint8Array[] = [new Uint8Array(0)];
   readonly #heartbeat = new Uint8Array(HEARTBEAT_BODY_SIZE);
   readonly #pmtuBody = new Uint8Array(PMTU_BODY_SIZE);
   readonly #probe: DatagramBuilder;
   readonly #visit: RecordVisitor;
-  readonly #transmit = (link: PeerLink, datagram: Uint8Array, fragmentable: boolean) =>
-    this.#sendTo(link, datagram, fragmentable);
+  readonly #transmit = (link: PeerLink, datagram: Uint8Array) => this.#queue(link, datagram);
   // The datagram being handled by #visit.
   #from!: PeerLink;
   #records!: Uint8Array;
@@ -233,14 +252,17 @@ export class Sleeve {
     this.#vnet = this.#device.vnetHeaderSize ?? 0;
     const frameSize = this.#vnet + MAX_FRAME_OVERHEAD +
       (this.#vnet ? MAX_IP_PACKET : Math.max(this.#device.mtu(), FRAME_BUFFER_MTU));
-    this.#vnetFrame = new Uint8Array(frameSize);
-    const frames = Math.min(this.#device.batchSize, DRAIN_LIMIT);
+    const frames = Math.min(this.#device.batchSize, this.#vnet ? SUPER_DRAIN_LIMIT : DRAIN_LIMIT);
     this.#frameBufs = Array.from({ length: frames }, () => new Uint8Array(frameSize));
     this.#frameSizes = new Array(frames).fill(0);
-    const datagrams = Math.min(this.#conn.batchSize, DRAIN_LIMIT);
+    const datagrams = Math.min(
+      this.#conn.batchSize,
+      this.#conn.receiveBatch ? SUPER_DRAIN_LIMIT : DRAIN_LIMIT,
+    );
     this.#rxBufs = Array.from({ length: datagrams }, () => new Uint8Array(MAX_DATAGRAM));
     this.#rxSizes = new Array(datagrams).fill(0);
-    this.#plain = new Uint8Array(MAX_DATAGRAM);
+    this.#rxSegments = new Array(datagrams).fill(0);
+    this.#gso = this.#conn.sendSegments !== undefined;
     this.#probe = new DatagramBuilder(this.#ceiling);
     this.#visit = (kind, src, dst, start, end, hops, sequence) =>
       this.#record(kind, src, dst, start, end, hops, sequence);
@@ -303,6 +325,8 @@ export class Sleeve {
    */
   removePeer(name: PeerName): void {
     const peer = parseMac48(name, "peer name");
+    const link = this.#links.get(peer);
+    if (link) this.#batches.delete(link);
     this.#links.delete(peer);
     this.#macs.forget(peer);
   }
@@ -363,8 +387,19 @@ export class Sleeve {
       this.#forwarder.fromDevice(frame, now, vnet === 0 || isPlainVnetHeader(buf) ? 0 : vnet);
       this.#writeDevice(); // ICMP answers, if any
     }
-    const n = this.#conn.receive(this.#rxBufs, this.#rxSizes, this.#rxSources);
-    for (let i = 0; i < n; i++) this.#receive(this.#rxBufs[i].subarray(0, this.#rxSizes[i]), now);
+    const conn = this.#conn, bufs = this.#rxBufs, sizes = this.#rxSizes, segments = this.#rxSegments;
+    const n = conn.receiveBatch
+      ? conn.receiveBatch(bufs, sizes, this.#rxSources, segments)
+      : conn.receive(bufs, sizes, this.#rxSources);
+    for (let i = 0; i < n; i++) {
+      const size = sizes[i], step = conn.receiveBatch && segments[i] > 0 ? segments[i] : size;
+      let at = 0;
+      do {
+        this.#receive(bufs[i].subarray(at, Math.min(at + step, size)), now);
+        at += step;
+      } while (at < size);
+    }
+    this.#writeDevice();
     this.#flush();
     return frames + n;
   }
@@ -452,7 +487,7 @@ export class Sleeve {
       link.heartbeatSent(now, this.#heartbeat);
       link.add(RecordKind.heartbeat, this.#us, link.peer, this.#heartbeat);
     }
-    link.flush();
+    this.#flushLink(link);
     if (link.established) this.#probePath(link, now);
   }
 
@@ -485,28 +520,105 @@ export class Sleeve {
   }
 
   #flush(): void {
-    for (const link of this.#links.values()) link.flush();
+    for (const link of this.#links.values()) this.#flushLink(link);
   }
 
-  #sendTo(link: PeerLink, datagram: Uint8Array, fragmentable: boolean): void {
-    if (!this.#send(link, datagram, fragmentable)) this.#reportMtu(link);
+  /** Seals the link's open datagram and sends its batch. */
+  #flushLink(link: PeerLink): void {
+    link.flush();
+    const batch = this.#batches.get(link);
+    if (batch !== undefined && batch.count > 0) this.#sendBatch(link, batch);
+  }
+
+  /** Takes a finished datagram of `link`: into its batch (sending the batch first when it cannot join), or out. */
+  #queue(link: PeerLink, datagram: Uint8Array): void {
+    if (!this.#gso) return this.#sendOne(link, datagram);
+    let batch = this.#batches.get(link);
+    if (batch === undefined) this.#batches.set(link, batch = new SendBatch());
+    if (batch.add(datagram)) return;
+    this.#sendBatch(link, batch);
+    batch.add(datagram);
   }
 
   /**
-   * Sends one datagram (`fragmentable`: the underlay may fragment it); on EMSGSIZE of one that is not, tells
-   * the link's PMTU search. Returns false when it was not sent.
+   * Sends and clears a batch: one datagram by {@link #send}, more by one UDP GSO send. On EMSGSIZE the
+   * link's PMTU search learns the size; when the kernel cannot do GSO, this and later batches go without.
    */
-  #send(link: PeerLink, datagram: Uint8Array, fragmentable = false): boolean {
+  #sendBatch(link: PeerLink, batch: SendBatch): void {
+    const c = this.#counters, count = batch.count;
+    try {
+      if (count === 1 || !this.#gso) {
+        for (let i = 0; i < count; i++) this.#sendOne(link, batch.datagram(i));
+        return;
+      }
+      const bytes = batch.bytes;
+      try {
+        if (this.#conn.sendSegments!(bytes, bytes.length, batch.segmentSize, link.endpoint)) {
+          c.gsoSends++;
+          c.datagramsSent += count;
+          c.bytesSent += bytes.length;
+        } else {
+          c.drops.sendFailed += count;
+        }
+        return;
+      } catch (e) {
+        if (!(e instanceof SyscallError)) throw e;
+        if (e.errno === EMSGSIZE) {
+          link.pmtu.tooBig(batch.segmentSize);
+          c.drops.tooBig += count;
+          return this.#reportMtu(link);
+        }
+        if (!NO_GSO.has(e.errno)) return void (c.drops.sendFailed += count);
+        this.#gso = false;
+      }
+      this.#sendEach(link, batch);
+    } finally {
+      batch.clear();
+    }
+  }
+
+  /** Sends a batch's datagrams without GSO: sendmmsg where the conn has it, else one by one. */
+  #sendEach(link: PeerLink, batch: SendBatch): void {
+    const c = this.#counters, count = batch.count;
+    if (!this.#conn.sendBatch) {
+      for (let i = 0; i < count; i++) this.#sendOne(link, batch.datagram(i));
+      return;
+    }
+    const datagrams = Array.from({ length: count }, (_, i) => batch.datagram(i));
+    let sent = 0;
+    try {
+      sent = this.#conn.sendBatch(datagrams, link.endpoint);
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === EMSGSIZE) {
+        link.pmtu.tooBig(batch.segmentSize);
+        c.drops.tooBig += count;
+        return this.#reportMtu(link);
+      }
+    }
+    for (let i = 0; i < sent; i++) c.bytesSent += datagrams[i].length;
+    c.datagramsSent += sent;
+    c.drops.sendFailed += count - sent;
+  }
+
+  /** Sends one datagram; a refusal for its size lowers the link's MTU, which is then reported. */
+  #sendOne(link: PeerLink, datagram: Uint8Array): void {
+    if (!this.#send(link, datagram)) this.#reportMtu(link);
+  }
+
+  /**
+   * Sends one datagram; on EMSGSIZE tells the link's PMTU search. Returns false when it was not sent.
+   */
+  #send(link: PeerLink, datagram: Uint8Array): boolean {
     const c = this.#counters;
     try {
-      if (this.#conn.send([datagram], link.endpoint, fragmentable) === 1) {
+      if (this.#conn.send([datagram], link.endpoint) === 1) {
         c.datagramsSent++;
         c.bytesSent += datagram.length;
         return true;
       }
     } catch (e) {
       // Any refusal (no route, family mismatch) drops this datagram only; the data plane keeps running.
-      if (e instanceof SyscallError && e.errno === EMSGSIZE && !fragmentable) {
+      if (e instanceof SyscallError && e.errno === EMSGSIZE) {
         link.pmtu.tooBig(datagram.length);
         c.drops.tooBig++;
         return false;
@@ -532,9 +644,11 @@ export class Sleeve {
         records = bytes.subarray(h.bodyOffset);
       } else {
         if (!link.replay.check(h.sequence)) return void c.drops.replay++;
-        const opened = openBody(bytes, h, link.key, this.#plain);
+        if (this.#plainUsed + bytes.length > PLAIN_ARENA) this.#writeDevice(); // frees the arena
+        const opened = openBody(bytes, h, link.key, this.#plain.subarray(this.#plainUsed));
         if (opened === undefined) return void c.drops.auth++;
         link.replay.accept(h.sequence);
+        this.#plainUsed += opened.length;
         records = opened;
       }
       RecordReader.validate(records);
@@ -547,7 +661,6 @@ export class Sleeve {
     this.#size = bytes.length;
     this.#now = now;
     RecordReader.forEach(records, this.#visit);
-    this.#writeDevice();
   }
 
   #record(
@@ -589,43 +702,58 @@ export class Sleeve {
   }
 
   /**
-   * Writes the queued frames to the device, one write each: with their own virtio-net header when they came
-   * with one, else (on a device with offloads) behind a zeroed header. A frame the device refuses is dropped
-   * alone.
+   * Writes the queued frames to the device and frees the arena: frames that came with a virtio-net header
+   * with it, in order; then the plain ones, coalesced into super-frames on a device with offloads (each
+   * output has its header), else as they are. A frame the device refuses is dropped alone.
    */
   #writeDevice(): void {
-    const frames = this.#toDevice, offloads = this.#toDeviceOffload;
+    const frames = this.#toDevice, offloads = this.#toDeviceOffload, plain = this.#plainFrames;
+    this.#plainUsed = 0;
     if (frames.length === 0) return;
-    const c = this.#counters, vnet = this.#vnet, one = this.#one;
+    const c = this.#counters, vnet = this.#vnet;
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i], offload = offloads[i];
-      if (vnet === 0 && offload !== 0) {
+      if (offload === 0) {
+        plain.push(frame);
+      } else if (vnet === 0) {
         c.drops.offload++;
-        continue;
-      }
-      if (offload !== 0) {
-        one[0] = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
-      } else if (vnet !== 0) {
-        this.#vnetFrame.set(frame, vnet);
-        one[0] = this.#vnetFrame.subarray(0, vnet + frame.length);
       } else {
-        one[0] = frame;
-      }
-      let written = 0;
-      try {
-        written = this.#device.write(one);
-      } catch (e) {
-        if (!(e instanceof SyscallError)) throw e;
-      }
-      if (written === 1) {
-        c.framesToDevice++;
-        c.bytesToDevice += frame.length;
-      } else {
-        c.drops.deviceFull++;
+        this.#writeOne(
+          new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload),
+          offload,
+        );
       }
     }
     frames.length = 0;
     offloads.length = 0;
+    if (plain.length === 0) return;
+    if (vnet === 0) {
+      for (const frame of plain) this.#writeOne(frame, 0);
+    } else {
+      for (const out of this.#coalescer.coalesce(plain)) {
+        if (isSuperFrame(out)) c.superFramesCoalesced++;
+        this.#writeOne(out, vnet);
+      }
+    }
+    plain.length = 0;
+  }
+
+  /** Writes one frame (`header` bytes of virtio-net header first) to the device and counts it. */
+  #writeOne(bytes: Uint8Array, header: number): void {
+    const c = this.#counters, one = this.#one;
+    one[0] = bytes;
+    let written = 0;
+    try {
+      written = this.#device.write(one);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+    }
+    if (written === 1) {
+      c.framesToDevice++;
+      c.bytesToDevice += bytes.length - header;
+    } else {
+      c.drops.deviceFull++;
+    }
   }
 }
 

@@ -6,9 +6,10 @@
  * flags(1) gso_type(1) hdr_len(2) gso_size(2) csum_start(2) csum_offset(2)
  * ```
  *
- * The sleeve carries a non-trivial header with its frame ({@link RecordKind.offloadFrame}) so the receiving
- * kernel segments a TCP super-frame or completes its checksum; {@link checkVnetHeader} validates one from a
- * peer before the frame is acted on (the kernel validates again on write).
+ * Peers before sleeve v2 carry a non-trivial header with its frame ({@link RecordKind.offloadFrame}) so the
+ * receiving kernel segments a TCP super-frame or completes its checksum; {@link checkVnetHeader} validates
+ * one from a peer before the frame is acted on (the kernel validates again on write). This version writes
+ * headers only for the super-frames it coalesces itself (coalesce.ts).
  *
  * @module
  */

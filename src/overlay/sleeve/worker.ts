@@ -36,7 +36,7 @@ function start(options: SleeveStartOptions): void {
   const device = openTap(options.tapName, {
     netns: options.netns,
     mtu: options.mtu,
-    offload: true,
+    offload: options.offload ?? true,
     txQueueLength: TAP_TX_QUEUE_LENGTH,
   });
   let conn;
@@ -44,6 +44,7 @@ function start(options: SleeveStartOptions): void {
     conn = openUdp(options.host ?? "0.0.0.0", options.port ?? MESH_PORT, {
       netns: options.netns,
       dontFragment: true,
+      gro: true,
     });
   } catch (e) {
     device.close();

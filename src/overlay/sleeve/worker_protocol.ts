@@ -16,6 +16,11 @@ export interface SleeveStartOptions {
   tapName: string;
   /** The TAP MTU to set, in bytes. Default: the kernel's (1500). */
   mtu?: number;
+  /**
+   * Open the TAP with offloads: it hands over TCP super-frames (cut to the path before sending) and takes
+   * coalesced ones. Default true; false reads and writes MTU-sized frames only.
+   */
+  offload?: boolean;
   /** The address to bind the UDP socket to. Default `0.0.0.0`. */
   host?: string;
   /** The UDP port. Default 6783; 0 lets the kernel pick (see {@link SleeveWorker.local}). */

@@ -10,7 +10,18 @@ import { FRAME_HOP_LIMIT, RecordKind } from "../../../src/overlay/sleeve/constan
 import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
 import { writeVnetHeader } from "../../../src/overlay/sleeve/vnet_header.ts";
-import { Bench, BROADCAST_MAC, checksum, frame, linkKey, mac, payloadOf, peerName } from "./testbed.ts";
+import { frameProblem, parse, randomFlow, superFrame } from "./tcp_frames.ts";
+import {
+  Bench,
+  BROADCAST_MAC,
+  checksum,
+  frame,
+  GsoConn,
+  linkKey,
+  mac,
+  payloadOf,
+  peerName,
+} from "./testbed.ts";
 
 const LINE: [number, number][] = [[0, 1], [1, 2], [2, 3]];
 // 0-1, 0-2, 1-2, 1-3, 2-4, 3-4: cycles, so floods must follow trees to arrive once.
@@ -430,49 +441,114 @@ Deno.test("Sleeve.setFastPeers() leaves fastdp neighbours to VXLAN: every bridge
   }
 });
 
-Deno.test("Sleeve carries offloaded frames whole with their virtio-net header; other frames keep the link MTU", () => {
-  // Line 0-1-2-3; the devices of 0, 1 and 2 have offloads, 3's has not.
-  const bench = new Bench(4, LINE, { offload: [0, 1, 2] });
-  const vnet = (flags: number, gsoType: number, gsoSize = 0) => {
-    const h = new Uint8Array(10);
-    writeVnetHeader({ flags, gsoType, hdrLen: 54, gsoSize, csumStart: 34, csumOffset: 16 }, h);
-    return h;
-  };
-  const withHeader = (h: Uint8Array, f: Uint8Array) => {
-    const out = new Uint8Array(10 + f.length);
-    out.set(h);
-    out.set(f, 10);
-    return out;
-  };
-  const plain = new Uint8Array(10);
-  try {
-    bench.settle();
-    bench.nodes[3].bridge.write([frame(BROADCAST_MAC, mac(3), "from 3")]);
-    bench.nodes[2].bridge.write([withHeader(plain, frame(BROADCAST_MAC, mac(2), "from 2"))]);
-    bench.settle();
-    const learned = bench.received();
-    assert.deepEqual(learned[0].map((f) => [...f.subarray(0, 10)]), [[...plain], [...plain]]);
-    assert.deepEqual(learned[0].map((f) => payloadOf(f.subarray(10))).sort(), ["from 2", "from 3"]);
-    assert.deepEqual(learned[3].map(payloadOf), ["from 2"], "a device without offloads gets bare frames");
+Deno.test("Sleeve cuts super-frames to the path, coalesces them on offload devices; other frames keep the link MTU", () => {
+  // Line 0-1-2-3; the devices of 0, 1 and 2 have offloads, 3's has not. Both plain and sealed links.
+  for (const sealed of [false, true]) {
+    const bench = new Bench(4, LINE, { offload: [0, 1, 2], sealed });
+    const vnet = (flags: number, gsoType: number, gsoSize = 0) => {
+      const h = new Uint8Array(10);
+      writeVnetHeader({ flags, gsoType, hdrLen: 54, gsoSize, csumStart: 34, csumOffset: 16 }, h);
+      return h;
+    };
+    const withHeader = (h: Uint8Array, f: Uint8Array) => {
+      const out = new Uint8Array(10 + f.length);
+      out.set(h);
+      out.set(f, 10);
+      return out;
+    };
+    const plain = new Uint8Array(10);
+    try {
+      bench.settle();
+      bench.nodes[3].bridge.write([frame(BROADCAST_MAC, mac(3), "from 3")]);
+      bench.nodes[2].bridge.write([withHeader(plain, frame(BROADCAST_MAC, mac(2), "from 2"))]);
+      bench.settle();
+      const learned = bench.received();
+      assert.deepEqual(learned[0].map((f) => [...f.subarray(0, 10)]), [[...plain], [...plain]]);
+      assert.deepEqual(learned[0].map((f) => payloadOf(f.subarray(10))).sort(), ["from 2", "from 3"]);
+      assert.deepEqual(learned[3].map(payloadOf), ["from 2"], "a device without offloads gets bare frames");
 
-    const superFrame = withHeader(vnet(1, 1, 1324), ipv4Frame(mac(2), mac(0), 30_000, true));
-    const mtu = bench.nodes[0].sleeve.stats().links[0].mtu;
-    const partial = withHeader(vnet(1, 0), ipv4Frame(mac(2), mac(0), mtu + 1, true));
-    bench.nodes[0].bridge.write([superFrame, partial]);
-    bench.settle();
-    const [at0, , at2] = bench.received();
-    assert.deepEqual(at2, [superFrame], "the super-frame crosses two hops whole, header and all");
-    assert.equal(at0.length, 1, "the too-big frame that is not a super-frame is answered with ICMP");
-    assert.deepEqual([...at0[0].subarray(0, 10)], [...plain]);
-    assert.deepEqual([at0[0][10 + 34], at0[0][10 + 35]], [3, 4]);
-    assert.equal(bench.nodes[0].sleeve.stats().drops.tooBig, 1);
-    assert.equal(bench.nodes[1].sleeve.stats().framesRelayed >= 1, true);
+      const sizes: number[] = [];
+      bench.nodes[0].conn.onSend = (d) => (sizes.push(d.length), true);
+      const link = bench.nodes[0].sleeve.stats().links[0];
+      const rnd = new SeededRandom(0x6501);
+      const payload = rnd.bytes(30_000);
+      for (const to of [2, 3]) {
+        const flow = { ...randomFlow(rnd, false), df: true };
+        flow.macs = new Uint8Array([...mac(to), ...mac(0)]);
+        bench.nodes[0].bridge.write([superFrame(flow, 1000, 0x18, 7, payload, 1324)]);
+        bench.settle();
+        const got = bench.received()[to];
+        const frames = to === 3 ? got : got.map((f) => f.subarray(10));
+        // Coalesced super-frames carry a partial checksum for the kernel (NEEDS_CSUM); the rest are complete.
+        frames.forEach((f, i) => to === 3 || got[i][1] === 0 ? assert.equal(frameProblem(f), undefined) : 0);
+        const bytes = frames.flatMap((f) => {
+          const p = parse(f);
+          return [...f.subarray(p.payload, p.end)];
+        });
+        assert.deepEqual(new Uint8Array(bytes), payload, `the payload arrives at ${to} whole and in order`);
+        if (to === 3) {
+          assert.ok(frames.every((f) => f.length <= 14 + link.mtu), "bare segments within the MTU");
+        } else assert.ok(frames.length < 23, `${frames.length} frames: coalesced back into super-frames`);
+      }
+      assert.ok(sizes.length >= 8 && sizes.every((n) => n <= link.maxDatagram), `datagrams ${sizes}`);
+      assert.equal(bench.nodes[0].sleeve.stats().superFramesCut, 2);
+      assert.ok(bench.nodes[2].sleeve.stats().superFramesCoalesced >= 1);
 
-    bench.nodes[0].bridge.write([withHeader(vnet(1, 1, 1324), ipv4Frame(mac(3), mac(0), 5000, true))]);
-    bench.settle();
-    assert.deepEqual(bench.received()[3], []);
-    assert.equal(bench.nodes[3].sleeve.stats().drops.offload, 1, "no device to hand a super-frame to");
-  } finally {
-    bench.close();
+      const partial = withHeader(vnet(1, 0), ipv4Frame(mac(2), mac(0), link.mtu + 1, true));
+      bench.nodes[0].bridge.write([partial]);
+      bench.settle();
+      const [at0, , at2] = bench.received();
+      assert.deepEqual(at2, [], "the too-big frame that is not a super-frame does not cross");
+      assert.equal(at0.length, 1, "it is answered with ICMP");
+      assert.deepEqual([...at0[0].subarray(0, 10)], [...plain]);
+      assert.deepEqual([at0[0][10 + 34], at0[0][10 + 35]], [3, 4]);
+      assert.equal(bench.nodes[0].sleeve.stats().drops.tooBig, 1);
+      assert.equal(bench.nodes[1].sleeve.stats().framesRelayed >= 46, true);
+    } finally {
+      bench.close();
+    }
+  }
+});
+
+Deno.test("Sleeve sends a wakeup's datagrams to one link in one UDP GSO send; EMSGSIZE lowers the path, EINVAL turns GSO off", () => {
+  for (const sealed of [false, true]) {
+    const bench = new Bench(2, [[0, 1]], { gso: [0], sealed, maxDatagram: 1500, offload: [0] });
+    const conn = bench.nodes[0].conn as GsoConn;
+    try {
+      bench.settle();
+      bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "hello")]);
+      bench.settle();
+      bench.received();
+      const rnd = new SeededRandom(0x650);
+      const flow = { ...randomFlow(rnd, false), df: true };
+      flow.macs = new Uint8Array([...mac(1), ...mac(0)]);
+      const send = (payload: Uint8Array) => {
+        bench.nodes[0].bridge.write([superFrame(flow, 1, 0x10, 1, payload, 1300)]);
+        bench.settle();
+        return bench.received()[1].flatMap((f) => {
+          const p = parse(f);
+          return [...f.subarray(p.payload, p.end)];
+        });
+      };
+      const payload = rnd.bytes(20_000);
+      assert.deepEqual(new Uint8Array(send(payload)), payload);
+      assert.equal(conn.sends, 1, "one GSO send for the wakeup");
+      assert.ok(conn.datagrams >= 15, `${conn.datagrams} datagrams in it`);
+      assert.equal(bench.nodes[0].sleeve.stats().gsoSends, 1);
+
+      const before = bench.nodes[0].sleeve.stats();
+      conn.gsoErrno = 90; // EMSGSIZE: the path is smaller than the datagrams
+      assert.deepEqual(send(payload), []);
+      const after = bench.nodes[0].sleeve.stats();
+      assert.ok(after.drops.tooBig > before.drops.tooBig);
+      assert.ok(after.links[0].maxDatagram < before.links[0].maxDatagram, "the PMTU search learned it");
+
+      conn.gsoErrno = 22; // EINVAL: no GSO here; this batch and later ones go datagram by datagram
+      assert.deepEqual(new Uint8Array(send(payload)), payload);
+      assert.deepEqual(new Uint8Array(send(payload)), payload);
+      assert.equal(bench.nodes[0].sleeve.stats().gsoSends, 1);
+    } finally {
+      bench.close();
+    }
   }
 });

@@ -10,6 +10,7 @@ import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
 import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
 import { tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { SyscallError } from "../../../ffi/libc.ts";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import type { RouteTables } from "../../../src/overlay/sleeve/forwarder.ts";
 import { Sleeve, type SleeveEvent } from "../../../src/overlay/sleeve/sleeve.ts";
@@ -56,6 +57,30 @@ export class FilterConn implements PacketConn {
 
   close(): void {
     this.#inner.close();
+  }
+}
+
+/**
+ * A {@link FilterConn} that also does "UDP GSO" ({@link PacketConn.sendSegments}): it cuts the buffer into
+ * datagrams and sends them one by one, or throws `SyscallError(gsoErrno)` when that is set.
+ */
+export class GsoConn extends FilterConn {
+  /** When set, every GSO send fails with this errno. */
+  gsoErrno: number | undefined;
+  /** GSO sends made, and datagrams in them. */
+  sends = 0;
+  datagrams = 0;
+
+  sendSegments(data: Uint8Array, length: number, segmentSize: number, to: Endpoint): boolean {
+    if (this.gsoErrno !== undefined) throw new SyscallError("Cannot send (test)", this.gsoErrno);
+    const parts = [];
+    for (let at = 0; at < length; at += segmentSize) {
+      parts.push(data.slice(at, Math.min(at + segmentSize, length)));
+    }
+    this.send(parts, to);
+    this.sends++;
+    this.datagrams += parts.length;
+    return true;
   }
 }
 
@@ -120,6 +145,8 @@ export interface BenchOptions {
   bare?: boolean;
   /** The nodes whose device has offloads ({@link VnetDevice}). Default none. */
   offload?: number[];
+  /** The nodes whose conn does UDP GSO ({@link GsoConn}). Default none. */
+  gso?: number[];
 }
 
 /** The peer name of node i: `02:00:00:00:01:0i`. */
@@ -139,7 +166,8 @@ export class Bench {
     const box = tweetnaclSodium();
     for (let i = 0; i < n; i++) {
       const [bridge, device] = memoryFramePair({ capacity: 100_000 });
-      const conn = new FilterConn(this.network.listen(`10.0.0.${i + 1}`, 6783));
+      const inner = this.network.listen(`10.0.0.${i + 1}`, 6783);
+      const conn = options.gso?.includes(i) ? new GsoConn(inner) : new FilterConn(inner);
       const events: SleeveEvent[] = [];
       const name = peerName(i);
       const sleeve = new Sleeve({

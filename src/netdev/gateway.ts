@@ -1,0 +1,123 @@
+/**
+ * The gateway: {@link GATEWAY_ADDRESS} on every host's bridge, the host routes that send containers'
+ * subnets into the bridge (made at attach, deleted when a subnet's last container leaves), and a container's side of it (a permanent neighbour entry for the gateway with
+ * its own host's bridge MAC, a /32 route to it, and a default route through it when the container has
+ * none). The address is the same on every host; since no container ever asks for it by ARP, each reaches
+ * its own host's. All synchronous netlink.
+ *
+ * @module
+ */
+import { addrAdd, addrList } from "../../ffi/netlink/addr.ts";
+import { linkGet } from "../../ffi/netlink/link.ts";
+import { neighAdd } from "../../ffi/netlink/neigh.ts";
+import { routeAdd, routeDel, routeList } from "../../ffi/netlink/route.ts";
+import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
+import { bigIntToIP, contains, formatCIDR, networkOf, parseCIDR } from "../net/ip.ts";
+import { GATEWAY_ADDRESS, SUBNET_ROUTE_METRIC } from "./constants.ts";
+
+/**
+ * Puts {@link GATEWAY_ADDRESS}/32 on the bridge unless it is there. Idempotent.
+ *
+ * @param nl a socket in the host namespace
+ * @returns the bridge's MAC, which containers use for the gateway
+ * @throws {NetlinkError} when the bridge is missing or the kernel refuses the address
+ */
+export function ensureGateway(nl: NetlinkSocket, bridge: string): string {
+  if (!addrList(nl, { link: bridge }).some((a) => a.address === GATEWAY_ADDRESS)) {
+    addrAdd(nl, bridge, `${GATEWAY_ADDRESS}/32`);
+  }
+  return linkGet(nl, bridge).mac!;
+}
+
+/**
+ * Adds a host route `NETWORK dev BRIDGE metric 1000` for each IPv4 subnet of `cidrs` that no route on the
+ * bridge covers yet, so the host reaches containers of any subnet (replies to masqueraded traffic, DNS
+ * answers, Services). The routes go with the bridge.
+ *
+ * @param nl a socket in the host namespace
+ * @returns the routes added
+ * @throws {NetlinkError} when the kernel refuses a route
+ */
+export function routeSubnets(nl: NetlinkSocket, bridge: string, cidrs: readonly string[]): string[] {
+  const dev = linkGet(nl, bridge).index;
+  const added: string[] = [];
+  for (const cidr of cidrs) {
+    const c = parseCIDR(cidr);
+    if (c.family !== 4 || c.prefix === 32) continue;
+    const covered = routeList(nl, { family: 4 }).some((r) =>
+      r.dev === dev && r.dst !== "default" && contains(parseCIDR(r.dst), c.address) &&
+      parseCIDR(r.dst).prefix <= c.prefix
+    );
+    if (covered) continue;
+    const dst = formatCIDR({ ...c, address: bigIntToIP(networkOf(c), 4) });
+    routeAdd(nl, { dst, dev, metric: SUBNET_ROUTE_METRIC });
+    added.push(dst);
+  }
+  return added;
+}
+
+/**
+ * Deletes the host routes {@link routeSubnets} made (metric 1000 on the bridge) that cover none of `keep`
+ * (the IPAM ranges and every attached container's addresses), once the last container of a subnet left.
+ *
+ * @param nl a socket in the host namespace
+ * @returns the routes deleted
+ * @throws {NetlinkError} when the kernel refuses a deletion
+ */
+export function unrouteSubnets(nl: NetlinkSocket, bridge: string, keep: readonly string[]): string[] {
+  const dev = linkGet(nl, bridge).index;
+  const kept = keep.map((k) => parseCIDR(k)).filter((k) => k.family === 4);
+  const gone: string[] = [];
+  for (const r of routeList(nl, { family: 4 })) {
+    if (r.dev !== dev || r.metric !== SUBNET_ROUTE_METRIC || r.dst === "default") continue;
+    const dst = parseCIDR(r.dst);
+    if (kept.some((k) => contains(dst, k.address) && dst.prefix <= k.prefix)) continue;
+    routeDel(nl, { dst: r.dst, dev, metric: SUBNET_ROUTE_METRIC });
+    gone.push(r.dst);
+  }
+  return gone;
+}
+
+/** What {@link gatewayRoutes} did in a container. */
+export interface GatewayRoutes {
+  /** The gateway, when the container's default route goes through it. */
+  gateway?: string;
+  /** The routes added, "DST" or "DST via GW". */
+  routes: string[];
+}
+
+/**
+ * A container's side of the gateway, on its interface `ifname`: the permanent neighbour entry
+ * {@link GATEWAY_ADDRESS} → `bridgeMac`, the route `GATEWAY/32 dev IFNAME`, and `default via GATEWAY`
+ * when `defaultRoute` and the container has no IPv4 default route (Docker's eth0 keeps its own).
+ *
+ * @param cnl a socket in the container's namespace
+ * @throws {NetlinkError} when the kernel refuses an entry
+ */
+export function gatewayRoutes(
+  cnl: NetlinkSocket,
+  ifname: string,
+  bridgeMac: string,
+  defaultRoute: boolean,
+): GatewayRoutes {
+  neighAdd(cnl, {
+    link: ifname,
+    address: GATEWAY_ADDRESS,
+    mac: bridgeMac,
+    state: "permanent",
+    replace: true,
+  });
+  const have = routeList(cnl, { family: 4 });
+  const out: GatewayRoutes = { routes: [] };
+  const host = `${GATEWAY_ADDRESS}/32`;
+  if (!have.some((r) => r.dst === host)) {
+    routeAdd(cnl, { dst: host, dev: ifname, scope: "link" });
+    out.routes.push(host);
+  }
+  if (defaultRoute && !have.some((r) => r.dst === "default")) {
+    routeAdd(cnl, { dst: "default", gateway: GATEWAY_ADDRESS, dev: ifname });
+    out.routes.push(`default via ${GATEWAY_ADDRESS}`);
+    out.gateway = GATEWAY_ADDRESS;
+  }
+  return out;
+}
