@@ -169,6 +169,38 @@ export class UdpConn implements PacketConn {
   }
 
   /**
+   * Sends `packets[i]` to `tos[i]` for i below `count` with sendmmsg(2), up to {@link batchSize} per call: the
+   * many-destinations twin of {@link sendBatch}, for a server replying to many clients at once.
+   *
+   * @returns how many were sent: fewer than `count` when the socket buffer is full
+   * @throws {SyscallError} for any other failure, naming the first destination of the failed call
+   */
+  sendEach(packets: readonly Uint8Array[], tos: readonly Endpoint[], count: number): number {
+    this.#poller.assertOpen();
+    const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
+    let sent = 0;
+    while (sent < count) {
+      const n = Math.min(slots.capacity, count - sent);
+      for (let i = 0; i < n; i++) {
+        slots.setData(i, packets[sent + i], packets[sent + i].length);
+        slots.setName(i, this.#destination(tos[sent + i]));
+        slots.setControl(i, 0);
+      }
+      const r = libc().sendmmsg(this.#poller.fd, slots.vector, n, 0);
+      if (r < 0) {
+        const code = errno();
+        if (code === EAGAIN || code === ENOBUFS) return sent;
+        throw new SyscallError(
+          `Cannot send ${n} datagrams to ${tos[sent].key} and others from ${this.local.key}`,
+          code,
+        );
+      }
+      sent += r;
+    }
+    return sent;
+  }
+
+  /**
    * UDP GSO: sends `data[0, length)` to `to` as datagrams of `segmentSize` bytes (the last may be shorter)
    * with one sendmsg(2) and a UDP_SEGMENT control message; the kernel cuts it (at most
    * {@link GSO_MAX_SEGMENTS} datagrams and 65507 bytes in all, each datagram within the path MTU on a Don't

@@ -8,6 +8,7 @@ import type { Router } from "../router/router.ts";
 import { MAC_TEXT } from "../net/mac.ts";
 import { isIP, parseCIDR } from "../net/ip.ts";
 import type { Report, StatusView } from "../client/wire.ts";
+import { dnsMetrics } from "./dns_metrics.ts";
 import { meshMetrics } from "./mesh_metrics.ts";
 import { processMetrics } from "./process_metrics.ts";
 import { reportMetrics } from "./report_metrics.ts";
@@ -82,6 +83,7 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));
   metrics.register(processMetrics);
+  metrics.register(() => dnsMetrics(router.dns));
   registerDnsRoutes(api, router.dns);
   const dashboard = registerDashboard(api, router);
   api

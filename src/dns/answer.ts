@@ -4,9 +4,10 @@
  *
  * Flow: check the header (responses and runts are dropped: answering them could loop between servers) →
  * decode the one question and walk the other sections strictly (FORMERR on any malformation) → read EDNS0
- * → answer names in the domain (A/AAAA shuffled, NOERROR-empty, NXDOMAIN) and registered reverse names
- * (PTR) from the table, forward everything else → build the reply by hand (the question copied, answers
- * pointing at it), cut to the UDP limit with TC set.
+ * → answer names in the domain (A/AAAA shuffled, the domain's own SOA and NS, NOERROR-empty and NXDOMAIN
+ * with the domain's SOA as authority) and registered reverse names (PTR) from the table, forward everything
+ * else → build the reply by hand (the question copied, answers pointing at it), cut to the UDP limit with
+ * TC set.
  *
  * @module
  */
@@ -35,6 +36,7 @@ import {
   opcodeOf,
 } from "./message.ts";
 import { parseIP } from "../net/ip.ts";
+import { nameserverOf, nsData, soaData } from "./soa.ts";
 
 /** What the answering core needs from the name table (implemented by NameTable). */
 export interface NameLookup {
@@ -54,6 +56,8 @@ export interface AnswerOptions {
   transport: "udp" | "tcp";
   /** Uniform random numbers in [0, 1) for shuffling (Math.random, or a seeded PRNG in tests). */
   random: () => number;
+  /** This server's address (4 or 16 bytes), the answer for the domain's nameserver name when the table has none. */
+  nameserver?: Uint8Array;
 }
 
 /** The decision to forward the query to the upstream resolvers unchanged. */
@@ -204,16 +208,26 @@ interface Rdata {
   data: Uint8Array;
 }
 
-/** Builds the reply: header, the copied question, answers owned by the question name, OPT; cut at `limit`. */
+/**
+ * Builds the reply: header, the copied question, answers owned by the question name, with `negative` the
+ * domain's SOA as authority (left out when it does not fit), OPT; cut at `limit`.
+ */
 function buildReply(
   query: Uint8Array,
   q: Query,
   rcode: number,
   answers: Rdata[],
   o: AnswerOptions,
+  negative = false,
 ): Uint8Array {
   const limit = o.transport === "tcp" ? TCP_MAX : q.edns ? Math.min(q.udpSize, EDNS_UDP_SIZE) : UDP_PLAIN_MAX;
-  const tail = q.edns ? OPT_SIZE : 0;
+  let soaOwner: Uint8Array | undefined, soa: Uint8Array | undefined;
+  if (negative) {
+    soaOwner = encodeName(o.domain);
+    soa = soaData(o.domain, o.ttl);
+    if (q.questionEnd + (q.edns ? OPT_SIZE : 0) + soaOwner.length + 10 + soa.length > limit) soa = undefined;
+  }
+  const tail = (q.edns ? OPT_SIZE : 0) + (soa ? soaOwner!.length + 10 + soa.length : 0);
   let size = q.questionEnd + tail, n = 0;
   for (; n < answers.length; n++) {
     const next = size + 12 + answers[n].data.length;
@@ -224,21 +238,33 @@ function buildReply(
   for (let i = 0; i < q.questionEnd; i++) out[i] = query[i];
   put16(out, 2, replyFlags(q.flags, Flag.aa | (n < answers.length ? Flag.tc : 0), rcode));
   put16(out, 6, n);
-  put16(out, 8, 0);
+  put16(out, 8, soa ? 1 : 0);
   put16(out, 10, q.edns ? 1 : 0);
   let pos = q.questionEnd;
   const ttl = o.ttl >>> 0;
+  const putFixed = (type: number, length: number) => {
+    put16(out, pos, type);
+    put16(out, pos + 2, RRClass.IN);
+    put16(out, pos + 4, ttl >>> 16);
+    put16(out, pos + 6, ttl & 0xffff);
+    put16(out, pos + 8, length);
+    pos += 10;
+  };
   for (let i = 0; i < n; i++) {
     const { type, data } = answers[i];
     out[pos] = 0xc0;
     out[pos + 1] = HEADER_SIZE;
-    put16(out, pos + 2, type);
-    put16(out, pos + 4, RRClass.IN);
-    put16(out, pos + 6, ttl >>> 16);
-    put16(out, pos + 8, ttl & 0xffff);
-    put16(out, pos + 10, data.length);
-    out.set(data, pos + 12);
-    pos += 12 + data.length;
+    pos += 2;
+    putFixed(type, data.length);
+    out.set(data, pos);
+    pos += data.length;
+  }
+  if (soa) {
+    out.set(soaOwner!, pos);
+    pos += soaOwner!.length;
+    putFixed(RRType.SOA, soa.length);
+    out.set(soa, pos);
+    pos += soa.length;
   }
   if (q.edns) putOpt(out, pos, 0);
   return out;
@@ -252,14 +278,21 @@ function answerName(
   table: NameLookup,
   o: AnswerOptions,
 ): Uint8Array {
-  const addrs = table.addressesOf(name);
-  if (addrs.length === 0) {
-    return buildReply(query, q, name === o.domain ? Rcode.noError : Rcode.nxDomain, [], o);
-  }
+  let addrs = table.addressesOf(name);
+  if (addrs.length === 0 && o.nameserver && name === nameserverOf(o.domain)) addrs = [o.nameserver];
   const answers: Rdata[] = [];
+  const wants = (type: number) => q.type === type || q.type === RRType.ANY;
+  if (name === o.domain) {
+    if (wants(RRType.SOA)) answers.push({ type: RRType.SOA, data: soaData(o.domain, o.ttl) });
+    if (wants(RRType.NS)) answers.push({ type: RRType.NS, data: nsData(o.domain) });
+  }
   for (const a of addrs) {
     const type = a.length === 4 ? RRType.A : RRType.AAAA;
-    if (q.type === type || q.type === RRType.ANY) answers.push({ type, data: a });
+    if (wants(type)) answers.push({ type, data: a });
+  }
+  if (answers.length === 0) {
+    const known = addrs.length > 0 || name === o.domain;
+    return buildReply(query, q, known ? Rcode.noError : Rcode.nxDomain, [], o, true);
   }
   return buildReply(query, q, Rcode.noError, shuffle(answers, o.random), o);
 }
@@ -271,10 +304,11 @@ function answerName(
  * - NOTIMP: an opcode other than QUERY. FORMERR: not exactly one question, a malformed or compressed
  *   question name, a label over 63 bytes, a compression loop, truncated or trailing bytes, a bad OPT.
  *   BADVERS: EDNS version other than 0.
- * - Names in the domain (any case): A/AAAA/ANY with every address of the name, shuffled; NOERROR with
+ * - Names in the domain (any case): A/AAAA/ANY with every address of the name, shuffled; the domain's SOA
+ *   and NS (ns.DOMAIN, answered with `nameserver` when the table has no such name); NOERROR with
  *   no answer for other types of a known name and for the domain itself (an NXDOMAIN there would deny the
- *   whole domain to caches, RFC 8020); NXDOMAIN for unknown names; REFUSED for classes other
- *   than IN and ANY. A single-label name known in the domain is answered as if the domain were appended.
+ *   whole domain to caches, RFC 8020); NXDOMAIN for unknown names; both negative answers carry the
+ *   domain's SOA in the authority section (RFC 2308); REFUSED for classes other than IN and ANY. A single-label name known in the domain is answered as if the domain were appended.
  * - PTR for a reverse name (in-addr.arpa, ip6.arpa) of a registered address; otherwise {@link FORWARD}.
  * - Every other name: {@link FORWARD}.
  * - UDP replies over 512 bytes (or the EDNS0 size, at most {@link EDNS_UDP_SIZE}) keep the answers that fit

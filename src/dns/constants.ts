@@ -92,11 +92,39 @@ export const DEFAULT_DOMAIN = "weave.local.";
 /** TTL of answers from the name table in seconds (--dns-ttl); short, so removed containers vanish fast. */
 export const DEFAULT_TTL = 1;
 
+/** Label prepended to the domain to name this server in the domain's SOA and NS records ("ns.weave.local."). */
+export const NS_LABEL = "ns";
+
+/** Label prepended to the domain for the SOA's responsible mailbox ("hostmaster.weave.local."). */
+export const HOSTMASTER_LABEL = "hostmaster";
+
+/**
+ * SOA serial, refresh, retry and expire of the served domain: nothing transfers this zone (every router
+ * serves it from the gossiped table), so they are fixed conventional values; MINIMUM is the answer TTL.
+ */
+export const SOA_TIMERS = { serial: 1, refresh: 3600, retry: 600, expire: 86400 } as const;
+
 /** How long a tombstone stays in the name table before it is purged, in milliseconds (30 min, as the reference). */
 export const TOMBSTONE_GRACE_MS = 30 * 60 * 1000;
 
-/** How long the forwarder waits for each upstream resolver, in milliseconds (5 s, as the reference). */
-export const UPSTREAM_TIMEOUT_MS = 5000;
+/**
+ * How long the forwarder waits for each upstream resolver, in milliseconds: well under a client's own
+ * timeout (5 s in glibc and dig), so with up to three resolv.conf servers a dead one still leaves time for
+ * the next before the client gives up.
+ */
+export const UPSTREAM_TIMEOUT_MS = 1000;
+
+/** Most answers in the forwarding cache. */
+export const CACHE_MAX_ENTRIES = 10_000;
+
+/** Most bytes the forwarding cache holds (replies, keys and per-entry overhead). */
+export const CACHE_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Longest time a forwarded answer is cached, in seconds, whatever its TTL. */
+export const CACHE_MAX_TTL = 3600;
+
+/** How often, at most, a cache hit checks whether the upstream servers changed, in milliseconds. */
+export const UPSTREAM_CHECK_MS = 1000;
 
 /** The EDNS0 UDP payload size this server advertises and the most it sends over UDP, in bytes. */
 export const EDNS_UDP_SIZE = 1232;
@@ -104,8 +132,8 @@ export const EDNS_UDP_SIZE = 1232;
 /** Most UDP queries being forwarded at once; further ones are dropped (the client retries). */
 export const FORWARD_MAX_INFLIGHT = 256;
 
-/** Concurrent `receive()` loops on the UDP socket (measured: 4 beat 1 by ~8 %). */
-export const UDP_RECEIVE_LOOPS = 4;
+/** Most queries read with one recvmmsg and replies sent with one sendmmsg. */
+export const DNS_BATCH = 32;
 
 /** Largest UDP datagram the server reads, in bytes. */
 export const UDP_READ_BUFFER = 4096;

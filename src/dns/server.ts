@@ -3,16 +3,18 @@
  * rest upstream.
  *
  * Flow and concurrency:
- * - UDP: {@link UDP_RECEIVE_LOOPS} `receive()` loops share the socket, each with its own buffer. A query is
- *   answered synchronously by {@link answer} and the reply sent without awaiting (measured faster); a query
- *   to forward is copied and handed to the {@link Forwarder} in the background (at most
- *   {@link FORWARD_MAX_INFLIGHT} at once; beyond that it is dropped and the client retries).
+ * - UDP: one serve loop of the {@link DatagramServer} (on the real network it reads queries many per system
+ *   call and sends the replies of a batch in one); each is answered synchronously by {@link answer}; a query
+ *   to forward is answered synchronously from the forwarder's cache when it has one, else copied and handed to the forwarder in the background (at most {@link FORWARD_MAX_INFLIGHT} at once; beyond that
+ *   it is dropped and the client retries).
  * - TCP: one accept loop; each connection (at most {@link TCP_MAX_CONNECTIONS}) is served by its own task
  *   reading 2-byte-length frames one after the other. A client idle, stalling mid-frame or not reading its
  *   replies for {@link TCP_IDLE_TIMEOUT_MS} is closed; a frame longer than what follows ends the connection.
  * Nothing a client sends can throw out of a loop: bad messages get FORMERR or are dropped by {@link answer}.
+ * Every query, reply (by rcode), forward, cache hit and failure is counted in {@link DnsServer.metrics}.
  *
- * The sockets come from a {@link DnsSockets} (the real network by default, which needs --unstable-net).
+ * The sockets come from a {@link DnsSockets}: the real network by default, whose batched UDP socket is FFI
+ * (--allow-ffi) and whose forwarding sockets need --unstable-net.
  *
  * @module
  */
@@ -24,16 +26,16 @@ import {
   Rcode,
   TCP_IDLE_TIMEOUT_MS,
   TCP_MAX_CONNECTIONS,
-  UDP_READ_BUFFER,
-  UDP_RECEIVE_LOOPS,
 } from "./constants.ts";
 import { answer, type AnswerOptions, errorReply, FORWARD, type NameLookup } from "./answer.ts";
-import type { Forwarder } from "./upstream.ts";
+import type { QueryForwarder } from "./caching_forwarder.ts";
+import { DnsMetrics } from "./metrics.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
+import { parseIP } from "../net/ip.ts";
 import { logger } from "../log.ts";
 import {
-  type DatagramSocket,
+  type DatagramServer,
   denoSockets,
   type DnsSockets,
   type StreamConn,
@@ -44,6 +46,12 @@ const log = logger("dns");
 
 /** Attempts at finding a port free for both UDP and TCP when `port` is 0. */
 const PORT_ATTEMPTS = 20;
+
+/** The listen address as the domain's nameserver address, or undefined for a wildcard address. */
+function nameserverAddress(hostname: string): Uint8Array | undefined {
+  const address = parseIP(hostname);
+  return address.some((b) => b !== 0) ? address : undefined;
+}
 
 /** How to serve. */
 export interface DnsServerOptions {
@@ -58,15 +66,15 @@ export interface DnsServerOptions {
   /** TTL of table answers in seconds; default {@link DEFAULT_TTL}. */
   ttl?: number;
   /** Where names outside the domain go; without one they get SERVFAIL. */
-  forwarder?: Forwarder;
+  forwarder?: QueryForwarder;
   /** Random source for shuffling; default Math.random. */
   random?: () => number;
-  /** Concurrent UDP receive loops; default {@link UDP_RECEIVE_LOOPS}. */
-  receiveLoops?: number;
   /** TCP idle and stall timeout in ms; default {@link TCP_IDLE_TIMEOUT_MS}. */
   tcpIdleTimeoutMs?: number;
   /** Most TCP connections at once; default {@link TCP_MAX_CONNECTIONS}. */
   maxTcpConnections?: number;
+  /** Where to count queries, replies, forwards, cache hits and errors; default fresh counters. */
+  metrics?: DnsMetrics;
   /** Where the sockets come from; default the real network ({@link denoSockets}). */
   sockets?: DnsSockets;
 }
@@ -82,10 +90,10 @@ export interface DnsServerOptions {
  * ```
  */
 export class DnsServer {
-  #udp: DatagramSocket;
+  #udp: DatagramServer;
   #tcp: StreamListener;
   #table: NameLookup;
-  #forwarder?: Forwarder;
+  #forwarder?: QueryForwarder;
   #udpOptions: AnswerOptions;
   #tcpOptions: AnswerOptions;
   #idleMs: number;
@@ -94,29 +102,34 @@ export class DnsServer {
   #loops: Promise<void>[] = [];
   #forwards = 0;
   #closed = false;
+  /** Counters of this server's work. */
+  readonly metrics: DnsMetrics;
 
-  private constructor(udp: DatagramSocket, tcp: StreamListener, o: DnsServerOptions) {
+  private constructor(udp: DatagramServer, tcp: StreamListener, o: DnsServerOptions) {
     this.#udp = udp;
     this.#tcp = tcp;
     this.#table = o.table;
     this.#forwarder = o.forwarder;
+    this.metrics = o.metrics ?? new DnsMetrics();
     const base = {
       domain: canonicalName(o.domain ?? DEFAULT_DOMAIN),
       ttl: o.ttl ?? DEFAULT_TTL,
       random: o.random ?? Math.random,
+      nameserver: nameserverAddress(udp.local.address),
     };
     this.#udpOptions = { ...base, transport: "udp" };
     this.#tcpOptions = { ...base, transport: "tcp" };
     this.#idleMs = o.tcpIdleTimeoutMs ?? TCP_IDLE_TIMEOUT_MS;
     this.#maxConns = o.maxTcpConnections ?? TCP_MAX_CONNECTIONS;
-    for (let i = 0; i < (o.receiveLoops ?? UDP_RECEIVE_LOOPS); i++) this.#loops.push(this.#udpLoop());
+    this.#loops.push(this.#udpLoop());
     this.#loops.push(this.#acceptLoop());
   }
 
   /**
    * Binds UDP and TCP and starts serving.
    *
-   * @throws {Deno.errors.AddrInUse} when the port is taken (or no common free port was found for port 0)
+   * @throws {Deno.errors.AddrInUse} when the TCP port is taken (or no common free port was found for port 0)
+   * @throws {SyscallError} when the UDP port is taken (EADDRINUSE) or the address is not local
    * @throws {Deno.errors.PermissionDenied} for port 53 without the capability to bind it
    * @throws {DnsFormatError} when the domain is not a valid name
    */
@@ -124,8 +137,8 @@ export class DnsServer {
     const { hostname } = options;
     const sockets = options.sockets ?? denoSockets;
     for (let attempt = 1;; attempt++) {
-      const udp = sockets.listenDatagram(hostname, options.port);
-      const port = (udp.addr as Deno.NetAddr).port;
+      const udp = sockets.serveDatagrams(hostname, options.port);
+      const port = udp.local.port;
       try {
         const tcp = sockets.listen(hostname, port);
         const server = new DnsServer(udp, tcp, options);
@@ -140,7 +153,7 @@ export class DnsServer {
 
   /** The port UDP and TCP listen on. */
   get port(): number {
-    return (this.#udp.addr as Deno.NetAddr).port;
+    return this.#udp.local.port;
   }
 
   /** Stops receiving, closes every TCP connection and waits for the loops to end. Forwards in flight finish. */
@@ -157,39 +170,51 @@ export class DnsServer {
     await Promise.allSettled(this.#loops);
   }
 
-  async #udpLoop(): Promise<void> {
-    const buf = new Uint8Array(UDP_READ_BUFFER);
-    while (!this.#closed) {
-      let data: Uint8Array, from: Deno.Addr;
-      try {
-        [data, from] = await this.#udp.receive(buf);
-      } catch (e) {
-        if (this.#closed || e instanceof Deno.errors.BadResource) return;
-        log.warn("UDP receive failed", { error: (e as Error).message });
-        continue;
+  #udpLoop(): Promise<void> {
+    return this.#udp.serve((data, from) => {
+      this.metrics.udpQueries++;
+      let reply = answer(data, this.#table, this.#udpOptions);
+      if (reply === FORWARD) {
+        reply = this.#cached(data, "udp");
+        if (!reply) this.#forwardUdp(data.slice(), from);
       }
-      const reply = answer(data, this.#table, this.#udpOptions);
-      if (reply === FORWARD) this.#forwardUdp(data.slice(), from);
-      else if (reply) this.#udp.send(reply, from).catch(() => {/* the client went away */});
-    }
+      if (reply) this.metrics.reply(reply);
+      return reply;
+    }, (e) => {
+      this.metrics.errors++;
+      log.warn("UDP receive or send failed", { error: e.message });
+    });
   }
 
-  #forwardUdp(query: Uint8Array, client: Deno.Addr): void {
+  /** The forwarder's cached reply to `query`, counted as a hit. */
+  #cached(query: Uint8Array, transport: "udp" | "tcp"): Uint8Array | undefined {
+    const hit = this.#forwarder?.cached?.(query, transport);
+    if (hit) this.metrics.cacheHits++;
+    return hit;
+  }
+
+  #forwardUdp(query: Uint8Array, client: unknown): void {
     if (this.#forwards >= FORWARD_MAX_INFLIGHT) {
+      this.metrics.errors++;
       log.debug("Forward dropped: too many in flight", { limit: FORWARD_MAX_INFLIGHT });
       return;
     }
     this.#forwards++;
     this.#forward(query, "udp")
-      .then((reply) => this.#udp.send(reply, client))
-      .catch(() => {/* the socket closed or the client went away */})
+      .then((reply) => {
+        this.metrics.reply(reply);
+        if (!this.#udp.send(reply, client)) this.metrics.errors++;
+      })
+      .catch(() => this.metrics.errors++)
       .finally(() => this.#forwards--);
   }
 
-  #forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array> {
-    return this.#forwarder
-      ? this.#forwarder.forward(query, transport)
-      : Promise.resolve(errorReply(query, Rcode.servFail));
+  async #forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array> {
+    if (!this.#forwarder) return errorReply(query, Rcode.servFail);
+    this.metrics.forwarded++;
+    const reply = await this.#forwarder.forward(query, transport);
+    if ((reply[3] & 0xf) === Rcode.servFail) this.metrics.errors++;
+    return reply;
   }
 
   async #acceptLoop(): Promise<void> {
@@ -228,9 +253,11 @@ export class DnsServer {
         const query = await readFrame(conn);
         disarm();
         if (!query) break;
+        this.metrics.tcpQueries++;
         let reply = answer(query, this.#table, this.#tcpOptions);
-        if (reply === FORWARD) reply = await this.#forward(query, "tcp");
+        if (reply === FORWARD) reply = this.#cached(query, "tcp") ?? await this.#forward(query, "tcp");
         if (!reply) continue;
+        this.metrics.reply(reply);
         arm();
         await writeFrame(conn, reply);
         disarm();

@@ -24,7 +24,9 @@ import { canonicalName } from "../dns/message.ts";
 import { qualify, qualifyServed } from "../dns/qualify.ts";
 import { type NameEntry, NameTable } from "../dns/name_table.ts";
 import { DnsServer } from "../dns/server.ts";
-import { Forwarder, ResolvConf } from "../dns/upstream.ts";
+import { ResolvConf } from "../dns/upstream.ts";
+import { CachingForwarder } from "../dns/caching_forwarder.ts";
+import { DnsMetrics } from "../dns/metrics.ts";
 import { UsageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { Channel } from "../mesh/constants.ts";
@@ -104,6 +106,8 @@ export class DnsService implements AttachmentHooks {
   readonly table = new NameTable();
   /** The table on the mesh's gossip channel. */
   readonly gossiper: NameTableGossiper = new NameTableGossiper(this.table);
+  /** Counters of the DNS server, kept across restarts of the server. */
+  readonly metrics = new DnsMetrics();
   /** Served domain with trailing dot. */
   readonly domain: string;
   readonly #o: DnsSettings;
@@ -119,6 +123,7 @@ export class DnsService implements AttachmentHooks {
   #host?: DnsHost;
   /** The upstreams the server forwards to (its own address skipped), once it serves. */
   #resolv?: ResolvConf;
+  #forwarder?: CachingForwarder;
   #timers: ReturnType<typeof setInterval>[] = [];
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
@@ -167,6 +172,12 @@ export class DnsService implements AttachmentHooks {
   /** The server's port. */
   get port(): number {
     return this.#o.port;
+  }
+
+  /** Entries and bytes in the forwarding cache (zero while the server is not up). */
+  get cacheUsage(): { entries: number; bytes: number } {
+    const cache = this.#forwarder?.cache;
+    return { entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0 };
   }
 
   /** Starts the tick (server start once the ring is ready, dead-container watch) and the purge timer. */
@@ -382,7 +393,8 @@ export class DnsService implements AttachmentHooks {
       table: this.table,
       domain: this.domain,
       ttl: this.#o.ttl,
-      forwarder: new Forwarder({ servers: () => resolv.servers() }),
+      forwarder: this.#forwarder = new CachingForwarder({ servers: () => resolv.servers() }),
+      metrics: this.metrics,
     });
     this.#address = address;
     for (const path of this.#resolvers.values()) this.#resolvConf.write(path, address, this.domain);

@@ -58,7 +58,7 @@ Deno.test("completion zsh: parses and registers with compinit", async () => {
   if (!await installed("zsh")) return console.log("zsh is not installed: skipped");
   const r = await sh(
     "zsh",
-    "autoload -U compinit && compinit -u -d /dev/null && source <(./meshnet completion zsh) && echo ${_comps[meshnet]}",
+    "autoload -U compinit && compinit -u -D && source <(./meshnet completion zsh) && echo ${_comps[meshnet]}",
   );
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out.trim(), "_meshnet");

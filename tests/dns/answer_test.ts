@@ -245,3 +245,39 @@ Deno.test("answer() fuzz: random and mutated packets give a well-formed reply, f
   }
   assert.ok(counts.reply > 1000 && counts.forward > 100 && counts.drop > 1000, JSON.stringify(counts));
 });
+
+Deno.test("answer() puts the domain's SOA in the authority of NXDOMAIN and NOERROR-empty replies", () => {
+  for (
+    const [name, type, rcode] of [
+      ["nobody.weave.local.", RRType.A, Rcode.nxDomain],
+      ["x.weave.local.", RRType.MX, Rcode.noError],
+      ["weave.local.", RRType.A, Rcode.noError],
+    ] as const
+  ) {
+    for (const additionals of [[], [opt(1232)]]) {
+      const m = ask(query(name, type, { additionals }), table(), opts({ ttl: 7 }));
+      assert.equal(rcodeOf(m.flags), rcode, name);
+      assert.equal(m.answers.length, 0);
+      assert.equal(m.authorities.length, 1, `${name} carries an SOA`);
+      const soa = m.authorities[0];
+      assert.deepEqual([soa.name, soa.type, soa.ttl], ["weave.local.", RRType.SOA, 7]);
+      const data = soa.data as Uint8Array;
+      const view = new DataView(data.buffer, data.byteOffset + data.length - 20);
+      assert.equal(view.getUint32(16), 7, "MINIMUM is the answer TTL, so negatives live no longer");
+    }
+  }
+  assert.equal(ask(query("x.weave.local.")).authorities.length, 0, "positive answers carry none");
+});
+
+Deno.test("answer() serves the domain's SOA and NS, and its nameserver's address when given", () => {
+  const soa = ask(query("Weave.Local.", RRType.SOA));
+  assert.equal(rcodeOf(soa.flags), Rcode.noError);
+  assert.deepEqual(soa.answers.map((a) => a.type), [RRType.SOA]);
+  const ns = ask(query("weave.local.", RRType.NS));
+  assert.deepEqual(ns.answers.map((a) => [a.type, a.data]), [[RRType.NS, "ns.weave.local."]]);
+  const any = ask(query("weave.local.", RRType.ANY));
+  assert.deepEqual(any.answers.map((a) => a.type).sort(), [RRType.NS, RRType.SOA]);
+  assert.equal(rcodeOf(ask(query("ns.weave.local.")).flags), Rcode.nxDomain, "no address without one given");
+  const withNs = opts({ nameserver: new Uint8Array([10, 32, 0, 254]) });
+  assert.deepEqual(addrs(ask(query("ns.weave.local."), table(), withNs)), ["10.32.0.254"]);
+});

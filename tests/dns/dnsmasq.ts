@@ -27,7 +27,8 @@ export function freePort(): number {
 }
 
 /**
- * Starts dnsmasq with `args` added (e.g. `--address=/ext.test/1.2.3.4`) and waits until it answers `probe`.
+ * Starts dnsmasq with `args` added (e.g. `--address=/ext.test/1.2.3.4`; a `--log-facility=FILE` replaces the
+ * default, stderr, which is discarded; a log file of /dev/null would make dnsmasq chown the device to nobody) and waits until it answers `probe`.
  * @throws {Error} when dnsmasq is not installed or does not answer within 5 s
  */
 export async function startDnsmasq(args: string[], probe: string): Promise<Dnsmasq> {
@@ -42,7 +43,7 @@ export async function startDnsmasq(args: string[], probe: string): Promise<Dnsma
       "--bind-interfaces",
       "--no-resolv",
       "--no-hosts",
-      "--log-facility=/dev/null",
+      ...(args.some((a) => a.startsWith("--log-facility=")) ? [] : ["--log-facility=-"]),
       ...args,
     ],
     stdout: "null",

@@ -205,3 +205,50 @@ ioTest("DnsServer fuzz: random and mutated packets over UDP and TCP never stop i
     assert.equal(decodeMessage(reply).answers.length, 3);
   }, { tcpIdleTimeoutMs: 300, timeoutMs: 100 });
 });
+
+ioTest(
+  "DnsServer answers bursts from many clients in batches, each reply to its own client and id",
+  async () => {
+    await withServer([], async (s) => {
+      const clients = Array.from(
+        { length: 8 },
+        () => Deno.listenDatagram({ transport: "udp", hostname: LOOPBACK, port: 0 }),
+      );
+      const perClient = 40;
+      try {
+        const received = clients.map(async (c, k) => {
+          const ids = new Set<number>();
+          const timer = setTimeout(() => c.close(), 5000);
+          try {
+            while (ids.size < perClient) {
+              const m = decodeMessage((await c.receive())[0]);
+              assert.equal(m.id >> 8, k, "the reply went to the client that asked");
+              assert.equal(m.answers.length, 3);
+              ids.add(m.id & 0xff);
+            }
+          } finally {
+            clearTimeout(timer);
+          }
+          return ids.size;
+        });
+        for (let i = 0; i < perClient; i++) {
+          await Promise.all(clients.map((c, k) => {
+            const q = query("x.weave.local.");
+            q[0] = k;
+            q[1] = i;
+            return c.send(q, { transport: "udp", hostname: LOOPBACK, port: s.port });
+          }));
+        }
+        assert.deepEqual(await Promise.all(received), clients.map(() => perClient));
+        assert.equal(s.metrics.udpQueries, clients.length * perClient);
+        assert.equal(s.metrics.replies[Rcode.noError], clients.length * perClient);
+      } finally {
+        for (const c of clients) {
+          try {
+            c.close();
+          } catch { /* closed by its timer */ }
+        }
+      }
+    });
+  },
+);

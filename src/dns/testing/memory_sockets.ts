@@ -6,7 +6,14 @@
  *
  * @module
  */
-import type { DatagramSocket, DnsSockets, StreamConn, StreamListener } from "../sockets.ts";
+import {
+  type DatagramServer,
+  type DatagramSocket,
+  type DnsSockets,
+  serveEach,
+  type StreamConn,
+  type StreamListener,
+} from "../sockets.ts";
 
 /** First port handed out for port 0. */
 const FIRST_EPHEMERAL_PORT = 40_000;
@@ -79,6 +86,11 @@ export class MemorySockets implements DnsSockets {
 
   #port(port: number): number {
     return port === 0 ? this.#nextPort++ : port;
+  }
+
+  /** Binds the server's UDP socket: {@link listenDatagram} served one datagram at a time. */
+  serveDatagrams(hostname: string, port: number): DatagramServer {
+    return serveEach(this.listenDatagram(hostname, port));
   }
 
   /** Binds a UDP socket; datagrams to a wildcard-bound socket's port arrive too. */
