@@ -46,7 +46,8 @@ export function resetCommand(): Command {
       } finally {
         nl.close();
       }
-      const restored = await undoHostRouting(new DataDir(dir));
+      const undone = await undoHostRouting(new DataDir(dir));
+      if (undone.table) removed.push(`the nftables table ${NFT_FAMILY} ${NFT_TABLE}`);
       let files = 0;
       try {
         for (const e of Deno.readDirSync(dir)) {
@@ -57,11 +58,9 @@ export function resetCommand(): Command {
       } catch (err) {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       }
+      const restored = undone.sysctls.length ? `; restored ${undone.sysctls.join(", ")}` : "";
       console.log(
-        `Removed ${
-          removed.length ? removed.join(", ") : "no links"
-        }, the nftables table ${NFT_FAMILY} ${NFT_TABLE} ` +
-          `and ${files} state files${restored.length ? `; restored ${restored.join(", ")}` : ""}`,
+        `Removed ${removed.length ? removed.join(", ") : "no links"} and ${files} state files${restored}`,
       );
     });
 }

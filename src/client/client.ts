@@ -75,7 +75,9 @@ export async function apiRequest(
     const detail = err instanceof TypeError
       ? `${err.message} ${(err.cause as Error | undefined)?.message ?? ""}`
       : "";
-    if (/Connection refused|tcp connect error/i.test(detail)) {
+    // Refused, or closed before a reply: the daemon is not there, or is going away (it closes open
+    // connections when it stops, also when it fails during start).
+    if (/Connection refused|tcp connect error|connection closed|connection reset|broken pipe/i.test(detail)) {
       throw new NotRunningError();
     }
     if (err instanceof DOMException && err.name === "TimeoutError") {

@@ -84,11 +84,17 @@ export function applyTable(s: NftSettings): Promise<void> {
 /**
  * Deletes meshnet's table when it exists, in the caller's namespace.
  *
+ * @returns whether there was a table to delete
  * @throws {Error} when nft fails for another reason than a missing table
  */
-export function deleteTable(): Promise<void> {
-  return nft(
-    `table ${NFT_FAMILY} ${NFT_TABLE}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`,
-    "delete meshnet's nftables table",
-  );
+export async function deleteTable(): Promise<boolean> {
+  const listed = await new Deno.Command("nft", {
+    args: ["list", "table", NFT_FAMILY, NFT_TABLE],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output().catch(() => undefined);
+  if (!listed?.success) return false;
+  await nft(`delete table ${NFT_FAMILY} ${NFT_TABLE}\n`, "delete meshnet's nftables table");
+  return true;
 }

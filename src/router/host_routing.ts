@@ -167,12 +167,12 @@ async function loadModule(name: string): Promise<void> {
  * `reset`: deletes meshnet's nftables table and restores each sysctl meshnet changed (as recorded in `dir`)
  * when it still holds meshnet's value; another value means someone else set it since, and it stays.
  *
- * @returns what was undone, for the user
+ * @returns whether a table was deleted, and the sysctls restored (as `name=value`), for the user
  * @throws {Error} when nft fails for another reason than a missing table
  */
-export async function undoHostRouting(dir: DataDir): Promise<string[]> {
+export async function undoHostRouting(dir: DataDir): Promise<{ table: boolean; sysctls: string[] }> {
   const done: string[] = [];
-  await deleteTable();
+  const table = await deleteTable();
   const record = dir.readJSON<Record>(FILE)?.sysctls ?? {};
   for (const s of FORWARDING_SYSCTLS) {
     const before = record[s.key];
@@ -181,5 +181,5 @@ export async function undoHostRouting(dir: DataDir): Promise<string[]> {
     done.push(`net.${s.key.replaceAll("/", ".")}=${before}`);
   }
   dir.remove(FILE);
-  return done;
+  return { table, sysctls: done };
 }
