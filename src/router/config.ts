@@ -116,23 +116,30 @@ const HOST_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /**
- * Refuses a peer that is this router itself: its port is ours and its host is the address we listen on, or,
+ * True when `peer` is this router itself: its port is ours and its host is the address we listen on, or,
  * when we listen on every address, a loopback, unspecified or own interface address. Host names are not
  * resolved (the handshake recognises ourselves there).
  *
  * @param peer the peer to dial
  * @param self the address we listen on
  * @param ownAddresses this host's interface addresses (default from `Deno.networkInterfaces()`)
+ */
+export function isSelfPeer(peer: PeerAddress, self: PeerAddress, ownAddresses?: string[]): boolean {
+  if (peer.port !== self.port || !isIP(peer.host)) return false;
+  const anyAddress = self.host === "0.0.0.0" || self.host === "::";
+  const own = () => ownAddresses ?? Deno.networkInterfaces().map((i) => i.address);
+  return peer.host === self.host ||
+    (anyAddress && (/^127\./.test(peer.host) || ["::1", "0.0.0.0", "::"].includes(peer.host) ||
+      own().includes(peer.host)));
+}
+
+/**
+ * Refuses a peer that is this router itself ({@link isSelfPeer}): `connect` names it as a mistake.
+ *
  * @throws {UsageError} naming the peer, saying to leave our own address out
  */
 export function checkNotSelf(peer: PeerAddress, self: PeerAddress, ownAddresses?: string[]): void {
-  if (peer.port !== self.port || !isIP(peer.host)) return;
-  const anyAddress = self.host === "0.0.0.0" || self.host === "::";
-  const own = () => ownAddresses ?? Deno.networkInterfaces().map((i) => i.address);
-  const isSelf = peer.host === self.host ||
-    (anyAddress && (/^127\./.test(peer.host) || ["::1", "0.0.0.0", "::"].includes(peer.host) ||
-      own().includes(peer.host)));
-  if (isSelf) {
+  if (isSelfPeer(peer, self, ownAddresses)) {
     throw new UsageError(
       `Invalid peer '${
         formatPeerAddress(peer)
@@ -304,11 +311,9 @@ export function buildConfig(
     port,
     host,
     dataDir: flags.dataDir ?? env("MESHNET_DATA_DIR") ?? DEFAULT_DATA_DIR,
-    peers: peers.map((p) => {
-      const peer = parsePeerAddress(p, port);
-      checkNotSelf(peer, { host, port });
-      return peer;
-    }),
+    // Launch skips our own address rather than refusing it: a DaemonSet hands every node the list of all
+    // nodes, itself included (the handshake also recognises ourselves behind a host name).
+    peers: peers.map((p) => parsePeerAddress(p, port)).filter((peer) => !isSelfPeer(peer, { host, port })),
     bridge: checkLinkName("--bridge", flags.bridge ?? DEFAULT_BRIDGE),
     mtu: flags.mtu === undefined ? DEFAULT_MTU : integer("--mtu", flags.mtu, 576, 65000),
     mtuFromUnderlay: flags.mtu === undefined,
