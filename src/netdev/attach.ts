@@ -6,7 +6,9 @@
  *      in the container's namespace under its final name (`ethwe`), so no rename and no name clash on
  *      the host;
  *   3. inside the container: sysctls (constants.ts), MAC, addresses, link up (arp_notify announces the
- *      addresses), multicast route, and the gateway's neighbour entry and routes (gateway.ts).
+ *      addresses), multicast route, and the gateway's neighbour entry and routes (gateway.ts);
+ *   4. on the host: the bridge's neighbour entry of each address set to the container's MAC (see
+ *      {@link learnOnBridge}).
  * Attaching a container that already has the interface only adds addresses (and removes them again
  * when one fails), and only when that interface is its own: the pair's host end carries the name its id
  * gives, so an interface of another attachment in the same namespace is refused. A host end of that name
@@ -18,6 +20,7 @@
  */
 import { type Addr, addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
 import { type Link, linkAdd, linkDel, linkGet, linkList, linkSet } from "../../ffi/netlink/link.ts";
+import { neighAdd } from "../../ffi/netlink/neigh.ts";
 import { routeAdd, routeList } from "../../ffi/netlink/route.ts";
 import { NetlinkError, NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { type Cidr, formatCIDR, formatIP, parseCIDR } from "../net/ip.ts";
@@ -216,6 +219,21 @@ function globalAddrs(nl: NetlinkSocket, index: number): Addr[] {
     .sort((a, b) => a.family - b.family);
 }
 
+/**
+ * Sets the host's neighbour entry of each IPv4 address (the host routes only IPv4 into the bridge, see
+ * gateway.ts) on the bridge to `mac` (state stale: the kernel confirms it on first use). A reused address would otherwise keep the MAC of the container that had it before: the host
+ * sends its replies (DNS answers above all) there, into nothing, until the entry is probed out after some
+ * 8 s. The container's own announcement (arp_notify) cannot be relied on to fix it: it is sent when the
+ * interface comes up, often before the veth carries frames, and containers never ARP for the gateway
+ * (their entry for it is permanent), so nothing else corrects the host.
+ */
+function learnOnBridge(host: NetlinkSocket, bridge: string, mac: string, cidrs: readonly Cidr[]): void {
+  for (const cidr of cidrs) {
+    if (cidr.family !== 4) continue;
+    neighAdd(host, { link: bridge, address: formatIP(cidr.address), mac, state: "stale", replace: true });
+  }
+}
+
 /** Parses the addresses to attach, refusing malformed ones and repeats before anything changes. */
 function parseAttachAddresses(c: Container, addresses: readonly string[]): Cidr[] {
   if (addresses.length === 0) {
@@ -307,6 +325,7 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
           );
         }
       }
+      learnOnBridge(host, options.bridge, existing.mac!, cidrs);
       addAll(cnl, ifname, cidrs, c);
       return { hostIfname, mac: existing.mac!, created: false, added: cidrs.map(formatCIDR) };
     }
@@ -335,6 +354,7 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
       }
       const gw = options.gateway &&
         gatewayRoutes(cnl, ifname, options.gateway.bridgeMac, options.gateway.defaultRoute);
+      learnOnBridge(host, options.bridge, mac, cidrs);
       const made = { hostIfname, mac, created: true, added: cidrs.map(formatCIDR) };
       return gw?.gateway ? { ...made, gateway: gw.gateway } : made;
     } catch (e) {

@@ -257,3 +257,28 @@ Deno.test("attachContainer() replaces a stale host end only when told, and never
     assert.ok((await linkNames(hostNs)).includes(hostVethName(c1.id)));
   });
 });
+
+Deno.test("attachContainer() points the host's neighbour entry of a reused address at the new container at once", async () => {
+  await withWorld(3, async ({ host, hostNs, containers: [c1, c2, other] }) => {
+    ensureBridge(host);
+    await run("ip", "-n", hostNs, "addr", "add", "10.32.0.100/12", "dev", "weave");
+    // Another port keeps the bridge's carrier up, as on a host with more containers or a data plane: else
+    // losing its last port flushes the bridge's neighbours and hides the problem.
+    attachContainer(host, { container: other, bridge: "weave", addresses: ["10.32.0.9/12"] });
+    attachContainer(host, { container: c1, bridge: "weave", addresses: ["10.32.0.5/12"] });
+    await ping(hostNs, "10.32.0.5"); // the host now holds c1's MAC for 10.32.0.5
+    detachContainer({ container: c1 });
+    const { mac } = attachContainer(host, { container: c2, bridge: "weave", addresses: ["10.32.0.5/12"] });
+    // Without the new entry the host kept c1's MAC and sent into nothing until it probed it out (~8 s).
+    const [entry] = await ipJson<{ dst: string; lladdr: string }>(
+      hostNs,
+      "neigh",
+      "show",
+      "10.32.0.5",
+      "dev",
+      "weave",
+    );
+    assert.equal(entry.lladdr, mac);
+    await run("ip", "netns", "exec", hostNs, "ping", "-c", "1", "-W", "1", "10.32.0.5");
+  });
+});
