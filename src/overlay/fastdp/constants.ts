@@ -59,10 +59,15 @@ export const HEARTBEAT_SLOW_MS = 2_000;
 /**
  * A pair on fastdp falls back to the sleeve when this many heartbeats in a row went unanswered (reference:
  * 6 of 10 s). Counted in heartbeats our own loop sent, not in wall time, so a stalled host does not drop its
- * pairs; about {@link FALLBACK_MISSED} × {@link HEARTBEAT_SLOW_MS} of silence. Shorter than the reference's
- * minute: a fallback only moves the pair's frames to the sleeve, while a dead VXLAN path loses them all.
+ * pairs. After the first miss heartbeats go every {@link HEARTBEAT_MS} again, so the fallback comes
+ * {@link FALLBACK_MS} after the first unanswered heartbeat, 3–5 s after the path broke. Shorter than the
+ * reference's minute: a fallback only moves the pair's frames to the sleeve, while a dead VXLAN path loses
+ * them all.
  */
 export const FALLBACK_MISSED = 3;
+
+/** Time from the first unanswered heartbeat of a pair on fastdp to its fallback, in ms (for status text). */
+export const FALLBACK_MS = HEARTBEAT_SLOW_MS + (FALLBACK_MISSED - 1) * HEARTBEAT_MS;
 
 /** Consecutive acknowledged heartbeats that put a pair on fastdp (again). */
 export const ACKS_TO_USE = 2;

@@ -8,10 +8,10 @@
  * each with an ack of the same size → {@link ACKS_TO_USE} acks in a row put the pair on fastdp: its flood
  * entry is added, the bridge forgets what it learned on the sleeve's port (so conversations move over), and
  * {@link FastDpOptions.onChange} tells the sleeve to leave the peer to VXLAN; heartbeats slow down to every
- * {@link HEARTBEAT_SLOW_MS} → {@link FALLBACK_MISSED} of them unanswered in a row (pair_health.ts: counted
- * in heartbeats our loop sent, so a stalled host keeps its pairs) puts it back on sleeve: the sleeve is told
- * first, then the peer's flood entry
- * and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
+ * HEARTBEAT_SLOW_MS (constants.ts), and back to every {@link HEARTBEAT_MS} after one goes unanswered →
+ * {@link FALLBACK_MISSED} of them unanswered in a row (pair_health.ts: counted in heartbeats our loop sent, so
+ * a stalled host keeps its pairs) puts it back on sleeve: the sleeve is told first, then the peer's flood
+ * entry and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
  * pair returns when they are answered again.
  *
  * Concurrency: everything runs on the router's event loop from one timer every {@link DRAIN_MS} (drain the
@@ -36,10 +36,10 @@ import {
   ACKS_TO_USE,
   ETHERNET_HEADER_SIZE,
   FALLBACK_MISSED,
+  FALLBACK_MS,
   FASTDP_OVERLAY,
   HEARTBEAT_ETHERTYPE,
   HEARTBEAT_MS,
-  HEARTBEAT_SLOW_MS,
   HeartbeatKind,
   VXLAN_DEVICE,
   VXLAN_OVERHEAD,
@@ -386,7 +386,7 @@ export class FastDp {
         return `fastdp heartbeats not answered yet (${ACKS_TO_USE} in a row needed)`;
       case "down":
         return `fastdp heartbeats stopped (${FALLBACK_MISSED} in a row unanswered, ${
-          FALLBACK_MISSED * HEARTBEAT_SLOW_MS / 1000
+          FALLBACK_MS / 1000
         } s); check UDP ${VXLAN_PORT} and that the underlay carries ${
           this.#mtu + VXLAN_OVERHEAD
         }-byte packets`;

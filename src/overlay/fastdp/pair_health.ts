@@ -4,10 +4,12 @@
  *
  *   probing ──ACKS_TO_USE acks in a row──▶ up ──FALLBACK_MISSED probes unanswered──▶ down ──acks in a row──▶ up
  *
- * Probes go every {@link HEARTBEAT_MS} until the pair is up, then every {@link HEARTBEAT_SLOW_MS}. Only the
- * ack of the latest probe counts; a probe left unanswered when the next one goes out breaks the streak and
- * counts as missed. Missed probes are counted, not wall time: while our own event loop is stalled no probe
- * goes out, so a busy host does not drop its pairs.
+ * Probes go every {@link HEARTBEAT_MS} until the pair is up, then every {@link HEARTBEAT_SLOW_MS}, and fast
+ * again as soon as one went unanswered, so a broken path is confirmed in {@link FALLBACK_MISSED} − 1 fast
+ * probes rather than slow ones (a transfer on a dead VXLAN path loses every frame meanwhile, and TCP's
+ * retransmission backoff doubles with the outage). Only the ack of the latest probe counts; a probe left
+ * unanswered when the next one goes out breaks the streak and counts as missed. Missed probes are counted, not
+ * wall time: while our own event loop is stalled no probe goes out, so a busy host does not drop its pairs.
  *
  * @module
  */
@@ -30,9 +32,9 @@ export class PairHealth {
     return this.#state;
   }
 
-  /** The interval between probes now, in ms: fast until the pair is up, slow while it is. */
+  /** The interval between probes now, in ms: slow while the pair is up and answering, fast otherwise. */
   get interval(): number {
-    return this.#state === "up" ? HEARTBEAT_SLOW_MS : HEARTBEAT_MS;
+    return this.#state === "up" && this.#missed === 0 ? HEARTBEAT_SLOW_MS : HEARTBEAT_MS;
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
-import { FALLBACK_MISSED, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "../../../src/overlay/fastdp/constants.ts";
+import { FALLBACK_MS, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "../../../src/overlay/fastdp/constants.ts";
 import { FastDp, type FastDpIo } from "../../../src/overlay/fastdp/fastdp.ts";
 import type { FdbWanted } from "../../../src/overlay/fastdp/fdb_plan.ts";
 import { SeededRandom } from "../../../testing/seeded_random.ts";
@@ -78,12 +78,12 @@ Deno.test("FastDp falls back to sleeve when heartbeats stop and returns when the
     assert.deepEqual(wire.tables.get(A)!.fast, new Set([B]));
     assert.deepEqual(wire.log.get(A), [`sleeve ${B}`, "bridge forgets tap"]);
 
-    // One direction blocked: both ends fall back after the missed slow heartbeats plus one.
+    // One direction blocked: both ends fall back within a slow heartbeat, and the fast ones after the first miss.
     wire.blocked.add(`${A}>${B}`);
-    await clock.advance((FALLBACK_MISSED + 1) * HEARTBEAT_SLOW_MS);
+    await clock.advance(HEARTBEAT_SLOW_MS + FALLBACK_MS);
     assert.match(
       a.overlay(B),
-      /^sleeve \(fastdp heartbeats stopped \(3 in a row unanswered, 6 s\); check UDP 6784 .* 1500-byte packets\)$/,
+      /^sleeve \(fastdp heartbeats stopped \(3 in a row unanswered, 3 s\); check UDP 6784 .* 1500-byte packets\)$/,
     );
     assert.match(b.overlay(A), /^sleeve \(fastdp heartbeats stopped/);
     assert.deepEqual(sleeve.get(A), []);

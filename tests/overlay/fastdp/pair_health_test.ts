@@ -3,6 +3,7 @@ import { SeededRandom } from "../../../testing/seeded_random.ts";
 import {
   ACKS_TO_USE,
   FALLBACK_MISSED,
+  FALLBACK_MS,
   HEARTBEAT_MS,
   HEARTBEAT_SLOW_MS,
 } from "../../../src/overlay/fastdp/constants.ts";
@@ -24,7 +25,7 @@ function rounds(h: PairHealth, start: number, answer: (now: number) => boolean) 
   };
 }
 
-Deno.test("PairHealth probes fast until up, slow while up, falls back after missed probes, and returns", () => {
+Deno.test("PairHealth probes fast until up, slow while up and answered, fast after a miss, falls back after missed probes, and returns", () => {
   const h = new PairHealth();
   let answering = true;
   const next = rounds(h, 0, () => answering);
@@ -44,8 +45,8 @@ Deno.test("PairHealth probes fast until up, slow while up, falls back after miss
   do r = next(); while (!r.down);
   assert.equal(
     r.at - lastAnswered,
-    (FALLBACK_MISSED + 1) * HEARTBEAT_SLOW_MS,
-    "down at the probe after the misses",
+    HEARTBEAT_SLOW_MS + FALLBACK_MS,
+    "down a slow interval, then fast ones, after the last answered probe",
   );
   assert.equal(h.state, "down");
   assert.equal(h.interval, HEARTBEAT_MS, "fast again while down");
@@ -73,7 +74,7 @@ Deno.test("PairHealth agrees with a simple model under random answers and duplic
     let state = "probing", streak = 0, missed = 0, answered = true, now = 0;
     for (let step = 0; step < 80; step++) {
       now += HEARTBEAT_MS;
-      const interval = state === "up" ? HEARTBEAT_SLOW_MS : HEARTBEAT_MS;
+      const interval = state === "up" && missed === 0 ? HEARTBEAT_SLOW_MS : HEARTBEAT_MS;
       assert.equal(h.interval, interval);
       if (!h.due(now)) continue;
       const seq = h.probe(now);
