@@ -167,6 +167,7 @@ Deno.test("the file alone (checkout, node_modules, Deno and npm caches hidden): 
       assert.equal(down.code, 0, down.stderr);
     } finally {
       await removeLab(p);
+      await runCommand(["ip", "netns", "del", `${p}cni`]); // ours, not the lab's: lab down leaves it
     }
   });
 });
