@@ -77,17 +77,16 @@ Deno.test("attach, ps and detach: addresses, errors with exit codes, nothing hal
 });
 
 Deno.test("launch refuses an overlay range that overlaps a host route, naming it", async () => {
-  await withLab({ hosts: 1 }, async (lab) => {
-    const r = await meshnet(lab, 1, [
-      "launch",
-      "--ipalloc-range",
-      "198.18.0.0/16",
-      "--data-dir",
-      "/tmp/mnt-unused",
-    ]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /overlaps host route '198\.18\.0\.0\/15'[\s\S]*--ipalloc-range/);
-  });
+  const dir = Deno.makeTempDirSync({ prefix: "mnt-unused-" });
+  try {
+    await withLab({ hosts: 1 }, async (lab) => {
+      const r = await meshnet(lab, 1, ["launch", "--ipalloc-range", "198.18.0.0/16", "--data-dir", dir]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /overlaps host route '198\.18\.0\.0\/15'[\s\S]*--ipalloc-range/);
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("reset stops the router and removes container interfaces, the bridge and the state", async () => {
