@@ -146,7 +146,6 @@ Deno.test("fastdp: a full mesh of 3 runs fastdp; a pair blocked on UDP 6784 fall
       const fellMs = Date.now() - fell;
       const conns = (await meshnet(lab, 1, ["status", "connections"])).stdout;
       assert.match(conns, /established .*unencrypted sleeve \(fastdp heartbeats stopped .*UDP 6784/, conns);
-      const onSleeve = Date.now();
       await new Promise((r) => setTimeout(r, 10_000)); // the transfer runs on sleeve for a while
       const unblocked = Date.now();
       await unblockVxlan(lab, 2);
