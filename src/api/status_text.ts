@@ -150,7 +150,10 @@ export function targetsText(r: Report): string {
   return r.router.targets.filter((t) => t.explicit).map((t) => t.address + "\n").join("");
 }
 
-/** `status ipam`: per range, each owner's share of the range, with our active count and unreachable peers. */
+/**
+ * `status ipam`: per range, each owner's share of the range, with our active count and unreachable peers, and
+ * whether our reserve is acknowledged.
+ */
 export function ipamText(r: Report): string {
   const nick = new Map(r.router.peers.map((p) => [p.name, p.nickname]));
   const reachable = new Set([r.name, ...Object.keys(r.router.routes)]);
@@ -161,6 +164,11 @@ export function ipamText(r: Report): string {
       const tail = owner === r.name ? ` (${g.inUse} active)` : reachable.has(owner) ? "" : " - unreachable!";
       out += `  ${owner}(${nick.get(owner) ?? "?"})`.padEnd(30) +
         ` ${size} IPs (${percent.toFixed(1)}% of total)${tail}\n`;
+    }
+    if (g.state === "ready" && g.owned !== "0") {
+      out += g.reserveReady
+        ? `  reserve: ${g.reserve} IPs, acknowledged (allocation goes on when cut off from a majority)\n`
+        : `  reserve: not yet acknowledged by a majority (cut off now, this peer could not allocate)\n`;
     }
   }
   return out;

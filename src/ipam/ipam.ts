@@ -27,7 +27,7 @@ import { DEFAULT_RANGE, DEFAULT_RECLAIM_AFTER_MS, RMPEER_QUIET_MS } from "./cons
 import { decodeSpaceRequest, planDonation } from "./donation.ts";
 import { decodeState, persistState, restoreState } from "./ipam_state.ts";
 import { heard, type Held, type Lane, newLane } from "./lane.ts";
-import { planTakeover } from "./reclaim.ts";
+import { isFinal, planTakeover } from "./reclaim.ts";
 import { PEER_NAME, type Ring } from "./ring.ts";
 import { answerDigest, encodeDigest } from "./ring_digest.ts";
 import { RingSet } from "./ring_set.ts";
@@ -75,6 +75,8 @@ export interface RingStatus {
   free: bigint;
   /** Addresses in this peer's reserve. */
   reserve: bigint;
+  /** True once a majority has acknowledged the reserve: this peer can then allocate even when cut off from it. */
+  reserveReady: boolean;
   /** Addresses in use here (final). */
   inUse: number;
   /** Allocations waiting for acknowledgement or space. */
@@ -337,6 +339,7 @@ export class Ipam implements DigestGossiper {
         owned: total(r.ownedBy(this.name)),
         free: r.isInitialised() ? total(freeSpace(r, this.name, l.own, "main")) : 0n,
         reserve: total(l.own.reserve),
+        reserveReady: l.reserveSince !== undefined && isFinal(r, this.name, l.reserveSince),
         inUse: l.held.filter((h) => h.final).length,
         pending: l.held.filter((h) => !h.final).length,
         majority: this.#steps.reachesMajority(r),

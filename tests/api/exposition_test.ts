@@ -21,7 +21,18 @@ const config = testConfig({ ipallocRanges: ["10.32.0.0/12", "fd00:32::/64"], dns
 const ME = "aa:00:00:00:00:01";
 
 function ring(range: string, inUse: number, owned: string, tokens: Report["ipam"]["rings"][0]["tokens"]) {
-  return { range, state: "ready", owned, free: "0", reserve: "0", inUse, pending: 1, majority: true, tokens };
+  return {
+    range,
+    state: "ready",
+    owned,
+    free: "0",
+    reserve: "0",
+    reserveReady: true,
+    inUse,
+    pending: 1,
+    majority: true,
+    tokens,
+  };
 }
 
 /** A dual-stack report: what the report families read. */

@@ -39,6 +39,7 @@ export function report(peers: PeerReport[], router: Partial<Report["router"]> = 
         owned: "2",
         free: "1",
         reserve: "0",
+        reserveReady: true,
         inUse: 1,
         pending: 0,
         majority: true,

@@ -1,6 +1,6 @@
 /** The `status` summary's additions: failed targets explained under the connection count, and the DNS block. */
 import assert from "node:assert/strict";
-import { statusText } from "../../src/api/status_text.ts";
+import { ipamText, statusText } from "../../src/api/status_text.ts";
 import { statusJson } from "../../src/cli/status_json.ts";
 import { uiText } from "../../src/cli/ui.ts";
 import { A, report } from "./report_fixture.ts";
@@ -56,6 +56,20 @@ Deno.test("status --json: the summary is the report; each view the slice behind 
   assert.deepEqual((statusJson(r, "connections") as { targets: unknown[] }).targets, [r.router.targets[1]]);
   assert.equal(statusJson(r, "ipam"), r.ipam);
   assert.equal(statusJson(r, "dns"), null);
+});
+
+Deno.test("status ipam: says whether the reserve is acknowledged, i.e. whether allocation survives a cut", () => {
+  const r = report([]);
+  const [g] = r.ipam.rings;
+  g.reserve = "1";
+  assert.match(
+    ipamText(r),
+    /\n {2}reserve: 1 IPs, acknowledged \(allocation goes on when cut off from a majority\)\n/,
+  );
+  g.reserveReady = false;
+  assert.match(ipamText(r), /\n {2}reserve: not yet acknowledged by a majority/);
+  g.owned = "0";
+  assert.doesNotMatch(ipamText(r), /reserve/, "a peer owning nothing has no reserve to speak of");
 });
 
 Deno.test("ui: the URL and an SSH tunnel to it", () => {

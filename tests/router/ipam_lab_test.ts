@@ -26,6 +26,7 @@ interface RingView {
   state: string;
   owned: string;
   reserve: string;
+  reserveReady: boolean;
   inUse: number;
   pending: number;
   majority: boolean;
@@ -136,7 +137,10 @@ function ownedBy(ring: RingView, peer: string): bigint {
   );
 }
 
-/** Waits until every host in `hosts` shows the same tokens, a majority, and nothing pending. */
+/**
+ * Waits until every host in `hosts` shows the same tokens, a majority, nothing pending, and an acknowledged
+ * reserve (without it a peer cut off right after could not allocate).
+ */
 function converged(lab: Lab, hosts: number[], onSample: () => Promise<void> = async () => {}) {
   return until(`the rings of h${hosts.join(",h")} to converge`, WAIT_MS, async () => {
     await onSample();
@@ -144,7 +148,11 @@ function converged(lab: Lab, hosts: number[], onSample: () => Promise<void> = as
     const same = all.every((r) =>
       JSON.stringify(r.map((g) => g.tokens)) === JSON.stringify(all[0].map((g) => g.tokens))
     );
-    const settled = all.every((r) => r.every((g) => g.state === "ready" && g.majority && g.pending === 0));
+    const settled = all.every((r) =>
+      r.every((g) =>
+        g.state === "ready" && g.majority && g.pending === 0 && (g.reserveReady || g.owned === "0")
+      )
+    );
     return same && settled ? all[0] : undefined;
   });
 }
