@@ -18,14 +18,12 @@
  */
 import { type Lab, launchMeshnet, withLab } from "../src/lab/mod.ts";
 import { mustRun as run } from "../src/lab/runner.ts";
+import { nsOf, percentile, runInHost } from "./in_host.ts";
 
 const N = 200;
 const API = "http://127.0.0.1:6784";
 const PLUGIN = new URL("../meshnet-cni", import.meta.url).pathname;
 const CONF = JSON.stringify({ cniVersion: "1.1.0", name: "bench", type: "meshnet-cni" });
-
-/** The namespace of container `i` of the lab with `prefix`. */
-const nsOf = (prefix: string, i: number) => `${prefix}b${i}`;
 
 async function post(path: string, form: [string, string][]): Promise<void> {
   const res = await fetch(`${API}${path}`, { method: "POST", body: new URLSearchParams(form) });
@@ -42,11 +40,6 @@ async function timeEach(fn: (i: number) => Promise<unknown>): Promise<number[]> 
     ms.push(performance.now() - t0);
   }
   return ms;
-}
-
-function percentile(ms: number[], p: number): number {
-  const s = [...ms].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
 /** The inner run, inside the lab host's namespace: times the three phases and prints JSON. */
@@ -83,22 +76,7 @@ async function outside(lab: Lab): Promise<void> {
   await launchMeshnet(lab, 1, ["--no-fastdp"], []);
   for (let i = 0; i < N; i++) await run(["ip", "netns", "add", nsOf(lab.prefix, i)]);
   try {
-    const out = await run([
-      "ip",
-      "netns",
-      "exec",
-      lab.ns("h1"),
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      "--allow-net=127.0.0.1:6784",
-      "--allow-run",
-      "--allow-read",
-      "--allow-env",
-      new URL(import.meta.url).pathname,
-      "inside",
-      lab.prefix,
-    ]);
+    const out = await runInHost(lab, new URL(import.meta.url), [lab.prefix]);
     const r = JSON.parse(out) as Record<string, number[]>;
     const rows = [
       ["attach (API: veth + address + DNS)", r.attach],

@@ -19,22 +19,11 @@
  */
 import { type Lab, launchMeshnet, withLab } from "../src/lab/mod.ts";
 import { mustRun as run } from "../src/lab/runner.ts";
+import { loadAverage, nsOf, percentile, runInHost } from "./in_host.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname;
 const WAYS = ["file", "checkout", "full CLI"] as const;
 const CONF = JSON.stringify({ cniVersion: "1.1.0", name: "bench", type: "meshnet-cni" });
-
-/** The namespace of container `i` of the lab with `prefix`. */
-const nsOf = (prefix: string, i: number) => `${prefix}b${i}`;
-
-function percentile(ms: number[], p: number): number {
-  const s = [...ms].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
-
-function loadAverage(): string {
-  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
-}
 
 /** The inner run, inside the lab host's namespace: the ways take turns, prints JSON. */
 async function inside(prefix: string, n: number, filePlugin: string): Promise<void> {
@@ -76,24 +65,7 @@ async function outside(lab: Lab, n: number, dir: string): Promise<void> {
   for (let i = 0; i < 3 * n; i++) await run(["ip", "netns", "add", nsOf(lab.prefix, i)]);
   try {
     const before = loadAverage();
-    const out = await run([
-      "ip",
-      "netns",
-      "exec",
-      lab.ns("h1"),
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      "--allow-net=127.0.0.1:6784",
-      "--allow-run",
-      "--allow-read",
-      "--allow-env",
-      new URL(import.meta.url).pathname,
-      "inside",
-      lab.prefix,
-      String(n),
-      `${dir}/meshnet-cni`,
-    ]);
+    const out = await runInHost(lab, new URL(import.meta.url), [lab.prefix, String(n), `${dir}/meshnet-cni`]);
     const after = loadAverage();
     const r = JSON.parse(out) as Record<string, number[]>;
     const row = (name: string, ms: number[]) =>
