@@ -7,6 +7,7 @@ import {
   MESSAGE_SEAL_OVERHEAD,
   MessageOpener,
   MessageSealer,
+  writeNonce,
 } from "../../src/mesh/protocol_crypto.ts";
 
 const password = new TextEncoder().encode("s3cret");
@@ -85,4 +86,13 @@ Deno.test("MessageOpener.open() rejects replayed, reordered, dropped, tampered a
   // Our own message sent back to us: the outbound bit differs, so it does not open.
   const reflected = new MessageOpener(ka, true);
   assert.throws(() => reflected.open(m0), AuthenticationError);
+});
+
+Deno.test("writeNonce() writes what makeNonce() makes, for sequences up to 2^53, over any previous content", () => {
+  const into = new Uint8Array(24).fill(0xff);
+  for (const seq of [0, 1, 255, 256, 0xffff_ffff, 0x1_0000_0000, 2 ** 52 + 12345, Number.MAX_SAFE_INTEGER]) {
+    for (const [outbound, tcp] of [[true, true], [false, false], [true, false]]) {
+      assert.deepEqual(writeNonce(into, seq, outbound, tcp), makeNonce(BigInt(seq), outbound, tcp), `${seq}`);
+    }
+  }
 });

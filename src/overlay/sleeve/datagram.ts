@@ -9,7 +9,7 @@
  * offloaded frame body: hop limit(1) flood sequence(4, BE) | virtio-net header(10, vnet_header.ts) | frame
  * ```
  *
- * The nonce of a sealed datagram is the mesh's UDP nonce ({@link makeNonce} with tcp = false): the sender's
+ * The nonce of a sealed datagram is the mesh's UDP nonce ({@link writeNonce} with tcp = false): the sender's
  * polarity bit and the sequence number, so one session key serves both directions and the TCP channel.
  *
  * {@link DatagramBuilder} writes into one reused buffer; {@link readHeader} and {@link RecordReader} decode
@@ -19,8 +19,8 @@
  * @module
  */
 import type { SecretBox } from "../../../ffi/sodium.ts";
-import { MAC_BYTES } from "../../../ffi/sodium.ts";
-import { makeNonce } from "../../mesh/protocol_crypto.ts";
+import { MAC_BYTES, NONCE_BYTES } from "../../../ffi/sodium.ts";
+import { writeNonce, writeUint64 } from "../../mesh/protocol_crypto.ts";
 import {
   BROADCAST_PEER,
   DatagramFlag,
@@ -37,6 +37,9 @@ import {
 } from "./constants.ts";
 import { formatMac48, readMac48, writeMac48 } from "./mac48.ts";
 import { checkVnetHeader } from "./vnet_header.ts";
+
+/** The nonce {@link openBody} writes into: opening is synchronous, so one per thread is enough. */
+const OPEN_NONCE = new Uint8Array(NONCE_BYTES);
 
 /** Bytes a sealed datagram adds over a plain one: the sequence number and the secretbox tag. */
 export const SEAL_OVERHEAD = SEQUENCE_SIZE + MAC_BYTES;
@@ -82,6 +85,7 @@ export class DatagramBuilder {
   #count = 0;
   #seal: LinkKey | undefined;
   #sequence = 0;
+  readonly #nonce = new Uint8Array(NONCE_BYTES);
 
   /** @param capacity the largest datagram it will build, in bytes */
   constructor(capacity: number) {
@@ -200,9 +204,9 @@ export class DatagramBuilder {
     const seal = this.#seal;
     if (!seal) return this.#out.subarray(0, HEADER_SIZE + this.#length);
     const out = this.#out, seq = this.#sequence;
-    new DataView(out.buffer, out.byteOffset).setBigUint64(HEADER_SIZE, BigInt(seq));
+    writeUint64(out, HEADER_SIZE, seq);
     const at = HEADER_SIZE + SEQUENCE_SIZE;
-    const nonce = makeNonce(BigInt(seq), seal.outbound, false);
+    const nonce = writeNonce(this.#nonce, seq, seal.outbound, false);
     const sealed = seal.box.seal(out.subarray(at), this.#scratch.subarray(0, this.#length), nonce, seal.key);
     return out.subarray(0, at + sealed.length);
   }
@@ -274,7 +278,7 @@ export function openBody(
   link: LinkKey,
   out: Uint8Array,
 ): Uint8Array | undefined {
-  const nonce = makeNonce(BigInt(header.sequence), !link.outbound, false);
+  const nonce = writeNonce(OPEN_NONCE, header.sequence, !link.outbound, false);
   return link.box.open(out, bytes.subarray(header.bodyOffset), nonce, link.key);
 }
 
