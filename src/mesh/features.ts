@@ -2,8 +2,9 @@
  * The features message both ends send at the end of the handshake, and its binary encoding.
  *
  * Encoding: a sequence of records, each 1 type byte, a 2-byte big-endian value length, then the value.
- * Strings are UTF-8; `uid` and `connId` are 8-byte big-endian unsigned integers, `port` 2 bytes; each overlay is its own
- * record, in preference order. Every field but `overlays` appears exactly once. Records of unknown type
+ * Strings are UTF-8; `uid` and `connId` are 8-byte big-endian unsigned integers, `port` 2 bytes; each overlay and
+ * each sleeve cipher is its own record, in preference order. Every field but `overlays` and `ciphers` appears
+ * exactly once. Records of unknown type
  * are skipped, so a later version can add fields; everything else that is not exactly this shape is an
  * error (the input comes from the network).
  *
@@ -26,10 +27,24 @@ export interface Features {
   version: string;
   /** The peer's mesh port: TCP for control, UDP for the sleeve (an inbound connection's source port is not it). */
   port: number;
+  /**
+   * The ciphers its sleeve can seal with, most preferred first (ffi/sodium.ts `CIPHERS`); absent from a peer
+   * that predates the choice, which seals with `xsalsa20poly1305` only.
+   */
+  ciphers?: string[];
 }
 
 /** Record types of the encoding. */
-const FieldType = { name: 1, nickname: 2, uid: 3, connId: 4, overlay: 5, version: 6, port: 7 } as const;
+const FieldType = {
+  name: 1,
+  nickname: 2,
+  uid: 3,
+  connId: 4,
+  overlay: 5,
+  version: 6,
+  port: 7,
+  cipher: 8,
+} as const;
 
 const RECORD_HEADER_SIZE = 3;
 const MAX_VALUE_SIZE = 0xffff;
@@ -61,6 +76,7 @@ export function encodeFeatures(features: Features): Uint8Array {
     ...features.overlays.map((o): [number, Uint8Array] => [FieldType.overlay, utf8.encode(o)]),
     [FieldType.version, utf8.encode(features.version)],
     [FieldType.port, encodePort(features.port)],
+    ...(features.ciphers ?? []).map((c): [number, Uint8Array] => [FieldType.cipher, utf8.encode(c)]),
   ];
   let size = 0;
   for (const [type, value] of records) {
@@ -92,7 +108,7 @@ export function encodeFeatures(features: Features): Uint8Array {
 export function decodeFeatures(bytes: Uint8Array): Features {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const singles = new Map<number, Uint8Array>();
-  const overlays: string[] = [];
+  const overlays: string[] = [], ciphers: string[] = [];
   let offset = 0;
   while (offset < bytes.length) {
     if (bytes.length - offset < RECORD_HEADER_SIZE) {
@@ -109,6 +125,7 @@ export function decodeFeatures(bytes: Uint8Array): Features {
     const value = bytes.subarray(start, start + length);
     offset = start + length;
     if (type === FieldType.overlay) overlays.push(decodeString(value, "overlay"));
+    else if (type === FieldType.cipher) ciphers.push(decodeString(value, "cipher"));
     else if (Object.values(FieldType).includes(type as never)) {
       if (singles.has(type)) throw featureError(`field ${type} appears more than once`);
       singles.set(type, value);
@@ -129,6 +146,7 @@ export function decodeFeatures(bytes: Uint8Array): Features {
     overlays,
     version: decodeString(field(FieldType.version, "version"), "version"),
     port: decodePort(field(FieldType.port, "port")),
+    ...(ciphers.length > 0 ? { ciphers } : {}),
   };
 }
 

@@ -88,8 +88,9 @@ export function makeNonce(sequence: bigint, senderOutbound: boolean, tcp: boolea
 }
 
 /**
- * Writes the nonce of {@link makeNonce} into `into` (24 bytes) without allocating: the sleeve builds one per
- * datagram, where a fresh array and a BigInt cost about as much as half a 1400-byte seal.
+ * Writes the nonce of {@link makeNonce} into `into` without allocating: the sleeve builds one per datagram,
+ * where a fresh array and a BigInt cost about as much as half a 1400-byte seal. A 24-byte `into` gets exactly
+ * {@link makeNonce}'s bytes; a 12-byte one (AES-256-GCM) the same flags byte and the sequence in its last 8.
  *
  * @param sequence the sender's message counter, an integer below 2^53
  * @returns `into`
@@ -100,9 +101,10 @@ export function writeNonce(
   senderOutbound: boolean,
   tcp: boolean,
 ): Uint8Array {
-  into.fill(0, 0, NONCE_SEQUENCE_OFFSET);
+  const at = into.length - 8;
+  into.fill(0, 0, at);
   into[0] = (senderOutbound ? NONCE_OUTBOUND_BIT : 0) | (tcp ? NONCE_TCP_BIT : 0);
-  writeUint64(into, NONCE_SEQUENCE_OFFSET, sequence);
+  writeUint64(into, at, sequence);
   return into;
 }
 

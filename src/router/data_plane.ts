@@ -36,6 +36,7 @@ import { logger } from "../log.ts";
 import type { PeerName } from "../mesh/gossip.ts";
 import { FastDp } from "../overlay/fastdp/fastdp.ts";
 import { overlayMtuFromUnderlay } from "../overlay/fastdp/underlay_mtu.ts";
+import { agreedCipher } from "../overlay/sleeve/cipher.ts";
 import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
 import { SleeveWorker } from "../overlay/sleeve/sleeve_worker.ts";
 import type { RouterConfig } from "./config.ts";
@@ -131,6 +132,7 @@ export class DataPlane {
       },
     });
     mesh.overlays = fastdp.overlays;
+    mesh.ciphers = sleeve.ciphers;
     const plane = new DataPlane(sleeve, fastdp);
     mesh.onConnection((e) => {
       // The sleeve and fastdp each on their own: one failing leaves the other's state right.
@@ -140,6 +142,7 @@ export class DataPlane {
             endpoint: { address: e.host, port: e.port },
             sessionKey: e.sessionKey ?? undefined,
             outbound: e.outbound,
+            cipher: agreedCipher(sleeve.ciphers, e.ciphers),
           }));
         isolated("fastdp peer up", e.name, () => fastdp.peerUp(e.name, e.host, e.overlays));
       } else {

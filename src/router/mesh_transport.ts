@@ -60,6 +60,8 @@ export type ConnectionEvent =
     outbound: boolean;
     /** The overlays the peer offered in its handshake, e.g. ["fastdp", "sleeve"]. */
     overlays: string[];
+    /** The sleeve ciphers the peer offered, most preferred first; empty from a peer that predates them. */
+    ciphers: string[];
   }
   | { type: "down"; name: PeerName };
 
@@ -102,6 +104,8 @@ export class MeshTransport {
   terminations = 0;
   /** The overlays offered in handshakes, most preferred first; the data plane sets it before start. */
   overlays: string[] = ["sleeve"];
+  /** The sleeve ciphers offered in handshakes, most preferred first; the data plane sets it before start. */
+  ciphers: string[] = [];
 
   #config: RouterConfig;
   #uid: bigint;
@@ -361,6 +365,7 @@ export class MeshTransport {
           overlays: this.overlays,
           version: VERSION,
           port: this.port,
+          ciphers: this.ciphers,
         },
         outbound,
         password: this.#config.password,
@@ -441,6 +446,7 @@ export class MeshTransport {
       sessionKey: conn2.sessionKey,
       outbound,
       overlays: remote.overlays,
+      ciphers: remote.ciphers ?? [],
     };
     this.#emit(up);
     log.info("Connection added", {

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { SeededRandom } from "../../testing/seeded_random.ts";
-import { libsodium, MAC_BYTES, type Sodium, sodium, tweetnaclSodium } from "../../ffi/sodium.ts";
+import {
+  aes256gcm,
+  libsodium,
+  MAC_BYTES,
+  type SecretBox,
+  type Sodium,
+  sodium,
+  tweetnaclSodium,
+} from "../../ffi/sodium.ts";
 
 const ffi = libsodium();
 const js = tweetnaclSodium();
@@ -115,4 +123,66 @@ Deno.test("randomBytes() fills the whole buffer, also beyond 64 KiB", () => {
     assert.ok(buf.subarray(0, 32).some((b) => b !== 0));
     assert.ok(buf.subarray(69_968).some((b) => b !== 0));
   }
+});
+
+/** libsodium's AES-256-GCM, which loads exactly where the CPU has AES-NI and PCLMULQDQ. */
+const gcm = aes256gcm();
+const cpuFlags = Deno.readTextFileSync("/proc/cpuinfo").match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
+const cpuHasAes = cpuFlags.includes("aes") && cpuFlags.includes("pclmulqdq");
+
+Deno.test("aes256gcm() is there exactly when the CPU has AES-NI", () => {
+  assert.equal(gcm !== undefined, cpuHasAes);
+});
+
+Deno.test({
+  name: "aes256gcm() seals as WebCrypto's AES-256-GCM does and opens WebCrypto's output",
+  ignore: !cpuHasAes,
+  fn: async () => {
+    assert.ok(gcm, "AES-256-GCM is available on this CPU");
+    const box: SecretBox = gcm;
+    assert.equal(box.cipher, "aes256gcm");
+    const rnd = new SeededRandom(11);
+    for (let i = 0; i < 60; i++) {
+      const len = i < 3 ? i : Math.floor(rnd.next() * 2000);
+      const [plain, nonce, key] = [rnd.bytes(len), rnd.bytes(12), rnd.bytes(32)].map((b) =>
+        new Uint8Array(b)
+      );
+      const ours = box.seal(new Uint8Array(len + MAC_BYTES + 5), plain, nonce, key);
+      const k = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
+      const theirs = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, k, plain));
+      assert.deepEqual(ours, theirs);
+      assert.deepEqual(box.open(new Uint8Array(len), theirs, nonce, key), plain);
+    }
+  },
+});
+
+Deno.test({
+  name: "aes256gcm() rejects tampered data, a wrong nonce or key, short input, and a 24-byte nonce",
+  ignore: !cpuHasAes,
+  fn: () => {
+    assert.ok(gcm);
+    const rnd = new SeededRandom(12);
+    const plain = rnd.bytes(300), nonce = rnd.bytes(12), key = rnd.bytes(32);
+    const sealed = gcm.seal(new Uint8Array(316), plain, nonce, key).slice();
+    const out = new Uint8Array(300);
+    for (let i = 0; i < 50; i++) {
+      const bad = sealed.slice();
+      bad[Math.floor(rnd.next() * bad.length)] ^= 1 << Math.floor(rnd.next() * 8);
+      assert.equal(gcm.open(out, bad, nonce, key), undefined);
+    }
+    const otherNonce = nonce.slice(), otherKey = key.slice();
+    otherNonce[11] ^= 1;
+    otherKey[0] ^= 1;
+    assert.equal(gcm.open(out, sealed, otherNonce, key), undefined);
+    assert.equal(gcm.open(out, sealed, nonce, otherKey), undefined);
+    assert.equal(gcm.open(out, sealed.subarray(0, 15), nonce, key), undefined);
+    assert.throws(
+      () => (gcm as SecretBox).seal(out, plain, new Uint8Array(24), key),
+      /nonce is 24 bytes, expected 12/,
+    );
+  },
+});
+
+Deno.test("aes256gcm() is undefined, not an error, when libsodium is missing", () => {
+  assert.equal(aes256gcm("libmeshnet-nope.so"), undefined);
 });

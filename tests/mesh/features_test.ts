@@ -25,6 +25,7 @@ function randomFeatures(rng: SeededRandom): Features {
     overlays: Array.from({ length: rng.int(4) }, () => randomString(rng, 8)),
     version: randomString(rng, 10),
     port: 1 + rng.int(65535),
+    ...(rng.int(2) ? { ciphers: Array.from({ length: 1 + rng.int(3) }, () => randomString(rng, 8)) } : {}),
   };
 }
 
@@ -114,4 +115,10 @@ Deno.test("decodeFeatures() fuzz: random and mutated input gives features or a c
       assert.ok(e instanceof Error && e.message.startsWith("Cannot decode peer features: "), String(e));
     }
   }
+});
+
+Deno.test("ciphers: each its own record in order; absent when a peer offers none (an older peer)", () => {
+  const f = { ...sample, ciphers: ["aes256gcm", "xsalsa20poly1305"] };
+  assert.deepEqual(decodeFeatures(encodeFeatures(f)).ciphers, ["aes256gcm", "xsalsa20poly1305"]);
+  assert.equal("ciphers" in decodeFeatures(encodeFeatures(sample)), false);
 });

@@ -96,3 +96,8 @@ Deno.test("writeNonce() writes what makeNonce() makes, for sequences up to 2^53,
     }
   }
 });
+
+Deno.test("writeNonce() into 12 bytes: the flags byte, zeros, then the sequence big-endian in the last 8", () => {
+  const n = writeNonce(new Uint8Array(12).fill(0xff), 0x0102_0304_0506, true, false);
+  assert.deepEqual([...n], [0x80, 0, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06]);
+});

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { SeededRandom } from "../../testing/seeded_random.ts";
+import { aes256gcm } from "../../ffi/sodium.ts";
 import { type Lab, meshnet, startMeshnet, withLab } from "../../src/lab/mod.ts";
 import {
   broadcastOnce,
@@ -175,6 +176,11 @@ Deno.test("sleeve: encrypted, traffic passes, nothing leaks, and garbage or repl
     await t.step("status says the connections are encrypted", async () => {
       const conns = (await meshnet(lab, "h2", ["status", "connections"])).stdout;
       assert.equal(conns.split("\n").filter((l) => / established +encrypted /.test(l)).length, 2, conns);
+    });
+    await t.step("both links chose AES-256-GCM where the CPU has it, else XSalsa20-Poly1305", async () => {
+      const want = aes256gcm() ? "aes256gcm" : "xsalsa20poly1305";
+      const links = (await report(lab, "h2")).sleeve!.links;
+      assert.deepEqual(links.map((l) => [l.sealed, l.cipher]), [[true, want], [true, want]]);
     });
     await t.step("50 MB over TCP arrives with the same SHA-256", () => transfer50(lab));
     await t.step("the payload never appears on the underlay", async () => {

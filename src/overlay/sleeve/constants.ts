@@ -24,6 +24,8 @@ export const HEADER_SIZE = 8;
 
 /** Bytes of the big-endian sequence number after the header of a sealed datagram. */
 export const SEQUENCE_SIZE = 8;
+/** What AES-256-GCM's link key hashes before the session key (SHA-256), so it never equals the session key. */
+export const GCM_KEY_LABEL = "meshnet sleeve aes256gcm key\0";
 
 /** Bytes of a peer name or MAC address on the wire. */
 export const NAME_SIZE = 6;

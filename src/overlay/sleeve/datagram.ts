@@ -3,14 +3,16 @@
  *
  * ```
  * plain:  version(1) flags(1) sender(6) | record…
- * sealed: version(1) flags(1)=sealed sender(6) | sequence(8, BE) | secretbox(record…)  (+16 bytes tag)
+ * sealed: version(1) flags(1)=sealed sender(6) | sequence(8, BE) | sealed(record…)  (+16 bytes tag)
  * record: kind(1) src peer(6) dst peer(6) length(2, BE) | body(length)
  * frame body: hop limit(1) flood sequence(4, BE) | Ethernet frame          (FRAME_HEADER_SIZE, constants.ts)
  * offloaded frame body: hop limit(1) flood sequence(4, BE) | virtio-net header(10, vnet_header.ts) | frame
  * ```
  *
  * The nonce of a sealed datagram is the mesh's UDP nonce ({@link writeNonce} with tcp = false): the sender's
- * polarity bit and the sequence number, so one session key serves both directions and the TCP channel.
+ * polarity bit and the sequence number, so one session key serves both directions and the TCP channel. The
+ * cipher is the link's, as both ends chose it from the handshake's features: secretbox (24-byte nonce, tag first)
+ * or AES-256-GCM (12-byte nonce, tag last, a key derived from the session key; see {@link linkKey}).
  *
  * {@link DatagramBuilder} writes into one reused buffer; {@link readHeader} and {@link RecordReader} decode
  * untrusted bytes strictly (every field bounded, every kind known, no trailing bytes) and throw
@@ -18,14 +20,16 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import type { SecretBox } from "../../../ffi/sodium.ts";
-import { MAC_BYTES, NONCE_BYTES } from "../../../ffi/sodium.ts";
+import { MAC_BYTES } from "../../../ffi/sodium.ts";
 import { writeNonce, writeUint64 } from "../../mesh/protocol_crypto.ts";
 import {
   BROADCAST_PEER,
   DatagramFlag,
   ETHERNET_HEADER_SIZE,
   FRAME_HEADER_SIZE,
+  GCM_KEY_LABEL,
   HEADER_SIZE,
   HEARTBEAT_BODY_SIZE,
   PMTU_BODY_SIZE,
@@ -38,20 +42,32 @@ import {
 import { formatMac48, readMac48, writeMac48 } from "./mac48.ts";
 import { checkVnetHeader } from "./vnet_header.ts";
 
-/** The nonce {@link openBody} writes into: opening is synchronous, so one per thread is enough. */
-const OPEN_NONCE = new Uint8Array(NONCE_BYTES);
-
 /** Bytes a sealed datagram adds over a plain one: the sequence number and the secretbox tag. */
 export const SEAL_OVERHEAD = SEQUENCE_SIZE + MAC_BYTES;
 
-/** A link's session key and which end we are, for sealing and opening its datagrams. */
+/** A link's cipher, key and which end we are, for sealing and opening its datagrams; see {@link linkKey}. */
 export interface LinkKey {
-  /** The secretbox implementation (libsodium or tweetnacl). */
-  box: SecretBox;
-  /** The connection's 32-byte session key. */
-  key: Uint8Array;
+  /** The cipher (secretbox from libsodium or tweetnacl, or AES-256-GCM). */
+  readonly box: SecretBox;
+  /** The mesh connection's 32-byte session key, as the handshake derived it. */
+  readonly session: Uint8Array;
+  /** The key the cipher uses: the session key for secretbox, a key derived from it for AES-256-GCM. */
+  readonly key: Uint8Array;
   /** True when we dialled the mesh connection to this peer (sets our nonces' polarity bit). */
-  outbound: boolean;
+  readonly outbound: boolean;
+  /** Where each seal and open writes its nonce ({@link SecretBox.nonceBytes} long); used synchronously only. */
+  readonly nonce: Uint8Array;
+}
+
+/**
+ * The link key for `session` under `box`. AES-256-GCM gets its own key, SHA-256 of a label and the session key,
+ * so the control channel's secretbox and the sleeve's GCM never share one.
+ */
+export function linkKey(box: SecretBox, session: Uint8Array, outbound: boolean): LinkKey {
+  const key = box.cipher === "aes256gcm"
+    ? new Uint8Array(createHash("sha256").update(GCM_KEY_LABEL).update(session).digest())
+    : session.slice();
+  return { box, session: session.slice(), key, outbound, nonce: new Uint8Array(box.nonceBytes) };
 }
 
 /** Untrusted bytes that are not a valid sleeve datagram; the receiver drops and counts it. */
@@ -85,7 +101,6 @@ export class DatagramBuilder {
   #count = 0;
   #seal: LinkKey | undefined;
   #sequence = 0;
-  readonly #nonce = new Uint8Array(NONCE_BYTES);
 
   /** @param capacity the largest datagram it will build, in bytes */
   constructor(capacity: number) {
@@ -206,7 +221,7 @@ export class DatagramBuilder {
     const out = this.#out, seq = this.#sequence;
     writeUint64(out, HEADER_SIZE, seq);
     const at = HEADER_SIZE + SEQUENCE_SIZE;
-    const nonce = writeNonce(this.#nonce, seq, seal.outbound, false);
+    const nonce = writeNonce(seal.nonce, seq, seal.outbound, false);
     const sealed = seal.box.seal(out.subarray(at), this.#scratch.subarray(0, this.#length), nonce, seal.key);
     return out.subarray(0, at + sealed.length);
   }
@@ -278,7 +293,7 @@ export function openBody(
   link: LinkKey,
   out: Uint8Array,
 ): Uint8Array | undefined {
-  const nonce = writeNonce(OPEN_NONCE, header.sequence, !link.outbound, false);
+  const nonce = writeNonce(link.nonce, header.sequence, !link.outbound, false);
   return link.box.open(out, bytes.subarray(header.bodyOffset), nonce, link.key);
 }
 

@@ -31,7 +31,7 @@
 import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
 import { SyscallError } from "../../../ffi/libc.ts";
-import { KEY_BYTES, type SecretBox } from "../../../ffi/sodium.ts";
+import { type Cipher, KEY_BYTES, type SecretBox } from "../../../ffi/sodium.ts";
 import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import {
@@ -57,6 +57,7 @@ import {
   DatagramBuilder,
   DatagramError,
   type DatagramHeader,
+  linkKey,
   openBody,
   readHeader,
   RecordReader,
@@ -91,6 +92,8 @@ export interface PeerConfig {
   sessionKey?: Uint8Array;
   /** True when we dialled the mesh connection (our nonces carry the polarity bit). Default false. */
   outbound?: boolean;
+  /** The cipher both ends chose in the handshake (src/mesh/features.ts). Default `xsalsa20poly1305`. */
+  cipher?: Cipher;
 }
 
 /** What the engine reports to the control plane. */
@@ -112,6 +115,8 @@ export interface LinkStats {
   endpoint: string;
   /** True when its datagrams are sealed. */
   sealed: boolean;
+  /** The cipher that seals them, when sealed. */
+  cipher?: Cipher;
   /** True while heartbeats are acknowledged. */
   established: boolean;
   /** The largest datagram sent to it, in bytes. */
@@ -147,6 +152,8 @@ export interface SleeveOptions {
   conn: PacketConn;
   /** Secretbox for sealed links (ffi/sodium.ts); required before a peer with a session key is set. */
   box?: SecretBox;
+  /** AES-256-GCM for links that chose it (ffi/sodium.ts `aes256gcm()`); absent where the CPU lacks AES-NI. */
+  gcm?: SecretBox;
   /** Time and timers. Default {@link systemClock}. */
   clock?: Clock;
   /** The largest datagram PMTU discovery tries, in bytes. Default {@link MAX_DATAGRAM}. */
@@ -174,6 +181,7 @@ export class Sleeve {
   readonly #device: FrameDevice;
   readonly #conn: PacketConn;
   readonly #box: SecretBox | undefined;
+  readonly #gcm: SecretBox | undefined;
   readonly #clock: Clock;
   readonly #ceiling: number;
   readonly #assumed: number;
@@ -229,6 +237,7 @@ export class Sleeve {
     this.#device = options.device;
     this.#conn = options.conn;
     this.#box = options.box;
+    this.#gcm = options.gcm;
     this.#clock = options.clock ?? systemClock;
     this.#ceiling = datagramSize(options.maxDatagram ?? MAX_DATAGRAM, "maxDatagram");
     this.#assumed = Math.min(
@@ -280,7 +289,7 @@ export class Sleeve {
    *
    * @throws {Error} `Invalid peer name 'x': …`, when naming ourselves, or for an endpoint of the other IP family
    * @throws {RangeError} when the session key is not 32 bytes
-   * @throws {Error} when a session key is given but the engine has no secretbox
+   * @throws {Error} when a session key is given but the engine has no box for its cipher
    */
   setPeer(name: PeerName, config: PeerConfig): void {
     const peer = parseMac48(name, "peer name");
@@ -296,9 +305,13 @@ export class Sleeve {
         `Cannot set peer '${name}' at ${config.endpoint.key}: the sleeve socket ${this.#conn.local.key} is IPv${this.#conn.local.family}; use an IPv${this.#conn.local.family} endpoint`,
       );
     }
-    if (key !== undefined && this.#box === undefined) {
+    const cipher = config.cipher ?? "xsalsa20poly1305";
+    const box = cipher === "aes256gcm" ? this.#gcm : this.#box;
+    if (key !== undefined && box === undefined) {
       throw new Error(
-        `Cannot seal the link to peer '${name}': the sleeve has no secretbox; pass options.box`,
+        `Cannot seal the link to peer '${name}' with ${cipher}: the sleeve has no box for it; pass options.${
+          cipher === "aes256gcm" ? "gcm" : "box"
+        }`,
       );
     }
     let link = this.#links.get(peer);
@@ -312,9 +325,10 @@ export class Sleeve {
     }
     const outbound = config.outbound ?? false;
     const old = link.key;
-    if (old?.key.length !== key?.length || old?.outbound !== outbound || (key && !sameBytes(old!.key, key))) {
-      link.rekey(key ? { box: this.#box!, key: key.slice(), outbound } : undefined);
-    }
+    const same = old === undefined
+      ? key === undefined
+      : key !== undefined && old.outbound === outbound && old.box === box && sameBytes(old.session, key);
+    if (!same) link.rekey(key ? linkKey(box!, key, outbound) : undefined);
     this.#tickLink(link, this.#clock.now());
   }
 
@@ -360,6 +374,7 @@ export class Sleeve {
         peer: formatMac48(l.peer),
         endpoint: l.endpoint.key,
         sealed: l.key !== undefined,
+        cipher: l.key?.box.cipher,
         established: l.established,
         maxDatagram: l.pmtu.maxDatagram,
         pmtuVerified: l.pmtu.verified,

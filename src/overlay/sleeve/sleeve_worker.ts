@@ -14,7 +14,7 @@
  * @module
  */
 import type { Endpoint } from "../../../ffi/packet_conn.ts";
-import { KEY_BYTES } from "../../../ffi/sodium.ts";
+import { type Cipher, KEY_BYTES } from "../../../ffi/sodium.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import { WORKER_REPLY_TIMEOUT_MS, WORKER_START_TIMEOUT_MS, WORKER_STOP_TIMEOUT_MS } from "./constants.ts";
 import { Routes, type RouteTables } from "./forwarder.ts";
@@ -53,6 +53,8 @@ export interface SleeveWorkerPeer {
   sessionKey?: Uint8Array;
   /** True when we dialled the mesh connection. */
   outbound?: boolean;
+  /** The cipher both ends chose (one of {@link SleeveWorker.ciphers}). Default `xsalsa20poly1305`. */
+  cipher?: Cipher;
 }
 
 /**
@@ -76,6 +78,8 @@ export class SleeveWorker {
   readonly tapName: string;
   /** `libsodium` or `tweetnacl`. */
   readonly crypto: string;
+  /** The ciphers it can seal links with, most preferred first (what the handshake offers). */
+  readonly ciphers: Cipher[];
   /** Resolves when the Worker has stopped; rejects with the data plane's fatal error. */
   readonly done: Promise<void>;
   readonly #worker: Worker;
@@ -94,6 +98,7 @@ export class SleeveWorker {
     this.port = started.port;
     this.tapName = started.tapName;
     this.crypto = started.crypto;
+    this.ciphers = started.ciphers;
     this.done = done;
   }
 
@@ -216,7 +221,7 @@ export class SleeveWorker {
     this.#post({
       op: "setPeer",
       name,
-      config: { address, port, sessionKey: peer.sessionKey, outbound: peer.outbound },
+      config: { address, port, sessionKey: peer.sessionKey, outbound: peer.outbound, cipher: peer.cipher },
     });
   }
 

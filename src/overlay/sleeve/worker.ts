@@ -13,7 +13,14 @@
 import { openTap } from "../../../ffi/tap.ts";
 import { openUdp } from "../../../ffi/udp.ts";
 import { endpoint } from "../../../ffi/packet_conn.ts";
-import { libsodium, type SecretBox, sodium, tweetnaclSodium } from "../../../ffi/sodium.ts";
+import {
+  aes256gcm,
+  CIPHERS,
+  libsodium,
+  type SecretBox,
+  sodium,
+  tweetnaclSodium,
+} from "../../../ffi/sodium.ts";
 import { MESH_PORT } from "../../mesh/constants.ts";
 import { TAP_TX_QUEUE_LENGTH } from "./constants.ts";
 import { Sleeve } from "./sleeve.ts";
@@ -33,6 +40,7 @@ function pickBox(choice: SleeveStartOptions["crypto"]): SecretBox {
 
 function start(options: SleeveStartOptions): void {
   const box = pickBox(options.crypto);
+  const gcm = box.backend === "libsodium" ? aes256gcm() : undefined;
   const device = openTap(options.tapName, {
     netns: options.netns,
     mtu: options.mtu,
@@ -55,6 +63,7 @@ function start(options: SleeveStartOptions): void {
     device,
     conn,
     box,
+    gcm,
     maxDatagram: options.maxDatagram,
     onEvent: (event) => post({ op: "event", event }),
   });
@@ -64,6 +73,7 @@ function start(options: SleeveStartOptions): void {
     port: conn.local.port,
     tapName: device.name,
     crypto: box.backend,
+    ciphers: CIPHERS.filter((c) => c !== "aes256gcm" || gcm !== undefined),
     stats: s.stats(),
   });
   s.run().then(
@@ -84,8 +94,8 @@ function handle(msg: ToWorker): void {
   if (!sleeve) throw new Error(`Cannot ${msg.op}: the sleeve is not started; send start first`);
   switch (msg.op) {
     case "setPeer": {
-      const { address, port, sessionKey, outbound } = msg.config;
-      return sleeve.setPeer(msg.name, { endpoint: endpoint(address, port), sessionKey, outbound });
+      const { address, port, sessionKey, outbound, cipher } = msg.config;
+      return sleeve.setPeer(msg.name, { endpoint: endpoint(address, port), sessionKey, outbound, cipher });
     }
     case "removePeer":
       return sleeve.removePeer(msg.name);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Cipher } from "../../../ffi/sodium.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import type { RouteTables } from "./forwarder.ts";
 import type { SleeveEvent, SleeveStats } from "./sleeve.ts";
@@ -43,6 +44,8 @@ export interface PeerMessageConfig {
   sessionKey?: Uint8Array;
   /** True when we dialled the mesh connection. */
   outbound?: boolean;
+  /** The cipher both ends chose, for a sealed link. */
+  cipher?: Cipher;
 }
 
 /** Main thread → Worker. */
@@ -58,7 +61,16 @@ export type ToWorker =
 /** Worker → main thread. */
 export type FromWorker =
   /** `stats`: the engine's first stats, so the main thread always has some to fall back on. */
-  | { op: "started"; address: string; port: number; tapName: string; crypto: string; stats: SleeveStats }
+  | {
+    op: "started";
+    address: string;
+    port: number;
+    tapName: string;
+    crypto: string;
+    /** The ciphers it can seal with, most preferred first. */
+    ciphers: Cipher[];
+    stats: SleeveStats;
+  }
   | { op: "event"; event: SleeveEvent }
   | { op: "stats"; id: number; stats: SleeveStats }
   /** `fatal` errors end the data plane (start failed, or the device or socket failed). */

@@ -7,6 +7,7 @@ import {
   DatagramError,
   type DatagramHeader,
   type LinkKey,
+  linkKey,
   openBody,
   readHeader,
   RecordReader,
@@ -16,8 +17,8 @@ import {
 const US = 0x0200_0000_0101, THEM = 0x0200_0000_0102;
 const box = tweetnaclSodium();
 const key = new Uint8Array(32).fill(9);
-const ours: LinkKey = { box, key, outbound: true };
-const theirs: LinkKey = { box, key, outbound: false };
+const ours: LinkKey = linkKey(box, key, true);
+const theirs: LinkKey = linkKey(box, key, false);
 
 function header(): DatagramHeader {
   return { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { aes256gcm, CIPHERS, tweetnaclSodium } from "../../../ffi/sodium.ts";
 import { endpoint } from "../../../ffi/packet_conn.ts";
 import { memoryFramePair } from "../../../ffi/testing/memory_frame_device.ts";
 import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
 import { SyscallError } from "../../../ffi/libc.ts";
 import { SeededRandom } from "../../../testing/seeded_random.ts";
-import { DatagramBuilder } from "../../../src/overlay/sleeve/datagram.ts";
+import { agreedCipher } from "../../../src/overlay/sleeve/cipher.ts";
+import { DatagramBuilder, linkKey } from "../../../src/overlay/sleeve/datagram.ts";
 import { FRAME_HOP_LIMIT, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
 import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
@@ -17,10 +18,10 @@ import {
   checksum,
   frame,
   GsoConn,
-  linkKey,
   mac,
   payloadOf,
   peerName,
+  sessionKeyOf,
 } from "./testbed.ts";
 
 const LINE: [number, number][] = [[0, 1], [1, 2], [2, 3]];
@@ -151,64 +152,97 @@ Deno.test("Sleeve batches the frames of one wakeup to one next hop into few data
   }
 });
 
-Deno.test("Sleeve seals links per hop and drops replayed, tampered and unsealed datagrams", () => {
-  const bench = new Bench(3, [[0, 1], [1, 2]], { sealed: true });
-  try {
-    bench.settle();
-    const recorded: Uint8Array[] = [];
-    const target = bench.nodes[2];
-    target.conn.onReceive = (d) => (recorded.push(d.slice()), d);
-    bench.nodes[0].bridge.write([frame(BROADCAST_MAC, mac(0), "sealed hello")]);
-    bench.settle();
-    assert.deepEqual(texts(bench), [[], ["sealed hello"], ["sealed hello"]]);
-    target.conn.onReceive = undefined;
-    assert.equal(recorded.length, 1);
-    assert.equal(recorded[0][1], 1, "the datagram is sealed");
-    assert.equal(new TextDecoder().decode(recorded[0]).includes("sealed hello"), false);
-    const attacker = bench.network.listen("10.0.0.99", 1);
-    const to = target.conn.local;
-    attacker.send([recorded[0]], to); // replay
-    const tampered = recorded[0].slice();
-    tampered[tampered.length - 1] ^= 1;
-    tampered[15] += 100; // a fresh sequence number, so it reaches the authenticator
-    attacker.send([tampered], to);
-    const plain = new DatagramBuilder(200);
-    plain.begin(parseMac48(peerName(1), "peer"), 200);
-    plain.addFrame(
-      RecordKind.frame,
-      parseMac48(peerName(0), "peer"),
-      parseMac48(peerName(2), "peer"),
-      FRAME_HOP_LIMIT,
-      0,
-      frame(mac(2), mac(0), "forged"),
-    );
-    attacker.send([plain.finish()], to);
-    const wrongKey = new DatagramBuilder(200);
-    wrongKey.begin(parseMac48(peerName(1), "peer"), 200, {
-      box: tweetnaclSodium(),
-      key: linkKey(0, 1),
-      outbound: true,
-    }, 1000);
-    wrongKey.addFrame(
-      RecordKind.frame,
-      parseMac48(peerName(0), "peer"),
-      parseMac48(peerName(2), "peer"),
-      FRAME_HOP_LIMIT,
-      0,
-      frame(mac(2), mac(0), "forged"),
-    );
-    attacker.send([wrongKey.finish()], to);
-    bench.settle();
-    assert.deepEqual(texts(bench), [[], [], []]);
-    const drops = target.sleeve.stats().drops;
-    assert.equal(drops.replay, 1);
-    assert.equal(drops.auth, 3);
-    bench.nodes[2].bridge.write([frame(mac(0), mac(2), "still works")]);
-    bench.settle();
-    assert.deepEqual(texts(bench), [["still works"], [], []]);
-  } finally {
-    bench.close();
-  }
+for (const cipher of CIPHERS) {
+  Deno.test({
+    name: `Sleeve seals links per hop (${cipher}) and drops replayed, tampered and unsealed datagrams`,
+    ignore: cipher === "aes256gcm" && aes256gcm() === undefined, // a CPU without AES-NI
+    fn: () => {
+      const bench = new Bench(3, [[0, 1], [1, 2]], { sealed: true, cipher });
+      try {
+        bench.settle();
+        const recorded: Uint8Array[] = [];
+        const target = bench.nodes[2];
+        target.conn.onReceive = (d) => (recorded.push(d.slice()), d);
+        bench.nodes[0].bridge.write([frame(BROADCAST_MAC, mac(0), "sealed hello")]);
+        bench.settle();
+        assert.deepEqual(texts(bench), [[], ["sealed hello"], ["sealed hello"]]);
+        target.conn.onReceive = undefined;
+        assert.equal(recorded.length, 1);
+        assert.equal(recorded[0][1], 1, "the datagram is sealed");
+        assert.equal(new TextDecoder().decode(recorded[0]).includes("sealed hello"), false);
+        const attacker = bench.network.listen("10.0.0.99", 1);
+        const to = target.conn.local;
+        attacker.send([recorded[0]], to); // replay
+        const tampered = recorded[0].slice();
+        tampered[tampered.length - 1] ^= 1;
+        tampered[15] += 100; // a fresh sequence number, so it reaches the authenticator
+        attacker.send([tampered], to);
+        const plain = new DatagramBuilder(200);
+        plain.begin(parseMac48(peerName(1), "peer"), 200);
+        plain.addFrame(
+          RecordKind.frame,
+          parseMac48(peerName(0), "peer"),
+          parseMac48(peerName(2), "peer"),
+          FRAME_HOP_LIMIT,
+          0,
+          frame(mac(2), mac(0), "forged"),
+        );
+        attacker.send([plain.finish()], to);
+        const wrongKey = new DatagramBuilder(200);
+        const box = cipher === "aes256gcm" ? aes256gcm()! : tweetnaclSodium();
+        wrongKey.begin(parseMac48(peerName(1), "peer"), 200, linkKey(box, sessionKeyOf(0, 1), true), 1000);
+        wrongKey.addFrame(
+          RecordKind.frame,
+          parseMac48(peerName(0), "peer"),
+          parseMac48(peerName(2), "peer"),
+          FRAME_HOP_LIMIT,
+          0,
+          frame(mac(2), mac(0), "forged"),
+        );
+        attacker.send([wrongKey.finish()], to);
+        bench.settle();
+        assert.deepEqual(texts(bench), [[], [], []]);
+        const drops = target.sleeve.stats().drops;
+        assert.equal(drops.replay, 1);
+        assert.equal(drops.auth, 3);
+        bench.nodes[2].bridge.write([frame(mac(0), mac(2), "still works")]);
+        bench.settle();
+        assert.deepEqual(texts(bench), [["still works"], [], []]);
+        assert.equal(target.sleeve.stats().links[0].cipher, cipher);
+      } finally {
+        bench.close();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "Sleeve: a peer offering AES-256-GCM and one offering only XSalsa20-Poly1305 agree on the latter; frames pass",
+  ignore: aes256gcm() === undefined,
+  fn: () => {
+    const bench = new Bench(2, [[0, 1]], { cipher: "aes256gcm", bare: true });
+    const offers = [["aes256gcm", "xsalsa20poly1305"], ["xsalsa20poly1305"]];
+    try {
+      for (const [a, b] of [[0, 1], [1, 0]]) {
+        bench.nodes[a].sleeve.setPeer(peerName(b), {
+          endpoint: bench.nodes[b].conn.local,
+          sessionKey: sessionKeyOf(0, 1),
+          outbound: a === 0,
+          cipher: agreedCipher(offers[a], offers[b]),
+        });
+      }
+      bench.setRoutes();
+      bench.settle();
+      bench.nodes[0].bridge.write([frame(mac(1), mac(0), "mixed")]);
+      bench.nodes[1].bridge.write([frame(mac(0), mac(1), "back")]);
+      bench.settle();
+      assert.deepEqual(texts(bench), [["back"], ["mixed"]]);
+      for (const n of bench.nodes) assert.equal(n.sleeve.stats().links[0].cipher, "xsalsa20poly1305");
+    } finally {
+      bench.close();
+    }
+  },
 });
 
 Deno.test("Sleeve survives random and mutated datagrams: counted drops, traffic unaffected", () => {
@@ -348,7 +382,7 @@ Deno.test("Sleeve rejects bad configuration with clear errors", () => {
     );
     assert.throws(
       () => s.setPeer(peerName(1), { endpoint: ep, sessionKey: new Uint8Array(32) }),
-      /has no secretbox/,
+      /with xsalsa20poly1305: the sleeve has no box for it; pass options\.box/,
     );
     assert.throws(
       () => s.setRoutes({ unicast: new Map([["x", peerName(1)]]), broadcast: new Map() }),

@@ -9,7 +9,7 @@ import { MemoryFrameDevice, memoryFramePair } from "../../../ffi/testing/memory_
 import { MemoryNetwork } from "../../../ffi/testing/memory_packet_conn.ts";
 import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
-import { tweetnaclSodium } from "../../../ffi/sodium.ts";
+import { aes256gcm, type Cipher, tweetnaclSodium } from "../../../ffi/sodium.ts";
 import { SyscallError } from "../../../ffi/libc.ts";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import type { RouteTables } from "../../../src/overlay/sleeve/forwarder.ts";
@@ -139,6 +139,8 @@ export interface Node {
 export interface BenchOptions {
   /** Seal every link with a per-link key. */
   sealed?: boolean;
+  /** The cipher sealed links use. Default `xsalsa20poly1305` (tweetnacl); `aes256gcm` is libsodium's. */
+  cipher?: Cipher;
   /** The PMTU search ceiling. Default 9000 (keeps searches short). */
   maxDatagram?: number;
   /** Don't call setPeer/setRoutes (tests that configure by hand). */
@@ -164,6 +166,7 @@ export class Bench {
   constructor(n: number, links: [number, number][], options: BenchOptions = {}) {
     this.links = links;
     const box = tweetnaclSodium();
+    const gcm = options.cipher === "aes256gcm" ? aes256gcm() : undefined;
     for (let i = 0; i < n; i++) {
       const [bridge, device] = memoryFramePair({ capacity: 100_000 });
       const inner = this.network.listen(`10.0.0.${i + 1}`, 6783);
@@ -175,6 +178,7 @@ export class Bench {
         device: options.offload?.includes(i) ? new VnetDevice(device) : device,
         conn,
         box,
+        gcm,
         clock: this.clock,
         maxDatagram: options.maxDatagram ?? 9000,
         onEvent: (e) => events.push(e),
@@ -183,16 +187,19 @@ export class Bench {
     }
     if (options.bare) return;
     for (const [a, b] of links) {
-      const key = options.sealed ? linkKey(a, b) : undefined;
+      const key = options.sealed ? sessionKeyOf(a, b) : undefined;
+      const cipher = options.cipher;
       this.nodes[a].sleeve.setPeer(peerName(b), {
         endpoint: this.nodes[b].conn.local,
         sessionKey: key,
         outbound: true,
+        cipher,
       });
       this.nodes[b].sleeve.setPeer(peerName(a), {
         endpoint: this.nodes[a].conn.local,
         sessionKey: key,
         outbound: false,
+        cipher,
       });
     }
     this.setRoutes();
@@ -274,8 +281,8 @@ export function bfsRoutes(n: number, links: readonly (readonly [number, number])
   });
 }
 
-/** A deterministic 32-byte key per link. */
-export function linkKey(a: number, b: number): Uint8Array {
+/** A deterministic 32-byte session key per link. */
+export function sessionKeyOf(a: number, b: number): Uint8Array {
   return new Uint8Array(32).fill(Math.min(a, b) * 16 + Math.max(a, b) + 1);
 }
 
