@@ -19,7 +19,7 @@ import type { PeerName } from "../../mesh/gossip.ts";
 import { WORKER_REPLY_TIMEOUT_MS, WORKER_START_TIMEOUT_MS, WORKER_STOP_TIMEOUT_MS } from "./constants.ts";
 import { Routes, type RouteTables } from "./forwarder.ts";
 import { parseMac48 } from "./mac48.ts";
-import { PendingReplies } from "./pending_replies.ts";
+import { PendingReplies } from "../../worker/pending_replies.ts";
 import type { SleeveEvent, SleeveStats } from "./sleeve.ts";
 import type { FromWorker, SleeveStartOptions, ToWorker } from "./worker_protocol.ts";
 
