@@ -1,5 +1,5 @@
 /**
- * The main thread's handle on the DNS Worker (worker.ts), which owns the server's UDP socket: start it, push
+ * The main thread's handle on the DNS Worker (dns_worker_main.ts), which owns the server's UDP socket: start it, push
  * it the names on every change, hand it TCP clients' forwarded queries, read its counters, stop it.
  *
  * Flow and concurrency: one-way messages (names) are handled by the Worker in order; every call that waits
@@ -31,7 +31,7 @@ export type { DnsWorkerStartOptions, DnsWorkerStats } from "./worker_protocol.ts
 
 /** Options of {@link DnsWorker.start} besides where and what to serve. */
 export interface DnsWorkerOptions extends Omit<DnsWorkerStartOptions, "logLevel"> {
-  /** The Worker's module; default worker.ts (tests give a double that stalls or crashes). */
+  /** The Worker's module; default dns_worker_main.ts (tests give a double that stalls or crashes). */
   module?: URL;
   /** Deadline of stats calls in ms; default {@link WORKER_REPLY_TIMEOUT_MS}. */
   replyTimeoutMs?: number;
@@ -86,7 +86,7 @@ export class DnsWorker implements QueryForwarder {
   static async start(o: DnsWorkerOptions): Promise<DnsWorker> {
     const { module, replyTimeoutMs, startTimeoutMs, onError, ...options } = o;
     const { link, started } = await WorkerLink.start<Extract<FromDnsWorker, { op: "started" }>>({
-      module: module ?? new URL("./worker.ts", import.meta.url),
+      module: module ?? new URL("./dns_worker_main.ts", import.meta.url),
       permissions: { ffi: true, net: true, read: [options.resolvConf] },
       what: "the DNS server",
       start: { op: "start", options: { ...options, logLevel: logLevel() } } satisfies ToDnsWorker,

@@ -1,5 +1,5 @@
 /**
- * The messages between {@link DnsWorker} (main thread) and worker.ts (the DNS Worker). Everything is
+ * The messages between {@link DnsWorker} (main thread) and dns_worker_main.ts (the DNS Worker). Everything is
  * structured-clone data: names as {@link NameEntry} objects, queries as bytes, counters as plain numbers.
  * The Worker speaks the {@link LinkMessage} convention of src/worker/worker_link.ts.
  *

@@ -1,12 +1,12 @@
 /**
- * A DNS Worker that misbehaves on `stats`, for tests of the main thread's deadlines: the real worker.ts, but
+ * A DNS Worker that misbehaves on `stats`, for tests of the main thread's deadlines: the real dns_worker_main.ts, but
  * with `?mode=stall` in its URL each stats request first blocks its event loop for 3 s, and with
  * `?mode=crash` a stats request makes it throw out of its event loop (the Worker dies).
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import "../../src/dns/worker.ts";
+import "../../src/dns/dns_worker_main.ts";
 
 const mode = new URL(import.meta.url).searchParams.get("mode");
 const real = self.onmessage as (e: MessageEvent) => void;
