@@ -94,7 +94,7 @@ function handle(msg: ToWorker): void {
     case "setFastPeers":
       return sleeve.setFastPeers(msg.names);
     case "stats":
-      return post({ op: "stats", id: msg.id, stats: sleeve.stats() });
+      return post({ op: "reply", id: msg.id, value: sleeve.stats() });
   }
 }
 

@@ -60,7 +60,8 @@ export type FromWorker =
   /** `stats`: the engine's first stats, so the main thread always has some to fall back on. */
   | { op: "started"; address: string; port: number; tapName: string; crypto: string; stats: SleeveStats }
   | { op: "event"; event: SleeveEvent }
-  | { op: "stats"; id: number; stats: SleeveStats }
+  /** The answer to `stats` (the {@link LinkMessage} convention of src/worker/worker_link.ts). */
+  | { op: "reply"; id: number; value: SleeveStats }
   /** `fatal` errors end the data plane (start failed, or the device or socket failed). */
   | { op: "error"; message: string; fatal: boolean }
   | { op: "stopped" };
