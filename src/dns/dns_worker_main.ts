@@ -12,6 +12,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { serveLink } from "../worker/link_endpoint.ts";
 import { setLogLevel } from "../log.ts";
 import { NameTable } from "./name_table.ts";
 import type { NameLookup } from "./answer.ts";
@@ -110,10 +111,4 @@ function handle(msg: ToDnsWorker): void {
   }
 }
 
-self.onmessage = (e: MessageEvent<ToDnsWorker>) => {
-  try {
-    handle(e.data);
-  } catch (err) {
-    post({ op: "error", message: (err as Error).message, fatal: e.data.op === "start" });
-  }
-};
+serveLink<ToDnsWorker>(handle);

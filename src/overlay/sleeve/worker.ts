@@ -10,6 +10,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { serveLink } from "../../worker/link_endpoint.ts";
 import { openTap } from "../../../ffi/tap.ts";
 import { openUdp } from "../../../ffi/udp.ts";
 import { endpoint } from "../../../ffi/packet_conn.ts";
@@ -98,10 +99,4 @@ function handle(msg: ToWorker): void {
   }
 }
 
-self.onmessage = (e: MessageEvent<ToWorker>) => {
-  try {
-    handle(e.data);
-  } catch (err) {
-    post({ op: "error", message: (err as Error).message, fatal: e.data.op === "start" });
-  }
-};
+serveLink<ToWorker>(handle);
