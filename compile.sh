@@ -14,7 +14,7 @@ if [ -z "${DENORT_BIN:-}" ] && [ "${MESHNET_COMPILE:-}" != deno ]; then
   exit 0
 fi
 exec bash scripts/deno.sh compile --output dist/meshnet --config deno.json \
-  --include src/overlay/sleeve/worker.ts \
+  --include src/overlay/sleeve/worker.ts --include src/dns/dns_worker_main.ts \
   --unstable-net --unstable-worker-options \
   --allow-ffi --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys \
   main.ts

@@ -4,12 +4,14 @@
  * - local: both serve the same 4 A names on 127.0.0.1 (random ports).
  * - forwarded, warm cache: an upstream dnsmasq answers 4 names under ext.test (TTL 3600); a second dnsmasq
  *   and meshnet both forward to it with their caches warmed by one pass, so both answer from cache.
- * dnsperf runs `-l SECONDS` (default 5) against dnsmasq, meshnet (in this process, UDP), meshnet, dnsmasq
- * for each case. Prints the machine, the load average before each case, every rate and the ratio of the
- * sums (goal ≥ 1.0×).
+ * meshnet runs two ways: "worker", the DNS Worker the router uses (UDP socket, names and cache in a Worker),
+ * and "main thread", the same batched UDP path on this process's main thread (DnsServer), to show what the
+ * Worker costs or gains. dnsperf runs `-l SECONDS` (default 5) against dnsmasq, worker, main thread, main
+ * thread, worker, dnsmasq for each case. Prints the machine, the load average before each case, every rate
+ * and each meshnet way's ratio of the sums to dnsmasq's (goal ≥ 1.0×).
  * Installs dnsperf and dnsmasq with apt-get when missing.
  *
- * Run: bash scripts/deno.sh run --unstable-net --allow-all bench/dns.ts [SECONDS]
+ * Run: bash scripts/deno.sh task bench:dns [SECONDS]
  *
  * @module
  */
@@ -19,6 +21,7 @@ import { NameTable } from "../src/dns/name_table.ts";
 import { setLogLevel } from "../src/log.ts";
 import { startDnsmasq } from "../tests/dns/dnsmasq.ts";
 import { CachingForwarder } from "../src/dns/caching_forwarder.ts";
+import { DnsWorker } from "../src/dns/dns_worker.ts";
 
 const NAMES: [string, string][] = [
   ["x.weave.local", "10.32.0.1"],
@@ -86,29 +89,32 @@ async function dnsperf(
 }
 
 /**
- * Runs dnsperf against dnsmasq, meshnet, meshnet, dnsmasq (so a load drift hits both alike) and prints each
- * rate, the ratio of the sums and the load average before the case.
+ * Runs dnsperf against dnsmasq, then each meshnet way, then them in reverse order, then dnsmasq (so a load
+ * drift hits all alike), and prints each rate, each way's ratio of the sums to dnsmasq's and the load average
+ * before the case.
  */
 async function compare(
   label: string,
   dnsmasqPort: number,
-  meshnetPort: number,
+  meshnet: Record<string, number>,
   queries: string,
   seconds: number,
 ): Promise<void> {
   console.log(`${label}: load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  const sums = { dnsmasq: 0, meshnet: 0 };
-  for (
-    const [who, port] of [["dnsmasq", dnsmasqPort], ["meshnet", meshnetPort], ["meshnet", meshnetPort], [
-      "dnsmasq",
-      dnsmasqPort,
-    ]] as const
-  ) {
+  const ways = Object.entries(meshnet);
+  const order: [string, number][] = [["dnsmasq", dnsmasqPort], ...ways, ...ways.toReversed(), [
+    "dnsmasq",
+    dnsmasqPort,
+  ]];
+  const sums: Record<string, number> = {};
+  for (const [who, port] of order) {
     const r = await dnsperf(port, queries, seconds);
-    sums[who] += r.qps;
+    sums[who] = (sums[who] ?? 0) + r.qps;
     console.log(`${label}: ${who} ${r.qps.toFixed(0)} qps (lost ${r.lost})`);
   }
-  console.log(`${label}: ratio ${(sums.meshnet / sums.dnsmasq).toFixed(2)}x dnsmasq (goal 1.00x)`);
+  for (const [who] of ways) {
+    console.log(`${label}: ${who} ratio ${(sums[who] / sums.dnsmasq).toFixed(2)}x dnsmasq (goal 1.00x)`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -136,13 +142,46 @@ async function main(): Promise<void> {
     table: new NameTable(),
     forwarder,
   });
+  const worker = await DnsWorker.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    domain: "weave.local.",
+    ttl: 1,
+    resolvConf: "/nonexistent/resolv.conf",
+    upstreams: [],
+    entries: table.entries(),
+  });
+  const forwardingWorker = await DnsWorker.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    domain: "weave.local.",
+    ttl: 1,
+    resolvConf: "/nonexistent/resolv.conf",
+    upstreams: [{ address: "127.0.0.1", port: upstream.port }],
+    entries: [],
+  });
   try {
     console.log(`machine: ${await machine()}`);
-    await compare("local", dnsmasq.port, server.port, queries, seconds);
-    await dnsperf(forwarding.port, forwarded, 1); // warms both caches
+    await compare(
+      "local",
+      dnsmasq.port,
+      { worker: worker.port, "main thread": server.port },
+      queries,
+      seconds,
+    );
+    await dnsperf(forwarding.port, forwarded, 1); // warms the caches
     await dnsperf(cachingServer.port, forwarded, 1);
-    await compare("forwarded, warm cache", forwarding.port, cachingServer.port, forwarded, seconds);
+    await dnsperf(forwardingWorker.port, forwarded, 1);
+    await compare(
+      "forwarded, warm cache",
+      forwarding.port,
+      { worker: forwardingWorker.port, "main thread": cachingServer.port },
+      forwarded,
+      seconds,
+    );
   } finally {
+    await worker.stop();
+    await forwardingWorker.stop();
     await server.close();
     await cachingServer.close();
     await Promise.all([dnsmasq, upstream, forwarding].map((d) => d.stop()));

@@ -30,6 +30,11 @@ export function setLogLevel(level: Level): void {
   minimum = RANK[level];
 }
 
+/** The minimum level written now (a Worker is started with its parent's). */
+export function logLevel(): Level {
+  return LEVELS[minimum];
+}
+
 /** A logger bound to one subsystem. */
 export interface Logger {
   /** Writes a debug line. */

@@ -5,8 +5,9 @@
 #
 # The payload: deno; meshnet.js (main.ts, the whole CLI); cni_run.js + cni.js (the CNI plugin alone, the
 # fast path of meshnet-cni); worker.js + worker.ts (the sleeve Worker, which the CLI bundle loads as
-# ./worker.ts beside itself); build.json (what `meshnet version` reports: the commit and its date, so
-# rebuilding the same tree gives the same bytes and the same cache directory).
+# ./worker.ts beside itself); dns_worker_main.js + .ts (the DNS Worker, loaded the same way); build.json
+# (what `meshnet version` reports: the commit and its date, so rebuilding the same tree gives the same bytes
+# and the same cache directory).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:?usage: self_extracting.sh OUTPUT}
@@ -21,6 +22,8 @@ bundle -o "$stage/meshnet.js" main.ts
 bundle -o "$stage/cni_run.js" src/cni/main.ts
 bundle -o "$stage/worker.js" src/overlay/sleeve/worker.ts
 echo 'import "./worker.js";' >"$stage/worker.ts"
+bundle -o "$stage/dns_worker_main.js" src/dns/dns_worker_main.ts
+echo 'import "./dns_worker_main.js";' >"$stage/dns_worker_main.ts"
 echo 'import { runCni } from "./cni_run.js";
 Deno.exit(await runCni());' >"$stage/cni.js"
 cp "$deno" "$stage/deno"
@@ -31,7 +34,7 @@ printf '{"build":"self-extracting","deno":"%s","commit":"%s","built":"%s"}\n' "$
 
 payload="$stage/payload.tar.gz"
 tar -C "$stage" --owner=0 --group=0 --sort=name --mtime=@0 -cf - deno meshnet.js cni_run.js cni.js worker.js worker.ts \
-  build.json | gzip -5 -n >"$payload"
+  dns_worker_main.js dns_worker_main.ts build.json | gzip -5 -n >"$payload"
 sha=$(sha256sum "$payload" | cut -d' ' -f1)
 flags="--quiet --no-prompt --no-config --no-lock --cached-only --no-remote --no-npm --unstable-net"
 flags+=" --unstable-worker-options --allow-ffi --allow-net --allow-read --allow-write --allow-run --allow-env"

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import type { DnsService } from "../router/dns_service.ts";
+import type { DnsStats } from "../router/dns_service.ts";
 import type { Family } from "./metrics.ts";
 
 /** Rcode names for the `rcode` label (others are given as numbers). */
 const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 
-/** The DNS metric families at this moment; none with --no-dns. */
-export function dnsMetrics(dns: Pick<DnsService, "metrics" | "cacheUsage"> | undefined): Family[] {
+/** The DNS metric families of `dns` ({@link DnsService.stats}); none with --no-dns (undefined). */
+export function dnsMetrics(dns: Pick<DnsStats, "metrics" | "cacheUsage"> | undefined): Family[] {
   if (!dns) return [];
   const m = dns.metrics, cache = dns.cacheUsage;
   const counter = (name: string, help: string, value: number): Family => ({

@@ -83,7 +83,7 @@ export function registerRoutes(api: HttpApi, router: Router, stop: () => void): 
   metrics.register(() => meshMetrics(router));
   metrics.register(async () => reportMetrics(await router.report()));
   metrics.register(processMetrics);
-  metrics.register(() => dnsMetrics(router.dns));
+  metrics.register(async () => dnsMetrics(await router.dns?.stats()));
   registerDnsRoutes(api, router.dns);
   const dashboard = registerDashboard(api, router);
   api

@@ -10,8 +10,10 @@
  * @module
  */
 
-import { UPSTREAM_CHECK_MS } from "./constants.ts";
+import { Rcode, UPSTREAM_CHECK_MS } from "./constants.ts";
 import { AnswerCache } from "./cache.ts";
+import { errorReply } from "./answer.ts";
+import type { DnsMetrics } from "./metrics.ts";
 import { Forwarder, type ForwarderOptions, type Upstream } from "./upstream.ts";
 
 /** What the server needs from forwarding: implemented by {@link Forwarder} and {@link CachingForwarder}. */
@@ -20,6 +22,40 @@ export interface QueryForwarder {
   forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array>;
   /** A reply from a cache, when there is one. */
   cached?(query: Uint8Array, transport: "udp" | "tcp"): Uint8Array | undefined;
+  /**
+   * True when the forwarder counts its own forwards, cache hits and failures (the DNS Worker does, in its
+   * counters), so {@link forwardCounted} does not count them again.
+   */
+  readonly counted?: boolean;
+}
+
+/** The forwarder's cached reply to `query`, counted in `metrics` as a hit; undefined without one. */
+export function cachedCounted(
+  forwarder: QueryForwarder | undefined,
+  query: Uint8Array,
+  transport: "udp" | "tcp",
+  metrics: DnsMetrics,
+): Uint8Array | undefined {
+  const hit = forwarder?.cached?.(query, transport);
+  if (hit) metrics.cacheHits++;
+  return hit;
+}
+
+/**
+ * Forwards `query` through `forwarder`, counting the forward and a SERVFAIL reply in `metrics` (unless the
+ * forwarder counts its own); SERVFAIL without a forwarder. Never throws.
+ */
+export async function forwardCounted(
+  forwarder: QueryForwarder | undefined,
+  query: Uint8Array,
+  transport: "udp" | "tcp",
+  metrics: DnsMetrics,
+): Promise<Uint8Array> {
+  if (!forwarder) return errorReply(query, Rcode.servFail);
+  if (!forwarder.counted) metrics.forwarded++;
+  const reply = await forwarder.forward(query, transport);
+  if (!forwarder.counted && (reply[3] & 0xf) === Rcode.servFail) metrics.errors++;
+  return reply;
 }
 
 /** How to forward and cache. */
@@ -45,7 +81,7 @@ export class CachingForwarder implements QueryForwarder {
     this.#cache = options.cache ?? new AnswerCache();
     this.#source = options.servers;
     this.#now = options.now ?? Date.now;
-    this.#forwarder = new Forwarder({ servers: () => this.#servers(), timeoutMs: options.timeoutMs });
+    this.#forwarder = new Forwarder({ ...options, servers: () => this.#servers() });
   }
 
   /** The cache (for its size in metrics and tests). */

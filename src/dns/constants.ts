@@ -114,6 +114,13 @@ export const TOMBSTONE_GRACE_MS = 30 * 60 * 1000;
  */
 export const UPSTREAM_TIMEOUT_MS = 1000;
 
+/**
+ * How long an upstream that failed (timed out, refused) is tried last, after the others, in milliseconds, so
+ * a run of forwards does not each pay its timeout before reaching a live one. It is still tried when the
+ * others fail, and a success makes it first again.
+ */
+export const UPSTREAM_DEAD_MS = 5000;
+
 /** Most answers in the forwarding cache. */
 export const CACHE_MAX_ENTRIES = 10_000;
 
@@ -146,3 +153,18 @@ export const TCP_MAX_CONNECTIONS = 128;
 
 /** Largest single gossip message of the name table, in bytes; bigger tables are split. */
 export const GOSSIP_MESSAGE_MAX = 16 * 1024;
+
+/** How long the DNS Worker may take to report it started, in milliseconds; then it is terminated. */
+export const WORKER_START_TIMEOUT_MS = 30_000;
+
+/** How long the main thread waits for the DNS Worker's stats, in milliseconds; then the last known, stale. */
+export const WORKER_REPLY_TIMEOUT_MS = 1000;
+
+/**
+ * How long a TCP client's forwarded query may take in the DNS Worker, in milliseconds; then SERVFAIL. Room
+ * for three upstreams at {@link UPSTREAM_TIMEOUT_MS} each, over UDP then TCP for a truncated reply.
+ */
+export const WORKER_FORWARD_TIMEOUT_MS = 7000;
+
+/** How long the DNS Worker may take to stop, in milliseconds; then it is terminated. */
+export const WORKER_STOP_TIMEOUT_MS = 2000;

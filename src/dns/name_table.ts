@@ -85,6 +85,7 @@ export class NameTable implements GossipData {
   #entries = new Map<string, NameEntry>();
   #byName?: Map<string, Uint8Array[]>;
   #byAddress?: Map<string, string[]>;
+  #listeners: (() => void)[] = [];
 
   /**
    * A table holding `entries` (validated and normalised; on duplicate keys the merge winner).
@@ -92,6 +93,20 @@ export class NameTable implements GossipData {
    */
   constructor(entries: Iterable<NameEntry> = []) {
     for (const e of entries) this.#put(checked(e));
+  }
+
+  /**
+   * Calls `listener` after every change of the table (an add, a removal, a merge that brought something new,
+   * a purge, a peer's entries dropped), synchronously: coalesce in the listener.
+   */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Drops the lookup indexes and tells the listeners. */
+  #changed(): void {
+    this.#byName = this.#byAddress = undefined;
+    for (const l of this.#listeners) l();
   }
 
   /** Number of entries, tombstones included. */
@@ -110,7 +125,7 @@ export class NameTable implements GossipData {
     const old = this.#entries.get(key);
     if (old && !newer(e, old)) return false;
     this.#entries.set(key, e);
-    this.#byName = this.#byAddress = undefined;
+    this.#changed();
     return true;
   }
 
@@ -192,7 +207,7 @@ export class NameTable implements GossipData {
         n++;
       }
     }
-    if (n > 0) this.#byName = this.#byAddress = undefined;
+    if (n > 0) this.#changed();
     return n;
   }
 
@@ -208,7 +223,7 @@ export class NameTable implements GossipData {
         n++;
       }
     }
-    if (n > 0) this.#byName = this.#byAddress = undefined;
+    if (n > 0) this.#changed();
     return n;
   }
 

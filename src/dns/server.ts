@@ -1,12 +1,10 @@
 /**
  * The DNS server: UDP and TCP on one address and port, answering from the name table and forwarding the
- * rest upstream.
+ * rest upstream. In the router the UDP half runs in the DNS Worker (dns_worker.ts) and this server serves
+ * TCP alone (`udp: false`), forwarding through the Worker.
  *
  * Flow and concurrency:
- * - UDP: one serve loop of the {@link DatagramServer} (on the real network it reads queries many per system
- *   call and sends the replies of a batch in one); each is answered synchronously by {@link answer}; a query
- *   to forward is answered synchronously from the forwarder's cache when it has one, else copied and handed to the forwarder in the background (at most {@link FORWARD_MAX_INFLIGHT} at once; beyond that
- *   it is dropped and the client retries).
+ * - UDP: a {@link UdpService} (one serve loop, batched on the real network; see udp_service.ts).
  * - TCP: one accept loop; each connection (at most {@link TCP_MAX_CONNECTIONS}) is served by its own task
  *   reading 2-byte-length frames one after the other. A client idle, stalling mid-frame or not reading its
  *   replies for {@link TCP_IDLE_TIMEOUT_MS} is closed; a frame longer than what follows ends the connection.
@@ -19,16 +17,10 @@
  * @module
  */
 
-import {
-  DEFAULT_DOMAIN,
-  DEFAULT_TTL,
-  FORWARD_MAX_INFLIGHT,
-  Rcode,
-  TCP_IDLE_TIMEOUT_MS,
-  TCP_MAX_CONNECTIONS,
-} from "./constants.ts";
-import { answer, type AnswerOptions, errorReply, FORWARD, type NameLookup } from "./answer.ts";
-import type { QueryForwarder } from "./caching_forwarder.ts";
+import { DEFAULT_DOMAIN, DEFAULT_TTL, TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS } from "./constants.ts";
+import { answer, type AnswerOptions, FORWARD, type NameLookup } from "./answer.ts";
+import { cachedCounted, forwardCounted, type QueryForwarder } from "./caching_forwarder.ts";
+import { UdpService } from "./udp_service.ts";
 import { DnsMetrics } from "./metrics.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
@@ -49,8 +41,25 @@ const PORT_ATTEMPTS = 20;
 
 /** The listen address as the domain's nameserver address, or undefined for a wildcard address. */
 function nameserverAddress(hostname: string): Uint8Array | undefined {
-  const address = parseIP(hostname);
+  let address: Uint8Array;
+  try {
+    address = parseIP(hostname);
+  } catch {
+    return undefined; // a host name, not an address
+  }
   return address.some((b) => b !== 0) ? address : undefined;
+}
+
+/** How to answer, whatever the transport: the domain, TTL, shuffling and the domain's nameserver address. */
+export function answerBase(
+  o: Pick<DnsServerOptions, "hostname" | "domain" | "ttl" | "random">,
+): Omit<AnswerOptions, "transport"> {
+  return {
+    domain: canonicalName(o.domain ?? DEFAULT_DOMAIN),
+    ttl: o.ttl ?? DEFAULT_TTL,
+    random: o.random ?? Math.random,
+    nameserver: nameserverAddress(o.hostname),
+  };
 }
 
 /** How to serve. */
@@ -59,6 +68,8 @@ export interface DnsServerOptions {
   hostname: string;
   /** Port for UDP and TCP; 0 picks one free for both (see {@link DnsServer.port}). */
   port: number;
+  /** Serve UDP too; default true. False serves TCP alone (the DNS Worker owns UDP on the same port). */
+  udp?: boolean;
   /** Where names come from (a NameTable). */
   table: NameLookup;
   /** The served domain; default {@link DEFAULT_DOMAIN}. */
@@ -90,38 +101,45 @@ export interface DnsServerOptions {
  * ```
  */
 export class DnsServer {
-  #udp: DatagramServer;
+  #udp?: DatagramServer;
   #tcp: StreamListener;
+  #port: number;
   #table: NameLookup;
   #forwarder?: QueryForwarder;
-  #udpOptions: AnswerOptions;
   #tcpOptions: AnswerOptions;
   #idleMs: number;
   #maxConns: number;
   #conns = new Set<StreamConn>();
   #loops: Promise<void>[] = [];
-  #forwards = 0;
   #closed = false;
   /** Counters of this server's work. */
   readonly metrics: DnsMetrics;
 
-  private constructor(udp: DatagramServer, tcp: StreamListener, o: DnsServerOptions) {
+  private constructor(
+    udp: DatagramServer | undefined,
+    tcp: StreamListener,
+    port: number,
+    o: DnsServerOptions,
+  ) {
     this.#udp = udp;
     this.#tcp = tcp;
+    this.#port = port;
     this.#table = o.table;
     this.#forwarder = o.forwarder;
     this.metrics = o.metrics ?? new DnsMetrics();
-    const base = {
-      domain: canonicalName(o.domain ?? DEFAULT_DOMAIN),
-      ttl: o.ttl ?? DEFAULT_TTL,
-      random: o.random ?? Math.random,
-      nameserver: nameserverAddress(udp.local.address),
-    };
-    this.#udpOptions = { ...base, transport: "udp" };
+    const base = answerBase(o);
     this.#tcpOptions = { ...base, transport: "tcp" };
     this.#idleMs = o.tcpIdleTimeoutMs ?? TCP_IDLE_TIMEOUT_MS;
     this.#maxConns = o.maxTcpConnections ?? TCP_MAX_CONNECTIONS;
-    this.#loops.push(this.#udpLoop());
+    if (udp) {
+      const service = new UdpService(udp, {
+        table: o.table,
+        answer: { ...base, transport: "udp" },
+        forwarder: o.forwarder,
+        metrics: this.metrics,
+      });
+      this.#loops.push(service.done);
+    }
     this.#loops.push(this.#acceptLoop());
   }
 
@@ -136,12 +154,18 @@ export class DnsServer {
   static listen(options: DnsServerOptions): DnsServer {
     const { hostname } = options;
     const sockets = options.sockets ?? denoSockets;
+    if (options.udp === false) {
+      const tcp = sockets.listen(hostname, options.port);
+      const port = (tcp.addr as Deno.NetAddr | undefined)?.port ?? options.port;
+      log.info("DNS server listening (TCP)", { hostname, port });
+      return new DnsServer(undefined, tcp, port, options);
+    }
     for (let attempt = 1;; attempt++) {
       const udp = sockets.serveDatagrams(hostname, options.port);
       const port = udp.local.port;
       try {
         const tcp = sockets.listen(hostname, port);
-        const server = new DnsServer(udp, tcp, options);
+        const server = new DnsServer(udp, tcp, port, options);
         log.info("DNS server listening", { hostname, port });
         return server;
       } catch (e) {
@@ -153,14 +177,14 @@ export class DnsServer {
 
   /** The port UDP and TCP listen on. */
   get port(): number {
-    return this.#udp.local.port;
+    return this.#port;
   }
 
   /** Stops receiving, closes every TCP connection and waits for the loops to end. Forwards in flight finish. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#udp.close();
+    this.#udp?.close();
     this.#tcp.close();
     for (const c of this.#conns) {
       try {
@@ -168,53 +192,6 @@ export class DnsServer {
       } catch { /* already closed by its idle timer */ }
     }
     await Promise.allSettled(this.#loops);
-  }
-
-  #udpLoop(): Promise<void> {
-    return this.#udp.serve((data, from) => {
-      this.metrics.udpQueries++;
-      let reply = answer(data, this.#table, this.#udpOptions);
-      if (reply === FORWARD) {
-        reply = this.#cached(data, "udp");
-        if (!reply) this.#forwardUdp(data.slice(), from);
-      }
-      if (reply) this.metrics.reply(reply);
-      return reply;
-    }, (e) => {
-      this.metrics.errors++;
-      log.warn("UDP receive or send failed", { error: e.message });
-    });
-  }
-
-  /** The forwarder's cached reply to `query`, counted as a hit. */
-  #cached(query: Uint8Array, transport: "udp" | "tcp"): Uint8Array | undefined {
-    const hit = this.#forwarder?.cached?.(query, transport);
-    if (hit) this.metrics.cacheHits++;
-    return hit;
-  }
-
-  #forwardUdp(query: Uint8Array, client: unknown): void {
-    if (this.#forwards >= FORWARD_MAX_INFLIGHT) {
-      this.metrics.errors++;
-      log.debug("Forward dropped: too many in flight", { limit: FORWARD_MAX_INFLIGHT });
-      return;
-    }
-    this.#forwards++;
-    this.#forward(query, "udp")
-      .then((reply) => {
-        this.metrics.reply(reply);
-        if (!this.#udp.send(reply, client)) this.metrics.errors++;
-      })
-      .catch(() => this.metrics.errors++)
-      .finally(() => this.#forwards--);
-  }
-
-  async #forward(query: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array> {
-    if (!this.#forwarder) return errorReply(query, Rcode.servFail);
-    this.metrics.forwarded++;
-    const reply = await this.#forwarder.forward(query, transport);
-    if ((reply[3] & 0xf) === Rcode.servFail) this.metrics.errors++;
-    return reply;
   }
 
   async #acceptLoop(): Promise<void> {
@@ -255,7 +232,10 @@ export class DnsServer {
         if (!query) break;
         this.metrics.tcpQueries++;
         let reply = answer(query, this.#table, this.#tcpOptions);
-        if (reply === FORWARD) reply = this.#cached(query, "tcp") ?? await this.#forward(query, "tcp");
+        if (reply === FORWARD) {
+          reply = cachedCounted(this.#forwarder, query, "tcp", this.metrics) ??
+            await forwardCounted(this.#forwarder, query, "tcp", this.metrics);
+        }
         if (!reply) continue;
         this.metrics.reply(reply);
         arm();

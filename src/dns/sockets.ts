@@ -85,6 +85,8 @@ export interface StreamConn extends Stream {
 
 /** A TCP listener: Deno.TcpListener fits. */
 export interface StreamListener {
+  /** The bound address, when known (the kernel's pick for port 0). */
+  readonly addr?: Deno.Addr;
   /**
    * Waits for the next connection.
    * @throws {Deno.errors.BadResource} once the listener is closed

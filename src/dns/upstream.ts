@@ -3,7 +3,9 @@
  *
  * Flow: the server hands a query that {@link answer} decided to forward → the upstream list comes from
  * resolv.conf (re-read when the file changes, this server's own addresses skipped) → each upstream in
- * turn gets the query over UDP from a fresh socket with a random id, waiting at most the timeout; a TCP
+ * turn gets the query over UDP from a fresh socket with a random id, waiting at most the timeout (one that
+ * failed in the last {@link UPSTREAM_DEAD_MS} is tried after the others, so a run of forwards does not each
+ * wait for a dead one); a TCP
  * client's query whose UDP reply is truncated is retried over TCP to the same upstream → the first reply
  * wins, with the client's id restored; SERVFAIL when every upstream failed. Forwards run concurrently,
  * each on its own socket (from a {@link DnsSockets}, the real network by default); this is not the hot path.
@@ -11,7 +13,7 @@
  * @module
  */
 
-import { DNS_PORT, Flag, Rcode, UPSTREAM_TIMEOUT_MS } from "./constants.ts";
+import { DNS_PORT, Flag, Rcode, UPSTREAM_DEAD_MS, UPSTREAM_TIMEOUT_MS } from "./constants.ts";
 import { errorReply } from "./answer.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { formatIP, parseIP } from "../net/ip.ts";
@@ -106,6 +108,10 @@ export interface ForwarderOptions {
   timeoutMs?: number;
   /** Where the sockets come from; default the real network ({@link denoSockets}). */
   sockets?: DnsSockets;
+  /** How long a failed upstream is tried last, in ms; default {@link UPSTREAM_DEAD_MS}. */
+  deadMs?: number;
+  /** Milliseconds clock for {@link deadMs}; default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -131,12 +137,31 @@ export class Forwarder {
   #servers: ForwarderOptions["servers"];
   #timeoutMs: number;
   #sockets: DnsSockets;
+  #deadMs: number;
+  #now: () => number;
+  /** Upstreams that failed, by `address#port`, with when their failure is forgotten (ms). */
+  #deadUntil = new Map<string, number>();
 
-  /** @param options the upstream source and the per-upstream timeout */
+  /** @param options the upstream source, the per-upstream timeout and how long a failure is remembered */
   constructor(options: ForwarderOptions) {
     this.#servers = options.servers;
     this.#timeoutMs = options.timeoutMs ?? UPSTREAM_TIMEOUT_MS;
     this.#sockets = options.sockets ?? denoSockets;
+    this.#deadMs = options.deadMs ?? UPSTREAM_DEAD_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The upstreams in the order to try them: those that did not fail lately first, each group in list order. */
+  #order(servers: readonly Upstream[]): readonly Upstream[] {
+    if (this.#deadUntil.size === 0) return servers;
+    const now = this.#now();
+    const alive: Upstream[] = [], dead: Upstream[] = [];
+    for (const s of servers) {
+      const key = `${s.address}#${s.port}`, until = this.#deadUntil.get(key);
+      if (until !== undefined && until <= now) this.#deadUntil.delete(key);
+      (until !== undefined && until > now ? dead : alive).push(s);
+    }
+    return dead.length ? [...alive, ...dead] : servers;
   }
 
   /**
@@ -153,7 +178,8 @@ export class Forwarder {
     } catch (e) {
       log.warn("Cannot list upstream resolvers", { error: (e as Error).message });
     }
-    for (const server of servers) {
+    for (const server of this.#order(servers)) {
+      const key = `${server.address}#${server.port}`;
       try {
         const id = crypto.getRandomValues(new Uint16Array(1))[0];
         const ours = query.slice();
@@ -165,8 +191,10 @@ export class Forwarder {
         }
         reply[0] = query[0];
         reply[1] = query[1];
+        this.#deadUntil.delete(key);
         return reply;
       } catch (e) {
+        this.#deadUntil.set(key, this.#now() + this.#deadMs);
         log.debug("Upstream failed", {
           server: server.address,
           port: server.port,

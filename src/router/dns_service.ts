@@ -12,7 +12,15 @@
  * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Tombstones are
  * purged every {@link PURGE_MS}.
  *
- * Concurrency: single-threaded; the tick has no await, so ticks never overlap.
+ * The server is two halves: the DNS Worker (src/dns/dns_worker.ts) owns UDP, answering names, cached
+ * forwards and forwards without this thread; the main thread serves TCP on the same port and forwards TCP
+ * clients' queries through the Worker (one cache). Every change of the table is pushed to the Worker
+ * (coalesced per microtask, the whole live table). A Worker that ends by itself is logged, its last counters
+ * kept, and the next tick starts a new one.
+ *
+ * Concurrency: single-threaded; the tick has no await and starts the server at most once at a time
+ * (`#starting`), so ticks never overlap. Calls into the Worker have deadlines; {@link DnsService.stats}
+ * never waits longer than the Worker's reply timeout.
  *
  * Only named network namespaces get a resolv.conf (/etc/netns/NAME/resolv.conf, which `ip netns exec`
  * bind-mounts over /etc/resolv.conf): a container attached by PID or path has no such file to point at, so
@@ -25,8 +33,8 @@ import { qualify, qualifyServed } from "../dns/qualify.ts";
 import { type NameEntry, NameTable } from "../dns/name_table.ts";
 import { DnsServer } from "../dns/server.ts";
 import { ResolvConf } from "../dns/upstream.ts";
-import { CachingForwarder } from "../dns/caching_forwarder.ts";
-import { DnsMetrics } from "../dns/metrics.ts";
+import { DnsWorker, type DnsWorkerOptions } from "../dns/dns_worker.ts";
+import { type DnsCounters, DnsMetrics } from "../dns/metrics.ts";
 import { UsageError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { Channel } from "../mesh/constants.ts";
@@ -79,6 +87,18 @@ export interface DnsServiceOptions extends DnsSettings {
   now?: () => number;
   /** Where named namespaces' /etc files live; default /etc/netns. */
   netnsEtcDir?: string;
+  /** Tests: the DNS Worker's module (a double) and its stats deadline. */
+  worker?: Pick<DnsWorkerOptions, "module" | "replyTimeoutMs">;
+}
+
+/** The DNS server's counters for /metrics. */
+export interface DnsStats {
+  /** Every query, reply, forward, hit and error since launch, UDP (the Worker's) and TCP. */
+  metrics: DnsCounters;
+  /** Entries and bytes in the forwarding cache (zero while the server is not up). */
+  cacheUsage: { entries: number; bytes: number };
+  /** When the Worker did not answer in time (or ended): the age of its figures in ms. */
+  staleMs?: number;
 }
 
 /** What {@link DnsService.start} needs from the rest of the router. */
@@ -106,8 +126,6 @@ export class DnsService implements AttachmentHooks {
   readonly table = new NameTable();
   /** The table on the mesh's gossip channel. */
   readonly gossiper: NameTableGossiper = new NameTableGossiper(this.table);
-  /** Counters of the DNS server, kept across restarts of the server. */
-  readonly metrics = new DnsMetrics();
   /** Served domain with trailing dot. */
   readonly domain: string;
   readonly #o: DnsSettings;
@@ -118,12 +136,21 @@ export class DnsService implements AttachmentHooks {
   readonly #gossip: Gossip;
   /** Containers wanting a resolv.conf: id → namespace file. */
   readonly #resolvers = new Map<string, string>();
+  /** The TCP half of the server (UDP is the Worker's). */
   #server?: DnsServer;
+  #worker?: DnsWorker;
+  /** A start in progress (resolves, never rejects, when done). */
+  #starting?: Promise<void>;
+  /** Counters of the TCP half, kept across restarts of the server. */
+  readonly #tcpMetrics = new DnsMetrics();
+  /** The last counters of the Workers that ended. */
+  readonly #endedMetrics = new DnsMetrics();
+  #pushQueued = false;
+  readonly #workerOptions: DnsServiceOptions["worker"];
   #address?: string;
   #host?: DnsHost;
-  /** The upstreams the server forwards to (its own address skipped), once it serves. */
+  /** The upstream list (for `status`), read from the resolv.conf given at launch. */
   #resolv?: ResolvConf;
-  #forwarder?: CachingForwarder;
   #timers: ReturnType<typeof setInterval>[] = [];
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
@@ -141,6 +168,7 @@ export class DnsService implements AttachmentHooks {
       throw new UsageError(`Invalid DNS domain '${o.domain}': ${(err as Error).message}`);
     }
     this.#o = o;
+    this.#workerOptions = o.worker;
     this.#mesh = o.mesh;
     this.#dir = o.dir;
     this.#now = o.now ?? Date.now;
@@ -162,6 +190,7 @@ export class DnsService implements AttachmentHooks {
     o.mesh.onPeerRemoved((peer) => {
       if (peer !== this.#mesh.name) this.table.removePeer(peer);
     });
+    this.table.onChange(() => this.#queuePush());
   }
 
   /** The address the server listens on, or undefined while it is not up. */
@@ -169,15 +198,24 @@ export class DnsService implements AttachmentHooks {
     return this.#address;
   }
 
-  /** The server's port. */
+  /** The server's port (the one bound when launched with port 0 and serving). */
   get port(): number {
-    return this.#o.port;
+    return this.#worker?.port ?? this.#o.port;
   }
 
-  /** Entries and bytes in the forwarding cache (zero while the server is not up). */
-  get cacheUsage(): { entries: number; bytes: number } {
-    const cache = this.#forwarder?.cache;
-    return { entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0 };
+  /**
+   * The server's counters, UDP and TCP, since launch, and the cache's size; waits for the Worker at most its
+   * reply deadline (then its last figures, `staleMs` set). Never throws.
+   */
+  async stats(): Promise<DnsStats> {
+    const metrics = new DnsMetrics().add(this.#endedMetrics).add(this.#tcpMetrics);
+    const w = await this.#worker?.stats();
+    if (w) metrics.add(w.counters);
+    return {
+      metrics: metrics.counters(),
+      cacheUsage: w?.cache ?? { entries: 0, bytes: 0 },
+      staleMs: w?.staleMs,
+    };
   }
 
   /** Starts the tick (server start once the ring is ready, dead-container watch) and the purge timer. */
@@ -187,13 +225,17 @@ export class DnsService implements AttachmentHooks {
     this.#tick();
   }
 
-  /** Stops the timers and the server; names, resolv.conf files and the bridge address stay. */
+  /** Stops the timers, the TCP server and the Worker; names, resolv.conf files and the bridge address stay. */
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#host = undefined;
-    await this.#server?.close();
-    this.#server = this.#address = undefined;
+    await this.#starting;
+    const server = this.#server, worker = this.#worker;
+    this.#server = this.#worker = this.#address = undefined;
+    if (worker) this.#endedMetrics.add((await worker.stats()).counters);
+    await server?.close();
+    await worker?.stop();
   }
 
   // ---- Local changes ----
@@ -373,30 +415,78 @@ export class DnsService implements AttachmentHooks {
     } catch (err) {
       log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
     }
-    if (this.#server) return;
-    try {
-      this.#serve(host);
-      this.#lastError = undefined;
-    } catch (err) {
-      const error = (err as Error).message;
-      if (error !== this.#lastError) log.warn("Cannot start the DNS server; retrying", { error });
-      this.#lastError = error;
-    }
+    if (this.#server || this.#starting) return;
+    this.#starting = this.#serve(host).then(
+      () => this.#lastError = undefined,
+      (err) => {
+        const error = (err as Error).message;
+        if (error !== this.#lastError) log.warn("Cannot start the DNS server; retrying", { error });
+        this.#lastError = error;
+      },
+    ).finally(() => this.#starting = undefined);
   }
 
-  #serve(host: DnsHost): void {
+  /** Starts the Worker (UDP), then TCP on its port; gives up quietly when stopped meanwhile. */
+  async #serve(host: DnsHost): Promise<void> {
     const address = host.address;
-    const resolv = this.#resolv = new ResolvConf(this.#o.resolvConf, [address]);
-    this.#server = DnsServer.listen({
+    const worker = await DnsWorker.start({
       hostname: address,
       port: this.#o.port,
-      table: this.table,
       domain: this.domain,
       ttl: this.#o.ttl,
-      forwarder: this.#forwarder = new CachingForwarder({ servers: () => resolv.servers() }),
-      metrics: this.metrics,
+      resolvConf: this.#o.resolvConf,
+      entries: this.table.entries(),
+      onError: (e) => log.warn("DNS Worker error", { error: e.message }),
+      ...this.#workerOptions,
     });
+    if (this.#host !== host) return await worker.stop();
+    let server: DnsServer;
+    try {
+      server = DnsServer.listen({
+        hostname: address,
+        port: worker.port,
+        udp: false,
+        table: this.table,
+        domain: this.domain,
+        ttl: this.#o.ttl,
+        forwarder: worker,
+        metrics: this.#tcpMetrics,
+      });
+    } catch (e) {
+      await worker.stop();
+      throw e;
+    }
+    this.#worker = worker;
+    this.#server = server;
     this.#address = address;
+    worker.done.then(() => this.#ended(worker), (e) => this.#ended(worker, e as Error));
+    this.#push(); // what changed while it started
     for (const path of this.#resolvers.values()) this.#resolvConf.write(path, address, this.domain);
+  }
+
+  /** A Worker ended by itself: keep its last counters, close TCP; the next tick starts both again. */
+  async #ended(worker: DnsWorker, error?: Error): Promise<void> {
+    if (this.#worker !== worker) return; // stopped by stop()
+    log.warn("The DNS Worker ended; restarting the DNS server", { error: error?.message });
+    const server = this.#server;
+    this.#worker = this.#server = undefined;
+    this.#endedMetrics.add((await worker.stats()).counters);
+    await server?.close();
+  }
+
+  /** Pushes the table to the Worker once the current task's changes are done. */
+  #queuePush(): void {
+    if (this.#pushQueued || !this.#worker) return;
+    this.#pushQueued = true;
+    queueMicrotask(() => {
+      this.#pushQueued = false;
+      this.#push();
+    });
+  }
+
+  #push(): void {
+    const worker = this.#worker;
+    if (!worker || worker.stopped) return;
+    worker.setNames(this.table.entries());
   }
 }

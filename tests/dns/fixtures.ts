@@ -45,3 +45,18 @@ export function ioTest(name: string, fn: () => Promise<void>): void {
     granted("write");
   Deno.test({ name, ignore: !allowed, fn });
 }
+
+/** One UDP exchange with 127.0.0.1:`port`; undefined when nothing comes back within `ms`. */
+export async function udpAsk(port: number, q: Uint8Array, ms = 1000): Promise<Uint8Array | undefined> {
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await client.send(q, { transport: "udp", hostname: "127.0.0.1", port });
+    const timeout = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms));
+    const reply = await Promise.race([client.receive().then(([data]) => data), timeout]);
+    return reply;
+  } finally {
+    clearTimeout(timer);
+    client.close();
+  }
+}

@@ -7,6 +7,7 @@ import { Flag, Rcode } from "../../src/dns/constants.ts";
 import { setLogLevel } from "../../src/log.ts";
 import { DIG_QUERY, ioTest, query } from "./fixtures.ts";
 import { freePort } from "./dnsmasq.ts";
+import { MemorySockets } from "../../src/dns/testing/memory_sockets.ts";
 
 setLogLevel("error");
 
@@ -90,5 +91,46 @@ ioTest("Forwarder.forward() retries a truncated reply over TCP for TCP clients",
     assert.equal(tcp.id, 0xbeef);
   } finally {
     await up.close();
+  }
+});
+
+Deno.test("Forwarder tries an upstream that just failed last, for a while, then first again (in memory)", async () => {
+  const net = new MemorySockets();
+  const t = new NameTable();
+  t.add("x.weave.local.", "10.32.0.1", "c1", "ce:31:e0:06:45:1e");
+  const live = DnsServer.listen({ hostname: "10.0.0.2", port: 53, table: t, sockets: net });
+  const silent = net.listenDatagram("10.0.0.1", 53); // bound, never answers: each forward to it times out
+  let asked = 0;
+  const counting = (async () => {
+    try {
+      for (;;) await silent.receive(), asked++;
+    } catch { /* closed */ }
+  })();
+  let now = 1_000_000;
+  const f = new Forwarder({
+    servers: () => [{ address: "10.0.0.1", port: 53 }, { address: "10.0.0.2", port: 53 }],
+    timeoutMs: 100,
+    deadMs: 5_000,
+    now: () => now,
+    sockets: net,
+  });
+  const ask = async () => rcodeOf(decodeMessage(await f.forward(query("x.weave.local."), "udp")).flags);
+  try {
+    assert.equal(await ask(), Rcode.noError);
+    assert.equal(asked, 1, "the first forward waits for the silent upstream");
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) assert.equal(await ask(), Rcode.noError);
+    assert.equal(asked, 1, "while remembered dead it is tried last, so never reached");
+    assert.ok(performance.now() - started < 500, "five forwards paid no timeout");
+    now += 5_000;
+    assert.equal(await ask(), Rcode.noError);
+    assert.equal(asked, 2, "forgotten after deadMs: tried first again");
+    await live.close();
+    assert.equal(await ask(), Rcode.servFail, "all failing: SERVFAIL");
+    assert.equal(asked, 3, "a dead upstream is still tried when the others fail");
+  } finally {
+    silent.close();
+    await counting;
+    await live.close();
   }
 });

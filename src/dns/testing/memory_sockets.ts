@@ -124,6 +124,7 @@ export class MemorySockets implements DnsSockets {
     const pending = new Waitable<StreamConn>();
     this.#tcp.set(k, pending);
     return {
+      addr: { transport: "tcp", hostname, port: p },
       accept: () => pending.take(),
       close: () => {
         pending.close();

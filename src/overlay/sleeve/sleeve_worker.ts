@@ -5,8 +5,8 @@
  *
  * Needs `--unstable-worker-options` (scoped Worker permissions).
  *
- * Every call that waits for the Worker has a deadline, so the API answers however busy the data plane is:
- * start ({@link WORKER_START_TIMEOUT_MS}: then the Worker is terminated), stats
+ * Every call that waits for the Worker has a deadline (src/worker/worker_link.ts), so the API answers however
+ * busy the data plane is: start ({@link WORKER_START_TIMEOUT_MS}: then the Worker is terminated), stats
  * ({@link WORKER_REPLY_TIMEOUT_MS}: then the last stats it sent, marked `staleMs`; the first come with its
  * `started` message) and stop ({@link WORKER_STOP_TIMEOUT_MS}: then it is terminated). Requests open when the Worker
  * ends are rejected. Control calls (setPeer, setRoutes…) are one-way messages the Worker handles in order.
@@ -19,7 +19,7 @@ import type { PeerName } from "../../mesh/gossip.ts";
 import { WORKER_REPLY_TIMEOUT_MS, WORKER_START_TIMEOUT_MS, WORKER_STOP_TIMEOUT_MS } from "./constants.ts";
 import { Routes, type RouteTables } from "./forwarder.ts";
 import { parseMac48 } from "./mac48.ts";
-import { PendingReplies } from "./pending_replies.ts";
+import { WorkerLink } from "../../worker/worker_link.ts";
 import type { SleeveEvent, SleeveStats } from "./sleeve.ts";
 import type { FromWorker, SleeveStartOptions, ToWorker } from "./worker_protocol.ts";
 
@@ -31,18 +31,6 @@ export interface SleeveWorkerOptions extends SleeveStartOptions {
   onEvent?: (event: SleeveEvent) => void;
   /** Receives errors of control calls and a fatal error of the data plane. Default: ignored (see {@link SleeveWorker.done}). */
   onError?: (error: Error) => void;
-}
-
-/** The Worker's life as the handle sees it; shared with the message handler of {@link SleeveWorker.start}. */
-interface WorkerControl {
-  /** True once the Worker ended (stopped, failed or terminated). */
-  stopped: boolean;
-  /** Open stats requests. */
-  replies: PendingReplies<SleeveStats>;
-  /** The last stats the Worker sent (the first come with `started`) and when (performance.now()). */
-  last?: { stats: SleeveStats; at: number };
-  /** Terminates the Worker and settles {@link SleeveWorker.done} (rejected with `error` when given). */
-  end(error?: Error): void;
 }
 
 /** A peer's link for {@link SleeveWorker.setPeer}. */
@@ -82,24 +70,19 @@ export class SleeveWorker {
   readonly ciphers: Cipher[];
   /** Resolves when the Worker has stopped; rejects with the data plane's fatal error. */
   readonly done: Promise<void>;
-  readonly #worker: Worker;
-  readonly #control: WorkerControl;
+  readonly #link: WorkerLink;
+  /** The last stats the Worker sent (the first come with `started`) and when (performance.now()). */
+  #last: { stats: SleeveStats; at: number };
 
-  /** Use {@link SleeveWorker.start}. */
-  constructor(
-    worker: Worker,
-    started: Extract<FromWorker, { op: "started" }>,
-    done: Promise<void>,
-    control: WorkerControl,
-  ) {
-    this.#worker = worker;
-    this.#control = control;
+  private constructor(link: WorkerLink, started: Extract<FromWorker, { op: "started" }>) {
+    this.#link = link;
     this.address = started.address;
     this.port = started.port;
     this.tapName = started.tapName;
     this.crypto = started.crypto;
     this.ciphers = started.ciphers;
-    this.done = done;
+    this.done = link.done;
+    this.#last = { stats: started.stats, at: performance.now() };
   }
 
   /**
@@ -115,93 +98,20 @@ export class SleeveWorker {
     options: SleeveWorkerOptions,
     startTimeoutMs = WORKER_START_TIMEOUT_MS,
   ): Promise<SleeveWorker> {
-    parseMac48(options.us, "peer name");
+    parseMac48(options.us, "peer name"); // thrown here, before any Worker exists
     const { onEvent, onError, ...startOptions } = options;
-    const worker = new Worker(new URL("./worker.ts", import.meta.url), {
-      type: "module",
-      deno: {
-        permissions: {
-          ffi: true,
-          read: false,
-          write: false,
-          net: false,
-          env: false,
-          run: false,
-          sys: false,
-          import: false,
-        },
+    return WorkerLink.start<Extract<FromWorker, { op: "started" }>>({
+      module: new URL("./worker.ts", import.meta.url),
+      permissions: { ffi: true },
+      what: "the sleeve",
+      start: { op: "start", options: startOptions } satisfies ToWorker,
+      startTimeoutMs,
+      onMessage: (msg) => {
+        const m = msg as FromWorker;
+        if (m.op === "event") onEvent?.(m.event);
       },
-    });
-    let handle: SleeveWorker | undefined;
-    let settleDone!: { resolve: () => void; reject: (e: Error) => void };
-    const done = new Promise<void>((resolve, reject) => (settleDone = { resolve, reject }));
-    done.catch(() => {}); // observed through done by callers who care
-    let fatal: Error | undefined;
-    const control: WorkerControl = {
-      stopped: false,
-      replies: new PendingReplies<SleeveStats>(),
-      end(error?: Error) {
-        if (control.stopped) return;
-        worker.terminate();
-        control.stopped = true;
-        const why = error ?? fatal;
-        control.replies.failAll(
-          new Error(
-            `The sleeve Worker stopped before answering${why ? `: ${why.message}` : ""}; start a new one`,
-          ),
-        );
-        return why ? settleDone.reject(why) : settleDone.resolve();
-      },
-    };
-    return new Promise<SleeveWorker>((resolve, reject) => {
-      const startTimer = setTimeout(
-        () =>
-          failStart(
-            new Error(
-              `Cannot start the sleeve: the Worker did not report started within ${startTimeoutMs} ms; check the host's load and /dev/net/tun`,
-            ),
-          ),
-        startTimeoutMs,
-      );
-      const failStart = (err: Error) => {
-        clearTimeout(startTimer);
-        worker.terminate();
-        control.stopped = true;
-        reject(err);
-      };
-      worker.onerror = (e) => {
-        e.preventDefault();
-        const err = new Error(`Cannot run the sleeve worker: ${e.message}`);
-        if (!handle) return failStart(err);
-        onError?.(err);
-        control.end(err);
-      };
-      worker.onmessage = (e: MessageEvent<FromWorker>) => {
-        const msg = e.data;
-        switch (msg.op) {
-          case "started":
-            clearTimeout(startTimer);
-            if (control.stopped) return; // too late: already terminated
-            control.last = { stats: msg.stats, at: performance.now() };
-            handle = new SleeveWorker(worker, msg, done, control);
-            return resolve(handle);
-          case "event":
-            return onEvent?.(msg.event);
-          case "stats":
-            control.last = { stats: msg.stats, at: performance.now() };
-            return control.replies.settle(msg.id, msg.stats);
-          case "error": {
-            if (!handle) return failStart(new Error(`Cannot start the sleeve: ${msg.message}`));
-            const err = new Error(msg.message);
-            if (msg.fatal) fatal = err;
-            return onError?.(err);
-          }
-          case "stopped":
-            return control.end();
-        }
-      };
-      worker.postMessage({ op: "start", options: startOptions } satisfies ToWorker);
-    });
+      onError,
+    }).then(({ link, started }) => new SleeveWorker(link, started));
   }
 
   /**
@@ -263,15 +173,16 @@ export class SleeveWorker {
    * @param timeoutMs how long to wait for the answer (default {@link WORKER_REPLY_TIMEOUT_MS})
    * @throws {Error} when the Worker has stopped or stops before answering
    */
-  stats(timeoutMs = WORKER_REPLY_TIMEOUT_MS): Promise<SleeveStats> {
-    const control = this.#control;
+  async stats(timeoutMs = WORKER_REPLY_TIMEOUT_MS): Promise<SleeveStats> {
     this.#checkRunning("stats");
-    const { id, reply } = control.replies.open(timeoutMs, () => {
-      const last = control.last!; // set by "started"
-      return { ...last.stats, staleMs: Math.round(performance.now() - last.at) };
-    });
-    this.#worker.postMessage({ op: "stats", id } satisfies ToWorker);
-    return reply;
+    const stats = await this.#link.request<SleeveStats | undefined>(
+      (id) => ({ op: "stats", id }) satisfies ToWorker,
+      timeoutMs,
+      () => undefined,
+    );
+    if (!stats) return { ...this.#last.stats, staleMs: Math.round(performance.now() - this.#last.at) };
+    this.#last = { stats, at: performance.now() };
+    return stats;
   }
 
   /**
@@ -280,30 +191,17 @@ export class SleeveWorker {
    *
    * @param timeoutMs how long to wait (default {@link WORKER_STOP_TIMEOUT_MS})
    */
-  async stop(timeoutMs = WORKER_STOP_TIMEOUT_MS): Promise<void> {
-    const control = this.#control;
-    if (control.stopped) return await this.done.catch(() => {});
-    this.#worker.postMessage({ op: "stop" } satisfies ToWorker);
-    const timer = setTimeout(
-      () =>
-        control.end(
-          new Error(
-            `The sleeve Worker did not stop within ${timeoutMs} ms; terminated it (its TAP may remain)`,
-          ),
-        ),
-      timeoutMs,
-    );
-    await this.done.catch(() => {});
-    clearTimeout(timer);
+  stop(timeoutMs = WORKER_STOP_TIMEOUT_MS): Promise<void> {
+    return this.#link.stop({ op: "stop" } satisfies ToWorker, timeoutMs);
   }
 
   #post(msg: ToWorker): void {
     this.#checkRunning(msg.op);
-    this.#worker.postMessage(msg);
+    this.#link.post(msg);
   }
 
   #checkRunning(op: string): void {
-    if (this.#control.stopped) {
+    if (this.#link.stopped) {
       throw new Error(`Cannot ${op}: the sleeve worker has stopped; start a new one`);
     }
   }

@@ -10,6 +10,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { serveLink } from "../../worker/link_endpoint.ts";
 import { openTap } from "../../../ffi/tap.ts";
 import { openUdp } from "../../../ffi/udp.ts";
 import { endpoint } from "../../../ffi/packet_conn.ts";
@@ -104,14 +105,8 @@ function handle(msg: ToWorker): void {
     case "setFastPeers":
       return sleeve.setFastPeers(msg.names);
     case "stats":
-      return post({ op: "stats", id: msg.id, stats: sleeve.stats() });
+      return post({ op: "reply", id: msg.id, value: sleeve.stats() });
   }
 }
 
-self.onmessage = (e: MessageEvent<ToWorker>) => {
-  try {
-    handle(e.data);
-  } catch (err) {
-    post({ op: "error", message: (err as Error).message, fatal: e.data.op === "start" });
-  }
-};
+serveLink<ToWorker>(handle);

@@ -72,7 +72,8 @@ export type FromWorker =
     stats: SleeveStats;
   }
   | { op: "event"; event: SleeveEvent }
-  | { op: "stats"; id: number; stats: SleeveStats }
+  /** The answer to `stats` (the {@link LinkMessage} convention of src/worker/worker_link.ts). */
+  | { op: "reply"; id: number; value: SleeveStats }
   /** `fatal` errors end the data plane (start failed, or the device or socket failed). */
   | { op: "error"; message: string; fatal: boolean }
   | { op: "stopped" };

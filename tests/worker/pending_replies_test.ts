@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
-import { PendingReplies } from "../../../src/overlay/sleeve/pending_replies.ts";
+import { FakeClock } from "../../src/mesh/testing/fake_clock.ts";
+import { PendingReplies } from "../../src/worker/pending_replies.ts";
 
 Deno.test("PendingReplies resolves answered requests and ignores answers after the deadline", async () => {
   const clock = new FakeClock(0);

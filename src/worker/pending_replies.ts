@@ -1,11 +1,18 @@
 /**
- * Requests the main thread sent to the sleeve Worker and awaits answers to, each with a deadline, so no
- * caller waits forever on a Worker that is stuck, overloaded or gone (the API's /report and /metrics ask for
- * stats on every call).
+ * Requests the main thread sent to a Worker (the sleeve's, the DNS server's) and awaits answers to, each with a
+ * deadline, so no caller waits forever on a Worker that is stuck, overloaded or gone (the API's /report and
+ * /metrics ask for stats on every call).
  *
  * @module
  */
-import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
+import type { Clock, TimerId } from "../mesh/clock.ts";
+
+/** The global timers (mesh/clock.ts's systemClock, without importing a folder above this one). */
+const globalTimers: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerId,
+  clearTimeout: (id) => clearTimeout(id),
+};
 
 interface Pending<T> {
   resolve: (value: T) => void;
@@ -19,8 +26,8 @@ export class PendingReplies<T> {
   readonly #clock: Clock;
   #nextId = 1;
 
-  /** @param clock the timers of the deadlines (default {@link systemClock}) */
-  constructor(clock: Clock = systemClock) {
+  /** @param clock the timers of the deadlines (default the global timers) */
+  constructor(clock: Clock = globalTimers) {
     this.#clock = clock;
   }
 
