@@ -5,7 +5,7 @@
  * @module
  */
 import type { DnsStats } from "../router/dns_service.ts";
-import type { Family } from "./metrics.ts";
+import { counter, type Family, gauge } from "./metrics.ts";
 
 /** Rcode names for the `rcode` label (others are given as numbers). */
 const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
@@ -14,32 +14,20 @@ const RCODE_NAMES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "RE
 export function dnsMetrics(dns: Pick<DnsStats, "metrics" | "cacheUsage"> | undefined): Family[] {
   if (!dns) return [];
   const m = dns.metrics, cache = dns.cacheUsage;
-  const counter = (name: string, help: string, value: number): Family => ({
-    name,
-    help,
-    type: "counter",
-    samples: [{ value }],
-  });
   return [
-    {
-      name: "meshnet_dns_queries_total",
-      help: "DNS queries received, by transport",
-      type: "counter",
-      samples: [{ labels: { transport: "udp" }, value: m.udpQueries }, {
-        labels: { transport: "tcp" },
-        value: m.tcpQueries,
-      }],
-    },
-    {
-      name: "meshnet_dns_replies_total",
-      help: "DNS replies sent, by rcode",
-      type: "counter",
-      samples: m.replies.flatMap((value, rcode) =>
+    counter("meshnet_dns_queries_total", "DNS queries received, by transport", [
+      { labels: { transport: "udp" }, value: m.udpQueries },
+      { labels: { transport: "tcp" }, value: m.tcpQueries },
+    ]),
+    counter(
+      "meshnet_dns_replies_total",
+      "DNS replies sent, by rcode",
+      m.replies.flatMap((value, rcode) =>
         value > 0 || rcode < RCODE_NAMES.length
           ? [{ labels: { rcode: RCODE_NAMES[rcode] ?? String(rcode) }, value }]
           : []
       ),
-    },
+    ),
     counter("meshnet_dns_forwarded_total", "DNS queries forwarded upstream (cache misses)", m.forwarded),
     counter("meshnet_dns_cache_hits_total", "Forwarded DNS names answered from the cache", m.cacheHits),
     counter(
@@ -47,17 +35,7 @@ export function dnsMetrics(dns: Pick<DnsStats, "metrics" | "cacheUsage"> | undef
       "DNS failures: receive/send errors, forwards dropped or answered SERVFAIL",
       m.errors,
     ),
-    {
-      name: "meshnet_dns_cache_entries",
-      help: "Answers in the DNS forwarding cache",
-      type: "gauge",
-      samples: [{ value: cache.entries }],
-    },
-    {
-      name: "meshnet_dns_cache_bytes",
-      help: "Bytes held by the DNS forwarding cache",
-      type: "gauge",
-      samples: [{ value: cache.bytes }],
-    },
+    gauge("meshnet_dns_cache_entries", "Answers in the DNS forwarding cache", cache.entries),
+    gauge("meshnet_dns_cache_bytes", "Bytes held by the DNS forwarding cache", cache.bytes),
   ];
 }

@@ -31,6 +31,21 @@ export interface Family {
   samples: Sample[];
 }
 
+/** A gauge family; a bare number is one unlabelled sample. */
+export function gauge(name: string, help: string, samples: Sample[] | number): Family {
+  return { name, help, type: "gauge", samples: typeof samples === "number" ? [{ value: samples }] : samples };
+}
+
+/** A counter family; a bare number is one unlabelled sample. */
+export function counter(name: string, help: string, samples: Sample[] | number): Family {
+  return {
+    name,
+    help,
+    type: "counter",
+    samples: typeof samples === "number" ? [{ value: samples }] : samples,
+  };
+}
+
 /** A function that reports metric families when /metrics is scraped. */
 export type Collector = () => Family[] | Promise<Family[]>;
 

@@ -7,42 +7,30 @@
  * @module
  */
 import { getHeapSpaceStatistics } from "node:v8";
-import type { Family } from "./metrics.ts";
+import { type Family, gauge } from "./metrics.ts";
 
 /** The process families at this moment. */
 export function processMetrics(): Family[] {
   const m = Deno.memoryUsage();
   const spaces = getHeapSpaceStatistics().filter((s) => s.space_size > 0);
   return [
-    {
-      name: "process_resident_memory_bytes",
-      help: "Resident memory of the daemon process",
-      type: "gauge",
-      samples: [{ value: m.rss }],
-    },
-    {
-      name: "meshnet_js_heap_bytes",
-      help: "The main isolate's V8 heap: reserved (total) and in use (used)",
-      type: "gauge",
-      samples: [{ labels: { kind: "total" }, value: m.heapTotal }, {
-        labels: { kind: "used" },
-        value: m.heapUsed,
-      }],
-    },
-    {
-      name: "meshnet_js_external_bytes",
-      help: "Memory V8 holds for JavaScript objects outside its heap (ArrayBuffers)",
-      type: "gauge",
-      samples: [{ value: m.external }],
-    },
-    {
-      name: "meshnet_js_heap_space_bytes",
-      help: "The main isolate's V8 heap by space: reserved (size) and in use (used)",
-      type: "gauge",
-      samples: spaces.flatMap((s) => [
+    gauge("process_resident_memory_bytes", "Resident memory of the daemon process", m.rss),
+    gauge("meshnet_js_heap_bytes", "The main isolate's V8 heap: reserved (total) and in use (used)", [
+      { labels: { kind: "total" }, value: m.heapTotal },
+      { labels: { kind: "used" }, value: m.heapUsed },
+    ]),
+    gauge(
+      "meshnet_js_external_bytes",
+      "Memory V8 holds for JavaScript objects outside its heap (ArrayBuffers)",
+      m.external,
+    ),
+    gauge(
+      "meshnet_js_heap_space_bytes",
+      "The main isolate's V8 heap by space: reserved (size) and in use (used)",
+      spaces.flatMap((s) => [
         { labels: { space: s.space_name, kind: "size" }, value: s.space_size },
         { labels: { space: s.space_name, kind: "used" }, value: s.space_used_size },
       ]),
-    },
+    ),
   ];
 }

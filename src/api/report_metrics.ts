@@ -7,16 +7,8 @@
  * @module
  */
 import type { Report } from "../client/wire.ts";
-import type { Family, Sample } from "./metrics.ts";
+import { counter, type Family, gauge, type Sample } from "./metrics.ts";
 import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
-
-function gauge(name: string, help: string, samples: Sample[]): Family {
-  return { name, help, type: "gauge", samples };
-}
-
-function counter(name: string, help: string, samples: Sample[]): Family {
-  return { name, help, type: "counter", samples };
-}
 
 /** Sleeve families; none when the data plane is not running. */
 function sleeveMetrics(r: Report): Family[] {
