@@ -29,7 +29,6 @@ import type { Gossip, Gossiper, PeerName } from "./gossip.ts";
 import type { Peer } from "./peer.ts";
 import { type RouteLookup, Routes } from "./routes.ts";
 import { Topology } from "./topology.ts";
-import { Peers } from "./peers.ts";
 import { type ChannelHost, GossipChannel } from "./gossip_channel.ts";
 import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
 import {
@@ -358,27 +357,34 @@ export class MeshCore {
   }
 
   /**
-   * Our changed entries to every direct neighbour; entries new here to a random neighbour subset, each
-   * neighbour getting those whose owner is not linked to it.
+   * Our changed entry to every direct neighbour; entries new here (but for placeholders of version 0) to a
+   * random neighbour subset, each neighbour getting those whose owner is not linked to it; each as a delta
+   * from what the neighbour holds where we know it (see {@link Topology.updateFor}).
    */
   #sendUpdate(): void {
     const ch = this.#channels.get(Channel.topology)!;
-    const { own, relay } = this.#topology.takeUpdate();
-    if (own !== undefined) ch.gossipNeighbours(own);
+    const { own, relay, before } = this.#topology.takeUpdate();
+    const direct = [...this.#host.neighbours()];
+    if (own !== undefined) {
+      for (const n of direct) {
+        const u = this.#topology.updateFor(n, own.list());
+        if (u !== undefined) ch.gossipTo(n, u);
+      }
+    }
     if (relay === undefined) return;
-    const direct = this.#host.neighbours();
     for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
       const part = relay.list().filter((p) =>
-        p.name !== hop && !this.#topology.linked(p.name, hop) && !this.#topology.holds(hop, p)
+        p.version > 0 && p.name !== hop && !this.#topology.linked(p.name, hop)
       );
-      if (part.length > 0) ch.gossipTo(hop, new Peers(part));
+      const u = this.#topology.updateFor(hop, part, before);
+      if (u !== undefined) ch.gossipTo(hop, u);
     }
   }
 
   #recalculate(): void {
     this.#recalcAt = undefined;
     const peers = this.#topology.peers;
-    const removed = peers.garbageCollect(this.name);
+    const removed = this.#topology.collect();
     this.#routes.calculate((n) => peers.get(n));
     for (const p of removed) for (const l of this.#peerRemoved) l(p.name);
     for (const l of this.#topologyChanged) l();
