@@ -39,6 +39,7 @@ import {
   ROUTE_RECALC_DEFER_MS,
   Tag,
   TOPOLOGY_BROADCAST_DEFER_MS,
+  TOPOLOGY_RELAY_COPIES,
   TOPOLOGY_RELAY_DEFER_MS,
 } from "./constants.ts";
 import { isIP } from "../net/ip.ts";
@@ -372,9 +373,10 @@ export class MeshCore {
       }
     }
     if (relay === undefined) return;
-    for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
+    for (const hop of direct) {
       const part = relay.list().filter((p) =>
-        p.version > 0 && p.name !== hop && !this.#topology.linked(p.name, hop)
+        p.version > 0 && p.name !== hop && !this.#topology.linked(p.name, hop) &&
+        this.#topology.designated(p.name, hop, TOPOLOGY_RELAY_COPIES)
       );
       const u = this.#topology.updateFor(hop, part, before);
       if (u !== undefined) ch.gossipTo(hop, u);

@@ -51,6 +51,16 @@ export interface Held {
   readonly version: number;
 }
 
+/** A hash of (owner, hop, relayer) ordering the relayers of one pair (FNV-1a, 32 bits). */
+function rank(owner: PeerName, hop: PeerName, relayer: PeerName): number {
+  let h = 0x811c9dc5;
+  for (const s of [owner, hop, relayer]) {
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0x7c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** Whether `a` (version, uid) beats `b`, as {@link comparePeers} orders them. */
 function beats(a: Held, b: Held): boolean {
   return a.version > b.version || (a.version === b.version && a.uid > b.uid);
@@ -96,6 +106,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   readonly #holds = new Map<PeerName, Map<PeerName, Held>>();
   /** Per entry changed here since the last update, the version we held before: a guess of what others hold. */
   #before = new Map<PeerName, Held>();
+  /** Per peer, the peers it reports connections to; built on demand, dropped on every change. */
+  #reports?: Map<PeerName, Set<PeerName>>;
   /** Which connections of each entry changed when, for deltas. */
   readonly #logs = new EntryLogs();
 
@@ -132,7 +144,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     const known = this.peers.get(n.name);
     if (known === undefined || known.uid !== n.uid) {
       const p = { name: n.name, nickname: n.nickname, uid: n.uid, version: 0, connections: [] };
-      this.peers.set(p);
+      this.#set(p);
       this.#logs.reset(p);
     }
     const c = { name: n.name, address: n.address, outbound: n.outbound, established: false };
@@ -239,8 +251,31 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     return full.length > 0 || deltas.length > 0 ? new TopologyUpdate(full, deltas) : undefined;
   }
 
+  /**
+   * Whether we are one of the `k` peers designated to pass `owner`'s changes on to our neighbour `hop`: of
+   * us and the peers `owner` reports that report `hop` (they hear its changes from it and can tell `hop`), the
+   * `k` first in an order fixed per pair by a hash; all of them while they are fewer than 2·`k`. Peers that
+   * see the same links designate the same `k`, so in a dense mesh each change reaches an unlinked peer about
+   * `k` times rather than once per common neighbour; in a sparse mesh, where views that disagree (after a
+   * heal) could leave a change with no designated peer that passes it on, every one does.
+   */
+  designated(owner: PeerName, hop: PeerName, k: number): boolean {
+    const reports = this.#reports ??= new Map(
+      this.peers.list().map((p) => [p.name, new Set(p.connections.map((c) => c.name))]),
+    );
+    const mine = rank(owner, hop, this.#us);
+    let ahead = 0, others = 0;
+    for (const c of this.peers.get(owner)?.connections ?? []) {
+      if (c.name === this.#us || c.name === hop || !reports.get(c.name)?.has(hop)) continue;
+      others++;
+      if (rank(owner, hop, c.name) < mine) ahead++;
+    }
+    return ahead < k || others < 2 * k;
+  }
+
   /** Removes every peer not reachable from us (see {@link Peers.garbageCollect}); returns them. */
   collect(): Peer[] {
+    this.#reports = undefined;
     return this.peers.garbageCollect(this.#us, (p) => this.#logs.drop(p.name));
   }
 
@@ -328,7 +363,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   /**
    * Applies neighbour gossip like {@link Topology.onGossip}; returns the answer for the sender: our entries
    * newer than those it sent, with the entries of peers that ours name in connections touched since its
-   * versions (it may not know them), unless it sent them; and a request for the entries of deltas we could
+   * versions (it may not know them), unless it sent them or we know it holds them (any version: it hears of
+   * their changes like of any other's); and a request for the entries of deltas we could
    * not apply (we lack their base).
    * @throws {Error} when `msg` cannot be decoded
    */
@@ -363,15 +399,20 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
         : this.#logs.deltaSince(p, h.uid, h.version)?.upserts ?? p.connections;
       return touched.map((c) => this.peers.get(c.name));
     });
-    const unsent = named.filter((p): p is Peer => p !== undefined && !sent.has(p.name));
+    const known = this.#holds.get(src);
+    const unsent = named.filter((p): p is Peer =>
+      p !== undefined && !sent.has(p.name) && known?.get(p.name)?.uid !== p.uid
+    );
     const answer = this.updateFor(src, [...newer, ...unsent]);
     return request === undefined ? { answer } : { answer, request };
   }
 
   /**
    * Merges `update`: whole entries that win, then deltas that apply; records what was new (or became
-   * reachable) to pass on. Returns what we hold of the entries of deltas we could not apply and that would
-   * win: to request them.
+   * reachable) to pass on. Returns what to request: what we hold of the entries of deltas we could not apply
+   * and that would win, and the peers that changed entries name but we do not know. The sender may believe
+   * we hold an entry we collected as unreachable before the entries connecting it arrived, and never send it
+   * again.
    */
   #apply(update: TopologyUpdate): DigestItem[] {
     const self = this.self;
@@ -387,7 +428,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
       if (cur !== undefined && !this.#before.has(p.name)) {
         this.#before.set(p.name, { uid: cur.uid, version: cur.version });
       }
-      this.peers.set(p);
+      this.#set(p);
       changed.add(p.name);
     };
     for (const p of update.full) {
@@ -395,7 +436,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
       const cur = this.peers.get(p.name);
       if (cur !== undefined && comparePeers(p, cur) <= 0) continue;
       put(p);
-      this.#logs.reset(p);
+      if (cur !== undefined && cur.uid === p.uid && cur.version < p.version) this.#logs.absorb(cur, p);
+      else this.#logs.reset(p);
     }
     const need: DigestItem[] = [];
     for (const d of update.deltas) {
@@ -408,7 +450,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
         continue;
       }
       put(next);
-      this.#logs.touch(next, d.upserts.map((c) => c.name), d.removals);
+      const gap = d.gap !== undefined && d.gap.lo >= cur!.version ? d.gap : undefined;
+      this.#logs.touch(next, d.upserts.map((c) => c.name), d.removals, gap);
     }
     if (changed.size === 0) return need;
     this.#events.changed();
@@ -416,6 +459,14 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     const relay = [...after].filter((n) => changed.has(n) || !before!.has(n));
     for (const n of relay) this.#relay.add(n);
     if (relay.length > 0) this.#events.relayPending();
+    const asked = new Set(need.map((i) => i.name));
+    for (const n of changed) {
+      for (const c of this.peers.get(n)!.connections) {
+        if (c.name === this.#us || asked.has(c.name) || this.peers.get(c.name) !== undefined) continue;
+        asked.add(c.name);
+        need.push({ name: c.name, uid: 0n, version: 0 });
+      }
+    }
     return need;
   }
 
@@ -429,7 +480,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   #outbid(version: number): void {
     const self = this.self;
     const next = { ...self, version: Math.max(version, self.version) + 1 };
-    this.peers.set(next);
+    this.#set(next);
     this.#logs.raiseFloor(next);
     this.#selfDirty = true;
     this.#events.selfChanged();
@@ -455,10 +506,16 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     return c;
   }
 
+  /** Sets an entry of the table. */
+  #set(p: Peer): void {
+    this.#reports = undefined;
+    this.peers.set(p);
+  }
+
   #setConnections(neighbour: PeerName, connections: PeerConnection[], removed: boolean): void {
     const self = this.self;
     const next = { ...self, version: self.version + 1, connections };
-    this.peers.set(next);
+    this.#set(next);
     this.#logs.touch(next, removed ? [] : [neighbour], removed ? [neighbour] : []);
     this.#update.add(neighbour);
     this.#selfDirty = true;

@@ -11,7 +11,7 @@
  *
  * ```text
  * update := u32 fullCount | peer* [ u32 deltaCount | delta* ]   (peer as encodePeer; no delta part = none)
- * delta  := str name | u64 uid | u32 base | u32 version
+ * delta  := str name | u64 uid | u32 base | u32 version | u32 gapLow | u32 gapHigh   (0, 0 = no gap)
  *           | u16 upsertCount | (str name | str address | u8 flags)* | u16 removalCount | str name*
  * digest := u32 count | (str name | u64 uid | u32 version)* [ u8 kind ]   (no kind = introduce)
  * ```
@@ -31,7 +31,7 @@ import { TOPOLOGY_CHUNK_BYTES } from "./constants.ts";
 /** The smallest encoded peer: empty nickname, no connections. */
 const MIN_PEER_BYTES = 2 + 1 + 2 + 8 + 4 + 2;
 /** The smallest encoded delta: a one-byte name, uid, versions, no upserts or removals. */
-const MIN_DELTA_BYTES = 2 + 1 + 8 + 4 + 4 + 2 + 2;
+const MIN_DELTA_BYTES = 2 + 1 + 8 + 4 + 4 + 8 + 2 + 2;
 /** The smallest upsert: a one-byte name, an empty address, flags. */
 const MIN_UPSERT_BYTES = 2 + 1 + 2 + 1;
 /** The smallest removal: a one-byte name. */
@@ -50,16 +50,19 @@ export interface EntryDelta {
   readonly upserts: readonly PeerConnection[];
   /** Connections removed since `base`, sorted by name. */
   readonly removals: readonly PeerName[];
+  /** Versions strictly between `gap.lo` and `gap.hi` do not take this delta (base ≤ lo < hi ≤ version). */
+  readonly gap?: { readonly lo: number; readonly hi: number };
 }
 
 /**
  * `cur` with delta `d` applied, or undefined when `d` does not apply to it: another uid, a version below the
- * base, or not older than the delta.
+ * base or inside its gap, or not older than the delta.
  */
 export function applyDelta(cur: Peer, d: EntryDelta): Peer | undefined {
   if (cur.name !== d.name || cur.uid !== d.uid || cur.version < d.base || cur.version >= d.version) {
     return undefined;
   }
+  if (d.gap !== undefined && cur.version > d.gap.lo && cur.version < d.gap.hi) return undefined;
   const touched = new Set<PeerName>(d.removals);
   for (const c of d.upserts) touched.add(c.name);
   const connections = cur.connections.filter((c) => !touched.has(c.name));
@@ -225,7 +228,8 @@ function encodeDelta(d: EntryDelta): Uint8Array {
   if (d.upserts.length > 0xffff || d.removals.length > 0xffff) {
     throw new Error(`Cannot encode the delta of peer '${d.name}': over 65535 connections touched`);
   }
-  const w = new ByteWriter(32 + d.upserts.length * 40).str(d.name).u64(d.uid).u32(d.base).u32(d.version);
+  const w = new ByteWriter(40 + d.upserts.length * 40).str(d.name).u64(d.uid).u32(d.base).u32(d.version);
+  w.u32(d.gap?.lo ?? 0).u32(d.gap?.hi ?? 0);
   w.u16(d.upserts.length);
   for (const c of d.upserts) w.str(c.name).str(c.address).u8(flags(c));
   w.u16(d.removals.length);
@@ -240,6 +244,11 @@ function readDelta(r: ByteReader): EntryDelta {
   const base = r.u32("delta base version");
   const version = r.u32("delta version");
   if (base >= version) r.fail(`delta of peer '${name}' goes from version ${base} to ${version}`);
+  const lo = r.u32("delta gap low"), hi = r.u32("delta gap high");
+  const gapped = lo !== 0 || hi !== 0;
+  if (gapped && !(base <= lo && lo < hi && hi <= version)) {
+    r.fail(`delta of peer '${name}' from ${base} to ${version} has the gap ${lo}..${hi} outside it`);
+  }
   const nUp = r.u16("upsert count");
   if (nUp * MIN_UPSERT_BYTES > r.remaining) r.fail(`${nUp} upserts cannot fit in ${r.remaining} bytes`);
   const upserts: PeerConnection[] = [];
@@ -271,5 +280,6 @@ function readDelta(r: ByteReader): EntryDelta {
     if (upserted.has(remote)) r.fail(`delta of peer '${name}' both keeps and removes '${remote}'`);
     removals.push(remote);
   }
-  return { name, uid, base, version, upserts, removals };
+  const d = { name, uid, base, version, upserts, removals };
+  return gapped ? { ...d, gap: { lo, hi } } : d;
 }
