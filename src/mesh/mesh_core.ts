@@ -8,14 +8,16 @@
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
  * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change
  * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), IPAM broadcasts of
- * our own within 100 ms of the last are merged and go together, and every channel's full state goes to
+ * our own within 100 ms of the last are merged and go together, and every channel's full state (the
+ * topology: its digest, answered with what the sender lacks and a request for what it holds newer) goes to
  * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
  *
  * Topology changes travel as neighbour gossip (a peer sends its own changes to every neighbour, and passes
- * what is new to it on to about 2·log2(peers) neighbours, all of them in sparse meshes, except to those linked
- * to the entry's owner, which hear from the owner), not along broadcast trees: a tree computed from a view that
+ * what is new to it on to the neighbours not linked to the entry's owner, which hear from the owner, when it
+ * is one of the peers designated for that pair), as field-level deltas where the receiver's version is known
+ * (see topology.ts), not along broadcast trees: a tree computed from a view that
  * predates a partition or heal routes through links that are gone or unknown, and the peers below them miss
  * the change until anti-entropy (in the pump, a zone of 40 of 400 peers cut off was collected only after the
  * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the digest of

@@ -7,10 +7,11 @@
  * go out with the next update, at their current version, at most one relay deferral later. During a bring-up
  * an entry changes many times in a short while; a peer then passes each entry on about once per deferral,
  * in its newest version, instead of once per version it received (each of which costs the entry's whole
- * connection list, to a log-sized neighbour subset, at every peer). Our own changes go to every direct
- * neighbour, so an entry is relayed only to neighbours not linked to its owner (see {@link Topology.linked}):
- * in a full mesh every change reaches every peer once, straight from its owner; nor to a neighbour that sent
- * us the entry, or listed it in its digest, at that version or newer.
+ * connection list, to every neighbour, at every peer). Our own changes go to every direct neighbour, so an
+ * entry is relayed only to neighbours not linked to its owner either way (see {@link Topology.linked}): in a
+ * full mesh every change reaches every peer once, straight from its owner; nor to a neighbour known to hold
+ * it at that version or newer; and of the peers that could pass it to a neighbour, only the designated
+ * ones do (see {@link Topology.designated}).
  *
  * A new neighbour gets our digest (name, uid and version per entry), not our table; we answer its digest with
  * the entries it lacks or holds older, but for those of peers linked to it. Anti-entropy sends a digest too:
