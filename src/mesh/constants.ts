@@ -120,5 +120,16 @@ export const IPAM_BROADCAST_DEFER_MS = 100;
 export const ROUTE_RECALC_DEFER_MS = 100;
 /** Neighbour-subset gossip goes to this many times log2(peer count) neighbours, at most. */
 export const GOSSIP_FANOUT_LOG_FACTOR = 2;
+/**
+ * Peers designated to pass each topology entry's changes on to each peer not linked to its owner (see
+ * Topology.designated): in a dense mesh forming, every neighbour of the owner would otherwise pass each change
+ * to each unlinked peer; more than one so that a designated peer whose view lags does not leave a gap.
+ */
+export const TOPOLOGY_RELAY_COPIES = 1;
+/**
+ * Removed connections each topology entry's change log remembers (see entry_log.ts); beyond them the oldest
+ * is forgotten, and deltas of that entry can then be made only from its removal's version on.
+ */
+export const TOPOLOGY_MAX_TOMBSTONES = 256;
 /** A topology update is split into messages of about this many bytes at most. */
 export const TOPOLOGY_CHUNK_BYTES = 256 * 1024;

@@ -51,7 +51,18 @@ export interface AnsweringGossiper extends Gossiper {
    * `answer` what to send back to the sender; each undefined when empty.
    * @throws {Error} when `msg` cannot be decoded; the caller drops it and logs.
    */
-  onGossipAnswering(src: PeerName, msg: Uint8Array): { delta?: GossipData; answer?: GossipData };
+  onGossipAnswering(
+    src: PeerName,
+    msg: Uint8Array,
+  ): { delta?: GossipData; answer?: GossipData; request?: Uint8Array };
+  /**
+   * Answers a digest from `src` instead of {@link DigestGossiper.answerDigest} when present: `answer` goes to
+   * `src` as neighbour gossip, `request` (a digest asking for what we lack) as a digest.
+   * @throws {Error} when `digest` cannot be decoded; the caller drops it and logs.
+   */
+  onDigestAnswering?(src: PeerName, digest: Uint8Array): { answer?: GossipData; request?: Uint8Array };
+  /** When present, anti-entropy sends this digest instead of the full state, and its receiver answers it. */
+  antiEntropyDigest?(): Uint8Array;
 }
 
 function answers(g: Gossiper): g is AnsweringGossiper {
@@ -192,15 +203,7 @@ export class GossipChannel implements Gossip {
    */
   sendFullState(neighbour: PeerName): void {
     const g = this.gossiper;
-    if (digests(g) && !this.#fullStateOnly) {
-      const payload = g.digest();
-      const bytes = encodeGossipMessage(Tag.gossipDigest, {
-        channel: this.name,
-        src: this.#host.us,
-        payload,
-      });
-      return this.#sendRaw(neighbour, Tag.gossipDigest, bytes);
-    }
+    if (digests(g) && !this.#fullStateOnly) return this.#sendDigest(neighbour, g.digest());
     const full = g.gossip();
     if (full !== undefined) this.#gossipTo(neighbour, full);
   }
@@ -212,17 +215,31 @@ export class GossipChannel implements Gossip {
    */
   deliverDigest(from: PeerName, m: GossipMessage): void {
     const g = this.gossiper;
+    if (answers(g) && g.onDigestAnswering !== undefined) {
+      const { answer, request } = g.onDigestAnswering(from, m.payload);
+      if (answer !== undefined) this.#gossipTo(from, answer);
+      if (request !== undefined) this.#sendDigest(from, request);
+      return;
+    }
     const answer = digests(g) ? g.answerDigest(from, m.payload) : g.gossip();
     if (answer !== undefined) this.#gossipTo(from, answer);
   }
 
   /**
-   * Anti-entropy: the gossiper's full state to a uniformly random neighbour subset (see
-   * {@link Routes.randomNeighbours}); nothing when it is empty.
+   * Anti-entropy: the gossiper's full state (or its anti-entropy digest, when it has one) to a uniformly
+   * random neighbour subset (see {@link Routes.randomNeighbours}); nothing when it is empty.
    */
   gossipFullState(): void {
-    const g = this.gossiper.gossip();
-    if (g !== undefined) this.#gossipSubset(undefined, g, false);
+    const g = this.gossiper;
+    if (answers(g) && g.antiEntropyDigest !== undefined && !this.#fullStateOnly) {
+      const digest = g.antiEntropyDigest();
+      const random = () => this.#host.random();
+      const hops = this.#host.routes.randomNeighbours(undefined, random, this.#host.neighbours(), false);
+      for (const hop of hops) this.#sendDigest(hop, digest);
+      return;
+    }
+    const full = g.gossip();
+    if (full !== undefined) this.#gossipSubset(undefined, full, false);
   }
 
   /**
@@ -232,10 +249,11 @@ export class GossipChannel implements Gossip {
    */
   deliverGossip(from: PeerName, m: GossipMessage): void {
     const g = this.gossiper;
-    const { delta, answer } = answers(g)
+    const { delta, answer, request } = answers(g)
       ? g.onGossipAnswering(from, m.payload)
       : { delta: g.onGossip(m.payload) };
     if (answer !== undefined) this.#gossipTo(from, answer);
+    if (request !== undefined) this.#sendDigest(from, request);
     if (delta !== undefined) this.#gossipSubset(from, delta);
   }
 
@@ -289,6 +307,11 @@ export class GossipChannel implements Gossip {
       this.#pending.set(neighbour, q);
     }
     return q;
+  }
+
+  #sendDigest(neighbour: PeerName, payload: Uint8Array): void {
+    const bytes = encodeGossipMessage(Tag.gossipDigest, { channel: this.name, src: this.#host.us, payload });
+    this.#sendRaw(neighbour, Tag.gossipDigest, bytes);
   }
 
   #sendRaw(neighbour: PeerName, tag: GossipTag, bytes: Uint8Array): void {

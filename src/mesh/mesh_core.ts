@@ -8,14 +8,16 @@
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
  * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change
  * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), IPAM broadcasts of
- * our own within 100 ms of the last are merged and go together, and every channel's full state goes to
+ * our own within 100 ms of the last are merged and go together, and every channel's full state (the
+ * topology: its digest, answered with what the sender lacks and a request for what it holds newer) goes to
  * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
  *
  * Topology changes travel as neighbour gossip (a peer sends its own changes to every neighbour, and passes
- * what is new to it on to about 2·log2(peers) neighbours, all of them in sparse meshes, except to those linked
- * to the entry's owner, which hear from the owner), not along broadcast trees: a tree computed from a view that
+ * what is new to it on to the neighbours not linked to the entry's owner, which hear from the owner, when it
+ * is one of the peers designated for that pair), as field-level deltas where the receiver's version is known
+ * (see topology.ts), not along broadcast trees: a tree computed from a view that
  * predates a partition or heal routes through links that are gone or unknown, and the peers below them miss
  * the change until anti-entropy (in the pump, a zone of 40 of 400 peers cut off was collected only after the
  * next anti-entropy round with trees, after 1.5 s with gossip). Other channels use trees as designed. A new connection gets the digest of
@@ -29,7 +31,6 @@ import type { Gossip, Gossiper, PeerName } from "./gossip.ts";
 import type { Peer } from "./peer.ts";
 import { type RouteLookup, Routes } from "./routes.ts";
 import { Topology } from "./topology.ts";
-import { Peers } from "./peers.ts";
 import { type ChannelHost, GossipChannel } from "./gossip_channel.ts";
 import { decodeGossipMessage, type GossipTag } from "./gossip_message.ts";
 import {
@@ -40,6 +41,7 @@ import {
   ROUTE_RECALC_DEFER_MS,
   Tag,
   TOPOLOGY_BROADCAST_DEFER_MS,
+  TOPOLOGY_RELAY_COPIES,
   TOPOLOGY_RELAY_DEFER_MS,
 } from "./constants.ts";
 import { isIP } from "../net/ip.ts";
@@ -358,27 +360,35 @@ export class MeshCore {
   }
 
   /**
-   * Our changed entries to every direct neighbour; entries new here to a random neighbour subset, each
-   * neighbour getting those whose owner is not linked to it.
+   * Our changed entry to every direct neighbour; entries new here (but for placeholders of version 0) to a
+   * random neighbour subset, each neighbour getting those whose owner is not linked to it; each as a delta
+   * from what the neighbour holds where we know it (see {@link Topology.updateFor}).
    */
   #sendUpdate(): void {
     const ch = this.#channels.get(Channel.topology)!;
-    const { own, relay } = this.#topology.takeUpdate();
-    if (own !== undefined) ch.gossipNeighbours(own);
+    const { own, relay, before } = this.#topology.takeUpdate();
+    const direct = [...this.#host.neighbours()];
+    if (own !== undefined) {
+      for (const n of direct) {
+        const u = this.#topology.updateFor(n, own.list());
+        if (u !== undefined) ch.gossipTo(n, u);
+      }
+    }
     if (relay === undefined) return;
-    const direct = this.#host.neighbours();
-    for (const hop of this.#routes.randomNeighbours(undefined, this.#opts.random, direct)) {
+    for (const hop of direct) {
       const part = relay.list().filter((p) =>
-        p.name !== hop && !this.#topology.linked(p.name, hop) && !this.#topology.holds(hop, p)
+        p.version > 0 && p.name !== hop && !this.#topology.linked(p.name, hop) &&
+        this.#topology.designated(p.name, hop, TOPOLOGY_RELAY_COPIES)
       );
-      if (part.length > 0) ch.gossipTo(hop, new Peers(part));
+      const u = this.#topology.updateFor(hop, part, before);
+      if (u !== undefined) ch.gossipTo(hop, u);
     }
   }
 
   #recalculate(): void {
     this.#recalcAt = undefined;
     const peers = this.#topology.peers;
-    const removed = peers.garbageCollect(this.name);
+    const removed = this.#topology.collect();
     this.#routes.calculate((n) => peers.get(n));
     for (const p of removed) for (const l of this.#peerRemoved) l(p.name);
     for (const l of this.#topologyChanged) l();

@@ -7,13 +7,21 @@
  * go out with the next update, at their current version, at most one relay deferral later. During a bring-up
  * an entry changes many times in a short while; a peer then passes each entry on about once per deferral,
  * in its newest version, instead of once per version it received (each of which costs the entry's whole
- * connection list, to a log-sized neighbour subset, at every peer). Our own changes go to every direct
- * neighbour, so an entry is relayed only to neighbours not linked to its owner (see {@link Topology.linked}):
- * in a full mesh every change reaches every peer once, straight from its owner; nor to a neighbour that sent
- * us the entry, or listed it in its digest, at that version or newer.
+ * connection list, to every neighbour, at every peer). Our own changes go to every direct neighbour, so an
+ * entry is relayed only to neighbours not linked to its owner either way (see {@link Topology.linked}): in a
+ * full mesh every change reaches every peer once, straight from its owner; nor to a neighbour known to hold
+ * it at that version or newer; and of the peers that could pass it to a neighbour, only the designated
+ * ones do (see {@link Topology.designated}).
  *
  * A new neighbour gets our digest (name, uid and version per entry), not our table; we answer its digest with
- * the entries it lacks or holds older, but for those of peers linked to it.
+ * the entries it lacks or holds older, but for those of peers linked to it. Anti-entropy sends a digest too:
+ * its receiver answers with what the sender lacks and requests what the sender holds newer.
+ *
+ * Entries travel as field-level deltas wherever we know a version the receiver holds (it sent or listed it,
+ * or we sent it; see entry_log.ts and topology_wire.ts): only the connections touched since then. A receiver
+ * that cannot apply a delta (it lacks the base) requests the entry with a request digest and gets it whole
+ * or as a delta from what it holds. In a full mesh a peer's entry is ∝ N bytes and changes about 2N times
+ * during a bring-up; sent whole, each change cost N, sent as deltas each costs what it changed.
  *
  * While a local change is unsent, passing new entries on takes our entry along: a new neighbour's entry
  * would otherwise reach peers long before our connection to it and be collected there as unreachable.
@@ -28,6 +36,36 @@ import type { DigestGossiper, PeerName } from "./gossip.ts";
 import type { AnsweringGossiper } from "./gossip_channel.ts";
 import { comparePeers, type Peer, type PeerConnection, sortConnections } from "./peer.ts";
 import { Peers } from "./peers.ts";
+import { EntryLogs } from "./entry_log.ts";
+import {
+  applyDelta,
+  decodeDigest,
+  type DigestItem,
+  DigestKind,
+  encodeDigest,
+  TopologyUpdate,
+} from "./topology_wire.ts";
+
+/** What a neighbour holds of an entry, as far as we know. */
+export interface Held {
+  readonly uid: bigint;
+  readonly version: number;
+}
+
+/** A hash of (owner, hop, relayer) ordering the relayers of one pair (FNV-1a, 32 bits). */
+function rank(owner: PeerName, hop: PeerName, relayer: PeerName): number {
+  let h = 0x811c9dc5;
+  for (const s of [owner, hop, relayer]) {
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0x7c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Whether `a` (version, uid) beats `b`, as {@link comparePeers} orders them. */
+function beats(a: Held, b: Held): boolean {
+  return a.version > b.version || (a.version === b.version && a.uid > b.uid);
+}
 
 /** What the handshake tells us about a new neighbour. */
 export interface NeighbourInfo {
@@ -62,8 +100,17 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   #selfDirty = false;
   /** Entries that were new here, to pass on with the next update. */
   #relay = new Set<PeerName>();
-  /** Per neighbour, the entry versions it sent us or listed in its digest: it holds them, no need to relay. */
-  readonly #holds = new Map<PeerName, Map<PeerName, number>>();
+  /**
+   * Per neighbour, the entry versions it holds as far as we know: it sent or listed them, or we sent them.
+   * No need to relay them; deltas from them are enough.
+   */
+  readonly #holds = new Map<PeerName, Map<PeerName, Held>>();
+  /** Per entry changed here since the last update, the version we held before: a guess of what others hold. */
+  #before = new Map<PeerName, Held>();
+  /** Per peer, the peers it reports connections to; built on demand, dropped on every change. */
+  #reports?: Map<PeerName, Set<PeerName>>;
+  /** Which connections of each entry changed when, for deltas. */
+  readonly #logs = new EntryLogs();
 
   /** @param self our identity; our entry starts at version 1 with no connections */
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
@@ -76,6 +123,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
       version: 1,
       connections: [],
     }]);
+    this.#logs.reset({ ...this.self, version: 0 });
   }
 
   /** Our own entry. */
@@ -96,10 +144,12 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     }
     const known = this.peers.get(n.name);
     if (known === undefined || known.uid !== n.uid) {
-      this.peers.set({ name: n.name, nickname: n.nickname, uid: n.uid, version: 0, connections: [] });
+      const p = { name: n.name, nickname: n.nickname, uid: n.uid, version: 0, connections: [] };
+      this.#set(p);
+      this.#logs.reset(p);
     }
     const c = { name: n.name, address: n.address, outbound: n.outbound, established: false };
-    this.#setConnections(n.name, sortConnections([...this.self.connections, c]));
+    this.#setConnections(n.name, sortConnections([...this.self.connections, c]), false);
   }
 
   /**
@@ -109,7 +159,11 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   establishConnection(name: PeerName): void {
     const c = this.#existing(name, "establish");
     if (c.established) return;
-    this.#setConnections(name, this.self.connections.map((x) => (x === c ? { ...c, established: true } : x)));
+    this.#setConnections(
+      name,
+      this.self.connections.map((x) => (x === c ? { ...c, established: true } : x)),
+      false,
+    );
   }
 
   /**
@@ -119,7 +173,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   removeConnection(name: PeerName): void {
     this.#existing(name, "remove");
     this.#holds.delete(name);
-    this.#setConnections(name, this.self.connections.filter((x) => x.name !== name));
+    this.#setConnections(name, this.self.connections.filter((x) => x.name !== name), true);
   }
 
   /** Whether we have a connection to `name`. */
@@ -132,47 +186,108 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
    * change named (for every direct neighbour), `relay` the other entries that were new here (for peers their
    * owners cannot tell directly); each undefined when empty.
    */
-  takeUpdate(): { own?: Peers; relay?: Peers } {
+  takeUpdate(): { own?: Peers; relay?: Peers; before: ReadonlyMap<PeerName, Held> } {
     const own = this.#selfDirty || this.#update.size > 0 ? [this.#us] : [];
     const relay = [...this.#update, ...this.#relay].filter((n) => n !== this.#us);
     this.#update = new Set();
     this.#relay = new Set();
     this.#selfDirty = false;
+    const before = this.#before;
+    this.#before = new Map();
     const entries = (names: Iterable<PeerName>) => {
       const ps = [...names].map((n) => this.peers.get(n as PeerName)).filter((p): p is Peer =>
         p !== undefined
       );
       return ps.length > 0 ? new Peers(ps) : undefined;
     };
-    return { own: entries(own), relay: entries(relay) };
+    return { own: entries(own), relay: entries(relay), before };
   }
 
   /**
-   * Whether neighbour `n` told us (by sending it, or listing it in its digest) that it holds entry `p` at its
-   * version or newer: then nobody needs to relay it there.
+   * Whether neighbour `n` holds entry `p` at its version or newer, as far as we know (it sent or listed it,
+   * or we sent it): then nobody needs to relay it there.
    */
   holds(n: PeerName, p: Peer): boolean {
-    return (this.#holds.get(n)?.get(p.name) ?? -1) >= p.version;
+    const h = this.#holds.get(n)?.get(p.name);
+    return h !== undefined && h.uid === p.uid && h.version >= p.version;
   }
 
   /**
-   * Whether `a` and `b` both report a connection to each other: then `a` sends its changes to `b` itself,
-   * and nobody needs to relay them there.
+   * Whether `a` or `b` reports a connection to the other: then `a` sends its changes to `b` itself (its own
+   * updates go to every neighbour it reports, and it answers the digest of each new one), and nobody needs
+   * to relay them there.
    */
   linked(a: PeerName, b: PeerName): boolean {
     const has = (x: PeerName, y: PeerName) =>
       this.peers.get(x)?.connections.some((c) => c.name === y) ?? false;
-    return has(a, b) && has(b, a);
+    return has(a, b) || has(b, a);
+  }
+
+  /**
+   * What to send neighbour `n` of `entries`: each it does not hold, as a delta from the version it holds
+   * where we can make one, else whole; undefined when it holds them all. Records that it holds them then.
+   *
+   * @param guess for entries we do not know `n` to hold at all, a version it likely holds (what we held
+   *   before the latest changes, see {@link takeUpdate}): a delta from it goes instead, and a neighbour that
+   *   holds less requests the entry
+   */
+  updateFor(
+    n: PeerName,
+    entries: Iterable<Peer>,
+    guess?: ReadonlyMap<PeerName, Held>,
+  ): TopologyUpdate | undefined {
+    const full: Peer[] = [];
+    const deltas = [];
+    let held = this.#holds.get(n);
+    if (held === undefined) this.#holds.set(n, held = new Map());
+    for (const p of entries) {
+      const h = held.get(p.name);
+      if (h !== undefined && h.uid === p.uid && h.version >= p.version) continue;
+      const base = h ?? guess?.get(p.name);
+      const d = base === undefined ? undefined : this.#logs.deltaSince(p, base.uid, base.version);
+      if (d !== undefined) deltas.push(d);
+      else full.push(p);
+      held.set(p.name, { uid: p.uid, version: p.version });
+    }
+    return full.length > 0 || deltas.length > 0 ? new TopologyUpdate(full, deltas) : undefined;
+  }
+
+  /**
+   * Whether we are one of the `k` peers designated to pass `owner`'s changes on to our neighbour `hop`: of
+   * us and the peers `owner` reports that report `hop` (they hear its changes from it and can tell `hop`), the
+   * `k` first in an order fixed per pair by a hash; all of them while they are fewer than 2·`k`. Peers that
+   * see the same links designate the same `k`, so in a dense mesh each change reaches an unlinked peer about
+   * `k` times rather than once per common neighbour; in a sparse mesh, where views that disagree (after a
+   * heal) could leave a change with no designated peer that passes it on, every one does.
+   */
+  designated(owner: PeerName, hop: PeerName, k: number): boolean {
+    const reports = this.#reports ??= new Map(
+      this.peers.list().map((p) => [p.name, new Set(p.connections.map((c) => c.name))]),
+    );
+    const mine = rank(owner, hop, this.#us);
+    let ahead = 0, others = 0;
+    for (const c of this.peers.get(owner)?.connections ?? []) {
+      if (c.name === this.#us || c.name === hop || !reports.get(c.name)?.has(hop)) continue;
+      others++;
+      if (rank(owner, hop, c.name) < mine) ahead++;
+    }
+    return ahead < k || others < 2 * k;
+  }
+
+  /** Removes every peer not reachable from us (see {@link Peers.garbageCollect}); returns them. */
+  collect(): Peer[] {
+    this.#reports = undefined;
+    return this.peers.garbageCollect(this.#us, (p) => this.#logs.drop(p.name));
   }
 
   /** Applies a unicast update (unused by the protocol, accepted like neighbour gossip). */
   onGossipUnicast(_src: PeerName, msg: Uint8Array): void {
-    this.#apply(Peers.decode(msg));
+    this.#apply(TopologyUpdate.decode(msg));
   }
 
   /** Applies a broadcast update; what was new goes out with the next update (see {@link takeUpdate}). */
   onGossipBroadcast(_src: PeerName, update: Uint8Array): undefined {
-    this.#apply(Peers.decode(update));
+    this.#apply(TopologyUpdate.decode(update));
   }
 
   /** The digest of the table, for a new neighbour (see {@link Peers.digest}). */
@@ -180,15 +295,60 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     return this.peers.digest();
   }
 
+  /** The digest of the table for anti-entropy: its receiver answers and requests (see {@link onDigestAnswering}). */
+  antiEntropyDigest(): Uint8Array {
+    return encodeDigest(this.peers.list(), DigestKind.antiEntropy);
+  }
+
   /**
-   * Answers new neighbour `src`'s digest: the entries it lacks or holds older, but for its own and those of
-   * peers linked to it (they send it their changes themselves, and answered its digest when they connected).
+   * Answers neighbour `src`'s digest (see {@link onDigestAnswering}) with what it lacks.
    * @throws {Error} when `digest` cannot be decoded
    */
-  answerDigest(src: PeerName, digest: Uint8Array): Peers | undefined {
-    const lacking = this.peers.missingFrom(digest, (name, version) => this.#held(src, name, version))
-      .filter((p) => p.name !== src && !this.linked(p.name, src));
-    return lacking.length > 0 ? new Peers(lacking) : undefined;
+  answerDigest(src: PeerName, digest: Uint8Array): TopologyUpdate | undefined {
+    return this.onDigestAnswering(src, digest).answer;
+  }
+
+  /**
+   * Answers neighbour `src`'s digest by its kind. A new neighbour's (introduce): the entries it lacks or holds
+   * older, but for its own and those of peers linked to it (they send it their changes themselves, and
+   * answered its digest when they connected); ours always. Anti-entropy: every entry it lacks or holds older,
+   * and a request for those it holds newer or we lack. A request: the entries listed that we hold newer.
+   * Entries go as deltas from the versions listed where we can make them.
+   * @throws {Error} when `digest` cannot be decoded
+   */
+  onDigestAnswering(src: PeerName, digest: Uint8Array): { answer?: TopologyUpdate; request?: Uint8Array } {
+    const { kind, items } = decodeDigest(digest);
+    let held = this.#holds.get(src);
+    if (held === undefined || kind === DigestKind.introduce) this.#holds.set(src, held = new Map());
+    const listed = new Map<PeerName, DigestItem>();
+    for (const i of items) {
+      listed.set(i.name, i);
+      if (i.version > 0 || kind !== DigestKind.request) held.set(i.name, { uid: i.uid, version: i.version });
+      else held.delete(i.name);
+    }
+    const mine = listed.get(this.#us);
+    if (mine !== undefined && beats(mine, this.self)) this.#outbid(mine.version);
+    const lacks = (p: Peer) => {
+      const i = listed.get(p.name);
+      return i === undefined || beats(p, i) || (kind === DigestKind.request && i.version === 0);
+    };
+    let send: Peer[];
+    if (kind === DigestKind.request) {
+      send = items.map((i) => this.peers.get(i.name)).filter((p): p is Peer => p !== undefined && lacks(p));
+    } else {
+      send = this.peers.list().filter((p) =>
+        lacks(p) && p.name !== src &&
+        (kind === DigestKind.antiEntropy || p.name === this.#us || !this.linked(p.name, src))
+      );
+    }
+    const answer = this.updateFor(src, send);
+    if (kind !== DigestKind.antiEntropy) return { answer };
+    const need = items.filter((i) => {
+      if (i.name === this.#us) return false;
+      const cur = this.peers.get(i.name);
+      return cur === undefined || beats(i, cur);
+    }).map((i) => this.#holding(i.name));
+    return { answer, request: need.length > 0 ? encodeDigest(need, DigestKind.request) : undefined };
   }
 
   /** A snapshot of the whole table. */
@@ -198,61 +358,141 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
 
   /** Applies neighbour gossip; what was new goes out with the next update (see {@link takeUpdate}). */
   onGossip(msg: Uint8Array): undefined {
-    this.#apply(Peers.decode(msg));
+    this.#apply(TopologyUpdate.decode(msg));
   }
 
   /**
    * Applies neighbour gossip like {@link Topology.onGossip}; returns the answer for the sender: our entries
-   * newer than those it sent, with the entries of peers that ours report connections to and its stale copies
-   * did not (it may not know them), unless it sent them.
+   * newer than those it sent, with the entries of peers that ours name in connections touched since its
+   * versions (it may not know them), unless it sent them or we know it holds them (any version: it hears of
+   * their changes like of any other's); and a request for the entries of deltas we could
+   * not apply (we lack their base).
    * @throws {Error} when `msg` cannot be decoded
    */
-  onGossipAnswering(src: PeerName, msg: Uint8Array): { answer?: Peers } {
-    const update = Peers.decode(msg);
-    for (const p of update.list()) this.#held(src, p.name, p.version);
-    this.#apply(update);
-    const newer = this.peers.newerThan(update).filter((p) =>
-      p.name === this.#us ? !this.#selfDirty : !this.linked(p.name, src)
-    );
-    if (newer.length === 0) return {};
+  onGossipAnswering(src: PeerName, msg: Uint8Array): { answer?: TopologyUpdate; request?: Uint8Array } {
+    const update = TopologyUpdate.decode(msg);
+    const sent = new Map<PeerName, Held>();
+    for (const p of update.full) sent.set(p.name, p);
+    for (const d of update.deltas) sent.set(d.name, d);
+    for (const [name, h] of sent) this.#held(src, name, h);
+    const need = this.#apply(update);
+    const request = need.length > 0 ? encodeDigest(need, DigestKind.request) : undefined;
+    const newer: Peer[] = [];
+    for (const [name, h] of sent) {
+      const cur = this.peers.get(name);
+      if (cur === undefined || !beats(cur, h)) continue;
+      if (name === this.#us ? this.#selfDirty : this.linked(name, src)) continue;
+      newer.push(cur);
+    }
+    const fulls = new Map(update.full.map((p) => [p.name, p]));
+    for (const p of update.full) {
+      const cur = this.peers.get(p.name);
+      if (cur !== undefined && cur.version === p.version && cur.uid === p.uid && comparePeers(cur, p) > 0) {
+        if (!newer.includes(cur)) newer.push(cur);
+      }
+    }
+    if (newer.length === 0) return request === undefined ? {} : { request };
     const named = newer.flatMap((p) => {
-      const known = new Set(update.get(p.name)!.connections.map((c) => c.name));
-      return p.connections.filter((c) => !known.has(c.name)).map((c) => this.peers.get(c.name));
+      const stale = fulls.get(p.name);
+      const h = sent.get(p.name)!;
+      const touched = stale !== undefined
+        ? p.connections.filter((c) => !stale.connections.some((s) => s.name === c.name))
+        : this.#logs.deltaSince(p, h.uid, h.version)?.upserts ?? p.connections;
+      return touched.map((c) => this.peers.get(c.name));
     });
-    const unsent = named.filter((p): p is Peer => p !== undefined && update.get(p.name) === undefined);
-    return { answer: new Peers([...newer, ...unsent]) };
+    const known = this.#holds.get(src);
+    const unsent = named.filter((p): p is Peer =>
+      p !== undefined && !sent.has(p.name) && known?.get(p.name)?.uid !== p.uid
+    );
+    const answer = this.updateFor(src, [...newer, ...unsent]);
+    return request === undefined ? { answer } : { answer, request };
   }
 
-  /** Merges `update`; records what was new (or became reachable) to pass on. */
-  #apply(update: Peers): void {
-    const mine = update.get(this.#us);
+  /**
+   * Merges `update`: whole entries that win, then deltas that apply; records what was new (or became
+   * reachable) to pass on. Returns what to request: what we hold of the entries of deltas we could not apply
+   * and that would win, and the peers that changed entries name but we do not know. The sender may believe
+   * we hold an entry we collected as unreachable before the entries connecting it arrived, and never send it
+   * again.
+   */
+  #apply(update: TopologyUpdate): DigestItem[] {
     const self = this.self;
-    const others = mine === undefined ? update : new Peers(update.list().filter((p) => p.name !== this.#us));
-    if (mine !== undefined && comparePeers(mine, self) > 0) {
-      this.peers.set({ ...self, version: Math.max(mine.version, self.version) + 1 });
-      this.#selfDirty = true;
-      this.#events.selfChanged();
-    }
-    const wins = (p: Peer) => {
+    let outbid = -1;
+    for (const p of update.full) if (p.name === this.#us && comparePeers(p, self) > 0) outbid = p.version;
+    for (const d of update.deltas) if (d.name === this.#us && beats(d, self)) outbid = d.version;
+    if (outbid >= 0) this.#outbid(outbid);
+    let before: Set<PeerName> | undefined;
+    const changed = new Set<PeerName>();
+    const put = (p: Peer) => {
+      before ??= this.peers.reachable(this.#us);
       const cur = this.peers.get(p.name);
-      return cur === undefined || comparePeers(p, cur) > 0;
+      if (cur !== undefined && !this.#before.has(p.name)) {
+        this.#before.set(p.name, { uid: cur.uid, version: cur.version });
+      }
+      this.#set(p);
+      changed.add(p.name);
     };
-    if (!others.list().some(wins)) return;
-    const before = this.peers.reachable(this.#us);
-    const delta = this.peers.mergeDelta(others);
-    if (delta === undefined) return;
+    for (const p of update.full) {
+      if (p.name === this.#us) continue;
+      const cur = this.peers.get(p.name);
+      if (cur !== undefined && comparePeers(p, cur) <= 0) continue;
+      put(p);
+      if (cur !== undefined && cur.uid === p.uid && cur.version < p.version) this.#logs.absorb(cur, p);
+      else this.#logs.reset(p);
+    }
+    const need: DigestItem[] = [];
+    for (const d of update.deltas) {
+      if (d.name === this.#us) continue;
+      const cur = this.peers.get(d.name);
+      if (cur !== undefined && !beats(d, cur)) continue;
+      const next = cur === undefined ? undefined : applyDelta(cur, d);
+      if (next === undefined) {
+        need.push(this.#holding(d.name));
+        continue;
+      }
+      put(next);
+      const gap = d.gap !== undefined && d.gap.lo >= cur!.version ? d.gap : undefined;
+      this.#logs.touch(next, d.upserts.map((c) => c.name), d.removals, gap);
+    }
+    if (changed.size === 0) return need;
     this.#events.changed();
     const after = this.peers.reachable(this.#us);
-    const relay = [...after].filter((n) => delta.get(n) !== undefined || !before.has(n));
+    const relay = [...after].filter((n) => changed.has(n) || !before!.has(n));
     for (const n of relay) this.#relay.add(n);
     if (relay.length > 0) this.#events.relayPending();
+    const asked = new Set(need.map((i) => i.name));
+    for (const n of changed) {
+      for (const c of this.peers.get(n)!.connections) {
+        if (c.name === this.#us || asked.has(c.name) || this.peers.get(c.name) !== undefined) continue;
+        asked.add(c.name);
+        need.push({ name: c.name, uid: 0n, version: 0 });
+      }
+    }
+    return need;
   }
 
-  /** Records that neighbour `n` holds entry `name` at `version` or newer. */
-  #held(n: PeerName, name: PeerName, version: number): void {
+  /** What we hold of entry `name`, for a request (version 0: nothing). */
+  #holding(name: PeerName): DigestItem {
+    const cur = this.peers.get(name);
+    return { name, uid: cur?.uid ?? 0n, version: cur?.version ?? 0 };
+  }
+
+  /** Bumps our version past `version` (an entry of ours we did not write): ours must win everywhere. */
+  #outbid(version: number): void {
+    const self = this.self;
+    const next = { ...self, version: Math.max(version, self.version) + 1 };
+    this.#set(next);
+    this.#logs.raiseFloor(next);
+    this.#selfDirty = true;
+    this.#events.selfChanged();
+  }
+
+  /** Records that neighbour `n` holds entry `name` at `h` or newer. */
+  #held(n: PeerName, name: PeerName, h: Held): void {
     let m = this.#holds.get(n);
     if (m === undefined) this.#holds.set(n, m = new Map());
-    if ((m.get(name) ?? -1) < version) m.set(name, version);
+    const cur = m.get(name);
+    if (cur === undefined || beats(h, cur)) m.set(name, { uid: h.uid, version: h.version });
   }
 
   #connection(name: PeerName): PeerConnection | undefined {
@@ -267,9 +507,17 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     return c;
   }
 
-  #setConnections(neighbour: PeerName, connections: PeerConnection[]): void {
+  /** Sets an entry of the table. */
+  #set(p: Peer): void {
+    this.#reports = undefined;
+    this.peers.set(p);
+  }
+
+  #setConnections(neighbour: PeerName, connections: PeerConnection[], removed: boolean): void {
     const self = this.self;
-    this.peers.set({ ...self, version: self.version + 1, connections });
+    const next = { ...self, version: self.version + 1, connections };
+    this.#set(next);
+    this.#logs.touch(next, removed ? [] : [neighbour], removed ? [neighbour] : []);
     this.#update.add(neighbour);
     this.#selfDirty = true;
     this.#events.changed();

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { Topology } from "../../src/mesh/topology.ts";
 import { Peers } from "../../src/mesh/peers.ts";
+import type { Peer } from "../../src/mesh/peer.ts";
+import { applyDelta, type TopologyUpdate } from "../../src/mesh/topology_wire.ts";
+
+/** The whole entries of an answer, failing when it carries deltas. */
+function whole(u?: TopologyUpdate): Peer[] | undefined {
+  if (u === undefined) return undefined;
+  assert.deepEqual(u.deltas, [], "whole entries expected");
+  return [...u.full];
+}
 
 function topology(): { t: Topology; events: string[] } {
   const events: string[] = [];
@@ -102,7 +111,7 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
   const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("b")] };
   t.onGossip(new Peers([bc, c]).encode()[0]);
   const stale = { ...bc, version: 2, connections: [link("a")] };
-  assert.deepEqual(t.onGossipAnswering("x", new Peers([stale]).encode()[0]).answer!.list(), [bc, c]);
+  assert.deepEqual(whole(t.onGossipAnswering("x", new Peers([stale]).encode()[0]).answer), [bc, c]);
   assert.deepEqual(
     t.onGossipAnswering("c", new Peers([stale]).encode()[0]).answer,
     undefined,
@@ -115,9 +124,13 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
     "ours goes out anyway",
   );
   t.takeUpdate();
-  assert.deepEqual(t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer!.list(), [t.self]);
+  const ours = t.onGossipAnswering("x", new Peers([self]).encode()[0]).answer!;
+  assert.deepEqual(ours.full, [], "ours as a delta from the version x sent");
+  assert.deepEqual(ours.deltas.map((d) => applyDelta(self, d)), [t.self]);
   const bare = { ...t.self, version: 1, connections: [] };
-  assert.deepEqual(t.onGossipAnswering("x", new Peers([bare]).encode()[0]).answer!.list(), [t.self, bc]);
+  const both = t.onGossipAnswering("y", new Peers([bare]).encode()[0]).answer!;
+  assert.deepEqual(both.full, [bc], "b's whole: y may not know it");
+  assert.deepEqual(both.deltas.map((d) => applyDelta(bare, d)), [t.self]);
   assert.deepEqual(t.onGossipAnswering("x", new Peers([bc, c]).encode()[0]), {});
 });
 
@@ -143,7 +156,7 @@ Deno.test("Topology.answerDigest() sends what the neighbour lacks, but not its o
   const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("a")] };
   const e = { name: "e", nickname: "E", uid: 5n, version: 1, connections: [link("a")] };
   t.onGossip(new Peers([c, e]).encode()[0]);
-  const names = (p?: Peers) => p?.list().map((x) => x.name) ?? [];
+  const names = (u?: TopologyUpdate) => [...u?.full ?? [], ...u?.deltas ?? []].map((x) => x.name);
   assert.deepEqual(names(t.answerDigest("b", new Peers([]).digest())), ["a", "c", "e"]);
   assert.deepEqual(names(t.answerDigest("b", new Peers([c, t.self]).digest())), ["e"]);
 });
