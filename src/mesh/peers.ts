@@ -16,8 +16,6 @@ import { TOPOLOGY_CHUNK_BYTES } from "./constants.ts";
 
 /** The smallest encoded peer: empty nickname, no connections. */
 const MIN_PEER_BYTES = 2 + 1 + 2 + 8 + 4 + 2;
-/** The smallest digest item: a one-byte name, uid and version. */
-const MIN_DIGEST_BYTES = 2 + 1 + 8 + 4;
 
 /**
  * A set of peer entries keyed by name: the whole topology table, or an update (delta) to merge into one.
@@ -151,29 +149,6 @@ export class Peers implements GossipData {
     const w = new ByteWriter(4 + ps.length * 32).u32(ps.length);
     for (const p of ps) w.str(p.name).u64(p.uid).u32(p.version);
     return w.finish();
-  }
-
-  /**
-   * Our entries that the sender of `digest` (see {@link Peers.digest}) lacks or holds older by version, then
-   * uid.
-   * @param listed called with each entry name and version the digest lists
-   * @throws {Error} when `digest` is truncated, has trailing bytes or is otherwise malformed
-   */
-  missingFrom(digest: Uint8Array, listed: (name: PeerName, version: number) => void = () => {}): Peer[] {
-    const r = new ByteReader(digest, "topology digest");
-    const count = r.u32("entry count");
-    if (count * MIN_DIGEST_BYTES > r.remaining) r.fail(`${count} entries cannot fit in ${r.remaining} bytes`);
-    const theirs = new Map<PeerName, { uid: bigint; version: number }>();
-    for (let i = 0; i < count; i++) {
-      const name = r.str("peer name");
-      theirs.set(name, { uid: r.u64("uid"), version: r.u32("version") });
-    }
-    r.end();
-    for (const [name, t] of theirs) listed(name, t.version);
-    return this.list().filter((p) => {
-      const t = theirs.get(p.name);
-      return t === undefined || p.version > t.version || (p.version === t.version && p.uid > t.uid);
-    });
   }
 
   /**
