@@ -178,7 +178,10 @@ export const HEARTBEAT_INTERVAL_MS = 1_000;
 /** An established link is lost when no heartbeat ack arrived for this long, in ms. */
 export const LOST_AFTER_MS = 5_000;
 
-/** How often the engine runs its timers (heartbeats, probes, MAC expiry), in ms. */
+/**
+ * The least time between two runs of the engine's timers (heartbeats, probes, lost links, MAC expiry), in
+ * ms: deadlines closer than this share one wakeup. The timer is armed only for what is due (sleeve.ts).
+ */
 export const TICK_MS = 50;
 
 /** Largest datagram assumed for a peer before its path MTU is verified: a 1500-byte IPv4 path. */
@@ -197,6 +200,8 @@ export const REPLAY_WINDOW = 1024;
 
 /** A learned MAC is forgotten after this long without frames from it, in ms (longer than ARP timeouts). */
 export const MAC_EXPIRY_MS = 10 * 60_000;
+/** How often expired MACs are swept from the cache, in ms (a lookup ignores an expired entry anyway). */
+export const MAC_SWEEP_MS = 60_000;
 /** Learned MACs kept at most; the oldest is evicted beyond (bounds memory under spoofed sources). */
 export const MAC_CACHE_LIMIT = 65_536;
 

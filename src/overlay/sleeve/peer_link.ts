@@ -146,9 +146,27 @@ export class PeerLink {
     this.#transmit(this, this.#builder!.finish());
   }
 
-  /** True when a heartbeat is due at `now` (ms): fast until established, then slower. */
+  /** The heartbeat period now, in ms: fast until established, then slower. */
+  get heartbeatInterval(): number {
+    return this.established ? HEARTBEAT_INTERVAL_MS : HEARTBEAT_FAST_MS;
+  }
+
+  /**
+   * True when a heartbeat should go at `now` (ms): its period has passed, or will within the last quarter
+   * of it. The slack lets one timer wakeup send the heartbeats of every link due about then, so the links'
+   * heartbeats fall into step instead of each waking the engine on its own.
+   */
   heartbeatDue(now: number): boolean {
-    return now - this.#lastHeartbeatAt >= (this.established ? HEARTBEAT_INTERVAL_MS : HEARTBEAT_FAST_MS);
+    return now - this.#lastHeartbeatAt >= this.heartbeatInterval * 0.75;
+  }
+
+  /**
+   * When this link next needs the engine's timer (ms on its clock): its next heartbeat, and while
+   * established the moment it would be lost. (The path MTU search has its own, {@link PmtuSearch.dueAt}.)
+   */
+  get dueAt(): number {
+    const heartbeat = this.#lastHeartbeatAt + this.heartbeatInterval;
+    return this.established ? Math.min(heartbeat, this.#lastAckAt + LOST_AFTER_MS) : heartbeat;
   }
 
   /** Records a heartbeat sent at `now`; writes its token into `body` (8 bytes). */
