@@ -75,6 +75,8 @@ export interface BroadcastThrottle {
   ms: number;
   /** The clock (ms). */
   now(): number;
+  /** Called when a broadcast starts being held: {@link GossipChannel.heldDueAt} is set now. */
+  held?(): void;
 }
 
 /** One named channel bound to its {@link Gossiper}. */
@@ -135,6 +137,7 @@ export class GossipChannel implements Gossip {
     }
     if (t.now() - this.#lastBroadcast < t.ms) {
       this.#held = update;
+      t.held?.();
       return;
     }
     this.#lastBroadcast = t.now();
