@@ -311,6 +311,7 @@ export class Sleeve {
     let link = this.#links.get(peer);
     if (link === undefined) {
       link = new PeerLink(this.#us, peer, config.endpoint, this.#ceiling, this.#assumed, this.#transmit);
+      link.setQuiet(this.#forwarder.fastPeers.has(peer), this.#clock.now());
       this.#links.set(peer, link);
     } else if (link.endpoint.key !== config.endpoint.key) {
       link.endpoint = config.endpoint;
@@ -351,11 +352,19 @@ export class Sleeve {
   /**
    * Sets the neighbours reached over fastdp (the kernel VXLAN device): frames from the bridge neither flood
    * nor unicast to them through the sleeve, so each frame takes exactly one path per pair (forwarder.ts).
+   * Their links heartbeat every {@link HEARTBEAT_QUIET_MS} (fastdp's heartbeats watch the path meanwhile);
+   * a link leaving the set heartbeats at once and is lost after {@link LOST_AFTER_MS} without an ack.
    *
    * @throws {Error} `Invalid peer name 'x': …`
    */
   setFastPeers(names: Iterable<PeerName>): void {
-    this.#forwarder.fastPeers = new Set([...names].map((n) => parseMac48(n, "peer name")));
+    const fast = new Set([...names].map((n) => parseMac48(n, "peer name")));
+    this.#forwarder.fastPeers = fast;
+    const now = this.#clock.now();
+    for (const link of this.#links.values()) {
+      link.setQuiet(fast.has(link.peer), now); // heartbeats slow down on fastdp, resume at once off it
+      this.#armFor(link);
+    }
   }
 
   /** A snapshot of the counters and links. */
