@@ -9,8 +9,9 @@
  * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up, from launch and independent of
  * IPAM: it binds the host's gateway address on the bridge (the same on every host, reached by containers of
  * any subnet through their /32 route to it; src/netdev/gateway.ts), and every container waiting for it gets
- * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Tombstones are
- * purged every {@link PURGE_MS}.
+ * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Once the server
+ * is up and nothing is attached the tick stops, and the next attach starts it again (an idle router does not
+ * wake for it). Tombstones are purged every {@link PURGE_MS}.
  *
  * Concurrency: single-threaded; the tick has no await, so ticks never overlap.
  *
@@ -125,6 +126,8 @@ export class DnsService implements AttachmentHooks {
   #resolv?: ResolvConf;
   #forwarder?: CachingForwarder;
   #timers: ReturnType<typeof setInterval>[] = [];
+  /** The tick's timer, running while the server is not up or containers are attached. */
+  #watch?: ReturnType<typeof setInterval>;
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
 
@@ -183,14 +186,22 @@ export class DnsService implements AttachmentHooks {
   /** Starts the tick (server start once the ring is ready, dead-container watch) and the purge timer. */
   start(host: DnsHost): void {
     this.#host = host;
-    this.#timers.push(setInterval(() => this.#tick(), WATCH_MS), setInterval(() => this.purge(), PURGE_MS));
+    this.#timers.push(setInterval(() => this.purge(), PURGE_MS));
+    this.#watchOn();
     this.#tick();
+  }
+
+  /** Runs the tick every {@link WATCH_MS} from now on, unless it runs already. */
+  #watchOn(): void {
+    if (this.#watch === undefined && this.#host) this.#watch = setInterval(() => this.#tick(), WATCH_MS);
   }
 
   /** Stops the timers and the server; names, resolv.conf files and the bridge address stay. */
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    clearInterval(this.#watch);
+    this.#watch = undefined;
     this.#host = undefined;
     await this.#server?.close();
     this.#server = this.#address = undefined;
@@ -206,6 +217,7 @@ export class DnsService implements AttachmentHooks {
    * @throws {UsageError} when the name is invalid
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
+    this.#watchOn(); // its death must be noticed within 2 s
     if (naming.name === undefined && naming.resolver !== true) return [];
     const notes: string[] = [];
     if (naming.name !== undefined) {
@@ -373,7 +385,14 @@ export class DnsService implements AttachmentHooks {
     } catch (err) {
       log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
     }
-    if (this.#server) return;
+    if (this.#server) {
+      // Served, with nothing attached to watch: the tick sleeps until the next attach (attached()).
+      if (host.list().length === 0) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+      }
+      return;
+    }
     try {
       this.#serve(host);
       this.#lastError = undefined;
