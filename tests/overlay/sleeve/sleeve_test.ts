@@ -261,7 +261,11 @@ Deno.test("Sleeve heartbeats a fastdp peer every 10 s, and off fastdp at once, l
     assert.equal(sent() - before, 6, "per 10 s on fastdp, one heartbeat and one ack of the peer's");
     bench.nodes[1].conn.onReceive = () => undefined; // 1 goes deaf
     await bench.run(20_000);
-    assert.equal(bench.nodes[0].events.some((e) => e.type === "lost"), false, "10 s heartbeats may miss longer");
+    assert.equal(
+      bench.nodes[0].events.some((e) => e.type === "lost"),
+      false,
+      "10 s heartbeats may miss longer",
+    );
     before = sent();
     bench.nodes[0].sleeve.setFastPeers([]); // fastdp fell back: the sleeve must prove the path now
     await bench.run(100);
@@ -269,7 +273,10 @@ Deno.test("Sleeve heartbeats a fastdp peer every 10 s, and off fastdp at once, l
     await bench.run(4_500);
     assert.equal(bench.nodes[0].events.some((e) => e.type === "lost"), false);
     await bench.run(1_000);
-    assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "lost"), [{ type: "lost", peer: peerName(1) }]);
+    assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "lost"), [{
+      type: "lost",
+      peer: peerName(1),
+    }]);
   } finally {
     bench.close();
   }
