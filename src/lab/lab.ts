@@ -31,7 +31,7 @@ import { FRAGMENT_COUNTER, lanPort, renderRuleset } from "./ruleset.ts";
 import { mustRun, runCommand, type RunResult } from "./runner.ts";
 import { type HostPair, type LabState, readState, statePath, writeState } from "./state.ts";
 import { parseTopology, peersOf, type Topology } from "./topology.ts";
-import { hostAddress, UNDERLAY_PREFIX_LENGTH } from "./underlay.ts";
+import { hostAddress, hostMac, UNDERLAY_PREFIX_LENGTH } from "./underlay.ts";
 
 /** What {@link Lab.up} builds. */
 export interface LabOptions {
@@ -162,16 +162,24 @@ export class Lab {
     const lanScript = [`link add ${LAN_BRIDGE} type bridge`, `link set ${LAN_BRIDGE} up`, `link set lo up`];
     for (let i = 1; i <= hosts; i++) {
       lanScript.push(
-        `link add ${lanPort(i)} type veth peer name ${HOST_UPLINK} netns ${hostNs(prefix, i)}`,
+        `link add ${lanPort(i)} type veth peer name ${HOST_UPLINK} address ${hostMac(i)} netns ${
+          hostNs(prefix, i)
+        }`,
         `link set ${lanPort(i)} master ${LAN_BRIDGE} up`,
       );
     }
     await batchIn(lan, lanScript);
+    // Every host knows every other's MAC as a permanent neighbour: the kernel's ARP table is one for all
+    // namespaces and holds 1024 resolved entries by default (gc_thresh3), which a 40-host full mesh (1560)
+    // overflows ("neighbor table overflow", dials never answered); permanent entries do not count.
     await Promise.all(this.hosts.map((h) =>
       batchIn(h.ns, [
         `link set lo up`,
         `addr add ${h.address}/${UNDERLAY_PREFIX_LENGTH} dev ${HOST_UPLINK}`,
         `link set ${HOST_UPLINK} up`,
+        ...this.hosts.filter((o) => o.number !== h.number).map((o) =>
+          `neigh replace ${o.address} lladdr ${hostMac(o.number)} dev ${HOST_UPLINK} nud permanent`
+        ),
       ])
     ));
     if (containers > 0) {

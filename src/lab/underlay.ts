@@ -22,3 +22,17 @@ export const UNDERLAY_PREFIX_LENGTH = underlay.prefix;
 export function hostAddress(host: number): string {
   return formatIP(bigIntToIP(networkOf(underlay) + BigInt(host), 4));
 }
+
+/**
+ * The MAC address of host `host`'s underlay interface (1-based): locally administered, fixed, so every
+ * host can be given the others' as permanent neighbours.
+ *
+ * @example
+ * ```ts
+ * hostMac(3); // "02:6c:61:62:00:03"
+ * ```
+ */
+export function hostMac(host: number): string {
+  const hex = (n: number) => n.toString(16).padStart(2, "0");
+  return `02:6c:61:62:${hex(host >> 8 & 0xff)}:${hex(host & 0xff)}`;
+}

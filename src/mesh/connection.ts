@@ -14,7 +14,7 @@
 
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { HEARTBEAT_INTERVAL_MS, Tag } from "./constants.ts";
-import { StallTolerantDeadline } from "./stall_tolerant_deadline.ts";
+import { onGrid, StallTolerantDeadline } from "./stall_tolerant_deadline.ts";
 import type { Features } from "./features.ts";
 import type { HandshakeResult } from "./handshake.ts";
 import type { MessageChannel } from "./message_channel.ts";
@@ -32,6 +32,11 @@ export interface ConnectionOptions {
   clock?: Clock;
   /** Heartbeat interval in milliseconds (default {@link HEARTBEAT_INTERVAL_MS}); dead after twice this. */
   heartbeatIntervalMs?: number;
+  /**
+   * Heartbeats and dead-peer checks fall on multiples of this many ms of the clock (default 0: none), so the
+   * connections of a router share timer wakeups; each then comes up to this much later.
+   */
+  timerGridMs?: number;
 }
 
 /**
@@ -63,6 +68,7 @@ export class ProtocolConnection {
   #onClose: ConnectionOptions["onClose"];
   #clock: Clock;
   #interval: number;
+  readonly #grid: number;
   #heartbeatTimer: TimerId | null = null;
   #deadline: StallTolerantDeadline;
   #started = false;
@@ -84,8 +90,10 @@ export class ProtocolConnection {
     this.#onClose = options.onClose;
     this.#clock = options.clock ?? systemClock;
     this.#interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.#grid = options.timerGridMs ?? 0;
     this.#deadline = new StallTolerantDeadline({
       clock: this.#clock,
+      gridMs: this.#grid,
       timeoutMs: 2 * this.#interval,
       onExpire: (silent, stalled) =>
         this.close(
@@ -165,11 +173,12 @@ export class ProtocolConnection {
   }
 
   #scheduleHeartbeat(): void {
+    const ms = this.#grid > 0 ? onGrid(this.#clock.now(), this.#interval, this.#grid) : this.#interval;
     this.#heartbeatTimer = this.#clock.setTimeout(() => {
       this.#heartbeatTimer = null;
       this.send(Tag.heartbeat).catch(() => {}); // a failed send has closed the connection
       if (!this.#error) this.#scheduleHeartbeat();
-    }, this.#interval);
+    }, ms);
   }
 
   async #receiveLoop(): Promise<void> {

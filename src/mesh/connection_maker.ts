@@ -101,6 +101,15 @@ export class ConnectionMaker {
     return out;
   }
 
+  /** When the next target falls due (ms on the `now()` clock; Infinity when none is waiting). */
+  nextDue(): number {
+    let next = Infinity;
+    for (const t of this.#targets.values()) {
+      if ((t.state === "waiting" || t.state === "failed") && t.nextTry < next) next = t.nextTry;
+    }
+    return next;
+  }
+
   /** A dial or handshake to `address` failed; it is retried after the next backoff delay. */
   failed(address: string, error: string): void {
     const t = this.#targets.get(address);

@@ -86,6 +86,8 @@ export interface BroadcastThrottle {
   ms: number;
   /** The clock (ms). */
   now(): number;
+  /** Called when a broadcast starts being held: {@link GossipChannel.heldDueAt} is set now. */
+  held?(): void;
 }
 
 /** One named channel bound to its {@link Gossiper}. */
@@ -146,6 +148,7 @@ export class GossipChannel implements Gossip {
     }
     if (t.now() - this.#lastBroadcast < t.ms) {
       this.#held = update;
+      t.held?.();
       return;
     }
     this.#lastBroadcast = t.now();

@@ -61,6 +61,11 @@ export interface MeshCoreOptions {
   now(): number;
   /** Send full state wherever a delta would go; a baseline for benchmarks only. */
   fullStateOnly?: boolean;
+  /**
+   * Called when the core set a timer: {@link MeshCore.nextTimer} may be sooner than before, so a driver that
+   * sleeps until it needs not poll. Must not call back into the core.
+   */
+  scheduled?(): void;
 }
 
 /** A new direct connection, as the handshake reports it. */
@@ -138,10 +143,18 @@ export class MeshCore {
     this.name = opts.name;
     this.#routes = new Routes(opts.name);
     this.#topology = new Topology(opts, {
-      changed: () => this.#recalcAt ??= opts.now() + ROUTE_RECALC_DEFER_MS,
-      selfChanged: () => this.#updateAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS,
-      relayPending: () =>
-        this.#updateAt = Math.min(this.#updateAt ?? Infinity, opts.now() + TOPOLOGY_RELAY_DEFER_MS),
+      changed: () => {
+        this.#recalcAt ??= opts.now() + ROUTE_RECALC_DEFER_MS;
+        opts.scheduled?.();
+      },
+      selfChanged: () => {
+        this.#updateAt ??= opts.now() + TOPOLOGY_BROADCAST_DEFER_MS;
+        opts.scheduled?.();
+      },
+      relayPending: () => {
+        this.#updateAt = Math.min(this.#updateAt ?? Infinity, opts.now() + TOPOLOGY_RELAY_DEFER_MS);
+        opts.scheduled?.();
+      },
     });
     this.#routes.calculate((n) => this.#topology.peers.get(n));
     this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS * (1 - opts.random());
@@ -165,7 +178,7 @@ export class MeshCore {
       throw new Error(`Cannot register gossip channel '${channel}': already registered`);
     }
     const throttle = channel === Channel.ipam
-      ? { ms: IPAM_BROADCAST_DEFER_MS, now: this.#opts.now }
+      ? { ms: IPAM_BROADCAST_DEFER_MS, now: this.#opts.now, held: () => this.#opts.scheduled?.() }
       : undefined;
     const c = new GossipChannel(channel, g, this.#host, this.#opts.fullStateOnly, throttle);
     this.#channels.set(channel, c);

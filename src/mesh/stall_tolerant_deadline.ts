@@ -28,6 +28,12 @@ export interface DeadlineOptions {
   /** Time and timers (default the system clock). */
   clock?: Clock;
   /**
+   * Checks fall on multiples of this many ms of the clock (default 0: no grid), so many deadlines with one
+   * grid share each timer wakeup instead of waking the loop one by one; the deadline then expires up to
+   * this much after its timeout.
+   */
+  gridMs?: number;
+  /**
    * Called once when the deadline expires.
    *
    * @param silentMs wall time since the last sign of life (or the start)
@@ -53,6 +59,7 @@ export class StallTolerantDeadline {
   readonly #timeout: number;
   readonly #step: number;
   readonly #onExpire: DeadlineOptions["onExpire"];
+  readonly #grid: number;
   #timer: TimerId | null = null;
   #delay = 0;
   #charged = 0;
@@ -74,6 +81,7 @@ export class StallTolerantDeadline {
     this.#timeout = options.timeoutMs;
     this.#step = options.timeoutMs / checks;
     this.#onExpire = options.onExpire;
+    this.#grid = options.gridMs ?? 0;
   }
 
   /** True while the deadline runs (started, not stopped, not expired). */
@@ -102,6 +110,7 @@ export class StallTolerantDeadline {
 
   #schedule(): void {
     this.#delay = Math.min(this.#step, this.#timeout - this.#charged);
+    if (this.#grid > 0) this.#delay = onGrid(this.#clock.now(), this.#delay, this.#grid);
     this.#timer = this.#clock.setTimeout(() => this.#check(), this.#delay);
   }
 
@@ -114,4 +123,9 @@ export class StallTolerantDeadline {
     const silent = now - this.#since;
     this.#onExpire(silent, Math.max(0, silent - this.#charged));
   }
+}
+
+/** The delay from `now` to the first multiple of `grid` at least `ms` away (all in ms). */
+export function onGrid(now: number, ms: number, grid: number): number {
+  return Math.ceil((now + ms) / grid) * grid - now;
 }

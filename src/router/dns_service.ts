@@ -9,14 +9,15 @@
  * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up, from launch and independent of
  * IPAM: it binds the host's gateway address on the bridge (the same on every host, reached by containers of
  * any subnet through their /32 route to it; src/netdev/gateway.ts), and every container waiting for it gets
- * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Tombstones are
- * purged every {@link PURGE_MS}.
+ * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Once the server
+ * is up and nothing is attached the tick stops, and the next attach starts it again (an idle router does not
+ * wake for it). Tombstones are purged every {@link PURGE_MS}.
  *
  * The server is two halves: the DNS Worker (src/dns/dns_worker.ts) owns UDP, answering names, cached
  * forwards and forwards without this thread; the main thread serves TCP on the same port and forwards TCP
  * clients' queries through the Worker (one cache). Every change of the table is pushed to the Worker
  * (coalesced per microtask, the whole live table). A Worker that ends by itself is logged, its last counters
- * kept, and the next tick starts a new one.
+ * kept, and the next tick starts a new one (the tick, asleep while served with nothing attached, wakes for it).
  *
  * Concurrency: single-threaded; the tick has no await and starts the server at most once at a time
  * (`#starting`), so ticks never overlap. Calls into the Worker have deadlines; {@link DnsService.stats}
@@ -152,6 +153,8 @@ export class DnsService implements AttachmentHooks {
   /** The upstream list (for `status`), read from the resolv.conf given at launch. */
   #resolv?: ResolvConf;
   #timers: ReturnType<typeof setInterval>[] = [];
+  /** The tick's timer, running while the server is not up or containers are attached. */
+  #watch?: ReturnType<typeof setInterval>;
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
 
@@ -221,14 +224,22 @@ export class DnsService implements AttachmentHooks {
   /** Starts the tick (server start once the ring is ready, dead-container watch) and the purge timer. */
   start(host: DnsHost): void {
     this.#host = host;
-    this.#timers.push(setInterval(() => this.#tick(), WATCH_MS), setInterval(() => this.purge(), PURGE_MS));
+    this.#timers.push(setInterval(() => this.purge(), PURGE_MS));
+    this.#watchOn();
     this.#tick();
+  }
+
+  /** Runs the tick every {@link WATCH_MS} from now on, unless it runs already. */
+  #watchOn(): void {
+    if (this.#watch === undefined && this.#host) this.#watch = setInterval(() => this.#tick(), WATCH_MS);
   }
 
   /** Stops the timers, the TCP server and the Worker; names, resolv.conf files and the bridge address stay. */
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    clearInterval(this.#watch);
+    this.#watch = undefined;
     this.#host = undefined;
     await this.#starting;
     const server = this.#server, worker = this.#worker;
@@ -248,6 +259,7 @@ export class DnsService implements AttachmentHooks {
    * @throws {UsageError} when the name is invalid
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
+    this.#watchOn(); // its death must be noticed within 2 s
     if (naming.name === undefined && naming.resolver !== true) return [];
     const notes: string[] = [];
     if (naming.name !== undefined) {
@@ -415,7 +427,15 @@ export class DnsService implements AttachmentHooks {
     } catch (err) {
       log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
     }
-    if (this.#server || this.#starting) return;
+    if (this.#starting) return;
+    if (this.#server) {
+      // Served, with nothing attached to watch: the tick sleeps until the next attach or the Worker's end.
+      if (host.list().length === 0) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+      }
+      return;
+    }
     this.#starting = this.#serve(host).then(
       () => this.#lastError = undefined,
       (err) => {
@@ -470,6 +490,7 @@ export class DnsService implements AttachmentHooks {
     log.warn("The DNS Worker ended; restarting the DNS server", { error: error?.message });
     const server = this.#server;
     this.#worker = this.#server = undefined;
+    this.#watchOn(); // the tick may sleep; it starts the server again
     this.#endedMetrics.add((await worker.stats()).counters);
     await server?.close();
   }

@@ -104,3 +104,29 @@ Deno.test("StallTolerantDeadline refuses a timeout or check count that is not po
     RangeError,
   );
 });
+
+Deno.test("StallTolerantDeadline on a grid checks only on its multiples, so deadlines share wakeups, and expires within one grid late", async () => {
+  const fake = new FakeClock(1_000);
+  const fireAt = new Set<number>();
+  const clock = {
+    now: () => fake.now(),
+    setTimeout: (fn: () => void, ms: number) => (fireAt.add(fake.now() + ms), fake.setTimeout(fn, ms)),
+    clearTimeout: (id: number) => fake.clearTimeout(id),
+  };
+  const expired: number[] = [];
+  for (const offset of [0, 130, 270, 990]) {
+    await fake.advance(offset - (fake.now() - 1_000));
+    const start = fake.now();
+    new StallTolerantDeadline({
+      clock,
+      timeoutMs: 8_000,
+      gridMs: 1_000,
+      onExpire: () => expired.push(fake.now() - start),
+    }).start();
+  }
+  await fake.advance(20_000);
+  assert.equal(expired.length, 4);
+  for (const ms of expired) assert.ok(ms >= 8_000 && ms < 9_000, `expired after ${ms} ms`);
+  assert.deepEqual([...fireAt].filter((t) => t % 1_000 !== 0), [], "every check on the grid");
+  assert.ok(fireAt.size <= 10, `four deadlines woke the loop at ${fireAt.size} times`);
+});

@@ -14,9 +14,11 @@
  * entry and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
  * pair returns when they are answered again.
  *
- * Concurrency: everything runs on the router's event loop from one timer every {@link DRAIN_MS} (drain the
- * heartbeat socket without blocking) that also runs a heartbeat round every {@link HEARTBEAT_MS}; netlink and the
- * socket are synchronous FFI calls. Frames themselves never pass through here: the kernel moves them.
+ * Concurrency: everything runs on the router's event loop from one timer that drains the heartbeat socket
+ * without blocking, every {@link DRAIN_MS} while a pair probes at the fast interval and every
+ * {@link SLOW_DRAIN_MS} once every pair is on fastdp and answering, and runs a heartbeat round every
+ * {@link HEARTBEAT_MS} (with no candidate pair it runs only the rounds). Netlink and the socket are synchronous
+ * FFI calls. Frames themselves never pass through here: the kernel moves them.
  *
  * Kernel state is reconciled, never assumed: each programming run reads the device's table, plans the
  * difference to the wanted one (fdb_plan.ts, idempotent writes) and applies it. Runs are serialised: a run
@@ -70,8 +72,15 @@ function isPeerMac(name: string): boolean {
   }
 }
 
-/** How often the heartbeat socket is drained, in ms. */
+/** How often the heartbeat socket is drained while a pair is proving itself or missing heartbeats, in ms. */
 export const DRAIN_MS = 50;
+
+/**
+ * How often the heartbeat socket is drained while every pair is on fastdp and answering, in ms: probes then
+ * go every HEARTBEAT_SLOW_MS, so acks have rounds to spare, and a peer's probe is still answered within half
+ * of its fastest interval ({@link HEARTBEAT_MS}) should it be probing us quickly.
+ */
+export const SLOW_DRAIN_MS = 250;
 
 /** What fastdp does to the outside world; the kernel's by {@link FastDp.open}, a double in tests. */
 export interface FastDpIo {
@@ -125,7 +134,10 @@ export class FastDp {
   #off: Reason | undefined;
   #failure = "";
   #timer: TimerId | undefined;
-  #ticks = 0;
+  /** When {@link #timer} fires (ms on the clock). */
+  #timerAt = 0;
+  /** When the last heartbeat round ran (ms on the clock). */
+  #roundAt = -Infinity;
   /** A programming run is in progress. */
   #programming = false;
   /** The wanted table changed (or a run failed) since the last completed run. */
@@ -151,7 +163,7 @@ export class FastDp {
     this.#failure = failure ?? "";
     if (this.#off === undefined) {
       this.#io = io;
-      this.#schedule();
+      this.#schedule(DRAIN_MS);
     } else io?.close();
   }
 
@@ -215,6 +227,7 @@ export class FastDp {
     this.#pairs.set(name, pair);
     if (this.#fast.delete(name)) this.#switched(false, name);
     if (pair.health || old?.health) this.#program(name);
+    if (pair.health) this.#schedule(DRAIN_MS);
   }
 
   /**
@@ -247,13 +260,30 @@ export class FastDp {
     return [...this.#fast];
   }
 
-  /** Receives and answers heartbeats, then (every {@link HEARTBEAT_MS}) sends the probes due and checks misses. */
-  tick(): void {
+  /**
+   * Receives and answers heartbeats, then (every {@link HEARTBEAT_MS}) sends the probes due and checks misses.
+   *
+   * @returns when to run next, in ms: {@link DRAIN_MS} while a pair probes at the fast interval,
+   *   {@link SLOW_DRAIN_MS} while every pair is on fastdp and answering, {@link HEARTBEAT_MS} (rounds only)
+   *   with no candidate pair
+   */
+  tick(): number {
     const io = this.#io;
-    if (io === undefined) return;
+    if (io === undefined) return HEARTBEAT_MS;
     const now = this.#clock.now();
     this.#drain(io);
-    if (this.#ticks++ % Math.round(HEARTBEAT_MS / DRAIN_MS) !== 0) return;
+    if (now - this.#roundAt >= HEARTBEAT_MS - DRAIN_MS / 2) this.#round(io, now);
+    let drain = Infinity; // with no candidate rounds go on: they prune what the kernel learned from other hosts
+    for (const pair of this.#pairs.values()) {
+      if (pair.health === undefined) continue;
+      drain = pair.health.interval === HEARTBEAT_MS ? DRAIN_MS : Math.min(drain, SLOW_DRAIN_MS);
+      if (drain === DRAIN_MS) break;
+    }
+    return Math.max(0, Math.min(drain, this.#roundAt + HEARTBEAT_MS - now));
+  }
+
+  #round(io: FastDpIo, now: number): void {
+    this.#roundAt = now;
     for (const [name, pair] of this.#pairs) {
       const h = pair.health;
       if (h === undefined || !h.due(now)) continue;
@@ -276,16 +306,29 @@ export class FastDp {
     this.#io = undefined;
   }
 
-  #schedule(): void {
+  /**
+   * Runs {@link tick} in `ms`, then as often as it asks, until {@link stop}. Called again with a timer
+   * pending, it only brings the timer forward.
+   */
+  #schedule(ms: number): void {
+    if (this.#io === undefined) return;
+    const at = this.#clock.now() + ms;
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerAt = at;
     this.#timer = this.#clock.setTimeout(() => {
-      this.#schedule();
+      this.#timer = undefined;
+      let next = DRAIN_MS;
       try {
-        this.tick();
+        next = this.tick();
       } catch (err) {
         // A refused netlink request or socket error must not end the router; the next tick tries again.
         log.warn("Fastdp tick failed", { error: (err as Error).message });
       }
-    }, DRAIN_MS);
+      this.#schedule(next);
+    }, ms);
   }
 
   #drain(io: FastDpIo): void {

@@ -179,8 +179,21 @@ export const HEARTBEAT_FAST_MS = 200;
 export const HEARTBEAT_INTERVAL_MS = 1_000;
 /** An established link is lost when no heartbeat ack arrived for this long, in ms. */
 export const LOST_AFTER_MS = 5_000;
+/**
+ * Heartbeat period of an established link to a peer on fastdp, in ms (the reference's slow heartbeat). Its
+ * frames go by VXLAN, whose own heartbeats (every 2 s) watch the path and, when they stop, put the pair back
+ * on the sleeve within 3–5 s: from then on this link heartbeats every {@link HEARTBEAT_INTERVAL_MS} and is
+ * lost after {@link LOST_AFTER_MS} without an ack. So an idle full mesh on fastdp spends a sleeve wakeup per
+ * peer every 10 s rather than every second.
+ */
+export const HEARTBEAT_QUIET_MS = 10_000;
+/** An established link to a peer on fastdp is lost when no heartbeat ack arrived for this long, in ms. */
+export const LOST_QUIET_MS = 35_000;
 
-/** How often the engine runs its timers (heartbeats, probes, MAC expiry), in ms. */
+/**
+ * The least time between two runs of the engine's timers (heartbeats, probes, lost links, MAC expiry), in
+ * ms: deadlines closer than this share one wakeup. The timer is armed only for what is due (sleeve.ts).
+ */
 export const TICK_MS = 50;
 
 /** Largest datagram assumed for a peer before its path MTU is verified: a 1500-byte IPv4 path. */
@@ -199,6 +212,8 @@ export const REPLAY_WINDOW = 1024;
 
 /** A learned MAC is forgotten after this long without frames from it, in ms (longer than ARP timeouts). */
 export const MAC_EXPIRY_MS = 10 * 60_000;
+/** How often expired MACs are swept from the cache, in ms (a lookup ignores an expired entry anyway). */
+export const MAC_SWEEP_MS = 60_000;
 /** Learned MACs kept at most; the oldest is evicted beyond (bounds memory under spoofed sources). */
 export const MAC_CACHE_LIMIT = 65_536;
 

@@ -12,7 +12,9 @@ import {
   HEADER_SIZE,
   HEARTBEAT_FAST_MS,
   HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_QUIET_MS,
   LOST_AFTER_MS,
+  LOST_QUIET_MS,
   RECORD_HEADER_SIZE,
   REPLAY_WINDOW,
 } from "./constants.ts";
@@ -45,6 +47,8 @@ export class PeerLink {
   established = false;
   /** The overlay MTU last reported in an event, or 0. */
   reportedMtu = 0;
+  /** The peer is on fastdp: heartbeats go every {@link HEARTBEAT_QUIET_MS} (see {@link setQuiet}). */
+  #quiet = false;
   #lastAckAt = 0;
   #lastHeartbeatAt = -Infinity;
   #heartbeats = 0;
@@ -146,9 +150,45 @@ export class PeerLink {
     this.#transmit(this, this.#builder!.finish());
   }
 
-  /** True when a heartbeat is due at `now` (ms): fast until established, then slower. */
+  /** The heartbeat period now, in ms: fast until established, then slower, slowest while on fastdp. */
+  get heartbeatInterval(): number {
+    return !this.established ? HEARTBEAT_FAST_MS : this.#quiet ? HEARTBEAT_QUIET_MS : HEARTBEAT_INTERVAL_MS;
+  }
+
+  /** How long an established link lasts without an ack, in ms. */
+  get lostAfter(): number {
+    return this.#quiet ? LOST_QUIET_MS : LOST_AFTER_MS;
+  }
+
+  /**
+   * The peer went on fastdp (`quiet`) or left it, at `now` (ms). Leaving it, the link heartbeats at once and
+   * every {@link HEARTBEAT_INTERVAL_MS} after, and is lost when no ack comes within {@link LOST_AFTER_MS}
+   * from now (an ack up to {@link LOST_QUIET_MS} old was fine until now).
+   */
+  setQuiet(quiet: boolean, now: number): void {
+    if (quiet === this.#quiet) return;
+    this.#quiet = quiet;
+    if (quiet) return;
+    this.#lastHeartbeatAt = -Infinity;
+    if (this.established) this.#lastAckAt = Math.max(this.#lastAckAt, now);
+  }
+
+  /**
+   * True when a heartbeat should go at `now` (ms): its period has passed, or will within the last quarter
+   * of it. The slack lets one timer wakeup send the heartbeats of every link due about then, so the links'
+   * heartbeats fall into step instead of each waking the engine on its own.
+   */
   heartbeatDue(now: number): boolean {
-    return now - this.#lastHeartbeatAt >= (this.established ? HEARTBEAT_INTERVAL_MS : HEARTBEAT_FAST_MS);
+    return now - this.#lastHeartbeatAt >= this.heartbeatInterval * 0.75;
+  }
+
+  /**
+   * When this link next needs the engine's timer (ms on its clock): its next heartbeat, and while
+   * established the moment it would be lost. (The path MTU search has its own, {@link PmtuSearch.dueAt}.)
+   */
+  get dueAt(): number {
+    const heartbeat = this.#lastHeartbeatAt + this.heartbeatInterval;
+    return this.established ? Math.min(heartbeat, this.#lastAckAt + this.lostAfter) : heartbeat;
   }
 
   /** Records a heartbeat sent at `now`; writes its token into `body` (8 bytes). */
@@ -171,9 +211,9 @@ export class PeerLink {
     return true;
   }
 
-  /** @returns true when the established link just timed out at `now` (no ack for {@link LOST_AFTER_MS}) */
+  /** @returns true when the established link just timed out at `now` (no ack for {@link lostAfter}) */
   expired(now: number): boolean {
-    if (!this.established || now - this.#lastAckAt < LOST_AFTER_MS) return false;
+    if (!this.established || now - this.#lastAckAt < this.lostAfter) return false;
     this.established = false;
     return true;
   }

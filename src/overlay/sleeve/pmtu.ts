@@ -50,6 +50,15 @@ export class PmtuSearch {
   }
 
   /**
+   * When {@link next} has something to do (ms on the caller's clock): the pending probe's timeout, the
+   * recheck of a finished search, or now (-Infinity) when the next probe can go at once.
+   */
+  get dueAt(): number {
+    if (this.#doneAt !== undefined) return this.#doneAt + PMTU_RECHECK_MS;
+    return this.#probe ? this.#probe.sentAt + PMTU_PROBE_TIMEOUT_MS : -Infinity;
+  }
+
+  /**
    * The datagram size to probe at `now` (ms), or undefined when nothing is due. Call it again after sending
    * until it returns undefined.
    */

@@ -23,8 +23,10 @@
  * whenever either fires, back to back while there is work, but for {@link DRAIN_ROUNDS} wakeups or
  * {@link DRAIN_BUDGET_MS} at most: then it yields to the event loop (event_loop_yield.ts) before draining on,
  * so under any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker messages) and timers
- * (heartbeats, PMTU probes, lost links, MAC expiry, every {@link TICK_MS} on the injected clock) still run,
- * between wakeups on the same thread.
+ * (heartbeats, PMTU probes, lost links, MAC expiry, on the injected clock) still run, between wakeups on the
+ * same thread. The engine has one timer, armed for the earliest of those deadlines (heartbeats of links due
+ * about together share a wakeup), so an idle engine wakes about once per heartbeat period, not every
+ * {@link TICK_MS}.
  *
  * @module
  */
@@ -43,6 +45,7 @@ import {
   HEARTBEAT_BODY_SIZE,
   MAC_CACHE_LIMIT,
   MAC_EXPIRY_MS,
+  MAC_SWEEP_MS,
   MAX_DATAGRAM,
   MIN_DATAGRAM,
   PMTU_BODY_SIZE,
@@ -225,6 +228,10 @@ export class Sleeve {
   #size = 0;
   #now = 0;
   #timer: TimerId | undefined;
+  /** When {@link #timer} fires (ms on the clock), or Infinity when no timer is armed. */
+  #timerAt = Infinity;
+  /** When the MAC cache was last swept (ms on the clock). */
+  #sweptAt = 0;
   #wake: (() => void) | undefined;
   #closed = false;
 
@@ -275,7 +282,7 @@ export class Sleeve {
     this.#probe = new DatagramBuilder(this.#ceiling);
     this.#visit = (kind, src, dst, start, end, hops, sequence) =>
       this.#record(kind, src, dst, start, end, hops, sequence);
-    this.#schedule();
+    this.#sweptAt = this.#clock.now();
   }
 
   /** Our UDP address. */
@@ -317,6 +324,7 @@ export class Sleeve {
     let link = this.#links.get(peer);
     if (link === undefined) {
       link = new PeerLink(this.#us, peer, config.endpoint, this.#ceiling, this.#assumed, this.#transmit);
+      link.setQuiet(this.#forwarder.fastPeers.has(peer), this.#clock.now());
       this.#links.set(peer, link);
     } else if (link.endpoint.key !== config.endpoint.key) {
       link.endpoint = config.endpoint;
@@ -330,6 +338,7 @@ export class Sleeve {
       : key !== undefined && old.outbound === outbound && old.box === box && sameBytes(old.session, key);
     if (!same) link.rekey(key ? linkKey(box!, key, outbound) : undefined);
     this.#tickLink(link, this.#clock.now());
+    this.#armFor(link);
   }
 
   /**
@@ -357,11 +366,19 @@ export class Sleeve {
   /**
    * Sets the neighbours reached over fastdp (the kernel VXLAN device): frames from the bridge neither flood
    * nor unicast to them through the sleeve, so each frame takes exactly one path per pair (forwarder.ts).
+   * Their links heartbeat every {@link HEARTBEAT_QUIET_MS} (fastdp's heartbeats watch the path meanwhile);
+   * a link leaving the set heartbeats at once and is lost after {@link LOST_AFTER_MS} without an ack.
    *
    * @throws {Error} `Invalid peer name 'x': …`
    */
   setFastPeers(names: Iterable<PeerName>): void {
-    this.#forwarder.fastPeers = new Set([...names].map((n) => parseMac48(n, "peer name")));
+    const fast = new Set([...names].map((n) => parseMac48(n, "peer name")));
+    this.#forwarder.fastPeers = fast;
+    const now = this.#clock.now();
+    for (const link of this.#links.values()) {
+      link.setQuiet(fast.has(link.peer), now); // heartbeats slow down on fastdp, resume at once off it
+      this.#armFor(link);
+    }
   }
 
   /** A snapshot of the counters and links. */
@@ -419,11 +436,24 @@ export class Sleeve {
     return frames + n;
   }
 
-  /** Runs the timers due now: heartbeats, lost links, PMTU probes and MAC expiry. Called every {@link TICK_MS}. */
+  /**
+   * Runs the timers due now: heartbeats, lost links, PMTU probes and MAC expiry; then arms the engine's one
+   * timer for the earliest thing due next (no sooner than {@link TICK_MS}), so an idle engine with no links
+   * does not wake at all and one with links wakes about once per heartbeat period.
+   */
   tick(): void {
     const now = this.#clock.now();
-    for (const link of this.#links.values()) this.#tickLink(link, now);
-    this.#macs.sweep(now);
+    let next = Infinity;
+    for (const link of this.#links.values()) {
+      this.#tickLink(link, now);
+      next = Math.min(next, this.#dueAt(link));
+    }
+    if (now - this.#sweptAt >= MAC_SWEEP_MS) {
+      this.#macs.sweep(now);
+      this.#sweptAt = now;
+    }
+    if (this.#macs.size > 0) next = Math.min(next, this.#sweptAt + MAC_SWEEP_MS);
+    this.#arm(next);
   }
 
   /**
@@ -488,12 +518,32 @@ export class Sleeve {
     this.#wake?.();
   }
 
-  #schedule(): void {
+  /** When `link` next needs the timer: its heartbeat or expiry, and while established its PMTU search. */
+  #dueAt(link: PeerLink): number {
+    return link.established ? Math.min(link.dueAt, link.pmtu.dueAt) : link.dueAt;
+  }
+
+  /** Makes sure the timer fires by the time `link` needs it (after its state changed). */
+  #armFor(link: PeerLink): void {
+    this.#arm(this.#dueAt(link));
+  }
+
+  /**
+   * Arms the timer for `at` (ms on the clock; Infinity: nothing due), at least {@link TICK_MS} from now so
+   * close deadlines share a wakeup, unless one already fires sooner.
+   */
+  #arm(at: number): void {
+    if (this.#closed || at === Infinity) return;
+    const now = this.#clock.now();
+    at = Math.max(at, now + TICK_MS);
+    if (at >= this.#timerAt) return;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = at;
     this.#timer = this.#clock.setTimeout(() => {
-      if (this.#closed) return;
-      this.#schedule();
-      this.tick();
-    }, TICK_MS);
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      if (!this.#closed) this.tick();
+    }, at - now);
   }
 
   #tickLink(link: PeerLink, now: number): void {
@@ -524,6 +574,7 @@ export class Sleeve {
   }
 
   #reportMtu(link: PeerLink): void {
+    this.#armFor(link); // a probe went out, or a refusal restarted the search
     if (!link.pmtu.verified || link.mtu === link.reportedMtu) return;
     link.reportedMtu = link.mtu;
     this.#onEvent({

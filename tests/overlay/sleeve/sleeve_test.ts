@@ -281,6 +281,41 @@ Deno.test("Sleeve survives random and mutated datagrams: counted drops, traffic 
   }
 });
 
+Deno.test("Sleeve heartbeats a fastdp peer every 10 s, and off fastdp at once, lost 5 s later without acks", async () => {
+  const bench = new Bench(2, [[0, 1]]);
+  try {
+    bench.settle();
+    await bench.run(1_000); // established, path MTU searched
+    const sent = () => bench.nodes[0].sleeve.stats().datagramsSent;
+    bench.nodes[0].sleeve.setFastPeers([peerName(1)]);
+    bench.nodes[1].sleeve.setFastPeers([peerName(0)]);
+    await bench.run(1_000);
+    let before = sent();
+    await bench.run(30_000);
+    assert.equal(sent() - before, 6, "per 10 s on fastdp, one heartbeat and one ack of the peer's");
+    bench.nodes[1].conn.onReceive = () => undefined; // 1 goes deaf
+    await bench.run(20_000);
+    assert.equal(
+      bench.nodes[0].events.some((e) => e.type === "lost"),
+      false,
+      "10 s heartbeats may miss longer",
+    );
+    before = sent();
+    bench.nodes[0].sleeve.setFastPeers([]); // fastdp fell back: the sleeve must prove the path now
+    await bench.run(100);
+    assert.equal(sent() - before, 1, "a heartbeat at once");
+    await bench.run(4_500);
+    assert.equal(bench.nodes[0].events.some((e) => e.type === "lost"), false);
+    await bench.run(1_000);
+    assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "lost"), [{
+      type: "lost",
+      peer: peerName(1),
+    }]);
+  } finally {
+    bench.close();
+  }
+});
+
 Deno.test("Sleeve reports established after heartbeat acks and lost when acks stop", async () => {
   const bench = new Bench(2, [[0, 1]]);
   try {
