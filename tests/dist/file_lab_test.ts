@@ -120,33 +120,15 @@ Deno.test("the file alone (checkout, node_modules, Deno and npm caches hidden): 
         "1",
       ]);
       assert.equal(up.code, 0, up.stderr);
-      const ping = await eventually(dist, [
-        "meshnet",
-        "lab",
-        "exec",
-        "--prefix",
-        p,
-        `${p}h1c1`,
-        "--",
-        "ping",
-        "-c1",
-        "-W1",
-        "10.32.2.1",
-      ]);
+      /** The file's own `meshnet lab exec` of `cmd` in container h1c1. */
+      const inH1c1 = (
+        ...cmd: string[]
+      ) => ["meshnet", "lab", "exec", "--prefix", p, `${p}h1c1`, "--", ...cmd];
+      const ping = await eventually(dist, inH1c1("ping", "-c1", "-W1", "10.32.2.1"));
       assert.equal(ping.code, 0, `h1c1 cannot ping h2c1: ${ping.stdout}${ping.stderr}`);
       // The DNS Worker is a separate module in the file: its answer shows the file carries it.
-      const soa = await eventually(dist, [
-        "meshnet",
-        "lab",
-        "exec",
-        "--prefix",
-        p,
-        `${p}h1c1`,
-        "--",
-        "sh",
-        "-c",
-        "dig +short +tries=1 +time=1 weave.local SOA | grep -q weave.local",
-      ], 10);
+      const dig = "dig +short +tries=1 +time=1 weave.local SOA | grep -q weave.local";
+      const soa = await eventually(dist, inH1c1("sh", "-c", dig), 10);
       assert.equal(soa.code, 0, `h1c1 gets no SOA of weave.local from its DNS: ${soa.stdout}${soa.stderr}`);
 
       const ns = `${p}cni`;
