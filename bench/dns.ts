@@ -142,21 +142,16 @@ async function main(): Promise<void> {
     table: new NameTable(),
     forwarder,
   });
-  const worker = await DnsWorker.start({
+  const workerBase = {
     hostname: "127.0.0.1",
     port: 0,
     domain: "weave.local.",
     ttl: 1,
     resolvConf: "/nonexistent/resolv.conf",
-    upstreams: [],
-    entries: table.entries(),
-  });
+  };
+  const worker = await DnsWorker.start({ ...workerBase, upstreams: [], entries: table.entries() });
   const forwardingWorker = await DnsWorker.start({
-    hostname: "127.0.0.1",
-    port: 0,
-    domain: "weave.local.",
-    ttl: 1,
-    resolvConf: "/nonexistent/resolv.conf",
+    ...workerBase,
     upstreams: [{ address: "127.0.0.1", port: upstream.port }],
     entries: [],
   });

@@ -104,11 +104,7 @@ const symbols = {
   crypto_scalarmult: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   crypto_hash_sha256: { parameters: ["buffer", "buffer", "u64"], result: "i32" },
   randombytes_buf: { parameters: ["buffer", "usize"], result: "void" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-/** AES-256-GCM's symbols: (c, clen_p, m, mlen, ad, adlen, nsec, npub, k) and (m, mlen_p, nsec, c, clen, ad, adlen, npub, k). */
-const gcmSymbols = {
-  sodium_init: { parameters: [], result: "i32" },
+  // AES-256-GCM: (c, clen_p, m, mlen, ad, adlen, nsec, npub, k) and (m, mlen_p, nsec, c, clen, ad, adlen, npub, k).
   crypto_aead_aes256gcm_is_available: { parameters: [], result: "i32" },
   crypto_aead_aes256gcm_encrypt: {
     parameters: ["buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer", "buffer"],
@@ -119,6 +115,30 @@ const gcmSymbols = {
     result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+/** libsodium's symbols, loaded and initialised. */
+type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/**
+ * Loads libsodium (one symbol table for secretbox, keys, hashes and AES-256-GCM) and initialises it.
+ * @throws {Error} `Cannot load libsodium 'path': …; install libsodium23 or use tweetnaclSodium()`
+ * @throws {Deno.errors.NotCapable} when FFI is not permitted
+ */
+function openLibsodium(path: string): Lib {
+  let lib: Lib;
+  try {
+    lib = Deno.dlopen(path, symbols).symbols;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    throw new Error(
+      `Cannot load libsodium '${path}': ${
+        (e as Error).message
+      }; install libsodium23 or use tweetnaclSodium()`,
+    );
+  }
+  if (lib.sodium_init() < 0) throw new Error(`Cannot initialise libsodium '${path}': sodium_init() failed`);
+  return lib;
+}
 
 /** Refuses wrong key, nonce and output sizes, naming the operation and the size found. */
 function checkSizes(
@@ -157,18 +177,7 @@ function zeroProduct(): Error {
  * @throws {Error} `Cannot load libsodium 'path': …; install libsodium23 or use tweetnaclSodium()`
  */
 export function libsodium(path = "libsodium.so.23"): Sodium {
-  let lib: Deno.DynamicLibrary<typeof symbols>["symbols"];
-  try {
-    lib = Deno.dlopen(path, symbols).symbols;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable) throw e;
-    throw new Error(
-      `Cannot load libsodium '${path}': ${
-        (e as Error).message
-      }; install libsodium23 or use tweetnaclSodium()`,
-    );
-  }
-  if (lib.sodium_init() < 0) throw new Error(`Cannot initialise libsodium '${path}': sodium_init() failed`);
+  const lib = openLibsodium(path);
   return {
     backend: "libsodium",
     cipher: "xsalsa20poly1305",
@@ -267,14 +276,14 @@ export function tweetnaclSodium(): Sodium {
  * @throws {Deno.errors.NotCapable} when FFI is not permitted
  */
 export function aes256gcm(path = "libsodium.so.23"): SecretBox | undefined {
-  let lib: Deno.DynamicLibrary<typeof gcmSymbols>["symbols"];
+  let lib: Lib;
   try {
-    lib = Deno.dlopen(path, gcmSymbols).symbols;
+    lib = openLibsodium(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotCapable) throw e;
     return undefined;
   }
-  if (lib.sodium_init() < 0 || lib.crypto_aead_aes256gcm_is_available() !== 1) return undefined;
+  if (lib.crypto_aead_aes256gcm_is_available() !== 1) return undefined;
   return {
     backend: "libsodium",
     cipher: "aes256gcm",
