@@ -2,7 +2,8 @@
  * Benchmark: N real routers, one per lab host, full mesh, launched together, for each N asked (default 10,
  * 25, 40). Per N and trial it measures:
  *   - launch to converged: from spawning every daemon until every router's report shows all N peers and
- *     N−1 established connections (polled about once a second, so ±1 s);
+ *     N−1 established connections (polled about once a second, so ±1 s), and the CPU seconds each router
+ *     used until then (N routers × that ÷ 2 cores ≈ the time a CPU-bound bring-up takes);
  *   - gossip bytes each router sent in the first `--window` seconds (default 60), all channels and topology;
  *   - connections closed (terminations) during that window, and then during the idle window;
  *   - over the idle window (`--idle`, default 15 s, starting after the first window): CPU % per router from
@@ -72,6 +73,8 @@ interface Trial {
   /** How many routers saw the full mesh at the last poll. */
   convergedCount: number;
   exited: string[];
+  /** CPU seconds each router used from its spawn until convergence (or the timeout). */
+  bringUpCpuS: number[];
   cpuPct: number[];
   rssMB: number[];
   privateMB: number[];
@@ -114,6 +117,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
       n,
       convergedCount: 0,
       exited: [],
+      bringUpCpuS: [],
       cpuPct: [],
       rssMB: [],
       privateMB: [],
@@ -136,6 +140,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
     };
     const { ms, last } = await fleet.waitConverged(o.timeoutS * 1000, takeWindow);
     t.convergedS = ms === undefined ? undefined : ms / 1000;
+    for (const p of (await fleet.proc()).values()) t.bringUpCpuS.push(p.cpuTicks / CLOCK_TICKS);
     t.convergedCount = [...last.values()].filter((r) => !(r instanceof Error) && convergedAt(r, n)).length;
     if (ms === undefined) {
       const stuck = [...last].filter(([, r]) => r instanceof Error || !convergedAt(r, n));
@@ -184,6 +189,12 @@ async function trial(n: number, o: Options): Promise<Trial> {
       } else if (m instanceof Error) t.notes.push(`${h.name}: /metrics: ${m.message}`);
     }
     t.load = Deno.loadavg();
+    const reasons = fleet.closeReasons();
+    if (reasons.length > 0) {
+      t.notes.push(
+        `wired connections closed, by reason: ${reasons.map(([r, k]) => `${k}× ${r}`).join("; ")}`,
+      );
+    }
     for (const e of fleet.exits) {
       t.exited.push(e.host);
       t.notes.push(
@@ -202,6 +213,7 @@ function row(t: Trial): string {
     t.n,
     t.convergedS === undefined ? `no (${t.convergedCount}/${t.n})` : t.convergedS.toFixed(1),
     t.exited.length,
+    `${f1(mean(t.bringUpCpuS))} / ${f1(max(t.bringUpCpuS))}`,
     `${f1(mean(t.cpuPct))} / ${f1(max(t.cpuPct))}`,
     `${f1(mean(t.rssMB))} / ${f1(max(t.rssMB))}`,
     `${f1(mean(t.privateMB))} / ${f1(max(t.privateMB))}`,
@@ -222,6 +234,7 @@ if (import.meta.main) {
     "peers",
     "launch→converged s",
     "exited",
+    "bring-up CPU s mean / max",
     "idle CPU % mean / max",
     "RSS MB mean / max",
     "private MB mean / max",

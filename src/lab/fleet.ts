@@ -230,6 +230,27 @@ export class Fleet {
     return (at >= 0 ? lines.slice(at, at + 1 + context) : lines.slice(-1 - context)).join("\n");
   }
 
+  /**
+   * How many connections every router's log says were closed after they were wired, by reason (the
+   * "Connection closed" lines; a duplicate dropped before it was wired is not logged), most frequent first.
+   */
+  closeReasons(): [string, number][] {
+    const counts = new Map<string, number>();
+    for (const h of this.hosts) {
+      let text: string;
+      try {
+        text = Deno.readTextFileSync(`${meshnetDataDir(this.#lab, h.name)}/meshnet.log`);
+      } catch {
+        continue;
+      }
+      for (const m of text.matchAll(/Connection closed .*?reason="([^"]*)"/g)) {
+        const reason = m[1].replace(/'[^']*'/g, "'…'").replace(/\d+/g, "N");
+        counts.set(reason, (counts.get(reason) ?? 0) + 1);
+      }
+    }
+    return [...counts].sort((a, b) => b[1] - a[1]);
+  }
+
   /** GETs `path` from every router's API with a timeout; a router that does not answer gives its error. */
   async #get(path: string, timeoutMs: number): Promise<Map<string, string | Error>> {
     const out = new Map<string, string | Error>();

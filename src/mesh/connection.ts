@@ -225,19 +225,49 @@ export function connectionUid(ourConnId: bigint, theirConnId: bigint): bigint {
 export type DuplicateResolution = "keepExisting" | "keepNew" | "dropBoth";
 
 /**
- * Decides between an existing connection and a new one to the same peer, as both ends decide alike:
- * the lower connection uid wins; on a tie both are dropped (and redialled).
+ * Whether a connection runs in the pair's preferred direction: dialled by the peer with the lower name. Both
+ * ends compute the same answer for the same connection (each knows who dialled it), so when two peers dial
+ * each other at once they agree on which of the two connections to keep without a message.
  *
- * @param existingUid the {@link ProtocolConnection.uid} of the connection we already have
- * @param newUid the uid of the connection just established
+ * @param us our peer name
+ * @param peer the other end's peer name
+ * @param outbound whether we dialled the connection
+ * @example
+ * ```ts
+ * import { preferredDirection } from "./connection.ts";
+ * preferredDirection("0a:00:00:00:00:01", "0a:00:00:00:00:02", true); // true: the lower name dialled
+ * ```
+ */
+export function preferredDirection(us: string, peer: string, outbound: boolean): boolean {
+  return outbound ? us < peer : peer < us;
+}
+
+/** One of two connections to the same peer, as {@link resolveDuplicate} compares them. */
+export interface DuplicateCandidate {
+  /** The connection's {@link ProtocolConnection.uid} (both ends compute the same). */
+  uid: bigint;
+  /** Whether it runs in the pair's {@link preferredDirection}. */
+  preferred: boolean;
+}
+
+/**
+ * Decides between an existing connection and a new one to the same peer, as both ends decide alike: the one
+ * in the pair's preferred direction wins; between two of the same direction (a redial) the lower connection
+ * uid wins; on a tie both are dropped (and redialled).
+ *
  * @example
  * ```ts
  * import { resolveDuplicate } from "./connection.ts";
- * resolveDuplicate(5n, 9n); // "keepExisting"
+ * resolveDuplicate({ uid: 5n, preferred: true }, { uid: 9n, preferred: true }); // "keepExisting"
+ * resolveDuplicate({ uid: 5n, preferred: false }, { uid: 9n, preferred: true }); // "keepNew"
  * ```
  */
-export function resolveDuplicate(existingUid: bigint, newUid: bigint): DuplicateResolution {
-  if (existingUid < newUid) return "keepExisting";
-  if (existingUid > newUid) return "keepNew";
+export function resolveDuplicate(
+  existing: DuplicateCandidate,
+  added: DuplicateCandidate,
+): DuplicateResolution {
+  if (existing.preferred !== added.preferred) return existing.preferred ? "keepExisting" : "keepNew";
+  if (existing.uid < added.uid) return "keepExisting";
+  if (existing.uid > added.uid) return "keepNew";
   return "dropBoth";
 }

@@ -4,8 +4,10 @@
  *
  * Flow: accept loop (rate-limited by a token bucket, capped by --conn-limit) and one timer, armed for the
  * earliest of the core's timers and the {@link ConnectionMaker}'s next due target (so an idle mesh does not
- * poll), that runs the core's timers and dials the targets that are due → handshake → duplicate and
- * restart checks → `core.connectionAdded` → messages go to `core.receive` until the connection closes →
+ * poll), that runs the core's timers and dials the targets that are due → handshake → a connection in the
+ * pair's non-preferred direction waits DUPLICATE_GRACE_MS for the other (longer while a handshake with the
+ * same host is in progress) → duplicate and restart checks
+ * (both ends keep the same one) → `core.connectionAdded` → messages go to `core.receive` until the connection closes →
  * `core.connectionRemoved` and the target is scheduled for retry. Everything runs on the one JavaScript
  * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
  * congested in the core, so gossip for it is merged instead of queued.
@@ -26,7 +28,7 @@ import { MESH_PORT, PRE_AUTH_BUDGET_BYTES, PRE_AUTH_CONNECTION_BYTES } from "../
 import { ByteBudget } from "../mesh/byte_budget.ts";
 import { RateLimitedLog } from "../mesh/rate_limited_log.ts";
 import { ConnectionMaker, type Target } from "../mesh/connection_maker.ts";
-import { ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
+import { preferredDirection, ProtocolConnection, resolveDuplicate } from "../mesh/connection.ts";
 import type { PeerName } from "../mesh/gossip.ts";
 import { isGossipTag } from "../mesh/gossip_message.ts";
 import { handshake, SelfConnectionError } from "../mesh/handshake.ts";
@@ -52,6 +54,21 @@ const DIAL_TIMEOUT_MS = 5_000;
  * router with 40 connections wakes for them at most every 2 s instead of about 7 times a second.
  */
 const CONNECTION_TIMER_GRID_MS = 2_000;
+/**
+ * How long a connection in the pair's non-preferred direction (dialled by the higher name) waits after its
+ * handshake before it is wired, in milliseconds. When two peers dial each other at once (every pair of a mesh
+ * launched together) the preferred connection usually completes meanwhile, and the other is then closed
+ * before it carried anything; without the wait half of those pairs would wire a connection, exchange full
+ * state over it, start the data plane, and tear it all down again when the preferred one replaced it.
+ */
+const DUPLICATE_GRACE_MS = 1_000;
+/**
+ * After {@link DUPLICATE_GRACE_MS}, a held connection waits on while a handshake with the same host is still
+ * in progress (on a busy host the preferred connection can take seconds), up to this long in all, in ms.
+ */
+const DUPLICATE_WAIT_MAX_MS = 5_000;
+/** How often a held connection checks whether it may stop waiting, in ms. */
+const DUPLICATE_CHECK_MS = 100;
 /** Writes in flight to one neighbour above which its gossip is held and merged. */
 const CONGESTION_WRITES = 32;
 
@@ -88,6 +105,8 @@ interface Live {
   establishDeadline: StallTolerantDeadline;
   address: string;
   outbound: boolean;
+  /** Whether the connection runs in the pair's preferred direction (see preferredDirection). */
+  preferred: boolean;
   target?: string;
   writes: number;
   /** More than CONGESTION_WRITES writes are in flight. */
@@ -120,6 +139,10 @@ export class MeshTransport {
   #uid: bigint;
   #live = new Map<PeerName, Live>();
   #handshaking = 0;
+  /** Connections past their handshake waiting out {@link DUPLICATE_GRACE_MS}. */
+  #holding = 0;
+  /** Handshakes in progress per remote host (IP address). */
+  readonly #handshakingHosts = new Map<string, number>();
   #listener?: Deno.Listener;
   #ticker?: ReturnType<typeof setTimeout>;
   /** When {@link #ticker} fires (performance.now()), or Infinity when it is not armed. */
@@ -278,7 +301,7 @@ export class MeshTransport {
 
   #atLimit(): boolean {
     const limit = this.#config.connLimit;
-    return limit > 0 && this.#live.size + this.#handshaking >= limit;
+    return limit > 0 && this.#live.size + this.#handshaking + this.#holding >= limit;
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -391,6 +414,8 @@ export class MeshTransport {
    */
   async #run(conn: Deno.TcpConn, address: string, outbound: boolean, target?: string): Promise<void> {
     this.#handshaking++;
+    const remoteHost = parsePeerAddress(address).host;
+    this.#handshakingHosts.set(remoteHost, (this.#handshakingHosts.get(remoteHost) ?? 0) + 1);
     let result;
     try {
       conn.setNoDelay(true);
@@ -420,6 +445,9 @@ export class MeshTransport {
       return;
     } finally {
       this.#handshaking--;
+      const left = this.#handshakingHosts.get(remoteHost)! - 1;
+      if (left > 0) this.#handshakingHosts.set(remoteHost, left);
+      else this.#handshakingHosts.delete(remoteHost);
       this.#preAuth.release(PRE_AUTH_CONNECTION_BYTES);
     }
     const remote = result.remote;
@@ -428,13 +456,30 @@ export class MeshTransport {
       onClose: (error) => this.#closed(remote.name, conn2, error),
       timerGridMs: CONNECTION_TIMER_GRID_MS,
     });
+    const preferred = preferredDirection(this.core.name, remote.name, outbound);
+    if (!preferred && !this.#live.has(remote.name)) {
+      // The peer may be dialling us too: give its connection (the one both ends keep) time to complete.
+      this.#holding++;
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      await sleep(DUPLICATE_GRACE_MS);
+      for (
+        let waited = DUPLICATE_GRACE_MS;
+        waited < DUPLICATE_WAIT_MAX_MS && this.#handshakingHosts.has(remoteHost) &&
+        !this.#live.has(remote.name);
+        waited += DUPLICATE_CHECK_MS
+      ) await sleep(DUPLICATE_CHECK_MS);
+      this.#holding--;
+    }
     const existing = this.#live.get(remote.name);
     if (existing) {
       if (existing.conn.remote.uid !== remote.uid) {
         log.info("Peer restarted; replacing its old connection", { peer: remote.name });
         existing.conn.close("peer restarted");
       } else {
-        const choice = resolveDuplicate(existing.conn.uid, conn2.uid);
+        const choice = resolveDuplicate(
+          { uid: existing.conn.uid, preferred: existing.preferred },
+          { uid: conn2.uid, preferred },
+        );
         if (choice !== "keepNew") conn2.close("duplicate connection");
         if (choice !== "keepExisting") existing.conn.close("duplicate connection");
         if (choice !== "keepNew") {
@@ -444,7 +489,6 @@ export class MeshTransport {
       }
     }
     if (this.#stopping) return conn2.close("router stopping");
-    const host = parsePeerAddress(address).host;
     const live: Live = {
       conn: conn2,
       established: false,
@@ -458,6 +502,7 @@ export class MeshTransport {
       }),
       address,
       outbound,
+      preferred,
       target,
       writes: 0,
       congested: false,
@@ -479,7 +524,7 @@ export class MeshTransport {
     const up: ConnectionEvent = {
       type: "up",
       name: remote.name,
-      host,
+      host: remoteHost,
       port: remote.port,
       sessionKey: conn2.sessionKey,
       outbound,

@@ -3,6 +3,7 @@ import { Tag } from "../../src/mesh/constants.ts";
 import {
   type ConnectionOptions,
   connectionUid,
+  preferredDirection,
   ProtocolConnection,
   resolveDuplicate,
 } from "../../src/mesh/connection.ts";
@@ -185,22 +186,41 @@ Deno.test("ProtocolConnection.uid is the same on both ends", async () => {
   b.close();
 });
 
-Deno.test("resolveDuplicate() keeps the lower uid and drops both on a tie, alike on both ends", () => {
-  assert.equal(resolveDuplicate(5n, 9n), "keepExisting");
-  assert.equal(resolveDuplicate(9n, 5n), "keepNew");
-  assert.equal(resolveDuplicate(7n, 7n), "dropBoth");
+Deno.test("resolveDuplicate() keeps the preferred direction, else the lower uid, alike on both ends", () => {
+  const c = (uid: bigint, preferred: boolean) => ({ uid, preferred });
+  assert.equal(resolveDuplicate(c(5n, true), c(9n, true)), "keepExisting");
+  assert.equal(resolveDuplicate(c(9n, true), c(5n, true)), "keepNew");
+  assert.equal(resolveDuplicate(c(7n, false), c(7n, false)), "dropBoth");
+  assert.equal(resolveDuplicate(c(9n, true), c(5n, false)), "keepExisting");
+  assert.equal(resolveDuplicate(c(5n, false), c(9n, true)), "keepNew");
   const rng = new SeededRandom(0xd0b1);
+  const names = ["0a:00:00:00:00:01", "0a:00:00:00:00:02", "fe:00:00:00:00:00"];
   for (let i = 0; i < 1000; i++) {
-    // Two connections between peers P and Q; each end sees them in its own order (existing vs new).
+    // Two connections between peers P and Q, each dialled by a random end; each end sees them in its own
+    // order (existing vs new) and knows only which ones it dialled.
+    const pi = rng.int(3);
+    const [p, q] = [names[pi], names[(pi + 1 + rng.int(2)) % 3]];
     const [p1, q1, p2, q2] = [rng.u64(), rng.u64(), rng.u64(), rng.u64()];
     const uid1 = connectionUid(p1, q1);
     const uid2 = connectionUid(p2, q2);
     assert.equal(uid1, connectionUid(q1, p1));
-    const atP = resolveDuplicate(uid1, uid2); // P saw connection 1 first
-    const atQ = resolveDuplicate(uid2, uid1); // Q saw connection 2 first
+    const [pDialled1, pDialled2] = [rng.int(2) === 0, rng.int(2) === 0];
+    const atP = resolveDuplicate( // P saw connection 1 first
+      c(uid1, preferredDirection(p, q, pDialled1)),
+      c(uid2, preferredDirection(p, q, pDialled2)),
+    );
+    const atQ = resolveDuplicate( // Q saw connection 2 first
+      c(uid2, preferredDirection(q, p, !pDialled2)),
+      c(uid1, preferredDirection(q, p, !pDialled1)),
+    );
     const survivor = (r: string, existing: number, fresh: number) =>
       r === "keepExisting" ? existing : r === "keepNew" ? fresh : 0;
     assert.equal(survivor(atP, 1, 2), survivor(atQ, 2, 1));
+    if (pDialled1 !== pDialled2) {
+      // Opposite directions: the survivor is the one the lower name dialled.
+      const lowerDialled = p < q ? (pDialled1 ? 1 : 2) : (pDialled1 ? 2 : 1);
+      assert.equal(survivor(atP, 1, 2), lowerDialled);
+    }
   }
 });
 

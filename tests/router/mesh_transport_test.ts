@@ -95,3 +95,39 @@ Deno.test("MeshTransport closes a connection that announces a 10 MiB frame befor
     mesh.stop();
   }
 });
+
+Deno.test("MeshTransport: two peers dialling each other at once wire only the lower name's connection, many times over", async () => {
+  const up: string[] = [];
+  for (let trial = 0; trial < 5; trial++) {
+    const names = ["aa:00:00:00:00:01", "aa:00:00:00:00:02"];
+    const meshes = names.map((name, i) => {
+      const m = new MeshTransport(
+        testConfig({ nickname: `p${i}`, port: 0, host: "127.0.0.1", dnsDomain: "meshnet.local." }),
+        { name, nickname: `p${i}`, uid: BigInt(10 * trial + i + 1) },
+      );
+      m.onConnection((e) => up.push(`${trial} ${name} ${e.type} ${e.type === "up" ? e.outbound : ""}`));
+      m.start();
+      return m;
+    });
+    try {
+      meshes[0].connect([`127.0.0.1:${meshes[1].port}`], false);
+      meshes[1].connect([`127.0.0.1:${meshes[0].port}`], false);
+      await until(
+        "one connection each",
+        5_000,
+        () => Promise.resolve(meshes.every((m) => m.connections().length === 1) ? true : undefined),
+      );
+      // Past the grace: the other direction's connection has been dropped without being wired.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.deepEqual(meshes.map((m) => m.connections().map((c) => c.outbound)), [[true], [false]]);
+    } finally {
+      for (const m of meshes) m.stop();
+    }
+  }
+  assert.deepEqual(
+    up.filter((l) => !l.endsWith("down ")).sort(),
+    Array.from({ length: 5 }, (_, t) => [`${t} aa:00:00:00:00:01 up true`, `${t} aa:00:00:00:00:02 up false`])
+      .flat(),
+    "each end wired exactly one connection per trial, the one the lower name dialled",
+  );
+});

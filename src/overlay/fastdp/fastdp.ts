@@ -21,7 +21,8 @@
  * FFI calls. Frames themselves never pass through here: the kernel moves them.
  *
  * Kernel state is reconciled, never assumed: each programming run reads the device's table, plans the
- * difference to the wanted one (fdb_plan.ts, idempotent writes) and applies it. Runs are serialised: a run
+ * difference to the wanted one (fdb_plan.ts, idempotent writes) and applies it; runs follow our own changes
+ * (the pairs that came up in one drain share a run) and, without them, every {@link RECONCILE_MS}. Runs are serialised: a run
  * asked for while one is in progress (a callback re-entering) is folded into one more pass after it. No
  * network event can throw out of here: a failed run is logged with the peers it was for and retried on the
  * next heartbeat round, a failing callback is logged and the state machine goes on.
@@ -82,6 +83,13 @@ export const DRAIN_MS = 50;
  */
 export const SLOW_DRAIN_MS = 250;
 
+/**
+ * How often a heartbeat round reads the VXLAN table and corrects it although nothing changed here, in ms: it
+ * prunes entries the kernel learned from hosts not on fastdp and restores entries deleted behind our back.
+ * Every change of our own (a pair up, down, on or off fastdp) programs the table at once.
+ */
+export const RECONCILE_MS = 5_000;
+
 /** What fastdp does to the outside world; the kernel's by {@link FastDp.open}, a double in tests. */
 export interface FastDpIo {
   /** Sends one heartbeat frame through VXLAN; false when it was refused. */
@@ -110,6 +118,8 @@ export interface FastDpOptions {
   clock?: Clock;
   /** Called with the peers on fastdp whenever that set changes. */
   onChange?: (fast: PeerName[]) => void;
+  /** How often a round reconciles the table without a change of ours, in ms. Default {@link RECONCILE_MS}. */
+  reconcileMs?: number;
 }
 
 /** Why a neighbour is not on fastdp, shown in `status connections`. */
@@ -127,6 +137,7 @@ export class FastDp {
   readonly #mtu: number;
   readonly #clock: Clock;
   readonly #onChange: (fast: PeerName[]) => void;
+  readonly #reconcileMs: number;
   readonly #pairs = new Map<PeerName, Pair>();
   readonly #fast = new Set<PeerName>();
   readonly #buf: Uint8Array;
@@ -142,6 +153,8 @@ export class FastDp {
   #programming = false;
   /** The wanted table changed (or a run failed) since the last completed run. */
   #dirty = false;
+  /** When the last programming run completed (ms on the clock). */
+  #reconciledAt = -Infinity;
 
   /**
    * A fastdp controller over `io` (undefined when fastdp is off, encrypted, or its device failed, with
@@ -152,6 +165,7 @@ export class FastDp {
     this.#mtu = options.mtu;
     this.#clock = options.clock ?? systemClock;
     this.#onChange = options.onChange ?? (() => {});
+    this.#reconcileMs = options.reconcileMs ?? RECONCILE_MS;
     this.#buf = new Uint8Array(options.mtu + ETHERNET_HEADER_SIZE + 64);
     this.#off = !options.enabled
       ? "off"
@@ -295,7 +309,9 @@ export class FastDp {
       }
       this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), sequence, this.#mtu);
     }
-    this.#program("heartbeat round"); // also prunes entries learned from hosts not on fastdp; retries
+    // A run left dirty (failed) is retried; every reconcile interval the table is checked anyway, which also prunes
+    // entries the kernel learned from hosts not on fastdp and restores entries somebody else deleted.
+    if (this.#dirty || now - this.#reconciledAt >= this.#reconcileMs) this.#program("heartbeat round");
   }
 
   /** Stops the timer and deletes the device (its entries go with it). Idempotent. */
@@ -332,6 +348,7 @@ export class FastDp {
   }
 
   #drain(io: FastDpIo): void {
+    const arrived: PeerName[] = [];
     for (let n = io.receive(this.#buf); n !== undefined; n = io.receive(this.#buf)) {
       let hb;
       try {
@@ -349,10 +366,13 @@ export class FastDp {
       } else if (pair.health.acked(hb.sequence)) {
         pair.reason = undefined;
         this.#fast.add(name);
-        this.#program(name);
-        this.#switched(true, name);
+        arrived.push(name);
       }
     }
+    if (arrived.length === 0) return;
+    // One programming run for every pair that arrived in this drain, its entries before the sleeve is told.
+    this.#program(arrived.join(","));
+    for (const name of arrived) this.#switched(true, name);
   }
 
   #heartbeat(io: FastDpIo, kind: HeartbeatKind, to: number, sequence: number, mtu: number): void {
@@ -400,6 +420,7 @@ export class FastDp {
         for (const [name, pair] of this.#pairs) if (pair.health) candidates.set(name, pair.host);
         this.#io.program({ candidates, fast: this.#fast });
       }
+      this.#reconciledAt = this.#clock.now();
     } catch (err) {
       this.#dirty = true;
       log.warn("Cannot program the VXLAN forwarding entries; retrying on the next heartbeat round", {

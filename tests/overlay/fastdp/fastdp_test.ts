@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import { FALLBACK_MS, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "../../../src/overlay/fastdp/constants.ts";
-import { FastDp, type FastDpIo } from "../../../src/overlay/fastdp/fastdp.ts";
+import { FastDp, type FastDpIo, RECONCILE_MS } from "../../../src/overlay/fastdp/fastdp.ts";
 import type { FdbWanted } from "../../../src/overlay/fastdp/fdb_plan.ts";
 import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { runFdbScenarios } from "./fdb_scenario.ts";
@@ -154,6 +154,33 @@ Deno.test("FastDp in a triangle with one pair blocked: flood lists hold only the
     assert.deepEqual([...wire.tables.get(B)!.fast].map((n) => IP[n]).sort(), [IP[A], IP[C]]);
   } finally {
     for (const x of f.values()) x.stop();
+  }
+});
+
+Deno.test("FastDp programs the table on its own changes, the pairs of one drain together, and otherwise every RECONCILE_MS", async () => {
+  const clock = new FakeClock(1_000);
+  const wire = new Wire();
+  const runs = new Map<string, number>();
+  const make = (us: string) => {
+    const io = wire.io(us), program = io.program;
+    io.program = (wanted) => (runs.set(us, (runs.get(us) ?? 0) + 1), program(wanted));
+    return new FastDp({ us, mtu: 1450, enabled: true, encrypted: false, clock }, io);
+  };
+  const a = make(A), b = make(B), c = make(C);
+  try {
+    a.peerUp(B, IP[B], ["fastdp"]), a.peerUp(C, IP[C], ["fastdp"]);
+    b.peerUp(A, IP[A], ["fastdp"]), c.peerUp(A, IP[A], ["fastdp"]);
+    assert.equal(runs.get(A), 2, "one run per peer up");
+    await clock.advance(3 * HEARTBEAT_MS);
+    assert.deepEqual(a.fastPeers().sort(), [B, C]);
+    assert.equal(runs.get(A), 3, "both pairs' acks came in one drain: one run");
+    runs.set(A, 0);
+    await clock.advance(RECONCILE_MS - 4 * HEARTBEAT_MS);
+    assert.equal(runs.get(A), 0, "no change, no run");
+    await clock.advance(5 * HEARTBEAT_MS);
+    assert.equal(runs.get(A), 1, "the periodic check");
+  } finally {
+    for (const f of [a, b, c]) f.stop();
   }
 });
 
