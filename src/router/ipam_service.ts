@@ -77,7 +77,10 @@ export class IpamService implements DigestGossiper {
   /** Starts the 1 s tick. */
   start(): void {
     this.#call(() => this.ipam.setReachable(this.#reachable()));
-    this.#ticker = setInterval(() => this.#call(() => this.ipam.tick()), TICK_MS);
+    this.#ticker = setInterval(() => {
+      this.#call(() => this.ipam.tick());
+      this.#flush(); // now, in this turn: nothing else can join it, and a zero timer would be a second wakeup
+    }, TICK_MS);
   }
 
   /** Stops the tick, writes the state once more and ends every waiting allocation and prime with an error. */

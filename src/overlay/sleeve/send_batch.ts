@@ -8,6 +8,9 @@
 import { GSO_MAX_SEGMENTS } from "../../../ffi/udp.ts";
 import { MAX_DATAGRAM } from "./constants.ts";
 
+/** The first buffer of a batch, in bytes: a few heartbeats or one full-size datagram on a 1500-byte path. */
+const MIN_BUFFER = 2048;
+
 /** Datagrams for one UDP GSO send. */
 export class SendBatch {
   #buffer: Uint8Array | undefined;
@@ -50,13 +53,25 @@ export class SendBatch {
       if (this.#ended || n > this.#segmentSize || this.#count >= GSO_MAX_SEGMENTS) return false;
       if (this.#length + n > MAX_DATAGRAM) return false;
     }
-    this.#buffer ??= new Uint8Array(MAX_DATAGRAM);
-    this.#buffer.set(datagram, this.#length);
+    this.#reserve(this.#length + n);
+    this.#buffer!.set(datagram, this.#length);
     if (this.#count === 0) this.#segmentSize = n;
     else if (n < this.#segmentSize) this.#ended = true;
     this.#length += n;
     this.#count++;
     return true;
+  }
+
+  /**
+   * Makes the buffer hold at least `bytes`, doubling it (up to {@link MAX_DATAGRAM}): a link that only ever
+   * carries heartbeats keeps a small buffer, one that batches grows to the largest once and keeps it.
+   */
+  #reserve(bytes: number): void {
+    const have = this.#buffer?.length ?? 0;
+    if (have >= bytes) return;
+    const grown = new Uint8Array(Math.min(MAX_DATAGRAM, Math.max(bytes, 2 * have, MIN_BUFFER)));
+    if (this.#buffer) grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
   }
 
   /** Empties it. */
