@@ -58,6 +58,7 @@ export class PeerLink {
   readonly #assumed: number;
   readonly #us: number;
   readonly #transmit: Transmit;
+  readonly #wallOffset: number;
 
   /**
    * @param us our 48-bit name (the sender of every datagram)
@@ -66,6 +67,8 @@ export class PeerLink {
    * @param ceiling the largest datagram the PMTU search tries, in bytes
    * @param assumed the datagram size used until the search ends, in bytes
    * @param transmit sends a finished datagram (valid only during the call)
+   * @param wallOffset what turns the engine's clock into wall-clock time (ms since the epoch), which places
+   *   the quiet heartbeats on a grid every peer shares (see {@link heartbeatDue})
    */
   constructor(
     us: number,
@@ -74,8 +77,10 @@ export class PeerLink {
     ceiling: number,
     assumed: number,
     transmit: Transmit,
+    wallOffset = 0,
   ) {
     this.#us = us;
+    this.#wallOffset = wallOffset;
     this.#transmit = transmit;
     this.peer = peer;
     this.endpoint = endpoint;
@@ -176,10 +181,23 @@ export class PeerLink {
   /**
    * True when a heartbeat should go at `now` (ms): its period has passed, or will within the last quarter
    * of it. The slack lets one timer wakeup send the heartbeats of every link due about then, so the links'
-   * heartbeats fall into step instead of each waking the engine on its own.
+   * heartbeats fall into step instead of each waking the engine on its own. Quiet heartbeats (an established
+   * link to a peer on fastdp) go once per slot of a wall-clock grid of {@link HEARTBEAT_QUIET_MS} instead, the
+   * same grid on every peer whose clock is roughly right: then the heartbeats of all our peers arrive about
+   * together, and an idle engine with 39 such links wakes a few times per period instead of 39.
    */
   heartbeatDue(now: number): boolean {
+    if (this.#onGrid) return this.#slot(now) > this.#slot(this.#lastHeartbeatAt);
     return now - this.#lastHeartbeatAt >= this.heartbeatInterval * 0.75;
+  }
+
+  get #onGrid(): boolean {
+    return this.#quiet && this.established;
+  }
+
+  /** The quiet grid's slot of engine time `t`. */
+  #slot(t: number): number {
+    return Math.floor((t + this.#wallOffset) / HEARTBEAT_QUIET_MS);
   }
 
   /**
@@ -187,7 +205,9 @@ export class PeerLink {
    * established the moment it would be lost. (The path MTU search has its own, {@link PmtuSearch.dueAt}.)
    */
   get dueAt(): number {
-    const heartbeat = this.#lastHeartbeatAt + this.heartbeatInterval;
+    const heartbeat = this.#onGrid
+      ? (this.#slot(this.#lastHeartbeatAt) + 1) * HEARTBEAT_QUIET_MS - this.#wallOffset
+      : this.#lastHeartbeatAt + this.heartbeatInterval;
     return this.established ? Math.min(heartbeat, this.#lastAckAt + this.lostAfter) : heartbeat;
   }
 

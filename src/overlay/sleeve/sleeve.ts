@@ -323,7 +323,15 @@ export class Sleeve {
     }
     let link = this.#links.get(peer);
     if (link === undefined) {
-      link = new PeerLink(this.#us, peer, config.endpoint, this.#ceiling, this.#assumed, this.#transmit);
+      link = new PeerLink(
+        this.#us,
+        peer,
+        config.endpoint,
+        this.#ceiling,
+        this.#assumed,
+        this.#transmit,
+        this.#clock === systemClock ? performance.timeOrigin : 0, // systemClock is performance.now()
+      );
       link.setQuiet(this.#forwarder.fastPeers.has(peer), this.#clock.now());
       this.#links.set(peer, link);
     } else if (link.endpoint.key !== config.endpoint.key) {

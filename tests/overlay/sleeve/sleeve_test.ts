@@ -7,7 +7,12 @@ import { SyscallError } from "../../../ffi/libc.ts";
 import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { agreedCipher } from "../../../src/overlay/sleeve/cipher.ts";
 import { DatagramBuilder, linkKey } from "../../../src/overlay/sleeve/datagram.ts";
-import { FRAME_HOP_LIMIT, RecordKind } from "../../../src/overlay/sleeve/constants.ts";
+import {
+  FRAME_HOP_LIMIT,
+  HEARTBEAT_QUIET_MS,
+  RecordKind,
+  TICK_MS,
+} from "../../../src/overlay/sleeve/constants.ts";
 import { parseMac48 } from "../../../src/overlay/sleeve/mac48.ts";
 import { Sleeve } from "../../../src/overlay/sleeve/sleeve.ts";
 import { writeVnetHeader } from "../../../src/overlay/sleeve/vnet_header.ts";
@@ -311,6 +316,30 @@ Deno.test("Sleeve heartbeats a fastdp peer every 10 s, and off fastdp at once, l
       type: "lost",
       peer: peerName(1),
     }]);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve sends quiet heartbeats on the shared 10 s grid, whatever each peer's phase", async () => {
+  const bench = new Bench(3, [[0, 1], [0, 2]]);
+  try {
+    bench.settle();
+    await bench.run(1_000); // established, path MTU searched
+    await bench.run(2_345); // out of step with the grid
+    for (const [i, fast] of [[0, [1, 2]], [1, [0]], [2, [0]]] as const) {
+      bench.nodes[i].sleeve.setFastPeers(fast.map(peerName));
+    }
+    const arrivals: number[] = [];
+    bench.nodes[0].conn.onReceive = (d) => (arrivals.push(bench.clock.now()), d);
+    await bench.run(40_000);
+    assert.ok(arrivals.length >= 3 * 2 * 2, `heartbeats and acks of both peers arrived (${arrivals.length})`);
+    const slots = new Set(arrivals.map((t) => t % HEARTBEAT_QUIET_MS));
+    assert.deepEqual(
+      [...slots].filter((at) => at > TICK_MS),
+      [],
+      `arrivals within a tick of the grid: ${arrivals}`,
+    );
   } finally {
     bench.close();
   }
