@@ -56,6 +56,9 @@ export function attachNaming(form: URLSearchParams, dns: DnsService | undefined)
   return { name, resolver: form.get("resolver") !== "false" };
 }
 
+/** How long `GET /dns-address` waits for a server it started, in milliseconds. */
+const DNS_ADDRESS_WAIT_MS = 5_000;
+
 /**
  * Registers the DNS routes on `api`.
  *
@@ -77,15 +80,17 @@ export function registerDnsRoutes(api: HttpApi, dns: DnsService | undefined): vo
     })
     .add("GET", "/name", () => json(service(dns).names()))
     .add("GET", "/domain", () => text(200, service(dns).domain))
-    .add("GET", "/dns-address", () => {
+    .add("GET", "/dns-address", async () => {
       const s = service(dns);
-      if (s.address === undefined) {
+      // The server starts with the first container; asking for its address (dns-args, a CNI ADD) starts it too.
+      const address = await s.serving(DNS_ADDRESS_WAIT_MS);
+      if (address === undefined) {
         throw new HttpError(
           503,
-          "The DNS server is not up yet: it binds the gateway address on the bridge at launch and retries " +
-            "every half second; the router's log says why it cannot",
+          "The DNS server is not up yet: it binds the gateway address on the bridge once a container is " +
+            "attached or its address is asked for, and retries every half second; the router's log says why it cannot",
         );
       }
-      return text(200, formatPeerAddress({ host: s.address, port: s.port }));
+      return text(200, formatPeerAddress({ host: address, port: s.port }));
     });
 }

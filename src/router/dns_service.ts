@@ -6,12 +6,14 @@
  * Flow: a local change (attach with a name, dns-add, dns-remove, detach, a container's death) edits the
  * table, writes our own entries to the data directory, then broadcasts the delta along our broadcast tree;
  * gossip from other peers is merged and only what was new travels on. A peer removed from the mesh takes
- * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up, from launch and independent of
- * IPAM: it binds the host's gateway address on the bridge (the same on every host, reached by containers of
- * any subnet through their /32 route to it; src/netdev/gateway.ts), and every container waiting for it gets
- * its resolv.conf; (2) drops attachments whose namespace is gone and removes their names. Once the server
- * is up and nothing is attached the tick stops, and the next attach starts it again (an idle router does not
- * wake for it). Tombstones are purged every {@link PURGE_MS}.
+ * its entries with it. Every {@link WATCH_MS} a tick (1) brings the server up once this host has somebody to
+ * serve (the first container attached, or `expose` giving the host itself an address on the bridge; at launch
+ * when containers are still attached from before), independent of IPAM: it binds the host's gateway address
+ * on the bridge (the same on every host, reached by containers of any subnet through their /32 route to it;
+ * src/netdev/gateway.ts), and every container waiting for it gets its resolv.conf; (2) drops attachments
+ * whose namespace is gone and removes their names. While nothing is attached the tick stops, and the next
+ * attach starts it again (an idle router does not wake for it, and a host without containers runs no DNS
+ * Worker). Tombstones are purged every {@link PURGE_MS}.
  *
  * The server is two halves: the DNS Worker (src/dns/dns_worker.ts) owns UDP, answering names, cached
  * forwards and forwards without this thread; the main thread serves TCP on the same port and forwards TCP
@@ -53,6 +55,8 @@ const log = logger("dns");
 const FILE = "dns.json";
 /** How often the tick starts the server and looks for dead containers, in milliseconds. */
 export const WATCH_MS = 500;
+/** How often {@link DnsService.serving} looks whether the server is up, in milliseconds. */
+const SERVING_POLL_MS = 50;
 /** How often tombstones past their grace period are purged, in milliseconds. */
 export const PURGE_MS = 60_000;
 
@@ -155,6 +159,8 @@ export class DnsService implements AttachmentHooks {
   #timers: ReturnType<typeof setInterval>[] = [];
   /** The tick's timer, running while the server is not up or containers are attached. */
   #watch?: ReturnType<typeof setInterval>;
+  /** Somebody is to be served: a container was attached, or the host exposed (see {@link DnsService.serve}). */
+  #wanted = false;
   /** The last reason the server could not start, logged once until it changes. */
   #lastError?: string;
 
@@ -221,12 +227,39 @@ export class DnsService implements AttachmentHooks {
     };
   }
 
-  /** Starts the tick (server start once the ring is ready, dead-container watch) and the purge timer. */
+  /**
+   * Starts the tick (server start once somebody is to be served, dead-container watch) and the purge timer.
+   */
   start(host: DnsHost): void {
     this.#host = host;
+    this.#wanted ||= this.#resolvers.size > 0 || host.list().length > 0;
     this.#timers.push(setInterval(() => this.purge(), PURGE_MS));
     this.#watchOn();
     this.#tick();
+  }
+
+  /**
+   * Serves from now on although no container is attached: the host itself was given an address on the bridge
+   * (`expose`), so it may ask too.
+   */
+  serve(): void {
+    this.#wanted = true;
+    this.#watchOn();
+  }
+
+  /**
+   * Asks for the server ({@link serve}) and waits up to `timeoutMs` for it to be up: whoever asks for its
+   * address (`dns-args` before `docker run`, a CNI ADD) is about to use it.
+   *
+   * @returns the address it serves on, or undefined when it is not up in time
+   */
+  async serving(timeoutMs: number): Promise<string | undefined> {
+    if (this.#address === undefined) this.serve();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#address === undefined && this.#host !== undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, SERVING_POLL_MS));
+    }
+    return this.#address;
   }
 
   /** Runs the tick every {@link WATCH_MS} from now on, unless it runs already. */
@@ -259,6 +292,7 @@ export class DnsService implements AttachmentHooks {
    * @throws {UsageError} when the name is invalid
    */
   attached(a: Attachment, naming: AttachNaming): string[] {
+    this.#wanted = true; // the server starts with the first container
     this.#watchOn(); // its death must be noticed within 2 s
     if (naming.name === undefined && naming.resolver !== true) return [];
     const notes: string[] = [];
@@ -428,8 +462,9 @@ export class DnsService implements AttachmentHooks {
       log.warn("Cannot check attached containers for dead ones", { error: (err as Error).message });
     }
     if (this.#starting) return;
-    if (this.#server) {
-      // Served, with nothing attached to watch: the tick sleeps until the next attach or the Worker's end.
+    if (this.#server || !this.#wanted) {
+      // Served or not wanted yet, with nothing attached to watch: the tick sleeps until the next attach,
+      // `serve()` or the Worker's end.
       if (host.list().length === 0) {
         clearInterval(this.#watch);
         this.#watch = undefined;

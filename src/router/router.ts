@@ -95,6 +95,7 @@ export class Router {
       forgetDead: () => this.attachments.forgetDead(),
       list: () => this.attachments.list(),
     });
+    if (this.dns && exposed(this.#nl, c.bridge).length > 0) this.dns.serve(); // exposed before a restart
     this.mesh.start();
     this.#reclaiming = this.attachments.reclaim().then((failed) => {
       for (const f of failed) log.warn("Cannot re-claim an attached container's address", f);
@@ -113,8 +114,10 @@ export class Router {
   }
 
   /** `meshnet expose`: gives the host addresses on the bridge; returns every exposed address. */
-  expose(cidrs: string[]): Promise<string[]> {
-    return expose(this.#nl!, this.ipam, this.config.bridge, cidrs);
+  async expose(cidrs: string[]): Promise<string[]> {
+    const addresses = await expose(this.#nl!, this.ipam, this.config.bridge, cidrs);
+    this.dns?.serve(); // the host itself may now ask for names
+    return addresses;
   }
 
   /** `meshnet hide`: removes the host's addresses from the bridge; returns those removed. */

@@ -53,17 +53,15 @@ Deno.test("DNS across the mesh: names, resolv.conf, detach and death within 2 s,
         [h3c1, h3c2] = lab.containersOf(3);
       const ip = (cidr: string) => cidr.split("/")[0];
 
-      // Attached as DNS comes up (the server binds the gateway at launch): its resolv.conf follows at once.
+      const server = async (h: number) => {
+        const r = await meshnet(lab, h, ["report"]);
+        return r.code === 0 ? JSON.parse(r.stdout).dns?.address as string | undefined : undefined;
+      };
+      // A host serves DNS from its first container on: none yet, so no server (and no DNS Worker).
+      assert.deepEqual(await Promise.all([1, 2, 3].map(server)), [undefined, undefined, undefined]);
+      // Attached as DNS comes up (the server binds the gateway then): its resolv.conf follows at once.
       const mid = ip(await ok(2, "attach", "--name", "mid", h2c1));
-      const servers = await Promise.all(
-        [1, 2, 3].map((h) =>
-          until(`the DNS server of h${h}`, 60_000, async () => {
-            const r = await meshnet(lab, h, ["report"]);
-            return r.code === 0 ? JSON.parse(r.stdout).dns?.address as string | undefined : undefined;
-          })
-        ),
-      );
-      assert.deepEqual(servers, [GATEWAY_ADDRESS, GATEWAY_ADDRESS, GATEWAY_ADDRESS], "each on its gateway");
+      const servers = [undefined, await until("the DNS server of h2", 60_000, () => server(2)), undefined];
       assert.match(
         await ok(1, "status", "dns"),
         new RegExp(`^mid +${mid.replaceAll(".", "\\.")} +${h2c1} `, "m"),
@@ -78,6 +76,10 @@ Deno.test("DNS across the mesh: names, resolv.conf, detach and death within 2 s,
       const web1 = ip(await ok(1, "attach", "--name", "web", h1c1));
       const alpha = ip(await ok(1, "attach", "--name", "alpha", h1c2));
       const web3 = ip(await ok(3, "attach", "--name", "web", h3c1));
+      for (const h of [1, 3]) {
+        servers[h - 1] = await until(`the DNS server of h${h}`, 60_000, () => server(h));
+      }
+      assert.deepEqual(servers, [GATEWAY_ADDRESS, GATEWAY_ADDRESS, GATEWAY_ADDRESS], "each on its gateway");
       const db = ip(await ok(3, "attach", "--name", "db.weave.local", h3c2));
 
       // A name registered on h1 resolves on h3, two hops away, through the container's resolv.conf.

@@ -49,6 +49,7 @@ async function withService(
   });
   try {
     dns.start({ address: LOOPBACK, forgetDead: () => {}, list: () => [] });
+    dns.serve(); // nothing attached: served only when asked
     await until("the DNS server is up", 30_000, () => Promise.resolve(dns.address));
     await body(dns);
   } finally {
@@ -154,3 +155,36 @@ ioTest("DnsService.stop() leaves nothing behind: its UDP and TCP port can be bou
   udp.close();
   tcp.close();
 });
+
+ioTest(
+  "DnsService runs no server (and no Worker) until somebody is to be served: a container attached or serve()",
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "mnt-dns-worker-" });
+    const options = (d: string): DnsServiceOptions => ({
+      domain: "weave.local",
+      ttl: 1,
+      port: 0,
+      resolvConf: `${d}/resolv.conf`,
+      mesh,
+      dir: new DataDir(d),
+      netnsEtcDir: `${d}/etc-netns`,
+    });
+    const idle = new DnsService(options(dir));
+    const attached = new DnsService(options(`${dir}/2`));
+    try {
+      idle.start({ address: LOOPBACK, forgetDead: () => {}, list: () => [] });
+      // A container attached from before a restart: served from the start.
+      const container = { id: "c1", label: "c1", netnsPath: "/proc/1/ns/net", addresses: ["10.32.0.2/12"] };
+      attached.start({ address: LOOPBACK, forgetDead: () => {}, list: () => [container as never] });
+      await until("the attached host's server is up", 30_000, () => Promise.resolve(attached.address));
+      await new Promise((r) => setTimeout(r, 1_500)); // three watch periods
+      assert.equal(idle.address, undefined, "nothing attached, nothing exposed: no server");
+      idle.serve();
+      await until("the server is up once asked", 30_000, () => Promise.resolve(idle.address));
+    } finally {
+      await idle.stop();
+      await attached.stop();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
