@@ -31,13 +31,9 @@ const mesh = {
   onPeerRemoved: (_l: (name: PeerName) => void) => {},
 };
 
-/** Runs `body` with a started DnsService on 127.0.0.1 (port 0), stopped and its data directory removed after. */
-async function withService(
-  body: (dns: DnsService) => Promise<void>,
-  worker?: DnsServiceOptions["worker"],
-): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "mnt-dns-worker-" });
-  const dns = new DnsService({
+/** The options of a DnsService on port 0 keeping its files under `dir`. */
+function serviceOptions(dir: string, worker?: DnsServiceOptions["worker"]): DnsServiceOptions {
+  return {
     domain: "weave.local",
     ttl: 1,
     port: 0,
@@ -46,7 +42,16 @@ async function withService(
     dir: new DataDir(dir),
     netnsEtcDir: `${dir}/etc-netns`,
     worker,
-  });
+  };
+}
+
+/** Runs `body` with a started DnsService on 127.0.0.1 (port 0), stopped and its data directory removed after. */
+async function withService(
+  body: (dns: DnsService) => Promise<void>,
+  worker?: DnsServiceOptions["worker"],
+): Promise<void> {
+  const dir = Deno.makeTempDirSync({ prefix: "mnt-dns-worker-" });
+  const dns = new DnsService(serviceOptions(dir, worker));
   try {
     dns.start({ address: LOOPBACK, forgetDead: () => {}, list: () => [] });
     dns.serve(); // nothing attached: served only when asked
@@ -160,17 +165,8 @@ ioTest(
   "DnsService runs no server (and no Worker) until somebody is to be served: a container attached or serve()",
   async () => {
     const dir = Deno.makeTempDirSync({ prefix: "mnt-dns-worker-" });
-    const options = (d: string): DnsServiceOptions => ({
-      domain: "weave.local",
-      ttl: 1,
-      port: 0,
-      resolvConf: `${d}/resolv.conf`,
-      mesh,
-      dir: new DataDir(d),
-      netnsEtcDir: `${d}/etc-netns`,
-    });
-    const idle = new DnsService(options(dir));
-    const attached = new DnsService(options(`${dir}/2`));
+    const idle = new DnsService(serviceOptions(dir));
+    const attached = new DnsService(serviceOptions(`${dir}/2`));
     try {
       idle.start({ address: LOOPBACK, forgetDead: () => {}, list: () => [] });
       // A container attached from before a restart: served from the start.
