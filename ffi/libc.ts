@@ -39,6 +39,7 @@ const symbols = {
   /** syscall(2) with up to three integer arguments, for calls glibc has no wrapper for (pidfd_open). */
   syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -61,6 +62,14 @@ export function libc(): Libc {
 export function errno(): number {
   const p = libc().__errno_location();
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/**
+ * Gives the memory malloc holds free back to the kernel (glibc's malloc_trim, every arena). A long-running
+ * process whose peak (a mesh forming) is behind it otherwise keeps that peak resident.
+ */
+export function trimHeap(): void {
+  libc().malloc_trim(0n);
 }
 
 /** libc's text for an errno value, e.g. 17 → "File exists". */

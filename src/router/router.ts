@@ -16,12 +16,20 @@ import { expose, exposed, hide } from "./expose.ts";
 import { logger } from "../log.ts";
 import { DataPlane, overlayMtu } from "./data_plane.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
+import { trimHeap } from "../../ffi/libc.ts";
 import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
 import { MeshTransport } from "./mesh_transport.ts";
 import type { Report } from "../client/wire.ts";
 import { loadPeerName, randomUid } from "./peer_name.ts";
 import { HostRouting } from "./host_routing.ts";
 import { GATEWAY_ADDRESS } from "../netdev/constants.ts";
+
+/**
+ * How often malloc's free memory goes back to the kernel, in ms: after a mesh formed (connections, gossip and
+ * their buffers at their peak) a router would otherwise keep that peak resident; a trim with nothing to give
+ * back costs microseconds.
+ */
+const HEAP_TRIM_MS = 30_000;
 
 const log = logger("router");
 
@@ -51,6 +59,7 @@ export class Router {
   routing?: HostRouting;
   #nl?: NetlinkSocket;
   #reclaiming?: Promise<void>;
+  #trimmer?: ReturnType<typeof setInterval>;
 
   /** Loads identity from the data directory; starts nothing yet. */
   constructor(config: RouterConfig, dir: DataDir) {
@@ -97,6 +106,7 @@ export class Router {
     });
     if (this.dns && exposed(this.#nl, c.bridge).length > 0) this.dns.serve(); // exposed before a restart
     this.mesh.start();
+    this.#trimmer = setInterval(trimHeap, HEAP_TRIM_MS);
     this.#reclaiming = this.attachments.reclaim().then((failed) => {
       for (const f of failed) log.warn("Cannot re-claim an attached container's address", f);
     });
@@ -104,6 +114,7 @@ export class Router {
 
   /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
   async stop(): Promise<void> {
+    clearInterval(this.#trimmer);
     await this.attachments?.close();
     await this.dns?.stop();
     this.mesh.stop();
