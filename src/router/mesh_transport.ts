@@ -6,8 +6,8 @@
  * earliest of the core's timers and the {@link ConnectionMaker}'s next due target (so an idle mesh does not
  * poll), that runs the core's timers and dials the targets that are due → handshake → a connection in the
  * pair's non-preferred direction waits DUPLICATE_GRACE_MS for the other (longer while a handshake with the
- * same host is in progress) → duplicate and restart checks
- * (both ends keep the same one) → `core.connectionAdded` → messages go to `core.receive` until the connection closes →
+ * same host is in progress) → duplicate and restart checks (both ends keep the same one) →
+ * `core.connectionAdded` → messages go to `core.receive` until the connection closes →
  * `core.connectionRemoved` and the target is scheduled for retry. Everything runs on the one JavaScript
  * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
  * congested in the core, so gossip for it is merged instead of queued.

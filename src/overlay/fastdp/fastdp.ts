@@ -22,8 +22,9 @@
  *
  * Kernel state is reconciled, never assumed: each programming run reads the device's table, plans the
  * difference to the wanted one (fdb_plan.ts, idempotent writes) and applies it; runs follow our own changes
- * (the pairs that came up in one drain share a run) and, without them, every {@link RECONCILE_MS}. Runs are serialised: a run
- * asked for while one is in progress (a callback re-entering) is folded into one more pass after it. No
+ * (the pairs that came up in one drain share a run) and, without them, every {@link RECONCILE_MS}. Runs are
+ * serialised: a run asked for while one is in progress (a callback re-entering) is folded into one more pass
+ * after it. No
  * network event can throw out of here: a failed run is logged with the peers it was for and retried on the
  * next heartbeat round, a failing callback is logged and the state machine goes on.
  *
@@ -309,8 +310,8 @@ export class FastDp {
       }
       this.#heartbeat(io, HeartbeatKind.probe, parseMac48(name, "peer name"), sequence, this.#mtu);
     }
-    // A run left dirty (failed) is retried; every reconcile interval the table is checked anyway, which also prunes
-    // entries the kernel learned from hosts not on fastdp and restores entries somebody else deleted.
+    // A run left dirty (failed) is retried; every reconcile interval the table is checked anyway, which also
+    // prunes entries the kernel learned from hosts not on fastdp and restores entries somebody else deleted.
     if (this.#dirty || now - this.#reconciledAt >= this.#reconcileMs) this.#program("heartbeat round");
   }
 
