@@ -16,6 +16,8 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerId;
   /** Cancels a timer; no effect if it already fired or was cancelled. */
   clearTimeout(id: TimerId): void;
+  /** What to add to {@link now} for wall-clock time (ms since the epoch); absent when the clock has none. */
+  readonly wallOffset?: number;
 }
 
 /** The real clock: `performance.now()` (monotonic) and the global timers. */
@@ -23,4 +25,5 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerId, // Deno returns a number
   clearTimeout: (id) => clearTimeout(id),
+  wallOffset: performance.timeOrigin, // this isolate's: each Worker has its own performance.now() origin
 };

@@ -138,10 +138,9 @@ export class MeshTransport {
   #config: RouterConfig;
   #uid: bigint;
   #live = new Map<PeerName, Live>();
-  #handshaking = 0;
   /** Connections past their handshake waiting out {@link DUPLICATE_GRACE_MS}. */
   #holding = 0;
-  /** Handshakes in progress per remote host (IP address). */
+  /** Handshakes in progress per remote host (IP address); their sum is {@link handshaking}. */
   readonly #handshakingHosts = new Map<string, number>();
   #listener?: Deno.Listener;
   #ticker?: ReturnType<typeof setTimeout>;
@@ -286,7 +285,9 @@ export class MeshTransport {
 
   /** Handshakes in progress. */
   get handshaking(): number {
-    return this.#handshaking;
+    let n = 0;
+    for (const k of this.#handshakingHosts.values()) n += k;
+    return n;
   }
 
   /** Bytes reserved now by connections that have not finished their handshake. */
@@ -301,7 +302,7 @@ export class MeshTransport {
 
   #atLimit(): boolean {
     const limit = this.#config.connLimit;
-    return limit > 0 && this.#live.size + this.#handshaking + this.#holding >= limit;
+    return limit > 0 && this.#live.size + this.handshaking + this.#holding >= limit;
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -413,7 +414,6 @@ export class MeshTransport {
    * The caller reserved PRE_AUTH_CONNECTION_BYTES for it; they are released when the handshake ends.
    */
   async #run(conn: Deno.TcpConn, address: string, outbound: boolean, target?: string): Promise<void> {
-    this.#handshaking++;
     const remoteHost = parsePeerAddress(address).host;
     this.#handshakingHosts.set(remoteHost, (this.#handshakingHosts.get(remoteHost) ?? 0) + 1);
     let result;
@@ -444,7 +444,6 @@ export class MeshTransport {
       });
       return;
     } finally {
-      this.#handshaking--;
       const left = this.#handshakingHosts.get(remoteHost)! - 1;
       if (left > 0) this.#handshakingHosts.set(remoteHost, left);
       else this.#handshakingHosts.delete(remoteHost);
@@ -461,12 +460,10 @@ export class MeshTransport {
       // The peer may be dialling us too: give its connection (the one both ends keep) time to complete.
       this.#holding++;
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const deadline = performance.now() + DUPLICATE_WAIT_MAX_MS;
       await sleep(DUPLICATE_GRACE_MS);
-      for (
-        let waited = DUPLICATE_GRACE_MS;
-        waited < DUPLICATE_WAIT_MAX_MS && this.#handshakingHosts.has(remoteHost) &&
-        !this.#live.has(remote.name);
-        waited += DUPLICATE_CHECK_MS
+      while (
+        this.#handshakingHosts.has(remoteHost) && !this.#live.has(remote.name) && performance.now() < deadline
       ) await sleep(DUPLICATE_CHECK_MS);
       this.#holding--;
     }

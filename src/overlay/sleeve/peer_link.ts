@@ -67,8 +67,9 @@ export class PeerLink {
    * @param ceiling the largest datagram the PMTU search tries, in bytes
    * @param assumed the datagram size used until the search ends, in bytes
    * @param transmit sends a finished datagram (valid only during the call)
-   * @param wallOffset what turns the engine's clock into wall-clock time (ms since the epoch), which places
-   *   the quiet heartbeats on a grid every peer shares (see {@link heartbeatDue})
+   * @param wallOffset what turns the engine's clock into wall-clock time (ms since the epoch, see
+   *   Clock.wallOffset), which places the quiet heartbeats on a grid every peer shares (see {@link heartbeatDue});
+   *   without it the grid is the clock's own
    */
   constructor(
     us: number,
@@ -77,10 +78,10 @@ export class PeerLink {
     ceiling: number,
     assumed: number,
     transmit: Transmit,
-    wallOffset = 0,
+    wallOffset?: number,
   ) {
     this.#us = us;
-    this.#wallOffset = wallOffset;
+    this.#wallOffset = wallOffset ?? 0;
     this.#transmit = transmit;
     this.peer = peer;
     this.endpoint = endpoint;

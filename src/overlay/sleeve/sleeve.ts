@@ -330,7 +330,7 @@ export class Sleeve {
         this.#ceiling,
         this.#assumed,
         this.#transmit,
-        this.#clock === systemClock ? performance.timeOrigin : 0, // systemClock is performance.now()
+        this.#clock.wallOffset,
       );
       link.setQuiet(this.#forwarder.fastPeers.has(peer), this.#clock.now());
       this.#links.set(peer, link);
