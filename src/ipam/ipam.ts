@@ -285,7 +285,7 @@ export class Ipam implements DigestGossiper {
       const t = this.#steps.propose(ring, (id) => planTakeover(ring, this.name, gone, id, true));
       if (t) n += total(t.ranges);
     }
-    this.#steps.update(true);
+    this.#steps.update("whole");
     return n;
   }
 
@@ -310,11 +310,13 @@ export class Ipam implements DigestGossiper {
 
   /**
    * Tells which peers the mesh can reach now; unreachable time counts toward reclaim. When a peer became
-   * reachable the rings are broadcast: a broadcast made before the mesh had a route to it (a consensus vote
-   * right after launch) never reached it, and would otherwise wait for a retry timer.
+   * reachable, what this peer wrote is broadcast again: a broadcast made before the mesh had a route to it (a
+   * consensus vote right after launch) never reached it, and would otherwise wait for a retry timer. Every
+   * peer does the same, so the newcomer hears each item from its writer; the whole rings went before, which
+   * in a mesh launched together cost each peer N broadcasts of N peers' items.
    */
   setReachable(peers: Iterable<PeerName>): void {
-    this.#steps.update(this.#steps.setReachable(peers));
+    this.#steps.update(this.#steps.setReachable(peers) ? "own" : "changes");
   }
 
   /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */
@@ -361,6 +363,15 @@ export class Ipam implements DigestGossiper {
   /** The digest of the rings, for a new neighbour (see ring_digest.ts). */
   digest(): Uint8Array {
     return encodeDigest(this.rings());
+  }
+
+  /**
+   * The digest again, for anti-entropy: each neighbour that gets it answers with what we lack or hold
+   * different, so a peer pulls its repairs every round at the cost of a digest (about a tenth of the rings'
+   * bytes) instead of being sent whole rings.
+   */
+  antiEntropyDigest(): Uint8Array {
+    return this.digest();
   }
 
   /**
@@ -417,7 +428,7 @@ export class Ipam implements DigestGossiper {
     const give = planDonation(freeSpace(lane.ring, this.name, lane.own, "main"), req.within);
     if (!give) return;
     this.#steps.changeOwn(lane, (o) => o.offers.push({ range: give, to: src, since: o.version + 1 }));
-    this.#steps.update(true);
+    this.#steps.update("own");
   }
 
   /** The whole state to persist (rings and allocations); see {@link Ipam.restore}. */

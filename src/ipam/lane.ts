@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { PeerName } from "../mesh/gossip.ts";
 import { canonical, emptyReport, ITEM_KINDS, type Report, Ring } from "./ring.ts";
 
 /** A container's address in one ring, as this peer holds it. */
@@ -55,15 +56,16 @@ export function newLane(range: string): Lane {
 /**
  * The ring of `l` as a delta: founders, removals and every token (few, and a ring is valid only with them),
  * with the reports, takeovers and votes that changed since they were last broadcast or heard, which are
- * marked sent; undefined when none changed and the tokens did not either, unless `always`.
+ * marked sent; undefined when none changed and the tokens did not either, unless `always`. With `writer`,
+ * every item that peer wrote goes too, changed or not (a peer that became reachable missed them).
  */
-export function delta(l: Lane, always = false): Ring | undefined {
+export function delta(l: Lane, always = false, writer?: PeerName): Ring | undefined {
   const d = l.ring.skeleton();
   let changed = false;
-  for (const { tag, items, put } of ITEM_KINDS) {
+  for (const { tag, items, put, writer: writerOf } of ITEM_KINDS) {
     for (const [k, v] of items(l.ring)) {
       const key = `${tag} ${k}`, text = canonical(v);
-      if (l.sent.get(key) === text) continue;
+      if (l.sent.get(key) === text && (writer === undefined || writerOf(k, v) !== writer)) continue;
       put(d, k, structuredClone(v));
       l.sent.set(key, text);
       changed = true;

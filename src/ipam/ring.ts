@@ -435,13 +435,20 @@ export interface ItemKind {
   items(r: Ring): ReadonlyMap<string, unknown>;
   /** Puts `value` into `r` under `key`. */
   put(r: Ring, key: string, value: unknown): void;
+  /** The peer that wrote the item. */
+  writer(key: string, value: unknown): PeerName;
 }
 
 /** Reports, takeovers and votes. */
 export const ITEM_KINDS: readonly ItemKind[] = [
-  { tag: "r", items: (r) => r.reports, put: (r, k, v) => r.setReport(k, v as Report) },
-  { tag: "t", items: (r) => r.takeovers, put: (r, _k, v) => r.addTakeover(v as Takeover) },
-  { tag: "v", items: (r) => r.votes, put: (r, k, v) => r.setVote(k, v as Vote) },
+  { tag: "r", items: (r) => r.reports, put: (r, k, v) => r.setReport(k, v as Report), writer: (k) => k },
+  {
+    tag: "t",
+    items: (r) => r.takeovers,
+    put: (r, _k, v) => r.addTakeover(v as Takeover),
+    writer: (_k, v) => (v as Takeover).heir,
+  },
+  { tag: "v", items: (r) => r.votes, put: (r, k, v) => r.setVote(k, v as Vote), writer: (k) => k },
 ];
 
 /** The accepted round of a vote, or round 0. */

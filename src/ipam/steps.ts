@@ -118,17 +118,23 @@ export class Steps {
 
   /**
    * Runs the steps of every ring until nothing changes, then broadcasts what changed here since the last
-   * broadcast (see {@link delta}), or with `full` the whole rings.
+   * broadcast (see {@link delta}); with `send` "own" also every item this peer wrote (a peer became
+   * reachable: what we broadcast before it was never reached it, and every other peer sends it theirs), with
+   * "whole" the whole rings.
    */
-  update(full = false): void {
+  update(send: "changes" | "own" | "whole" = "changes"): void {
     for (let pass = 0; pass < 6; pass++) {
       let changed = false;
       for (const l of this.lanes) if (this.#step(l)) changed = true;
       if (!changed) break;
     }
-    const deltas = this.lanes.map((l) => delta(l));
-    if (full) this.gossiper?.gossipBroadcast(new RingSet(this.lanes.map((l) => l.ring.clone())));
-    else if (deltas.some((d) => d !== undefined)) {
+    if (send === "whole") {
+      for (const l of this.lanes) delta(l);
+      this.gossiper?.gossipBroadcast(new RingSet(this.lanes.map((l) => l.ring.clone())));
+      return;
+    }
+    const deltas = this.lanes.map((l) => delta(l, false, send === "own" ? this.#name : undefined));
+    if (deltas.some((d) => d !== undefined)) {
       this.gossiper?.gossipBroadcast(new RingSet(deltas.map((d, i) => d ?? delta(this.lanes[i], true)!)));
     }
   }

@@ -56,6 +56,11 @@ export interface DigestGossiper extends Gossiper {
    * @throws {Error} when `digest` cannot be decoded; the caller drops it and logs.
    */
   answerDigest(src: PeerName, digest: Uint8Array): GossipData | undefined;
+  /**
+   * When present, anti-entropy sends this digest to random neighbours instead of the full state: each
+   * receiver answers with what we lack, so every peer pulls its repairs each round.
+   */
+  antiEntropyDigest?(): Uint8Array;
 }
 
 /** The sending side of one gossip channel, given by the mesh to a subsystem. */

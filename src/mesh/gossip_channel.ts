@@ -61,8 +61,6 @@ export interface AnsweringGossiper extends Gossiper {
    * @throws {Error} when `digest` cannot be decoded; the caller drops it and logs.
    */
   onDigestAnswering?(src: PeerName, digest: Uint8Array): { answer?: GossipData; request?: Uint8Array };
-  /** When present, anti-entropy sends this digest instead of the full state, and its receiver answers it. */
-  antiEntropyDigest?(): Uint8Array;
 }
 
 function answers(g: Gossiper): g is AnsweringGossiper {
@@ -234,7 +232,7 @@ export class GossipChannel implements Gossip {
    */
   gossipFullState(): void {
     const g = this.gossiper;
-    if (answers(g) && g.antiEntropyDigest !== undefined && !this.#fullStateOnly) {
+    if (digests(g) && g.antiEntropyDigest !== undefined && !this.#fullStateOnly) {
       const digest = g.antiEntropyDigest();
       const random = () => this.#host.random();
       const hops = this.#host.routes.randomNeighbours(undefined, random, this.#host.neighbours(), false);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Ipam } from "../../src/ipam/ipam.ts";
+import { RingSet } from "../../src/ipam/ring_set.ts";
 import { prng } from "../dns/prng.ts";
 import { peerName, quietSim, readyAddresses } from "./sim.ts";
 import { ConflictError } from "../../src/errors.ts";
@@ -154,7 +155,7 @@ Deno.test("new Ipam() refuses bad names, ranges and init modes", () => {
   assert.equal(new Ipam(base).status()[0].range, "10.32.0.0/12");
 });
 
-Deno.test("Ipam.setReachable() broadcasts the rings when a peer becomes reachable, not on every tick", () => {
+Deno.test("Ipam.setReachable() broadcasts when a peer becomes reachable, not on every tick", () => {
   let broadcasts = 0;
   const ipam = new Ipam({
     name: peerName(1),
@@ -173,4 +174,26 @@ Deno.test("Ipam.setReachable() broadcasts the rings when a peer becomes reachabl
   ipam.tick();
   ipam.setReachable([peerName(1)]);
   assert.equal(broadcasts, settled + 1, "losing a peer sends nothing");
+});
+
+Deno.test("Ipam.setReachable() sends what it wrote, not the whole rings, when a peer becomes reachable", () => {
+  const sim = quietSim(7, 4);
+  readyAddresses(sim, sim.nodes[1].ipam, "c1");
+  sim.settle(2);
+  const [a, b] = sim.nodes;
+  const sent: RingSet[] = [];
+  a.ipam.attach({
+    gossipBroadcast: (d) => sent.push(RingSet.decode(d.encode()[0])),
+    gossipUnicast: () => {},
+    gossipNeighbourSubset: () => {},
+  });
+  const others = sim.nodes.filter((n) => n !== a).map((n) => n.name);
+  a.ipam.setReachable(others.filter((n) => n !== b.name));
+  assert.equal(sent.length, 0, "losing a peer sends nothing");
+  a.ipam.setReachable(others);
+  assert.equal(sent.length, 1);
+  const [ring] = sent[0].rings;
+  assert.deepEqual([...ring.reports.keys()], [a.name], "only our own report goes");
+  assert.ok(ring.isInitialised(), "with the tokens: a ring is valid only with them");
+  assert.ok(b.ipam.rings()[0].reports.get(b.name)!.inUse.length > 0, "b's report exists but is b's to send");
 });

@@ -21,7 +21,7 @@ import { bigIntToIP, formatIP, ipToBigInt, networkOf, parseCIDR, parseIP, sizeOf
 interface Message {
   from: PeerName;
   to: PeerName;
-  kind: "gossip" | "unicast";
+  kind: "gossip" | "unicast" | "digest";
   bytes: Uint8Array;
 }
 
@@ -145,20 +145,32 @@ export class Sim {
       if (to.state !== "up" || from.side !== to.side) continue;
       try {
         if (m.kind === "gossip") to.ipam.onGossip(m.bytes);
-        else to.ipam.onGossipUnicast(m.from, m.bytes);
+        else if (m.kind === "unicast") to.ipam.onGossipUnicast(m.from, m.bytes);
+        else this.#answer(to, from, m.bytes);
       } catch (e) {
         this.errors.push(`${m.from} → ${m.to}: ${(e as Error).message}`);
       }
     }
   }
 
-  /** Anti-entropy: each up peer sends its full rings to one random peer. */
+  /**
+   * Anti-entropy as the mesh runs it: each up peer sends its anti-entropy digest to one random peer, which
+   * answers with what the sender lacks.
+   */
   antiEntropy(): void {
     for (const n of this.up()) {
       const peer = this.rng.pick(this.nodes);
       if (peer !== n && this.rng.next() >= this.opts.loss) {
-        this.queue.push({ from: n.name, to: peer.name, kind: "gossip", bytes: n.ipam.gossip()!.encode()[0] });
+        this.queue.push({ from: n.name, to: peer.name, kind: "digest", bytes: n.ipam.antiEntropyDigest() });
       }
+    }
+  }
+
+  /** `to` answers the digest `from` sent, as neighbour gossip (subject to loss). */
+  #answer(to: Node, from: Node, digest: Uint8Array): void {
+    const answer = to.ipam.answerDigest(from.name, digest);
+    if (answer !== undefined && this.rng.next() >= this.opts.loss) {
+      this.queue.push({ from: to.name, to: from.name, kind: "gossip", bytes: answer.encode()[0] });
     }
   }
 

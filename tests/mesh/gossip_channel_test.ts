@@ -146,3 +146,24 @@ Deno.test("GossipChannel sends a digest gossiper's digest on a new connection an
   assert.deepEqual(answered, ["c:q"]);
   assert.deepEqual(payloads(h.sent, "c"), [[Tag.gossip, "a", ["x"]]]);
 });
+
+Deno.test("GossipChannel anti-entropy sends a digest gossiper's anti-entropy digest, else its full state", () => {
+  const digestOf = (sent: [string, GossipTag, Uint8Array][]) =>
+    sent.map((
+      [n, tag, bytes],
+    ) => [n, tag, new TextDecoder().decode(decodeGossipMessage(tag, bytes).payload)]);
+  const h = host();
+  const g = Object.assign(new SetGossiper(), {
+    digest: () => new TextEncoder().encode("new"),
+    answerDigest: () => undefined,
+    antiEntropyDigest: () => new TextEncoder().encode("ae"),
+  });
+  g.state.merge(new StringSet(["x"]));
+  new GossipChannel("test", g, h).gossipFullState();
+  assert.deepEqual(digestOf(h.sent).sort(), [["b", Tag.gossipDigest, "ae"], ["c", Tag.gossipDigest, "ae"]]);
+  const plain = host();
+  const p = new SetGossiper();
+  p.state.merge(new StringSet(["x"]));
+  new GossipChannel("test", p, plain).gossipFullState();
+  assert.deepEqual(payloads(plain.sent, "b"), [[Tag.gossip, "a", ["x"]]]);
+});
