@@ -83,6 +83,8 @@ interface Trial {
   heapTotalMB: number[];
   gossipKB: number[];
   topologyKB: number[];
+  /** Per channel, the gossip KB each router sent in the window. */
+  channelKB: Map<string, number[]>;
   closedInWindow: number;
   closedInIdle: number;
   tapFps: { host: string; fps: number }[];
@@ -126,6 +128,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
       heapTotalMB: [],
       gossipKB: [],
       topologyKB: [],
+      channelKB: new Map(),
       closedInWindow: 0,
       closedInIdle: 0,
       tapFps: [],
@@ -156,7 +159,17 @@ async function trial(n: number, o: Options): Promise<Trial> {
       if (m instanceof Error) continue;
       t.gossipKB.push(sumFamily(m, "meshnet_gossip_sent_bytes_total") / 1024);
       t.topologyKB.push((m.get('meshnet_gossip_sent_bytes_total{channel="topology"}') ?? 0) / 1024);
+      for (const [key, v] of m) {
+        const channel = /^meshnet_gossip_sent_bytes_total\{channel="([^"]*)"\}$/.exec(key)?.[1];
+        if (channel === undefined) continue;
+        t.channelKB.set(channel, [...t.channelKB.get(channel) ?? [], v / 1024]);
+      }
     }
+    t.notes.push(
+      `gossip KB sent in the window per router, mean by channel: ${
+        [...t.channelKB].map(([c, kb]) => `${c} ${f1(mean(kb))}`).join(", ")
+      }`,
+    );
     t.closedInWindow = [...atWindow.values()].reduce((a, b) => a + b, 0);
 
     // The idle window: CPU, TAP frames and closed connections between two samples.
