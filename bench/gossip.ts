@@ -17,7 +17,8 @@
  * bytes per peer until converged and within the first 20 s, with the exponent of the growth between sizes
  * fitted as log(bytes ratio) / log(peers ratio).
  *
- * Run: deno task bench:gossip [ratio peers] (`--bring-up` runs only the bring-up, `--sizes=10,25,40` of those
+ * Run: deno task bench:gossip [ratio peers] (`--bring-up` runs only the bring-up, `--spread-per-peer=MS` spreads
+ * its dials over N·MS, `--sizes=10,25,40` of those
  * sizes; 100 peers takes many minutes of wall time, most of it in the topology's and IPAM's merges)
  *
  * @module
@@ -61,11 +62,19 @@ if (BRING_UP_PEERS.some((n) => !Number.isInteger(n) || n < 2)) {
     `Invalid --sizes '${BRING_UP_PEERS.join(",")}': give whole numbers of at least 2, e.g. --sizes=10,25`,
   );
 }
-/** Every connection of the bring-up is dialled within this long after launch (ms). */
-const BRING_UP_SPREAD_MS = 1_000;
-/** Bytes of the bring-up are also reported for this long after launch (ms). */
-const BRING_UP_WINDOW_MS = 20_000;
-/** A bring-up that has not converged by then fails the benchmark (ms). */
+/**
+ * Every connection of the bring-up is dialled within this long after launch (ms), or, with
+ * `--spread-per-peer=MS`, within N·MS: real routers launched together on two cores connect over tens of
+ * seconds (bench:scale: 6 s at 10 peers, 48 s at 40), and every change in that time is gossip.
+ */
+const SPREAD_PER_PEER_MS = Number(Deno.args.find((a) => a.startsWith("--spread-per-peer="))?.slice(18) ?? 0);
+if (!Number.isFinite(SPREAD_PER_PEER_MS) || SPREAD_PER_PEER_MS < 0) {
+  throw new Error(`Invalid --spread-per-peer '${SPREAD_PER_PEER_MS}': give milliseconds, e.g. 1000`);
+}
+const spreadMs = (n: number) => SPREAD_PER_PEER_MS > 0 ? n * SPREAD_PER_PEER_MS : 1_000;
+/** Bytes of the bring-up are also reported for this long after launch (ms): bench:scale's first minute. */
+const BRING_UP_WINDOW_MS = SPREAD_PER_PEER_MS > 0 ? 60_000 : 20_000;
+/** A bring-up that has not converged this long after its last dial fails the benchmark (ms). */
 const BRING_UP_MAX_MS = 2 * GOSSIP_INTERVAL_MS;
 
 interface Measure {
@@ -90,7 +99,8 @@ interface BringUp {
 }
 
 /**
- * Full-mesh bring-up: `n` peers launched together, every pair dialling within the first second (each
+ * Full-mesh bring-up: `n` peers launched together, every pair dialling within the first second (or the
+ * spread of `--spread-per-peer`; each
  * connection established 50–300 ms after it is added, as the sleeve proves its path), every peer priming its
  * IPAM (consensus=n) at launch. Runs until every peer holds every owner's current entry with n−1 established
  * connections (topology converged) and every peer holds the same initialised ring (IPAM converged), and
@@ -116,7 +126,7 @@ function bringUp(n: number): BringUp {
   });
   const dials: { at: number; a: number; b: number }[] = [];
   for (let a = 0; a < n; a++) {
-    for (let b = a + 1; b < n; b++) dials.push({ at: rng.int(BRING_UP_SPREAD_MS), a, b });
+    for (let b = a + 1; b < n; b++) dials.push({ at: rng.int(spreadMs(n)), a, b });
   }
   dials.sort((x, y) => x.at - y.at);
   const establish = () => 50 + rng.int(251);

@@ -8,9 +8,9 @@
  * random neighbours. Local connection changes bump our topology version; routes are recalculated (and
  * unreachable peers collected) 100 ms after a change, our changed entries go out 1 s after a local change
  * (entries new here, with ours when changed, 100 ms after they arrived: see topology.ts), IPAM broadcasts of
- * our own within 100 ms of the last are merged and go together, and every channel's full state (the
- * topology: its digest, answered with what the sender lacks and a request for what it holds newer) goes to
- * random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
+ * our own within 100 ms of the last are merged and go together, and every channel's full state (topology and
+ * IPAM: a digest, answered with what the sender lacks, and by the topology with a request for what the sender
+ * holds newer) goes to random neighbours every 30 s, at a random phase per core: peers started together must not run anti-entropy
  * in lockstep, or a full state always crosses the repairs of the same round and a lost delta stays lost for
  * rounds.
  *

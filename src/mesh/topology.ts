@@ -14,8 +14,12 @@
  * ones do (see {@link Topology.designated}).
  *
  * A new neighbour gets our digest (name, uid and version per entry), not our table; we answer its digest with
- * the entries it lacks or holds older, but for those of peers linked to it. Anti-entropy sends a digest too:
- * its receiver answers with what the sender lacks and requests what the sender holds newer.
+ * the entries it lacks or holds older, but for those of peers linked to it, and of the others only those we
+ * are designated to pass on to it: in a mesh forming, every new neighbour of a peer would otherwise send it
+ * the same entries (N introductions of N entries of N connections each). Anti-entropy sends a digest too: its
+ * receiver answers with every entry the sender lacks or holds older but for those of peers linked to it (they
+ * send it their changes themselves, over a connection that loses nothing, and answered its digest when it
+ * came up), and requests what the sender holds newer.
  *
  * Entries travel as field-level deltas wherever we know a version the receiver holds (it sent or listed it,
  * or we sent it; see entry_log.ts and topology_wire.ts): only the connections touched since then. A receiver
@@ -37,6 +41,7 @@ import type { AnsweringGossiper } from "./gossip_channel.ts";
 import { comparePeers, type Peer, type PeerConnection, sortConnections } from "./peer.ts";
 import { Peers } from "./peers.ts";
 import { EntryLogs } from "./entry_log.ts";
+import { TOPOLOGY_RELAY_COPIES } from "./constants.ts";
 import {
   applyDelta,
   decodeDigest,
@@ -311,9 +316,10 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   /**
    * Answers neighbour `src`'s digest by its kind. A new neighbour's (introduce): the entries it lacks or holds
    * older, but for its own and those of peers linked to it (they send it their changes themselves, and
-   * answered its digest when they connected); ours always. Anti-entropy: every entry it lacks or holds older,
-   * and a request for those it holds newer or we lack. A request: the entries listed that we hold newer.
-   * Entries go as deltas from the versions listed where we can make them.
+   * answered its digest when they connected), and of the others those we are designated to pass on to it
+   * (see {@link designated}); ours always. Anti-entropy: every entry it lacks or holds older but for those of
+   * peers linked to it, ours always, and a request for those it holds newer or we lack. A request: the
+   * entries listed that we hold newer. Entries go as deltas from the versions listed where we can make them.
    * @throws {Error} when `digest` cannot be decoded
    */
   onDigestAnswering(src: PeerName, digest: Uint8Array): { answer?: TopologyUpdate; request?: Uint8Array } {
@@ -338,7 +344,9 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     } else {
       send = this.peers.list().filter((p) =>
         lacks(p) && p.name !== src &&
-        (kind === DigestKind.antiEntropy || p.name === this.#us || !this.linked(p.name, src))
+        (p.name === this.#us ||
+          !this.linked(p.name, src) &&
+            (kind === DigestKind.antiEntropy || this.designated(p.name, src, TOPOLOGY_RELAY_COPIES)))
       );
     }
     const answer = this.updateFor(src, send);

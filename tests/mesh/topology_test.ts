@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Topology } from "../../src/mesh/topology.ts";
 import { Peers } from "../../src/mesh/peers.ts";
 import type { Peer } from "../../src/mesh/peer.ts";
-import { applyDelta, type TopologyUpdate } from "../../src/mesh/topology_wire.ts";
+import { applyDelta, DigestKind, encodeDigest, type TopologyUpdate } from "../../src/mesh/topology_wire.ts";
 
 /** The whole entries of an answer, failing when it carries deltas. */
 function whole(u?: TopologyUpdate): Peer[] | undefined {
@@ -159,4 +159,37 @@ Deno.test("Topology.answerDigest() sends what the neighbour lacks, but not its o
   const names = (u?: TopologyUpdate) => [...u?.full ?? [], ...u?.deltas ?? []].map((x) => x.name);
   assert.deepEqual(names(t.answerDigest("b", new Peers([]).digest())), ["a", "c", "e"]);
   assert.deepEqual(names(t.answerDigest("b", new Peers([c, t.self]).digest())), ["e"]);
+});
+
+Deno.test("Topology answers an introduction with the unlinked entries it is designated for, anti-entropy with every unlinked one", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const names = (u?: TopologyUpdate) => [...u?.full ?? [], ...u?.deltas ?? []].map((x) => x.name).sort();
+  // x1..x3 link b and each owner, so four peers could tell b of an owner's entry; one is designated.
+  const xs = ["x1", "x2", "x3"].map((name) => ({
+    name,
+    nickname: name,
+    uid: 9n,
+    version: 1,
+    connections: [link("b"), ...["p0", "p1", "p2", "p3", "p4", "p5"].map(link)],
+  }));
+  const owners = ["p0", "p1", "p2", "p3", "p4", "p5"].map((name) => ({
+    name,
+    nickname: name,
+    uid: 7n,
+    version: 3,
+    connections: [link("a"), link("x1"), link("x2"), link("x3")],
+  }));
+  const c = { name: "c", nickname: "C", uid: 3n, version: 2, connections: [link("a"), link("b")] };
+  t.onGossip(new Peers([...xs, ...owners, c]).encode()[0]);
+  const designated = owners.map((p) => p.name).filter((p) => t.designated(p, "b", 1));
+  assert.ok(designated.length > 0 && designated.length < owners.length, `designated ${designated}`);
+  const ae = t.onDigestAnswering("b", encodeDigest([], DigestKind.antiEntropy)).answer;
+  assert.deepEqual(
+    names(ae),
+    ["a", ...owners.map((p) => p.name)].sort(),
+    "the linked ones tell b themselves",
+  );
+  const intro = names(t.answerDigest("b", new Peers([]).digest()));
+  assert.deepEqual(intro, ["a", ...designated].sort(), "c and the x are linked to b: they tell b themselves");
 });
