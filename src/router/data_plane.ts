@@ -107,7 +107,10 @@ export class DataPlane {
           else if (e.type === "lost") {
             mesh.close(
               e.peer,
-              "UDP heartbeats stopped being acknowledged; check that UDP port is open between the hosts",
+              `UDP heartbeats stopped being acknowledged (none for ${(e.silentMs / 1000).toFixed(1)} s, ` +
+                `${
+                  e.quiet ? "pair on fastdp" : "pair on the sleeve"
+                }); check that UDP port is open between the hosts`,
             );
           } else if (e.type === "mtu") log.info("Path MTU verified", { peer: e.peer, mtu: e.mtu });
           else log.debug("MAC moved", { mac: e.mac, from: e.from, to: e.to });

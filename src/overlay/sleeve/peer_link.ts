@@ -239,6 +239,24 @@ export class PeerLink {
     return true;
   }
 
+  /** How long no ack came, at `now` (ms). */
+  silentFor(now: number): number {
+    return now - this.#lastAckAt;
+  }
+
+  /** Whether the link heartbeats slowly, its peer on fastdp (see {@link setQuiet}). */
+  get quiet(): boolean {
+    return this.#quiet;
+  }
+
+  /**
+   * Our engine did not run for `ms` (its timer fired that late): acks sat unread in our own socket meanwhile,
+   * so that time does not count toward {@link lostAfter}, as a busy host must not drop its peers.
+   */
+  stalled(ms: number): void {
+    this.#lastAckAt += ms;
+  }
+
   #begin(): void {
     const size = this.pmtu.maxDatagram;
     if (!this.#builder || this.#builder.capacity < size) this.#builder = new DatagramBuilder(size);

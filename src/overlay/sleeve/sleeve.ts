@@ -103,8 +103,11 @@ export interface PeerConfig {
 export type SleeveEvent =
   /** Our heartbeats to the peer are acknowledged: UDP works both ways. */
   | { type: "established"; peer: PeerName }
-  /** No acknowledgement for {@link LOST_AFTER_MS}; heartbeats continue. */
-  | { type: "lost"; peer: PeerName }
+  /**
+   * No acknowledgement for {@link LOST_AFTER_MS} (for `silentMs`; `quiet`: {@link LOST_QUIET_MS} while the
+   * peer is on fastdp); heartbeats continue.
+   */
+  | { type: "lost"; peer: PeerName; silentMs: number; quiet: boolean }
   /** The link's datagram limit changed: `maxDatagram` UDP payload bytes, `mtu` the overlay IP MTU it allows. */
   | { type: "mtu"; peer: PeerName; maxDatagram: number; mtu: number }
   /** A MAC moved from one peer to another (`from`/`to` may be us). */
@@ -336,7 +339,7 @@ export class Sleeve {
       this.#links.set(peer, link);
     } else if (link.endpoint.key !== config.endpoint.key) {
       link.endpoint = config.endpoint;
-      if (link.established) this.#onEvent({ type: "lost", peer: name });
+      if (link.established) this.#onEvent({ type: "lost", peer: name, silentMs: 0, quiet: link.quiet });
       link.resetPath();
     }
     const outbound = config.outbound ?? false;
@@ -447,7 +450,9 @@ export class Sleeve {
   /**
    * Runs the timers due now: heartbeats, lost links, PMTU probes and MAC expiry; then arms the engine's one
    * timer for the earliest thing due next (no sooner than {@link TICK_MS}), so an idle engine with no links
-   * does not wake at all and one with links wakes about once per heartbeat period.
+   * does not wake at all and one with links wakes about once per heartbeat period. When the timer fired late,
+   * our engine was stalled (a CPU-starved host) and acks waited in our own socket: the lateness is not charged
+   * to the links (see {@link PeerLink.stalled}).
    */
   tick(): void {
     const now = this.#clock.now();
@@ -550,12 +555,18 @@ export class Sleeve {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
-      if (!this.#closed) this.tick();
+      if (this.#closed) return;
+      const late = this.#clock.now() - at;
+      if (late > 0) { for (const link of this.#links.values()) link.stalled(late); }
+      this.tick();
     }, at - now);
   }
 
   #tickLink(link: PeerLink, now: number): void {
-    if (link.expired(now)) this.#onEvent({ type: "lost", peer: formatMac48(link.peer) });
+    if (link.expired(now)) {
+      const peer = formatMac48(link.peer);
+      this.#onEvent({ type: "lost", peer, silentMs: link.silentFor(now), quiet: link.quiet });
+    }
     if (link.heartbeatDue(now)) {
       link.heartbeatSent(now, this.#heartbeat);
       link.add(RecordKind.heartbeat, this.#us, link.peer, this.#heartbeat);

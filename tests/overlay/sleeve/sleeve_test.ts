@@ -315,6 +315,8 @@ Deno.test("Sleeve heartbeats a fastdp peer every 10 s, and off fastdp at once, l
     assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "lost"), [{
       type: "lost",
       peer: peerName(1),
+      silentMs: 5_000,
+      quiet: false,
     }]);
   } finally {
     bench.close();
@@ -362,10 +364,32 @@ Deno.test("Sleeve reports established after heartbeat acks and lost when acks st
     assert.deepEqual(bench.nodes[0].events.filter((e) => e.type === "lost"), [{
       type: "lost",
       peer: peerName(1),
+      silentMs: 5_000,
+      quiet: false,
     }]);
     bench.nodes[1].conn.onReceive = undefined;
     await bench.run(500);
     assert.equal(bench.nodes[0].events.filter((e) => e.type === "established").length, 2);
+  } finally {
+    bench.close();
+  }
+});
+
+Deno.test("Sleeve does not drop a peer while its own engine was stalled, only when acks stop after", async () => {
+  const bench = new Bench(2, [[0, 1]]);
+  try {
+    bench.settle();
+    await bench.run(1_000); // established
+    bench.clock.stall(8_000); // a CPU-starved host: no timer, no socket read for 8 s
+    await bench.run(2_000);
+    assert.equal(bench.nodes[0].events.some((e) => e.type === "lost"), false, "the stall was ours");
+    bench.nodes[1].conn.onReceive = () => undefined;
+    await bench.run(6_000);
+    assert.equal(
+      bench.nodes[0].events.filter((e) => e.type === "lost").length,
+      1,
+      "a real silence still counts",
+    );
   } finally {
     bench.close();
   }
