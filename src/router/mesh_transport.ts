@@ -5,8 +5,9 @@
  * Flow: accept loop (rate-limited by a token bucket, capped by --conn-limit) and one timer, armed for the
  * earliest of the core's timers and the {@link ConnectionMaker}'s next due target (so an idle mesh does not
  * poll), that runs the core's timers and dials the targets that are due → handshake → a connection in the
- * pair's non-preferred direction waits DUPLICATE_GRACE_MS for the other (longer while a handshake with the
- * same host is in progress) → duplicate and restart checks (both ends keep the same one) →
+ * pair's non-preferred direction is held, and the lower name decides (its own dial to the host under way: it
+ * waits for that, else it wires the connection at once; the higher name holds until the lower one speaks on
+ * it or closes it) → duplicate and restart checks (both ends keep the same one) →
  * `core.connectionAdded` → messages go to `core.receive` until the connection closes →
  * `core.connectionRemoved` and the target is scheduled for retry. Everything runs on the one JavaScript
  * thread; sends are fire-and-forget with a per-connection count of writes in flight that marks a neighbour
@@ -55,22 +56,65 @@ const DIAL_TIMEOUT_MS = 5_000;
  */
 const CONNECTION_TIMER_GRID_MS = 2_000;
 /**
- * How long a connection in the pair's non-preferred direction (dialled by the higher name) waits after its
- * handshake before it is wired, in milliseconds. When two peers dial each other at once (every pair of a mesh
- * launched together) the preferred connection usually completes meanwhile, and the other is then closed
- * before it carried anything; without the wait half of those pairs would wire a connection, exchange full
- * state over it, start the data plane, and tear it all down again when the preferred one replaced it.
+ * A dial of ours to a host falling due within this long (ms) counts as under way: a connection in the pair's
+ * non-preferred direction (dialled by the higher name) that reaches the lower name then waits for it. When two
+ * peers dial each other at once (every pair of a mesh launched together), wiring both would exchange full
+ * state, start the data plane and tear it all down again when the preferred one replaced the other.
  */
 const DUPLICATE_GRACE_MS = 1_000;
 /**
- * After {@link DUPLICATE_GRACE_MS}, a held connection waits on while a handshake with the same host is still
- * in progress (on a busy host the preferred connection can take seconds), up to this long in all, in ms.
+ * The longest the lower name holds the higher name's connection while its own dial to that host is under
+ * way, in ms: a dial's timeout and a handshake's (a busy host takes seconds).
  */
-const DUPLICATE_WAIT_MAX_MS = 5_000;
+const DUPLICATE_WAIT_MAX_MS = 15_000;
+/**
+ * The longest the higher name holds its own dial's connection for the lower name's decision (wire it and
+ * speak, or close it), in ms; past it, it is wired (a peer without the decision, of an older version).
+ */
+const PEER_DECISION_MAX_MS = DUPLICATE_WAIT_MAX_MS + 5_000;
 /** How often a held connection checks whether it may stop waiting, in ms. */
 const DUPLICATE_CHECK_MS = 100;
 /** Writes in flight to one neighbour above which its gossip is held and merged. */
 const CONGESTION_WRITES = 32;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A connection in the pair's non-preferred direction before it is wired: messages that arrive meanwhile wait
+ * (the receive loop reads the next only after the handler settles), and the first one tells the holder that
+ * the peer wired it.
+ */
+class Hold {
+  /** True until {@link release} or {@link end}. */
+  holding = true;
+  /** The connection closed while held. */
+  ended = false;
+  /** A message arrived, or the connection closed. */
+  heard = false;
+  /** The holder started the connection's receive loop. */
+  started = false;
+  #release!: () => void;
+  readonly #released = new Promise<void>((r) => (this.#release = r));
+
+  /** A message arrived while held: resolves when it may be handled. */
+  spoken(): Promise<void> {
+    this.heard = true;
+    return this.#released;
+  }
+
+  /** Wired: held messages go on. */
+  release(): void {
+    this.holding = false;
+    this.#release();
+  }
+
+  /** Closed while held: held messages are dropped. */
+  end(): void {
+    if (!this.holding) return;
+    this.ended = this.heard = true;
+    this.release();
+  }
+}
 
 /** A connection coming up (with what the data plane needs to reach the peer) or going down. */
 export type ConnectionEvent =
@@ -138,7 +182,7 @@ export class MeshTransport {
   #config: RouterConfig;
   #uid: bigint;
   #live = new Map<PeerName, Live>();
-  /** Connections past their handshake waiting out {@link DUPLICATE_GRACE_MS}. */
+  /** Connections past their handshake held in the pair's non-preferred direction (see {@link Hold}). */
   #holding = 0;
   /** Handshakes in progress per remote host (IP address); their sum is {@link handshaking}. */
   readonly #handshakingHosts = new Map<string, number>();
@@ -450,22 +494,31 @@ export class MeshTransport {
       this.#preAuth.release(PRE_AUTH_CONNECTION_BYTES);
     }
     const remote = result.remote;
+    const preferred = preferredDirection(this.core.name, remote.name, outbound);
+    const hold = !preferred && !this.#live.has(remote.name) ? new Hold() : undefined;
     const conn2 = new ProtocolConnection(result, {
-      onMessage: (tag, payload) => this.#receive(remote.name, tag, payload),
-      onClose: (error) => this.#closed(remote.name, conn2, error),
+      onMessage: async (tag, payload) => {
+        if (hold?.holding && (await hold.spoken(), hold.ended)) return;
+        this.#receive(remote.name, tag, payload);
+      },
+      onClose: (error) => {
+        hold?.end();
+        this.#closed(remote.name, conn2, error);
+      },
       timerGridMs: CONNECTION_TIMER_GRID_MS,
     });
-    const preferred = preferredDirection(this.core.name, remote.name, outbound);
-    if (!preferred && !this.#live.has(remote.name)) {
-      // The peer may be dialling us too: give its connection (the one both ends keep) time to complete.
+    if (hold) {
       this.#holding++;
-      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-      const deadline = performance.now() + DUPLICATE_WAIT_MAX_MS;
-      await sleep(DUPLICATE_GRACE_MS);
-      while (
-        this.#handshakingHosts.has(remoteHost) && !this.#live.has(remote.name) && performance.now() < deadline
-      ) await sleep(DUPLICATE_CHECK_MS);
-      this.#holding--;
+      try {
+        if (outbound) await this.#awaitPeerDecision(conn2, hold, remote.name);
+        else await this.#awaitOwnDial(remoteHost, remote.name);
+      } finally {
+        this.#holding--;
+      }
+      if (hold.ended) {
+        if (outbound) throw new Error("the peer kept the connection it dialled");
+        return;
+      }
     }
     const existing = this.#live.get(remote.name);
     if (existing) {
@@ -485,7 +538,10 @@ export class MeshTransport {
         }
       }
     }
-    if (this.#stopping) return conn2.close("router stopping");
+    if (this.#stopping) {
+      hold?.release();
+      return conn2.close("router stopping");
+    }
     const live: Live = {
       conn: conn2,
       established: false,
@@ -517,7 +573,8 @@ export class MeshTransport {
       address,
       outbound,
     });
-    conn2.start();
+    if (!hold?.started) conn2.start();
+    hold?.release();
     const up: ConnectionEvent = {
       type: "up",
       name: remote.name,
@@ -546,6 +603,43 @@ export class MeshTransport {
         log.error(`Handling connection ${e.type} failed`, { peer: e.name, error: (err as Error).message });
       }
     }
+  }
+
+  /**
+   * Our dial reached a peer with a lower name, whose own dial would be the pair's preferred connection: the
+   * peer decides. It wires ours, and speaks on it at once, when it has no dial of its own to us; it closes
+   * ours once its own is up. Reads the connection (the first message waits, see {@link Hold}) until either,
+   * or the preferred connection is up here, for at most {@link PEER_DECISION_MAX_MS}.
+   */
+  async #awaitPeerDecision(conn: ProtocolConnection, hold: Hold, name: PeerName): Promise<void> {
+    hold.started = true;
+    conn.start();
+    const deadline = performance.now() + PEER_DECISION_MAX_MS;
+    while (!hold.heard && !this.#live.has(name) && performance.now() < deadline) {
+      await sleep(DUPLICATE_CHECK_MS);
+    }
+  }
+
+  /**
+   * A peer with a higher name dialled us, and the pair's preferred connection is ours to dial: we decide.
+   * Waits while our own dial to that host is under way or due (or a handshake with it runs), for at most
+   * {@link DUPLICATE_WAIT_MAX_MS}; the caller then wires the peer's connection unless ours came up.
+   */
+  async #awaitOwnDial(host: string, name: PeerName): Promise<void> {
+    const deadline = performance.now() + DUPLICATE_WAIT_MAX_MS;
+    while (
+      !this.#live.has(name) && performance.now() < deadline &&
+      (this.#handshakingHosts.has(host) || this.#dialPending(host))
+    ) await sleep(DUPLICATE_CHECK_MS);
+  }
+
+  /** Whether we are dialling `host`, or will within {@link DUPLICATE_GRACE_MS}. */
+  #dialPending(host: string): boolean {
+    const soon = performance.now() + DUPLICATE_GRACE_MS;
+    return this.maker.list().some((t) =>
+      parsePeerAddress(t.address).host === host &&
+      (t.state === "connecting" || (t.state === "waiting" || t.state === "failed") && t.nextTry <= soon)
+    );
   }
 
   /** A dialled target turned out to reach a peer we already have a connection to. */

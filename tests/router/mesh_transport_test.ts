@@ -131,3 +131,26 @@ Deno.test("MeshTransport: two peers dialling each other at once wire only the lo
     "each end wired exactly one connection per trial, the one the lower name dialled",
   );
 });
+
+Deno.test("MeshTransport: a connection only the higher name dials is wired at both ends, the lower deciding at once", async () => {
+  const names = ["aa:00:00:00:00:01", "aa:00:00:00:00:02"];
+  const meshes = names.map((name, i) =>
+    new MeshTransport(
+      testConfig({ nickname: `p${i}`, port: 0, host: "127.0.0.1", dnsDomain: "meshnet.local." }),
+      { name, nickname: `p${i}`, uid: BigInt(i + 1) },
+    )
+  );
+  for (const m of meshes) m.start();
+  try {
+    meshes[1].connect([`127.0.0.1:${meshes[0].port}`], false);
+    await until(
+      "the higher name's connection wired at both ends",
+      5_000,
+      () => Promise.resolve(meshes.every((m) => m.connections().length === 1) ? true : undefined),
+    );
+    assert.deepEqual(meshes.map((m) => m.connections().map((c) => c.outbound)), [[false], [true]]);
+    assert.equal(meshes[1].targets()[0].state, "connected");
+  } finally {
+    for (const m of meshes) m.stop();
+  }
+});
