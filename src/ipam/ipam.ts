@@ -313,15 +313,19 @@ export class Ipam implements DigestGossiper {
    * reachable, what this peer wrote is broadcast again: a broadcast made before the mesh had a route to it (a
    * consensus vote right after launch) never reached it, and would otherwise wait for a retry timer. Every
    * peer does the same, so the newcomer hears each item from its writer; the whole rings went before, which
-   * in a mesh launched together cost each peer N broadcasts of N peers' items.
+   * in a mesh launched together cost each peer N broadcasts of N peers' items. The same set again changes
+   * nothing (the mesh tells every topology change; timed steps wait for {@link tick}).
    */
   setReachable(peers: Iterable<PeerName>): void {
-    this.#steps.update(this.#steps.setReachable(peers) ? "own" : "changes");
+    const next = new Set(peers), cur = this.#steps.reachable();
+    if (next.size === cur.size && [...next].every((p) => cur.has(p))) return;
+    this.#steps.update(this.#steps.setReachable(next) ? "own" : "changes");
   }
 
   /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */
   tick(): void {
-    this.setReachable(this.#steps.reachable());
+    this.#steps.setReachable(this.#steps.reachable());
+    this.#steps.update();
   }
 
   /** Status of each ring. */

@@ -323,6 +323,18 @@ export class MeshCore {
     return view;
   }
 
+  /**
+   * What the data plane forwards by, over established symmetric connections: the next hop per destination,
+   * and per source the neighbours we relay its floods to (a fresh copy; {@link routes} without the gossip
+   * routes, which cost as much again).
+   */
+  dataPlaneRoutes(): { unicast: Map<PeerName, PeerName>; broadcast: Map<PeerName, PeerName[]> } {
+    const r = this.#routes;
+    const broadcast = new Map<PeerName, PeerName[]>();
+    for (const p of this.#topology.peers.list()) broadcast.set(p.name, [...r.broadcast(p.name)]);
+    return { unicast: new Map(r.unicastTable()), broadcast };
+  }
+
   /** Addresses other peers report connections to, for peers we are not connected to; sorted by address. */
   discovery(): DiscoveryTarget[] {
     const found = new Map<string, DiscoveryTarget>();

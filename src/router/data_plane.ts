@@ -74,6 +74,8 @@ function isolated(what: string, peer: string, fn: () => void): void {
 export class DataPlane {
   readonly #sleeve: SleeveWorker;
   readonly #fastdp: FastDp;
+  /** The route tables last given to the Worker, as text. */
+  #routesSent?: string;
 
   /** Wraps a started sleeve and fastdp; use {@link DataPlane.start}. */
   constructor(sleeve: SleeveWorker, fastdp: FastDp) {
@@ -192,11 +194,12 @@ export class DataPlane {
     return this.#sleeve.stop();
   }
 
+  /** Gives the Worker the data-plane routes when they changed (most topology changes leave them as they are). */
   #routes(mesh: MeshTransport): void {
-    const r = mesh.core.routes();
-    this.#sleeve.setRoutes({
-      unicast: new Map(Object.entries(r.unicast)),
-      broadcast: new Map(Object.entries(r.broadcast)),
-    });
+    const tables = mesh.core.dataPlaneRoutes();
+    const text = JSON.stringify([[...tables.unicast], [...tables.broadcast]]);
+    if (text === this.#routesSent) return;
+    this.#sleeve.setRoutes(tables);
+    this.#routesSent = text;
   }
 }

@@ -264,7 +264,7 @@ export class IpamService implements DigestGossiper {
   }
 
   #reachable(): PeerName[] {
-    return [this.#core.name, ...Object.keys(this.#core.routes().unicastAll)];
+    return [this.#core.name, ...this.#core.routing.unicastAllTable().keys()];
   }
 
   /**

@@ -17,6 +17,7 @@ import { logger } from "../log.ts";
 import { DataPlane, overlayMtu } from "./data_plane.ts";
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { releaseMemory } from "../heap.ts";
+import { trimHeap } from "../../ffi/libc.ts";
 import { assertNoHostRouteOverlap, ensureBridge } from "../netdev/bridge.ts";
 import { MeshTransport } from "./mesh_transport.ts";
 import type { Report } from "../client/wire.ts";
@@ -25,9 +26,10 @@ import { HostRouting } from "./host_routing.ts";
 import { GATEWAY_ADDRESS } from "../netdev/constants.ts";
 
 /**
- * How often the JS heap is collected and shrunk and malloc's free memory goes back to the kernel, in ms: after
- * a mesh formed (connections, gossip and their buffers at their peak) a router would otherwise keep that peak
- * resident (see heap.ts); at 40 peers one run costs a few milliseconds.
+ * How often malloc's free memory goes back to the kernel, in ms, and, once the topology has not changed for as
+ * long, the JS heap is collected and shrunk first: after a mesh formed (connections, gossip and their buffers
+ * at their peak) a router would otherwise keep that peak resident (see heap.ts). The collection waits for the
+ * quiet because while a mesh forms it costs tens of milliseconds and the heap grows again.
  */
 const HEAP_TRIM_MS = 30_000;
 
@@ -106,7 +108,12 @@ export class Router {
     });
     if (this.dns && exposed(this.#nl, c.bridge).length > 0) this.dns.serve(); // exposed before a restart
     this.mesh.start();
-    this.#trimmer = setInterval(releaseMemory, HEAP_TRIM_MS);
+    let changedAt = performance.now();
+    this.mesh.core.onTopologyChange(() => (changedAt = performance.now()));
+    this.#trimmer = setInterval(
+      () => performance.now() - changedAt >= HEAP_TRIM_MS ? releaseMemory() : trimHeap(),
+      HEAP_TRIM_MS,
+    );
     this.#reclaiming = this.attachments.reclaim().then((failed) => {
       for (const f of failed) log.warn("Cannot re-claim an attached container's address", f);
     });

@@ -163,3 +163,18 @@ Deno.test("MeshCore.receive() fuzzed with random and mutated gossip throws clear
     assert.deepEqual(core.peers(), [...own.values()].sort((x, y) => (x!.name < y!.name ? -1 : 1)), core.name);
   }
 });
+
+Deno.test("MeshCore.dataPlaneRoutes() holds routes()'s unicast and broadcast tables, as copies", () => {
+  const { pump } = meshOf(5, [[0, 1], [1, 2], [1, 3], [3, 4], [2, 4]]);
+  for (const name of [A, B, C, D]) {
+    const core = pump.core(name);
+    const view = core.routes();
+    const tables = core.dataPlaneRoutes();
+    assert.equal(tables.unicast.size, 4, `${name} reaches every other peer`);
+    assert.deepEqual(Object.fromEntries(tables.unicast), view.unicast);
+    assert.deepEqual(Object.fromEntries(tables.broadcast), view.broadcast);
+    tables.unicast.clear();
+    tables.broadcast.get(name)!.push("x");
+    assert.deepEqual(core.dataPlaneRoutes().broadcast.get(name), view.broadcast[name], "a copy");
+  }
+});
