@@ -475,7 +475,17 @@ function mergeInto<K, V>(mine: Map<K, V>, theirs: ReadonlyMap<K, V>, rank: (a: V
   return changed;
 }
 
-/** A canonical text of a plain value with bigints, for comparing reports and breaking ties. */
+/**
+ * A canonical text of a plain value with bigints, for comparing reports and breaking ties: object keys in
+ * sorted order, so equal values give equal texts whatever order their keys were set in (a report's acks are
+ * set as they come in, and decoded in the wire's sorted order).
+ */
 export function canonical(x: unknown): string {
-  return JSON.stringify(x, (_, v) => typeof v === "bigint" ? `${v}n` : v);
+  return JSON.stringify(x, (_, v) => {
+    if (typeof v === "bigint") return `${v}n`;
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
 }

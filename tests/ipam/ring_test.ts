@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { emptyReport, type Report, Ring } from "../../src/ipam/ring.ts";
+import { canonical, emptyReport, type Report, Ring } from "../../src/ipam/ring.ts";
 import { type Prng, prng } from "../dns/prng.ts";
 import { answerDigest, encodeDigest } from "../../src/ipam/ring_digest.ts";
 import { peerName } from "./sim.ts";
@@ -167,4 +167,12 @@ Deno.test("Ring digests: both ends answering each other's digest reach the full 
   const r = randomRing(rng);
   assert.throws(() => answerDigest([r], encodeDigest([new Ring("10.40.0.0/24")])), /ranges '10.40.0.0\/24'/);
   assert.throws(() => answerDigest([r], new TextEncoder().encode("[]")), /Invalid IP allocation digest/);
+});
+
+Deno.test("canonical() gives equal values one text whatever order their keys were set in", () => {
+  const a: Record<string, unknown> = { acks: { x: 1, y: 2 }, free: 3n };
+  const b: Record<string, unknown> = { free: 3n, acks: { y: 2, x: 1 } };
+  assert.equal(canonical(a), canonical(b));
+  assert.notEqual(canonical({ acks: { x: 1 } }), canonical({ acks: { x: 2 } }));
+  assert.equal(canonical([{ b: 1, a: [2n, null] }]), '[{"a":["2n",null],"b":1}]');
 });
