@@ -27,9 +27,10 @@ import { GATEWAY_ADDRESS } from "../netdev/constants.ts";
 
 /**
  * How often malloc's free memory goes back to the kernel, in ms, and, once the topology has not changed for as
- * long, the JS heap is collected and shrunk first: after a mesh formed (connections, gossip and their buffers
- * at their peak) a router would otherwise keep that peak resident (see heap.ts). The collection waits for the
- * quiet because while a mesh forms it costs tens of milliseconds and the heap grows again.
+ * long, the JS heap is collected and shrunk first, once per quiet spell: after a mesh formed (connections,
+ * gossip and their buffers at their peak) a router would otherwise keep that peak resident (see heap.ts). The
+ * collection waits for the quiet because while a mesh forms it costs tens of milliseconds and the heap grows
+ * again, and it is not repeated while nothing changes, as an idle router's heap does not grow.
  */
 const HEAP_TRIM_MS = 30_000;
 
@@ -108,12 +109,13 @@ export class Router {
     });
     if (this.dns && exposed(this.#nl, c.bridge).length > 0) this.dns.serve(); // exposed before a restart
     this.mesh.start();
-    let changedAt = performance.now();
-    this.mesh.core.onTopologyChange(() => (changedAt = performance.now()));
-    this.#trimmer = setInterval(
-      () => performance.now() - changedAt >= HEAP_TRIM_MS ? releaseMemory() : trimHeap(),
-      HEAP_TRIM_MS,
-    );
+    let changedAt = performance.now(), collected = false;
+    this.mesh.core.onTopologyChange(() => (changedAt = performance.now(), collected = false));
+    this.#trimmer = setInterval(() => {
+      if (collected || performance.now() - changedAt < HEAP_TRIM_MS) return trimHeap();
+      releaseMemory();
+      collected = true;
+    }, HEAP_TRIM_MS);
     this.#reclaiming = this.attachments.reclaim().then((failed) => {
       for (const f of failed) log.warn("Cannot re-claim an attached container's address", f);
     });
