@@ -43,6 +43,11 @@ export interface Lane {
   short?: string;
   /** Reports, takeovers and votes as last broadcast or heard, by kind and key: what a delta may leave out. */
   sent: Map<string, string>;
+  /**
+   * The item objects whose text {@link sent} holds, by the same keys: the ring never changes an item it
+   * holds (it replaces it), so the same object needs no new text (an idle tick then costs no JSON).
+   */
+  sentItems: Map<string, unknown>;
 }
 
 /**
@@ -50,7 +55,7 @@ export interface Lane {
  * @throws {Error} when `range` is not a valid range
  */
 export function newLane(range: string): Lane {
-  return { ring: new Ring(range), own: emptyReport(), held: [], sent: new Map() };
+  return { ring: new Ring(range), own: emptyReport(), held: [], sent: new Map(), sentItems: new Map() };
 }
 
 /**
@@ -64,8 +69,11 @@ export function delta(l: Lane, always = false, writer?: PeerName): Ring | undefi
   let changed = false;
   for (const { tag, items, put, writer: writerOf } of ITEM_KINDS) {
     for (const [k, v] of items(l.ring)) {
-      const key = `${tag} ${k}`, text = canonical(v);
-      if (l.sent.get(key) === text && (writer === undefined || writerOf(k, v) !== writer)) continue;
+      const key = `${tag} ${k}`, forced = writer !== undefined && writerOf(k, v) === writer;
+      if (!forced && l.sentItems.get(key) === v) continue;
+      const text = canonical(v);
+      l.sentItems.set(key, v);
+      if (!forced && l.sent.get(key) === text) continue;
       put(d, k, structuredClone(v));
       l.sent.set(key, text);
       changed = true;
@@ -88,7 +96,10 @@ export function heard(l: Lane, ring: Ring): void {
     const mine = items(l.ring);
     for (const [k, v] of items(ring)) {
       const text = canonical(v);
-      if (mine.has(k) && canonical(mine.get(k)) === text) l.sent.set(`${tag} ${k}`, text);
+      const held = mine.get(k);
+      if (held === undefined || canonical(held) !== text) continue;
+      l.sent.set(`${tag} ${k}`, text);
+      l.sentItems.set(`${tag} ${k}`, held);
     }
   }
 }
