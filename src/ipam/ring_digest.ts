@@ -28,7 +28,7 @@ export function encodeDigest(rings: readonly Ring[]): Uint8Array {
       range: r.range,
       tokens: tokensHash(r),
       items: ITEM_KINDS.flatMap(({ tag, items }) =>
-        [...items(r)].map(([k, v]) => [`${tag} ${k}`, hash(canonical(v))])
+        [...items(r)].map(([k, v]) => [`${tag} ${k}`, itemHash(v)])
       ),
     })),
   };
@@ -50,7 +50,7 @@ export function answerDigest(rings: readonly Ring[], digest: Uint8Array): Ring[]
     if (tokensHash(r) !== d.tokens) lacking = true;
     for (const { tag, items, put } of ITEM_KINDS) {
       for (const [k, v] of items(r)) {
-        if (d.items.get(`${tag} ${k}`) === hash(canonical(v))) continue;
+        if (d.items.get(`${tag} ${k}`) === itemHash(v)) continue;
         put(a, k, structuredClone(v));
         lacking = true;
       }
@@ -89,6 +89,17 @@ function decodeDigest(bytes: Uint8Array): RingDigest[] {
     }
     return { range: r.range as string, tokens: r.tokens as string, items: map };
   });
+}
+
+/** Item hashes by item object: a ring replaces its items and never changes them, so each is hashed once. */
+const hashes = new WeakMap<object, string>();
+
+/** The hash of a ring item's canonical text. */
+function itemHash(v: unknown): string {
+  if (typeof v !== "object" || v === null) return hash(canonical(v));
+  let h = hashes.get(v);
+  if (h === undefined) hashes.set(v, h = hash(canonical(v)));
+  return h;
 }
 
 /** The hash of a ring's founders, removals and tokens, in a canonical order. */
