@@ -91,8 +91,6 @@ class Hold {
   ended = false;
   /** A message arrived, or the connection closed. */
   heard = false;
-  /** The holder started the connection's receive loop. */
-  started = false;
   #release!: () => void;
   readonly #released = new Promise<void>((r) => (this.#release = r));
 
@@ -573,7 +571,7 @@ export class MeshTransport {
       address,
       outbound,
     });
-    if (!hold?.started) conn2.start();
+    if (!hold || !outbound) conn2.start(); // a held outbound connection was started to hear the peer
     hold?.release();
     const up: ConnectionEvent = {
       type: "up",
@@ -612,7 +610,6 @@ export class MeshTransport {
    * or the preferred connection is up here, for at most {@link PEER_DECISION_MAX_MS}.
    */
   async #awaitPeerDecision(conn: ProtocolConnection, hold: Hold, name: PeerName): Promise<void> {
-    hold.started = true;
     conn.start();
     const deadline = performance.now() + PEER_DECISION_MAX_MS;
     while (!hold.heard && !this.#live.has(name) && performance.now() < deadline) {
