@@ -402,8 +402,11 @@ export class MeshCore {
     if (relay === undefined) return;
     for (const hop of direct) {
       const part = relay.list().filter((p) =>
-        p.version > 0 && p.name !== hop && !this.#topology.linked(p.name, hop) &&
-        this.#topology.designated(p.name, hop, TOPOLOGY_RELAY_COPIES)
+        p.version > 0 &&
+        (p.name === hop
+          ? this.#topology.staleIncarnation(p) // the neighbour restarted: it outbids its old entry
+          : !this.#topology.linked(p.name, hop) &&
+            this.#topology.designated(p.name, hop, TOPOLOGY_RELAY_COPIES))
       );
       const u = this.#topology.updateFor(hop, part, before);
       if (u !== undefined) ch.gossipTo(hop, u);

@@ -116,6 +116,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   #reports?: Map<PeerName, Set<PeerName>>;
   /** Which connections of each entry changed when, for deltas. */
   readonly #logs = new EntryLogs();
+  /** The uid each direct neighbour's handshake gave: its live incarnation. */
+  readonly #neighbourUids = new Map<PeerName, bigint>();
 
   /** @param self our identity; our entry starts at version 1 with no connections */
   constructor(self: { name: PeerName; nickname: string; uid: bigint }, events: TopologyEvents) {
@@ -153,6 +155,7 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
       this.#set(p);
       this.#logs.reset(p);
     }
+    this.#neighbourUids.set(n.name, n.uid);
     const c = { name: n.name, address: n.address, outbound: n.outbound, established: false };
     this.#setConnections(n.name, sortConnections([...this.self.connections, c]), false);
   }
@@ -178,7 +181,17 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   removeConnection(name: PeerName): void {
     this.#existing(name, "remove");
     this.#holds.delete(name);
+    this.#neighbourUids.delete(name);
     this.#setConnections(name, this.self.connections.filter((x) => x.name !== name), true);
+  }
+
+  /**
+   * Whether `p` is an entry of a direct neighbour's earlier incarnation (another uid than its handshake gave):
+   * when it wins here (same version, higher uid) it must go to that neighbour, which then outbids it.
+   */
+  staleIncarnation(p: Peer): boolean {
+    const uid = this.#neighbourUids.get(p.name);
+    return uid !== undefined && uid !== p.uid;
   }
 
   /** Whether we have a connection to `name`. */
@@ -389,7 +402,9 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     for (const [name, h] of sent) {
       const cur = this.peers.get(name);
       if (cur === undefined || !beats(cur, h)) continue;
-      if (name === this.#us ? this.#selfDirty : this.linked(name, src)) continue;
+      // A linked owner tells the sender its changes itself, but not those of another incarnation: an entry of
+      // a restarted peer that loses to ours (same version, lower uid) must reach it, so that it outbids it.
+      if (name === this.#us ? this.#selfDirty : this.linked(name, src) && cur.uid === h.uid) continue;
       newer.push(cur);
     }
     const fulls = new Map(update.full.map((p) => [p.name, p]));

@@ -132,6 +132,12 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
   assert.deepEqual(both.full, [bc], "b's whole: y may not know it");
   assert.deepEqual(both.deltas.map((d) => applyDelta(bare, d)), [t.self]);
   assert.deepEqual(t.onGossipAnswering("x", new Peers([bc, c]).encode()[0]), {});
+  const reborn = { ...bc, uid: 1n, connections: [link("c")] };
+  assert.deepEqual(
+    whole(t.onGossipAnswering("c", new Peers([reborn]).encode()[0]).answer)?.find((p) => p.name === "b"),
+    bc,
+    "b restarted and its new entry loses to the old here: c is told, so the news reaches b and b outbids it",
+  );
 });
 
 Deno.test("Topology.holds() what a neighbour sent us or listed in its digest, until its connection goes", () => {
@@ -192,4 +198,15 @@ Deno.test("Topology answers an introduction with the unlinked entries it is desi
   );
   const intro = names(t.answerDigest("b", new Peers([]).digest()));
   assert.deepEqual(intro, ["a", ...designated].sort(), "c and the x are linked to b: they tell b themselves");
+});
+
+Deno.test("Topology.staleIncarnation() names a neighbour's entry of another uid than its handshake gave", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const live = { name: "b", nickname: "B", uid: b.uid, version: 3, connections: [link("a")] };
+  assert.equal(t.staleIncarnation(live), false);
+  assert.equal(t.staleIncarnation({ ...live, uid: 99n }), true, "b restarted; this is the old b");
+  assert.equal(t.staleIncarnation({ ...live, name: "c", uid: 99n }), false, "not a neighbour");
+  t.removeConnection("b");
+  assert.equal(t.staleIncarnation({ ...live, uid: 99n }), false, "no longer a neighbour");
 });
