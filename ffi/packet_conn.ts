@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type Family, formatIP, parseIP } from "../src/net/ip.ts";
+import { type Family, formatIP, parseIP } from "../base/ip.ts";
 
 /** A UDP address and port. Compare endpoints by {@link Endpoint.key}, not by identity. */
 export interface Endpoint {

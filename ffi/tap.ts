@@ -12,7 +12,7 @@ import { check, cstring, EAGAIN, errno, libc, SOCK_CLOEXEC, SyscallError } from 
 import { FdPoller } from "./fd_poller.ts";
 import type { FrameDevice } from "./frame_device.ts";
 import { withNetns } from "./netns.ts";
-import { UsageError } from "../src/errors.ts";
+import { UsageError } from "../base/errors.ts";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETOFFLOAD = 0x400454d0;

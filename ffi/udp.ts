@@ -35,7 +35,7 @@
 import { check, EAGAIN, errno, libc, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SyscallError } from "./libc.ts";
 import { FdPoller } from "./fd_poller.ts";
 import { withNetns } from "./netns.ts";
-import { parseIP } from "../src/net/ip.ts";
+import { parseIP } from "../base/ip.ts";
 import { checkPort, type Endpoint, endpoint, endpointFromBytes, type PacketConn } from "./packet_conn.ts";
 import { cmsgSpace, MessageSlots } from "./msghdr.ts";
 

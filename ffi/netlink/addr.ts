@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Family, formatIP, parseCIDR } from "../../src/net/ip.ts";
+import { type Family, formatIP, parseCIDR } from "../../base/ip.ts";
 import { attrStr, attrU32, type Message, type MessageWriter, parseAttrs, requireStruct } from "./codec.ts";
 import {
   AF_UNSPEC,

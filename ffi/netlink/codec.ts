@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { MAC_TEXT } from "../../src/net/mac.ts";
+import { MAC_TEXT } from "../../base/mac.ts";
 import { NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_HDRLEN, RTA_HDRLEN, SEND_BUFFER_BYTES } from "./constants.ts";
 
 /** A received netlink message or attribute did not follow the wire format. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { closeFd, openNetns } from "../netns.ts";
-import { formatIP, parseIP } from "../../src/net/ip.ts";
+import { formatIP, parseIP } from "../../base/ip.ts";
 import {
   attrNested,
   attrStr,

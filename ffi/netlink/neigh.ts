@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Family, formatIP, parseIP } from "../../src/net/ip.ts";
+import { type Family, formatIP, parseIP } from "../../base/ip.ts";
 import {
   attrU16,
   attrU16be,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Family, formatIP, parseCIDR, parseIP } from "../../src/net/ip.ts";
+import { type Family, formatIP, parseCIDR, parseIP } from "../../base/ip.ts";
 import { attrU32, type Message, parseAttrs, requireStruct } from "./codec.ts";
 import {
   AF_UNSPEC,

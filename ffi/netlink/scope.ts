@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Family } from "../../src/net/ip.ts";
+import type { Family } from "../../base/ip.ts";
 import { AF_INET, AF_INET6, RT_SCOPE } from "./constants.ts";
 
 /** A scope by iproute2 name, or its number (0–255). */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
+import { ConflictError, NotFoundError, UsageError } from "../../base/errors.ts";
 
 /** Path parameters captured from `:name` segments. */
 export type Params = Record<string, string>;

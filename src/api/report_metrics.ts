@@ -8,7 +8,7 @@
  */
 import type { Report } from "../client/wire.ts";
 import { counter, type Family, gauge, type Sample } from "./metrics.ts";
-import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
+import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../base/ip.ts";
 
 /** Sleeve families; none when the data plane is not running. */
 function sleeveMetrics(r: Report): Family[] {

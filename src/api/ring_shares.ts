@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../net/ip.ts";
+import { ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../base/ip.ts";
 
 /** One owner's part of a range. */
 export interface RingShare {

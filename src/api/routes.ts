@@ -5,8 +5,8 @@
  */
 import type { AttachIdentity } from "../router/attachments.ts";
 import type { Router } from "../router/router.ts";
-import { MAC_TEXT } from "../net/mac.ts";
-import { isIP, parseCIDR } from "../net/ip.ts";
+import { MAC_TEXT } from "../../base/mac.ts";
+import { isIP, parseCIDR } from "../../base/ip.ts";
 import type { Report, StatusView } from "../client/wire.ts";
 import { dnsMetrics } from "./dns_metrics.ts";
 import { meshMetrics } from "./mesh_metrics.ts";

@@ -7,7 +7,7 @@
 import { checkHostname } from "../dns/qualify.ts";
 import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import type { Attachment } from "../client/wire.ts";
 import { withProgress } from "./progress.ts";
 

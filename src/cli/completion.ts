@@ -9,7 +9,7 @@
  * @module
  */
 import { type Command, Command as CommandClass } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 
 /** The shells completion scripts are made for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;

@@ -5,8 +5,8 @@
  */
 import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
-import { parseCIDR } from "../net/ip.ts";
-import { UsageError } from "../errors.ts";
+import { parseCIDR } from "../../base/ip.ts";
+import { UsageError } from "../../base/errors.ts";
 import { withProgress } from "./progress.ts";
 
 function cidrForm(cidrs: string[]): [string, string][] {

@@ -5,7 +5,7 @@
  * @module
  */
 import { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { DEFAULT_PREFIX } from "../lab/constants.ts";
 import { Lab } from "../lab/lab.ts";
 import { labContainerAddress, startMeshnet } from "../lab/meshnet.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { VERSION } from "../version.ts";
 
 import { labCommand } from "./lab.ts";

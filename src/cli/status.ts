@@ -6,7 +6,7 @@
 import { Command } from "commander";
 import { apiCall } from "../client/client.ts";
 import { STATUS_VIEW_NAMES } from "../client/wire.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { statusJson } from "./status_json.ts";
 
 const VIEWS: readonly string[] = STATUS_VIEW_NAMES;

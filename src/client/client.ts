@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { API_ADDRESS, API_PORT } from "./wire.ts";
 
 /** A reply from the API. */

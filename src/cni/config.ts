@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseCIDR } from "../net/ip.ts";
+import { parseCIDR } from "../../base/ip.ts";
 import { CNI_ERROR, NETWORK_NAME_PATTERN, PLUGIN_TYPE, VALID_ATTACHMENTS_KEY } from "./constants.ts";
 import { CniError } from "./error.ts";
 import { assertSupported } from "./version.ts";

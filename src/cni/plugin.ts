@@ -26,7 +26,7 @@ import { type CniResult, formatResult } from "./result.ts";
 import { call, type RouterRequest } from "./router_api.ts";
 import { podName, routerDns } from "./dns.ts";
 import { versionAtLeast } from "./version.ts";
-import { parseCIDR } from "../net/ip.ts";
+import { parseCIDR } from "../../base/ip.ts";
 
 /** What the plugin prints and how it exits. */
 export interface PluginOutput {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isIP, parseCIDR } from "../net/ip.ts";
+import { isIP, parseCIDR } from "../../base/ip.ts";
 import { CNI_ERROR, IPS_WITHOUT_VERSION_SINCE } from "./constants.ts";
 import { CniError } from "./error.ts";
 import { invalid, optionalObject, optionalString, optionalStrings } from "./fields.ts";

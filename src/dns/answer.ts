@@ -35,7 +35,7 @@ import {
   NAME_DATA_TYPES,
   opcodeOf,
 } from "./message.ts";
-import { parseIP } from "../net/ip.ts";
+import { parseIP } from "../../base/ip.ts";
 import { nameserverOf, nsData, soaData } from "./soa.ts";
 
 /** What the answering core needs from the name table (implemented by NameTable). */

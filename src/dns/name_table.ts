@@ -12,7 +12,7 @@
  */
 
 import type { GossipData, PeerName } from "../mesh/gossip.ts";
-import { formatIP, parseIP } from "../net/ip.ts";
+import { formatIP, parseIP } from "../../base/ip.ts";
 import { GOSSIP_MESSAGE_MAX, TOMBSTONE_GRACE_MS } from "./constants.ts";
 import { canonicalName, DnsFormatError } from "./message.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { canonicalName } from "./message.ts";
 
 /**

@@ -24,7 +24,7 @@ import { UdpService } from "./udp_service.ts";
 import { DnsMetrics } from "./metrics.ts";
 import { readFrame, writeFrame } from "./framing.ts";
 import { canonicalName } from "./message.ts";
-import { parseIP } from "../net/ip.ts";
+import { parseIP } from "../../base/ip.ts";
 import { logger } from "../log.ts";
 import {
   type DatagramServer,

@@ -16,7 +16,7 @@
 import { DNS_PORT, Flag, Rcode, UPSTREAM_DEAD_MS, UPSTREAM_TIMEOUT_MS } from "./constants.ts";
 import { errorReply } from "./answer.ts";
 import { readFrame, writeFrame } from "./framing.ts";
-import { formatIP, parseIP } from "../net/ip.ts";
+import { formatIP, parseIP } from "../../base/ip.ts";
 import { logger } from "../log.ts";
 import { denoSockets, type DnsSockets, type StreamConn } from "./sockets.ts";
 

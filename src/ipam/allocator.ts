@@ -6,7 +6,7 @@
  */
 
 import type { PeerName } from "../mesh/gossip.ts";
-import { networkOf, parseCIDR, sizeOf } from "../net/ip.ts";
+import { networkOf, parseCIDR, sizeOf } from "../../base/ip.ts";
 import { MIN_RESERVE, MIN_SUBNET_SIZE, RESERVE_DIVISOR } from "./constants.ts";
 import type { Report, Ring } from "./ring.ts";
 import { pending, usedBy, usedByOthers } from "./reclaim.ts";

@@ -18,9 +18,9 @@
  * @module
  */
 
-import { ConflictError } from "../errors.ts";
+import { ConflictError } from "../../base/errors.ts";
 import type { DigestGossiper, Gossip, GossipData, PeerName } from "../mesh/gossip.ts";
-import { ipToBigInt, parseCIDR } from "../net/ip.ts";
+import { ipToBigInt, parseCIDR } from "../../base/ip.ts";
 import { freeSpace, subnetIn } from "./allocator.ts";
 import { Consensus } from "./consensus.ts";
 import { DEFAULT_RANGE, DEFAULT_RECLAIM_AFTER_MS, RMPEER_QUIET_MS } from "./constants.ts";

@@ -21,8 +21,8 @@
  */
 
 import type { GossipData, PeerName } from "../mesh/gossip.ts";
-import { PEER_NAME } from "../net/mac.ts";
-import { bigIntToIP, type Cidr, formatCIDR, formatIP, networkOf, parseCIDR, sizeOf } from "../net/ip.ts";
+import { PEER_NAME } from "../../base/mac.ts";
+import { bigIntToIP, type Cidr, formatCIDR, formatIP, networkOf, parseCIDR, sizeOf } from "../../base/ip.ts";
 import { decodeRing, ringFromWire, ringToWire } from "./ring_wire.ts";
 import { cmp, normalize, type Range } from "./space.ts";
 
@@ -102,7 +102,7 @@ export interface Vote {
   accepted?: { round: Round; value: PeerName[] };
 }
 
-/** A peer name as the mesh writes it: 48 bits like a MAC address (defined once in net/mac.ts). */
+/** A peer name as the mesh writes it: 48 bits like a MAC address (defined once in base/mac.ts). */
 export { PEER_NAME };
 
 /** Compares two consensus rounds. */

@@ -6,7 +6,7 @@
  */
 
 import type { PeerName } from "../mesh/gossip.ts";
-import { PEER_NAME } from "../net/mac.ts";
+import { PEER_NAME } from "../../base/mac.ts";
 import { MAX_ITEMS, MAX_RING_BYTES, WIRE_VERSION } from "./constants.ts";
 import { compareRounds, Ring, type Vote } from "./ring.ts";
 import { normalize, type Range } from "./space.ts";

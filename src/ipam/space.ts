@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Addresses start ≤ a < end, as bigints (see ipToBigInt in src/net/ip.ts). */
+/** Addresses start ≤ a < end, as bigints (see ipToBigInt in base/ip.ts). */
 export interface Range {
   /** First address. */
   start: bigint;

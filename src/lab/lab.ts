@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import {
   DEFAULT_PREFIX,
   HOST_UPLINK,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 
 const PREFIX = /^[a-z][a-z0-9]{0,11}-$/;
 const SHORT = /^(lan|h([1-9][0-9]{0,3})(?:c([1-9][0-9]{0,3}))?)$/;

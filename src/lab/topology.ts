@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 
 /** The topologies `lab up --topology` accepts. */
 export const TOPOLOGIES = ["full", "line", "star"] as const;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { bigIntToIP, formatIP, networkOf, parseCIDR } from "../net/ip.ts";
+import { bigIntToIP, formatIP, networkOf, parseCIDR } from "../../base/ip.ts";
 import { UNDERLAY_CIDR } from "./constants.ts";
 
 const underlay = parseCIDR(UNDERLAY_CIDR);

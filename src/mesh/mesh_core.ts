@@ -44,7 +44,7 @@ import {
   TOPOLOGY_RELAY_COPIES,
   TOPOLOGY_RELAY_DEFER_MS,
 } from "./constants.ts";
-import { isIP } from "../net/ip.ts";
+import { isIP } from "../../base/ip.ts";
 
 /** How the core is wired to the outside world. */
 export interface MeshCoreOptions {

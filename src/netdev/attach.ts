@@ -23,7 +23,7 @@ import { type Link, linkAdd, linkDel, linkGet, linkList, linkSet } from "../../f
 import { neighAdd } from "../../ffi/netlink/neigh.ts";
 import { routeAdd, routeList } from "../../ffi/netlink/route.ts";
 import { NetlinkError, NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { type Cidr, formatCIDR, formatIP, parseCIDR } from "../net/ip.ts";
+import { type Cidr, formatCIDR, formatIP, parseCIDR } from "../../base/ip.ts";
 import type { Container } from "../runtime/container.ts";
 import { namedNetnsContainers } from "../runtime/netns.ts";
 import { SyscallError } from "../../ffi/libc.ts";

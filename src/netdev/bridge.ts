@@ -16,7 +16,7 @@ import {
 } from "../../ffi/netlink/link.ts";
 import { type Route, routeList } from "../../ffi/netlink/route.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { overlaps, parseCIDR } from "../net/ip.ts";
+import { overlaps, parseCIDR } from "../../base/ip.ts";
 import { DEFAULT_BRIDGE } from "./constants.ts";
 
 /** Options of {@link ensureBridge}. */

@@ -12,7 +12,7 @@ import { linkGet } from "../../ffi/netlink/link.ts";
 import { neighAdd } from "../../ffi/netlink/neigh.ts";
 import { routeAdd, routeDel, routeList } from "../../ffi/netlink/route.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { bigIntToIP, contains, formatCIDR, networkOf, parseCIDR } from "../net/ip.ts";
+import { bigIntToIP, contains, formatCIDR, networkOf, parseCIDR } from "../../base/ip.ts";
 import { GATEWAY_ADDRESS, SUBNET_ROUTE_METRIC } from "./constants.ts";
 
 /**

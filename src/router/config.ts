@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { MESH_PORT, METRICS_PORT } from "../mesh/constants.ts";
-import { formatCIDR, isIP, parseCIDR } from "../net/ip.ts";
+import { formatCIDR, isIP, parseCIDR } from "../../base/ip.ts";
 import { DEFAULT_BRIDGE } from "../netdev/constants.ts";
 import { DEFAULT_RECLAIM_AFTER_MS } from "../ipam/constants.ts";
 import { DEFAULT_DOMAIN, DEFAULT_TTL, DNS_PORT } from "../dns/constants.ts";

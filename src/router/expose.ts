@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { NotFoundError, UsageError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../../base/errors.ts";
 import { addrAdd, addrDel, addrList } from "../../ffi/netlink/addr.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { formatCIDR, parseCIDR } from "../net/ip.ts";
+import { formatCIDR, parseCIDR } from "../../base/ip.ts";
 import { GATEWAY_ADDRESS } from "../netdev/constants.ts";
 import { EXPOSE_ID, type IpamService } from "./ipam_service.ts";
 

@@ -15,7 +15,7 @@
  */
 import { type Allocation, Ipam, type RingStatus } from "../ipam/ipam.ts";
 import { Channel } from "../mesh/constants.ts";
-import { contains, parseCIDR } from "../net/ip.ts";
+import { contains, parseCIDR } from "../../base/ip.ts";
 import type { DigestGossiper, Gossip, GossipData, PeerName } from "../mesh/gossip.ts";
 import type { MeshCore } from "../mesh/mesh_core.ts";
 import type { RouterConfig } from "./config.ts";

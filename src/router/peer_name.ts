@@ -6,7 +6,7 @@
  */
 import type { PeerName } from "../mesh/gossip.ts";
 import type { DataDir } from "./data_dir.ts";
-import { PEER_NAME } from "../net/mac.ts";
+import { PEER_NAME } from "../../base/mac.ts";
 
 const NAME_FILE = "peer-name";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../../base/errors.ts";
 import type { Container, Resolver } from "./container.ts";
 import { netnsResolver } from "./netns.ts";
 

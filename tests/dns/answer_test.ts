@@ -3,7 +3,7 @@ import { answer, type AnswerOptions, errorReply, FORWARD } from "../../src/dns/a
 import { Flag, Rcode, RRType } from "../../src/dns/constants.ts";
 import { decodeMessage, type Message, opcodeOf, rcodeOf } from "../../src/dns/message.ts";
 import { NameTable } from "../../src/dns/name_table.ts";
-import { formatIP } from "../../src/net/ip.ts";
+import { formatIP } from "../../base/ip.ts";
 import { DIG_PTR_QUERY, DIG_QUERY, hex, query } from "./fixtures.ts";
 import { prng } from "./prng.ts";
 

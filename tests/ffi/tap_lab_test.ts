@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openTap, type TapDevice } from "../../ffi/tap.ts";
 import { SyscallError } from "../../ffi/libc.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../base/errors.ts";
 
 const NS = `mnt-tap-${Deno.pid}`;
 const PEER_MAC = [0x02, 0, 0, 0, 0, 0x02];

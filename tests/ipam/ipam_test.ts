@@ -3,7 +3,7 @@ import { Ipam } from "../../src/ipam/ipam.ts";
 import { RingSet } from "../../src/ipam/ring_set.ts";
 import { prng } from "../dns/prng.ts";
 import { peerName, quietSim, readyAddresses } from "./sim.ts";
-import { ConflictError } from "../../src/errors.ts";
+import { ConflictError } from "../../base/errors.ts";
 import { RMPEER_QUIET_MS } from "../../src/ipam/constants.ts";
 
 Deno.test("Ipam.allocate() waits for a majority, then gives the same address to the same id", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Ipam } from "../../src/ipam/ipam.ts";
 import { applied, mayAcknowledge, mayBack, planTakeover } from "../../src/ipam/reclaim.ts";
 import { emptyReport, Ring } from "../../src/ipam/ring.ts";
-import { ipToBigInt, parseIP } from "../../src/net/ip.ts";
+import { ipToBigInt, parseIP } from "../../base/ip.ts";
 import { peerName, quietSim, readyAddresses } from "./sim.ts";
 
 const MIN = 60_000;

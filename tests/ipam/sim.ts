@@ -11,11 +11,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ConflictError } from "../../src/errors.ts";
+import { ConflictError } from "../../base/errors.ts";
 import type { Gossip, GossipData, PeerName } from "../../src/mesh/gossip.ts";
 import { Ipam, type IpamOptions, type RingStatus } from "../../src/ipam/ipam.ts";
 import { type Prng, prng } from "../dns/prng.ts";
-import { bigIntToIP, formatIP, ipToBigInt, networkOf, parseCIDR, parseIP, sizeOf } from "../../src/net/ip.ts";
+import { bigIntToIP, formatIP, ipToBigInt, networkOf, parseCIDR, parseIP, sizeOf } from "../../base/ip.ts";
 
 /** A queued message. */
 interface Message {

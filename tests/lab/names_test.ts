@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import {
   checkPrefix,
   containerNs,

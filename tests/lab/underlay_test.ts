@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { contains, parseCIDR, parseIP } from "../../src/net/ip.ts";
+import { contains, parseCIDR, parseIP } from "../../base/ip.ts";
 import { UNDERLAY_CIDR } from "../../src/lab/constants.ts";
 import { hostAddress, UNDERLAY_PREFIX_LENGTH } from "../../src/lab/underlay.ts";
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { processAlive } from "../proc.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import { Lab } from "../../src/lab/lab.ts";
 import { labNamespaces, removeLab } from "../../src/lab/namespaces.ts";
 import { statePath } from "../../src/lab/state.ts";

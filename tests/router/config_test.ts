@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildConfig, checkNotSelf, formatPeerAddress, parsePeerAddress } from "../../src/router/config.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../base/errors.ts";
 
 const noEnv = () => undefined;
 

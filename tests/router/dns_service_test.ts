@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { TOMBSTONE_GRACE_MS } from "../../src/dns/constants.ts";
 import { NameTable } from "../../src/dns/name_table.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../base/errors.ts";
 import type { Gossip, GossipData, Gossiper, PeerName } from "../../src/mesh/gossip.ts";
 import { SeededRandom } from "../../testing/seeded_random.ts";
 import type { Attachment } from "../../src/client/wire.ts";

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { until } from "../../testing/poll.ts";
 import { processAlive } from "../proc.ts";
 import { type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../../src/lab/mod.ts";
-import { bigIntToIP, contains, formatIP, ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../src/net/ip.ts";
+import { bigIntToIP, contains, formatIP, ipToBigInt, parseCIDR, parseIP, sizeOf } from "../../base/ip.ts";
 
 const API = "http://127.0.0.1:6784";
 /** Every launch runs on the sleeve: the IPAM does not depend on the data plane, and fastdp's start-up in a lab

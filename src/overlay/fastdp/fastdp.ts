@@ -33,7 +33,7 @@
 import type { NetlinkSocket } from "../../../ffi/netlink/socket.ts";
 import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
-import { parseIP } from "../../net/ip.ts";
+import { parseIP } from "../../../base/ip.ts";
 import { logger } from "../../log.ts";
 import { formatMac48, parseMac48 } from "../sleeve/mac48.ts";
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAC_TEXT as PATTERN } from "../../net/mac.ts";
+import { MAC_TEXT as PATTERN } from "../../../base/mac.ts";
 
 /**
  * Parses a MAC-style name into its 48-bit value.

@@ -11,7 +11,7 @@ import {
   parseCIDR,
   parseIP,
   sizeOf,
-} from "../../src/net/ip.ts";
+} from "../../base/ip.ts";
 
 Deno.test("parseIP() and formatIP() round-trip IPv4 and canonical IPv6", () => {
   for (
