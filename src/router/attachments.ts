@@ -20,7 +20,7 @@ import { parseCIDR } from "../../base/ip.ts";
 import type { IpamService } from "./ipam_service.ts";
 import { type Container, type Resolver } from "../runtime/container.ts";
 import { resolveContainer } from "../runtime/resolve.ts";
-import { netnsResolver } from "../runtime/netns.ts";
+import { netnsFileExists, netnsResolver } from "../runtime/netns.ts";
 import type { DataDir } from "./data_dir.ts";
 import type { Attachment } from "../client/wire.ts";
 
@@ -232,7 +232,7 @@ export class Attachments {
   /** Whether a recorded attachment other than `id`, whose namespace exists, has host end `hostIfname`. */
   #liveOwner(hostIfname: string, id: string): boolean {
     return [...this.#records.values()].some((a) =>
-      a.id !== id && a.hostIfname === hostIfname && exists(a.netnsPath)
+      a.id !== id && a.hostIfname === hostIfname && netnsFileExists(a.netnsPath)
     );
   }
 
@@ -315,7 +315,8 @@ export class Attachments {
    */
   forgetDead(): string[] {
     const dead = [...this.#records.values()].filter((a) =>
-      pidOf(a) === undefined && !exists(a.netnsPath) && !(a.runtime && this.watchedRuntimes.has(a.runtime))
+      pidOf(a) === undefined && !netnsFileExists(a.netnsPath) &&
+      !(a.runtime && this.watchedRuntimes.has(a.runtime))
     ).map((a) => a.id);
     for (const id of dead) this.#forget(id);
     return dead;
@@ -408,16 +409,6 @@ function pidOf(a: Attachment): number | undefined {
   if (a.runtime) return undefined;
   const m = /^\/proc\/(\d+)\/ns\/net$/.exec(a.netnsPath);
   return m ? Number(m[1]) : undefined;
-}
-
-/** Whether `path` exists; errors other than not-found count as existing, so nothing is forgotten by mistake. */
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (err) {
-    return !(err instanceof Deno.errors.NotFound);
-  }
 }
 
 function withIdentity(c: Container, identity: AttachIdentity): Container {

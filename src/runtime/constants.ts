@@ -26,5 +26,12 @@ export const DOCKER_RELEASE_GRACE_MS = 30_000;
 /** How long to wait before following the events stream again after it broke, in milliseconds. */
 export const DOCKER_EVENTS_RETRY_MS = 1_000;
 
+/**
+ * How often the engine's socket is looked for while it does not exist, in milliseconds: an engine started
+ * after the router is followed within this, and a host without one pays a failed stat every 5 s, not every
+ * second.
+ */
+export const DOCKER_ABSENT_POLL_MS = 5_000;
+
 /** How long one request to the engine may take, in milliseconds. */
 export const DOCKER_REQUEST_TIMEOUT_MS = 10_000;

@@ -2,7 +2,8 @@
  * Follows an engine's container events for the router. Flow: a container dies → its attachment is
  * suspended (record and DNS names gone at once, addresses kept) and a release is scheduled after the grace
  * period; it starts again in time → it is attached again with the same addresses; it is removed, or the
- * grace period ends → its addresses are freed. A broken events stream is followed again after a pause.
+ * grace period ends → its addresses are freed. A broken events stream is followed again after a pause; an
+ * absent engine's socket is looked for again after a longer one.
  *
  * Concurrency: one loop reads the stream and handles each event to the end before the next; timers only
  * free addresses, never touching the kernel.
@@ -12,12 +13,14 @@
 import { logger } from "../log.ts";
 import type { Resolver } from "./container.ts";
 import {
+  DOCKER_ABSENT_POLL_MS,
   DOCKER_DEATH_ACTIONS,
   DOCKER_EVENTS_RETRY_MS,
   DOCKER_RELEASE_GRACE_MS,
   DOCKER_REMOVAL_ACTIONS,
 } from "./constants.ts";
 import { type DockerClient, type DockerEvent, dockerResolver } from "./docker.ts";
+import { netnsFileExists } from "./netns.ts";
 
 const log = logger("docker");
 
@@ -46,6 +49,8 @@ export interface DockerWatcherOptions {
   graceMs?: number;
   /** Pause before following a broken stream again, in milliseconds. */
   retryMs?: number;
+  /** Pause before looking for the engine's socket again while it does not exist, in milliseconds. */
+  absentPollMs?: number;
 }
 
 /** The engine watcher of one router. */
@@ -54,6 +59,7 @@ export class DockerWatcher {
   #att: WatchedAttachments;
   #graceMs: number;
   #retryMs: number;
+  #absentPollMs: number;
   #abort = new AbortController();
   #loop?: Promise<void>;
   #suspended = new Map<string, { addresses: string[]; timer: ReturnType<typeof setTimeout> }>();
@@ -64,6 +70,7 @@ export class DockerWatcher {
     this.#att = attachments;
     this.#graceMs = opts.graceMs ?? DOCKER_RELEASE_GRACE_MS;
     this.#retryMs = opts.retryMs ?? DOCKER_EVENTS_RETRY_MS;
+    this.#absentPollMs = opts.absentPollMs ?? DOCKER_ABSENT_POLL_MS;
   }
 
   /** Adds the engine's resolver to the attachments and starts following events. */
@@ -72,7 +79,7 @@ export class DockerWatcher {
     this.#att.watchedRuntimes.add(RUNTIME);
     // Containers that died while no router watched are handled as if their death were seen now.
     for (const a of this.#att.recorded()) {
-      if (a.runtime === RUNTIME && !exists(a.netnsPath)) this.#died(a.id);
+      if (a.runtime === RUNTIME && !netnsFileExists(a.netnsPath)) this.#died(a.id);
     }
     this.#loop = this.#follow();
   }
@@ -135,7 +142,8 @@ export class DockerWatcher {
     const signal = this.#abort.signal;
     let warned = false;
     while (!signal.aborted) {
-      if (this.#client.present()) {
+      const present = this.#client.present();
+      if (present) {
         try {
           for await (const e of this.#client.events(signal)) await this.handle(e);
         } catch (err) {
@@ -147,18 +155,9 @@ export class DockerWatcher {
         }
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.#retryMs);
+        const t = setTimeout(resolve, present ? this.#retryMs : this.#absentPollMs);
         signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
       });
     }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }

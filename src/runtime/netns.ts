@@ -12,6 +12,19 @@ import type { Container, Resolver } from "./container.ts";
 const ENOENT = 2;
 const EINVAL = 22;
 
+/**
+ * Whether the namespace file `path` still exists. Errors other than not-found count as existing, so a
+ * container is never forgotten by mistake.
+ */
+export function netnsFileExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (err) {
+    return !(err instanceof Deno.errors.NotFound);
+  }
+}
+
 /** Proves `path` is a network namespace; false when it does not exist. */
 function isNetns(path: string, ref: string, action: string): boolean {
   try {

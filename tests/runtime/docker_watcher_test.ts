@@ -98,3 +98,22 @@ Deno.test("DockerWatcher.handle() frees the addresses when the re-attach fails",
     assert.deepEqual(a.log, ["suspend c1", "release c1"]);
   });
 });
+
+Deno.test("DockerWatcher looks for an absent engine's socket every absentPollMs, not every retryMs", async () => {
+  let looks = 0;
+  const client = new class extends DockerClient {
+    override present(): boolean {
+      looks++;
+      return false;
+    }
+  }(`/tmp/mnt-no-engine-${Deno.pid}.sock`);
+  const w = new DockerWatcher(client, new FakeAttachments(), { retryMs: 10, absentPollMs: 200 });
+  w.start();
+  try {
+    await sleep(500);
+  } finally {
+    await w.stop();
+  }
+  // At 0, 200 and 400 ms; with the 10 ms retry it would have been about 50.
+  assert.ok(looks >= 2 && looks <= 4, `looked ${looks} times in 500 ms`);
+});
