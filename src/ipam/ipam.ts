@@ -322,10 +322,15 @@ export class Ipam implements DigestGossiper {
     this.#steps.update(this.#steps.setReachable(next) ? "own" : "changes");
   }
 
-  /** Runs timed work: consensus retries, space requests, reclaim. Call every second or so. */
-  tick(): void {
+  /**
+   * Runs timed work: consensus retries, space requests, reclaim. Call every second or so.
+   *
+   * @returns false when it changed nothing that {@link persist} writes (an idle tick), so the caller can
+   *   skip writing the state
+   */
+  tick(): boolean {
     this.#steps.setReachable(this.#steps.reachable());
-    this.#steps.update();
+    return this.#steps.update();
   }
 
   /** Status of each ring. */

@@ -121,22 +121,29 @@ export class Steps {
    * broadcast (see {@link delta}); with `send` "own" also every item this peer wrote (a peer became
    * reachable: what we broadcast before it was never reached it, and every other peer sends it theirs), with
    * "whole" the whole rings.
+   *
+   * @returns false when no step changed anything and nothing was broadcast: there is then nothing new to persist
+   *   (an allocation's `final` flag, the one field a step may set without a change, is derived again on restore)
    */
-  update(send: "changes" | "own" | "whole" = "changes"): void {
+  update(send: "changes" | "own" | "whole" = "changes"): boolean {
+    let any = false;
     for (let pass = 0; pass < 6; pass++) {
       let changed = false;
       for (const l of this.lanes) if (this.#step(l)) changed = true;
       if (!changed) break;
+      any = true;
     }
     if (send === "whole") {
       for (const l of this.lanes) delta(l);
       this.gossiper?.gossipBroadcast(new RingSet(this.lanes.map((l) => l.ring.clone())));
-      return;
+      return true;
     }
     const deltas = this.lanes.map((l) => delta(l, false, send === "own" ? this.#name : undefined));
     if (deltas.some((d) => d !== undefined)) {
       this.gossiper?.gossipBroadcast(new RingSet(deltas.map((d, i) => d ?? delta(this.lanes[i], true)!)));
+      return true;
     }
+    return any;
   }
 
   /** One pass of the steps for one ring; true when anything changed. */

@@ -174,10 +174,18 @@ export class Sim {
     }
   }
 
-  /** Advances the clock and ticks every up peer. */
+  /**
+   * Advances the clock and ticks every up peer. A tick that says it changed nothing must leave the persisted
+   * state as it was: the router then skips writing it.
+   */
   advance(ms: number): void {
     this.now += ms;
-    for (const n of this.up()) n.ipam.tick();
+    for (const n of this.up()) {
+      const before = n.ipam.persist();
+      if (!n.ipam.tick() && !sameBytes(before, n.ipam.persist())) {
+        throw new Error(`${n.name}: a tick reported no change but changed the persisted state`);
+      }
+    }
   }
 
   /** Runs quiet rounds (delivery, anti-entropy, a second of time) so gossip settles. */
@@ -398,4 +406,8 @@ export function run(rng: Prng, steps: number, opts: Partial<SimOptions> = {}): S
     sim.check();
   }
   return sim;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
