@@ -6,7 +6,8 @@
  *     used until then (N routers × that ÷ 2 cores ≈ the time a CPU-bound bring-up takes);
  *   - gossip bytes each router sent in the first `--window` seconds (default 60), all channels and topology;
  *   - connections closed (terminations) during that window, and then during the idle window;
- *   - over the idle window (`--idle`, default 15 s, starting after the first window): CPU % per router from
+ *   - over the idle window (`--idle`, default 15 s, starting `--settle` seconds, default 0, after the first
+ *     window, so a late window shows a settled mesh apart from its last collections): CPU % per router from
  *     /proc/PID/stat, frames/s through each host's `weave-tap` (rx + tx in /proc/net/dev of its namespace;
  *     with no containers it should be ≈ 0, a storm shows as thousands);
  *   - at the end: RSS, private memory (RSS less file-backed and shared pages: the Deno binary's ≈ 42 MB
@@ -18,7 +19,7 @@
  * Flow: sequential; per trial one lab, one {@link Fleet}; the probes are `curl`/`cat` inside the namespaces.
  * The daemons share the 2 cores with the probes, so a figure is a floor, and the load average is printed.
  *
- * Run: `deno task bench:scale [N…] [--trials K] [--window S] [--idle S] [--timeout S] [-- router args…]`
+ * Run: `deno task bench:scale [N…] [--trials K] [--window S] [--settle S] [--idle S] [--timeout S] [-- router args…]`
  * (as root), e.g. `deno task bench:scale 10 --trials 3 -- --no-fastdp`.
  *
  * @module
@@ -35,31 +36,41 @@ interface Options {
   trials: number;
   windowS: number;
   idleS: number;
+  settleS: number;
   timeoutS: number;
   routerArgs: string[];
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { sizes: [], trials: 1, windowS: 60, idleS: 15, timeoutS: 120, routerArgs: [] };
+  const o: Options = {
+    sizes: [],
+    trials: 1,
+    windowS: 60,
+    idleS: 15,
+    settleS: 0,
+    timeoutS: 120,
+    routerArgs: [],
+  };
   const dash = args.indexOf("--");
   if (dash >= 0) o.routerArgs = args.slice(dash + 1);
   const own = dash >= 0 ? args.slice(0, dash) : args;
   for (let i = 0; i < own.length; i++) {
     const a = own[i];
-    const num = (v: string | undefined) => {
+    const num = (v: string | undefined, min = 1) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) {
-        throw new Error(`Invalid value '${v}' for ${a}: use a whole number ≥ 1`);
+      if (!Number.isInteger(n) || n < min) {
+        throw new Error(`Invalid value '${v}' for ${a}: use a whole number ≥ ${min}`);
       }
       return n;
     };
     if (a === "--trials") o.trials = num(own[++i]);
     else if (a === "--window") o.windowS = num(own[++i]);
     else if (a === "--idle") o.idleS = num(own[++i]);
+    else if (a === "--settle") o.settleS = num(own[++i], 0);
     else if (a === "--timeout") o.timeoutS = num(own[++i]);
     else if (/^\d+$/.test(a) && Number(a) >= 2) o.sizes.push(Number(a));
     else {throw new Error(
-        `Unknown argument '${a}': use peer counts ≥ 2 and --trials/--window/--idle/--timeout`,
+        `Unknown argument '${a}': use peer counts ≥ 2 and --trials/--window/--settle/--idle/--timeout`,
       );}
   }
   if (o.sizes.length === 0) o.sizes = [10, 25, 40];
@@ -173,6 +184,7 @@ async function trial(n: number, o: Options): Promise<Trial> {
     t.closedInWindow = [...atWindow.values()].reduce((a, b) => a + b, 0);
 
     // The idle window: CPU, TAP frames and closed connections between two samples.
+    await sleep(o.settleS * 1000);
     const [p0, d0] = [await fleet.proc(), await fleet.netdev()];
     const i0 = performance.now();
     await sleep(o.idleS * 1000);
@@ -256,12 +268,14 @@ if (import.meta.main) {
     `gossip KB sent in ${o.windowS} s mean / max`,
     "of it topology KB",
     `closed in ${o.windowS} s`,
-    `closed in next ${o.idleS} s`,
+    `closed in next ${o.settleS + o.idleS} s`,
     "max TAP frames/s",
     "load 1/5/15",
   ];
   console.log(
-    `# bench:scale ${o.sizes.join(" ")} trials ${o.trials} router args [${o.routerArgs.join(" ")}]`,
+    `# bench:scale ${o.sizes.join(" ")} trials ${o.trials} router args [${
+      o.routerArgs.join(" ")
+    }]; idle window ${o.windowS + o.settleS}–${o.windowS + o.settleS + o.idleS} s after launch`,
   );
   console.log(`| ${head.join(" | ")} |\n|${head.map(() => "---").join("|")}|`);
   for (const n of o.sizes) {
