@@ -15,6 +15,6 @@ if [ -z "${DENORT_BIN:-}" ] && [ "${MESHNET_COMPILE:-}" != deno ]; then
 fi
 exec bash scripts/deno.sh compile --output dist/meshnet --config deno.json \
   --include src/overlay/sleeve/worker.ts --include src/dns/dns_worker_main.ts \
-  --unstable-net --unstable-worker-options --v8-flags=--max-semi-space-size=2 \
+  --unstable-net --unstable-worker-options --v8-flags=--max-semi-space-size=2,--expose-gc \
   --allow-ffi --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys \
   main.ts
