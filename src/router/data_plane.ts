@@ -21,7 +21,9 @@
  *   are left to VXLAN, and a local flood goes as one copy to every other reachable peer, so each peer gets
  *   every broadcast exactly once, by VXLAN or by sleeve, also when some pairs are fastdp and others sleeve.
  * - On a switch the bridge forgets what it learned on the port the pair left, so conversations follow at
- *   once instead of after the bridge's ageing time.
+ *   once instead of after the bridge's ageing time; a MAC it learns on the sleeve's port later, from frames
+ *   a peer sent before its own end switched, is forgotten when the sleeve reports a frame for it
+ *   (`leftToFastdp`).
  * Fastdp needs no password (this kernel has no IPsec ESP), both ends offering "fastdp" in the handshake, an
  * IPv4 underlay, and heartbeats: frames of the full overlay MTU through VXLAN, acked the same size, every
  * 500 ms until the pair is on fastdp, then every 2 s; 2 acks in a row put a pair on fastdp, 3 heartbeats
@@ -96,6 +98,8 @@ export class DataPlane {
     nl: NetlinkSocket,
     mesh: MeshTransport,
   ): Promise<DataPlane> {
+    // Set once fastdp exists (after the sleeve: its TAP must be on the bridge first); no peer is fastdp before.
+    let leftToFastdp = (_mac: string, _peer: PeerName): void => {};
     const sleeve = await SleeveWorker.start({
       us,
       tapName: SLEEVE_TAP,
@@ -115,6 +119,7 @@ export class DataPlane {
                 }); check that UDP port is open between the hosts`,
             );
           } else if (e.type === "mtu") log.info("Path MTU verified", { peer: e.peer, mtu: e.mtu });
+          else if (e.type === "leftToFastdp") leftToFastdp(e.mac, e.peer);
           else log.debug("MAC moved", { mac: e.mac, from: e.from, to: e.to });
         }),
       onError: (err) => log.error("Sleeve error", { error: err.message }),
@@ -138,6 +143,7 @@ export class DataPlane {
         log.info("Fastdp peers changed", { fastdp: fast });
       },
     });
+    leftToFastdp = (mac, peer) => fastdp.leftToFastdp(mac, peer);
     mesh.overlays = fastdp.overlays;
     mesh.ciphers = sleeve.ciphers;
     const plane = new DataPlane(sleeve, fastdp);

@@ -2,7 +2,8 @@
  * End-to-end tests of the fast datapath with real meshnet daemons on lab hosts:
  *
  *   full:  h1, h2, h3 all reach each other: every pair on fastdp; blocking UDP 6784 between h1 and h2 moves
- *          that pair to sleeve while a transfer runs, unblocking brings it back
+ *          that pair to sleeve while a transfer runs, unblocking brings it back; a stale bridge entry on the
+ *          sleeve's port for a container behind a fastdp peer goes at its first frame
  *   mixed: h1–h3 blocked on UDP 6784 from the start: h1–h3 sleeve, the others fastdp; broadcasts and
  *          multicasts arrive exactly once
  *   line:  h1 ── h2 ── h3 on fastdp per pair; h1 reaches h3 through h2's sleeve
@@ -183,6 +184,20 @@ Deno.test("fastdp: a full mesh of 3 runs fastdp; a pair blocked on UDP 6784 fall
       // polling of both hosts: 5.1–5.3 s); the bound leaves room for a loaded machine.
       assert.ok(fellMs < 10_000, `fell back after ${fellMs} ms`);
     });
+    await t.step(
+      "a bridge entry on the sleeve's port for a container behind a fastdp peer goes at its first frame",
+      async () => {
+        // What the bridge learns when the peer's end of a pair switches after ours (its frames still came over
+        // the sleeve): the bridge then sends that MAC's frames to the sleeve only, which leaves them to VXLAN.
+        // h1's sleeve knows h2c1's MAC from the transfer it carried above.
+        const mac = (await mustExec(lab, "h2c1", ["cat", "/sys/class/net/ethwe/address"])).trim();
+        await mustExec(lab, "h1", ["bridge", "fdb", "replace", mac, "dev", "weave-tap", "master", "dynamic"]);
+        const r = await lab.exec("h1c1", ["ping", "-c4", "-i0.3", "-W2", addr(2)]);
+        assert.match(r.stdout, / [34] received/, `only the first ping may meet the stale entry: ${r.stdout}`);
+        const fdb = await mustExec(lab, "h1", ["bridge", "fdb", "show", "dev", "weave-tap"]);
+        assert.ok(!fdb.includes(mac), `the stale entry is gone: ${fdb}`);
+      },
+    );
   });
 });
 

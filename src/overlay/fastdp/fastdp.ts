@@ -12,7 +12,9 @@
  * {@link FALLBACK_MISSED} of them unanswered in a row (pair_health.ts: counted in heartbeats our loop sent, so
  * a stalled host keeps its pairs) puts it back on sleeve: the sleeve is told first, then the peer's flood
  * entry and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
- * pair returns when they are answered again.
+ * pair returns when they are answered again. The two ends of a pair switch at different moments: frames the
+ * peer sends over the sleeve in between teach our bridge its MACs on the sleeve's port again, and the sleeve
+ * reports each frame it then leaves to VXLAN ({@link FastDp.leftToFastdp}), whose stale entry goes.
  *
  * Concurrency: everything runs on the router's event loop from one timer that drains the heartbeat socket
  * without blocking, every {@link DRAIN_MS} while a pair probes at the fast interval and every
@@ -101,6 +103,8 @@ export interface FastDpIo {
   program(wanted: FdbWanted): void;
   /** A pair switched: the bridge forgets what it learned on the port the pair left (`fast` → the sleeve's). */
   switched(fast: boolean): void;
+  /** The bridge forgets `mac` on the sleeve's port; true when it had an entry there. */
+  forgetOnSleevePort(mac: string): boolean;
   /** Releases the device and the socket. */
   close(): void;
 }
@@ -201,6 +205,7 @@ export class FastDp {
         receive: (buf) => socket.receive(buf),
         program: (wanted) => d.apply(planFdb(d.entries(), wanted)),
         switched: (fast) => void d.forgetLearned(fast ? options.tap : d.index),
+        forgetOnSleevePort: (mac) => d.forgetMac(options.tap, mac),
         close: () => {
           socket.close();
           d.remove();
@@ -255,6 +260,31 @@ export class FastDp {
     this.#pairs.delete(name);
     if (this.#fast.delete(name)) this.#switched(false, name);
     if (pair.health) this.#program(name);
+  }
+
+  /**
+   * The sleeve left a frame from the bridge for `mac`, behind neighbour `peer`, to VXLAN. When `peer` is on
+   * fastdp here, an entry the bridge holds for `mac` on the sleeve's port is stale (learned from frames the
+   * peer sent over the sleeve before its end switched; the bridge would send that MAC's frames nowhere
+   * else): it goes, so the next frames flood, VXLAN carries them, and the bridge learns the MAC on its port.
+   * Never throws.
+   */
+  leftToFastdp(mac: string, peer: PeerName): void {
+    if (this.#io === undefined || !this.#fast.has(peer)) return;
+    try {
+      if (this.#io.forgetOnSleevePort(mac)) {
+        log.info("Removed the bridge's stale entry on the sleeve's port for a MAC behind a fastdp peer", {
+          mac,
+          peer,
+        });
+      }
+    } catch (err) {
+      log.warn("Cannot remove the bridge's entry on the sleeve's port; it goes when it ages", {
+        mac,
+        peer,
+        error: (err as Error).message,
+      });
+    }
   }
 
   /** `fastdp`, or `sleeve (why)` for a neighbour; `sleeve` for a name that is not connected. */

@@ -114,6 +114,21 @@ export class VxlanDevice {
     return n;
   }
 
+  /**
+   * Forgets what the bridge holds for `mac` on `port`, so its frames flood until the bridge learns it anew.
+   *
+   * @returns true when there was an entry
+   */
+  forgetMac(port: string | number, mac: string): boolean {
+    try {
+      fdbDel(this.#nl, { link: port, mac, master: true });
+      return true;
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw err;
+    }
+  }
+
   /** Deletes the device and its entries. */
   remove(): void {
     linkDel(this.#nl, this.index);

@@ -218,6 +218,14 @@ export const MAC_SWEEP_MS = 60_000;
 export const MAC_CACHE_LIMIT = 65_536;
 
 /**
+ * A frame from the bridge for a MAC behind a fastdp neighbour is reported (so the bridge's entry for it on
+ * the sleeve's port can go) at most once per MAC per this long, in ms.
+ */
+export const FASTDP_MAC_REPORT_MS = 1_000;
+/** MACs whose last report is remembered at most; beyond, the memory starts afresh (a report more, no growth). */
+export const FASTDP_MAC_REPORT_LIMIT = 1_024;
+
+/**
  * The TAP's transmit queue in frames: what the bridge may queue for the sleeve while it is busy before the
  * kernel drops (the default 1000 overflowed under one TCP stream: drops = retransmits, bench/RESULTS.md).
  */

@@ -17,7 +17,10 @@
  * kernel VXLAN device instead. Frames from the bridge to a MAC behind one of them are left to VXLAN, and a
  * local flood then goes as one unicast-addressed copy to every reachable peer that is not fastdp (relayed
  * hop by hop), so every peer gets it exactly once: by VXLAN or by the sleeve, never both. Relaying for others
- * stays in the sleeve.
+ * stays in the sleeve. A frame left to VXLAN is also reported ({@link ForwarderSink.leftToFastdp}, once per
+ * MAC per FASTDP_MAC_REPORT_MS): the bridge sent it here either as a flood (VXLAN has its copy) or because it
+ * learned the MAC on the sleeve's port from frames the peer sent over the sleeve before its end of the pair
+ * switched, and then the bridge sends that MAC's frames nowhere else until the entry goes.
  *
  * Route tables come whole from the control plane ({@link RouteTables}); frames are appended to the next
  * hop's open datagram ({@link PeerLink.add}), which the engine flushes at the end of each wakeup.
@@ -37,6 +40,8 @@ import type { PeerName } from "../../mesh/gossip.ts";
 import {
   BROADCAST_PEER,
   ETHERNET_HEADER_SIZE,
+  FASTDP_MAC_REPORT_LIMIT,
+  FASTDP_MAC_REPORT_MS,
   FRAME_HOP_LIMIT,
   RecordKind,
   STP_GROUP_MAC,
@@ -108,6 +113,8 @@ export interface ForwarderSink {
   deliver(frame: Uint8Array, offload: number): void;
   /** A MAC moved to another owner. */
   moved(move: MacMove): void;
+  /** A frame from the bridge for `mac`, behind fastdp neighbour `owner`, was left to VXLAN (see the module comment). */
+  leftToFastdp(mac: number, owner: number): void;
 }
 
 /** The forwarding decisions of one engine. */
@@ -123,6 +130,8 @@ export class Forwarder {
   readonly #sink: ForwarderSink;
   readonly #floods = new FloodFilter();
   readonly #segmenter = new Segmenter();
+  /** When each MAC was last reported to {@link ForwarderSink.leftToFastdp} (ms). */
+  readonly #fastdpReports = new Map<number, number>();
   /**
    * The flood sequence number of our next local flood (unsigned 32-bit, wrapping). It starts at random, so
    * a restarted peer's floods are not taken for copies of its earlier ones.
@@ -167,10 +176,20 @@ export class Forwarder {
       return this.#flood(this.#us, frame, undefined, isGroupMac(dstMac), offload, FRAME_HOP_LIMIT, sequence);
     }
     if (owner === this.#us) return void drops.localDestination++;
-    if (this.fastPeers.has(owner)) return; // the bridge sent it over VXLAN too
+    if (this.fastPeers.has(owner)) return this.#leftToFastdp(dstMac, owner, now);
     const hop = this.routes.nextHop(owner);
     if (hop === undefined) return void drops.noRoute++;
     this.#send(hop, this.#us, owner, frame, true, offload, FRAME_HOP_LIMIT, 0);
+  }
+
+  #leftToFastdp(mac: number, owner: number, now: number): void {
+    const last = this.#fastdpReports.get(mac);
+    if (last !== undefined && now - last < FASTDP_MAC_REPORT_MS) return;
+    if (last === undefined && this.#fastdpReports.size >= FASTDP_MAC_REPORT_LIMIT) {
+      this.#fastdpReports.clear();
+    }
+    this.#fastdpReports.set(mac, now);
+    this.#sink.leftToFastdp(mac, owner);
   }
 
   /**

@@ -111,7 +111,13 @@ export type SleeveEvent =
   /** The link's datagram limit changed: `maxDatagram` UDP payload bytes, `mtu` the overlay IP MTU it allows. */
   | { type: "mtu"; peer: PeerName; maxDatagram: number; mtu: number }
   /** A MAC moved from one peer to another (`from`/`to` may be us). */
-  | { type: "macMoved"; mac: string; from: PeerName; to: PeerName };
+  | { type: "macMoved"; mac: string; from: PeerName; to: PeerName }
+  /**
+   * A frame from the bridge for `mac`, behind fastdp neighbour `peer`, was left to VXLAN: an entry the bridge
+   * holds for `mac` on the sleeve's port is stale and must go (forwarder.ts). At most once per MAC per
+   * FASTDP_MAC_REPORT_MS (constants.ts).
+   */
+  | { type: "leftToFastdp"; mac: string; peer: PeerName };
 
 /** One link in {@link SleeveStats}. */
 export interface LinkStats {
@@ -267,6 +273,8 @@ export class Sleeve {
           from: formatMac48(m.from),
           to: formatMac48(m.to),
         }),
+      leftToFastdp: (mac, owner) =>
+        this.#onEvent({ type: "leftToFastdp", mac: formatMac48(mac), peer: formatMac48(owner) }),
     });
     this.#vnet = this.#device.vnetHeaderSize ?? 0;
     const frameSize = this.#vnet + MAX_FRAME_OVERHEAD +

@@ -27,7 +27,7 @@ export type { SleeveStartOptions } from "./worker_protocol.ts";
 
 /** Options for {@link SleeveWorker.start}: where to run, plus the callbacks. */
 export interface SleeveWorkerOptions extends SleeveStartOptions {
-  /** Receives the engine's events (established, lost, mtu, macMoved) on the main thread. */
+  /** Receives the engine's events (established, lost, mtu, macMoved, leftToFastdp) on the main thread. */
   onEvent?: (event: SleeveEvent) => void;
   /** Receives errors of control calls and a fatal error of the data plane. Default: ignored (see {@link SleeveWorker.done}). */
   onError?: (error: Error) => void;

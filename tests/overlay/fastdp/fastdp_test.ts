@@ -41,6 +41,7 @@ class Wire {
         this.tables.set(host, { candidates: new Map(wanted.candidates), fast: new Set(wanted.fast) });
       },
       switched: (fast) => this.log.get(host)!.push(`bridge forgets ${fast ? "tap" : "vxlan"}`),
+      forgetOnSleevePort: (mac) => (this.log.get(host)!.push(`bridge forgets ${mac} on tap`), true),
       close: () => this.log.get(host)!.push("closed"),
     };
   }
@@ -91,10 +92,15 @@ Deno.test("FastDp falls back to sleeve when heartbeats stop and returns when the
     assert.equal(wire.tables.get(A)!.candidates.get(B), IP[B], "heartbeats keep their entry");
     assert.deepEqual(wire.log.get(A)!.slice(2), ["sleeve ", "bridge forgets vxlan"]);
 
+    a.leftToFastdp("02:00:00:00:01:0b", B); // B is on sleeve here now: the bridge's entry on the tap is right
+    assert.deepEqual(wire.log.get(A)!.slice(4), []);
+
     wire.blocked.clear();
     await clock.advance(3 * HEARTBEAT_MS);
     assert.equal(a.overlay(B), "fastdp");
     assert.equal(b.overlay(A), "fastdp");
+    a.leftToFastdp("02:00:00:00:01:0b", B);
+    assert.deepEqual(wire.log.get(A)!.slice(-1), ["bridge forgets 02:00:00:00:01:0b on tap"]);
 
     b.peerDown(A);
     assert.equal(b.overlay(A), "sleeve");

@@ -81,6 +81,7 @@ export async function runFdbScenarios(
     },
     program: (wanted) => table.apply(planFdb(table.entries(), wanted)),
     switched: () => {},
+    forgetOnSleevePort: () => false,
     close: () => {},
   });
   const up = new Map<string, string>(); // the model: connected peers → host

@@ -8,6 +8,8 @@ import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { agreedCipher } from "../../../src/overlay/sleeve/cipher.ts";
 import { DatagramBuilder, linkKey } from "../../../src/overlay/sleeve/datagram.ts";
 import {
+  FASTDP_MAC_REPORT_LIMIT,
+  FASTDP_MAC_REPORT_MS,
   FRAME_HOP_LIMIT,
   HEARTBEAT_QUIET_MS,
   RecordKind,
@@ -556,10 +558,49 @@ Deno.test("Sleeve.setFastPeers() leaves fastdp neighbours to VXLAN: every bridge
           const viaVxlan = fastOf(src).includes(to);
           assert.deepEqual(got[to], viaVxlan ? [] : [`u${src}>${to}`], `round ${round} unicast ${src}→${to}`);
         }
+        // A frame left to VXLAN for a MAC the sleeve knows is reported (the bridge may hold a stale entry on
+        // the sleeve's port); nothing else is.
+        for (const e of bench.nodes[src].events) {
+          if (e.type !== "leftToFastdp") continue;
+          const to = fastOf(src).find((p) => peerName(p) === e.peer);
+          assert.ok(to !== undefined, `round ${round}: ${src} reported ${e.peer}, not a fastdp neighbour`);
+          assert.equal(e.mac, `02:00:00:00:00:0${to}`);
+        }
       }
     } finally {
       bench.close();
     }
+  }
+});
+
+Deno.test("Sleeve reports frames it leaves to VXLAN once per MAC per FASTDP_MAC_REPORT_MS, in bounded memory", async () => {
+  const bench = new Bench(2, [[0, 1]]);
+  try {
+    bench.settle();
+    bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "hello")]); // node 0 learns mac(1) behind 1
+    bench.settle();
+    bench.nodes[0].sleeve.setFastPeers([peerName(1)]);
+    const reports = () => bench.nodes[0].events.filter((e) => e.type === "leftToFastdp").length;
+    for (let i = 0; i < 50; i++) bench.nodes[0].bridge.write([frame(mac(1), mac(0), `u${i}`)]);
+    bench.settle();
+    assert.equal(reports(), 1, "a burst is reported once");
+    await bench.run(FASTDP_MAC_REPORT_MS);
+    bench.nodes[0].bridge.write([frame(mac(1), mac(0), "later")]);
+    bench.settle();
+    assert.equal(reports(), 2, "and again once the interval passed");
+    assert.deepEqual(texts(bench)[1], [], "nothing went over the sleeve");
+    // Many MACs behind the fastdp peer (spoofed or real): memory stays bounded, each is reported.
+    const many = FASTDP_MAC_REPORT_LIMIT * 3;
+    for (let i = 0; i < many; i++) {
+      const m = Uint8Array.of(2, 1, 0, 0, i >> 8, i & 0xff);
+      bench.nodes[1].bridge.write([frame(BROADCAST_MAC, m, "x")]);
+      bench.settle();
+      bench.nodes[0].bridge.write([frame(m, mac(0), "y")]);
+    }
+    bench.settle();
+    assert.equal(reports(), 2 + many);
+  } finally {
+    bench.close();
   }
 });
 
