@@ -26,9 +26,10 @@
  *   (`leftToFastdp`).
  * Fastdp needs no password (this kernel has no IPsec ESP), both ends offering "fastdp" in the handshake, an
  * IPv4 underlay, and heartbeats: frames of the full overlay MTU through VXLAN, acked the same size, every
- * 500 ms until the pair is on fastdp, then every 2 s; 2 acks in a row put a pair on fastdp, 3 heartbeats
- * unanswered in a row (3–5 s after the path breaks; the reference waits 60 s) put it back on sleeve, and the
- * sleeve link, which heartbeats every 10 s while the pair is on fastdp, heartbeats every second again. The
+ * 500 ms until the pair is on fastdp, then every 2 s (slower with over 20 pairs on fastdp); 2 acks in a row
+ * put a pair on fastdp, 3 heartbeats unanswered in a row (2 s after the first; the reference waits 60 s) put
+ * it back on sleeve, and the sleeve link, which heartbeats every 10 s while the pair is on fastdp,
+ * heartbeats every second again. The
  * overlay MTU is the underlay's less 50 unless --mtu is given, so no frame is dropped for size; a pair on
  * sleeve answers too-big frames with ICMP "fragmentation needed" (sleeve PMTU discovery).
  *

@@ -8,7 +8,8 @@
  * each with an ack of the same size → {@link ACKS_TO_USE} acks in a row put the pair on fastdp: its flood
  * entry is added, the bridge forgets what it learned on the sleeve's port (so conversations move over), and
  * {@link FastDpOptions.onChange} tells the sleeve to leave the peer to VXLAN; heartbeats slow down to every
- * HEARTBEAT_SLOW_MS (constants.ts), and back to every {@link HEARTBEAT_MS} after one goes unanswered →
+ * HEARTBEAT_SLOW_MS (constants.ts; longer with many pairs on fastdp, pair_health.ts), and back to every
+ * {@link HEARTBEAT_MS} after one goes unanswered for ACK_WAIT_MS →
  * {@link FALLBACK_MISSED} of them unanswered in a row (pair_health.ts: counted in heartbeats our loop sent, so
  * a stalled host keeps its pairs) puts it back on sleeve: the sleeve is told first, then the peer's flood
  * entry and learned MACs go and the bridge forgets what it learned on the VXLAN port. Heartbeats continue, so the
@@ -54,7 +55,7 @@ import {
 import { type FdbWanted, planFdb } from "./fdb_plan.ts";
 import { decodeHeartbeat, encodeHeartbeat, HeartbeatError } from "./heartbeat.ts";
 import { PacketSocket } from "../../../ffi/packet_socket.ts";
-import { PairHealth } from "./pair_health.ts";
+import { PairHealth, slowInterval } from "./pair_health.ts";
 import { VxlanDevice } from "./vxlan_device.ts";
 
 const log = logger("fastdp");
@@ -81,8 +82,9 @@ export const DRAIN_MS = 50;
 
 /**
  * How often the heartbeat socket is drained while every pair is on fastdp and answering, in ms: probes then
- * go every HEARTBEAT_SLOW_MS, so acks have rounds to spare, and a peer's probe is still answered within half
- * of its fastest interval ({@link HEARTBEAT_MS}) should it be probing us quickly.
+ * go every HEARTBEAT_SLOW_MS or slower and wait ACK_WAIT_MS for their acks, so acks have rounds to spare, and a
+ * peer's probe is still answered within half of its fastest interval ({@link HEARTBEAT_MS}) should it be
+ * probing us quickly.
  */
 export const SLOW_DRAIN_MS = 250;
 
@@ -329,9 +331,12 @@ export class FastDp {
 
   #round(io: FastDpIo, now: number): void {
     this.#roundAt = now;
+    const slow = slowInterval(this.#fast.size);
     for (const [name, pair] of this.#pairs) {
       const h = pair.health;
-      if (h === undefined || !h.due(now)) continue;
+      if (h === undefined) continue;
+      h.slowMs = slow;
+      if (!h.due(now)) continue;
       const sequence = h.probe(now);
       if (h.expired()) {
         pair.reason = "down";

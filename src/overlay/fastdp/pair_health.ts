@@ -4,16 +4,38 @@
  *
  *   probing ──ACKS_TO_USE acks in a row──▶ up ──FALLBACK_MISSED probes unanswered──▶ down ──acks in a row──▶ up
  *
- * Probes go every {@link HEARTBEAT_MS} until the pair is up, then every {@link HEARTBEAT_SLOW_MS}, and fast
- * again as soon as one went unanswered, so a broken path is confirmed in {@link FALLBACK_MISSED} − 1 fast
- * probes rather than slow ones (a transfer on a dead VXLAN path loses every frame meanwhile, and TCP's
- * retransmission backoff doubles with the outage). Only the ack of the latest probe counts; a probe left
- * unanswered when the next one goes out breaks the streak and counts as missed. Missed probes are counted, not
- * wall time: while our own event loop is stalled no probe goes out, so a busy host does not drop its pairs.
+ * Probes go every {@link HEARTBEAT_MS} until the pair is up, then at the slow interval ({@link slowInterval}:
+ * {@link HEARTBEAT_SLOW_MS}, longer when many pairs are up), and fast again as soon as one went unanswered for
+ * {@link ACK_WAIT_MS}, so a broken path is confirmed in {@link FALLBACK_MISSED} − 1 fast probes rather than
+ * slow ones (a transfer on a dead VXLAN path loses every frame meanwhile, and TCP's retransmission backoff
+ * doubles with the outage). Only the ack of the latest probe counts toward coming up; a probe left unanswered
+ * when the next one goes out breaks the streak and counts as missed, and a late ack of one of the last
+ * {@link FALLBACK_MISSED} probes clears the misses (the path works; the peer was busy). Missed probes are
+ * counted, not wall time: while our own event loop is stalled no probe goes out, so a busy host does not drop
+ * its pairs, and acks a busy peer sends late keep the pair too.
  *
  * @module
  */
-import { ACKS_TO_USE, FALLBACK_MISSED, HEARTBEAT_MS, HEARTBEAT_SLOW_MS } from "./constants.ts";
+import {
+  ACK_WAIT_MS,
+  ACKS_TO_USE,
+  FALLBACK_MISSED,
+  HEARTBEAT_MS,
+  HEARTBEAT_SLOW_MAX_MS,
+  HEARTBEAT_SLOW_MS,
+  HEARTBEAT_SLOW_PER_S,
+} from "./constants.ts";
+
+/**
+ * The interval between heartbeats to a pair on fastdp, in ms, when `pairsUp` pairs are: {@link HEARTBEAT_SLOW_MS},
+ * or with more pairs than that many seconds' budget allows ({@link HEARTBEAT_SLOW_PER_S}), as long as it
+ * takes to send each one heartbeat within the budget, up to {@link HEARTBEAT_SLOW_MAX_MS}. A multiple of
+ * {@link HEARTBEAT_MS}, the period of the rounds that send them.
+ */
+export function slowInterval(pairsUp: number): number {
+  const budget = Math.ceil(pairsUp * 1000 / HEARTBEAT_SLOW_PER_S / HEARTBEAT_MS) * HEARTBEAT_MS;
+  return Math.min(HEARTBEAT_SLOW_MAX_MS, Math.max(HEARTBEAT_SLOW_MS, budget));
+}
 
 /** `probing` until the first success, `up` on fastdp, `down` after heartbeats stopped. */
 export type PairState = "probing" | "up" | "down";
@@ -27,14 +49,21 @@ export class PairHealth {
   #missed = 0;
   #lastProbe = -Infinity;
 
+  /** The interval while the pair is up and answering, in ms; the caller sets it from {@link slowInterval}. */
+  slowMs = HEARTBEAT_SLOW_MS;
+
   /** The current state. */
   get state(): PairState {
     return this.#state;
   }
 
-  /** The interval between probes now, in ms: slow while the pair is up and answering, fast otherwise. */
+  /**
+   * The interval between probes now, in ms: {@link slowMs} while the pair is up and answering, {@link ACK_WAIT_MS}
+   * while such a probe waits for its ack, fast otherwise.
+   */
   get interval(): number {
-    return this.#state === "up" && this.#missed === 0 ? HEARTBEAT_SLOW_MS : HEARTBEAT_MS;
+    if (this.#state !== "up" || this.#missed > 0) return HEARTBEAT_MS;
+    return this.#answered ? this.slowMs : ACK_WAIT_MS;
   }
 
   /**
@@ -67,7 +96,13 @@ export class PairHealth {
    * @returns true when this ack put the pair on fastdp
    */
   acked(sequence: number): boolean {
-    if (sequence !== this.#sequence || this.#answered) return false;
+    if (sequence !== this.#sequence) {
+      // A late ack of one of the last probes: the path works and the peer was slow (a busy host), so the
+      // pair does not fall back for it; only the latest probe's ack counts toward coming up.
+      if (((this.#sequence - sequence) >>> 0) < FALLBACK_MISSED) this.#missed = 0;
+      return false;
+    }
+    if (this.#answered) return false;
     this.#answered = true;
     this.#streak++;
     this.#missed = 0;

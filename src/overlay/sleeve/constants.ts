@@ -181,8 +181,8 @@ export const HEARTBEAT_INTERVAL_MS = 1_000;
 export const LOST_AFTER_MS = 5_000;
 /**
  * Heartbeat period of an established link to a peer on fastdp, in ms (the reference's slow heartbeat). Its
- * frames go by VXLAN, whose own heartbeats (every 2 s) watch the path and, when they stop, put the pair back
- * on the sleeve within 3–5 s: from then on this link heartbeats every {@link HEARTBEAT_INTERVAL_MS} and is
+ * frames go by VXLAN, whose own heartbeats (every 2 s, slower with many pairs) watch the path and, when they
+ * stop, put the pair back on the sleeve 2 s after the first unanswered one: from then on this link heartbeats every {@link HEARTBEAT_INTERVAL_MS} and is
  * lost after {@link LOST_AFTER_MS} without an ack. So an idle full mesh on fastdp spends a sleeve wakeup per
  * peer every 10 s rather than every second.
  */

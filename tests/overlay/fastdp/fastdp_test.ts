@@ -84,7 +84,7 @@ Deno.test("FastDp falls back to sleeve when heartbeats stop and returns when the
     await clock.advance(HEARTBEAT_SLOW_MS + FALLBACK_MS);
     assert.match(
       a.overlay(B),
-      /^sleeve \(fastdp heartbeats stopped \(3 in a row unanswered, 3 s\); check UDP 6784 .* 1500-byte packets\)$/,
+      /^sleeve \(fastdp heartbeats stopped \(3 in a row unanswered, 2 s\); check UDP 6784 .* 1500-byte packets\)$/,
     );
     assert.match(b.overlay(A), /^sleeve \(fastdp heartbeats stopped/);
     assert.deepEqual(sleeve.get(A), []);
