@@ -42,6 +42,7 @@ import type { PeerName } from "../mesh/gossip.ts";
 import { FastDp } from "../overlay/fastdp/fastdp.ts";
 import { overlayMtuFromUnderlay } from "../overlay/fastdp/underlay_mtu.ts";
 import { agreedCipher } from "../overlay/sleeve/cipher.ts";
+import { type RouteTables, sameRouteTables } from "../overlay/sleeve/forwarder.ts";
 import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
 import { SleeveWorker } from "../overlay/sleeve/sleeve_worker.ts";
 import type { RouterConfig } from "./config.ts";
@@ -77,8 +78,8 @@ function isolated(what: string, peer: string, fn: () => void): void {
 export class DataPlane {
   readonly #sleeve: SleeveWorker;
   readonly #fastdp: FastDp;
-  /** The route tables last given to the Worker, as text. */
-  #routesSent?: string;
+  /** The route tables last given to the Worker. */
+  #routesSent?: RouteTables;
 
   /** Wraps a started sleeve and fastdp; use {@link DataPlane.start}. */
   constructor(sleeve: SleeveWorker, fastdp: FastDp) {
@@ -204,9 +205,8 @@ export class DataPlane {
   /** Gives the Worker the data-plane routes when they changed (most topology changes leave them as they are). */
   #routes(mesh: MeshTransport): void {
     const tables = mesh.core.dataPlaneRoutes();
-    const text = JSON.stringify([[...tables.unicast], [...tables.broadcast]]);
-    if (text === this.#routesSent) return;
+    if (this.#routesSent !== undefined && sameRouteTables(tables, this.#routesSent)) return;
     this.#sleeve.setRoutes(tables);
-    this.#routesSent = text;
+    this.#routesSent = tables;
   }
 }

@@ -63,6 +63,19 @@ export interface RouteTables {
   broadcast: Map<PeerName, PeerName[]>;
 }
 
+/** True when `a` and `b` hold the same routes (the order of entries aside; broadcast hops in order). */
+export function sameRouteTables(a: RouteTables, b: RouteTables): boolean {
+  if (a.unicast.size !== b.unicast.size || a.broadcast.size !== b.broadcast.size) return false;
+  for (const [dst, hop] of a.unicast) if (b.unicast.get(dst) !== hop) return false;
+  for (const [src, hops] of a.broadcast) {
+    const other = b.broadcast.get(src);
+    if (other === undefined || other.length !== hops.length || hops.some((h, i) => other[i] !== h)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Route tables keyed by 48-bit names. */
 export class Routes {
   readonly #unicast: Map<number, number>;
