@@ -317,9 +317,8 @@ export class Ipam implements DigestGossiper {
    * nothing (the mesh tells every topology change; timed steps wait for {@link tick}).
    */
   setReachable(peers: Iterable<PeerName>): void {
-    const next = new Set(peers), cur = this.#steps.reachable();
-    if (next.size === cur.size && [...next].every((p) => cur.has(p))) return;
-    this.#steps.update(this.#steps.setReachable(next) ? "own" : "changes");
+    const change = this.#steps.setReachable(peers);
+    if (change !== "same") this.#steps.update(change === "gained" ? "own" : "changes");
   }
 
   /**
@@ -329,7 +328,7 @@ export class Ipam implements DigestGossiper {
    *   skip writing the state
    */
   tick(): boolean {
-    this.#steps.setReachable(this.#steps.reachable());
+    this.#steps.noteAbsent();
     return this.#steps.update();
   }
 

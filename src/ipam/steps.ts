@@ -81,17 +81,24 @@ export class Steps {
 
   /**
    * Records which peers the mesh reaches now, starting the absence clock of each known peer that is not.
-   * @returns true when a peer became reachable
+   * @returns `gained` when a peer became reachable, `changed` when only some became unreachable, `same` when
+   *   the set is as before
    */
-  setReachable(peers: Iterable<PeerName>): boolean {
-    const now = this.#now(), before = this.#reachable;
+  setReachable(peers: Iterable<PeerName>): "gained" | "changed" | "same" {
+    const before = this.#reachable;
     this.#reachable = new Set(peers);
     const gained = [...this.#reachable].some((p) => !before.has(p));
+    this.noteAbsent();
+    return gained ? "gained" : this.#reachable.size !== before.size ? "changed" : "same";
+  }
+
+  /** Starts the absence clock of each known peer (peers become known by gossip) that is not reachable. */
+  noteAbsent(): void {
+    const now = this.#now();
     for (const p of this.#knownPeers()) {
       if (this.#reachable.has(p)) this.#unreachableSince.delete(p);
       else if (!this.#unreachableSince.has(p)) this.#unreachableSince.set(p, now);
     }
-    return gained;
   }
 
   /** When `peer` was last found unreachable, or undefined while it is reachable or unknown. */
