@@ -79,12 +79,30 @@ export function delta(l: Lane, always = false, writer?: PeerName): Ring | undefi
       changed = true;
     }
   }
-  const tokens = canonical([d.founders, [...d.removed], [...d.entries]]);
+  const tokens = tokensText(d);
   if (l.sent.get("tokens") !== tokens) {
     l.sent.set("tokens", tokens);
     changed = true;
   }
   return changed || always ? d : undefined;
+}
+
+/** Marks every item and the tokens of `l`'s ring as sent: a broadcast of the whole ring carried them. */
+export function markSent(l: Lane): void {
+  for (const { tag, items } of ITEM_KINDS) {
+    for (const [k, v] of items(l.ring)) {
+      const key = `${tag} ${k}`;
+      if (l.sentItems.get(key) === v) continue;
+      l.sentItems.set(key, v);
+      l.sent.set(key, canonical(v));
+    }
+  }
+  l.sent.set("tokens", tokensText(l.ring.skeleton()));
+}
+
+/** The founders, removals and tokens of a ring skeleton as text, to see whether they changed. */
+function tokensText(skeleton: Ring): string {
+  return canonical([skeleton.founders, [...skeleton.removed], [...skeleton.entries]]);
 }
 
 /**

@@ -15,7 +15,7 @@ import { freeSpace, pick, planReserve, subnetIn } from "./allocator.ts";
 import type { Consensus } from "./consensus.ts";
 import { SPACE_REQUEST_RETRY_MS } from "./constants.ts";
 import { encodeSpaceRequest, giveRange, pickDonor } from "./donation.ts";
-import { delta, type Held, type Lane } from "./lane.ts";
+import { delta, type Held, type Lane, markSent } from "./lane.ts";
 import {
   applied,
   applyTakeover,
@@ -141,7 +141,7 @@ export class Steps {
       any = true;
     }
     if (send === "whole") {
-      for (const l of this.lanes) delta(l);
+      for (const l of this.lanes) markSent(l);
       this.gossiper?.gossipBroadcast(new RingSet(this.lanes.map((l) => l.ring.clone())));
       return true;
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { prng } from "../dns/prng.ts";
 import { Ring } from "../../src/ipam/ring.ts";
+import { delta, markSent, newLane } from "../../src/ipam/lane.ts";
 import { Sim, V4 } from "./sim.ts";
 
 /** Every up peer's rings as wire text. */
@@ -87,4 +88,19 @@ Deno.test("Ipam property: with 25 % of deltas lost, anti-entropy brings every pe
     assert.equal(all[0], fullMerge(sim), `seed ${seed}: deltas and full state disagree`);
     sim.check();
   }
+});
+
+Deno.test("markSent() leaves a delta nothing to carry, where an unmarked lane sends everything", () => {
+  const rng = prng(77);
+  const sim = new Sim(rng, { peers: 3, loss: 0, reclaimAfterMs: 600_000, init: "seed", ranges: [V4] });
+  for (let i = 0; i < 5; i++) sim.nodes[i % 3].ipam.allocate(`c${i}`);
+  drain(sim);
+  const lane = newLane(V4);
+  lane.ring.merge(sim.nodes[0].ipam.rings()[0].clone());
+  markSent(lane);
+  assert.equal(delta(lane), undefined, "everything was marked sent");
+  assert.ok(delta(lane, true)!.entries.size > 0, "a forced delta still carries the tokens");
+  const fresh = newLane(V4);
+  fresh.ring.merge(sim.nodes[0].ipam.rings()[0].clone());
+  assert.notEqual(delta(fresh), undefined, "an unmarked lane has everything to send");
 });
