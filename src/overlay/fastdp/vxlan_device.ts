@@ -104,12 +104,7 @@ export class VxlanDevice {
     let n = 0;
     for (const e of fdbList(this.#nl, { link: port })) {
       if (e.master === undefined || e.state !== "dynamic") continue;
-      try {
-        fdbDel(this.#nl, { link: port, mac: e.mac, master: true });
-        n++;
-      } catch (err) {
-        if (!isGone(err)) throw err;
-      }
+      if (this.forgetMac(port, e.mac)) n++;
     }
     return n;
   }
