@@ -218,7 +218,8 @@ function build(
   pump.deliver = false;
   const edges = randomMesh(rng, n, n);
   for (const [a, b] of edges) pump.connect(names[a], names[b]);
-  const table = new Peers(pump.cores().map((c) => c.peer(c.name)!)).encode();
+  const peers = new Peers(pump.cores().map((c) => c.peer(c.name)!));
+  const [table, digest] = [peers.encode(), peers.digest()];
   for (const core of pump.cores()) {
     const from = pump.neighbours(core.name)[0];
     for (const payload of table) {
@@ -227,6 +228,11 @@ function build(
         Tag.gossip,
         encodeGossipMessage(Tag.gossip, { channel: Channel.topology, src: from, payload }),
       );
+    }
+    // Each neighbour's introduction, as if delivered when it connected: it holds the whole table too.
+    for (const src of pump.neighbours(core.name)) {
+      const m = { channel: Channel.topology, src, payload: digest };
+      core.receive(src, Tag.gossipDigest, encodeGossipMessage(Tag.gossipDigest, m));
     }
   }
   pump.runFor(2_000);

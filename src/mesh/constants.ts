@@ -109,6 +109,8 @@ export const TOPOLOGY_BROADCAST_DEFER_MS = 1_000;
  * version (ms).
  */
 export const TOPOLOGY_RELAY_DEFER_MS = 100;
+/** A topology entry requested from a neighbour is not requested again for this long (ms) unless it arrives. */
+export const TOPOLOGY_REQUEST_RETRY_MS = 2_000;
 
 /**
  * IPAM broadcasts of our own: the first after a quiet spell goes at once, later ones within this long are

@@ -41,7 +41,6 @@ import {
   ROUTE_RECALC_DEFER_MS,
   Tag,
   TOPOLOGY_BROADCAST_DEFER_MS,
-  TOPOLOGY_RELAY_COPIES,
   TOPOLOGY_RELAY_DEFER_MS,
 } from "./constants.ts";
 import { isIP } from "../../base/ip.ts";
@@ -155,7 +154,7 @@ export class MeshCore {
         this.#updateAt = Math.min(this.#updateAt ?? Infinity, opts.now() + TOPOLOGY_RELAY_DEFER_MS);
         opts.scheduled?.();
       },
-    });
+    }, opts.now);
     this.#routes.calculate((n) => this.#topology.peers.get(n));
     this.#gossipAt = opts.now() + GOSSIP_INTERVAL_MS * (1 - opts.random());
     this.#host = {
@@ -189,7 +188,8 @@ export class MeshCore {
   /**
    * A direct connection finished its handshake: it is recorded (not yet established) and gets the digest or
    * full state of every channel (see {@link GossipChannel.sendFullState}); the topology answers its digest with
-   * the entries it lacks of peers not linked to it (see {@link Topology.answerDigest}).
+   * our entry, and the next update carries the entries it lacks that we are to pass on to it (see
+   * {@link Topology.onDigestAnswering}).
    * @throws {Error} when `c.name` is ours or already connected
    */
   connectionAdded(c: ConnectionInfo): void {
@@ -385,30 +385,28 @@ export class MeshCore {
   }
 
   /**
-   * Our changed entry to every direct neighbour; entries new here (but for placeholders of version 0) to a
-   * random neighbour subset, each neighbour getting those whose owner is not linked to it; each as a delta
-   * from what the neighbour holds where we know it (see {@link Topology.updateFor}).
+   * Our changed entry to every direct neighbour whose digest we answered; entries new here, and those owed to
+   * a new neighbour, to each neighbour we are to pass them on to (see {@link Topology.toPassOn}); each as a
+   * delta from what the neighbour holds where we know it (see {@link Topology.updateFor}).
    */
   #sendUpdate(): void {
     const ch = this.#channels.get(Channel.topology)!;
     const { own, relay, before } = this.#topology.takeUpdate();
-    const direct = [...this.#host.neighbours()];
+    const direct = [...this.#host.neighbours()].filter((n) =>
+      this.#opts.fullStateOnly === true || this.#topology.introduced(n)
+    );
     if (own !== undefined) {
       for (const n of direct) {
         const u = this.#topology.updateFor(n, own.list());
         if (u !== undefined) ch.gossipTo(n, u);
       }
     }
-    if (relay === undefined) return;
     for (const hop of direct) {
-      const part = relay.list().filter((p) =>
-        p.version > 0 &&
-        (p.name === hop
-          ? this.#topology.staleIncarnation(p) // the neighbour restarted: it outbids its old entry
-          : !this.#topology.linked(p.name, hop) &&
-            this.#topology.designated(p.name, hop, TOPOLOGY_RELAY_COPIES))
-      );
-      const u = this.#topology.updateFor(hop, part, before);
+      const owed = this.#topology.takeOwed(hop);
+      const pending = relay === undefined
+        ? owed
+        : [...relay.list(), ...owed.filter((p) => relay.get(p.name) === undefined)];
+      const u = this.#topology.updateFor(hop, this.#topology.toPassOn(hop, pending), before);
       if (u !== undefined) ch.gossipTo(hop, u);
     }
   }

@@ -83,7 +83,7 @@ Deno.test("MeshCore.discovery() lists unconnected peers' addresses, inbound ones
   assert.deepEqual(pump.core(B).discovery(), [{ name: D, address: "10.0.0.3:6783" }]);
 });
 
-Deno.test("MeshCore.tick() sends a digest on connect, the local change after 1 s, a digest every 30 s", () => {
+Deno.test("MeshCore.tick() sends a digest on connect, the local change after 1 s once the digest is answered, a digest every 30 s", () => {
   const clock = { now: 0 };
   const { core, sent } = recordingCore(clock);
   core.connectionAdded({ name: B, nickname: "b", uid: 2n, address: "10.0.0.2:6783", outbound: true });
@@ -98,15 +98,43 @@ Deno.test("MeshCore.tick() sends a digest on connect, the local change after 1 s
   assert.equal(core.nextTimer(), 1_000);
   clock.now = 1_000;
   core.tick();
-  assert.deepEqual(sent.map(([, tag]) => tag), [Tag.gossipDigest, Tag.gossip]);
+  assert.deepEqual(
+    sent.map(([, tag]) => tag),
+    [Tag.gossipDigest],
+    "no update before b's digest says what it holds",
+  );
+  const digestOf = (src: string) =>
+    encodeGossipMessage(Tag.gossipDigest, {
+      channel: Channel.topology,
+      src,
+      payload: new Peers([]).digest(),
+    });
+  core.receive(B, Tag.gossipDigest, digestOf(B));
+  core.connectionAdded({ name: C, nickname: "c", uid: 3n, address: "10.0.0.3:6783", outbound: true });
+  assert.equal(core.nextTimer(), 1_100, "routes first");
+  clock.now = 1_100;
+  core.tick();
+  assert.equal(core.nextTimer(), 2_000);
+  clock.now = 2_000;
+  core.tick();
+  const pairs = () => sent.map(([to, tag]) => [to, tag]);
+  assert.deepEqual(pairs(), [
+    [B, Tag.gossipDigest],
+    [B, Tag.gossip], // our entry answers b's digest
+    [C, Tag.gossipDigest],
+    [B, Tag.gossip], // the new connection, to b only: c's digest has not come
+  ]);
   clock.now = GOSSIP_INTERVAL_MS;
   core.tick();
-  assert.deepEqual(sent.map(([, tag]) => tag), [Tag.gossipDigest, Tag.gossip, Tag.gossipDigest]);
+  assert.ok(pairs().slice(4).every(([, tag]) => tag === Tag.gossipDigest) && sent.length > 4, "anti-entropy");
   assert.equal(core.nextTimer(), 2 * GOSSIP_INTERVAL_MS);
   const topo = core.counters().get(Channel.topology)!;
-  assert.equal(topo.sentMessages, 3);
+  assert.equal(topo.sentMessages, sent.length);
   assert.equal(topo.sentBytes, sent.reduce((s, [, , p]) => s + p.length, 0));
-  assert.deepEqual(core.peers().find((p) => p.name === A)!.connections.map((c) => c.established), [true]);
+  assert.deepEqual(core.peers().find((p) => p.name === A)!.connections.map((c) => c.established), [
+    true,
+    false,
+  ]);
 });
 
 Deno.test("MeshCore rejects misuse with clear errors", () => {

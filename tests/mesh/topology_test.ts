@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { Topology } from "../../src/mesh/topology.ts";
 import { Peers } from "../../src/mesh/peers.ts";
 import type { Peer } from "../../src/mesh/peer.ts";
-import { applyDelta, DigestKind, encodeDigest, type TopologyUpdate } from "../../src/mesh/topology_wire.ts";
+import {
+  applyDelta,
+  decodeDigest,
+  DigestKind,
+  encodeDigest,
+  TopologyUpdate,
+} from "../../src/mesh/topology_wire.ts";
+import { TOPOLOGY_REQUEST_RETRY_MS } from "../../src/mesh/constants.ts";
 
 /** The whole entries of an answer, failing when it carries deltas. */
 function whole(u?: TopologyUpdate): Peer[] | undefined {
@@ -140,6 +147,45 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
   );
 });
 
+Deno.test("Topology requests an entry it lacks from one neighbour, again only after the retry time or once it came", () => {
+  const clock = { now: 0 };
+  const t = new Topology({ name: "a", nickname: "A", uid: 1n }, {
+    changed: () => {},
+    selfChanged: () => {},
+    relayPending: () => {},
+  }, () => clock.now);
+  const d = { name: "d", nickname: "D", uid: 4n, address: "10.0.0.4:6783", outbound: true };
+  t.addConnection(b);
+  t.addConnection(d);
+  const requested = (from: string, version: number) => {
+    const entry = {
+      name: from,
+      nickname: from,
+      uid: from === "b" ? 2n : 4n,
+      version,
+      connections: [link("a"), link("p")],
+    };
+    const r = t.onGossipAnswering(from, new Peers([entry]).encode()[0]).request;
+    return r === undefined ? [] : decodeDigest(r).items.map((i) => [i.name, i.version]);
+  };
+  assert.deepEqual(requested("b", 1), [["p", 0]], "b names p, which we do not know");
+  assert.deepEqual(requested("d", 1), [], "d names it too: b's answer is on its way");
+  clock.now = TOPOLOGY_REQUEST_RETRY_MS - 1;
+  assert.deepEqual(requested("d", 2), []);
+  clock.now = TOPOLOGY_REQUEST_RETRY_MS;
+  assert.deepEqual(requested("d", 3), [["p", 0]], "no answer came: asked again");
+  const p = { name: "p", nickname: "P", uid: 9n, version: 2, connections: [link("b"), link("d")] };
+  t.onGossipAnswering("d", new Peers([p]).encode()[0]);
+  assert.equal(t.peers.get("p")?.version, 2);
+  const newer = { name: "p", uid: 9n, base: 3, version: 4, upserts: [link("q")], removals: [] };
+  const r = t.onGossipAnswering("b", new TopologyUpdate([], [newer]).encode()[0]).request;
+  assert.deepEqual(
+    decodeDigest(r!).items.map((i) => [i.name, i.version]),
+    [["p", 2]],
+    "p came: a delta it lacks the base of is asked for at once",
+  );
+});
+
 Deno.test("Topology.holds() what a neighbour sent us or listed in its digest, until its connection goes", () => {
   const { t } = topology();
   t.addConnection(b);
@@ -156,18 +202,60 @@ Deno.test("Topology.holds() what a neighbour sent us or listed in its digest, un
   assert.equal(t.holds("b", c), false);
 });
 
-Deno.test("Topology.answerDigest() sends what the neighbour lacks, but not its own entry or entries of peers linked to it", () => {
-  const { t } = topology();
+Deno.test("Topology answers anti-entropy with what the neighbour lacks, but not its own entry or entries of peers linked to it", () => {
+  const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("a")] };
+  const e = { name: "e", nickname: "E", uid: 5n, version: 1, connections: [link("a")] };
+  /** The names of a fresh topology's answer to b's anti-entropy digest listing `held` (or our own entry). */
+  const answer = (held: (t: Topology) => Peer[]) => {
+    const { t } = topology();
+    t.addConnection(b);
+    t.onGossip(new Peers([c, e]).encode()[0]);
+    const u = t.onDigestAnswering("b", encodeDigest(held(t), DigestKind.antiEntropy)).answer;
+    return [...u?.full ?? [], ...u?.deltas ?? []].map((x) => x.name);
+  };
+  assert.deepEqual(answer(() => []), ["a", "c", "e"]);
+  assert.deepEqual(answer((t) => [c, t.self]), ["e"]);
+});
+
+Deno.test("Topology answers an introduction with our entry and owes the others to the next update", () => {
+  const { t, events } = topology();
   t.addConnection(b);
+  assert.equal(t.introduced("b"), false, "no update before we know what b holds");
   const c = { name: "c", nickname: "C", uid: 3n, version: 4, connections: [link("a")] };
   const e = { name: "e", nickname: "E", uid: 5n, version: 1, connections: [link("a")] };
   t.onGossip(new Peers([c, e]).encode()[0]);
-  const names = (u?: TopologyUpdate) => [...u?.full ?? [], ...u?.deltas ?? []].map((x) => x.name);
-  assert.deepEqual(names(t.answerDigest("b", new Peers([]).digest())), ["a", "c", "e"]);
-  assert.deepEqual(names(t.answerDigest("b", new Peers([c, t.self]).digest())), ["e"]);
+  events.length = 0;
+  const names = (ps: { name: string }[]) => ps.map((x) => x.name);
+  assert.deepEqual(names(whole(t.answerDigest("b", new Peers([]).digest()))!), ["a"]);
+  assert.equal(t.introduced("b"), true);
+  assert.deepEqual(events, ["relay"], "the owed entries go with an update within the relay deferral");
+  t.onGossip(new Peers([{ ...c, version: 5 }]).encode()[0]);
+  assert.deepEqual(
+    t.takeOwed("b").map((p) => [p.name, p.version]),
+    [["c", 5], ["e", 1]],
+    "at their current versions",
+  );
+  assert.deepEqual(t.takeOwed("b"), [], "once");
+  assert.equal(t.answerDigest("b", new Peers([t.self, { ...c, version: 5 }]).digest()), undefined);
+  assert.deepEqual(names(t.takeOwed("b")), ["e"], "only what it lacks");
+  t.answerDigest("b", new Peers([]).digest());
+  t.removeConnection("b");
+  assert.equal(t.introduced("b"), false);
+  assert.deepEqual(t.takeOwed("b"), [], "forgotten with the connection");
 });
 
-Deno.test("Topology answers an introduction with the unlinked entries it is designated for, anti-entropy with every unlinked one", () => {
+Deno.test("Topology owes a restarted neighbour its old entry when that wins here, so that it outbids it", () => {
+  const { t } = topology();
+  t.addConnection(b);
+  const old = { name: "b", nickname: "B", uid: 1n, version: 5, connections: [link("a"), link("c")] };
+  t.onGossip(new Peers([old]).encode()[0]);
+  assert.equal(t.peers.get("b")?.uid, 1n, "the old incarnation's entry beats the placeholder");
+  const live = { name: "b", nickname: "B", uid: b.uid, version: 2, connections: [link("a")] };
+  t.answerDigest("b", new Peers([live]).digest());
+  assert.deepEqual(t.toPassOn("b", t.takeOwed("b")), [old]);
+});
+
+Deno.test("Topology passes the entries an introduction lacked on where designated, answers anti-entropy with every unlinked one", () => {
   const { t } = topology();
   t.addConnection(b);
   const names = (u?: TopologyUpdate) => [...u?.full ?? [], ...u?.deltas ?? []].map((x) => x.name).sort();
@@ -196,8 +284,12 @@ Deno.test("Topology answers an introduction with the unlinked entries it is desi
     ["a", ...owners.map((p) => p.name)].sort(),
     "the linked ones tell b themselves",
   );
-  const intro = names(t.answerDigest("b", new Peers([]).digest()));
-  assert.deepEqual(intro, ["a", ...designated].sort(), "c and the x are linked to b: they tell b themselves");
+  assert.deepEqual(names(t.answerDigest("b", new Peers([]).digest())), ["a"]);
+  assert.deepEqual(
+    t.toPassOn("b", t.takeOwed("b")).map((p) => p.name).sort(),
+    designated.sort(),
+    "c and the x are linked to b: they tell b themselves",
+  );
 });
 
 Deno.test("Topology.staleIncarnation() names a neighbour's entry of another uid than its handshake gave", () => {
