@@ -13,8 +13,7 @@ if [ -z "${DENORT_BIN:-}" ] && [ "${MESHNET_COMPILE:-}" != deno ]; then
   echo "compile.sh: dist/meshnet ($(du -h dist/meshnet | cut -f1), self-extracting)"
   exit 0
 fi
+. scripts/runtime_flags.sh
+# shellcheck disable=SC2086 # the flags are words
 exec bash scripts/deno.sh compile --output dist/meshnet --config deno.json \
-  --include src/overlay/sleeve/worker.ts --include src/dns/dns_worker_main.ts \
-  --unstable-net --unstable-worker-options --v8-flags=--max-semi-space-size=2,--expose-gc \
-  --allow-ffi --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys \
-  main.ts
+  --include src/overlay/sleeve/worker.ts --include src/dns/dns_worker_main.ts $MESHNET_RUNTIME_FLAGS main.ts

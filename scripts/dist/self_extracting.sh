@@ -36,9 +36,8 @@ payload="$stage/payload.tar.gz"
 tar -C "$stage" --owner=0 --group=0 --sort=name --mtime=@0 -cf - deno meshnet.js cni_run.js cni.js worker.js worker.ts \
   dns_worker_main.js dns_worker_main.ts build.json | gzip -5 -n >"$payload"
 sha=$(sha256sum "$payload" | cut -d' ' -f1)
-flags="--quiet --no-prompt --no-config --no-lock --cached-only --no-remote --no-npm --unstable-net"
-flags+=" --unstable-worker-options --allow-ffi --allow-net --allow-read --allow-write --allow-run --allow-env"
-flags+=" --allow-sys --v8-flags=--max-semi-space-size=2,--expose-gc" # why: see ./meshnet
+. scripts/runtime_flags.sh
+flags="--quiet --no-prompt --no-config --no-lock --cached-only --no-remote --no-npm $MESHNET_RUNTIME_FLAGS"
 # The header's length depends on the offset written into it: fill it in until it is stable.
 offset=0
 for _ in 1 2 3; do
