@@ -66,6 +66,19 @@ export function newLane(range: string): Lane {
  */
 export function delta(l: Lane, always = false, writer?: PeerName): Ring | undefined {
   const d = l.ring.skeleton();
+  return sweep(l, writer, d) || always ? d : undefined;
+}
+
+/** Marks every item and the tokens of `l`'s ring as sent: a broadcast of the whole ring carried them. */
+export function markSent(l: Lane): void {
+  sweep(l, undefined);
+}
+
+/**
+ * Marks what changed in `l`'s ring since it was last sent (and, with `writer`, every item that peer wrote) as
+ * sent, putting a copy of each into `into` when given; true when any item or the tokens changed.
+ */
+function sweep(l: Lane, writer: PeerName | undefined, into?: Ring): boolean {
   let changed = false;
   for (const { tag, items, put, writer: writerOf } of ITEM_KINDS) {
     for (const [k, v] of items(l.ring)) {
@@ -74,30 +87,17 @@ export function delta(l: Lane, always = false, writer?: PeerName): Ring | undefi
       const text = canonical(v);
       l.sentItems.set(key, v);
       if (!forced && l.sent.get(key) === text) continue;
-      put(d, k, structuredClone(v));
+      if (into !== undefined) put(into, k, structuredClone(v));
       l.sent.set(key, text);
       changed = true;
     }
   }
-  const tokens = tokensText(d);
+  const tokens = tokensText(into ?? l.ring.skeleton());
   if (l.sent.get("tokens") !== tokens) {
     l.sent.set("tokens", tokens);
     changed = true;
   }
-  return changed || always ? d : undefined;
-}
-
-/** Marks every item and the tokens of `l`'s ring as sent: a broadcast of the whole ring carried them. */
-export function markSent(l: Lane): void {
-  for (const { tag, items } of ITEM_KINDS) {
-    for (const [k, v] of items(l.ring)) {
-      const key = `${tag} ${k}`;
-      if (l.sentItems.get(key) === v) continue;
-      l.sentItems.set(key, v);
-      l.sent.set(key, canonical(v));
-    }
-  }
-  l.sent.set("tokens", tokensText(l.ring.skeleton()));
+  return changed;
 }
 
 /** The founders, removals and tokens of a ring skeleton as text, to see whether they changed. */
