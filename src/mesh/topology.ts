@@ -17,7 +17,7 @@
  * our entry, and the entries of others it lacks or holds older go with our next update, but for those of peers
  * linked to it by then, and of the others only those we are designated to pass on to it: in a mesh forming, a
  * peer connects to many at once and each would otherwise send it the same entries (N introductions of N
- * entries of N connections each; measured with 40 routers, a quarter of all topology bytes). Until we have
+ * entries of N connections each; measured with 40 routers, a fifth of all topology bytes). Until we have
  * answered its digest, a new neighbour gets no update: we would not know what it holds, and every entry
  * would go whole. Anti-entropy sends a digest too: its
  * receiver answers with every entry the sender lacks or holds older but for those of peers linked to it (they
@@ -134,7 +134,6 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   /** Per neighbour, entries of others its introduction lacked: they go with the next update (see {@link takeOwed}). */
   readonly #owed = new Map<PeerName, Set<PeerName>>();
 
-  /** @param self our identity; our entry starts at version 1 with no connections */
   /**
    * @param self our identity; our entry starts at version 1 with no connections
    * @param now the clock (ms) that spaces out requests for the same entry
@@ -391,8 +390,8 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
   /**
    * Answers neighbour `src`'s digest by its kind. A new neighbour's (introduce): ours if it lacks it or holds
    * it older; the others it lacks or holds older are owed to it (see {@link takeOwed}), and its own when ours
-   * is of an earlier incarnation (it then outbids it). Anti-entropy: every entry it lacks or holds older but for those of
-   * peers linked to it, ours always, and a request for those it holds newer or we lack. A request: the
+   * is of an earlier incarnation (it then outbids it). Anti-entropy: every entry it lacks or holds older but
+   * for those of peers linked to it, ours always, and a request for those it holds newer or we lack. A request: the
    * entries listed that we hold newer. Entries go as deltas from the versions listed where we can make them.
    * @throws {Error} when `digest` cannot be decoded
    */
