@@ -2,11 +2,11 @@
  * The features message both ends send at the end of the handshake, and its binary encoding.
  *
  * Encoding: a sequence of records, each 1 type byte, a 2-byte big-endian value length, then the value.
- * Strings are UTF-8; `uid` and `connId` are 8-byte big-endian unsigned integers, `port` 2 bytes; each overlay and
- * each sleeve cipher is its own record, in preference order. Every field but `overlays` and `ciphers` appears
- * exactly once. Records of unknown type
- * are skipped, so a later version can add fields; everything else that is not exactly this shape is an
- * error (the input comes from the network).
+ * Strings are UTF-8; `uid` and `connId` are 8-byte big-endian unsigned integers, `port` 2 bytes; each overlay,
+ * each sleeve cipher and each sleeve offload is its own record, in preference order. Every field but
+ * `overlays`, `ciphers` and `offloads` appears exactly once. Records of unknown type are skipped, so a later
+ * version can add fields; everything else that is not exactly this shape is an error (the input comes from
+ * the network).
  *
  * @module
  */
@@ -32,6 +32,11 @@ export interface Features {
    * that predates the choice, which seals with `xsalsa20poly1305` only.
    */
   ciphers?: string[];
+  /**
+   * The sleeve offloads its receiver takes (e.g. `partial-checksum`, src/overlay/sleeve/constants.ts); absent
+   * from a peer that predates them or takes none.
+   */
+  offloads?: string[];
 }
 
 /** Record types of the encoding. */
@@ -44,6 +49,7 @@ const FieldType = {
   version: 6,
   port: 7,
   cipher: 8,
+  offload: 9,
 } as const;
 
 const RECORD_HEADER_SIZE = 3;
@@ -77,6 +83,7 @@ export function encodeFeatures(features: Features): Uint8Array {
     [FieldType.version, utf8.encode(features.version)],
     [FieldType.port, encodePort(features.port)],
     ...(features.ciphers ?? []).map((c): [number, Uint8Array] => [FieldType.cipher, utf8.encode(c)]),
+    ...(features.offloads ?? []).map((o): [number, Uint8Array] => [FieldType.offload, utf8.encode(o)]),
   ];
   let size = 0;
   for (const [type, value] of records) {
@@ -108,7 +115,7 @@ export function encodeFeatures(features: Features): Uint8Array {
 export function decodeFeatures(bytes: Uint8Array): Features {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const singles = new Map<number, Uint8Array>();
-  const overlays: string[] = [], ciphers: string[] = [];
+  const overlays: string[] = [], ciphers: string[] = [], offloads: string[] = [];
   let offset = 0;
   while (offset < bytes.length) {
     if (bytes.length - offset < RECORD_HEADER_SIZE) {
@@ -126,6 +133,7 @@ export function decodeFeatures(bytes: Uint8Array): Features {
     offset = start + length;
     if (type === FieldType.overlay) overlays.push(decodeString(value, "overlay"));
     else if (type === FieldType.cipher) ciphers.push(decodeString(value, "cipher"));
+    else if (type === FieldType.offload) offloads.push(decodeString(value, "offload"));
     else if (Object.values(FieldType).includes(type as never)) {
       if (singles.has(type)) throw featureError(`field ${type} appears more than once`);
       singles.set(type, value);
@@ -147,6 +155,7 @@ export function decodeFeatures(bytes: Uint8Array): Features {
     version: decodeString(field(FieldType.version, "version"), "version"),
     port: decodePort(field(FieldType.port, "port")),
     ...(ciphers.length > 0 ? { ciphers } : {}),
+    ...(offloads.length > 0 ? { offloads } : {}),
   };
 }
 

@@ -42,6 +42,7 @@ import type { PeerName } from "../mesh/gossip.ts";
 import { FastDp } from "../overlay/fastdp/fastdp.ts";
 import { overlayMtuFromUnderlay } from "../overlay/fastdp/underlay_mtu.ts";
 import { agreedCipher } from "../overlay/sleeve/cipher.ts";
+import { PARTIAL_CHECKSUMS } from "../overlay/sleeve/constants.ts";
 import { type RouteTables, sameRouteTables } from "../overlay/sleeve/forwarder.ts";
 import type { SleeveStats } from "../overlay/sleeve/sleeve.ts";
 import { SleeveWorker } from "../overlay/sleeve/sleeve_worker.ts";
@@ -148,6 +149,7 @@ export class DataPlane {
     leftToFastdp = (mac, peer) => fastdp.leftToFastdp(mac, peer);
     mesh.overlays = fastdp.overlays;
     mesh.ciphers = sleeve.ciphers;
+    mesh.offloads = sleeve.offloads;
     const plane = new DataPlane(sleeve, fastdp);
     mesh.onConnection((e) => {
       // The sleeve and fastdp each on their own: one failing leaves the other's state right.
@@ -158,6 +160,7 @@ export class DataPlane {
             sessionKey: e.sessionKey ?? undefined,
             outbound: e.outbound,
             cipher: agreedCipher(sleeve.ciphers, e.ciphers),
+            partialChecksums: e.offloads.includes(PARTIAL_CHECKSUMS),
           }));
         isolated("fastdp peer up", e.name, () => fastdp.peerUp(e.name, e.host, e.overlays));
       } else {

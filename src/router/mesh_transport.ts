@@ -130,6 +130,8 @@ export type ConnectionEvent =
     overlays: string[];
     /** The sleeve ciphers the peer offered, most preferred first; empty from a peer that predates them. */
     ciphers: string[];
+    /** The sleeve offloads the peer offered; empty from a peer that predates them or takes none. */
+    offloads: string[];
   }
   | { type: "down"; name: PeerName };
 
@@ -176,6 +178,8 @@ export class MeshTransport {
   overlays: string[] = ["sleeve"];
   /** The sleeve ciphers offered in handshakes, most preferred first; the data plane sets it before start. */
   ciphers: string[] = [];
+  /** The sleeve offloads offered in handshakes; the data plane sets it before start. */
+  offloads: string[] = [];
 
   #config: RouterConfig;
   #uid: bigint;
@@ -470,6 +474,7 @@ export class MeshTransport {
           version: VERSION,
           port: this.port,
           ciphers: this.ciphers,
+          offloads: this.offloads,
         },
         outbound,
         password: this.#config.password,
@@ -582,6 +587,7 @@ export class MeshTransport {
       outbound,
       overlays: remote.overlays,
       ciphers: remote.ciphers ?? [],
+      offloads: remote.offloads ?? [],
     };
     this.#emit(up);
     log.info("Connection added", {

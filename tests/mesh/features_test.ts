@@ -26,6 +26,7 @@ function randomFeatures(rng: SeededRandom): Features {
     version: randomString(rng, 10),
     port: 1 + rng.int(65535),
     ...(rng.int(2) ? { ciphers: Array.from({ length: 1 + rng.int(3) }, () => randomString(rng, 8)) } : {}),
+    ...(rng.int(2) ? { offloads: Array.from({ length: 1 + rng.int(3) }, () => randomString(rng, 8)) } : {}),
   };
 }
 
@@ -121,4 +122,15 @@ Deno.test("ciphers: each its own record in order; absent when a peer offers none
   const f = { ...sample, ciphers: ["aes256gcm", "xsalsa20poly1305"] };
   assert.deepEqual(decodeFeatures(encodeFeatures(f)).ciphers, ["aes256gcm", "xsalsa20poly1305"]);
   assert.equal("ciphers" in decodeFeatures(encodeFeatures(sample)), false);
+});
+
+Deno.test("offloads: each its own record in order; absent when a peer offers none (an older peer)", () => {
+  const f = { ...sample, offloads: ["partial-checksum", "later"] };
+  assert.deepEqual(decodeFeatures(encodeFeatures(f)).offloads, ["partial-checksum", "later"]);
+  assert.equal("offloads" in decodeFeatures(encodeFeatures(sample)), false);
+  const withOffload = [
+    ...encodeFeatures(sample),
+    ...record(9, ...new TextEncoder().encode("partial-checksum")),
+  ];
+  assert.deepEqual(decodeFeatures(new Uint8Array(withOffload)).offloads, ["partial-checksum"]);
 });

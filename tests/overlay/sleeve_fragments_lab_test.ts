@@ -48,9 +48,13 @@ async function transfersWithoutFragments(lab: Lab): Promise<void> {
   }
 }
 
-/** Checks the sleeve of `host` cut and coalesced super-frames (it has offloads) and sent with UDP GSO. */
-async function cutSuperFrames(lab: Lab, host: string): Promise<void> {
+/**
+ * Checks the sleeve of `host` cut and coalesced super-frames (it has offloads) and sent with UDP GSO, and
+ * whether its link sends partial checksums (the peer offered them in the handshake).
+ */
+async function cutSuperFrames(lab: Lab, host: string, partialChecksums: boolean): Promise<void> {
   const s = (await report(lab, host)).sleeve!;
+  assert.deepEqual(s.links.map((l) => l.partialChecksums), [partialChecksums], `${host}: partial checksums`);
   assert.ok(s.gsoSends > 0, `${host} made ${s.gsoSends} UDP GSO sends`);
   assert.ok(s.superFramesCut > 0, `${host} cut ${s.superFramesCut} super-frames`);
   assert.ok(s.superFramesCoalesced > 0, `${host} coalesced ${s.superFramesCoalesced} super-frames`);
@@ -62,8 +66,8 @@ for (const password of [false, true]) {
       await lab.fragments(true);
       await startMeshnet(lab, [...LAUNCH, ...password ? ["--password", "s3cret"] : []]);
       await transfersWithoutFragments(lab);
-      await cutSuperFrames(lab, "h1");
-      await cutSuperFrames(lab, "h2");
+      await cutSuperFrames(lab, "h1", true);
+      await cutSuperFrames(lab, "h2", true);
     });
   });
 }
@@ -73,8 +77,9 @@ Deno.test("sleeve: a mixed mesh (one peer --no-offload) carries TCP both ways wi
     await lab.fragments(true);
     await startMeshnet(lab, LAUNCH, { hostArgs: (h) => h === 2 ? ["--no-offload"] : [] });
     await transfersWithoutFragments(lab);
-    await cutSuperFrames(lab, "h1");
+    await cutSuperFrames(lab, "h1", false); // h2 takes complete checksums only
     const h2 = (await report(lab, "h2")).sleeve!;
     assert.equal(h2.superFramesCut + h2.superFramesCoalesced, 0, "h2's TAP has no offloads");
+    assert.deepEqual(h2.links.map((l) => l.partialChecksums), [true], "h1 offered partial checksums");
   });
 });

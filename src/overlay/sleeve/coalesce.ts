@@ -6,13 +6,15 @@
  *
  * Flow: {@link Coalescer.coalesce} takes one batch. Pass 1 sorts each frame into an item: a frame that is a
  * candidate (IPv4 without options or fragmentation, or IPv6 without extension headers; TCP with ACK and at
- * most PSH set; a payload; valid IP and TCP checksums) is appended to its flow's newest item when it
- * continues it: same Ethernet header, addresses, ports, ACK number, window, TCP header length and options,
+ * most PSH set; a payload; a valid IP checksum; a valid TCP checksum, or a partial one at the TCP header,
+ * not summed: its sender left it to the receiver as the kernel does) is appended to its flow's newest item
+ * when it continues it: same Ethernet header, addresses, ports, ACK number, window, TCP header length and options,
  * TOS/TTL/DF (IPv6: first word and hop limit), sequence number right after the item's payload, the item not
  * ended by PSH or by a segment shorter than its first, at most the first segment's payload, and the merged
  * IP length within 64 KiB. Anything else starts a new item; a TCP frame that is no candidate also ends its
  * flow's item, so frames of one flow leave in the order they came. Pass 2 writes each item into one reused
- * buffer: a lone frame unchanged behind a zero virtio-net header; a merged item as the first frame's headers
+ * buffer: a lone frame unchanged behind a zero virtio-net header (NEEDS_CSUM when its checksum is partial); a
+ * merged item as the first frame's headers
  * (IP length and checksum fixed, PSH from the last segment) then every payload, with gso_type TCPv4/TCPv6,
  * gso_size = the first payload, NEEDS_CSUM and the pseudo-header sum in the TCP checksum field.
  * Synchronous, one caller at a time.
@@ -30,7 +32,10 @@ import {
   VnetGso,
 } from "./constants.ts";
 import { parseTcpLayout, TcpLayout } from "./tcp_layout.ts";
-import { writeVnetHeader } from "./vnet_header.ts";
+import { writeChecksumHeader, writeVnetHeader } from "./vnet_header.ts";
+
+/** The partial checksum starts of a batch whose checksums are all complete. */
+const NONE_PARTIAL: readonly number[] = [];
 
 /** Frame kinds of pass 1. */
 const NOT_TCP = 0, TCP_OTHER = 1, CANDIDATE = 2;
@@ -41,6 +46,8 @@ export class Coalescer {
   /** Newest item per flow hash (only of candidates). */
   readonly #flows = new Map<number, number>();
   readonly #out: Uint8Array[] = [];
+  /** The current batch's partial checksum starts (see {@link coalesce}). */
+  #partial: readonly number[] = NONE_PARTIAL;
   #arena = new Uint8Array(0);
   // Per frame: header offsets from pass 1 and the next frame of its item (-1 at the end).
   #tcp = new Int32Array(0);
@@ -54,16 +61,18 @@ export class Coalescer {
   #nextSeq = new Float64Array(0);
 
   /**
-   * Coalesces one batch of received Ethernet frames (complete checksums, no virtio-net header).
+   * Coalesces one batch of received Ethernet frames (no virtio-net header).
    *
    * @param frames the frames, in the order they arrived
-   * @param count how many of `frames` to take (default all)
+   * @param partial per frame, where its partial TCP checksum starts (a virtio-net header's csum_start, the
+   *   field at 16 bytes from it), or −1 when the checksum is complete; absent: all complete
    * @returns virtio-net header + frame for each super-frame or frame, views into this coalescer's buffer,
    *   valid until the next call; frames of one flow keep their order
    */
-  coalesce(frames: Uint8Array[], count = frames.length): Uint8Array[] {
-    this.#grow(count);
-    const items = this.#sort(frames, count);
+  coalesce(frames: Uint8Array[], partial: readonly number[] = NONE_PARTIAL): Uint8Array[] {
+    this.#partial = partial;
+    this.#grow(frames.length);
+    const items = this.#sort(frames, frames.length);
     return this.#write(frames, items);
   }
 
@@ -75,7 +84,7 @@ export class Coalescer {
     for (let i = 0; i < count; i++) {
       const f = frames[i];
       this.#next[i] = -1;
-      const kind = this.#classify(f);
+      const kind = this.#classify(f, this.#partial[i] ?? -1);
       this.#tcp[i] = l.tcp;
       this.#payload[i] = l.payload;
       this.#end[i] = l.packetEnd;
@@ -105,8 +114,11 @@ export class Coalescer {
     return items;
   }
 
-  /** Parses `f` into the layout and the per-frame tables; says whether it may be merged. */
-  #classify(f: Uint8Array): number {
+  /**
+   * Parses `f` into the layout and the per-frame tables; says whether it may be merged. `partial` is where
+   * its partial checksum starts, or −1.
+   */
+  #classify(f: Uint8Array, partial: number): number {
     const l = this.#layout;
     if (parseTcpLayout(f, f.length, l) !== undefined) return NOT_TCP;
     const flags = f[l.tcp + 13];
@@ -114,6 +126,7 @@ export class Coalescer {
     if (!l.v6 && l.ipLength !== IPV4_HEADER_SIZE) return TCP_OTHER;
     if (l.payload === l.packetEnd) return TCP_OTHER;
     if (!l.v6 && fold(sumWords(f, l.ip, l.ipLength)) !== 0xffff) return TCP_OTHER;
+    if (partial !== -1) return partial === l.tcp ? CANDIDATE : TCP_OTHER;
     const tcpBytes = l.packetEnd - l.tcp;
     if (fold(sumWords(f, l.tcp, tcpBytes, pseudoHeaderSum(f, l.ip, l.v6, tcpBytes))) !== 0xffff) {
       return TCP_OTHER;
@@ -168,7 +181,9 @@ export class Coalescer {
     for (let i = 0; i < items; i++) {
       const start = at, first = this.#head[i];
       if (first === this.#last[i]) {
-        a.fill(0, at, at + VNET_HEADER_SIZE);
+        const partial = this.#partial[first] ?? -1;
+        if (partial === -1) a.fill(0, at, at + VNET_HEADER_SIZE);
+        else writeChecksumHeader(a, at, partial, TCP_CHECKSUM_OFFSET);
         a.set(frames[first], at + VNET_HEADER_SIZE);
         at += VNET_HEADER_SIZE + frames[first].length;
         out.push(a.subarray(start, at));

@@ -60,10 +60,10 @@ export const RecordKind = {
   pmtuAck: 5,
   /**
    * An Ethernet frame with the kernel's offload metadata: body = a virtio-net header ({@link VNET_HEADER_SIZE}
-   * bytes) then the frame, which may be a TCP super-frame (GSO, up to 64 KiB) or carry a partial checksum.
-   * Sent by peers before sleeve v2 (in datagrams the underlay fragments); this version still delivers and
-   * relays it, but sends none: it cuts super-frames into path-sized {@link RecordKind.frame} records
-   * (segment.ts). Same addressing as {@link RecordKind.frame}.
+   * bytes) then the frame. This version sends it to peers that offered {@link PARTIAL_CHECKSUMS}, for frames
+   * whose checksum is partial (NEEDS_CSUM), path-sized TCP segments among them. Peers before sleeve v2 also
+   * sent whole TCP super-frames (GSO, up to 64 KiB, in datagrams the underlay fragments); these are still
+   * delivered and relayed (cut into segments, segment.ts). Same addressing as {@link RecordKind.frame}.
    */
   offloadFrame: 6,
 } as const;
@@ -82,6 +82,15 @@ export const BROADCAST_PEER = 0xffff_ffff_ffff;
 
 /** Bytes of an Ethernet header, defined once for both data planes. */
 export { ETHERNET_HEADER_SIZE } from "../../net/ethernet.ts";
+
+/**
+ * The offload a sleeve offers in the handshake (features `offloads`, src/mesh/features.ts) when its TAP has
+ * offloads: it takes TCP segments whose checksum is partial, as {@link RecordKind.offloadFrame} records with
+ * NEEDS_CSUM, and hands them to its kernel, which completes the checksum only where a frame leaves the host
+ * (a frame for a local container is trusted, as the kernel trusts its own VXLAN's), so neither end sums the
+ * payload. Datagrams are checked by the UDP checksum, or authenticated when sealed.
+ */
+export const PARTIAL_CHECKSUMS = "partial-checksum";
 
 /** Bytes of a virtio-net header (`struct virtio_net_hdr`, little-endian fields) before an offloaded frame. */
 export const VNET_HEADER_SIZE = 10;

@@ -406,7 +406,7 @@ function checkBody(
       ok = length >= FRAME_HEADER_SIZE + VNET_HEADER_SIZE + ETHERNET_HEADER_SIZE;
       if (ok) checkFrameHeader(records, at, dst, n);
       const vnet = at + FRAME_HEADER_SIZE;
-      const problem = ok ? checkVnetHeader(records.subarray(vnet, at + length)) : undefined;
+      const problem = ok ? checkVnetHeader(records, vnet, at + length) : undefined;
       if (problem !== undefined) throw new DatagramError(`Record ${n}: ${problem}`);
       break;
     }

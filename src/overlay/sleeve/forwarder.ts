@@ -27,11 +27,14 @@
  *
  * Offloaded frames (a virtio-net header in the VNET_HEADER_SIZE (constants.ts) bytes before the frame, in the same
  * buffer: TCP super-frames, partial checksums) take the same decisions; on the way to each next hop the
- * {@link Segmenter} completes partial checksums and cuts a super-frame into TCP segments that each fit that
- * link's path ({@link PeerLink.maxFrame}), as the kernel's GSO does, so every datagram stays within the verified
- * path MTU and the underlay never fragments. They travel as plain {@link RecordKind.frame} records, which
- * every peer understands (offload or not). A super-frame is never answered with ICMP (it is cut to the path
- * instead), other frames are held to the link MTU. {@link RecordKind.offloadFrame} records from older peers are
+ * {@link Segmenter} cuts a super-frame into TCP segments that each fit that link's path ({@link PeerLink.maxFrame}),
+ * as the kernel's GSO does, so every datagram stays within the verified path MTU and the underlay never
+ * fragments. To a peer that takes partial checksums ({@link PeerLink.partialChecksums}: its TAP has offloads,
+ * negotiated in the handshake) the segments, and frames that came with a partial checksum, travel as
+ * {@link RecordKind.offloadFrame} records whose virtio-net header says NEEDS_CSUM: nobody sums the payload, as
+ * with the kernel's own VXLAN. To any other peer they are plain {@link RecordKind.frame} records with complete
+ * checksums, which every peer understands. A super-frame is never answered with ICMP (it is cut to the path
+ * instead), other frames are held to the link MTU. Offloaded super-frames from peers before sleeve v2 are
  * still delivered and relayed (cut the same way).
  *
  * @module
@@ -300,17 +303,23 @@ export class Forwarder {
     }
     if (offload !== 0) {
       const body = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
+      const seg = this.#segmenter;
       let pieces: Uint8Array[];
       try {
-        pieces = this.#segmenter.segment(body, link.maxFrame);
+        pieces = seg.segment(body, link.maxFrame, link.partialChecksums);
       } catch (e) {
         if (!(e instanceof RangeError)) throw e;
         this.#counters.drops.tooBig++; // malformed, or its headers do not fit the path
         return false;
       }
+      const kind = seg.headed ? RecordKind.offloadFrame : RecordKind.frame;
       if (isSuperFrame(body)) {
         this.#counters.superFramesCut++;
-        for (const piece of pieces) link.addFrame(RecordKind.frame, src, dst, hops, sequence, piece);
+        for (const piece of pieces) link.addFrame(kind, src, dst, hops, sequence, piece);
+        return false;
+      }
+      if (seg.headed) {
+        link.addFrame(kind, src, dst, hops, sequence, pieces[0]); // it fits: see segment()
         return false;
       }
       frame = pieces[0]; // its checksum completed; held to the path below like any frame

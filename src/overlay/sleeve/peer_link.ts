@@ -45,6 +45,8 @@ export class PeerLink {
   pmtu: PmtuSearch;
   /** True while our heartbeats are acknowledged. */
   established = false;
+  /** The peer takes TCP segments with partial checksums (it offered PARTIAL_CHECKSUMS, constants.ts). */
+  partialChecksums = false;
   /** The overlay MTU last reported in an event, or 0. */
   reportedMtu = 0;
   /** The peer is on fastdp: heartbeats go every {@link HEARTBEAT_QUIET_MS} (see {@link setQuiet}). */

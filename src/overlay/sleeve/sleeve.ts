@@ -15,7 +15,9 @@
  *    them: frames for us are queued for the device, frames for others are re-sealed onto the next hop's
  *    datagram, link records (heartbeats, probes, acks) are answered.
  * 3. Device writes: the queued frames are coalesced (user-space GRO, coalesce.ts) into super-frames when the
- *    device has offloads, and written, once per wakeup (or when the arena is full).
+ *    device has offloads, and written, once per wakeup (or when the arena is full). TCP segments from a peer
+ *    we offered {@link PARTIAL_CHECKSUMS} carry partial checksums, which nobody sums: the coalescer merges
+ *    them unchecked and the device's kernel completes the checksum only if the frame leaves the host.
  * 4. Flush: every link's open datagram is sealed, then each link's batch goes in one UDP GSO send (sendmmsg
  *    or one send per datagram where the kernel refuses GSO).
  *
@@ -48,6 +50,7 @@ import {
   MAC_SWEEP_MS,
   MAX_DATAGRAM,
   MIN_DATAGRAM,
+  PARTIAL_CHECKSUMS,
   PMTU_BODY_SIZE,
   RECORD_HEADER_SIZE,
   RecordKind,
@@ -73,7 +76,8 @@ import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
 import { PeerLink } from "./peer_link.ts";
 import { SendBatch } from "./send_batch.ts";
-import { isPlainVnetHeader, isSuperFrame } from "./vnet_header.ts";
+import { isPlainVnetHeader, isSuperFrame, partialTcpChecksumStart } from "./vnet_header.ts";
+import { Segmenter } from "./segment.ts";
 
 const EMSGSIZE = 90;
 /** Errors of a UDP GSO send that mean the kernel or device cannot segment: send without GSO from then on. */
@@ -97,6 +101,11 @@ export interface PeerConfig {
   outbound?: boolean;
   /** The cipher both ends chose in the handshake (src/mesh/features.ts). Default `xsalsa20poly1305`. */
   cipher?: Cipher;
+  /**
+   * The peer offered {@link PARTIAL_CHECKSUMS} in its handshake: TCP segments go to it with partial
+   * checksums (RecordKind.offloadFrame). Default false: complete checksums in plain frame records.
+   */
+  partialChecksums?: boolean;
 }
 
 /** What the engine reports to the control plane. */
@@ -137,6 +146,8 @@ export interface LinkStats {
   pmtuVerified: boolean;
   /** The overlay MTU the link allows, in bytes. */
   mtu: number;
+  /** True when TCP segments go to it with partial checksums (it offered {@link PARTIAL_CHECKSUMS}). */
+  partialChecksums: boolean;
 }
 
 /** A snapshot of {@link Sleeve.stats}. */
@@ -217,12 +228,21 @@ export class Sleeve {
   /** False once the kernel refused a UDP GSO send (or the conn cannot): datagrams go one by one. */
   #gso: boolean;
   readonly #coalescer = new Coalescer();
-  /** Plain frames queued for the device this wakeup (views, valid until written). */
+  /** Completes partial checksums of frames for a device without offloads. */
+  readonly #complete = new Segmenter();
+  /** Frames to coalesce for the device this wakeup (views, valid until written). */
   readonly #plainFrames: Uint8Array[] = [];
+  /** Per {@link #plainFrames} frame: where its partial TCP checksum starts, or −1 (see Coalescer.coalesce). */
+  readonly #plainPartial: number[] = [];
   readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
   readonly #toDevice: Uint8Array[] = [];
   /** Per {@link #toDevice} frame: the bytes of virtio-net header before it in its buffer (0 or 10). */
   readonly #toDeviceOffload: number[] = [];
+  /**
+   * Per {@link #toDevice} frame: where its partial TCP checksum starts when its header asks for nothing
+   * else (partialTcpChecksumStart), or −1.
+   */
+  readonly #toDevicePartial: number[] = [];
   /** The device's virtio-net header size (0 or 10). */
   readonly #vnet: number;
   readonly #one: Uint8Array[] = [new Uint8Array(0)];
@@ -236,6 +256,8 @@ export class Sleeve {
   #records!: Uint8Array;
   #size = 0;
   #now = 0;
+  /** The partial TCP checksum start of the offloaded frame record being handled, or −1. */
+  #recordPartial = -1;
   #timer: TimerId | undefined;
   /** When {@link #timer} fires (ms on the clock), or Infinity when no timer is armed. */
   #timerAt = Infinity;
@@ -265,6 +287,7 @@ export class Sleeve {
       deliver: (frame, offload) => {
         this.#toDevice.push(frame);
         this.#toDeviceOffload.push(offload);
+        this.#toDevicePartial.push(offload === 0 ? -1 : this.#recordPartial);
       },
       moved: (m) =>
         this.#onEvent({
@@ -299,6 +322,14 @@ export class Sleeve {
   /** Our UDP address. */
   get local(): Endpoint {
     return this.#conn.local;
+  }
+
+  /**
+   * The offloads to offer peers in the handshake (features `offloads`): {@link PARTIAL_CHECKSUMS} when the
+   * device has offloads, so TCP segments to us need not be checksummed (its kernel does not check them).
+   */
+  get offloads(): string[] {
+    return this.#vnet ? [PARTIAL_CHECKSUMS] : [];
   }
 
   /**
@@ -356,6 +387,7 @@ export class Sleeve {
       ? key === undefined
       : key !== undefined && old.outbound === outbound && old.box === box && sameBytes(old.session, key);
     if (!same) link.rekey(key ? linkKey(box!, key, outbound) : undefined);
+    link.partialChecksums = config.partialChecksums ?? false;
     this.#tickLink(link, this.#clock.now());
     this.#armFor(link);
   }
@@ -415,6 +447,7 @@ export class Sleeve {
         maxDatagram: l.pmtu.maxDatagram,
         pmtuVerified: l.pmtu.verified,
         mtu: l.mtu,
+        partialChecksums: l.partialChecksums,
       })),
       macs: this.#macs.size,
       crypto: this.#box?.backend,
@@ -765,12 +798,16 @@ export class Sleeve {
     hops: number,
     sequence: number,
   ): void {
-    const link = this.#from, body = this.#records.subarray(start, end), f = this.#forwarder;
-    if (kind === RecordKind.frame) return f.fromPeer(link.peer, src, dst, body, this.#now, 0, hops, sequence);
+    const link = this.#from, records = this.#records, f = this.#forwarder;
+    if (kind === RecordKind.frame) {
+      return f.fromPeer(link.peer, src, dst, records.subarray(start, end), this.#now, 0, hops, sequence);
+    }
     if (kind === RecordKind.offloadFrame) {
-      const frame = body.subarray(VNET_HEADER_SIZE);
+      this.#recordPartial = partialTcpChecksumStart(records, start);
+      const frame = records.subarray(start + VNET_HEADER_SIZE, end);
       return f.fromPeer(link.peer, src, dst, frame, this.#now, VNET_HEADER_SIZE, hops, sequence);
     }
+    const body = records.subarray(start, end);
     if (src !== link.peer || dst !== this.#us) return void this.#counters.drops.misaddressed++;
     switch (kind) {
       case RecordKind.heartbeat:
@@ -796,39 +833,47 @@ export class Sleeve {
 
   /**
    * Writes the queued frames to the device and frees the arena: frames that came with a virtio-net header
-   * with it, in order; then the plain ones, coalesced into super-frames on a device with offloads (each
-   * output has its header), else as they are. A frame the device refuses is dropped alone.
+   * that asks more than a partial TCP checksum with it, in order; then the others, coalesced into
+   * super-frames on a device with offloads (each output has its header), else as they are (partial
+   * checksums completed first). A frame the device refuses is dropped alone.
    */
   #writeDevice(): void {
-    const frames = this.#toDevice, offloads = this.#toDeviceOffload, plain = this.#plainFrames;
+    const frames = this.#toDevice, offloads = this.#toDeviceOffload, partials = this.#toDevicePartial;
+    const plain = this.#plainFrames, partial = this.#plainPartial;
     this.#plainUsed = 0;
     if (frames.length === 0) return;
     const c = this.#counters, vnet = this.#vnet;
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i], offload = offloads[i];
-      if (offload === 0) {
+      if (offload === 0 || (vnet !== 0 && partials[i] !== -1)) {
         plain.push(frame);
-      } else if (vnet === 0) {
+        partial.push(partials[i]);
+        continue;
+      }
+      const body = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
+      if (vnet !== 0) {
+        this.#writeOne(body, offload);
+      } else if (isSuperFrame(body)) {
         c.drops.offload++;
       } else {
-        this.#writeOne(
-          new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload),
-          offload,
-        );
+        plain.push(this.#complete.segment(body, body.length)[0]);
+        partial.push(-1);
       }
     }
     frames.length = 0;
     offloads.length = 0;
+    partials.length = 0;
     if (plain.length === 0) return;
     if (vnet === 0) {
       for (const frame of plain) this.#writeOne(frame, 0);
     } else {
-      for (const out of this.#coalescer.coalesce(plain)) {
+      for (const out of this.#coalescer.coalesce(plain, partial)) {
         if (isSuperFrame(out)) c.superFramesCoalesced++;
         this.#writeOne(out, vnet);
       }
     }
     plain.length = 0;
+    partial.length = 0;
   }
 
   /** Writes one frame (`header` bytes of virtio-net header first) to the device and counts it. */

@@ -43,6 +43,8 @@ export interface SleeveWorkerPeer {
   outbound?: boolean;
   /** The cipher both ends chose (one of {@link SleeveWorker.ciphers}). Default `xsalsa20poly1305`. */
   cipher?: Cipher;
+  /** The peer offered PARTIAL_CHECKSUMS (constants.ts) in its handshake. Default false. */
+  partialChecksums?: boolean;
 }
 
 /**
@@ -68,6 +70,8 @@ export class SleeveWorker {
   readonly crypto: string;
   /** The ciphers it can seal links with, most preferred first (what the handshake offers). */
   readonly ciphers: Cipher[];
+  /** The offloads to offer peers in the handshake (features `offloads`). */
+  readonly offloads: string[];
   /** Resolves when the Worker has stopped; rejects with the data plane's fatal error. */
   readonly done: Promise<void>;
   readonly #link: WorkerLink;
@@ -81,6 +85,7 @@ export class SleeveWorker {
     this.tapName = started.tapName;
     this.crypto = started.crypto;
     this.ciphers = started.ciphers;
+    this.offloads = started.offloads;
     this.done = link.done;
     this.#last = { stats: started.stats, at: performance.now() };
   }
@@ -131,7 +136,14 @@ export class SleeveWorker {
     this.#post({
       op: "setPeer",
       name,
-      config: { address, port, sessionKey: peer.sessionKey, outbound: peer.outbound, cipher: peer.cipher },
+      config: {
+        address,
+        port,
+        sessionKey: peer.sessionKey,
+        outbound: peer.outbound,
+        cipher: peer.cipher,
+        partialChecksums: peer.partialChecksums,
+      },
     });
   }
 

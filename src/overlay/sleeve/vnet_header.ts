@@ -6,14 +6,15 @@
  * flags(1) gso_type(1) hdr_len(2) gso_size(2) csum_start(2) csum_offset(2)
  * ```
  *
- * Peers before sleeve v2 carry a non-trivial header with its frame ({@link RecordKind.offloadFrame}) so the
- * receiving kernel segments a TCP super-frame or completes its checksum; {@link checkVnetHeader} validates
- * one from a peer before the frame is acted on (the kernel validates again on write). This version writes
- * headers only for the super-frames it coalesces itself (coalesce.ts).
+ * A frame whose header asks something of the receiving kernel travels with it ({@link RecordKind.offloadFrame}):
+ * from this version, frames with a partial checksum (path-sized TCP segments among them) to peers that take
+ * them; from peers before sleeve v2, also whole TCP super-frames. {@link checkVnetHeader} validates one from a
+ * peer before the frame is acted on (the kernel validates again on write). This version writes headers for
+ * the super-frames it coalesces (coalesce.ts) and the partial checksums it leaves to the kernel.
  *
  * @module
  */
-import { VNET_HEADER_SIZE, VnetFlag, VnetGso } from "./constants.ts";
+import { TCP_CHECKSUM_OFFSET, VNET_HEADER_SIZE, VnetFlag, VnetGso } from "./constants.ts";
 
 /** A decoded virtio-net header. */
 export interface VnetHeader {
@@ -84,6 +85,34 @@ export function writeVnetHeader(h: VnetHeader, out: Uint8Array): void {
 }
 
 /**
+ * Writes at `at` in `out` the header of a frame that is not a super-frame and whose checksum at
+ * `csumStart + csumOffset` (from the Ethernet header) is partial: NEEDS_CSUM, everything else 0.
+ */
+export function writeChecksumHeader(
+  out: Uint8Array,
+  at: number,
+  csumStart: number,
+  csumOffset: number,
+): void {
+  out.fill(0, at, at + VNET_HEADER_SIZE);
+  out[at] = VnetFlag.needsCsum;
+  out[at + 6] = csumStart;
+  out[at + 7] = csumStart >>> 8;
+  out[at + 8] = csumOffset;
+  out[at + 9] = csumOffset >>> 8;
+}
+
+/**
+ * The csum_start of the header at `at` in `bytes` when it is that of a frame with a partial TCP checksum
+ * (NEEDS_CSUM alone, not a super-frame, the checksum field at csum_start + 16), else −1.
+ */
+export function partialTcpChecksumStart(bytes: Uint8Array, at = 0): number {
+  if (bytes[at] !== VnetFlag.needsCsum || bytes[at + 1] !== VnetGso.none) return -1;
+  if ((bytes[at + 8] | bytes[at + 9] << 8) !== TCP_CHECKSUM_OFFSET) return -1;
+  return bytes[at + 6] | bytes[at + 7] << 8;
+}
+
+/**
  * True when the header at the start of `bytes` asks nothing of the receiver (no partial checksum, not a
  * super-frame): the frame can travel as a plain {@link RecordKind.frame}.
  */
@@ -97,31 +126,35 @@ export function isSuperFrame(bytes: Uint8Array): boolean {
 }
 
 /**
- * Checks an offloaded frame from a peer: a header, then an Ethernet frame the header fits.
+ * Checks an offloaded frame from a peer: a header, then an Ethernet frame the header fits. Reads the fields
+ * in place (it runs for every such record received).
  *
- * @param body the header followed by the frame
+ * @param bytes holds the header followed by the frame in `[start, end)` (default: all of it)
  * @returns what is wrong, naming the field and its value; undefined when valid
  */
-export function checkVnetHeader(body: Uint8Array): string | undefined {
-  if (body.length < VNET_HEADER_SIZE) {
-    return `virtio-net header of ${body.length} bytes is shorter than ${VNET_HEADER_SIZE}`;
+export function checkVnetHeader(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+  if (end - start < VNET_HEADER_SIZE) {
+    return `virtio-net header of ${end - start} bytes is shorter than ${VNET_HEADER_SIZE}`;
   }
-  const h = readVnetHeader(body), frame = body.length - VNET_HEADER_SIZE;
-  if ((h.flags & ~(VnetFlag.needsCsum | VnetFlag.dataValid)) !== 0) {
-    return `virtio-net flags '0x${h.flags.toString(16)}' are unknown`;
+  const flags = bytes[start], gsoType = bytes[start + 1], frame = end - start - VNET_HEADER_SIZE;
+  const u16 = (at: number) => bytes[start + at] | bytes[start + at + 1] << 8;
+  if ((flags & ~(VnetFlag.needsCsum | VnetFlag.dataValid)) !== 0) {
+    return `virtio-net flags '0x${flags.toString(16)}' are unknown`;
   }
-  const gso = h.gsoType & ~VnetGso.ecn;
+  const gso = gsoType & ~VnetGso.ecn;
   if (gso !== VnetGso.none && gso !== VnetGso.tcpv4 && gso !== VnetGso.tcpv6) {
-    return `virtio-net gso_type '0x${h.gsoType.toString(16)}' is not none, TCPv4 or TCPv6`;
+    return `virtio-net gso_type '0x${gsoType.toString(16)}' is not none, TCPv4 or TCPv6`;
   }
-  if (gso === VnetGso.none && h.gsoType !== VnetGso.none) {
-    return `virtio-net gso_type '0x${h.gsoType.toString(16)}' sets ECN on a frame that is not a super-frame`;
+  if (gso === VnetGso.none && gsoType !== VnetGso.none) {
+    return `virtio-net gso_type '0x${gsoType.toString(16)}' sets ECN on a frame that is not a super-frame`;
   }
-  if ((h.flags & VnetFlag.needsCsum) !== 0 && h.csumStart + h.csumOffset + 2 > frame) {
-    return `virtio-net checksum at ${h.csumStart}+${h.csumOffset} lies beyond the ${frame}-byte frame`;
+  if ((flags & VnetFlag.needsCsum) !== 0 && u16(6) + u16(8) + 2 > frame) {
+    return `virtio-net checksum at ${u16(6)}+${u16(8)} lies beyond the ${frame}-byte frame`;
   }
-  if (gso !== VnetGso.none && (h.gsoSize === 0 || h.hdrLen > frame)) {
-    return `virtio-net super-frame with gso_size ${h.gsoSize} and hdr_len ${h.hdrLen} does not fit the ${frame}-byte frame`;
+  if (gso !== VnetGso.none && (u16(4) === 0 || u16(2) > frame)) {
+    return `virtio-net super-frame with gso_size ${u16(4)} and hdr_len ${
+      u16(2)
+    } does not fit the ${frame}-byte frame`;
   }
   return undefined;
 }

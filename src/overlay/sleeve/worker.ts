@@ -75,6 +75,7 @@ function start(options: SleeveStartOptions): void {
     tapName: device.name,
     crypto: box.backend,
     ciphers: CIPHERS.filter((c) => c !== "aes256gcm" || gcm !== undefined),
+    offloads: s.offloads,
     stats: s.stats(),
   });
   s.run().then(
@@ -95,8 +96,8 @@ function handle(msg: ToWorker): void {
   if (!sleeve) throw new Error(`Cannot ${msg.op}: the sleeve is not started; send start first`);
   switch (msg.op) {
     case "setPeer": {
-      const { address, port, sessionKey, outbound, cipher } = msg.config;
-      return sleeve.setPeer(msg.name, { endpoint: endpoint(address, port), sessionKey, outbound, cipher });
+      const { address, port, ...link } = msg.config;
+      return sleeve.setPeer(msg.name, { endpoint: endpoint(address, port), ...link });
     }
     case "removePeer":
       return sleeve.removePeer(msg.name);

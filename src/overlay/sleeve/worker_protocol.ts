@@ -46,6 +46,8 @@ export interface PeerMessageConfig {
   outbound?: boolean;
   /** The cipher both ends chose, for a sealed link. */
   cipher?: Cipher;
+  /** The peer takes TCP segments with partial checksums (see PeerConfig in sleeve.ts). */
+  partialChecksums?: boolean;
 }
 
 /** Main thread → Worker. */
@@ -69,6 +71,8 @@ export type FromWorker =
     crypto: string;
     /** The ciphers it can seal with, most preferred first. */
     ciphers: Cipher[];
+    /** The offloads to offer peers (Sleeve.offloads). */
+    offloads: string[];
     stats: SleeveStats;
   }
   | { op: "event"; event: SleeveEvent }

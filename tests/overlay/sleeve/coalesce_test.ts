@@ -3,6 +3,7 @@ import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { Coalescer } from "../../../src/overlay/sleeve/coalesce.ts";
 import { Segmenter } from "../../../src/overlay/sleeve/segment.ts";
 import {
+  completed,
   frameProblem,
   onesSum,
   parse,
@@ -43,14 +44,16 @@ function masked(f: Uint8Array): string {
 
 /**
  * Checks one coalescer output the way the receiving kernel would use it and returns the frames it stands
- * for: a plain one as it is; a super-frame's header fields and partial checksum checked by the oracle, then
- * cut again at its gso_size.
+ * for: a plain one as it is (its partial checksum completed by the oracle when NEEDS_CSUM); a super-frame's
+ * header fields and partial checksum checked by the oracle, then cut again at its gso_size.
  */
 function unpack(out: Uint8Array, seg: Segmenter): Uint8Array[] {
   const h = vnet(out), frame = out.subarray(10);
   if (h.gsoType === 0) {
-    assert.equal(h.flags, 0);
-    return [frame.slice()];
+    if (h.flags === 0) return [frame.slice()];
+    assert.equal(h.flags, 1, "NEEDS_CSUM");
+    assert.equal(h.csumOffset, 16);
+    return [completed(out)];
   }
   const p = parse(frame);
   assert.equal(h.flags, 1, "NEEDS_CSUM");
@@ -77,34 +80,44 @@ function byFlow(frames: Uint8Array[]): Map<string, string[]> {
   return m;
 }
 
-Deno.test("Coalescer ∘ Segmenter round-trips every flow's frames (interleaving, reordering, loss; seeded)", () => {
+Deno.test("Coalescer ∘ Segmenter round-trips every flow's frames (interleaving, reordering, loss, partial checksums; seeded)", () => {
   const rnd = new SeededRandom(0xc0a1);
   const seg = new Segmenter(), co = new Coalescer();
   let merged = 0, frames = 0;
+  /** A frame on the wire, where its partial checksum starts (or −1), and the frame completed. */
+  type Sent = { f: Uint8Array; partial: number; full: Uint8Array };
+  const plain = (f: Uint8Array): Sent => ({ f, partial: -1, full: f });
   for (let round = 0; round < 150; round++) {
+    // Odd rounds: the sender takes partial checksums (as to a peer that offered them), except some flows.
     // Each flow sends 1–3 super-frames, continuing its sequence numbers, cut at one MTU.
     const mtu = 576 + rnd.int(9000 - 576);
     const flows = Array.from({ length: 1 + rnd.int(4) }, () => randomFlow(rnd));
     const queues = flows.map((flow) => {
       let seq = rnd.int(2 ** 32);
-      const out: Uint8Array[] = [];
+      const out: Sent[] = [], partial = round % 2 === 1 && rnd.int(4) !== 0;
       for (let k = 1 + rnd.int(3); k > 0; k--) {
         const payload = rnd.bytes(1 + rnd.int(rnd.int(3) === 0 ? 60000 : 6000));
         const flags = ACK | (rnd.int(2) ? PSH : 0) | (rnd.int(8) === 0 ? CWR : 0) |
           (k === 1 && rnd.int(6) === 0 ? FIN : 0);
         const body = superFrame(flow, seq, flags, rnd.int(65536), payload, 400 + rnd.int(mtu));
-        out.push(...seg.segment(body, mtu).map((f) => f.slice()));
+        for (const piece of seg.segment(body, mtu + (partial ? 10 : 0), partial)) {
+          out.push(
+            partial
+              ? { f: piece.slice(10), partial: piece[6] | piece[7] << 8, full: completed(piece) }
+              : plain(piece.slice()),
+          );
+        }
         seq = (seq + payload.length) >>> 0;
       }
       return out;
     });
     // Interleave the flows, then maybe swap neighbours and drop some.
-    const wire: Uint8Array[] = [];
+    const wire: Sent[] = [];
     while (queues.some((q) => q.length)) {
       const q = queues.filter((q) => q.length);
       wire.push(q[rnd.int(q.length)].shift()!);
     }
-    const disorder = rnd.int(3), sent: Uint8Array[] = [];
+    const disorder = rnd.int(3), sent: Sent[] = [];
     for (let i = 0; i < wire.length; i++) {
       if (disorder >= 1 && i + 1 < wire.length && rnd.int(20) === 0) {
         [wire[i], wire[i + 1]] = [wire[i + 1], wire[i]];
@@ -116,15 +129,16 @@ Deno.test("Coalescer ∘ Segmenter round-trips every flow's frames (interleaving
       sent.splice(
         rnd.int(sent.length + 1),
         0,
-        new Uint8Array([1, 2, 3]),
-        tcpFrame(flows[0], 5, SYN, 0, new Uint8Array(0)),
+        plain(new Uint8Array([1, 2, 3])),
+        plain(tcpFrame(flows[0], 5, SYN, 0, new Uint8Array(0))),
       );
     }
     // Receive in batches of random size.
     const received: Uint8Array[] = [];
     for (let i = 0; i < sent.length;) {
       const n = 1 + rnd.int(128);
-      const outs = co.coalesce(sent.slice(i, i + n));
+      const batch = sent.slice(i, i + n);
+      const outs = co.coalesce(batch.map((s) => s.f), batch.map((s) => s.partial));
       for (const o of outs) {
         const parts = unpack(o, seg);
         if (parts.length > 1) merged++;
@@ -133,7 +147,8 @@ Deno.test("Coalescer ∘ Segmenter round-trips every flow's frames (interleaving
       i += n;
     }
     frames += sent.length;
-    assert.deepEqual(byFlow(received), byFlow(sent), `round ${round}: each flow's frames in order`);
+    const want = byFlow(sent.map((s) => s.full));
+    assert.deepEqual(byFlow(received), want, `round ${round}: each flow's frames in order`);
     for (const f of received) if (f.length >= 54) assert.equal(frameProblem(f), undefined);
   }
   assert.ok(merged > 100, `only ${merged} super-frames of ${frames} frames`);
@@ -154,6 +169,38 @@ Deno.test("Coalescer merges one in-order super-frame back into one (plus CWR hea
       f.slice()
     );
     assert.deepEqual(co.coalesce(cwrFin).map((o) => vnet(o).gsoType === 0), [true, false, true]);
+  }
+});
+
+Deno.test("Coalescer merges segments with partial checksums unsummed, keeps NEEDS_CSUM on a lone one, checks the start", () => {
+  const rnd = new SeededRandom(21);
+  const seg = new Segmenter(), co = new Coalescer();
+  for (const v6 of [false, true]) {
+    const flow = randomFlow(rnd, v6), tcp = v6 ? 54 : 34;
+    const payload = rnd.bytes(20000);
+    const pieces = seg.segment(superFrame(flow, 9, ACK | PSH, 5, payload, 1400), 1510, true).map((p) =>
+      p.slice()
+    );
+    const frames = pieces.map((p) => p.subarray(10)), starts = pieces.map(() => tcp);
+    const outs = co.coalesce(frames, starts);
+    assert.equal(
+      outs.length,
+      1,
+      "merged: the checksum fields hold the pseudo-header sum, nobody summed them",
+    );
+    const back = unpack(outs[0], seg);
+    assert.deepEqual(new Uint8Array(back.flatMap((f) => [...f.subarray(parse(f).payload)])), payload);
+    // Mixed with complete checksums (a peer that sent some segments summed) they still merge.
+    const mixed = frames.map((f, i) => i % 2 ? completed(pieces[i]) : f);
+    assert.equal(co.coalesce(mixed, starts.map((s, i) => i % 2 ? -1 : s)).length, 1);
+    // Alone, a partial frame keeps NEEDS_CSUM at its TCP checksum for the kernel.
+    const [lone] = co.coalesce([frames[0]], [tcp]);
+    assert.deepEqual([lone[0], lone[1], lone[6] | lone[7] << 8, lone[8] | lone[9] << 8], [1, 0, tcp, 16]);
+    assert.equal(frameProblem(completed(lone)), undefined);
+    // A partial checksum that does not start at the TCP header is no candidate: written alone, as it came.
+    const odd = co.coalesce(frames.slice(0, 2), [tcp, tcp + 4]);
+    assert.equal(odd.length, 2);
+    assert.deepEqual([odd[1][0], odd[1][6] | odd[1][7] << 8], [1, tcp + 4]);
   }
 });
 
@@ -205,7 +252,7 @@ Deno.test("Coalescer fuzz: random and mutated frames never throw and never grow 
       const s = seeds[rnd.int(seeds.length)], f = s[rnd.int(s.length)];
       return rnd.int(5) === 0 ? rnd.bytes(rnd.int(120)) : rnd.int(2) ? rnd.mutate(f) : f;
     });
-    const outs = co.coalesce(batch);
+    const outs = co.coalesce(batch, batch.map(() => rnd.int(3) === 0 ? rnd.int(80) : -1));
     assert.ok(outs.length <= batch.length);
     const inBytes = batch.reduce((n, f) => n + f.length, 0),
       outBytes = outs.reduce((n, f) => n + f.length, 0);

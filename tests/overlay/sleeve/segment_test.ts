@@ -3,6 +3,7 @@ import { SeededRandom } from "../../../testing/seeded_random.ts";
 import { MAX_SEGMENTS, Segmenter } from "../../../src/overlay/sleeve/segment.ts";
 import {
   checksumValid,
+  completed,
   frameProblem,
   headerLength,
   parse,
@@ -16,24 +17,31 @@ import {
 
 const FIN = 1, PSH = 8, ACK = 0x10, CWR = 0x80;
 
-Deno.test("Segmenter cuts TCP super-frames like the kernel's GSO (seeded property, IPv4 and IPv6)", () => {
+Deno.test("Segmenter cuts TCP super-frames like the kernel's GSO (seeded property, IPv4 and IPv6, partial checksums or not)", () => {
   const rnd = new SeededRandom(0x5e6);
   const seg = new Segmenter();
   for (let round = 0; round < 400; round++) {
+    const partial = round % 2 === 1, lead = partial ? 10 : 0;
     const flow = randomFlow(rnd);
     const hdr = headerLength(flow);
     const payload = rnd.bytes(1 + rnd.int(rnd.int(4) === 0 ? 65535 - hdr : 9000));
     const gsoSize = 1 + rnd.int(9000);
-    const maxFrame = hdr + 1 + rnd.int(1500);
+    const maxFrame = lead + hdr + 1 + rnd.int(1500);
     const flags = ACK | (rnd.int(2) ? PSH : 0) | (rnd.int(3) === 0 ? FIN : 0) | (rnd.int(3) === 0 ? CWR : 0);
     const seq = rnd.int(2 ** 32), id = rnd.int(65536);
-    const size = Math.min(gsoSize, maxFrame - hdr);
+    const size = Math.min(gsoSize, maxFrame - lead - hdr);
     if (Math.ceil(payload.length / size) > MAX_SEGMENTS) continue;
-    const frames = seg.segment(superFrame(flow, seq, flags, id, payload, gsoSize), maxFrame);
-    assert.equal(frames.length, Math.ceil(payload.length / size), `round ${round}`);
+    const pieces = seg.segment(superFrame(flow, seq, flags, id, payload, gsoSize), maxFrame, partial);
+    assert.equal(seg.headed, partial, "pieces have a virtio-net header exactly when partial");
+    assert.equal(pieces.length, Math.ceil(payload.length / size), `round ${round}`);
+    assert.ok(pieces.every((p) => p.length <= maxFrame), `a piece exceeds ${maxFrame} bytes`);
+    // A partial piece: NEEDS_CSUM at the TCP checksum, which holds the pseudo-header sum until completed.
+    const tcp = flow.v6 ? 54 : 34;
+    const want = [1, 0, 0, 0, 0, 0, tcp, 0, 16, 0];
+    if (partial) pieces.forEach((p) => assert.deepEqual([...p.subarray(0, 10)], want, "header"));
+    const frames = partial ? pieces.map(completed) : pieces;
     const joined: number[] = [];
     frames.forEach((f, i) => {
-      assert.ok(f.length <= maxFrame, `segment of ${f.length} bytes exceeds ${maxFrame}`);
       assert.equal(frameProblem(f), undefined, `round ${round} segment ${i}`);
       const p = parse(f);
       assert.equal(p.seq, (seq + i * size) >>> 0);
@@ -72,6 +80,21 @@ Deno.test("Segmenter completes a partial checksum of a frame that is not a super
     assert.ok(
       checksumValid([...pseudoWords(out[0], flow.v6, out[0].length - tcp), ...wordsOf(out[0].subarray(tcp))]),
     );
+    // To a peer that takes partial checksums the frame goes whole, header and all, when it fits.
+    const body = withVnet(frame, {
+      flags: 1,
+      gsoType: 0,
+      hdrLen: 0,
+      gsoSize: 0,
+      csumStart: tcp,
+      csumOffset: 16,
+    });
+    const whole = seg.segment(body, body.length, true);
+    assert.ok(seg.headed && whole.length === 1 && whole[0] === body, "passed on as it is");
+    assert.equal(frameProblem(completed(whole[0])), undefined);
+    const tight = seg.segment(body, body.length - 1, true);
+    assert.ok(!seg.headed && tight[0].length === frame.length, "too big with its header: completed instead");
+    assert.equal(frameProblem(tight[0]), undefined);
   }
   const plain = new Uint8Array(60).fill(3);
   const body = withVnet(plain, { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 });
@@ -85,7 +108,7 @@ Deno.test("Segmenter refuses malformed input with a RangeError that says why", (
   const good = superFrame(flow, 1, ACK, 1, rnd.bytes(5000), 1400);
   const cases: [Uint8Array, number, RegExp][] = [
     [good.subarray(0, 5), 1500, /shorter than 10/],
-    [good, 40, /into 40-byte frames: its headers take/],
+    [good, 40, /into 40-byte pieces: its headers take/],
     [superFrame(flow, 1, ACK, 1, rnd.bytes(5000), 1), 1500, /more than 1024/],
     [
       withVnet(good.subarray(10, 40), {
@@ -122,7 +145,7 @@ Deno.test("Segmenter fuzz: random and mutated frames only ever raise RangeError,
     const body = i % 4 === 0 ? rnd.bytes(rnd.int(200)) : rnd.mutate(seeds[rnd.int(seeds.length)]);
     const maxFrame = [0, 60, 1514, 9000, NaN][rnd.int(5)];
     try {
-      const out = seg.segment(body, maxFrame);
+      const out = seg.segment(body, maxFrame, rnd.int(2) === 1);
       assert.ok(out.length <= MAX_SEGMENTS);
       const total = out.reduce((n, f) => n + f.length, 0);
       assert.ok(total <= MAX_SEGMENTS * 200 + body.length, `output of ${total} bytes from ${body.length}`);

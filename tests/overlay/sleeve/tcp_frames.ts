@@ -216,6 +216,21 @@ export function parse(f: Uint8Array): Parsed {
   };
 }
 
+/**
+ * The frame behind the virtio-net header at the start of `body`, its partial checksum (NEEDS_CSUM) completed
+ * by the oracle as the receiving kernel would: summed from csum_start to the end, the field included (it
+ * holds the pseudo-header sum). A copy; a frame without NEEDS_CSUM is returned as it is.
+ */
+export function completed(body: Uint8Array): Uint8Array {
+  const f = body.slice(10);
+  if ((body[0] & 1) === 0) return f;
+  const start = body[6] | body[7] << 8, at = start + (body[8] | body[9] << 8);
+  const sum = oracleChecksum(wordsOf(f.subarray(start)));
+  f[at] = sum >> 8;
+  f[at + 1] = sum & 0xff;
+  return f;
+}
+
 /** Checks a complete frame: IPv4 header checksum and the full TCP checksum; returns what is wrong. */
 export function frameProblem(f: Uint8Array): string | undefined {
   const p = parse(f);

@@ -14,6 +14,7 @@ import { SyscallError } from "../../../ffi/libc.ts";
 import { FakeClock } from "../../../src/mesh/testing/fake_clock.ts";
 import type { RouteTables } from "../../../src/overlay/sleeve/forwarder.ts";
 import { Sleeve, type SleeveEvent } from "../../../src/overlay/sleeve/sleeve.ts";
+import { PARTIAL_CHECKSUMS } from "../../../src/overlay/sleeve/constants.ts";
 
 /** A PacketConn wrapper whose hooks see every datagram in and out. */
 export class FilterConn implements PacketConn {
@@ -189,17 +190,21 @@ export class Bench {
     for (const [a, b] of links) {
       const key = options.sealed ? sessionKeyOf(a, b) : undefined;
       const cipher = options.cipher;
+      // As the data plane negotiates it: partial checksums to a peer that offers them (its device has offloads).
+      const partial = (i: number) => this.nodes[i].sleeve.offloads.includes(PARTIAL_CHECKSUMS);
       this.nodes[a].sleeve.setPeer(peerName(b), {
         endpoint: this.nodes[b].conn.local,
         sessionKey: key,
         outbound: true,
         cipher,
+        partialChecksums: partial(b),
       });
       this.nodes[b].sleeve.setPeer(peerName(a), {
         endpoint: this.nodes[a].conn.local,
         sessionKey: key,
         outbound: false,
         cipher,
+        partialChecksums: partial(a),
       });
     }
     this.setRoutes();
