@@ -184,8 +184,28 @@ export class DatagramBuilder {
     sequence: number,
     body: Uint8Array,
   ): boolean {
-    const bodyLength = FRAME_HEADER_SIZE + body.length;
-    if (bodyLength > this.room()) return false;
+    const at = this.reserveFrame(kind, src, dst, hops, sequence, body.length);
+    if (at < 0) return false;
+    this.#records.set(body, at);
+    return true;
+  }
+
+  /**
+   * Appends a frame record like {@link addFrame} whose `length` body bytes the caller writes into
+   * {@link records} at the offset returned, before anything else is added or the datagram finished.
+   *
+   * @returns where the body goes in {@link records}, or −1, adding nothing, when the record does not fit
+   */
+  reserveFrame(
+    kind: RecordKind,
+    src: number,
+    dst: number,
+    hops: number,
+    sequence: number,
+    length: number,
+  ): number {
+    const bodyLength = FRAME_HEADER_SIZE + length;
+    if (bodyLength > this.room()) return -1;
     const at = this.#header(kind, src, dst, bodyLength);
     const r = this.#records;
     r[at] = hops;
@@ -193,9 +213,13 @@ export class DatagramBuilder {
     r[at + 2] = sequence >>> 16;
     r[at + 3] = sequence >>> 8;
     r[at + 4] = sequence;
-    r.set(body, at + FRAME_HEADER_SIZE);
     this.#commit(bodyLength);
-    return true;
+    return at + FRAME_HEADER_SIZE;
+  }
+
+  /** The buffer the records are written into (see {@link reserveFrame}); the same until the next {@link begin}. */
+  get records(): Uint8Array {
+    return this.#records;
   }
 
   /** Writes a record header at the end; returns where its body starts. */

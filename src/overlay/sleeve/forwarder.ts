@@ -56,7 +56,6 @@ import { isGroupMac, parseMac48, readMac48 } from "./mac48.ts";
 import type { MacCache, MacMove } from "./mac_cache.ts";
 import type { PeerLink } from "./peer_link.ts";
 import { Segmenter } from "./segment.ts";
-import { isSuperFrame } from "./vnet_header.ts";
 
 /** The control plane's routes, replaced whole on every change. */
 export interface RouteTables {
@@ -303,26 +302,26 @@ export class Forwarder {
     }
     if (offload !== 0) {
       const body = new Uint8Array(frame.buffer, frame.byteOffset - offload, frame.length + offload);
-      const seg = this.#segmenter;
-      let pieces: Uint8Array[];
+      const seg = this.#segmenter, partial = link.partialChecksums;
+      // The pieces of a super-frame go straight into the link's datagrams.
+      const kind = partial ? RecordKind.offloadFrame : RecordKind.frame;
+      let piece: Uint8Array | undefined;
       try {
-        pieces = seg.segment(body, link.maxFrame, link.partialChecksums);
+        piece = seg.cut(body, link.maxFrame, partial, link.frameSink(kind, src, dst, hops, sequence));
       } catch (e) {
         if (!(e instanceof RangeError)) throw e;
         this.#counters.drops.tooBig++; // malformed, or its headers do not fit the path
         return false;
       }
-      const kind = seg.headed ? RecordKind.offloadFrame : RecordKind.frame;
-      if (isSuperFrame(body)) {
+      if (piece === undefined) {
         this.#counters.superFramesCut++;
-        for (const piece of pieces) link.addFrame(kind, src, dst, hops, sequence, piece);
         return false;
       }
       if (seg.headed) {
-        link.addFrame(kind, src, dst, hops, sequence, pieces[0]); // it fits: see segment()
+        link.addFrame(RecordKind.offloadFrame, src, dst, hops, sequence, piece); // it fits: see cut()
         return false;
       }
-      frame = pieces[0]; // its checksum completed; held to the path below like any frame
+      frame = piece; // its checksum completed; held to the path below like any frame
     }
     if (frame.length > link.maxFrame) {
       this.#counters.drops.tooBig++;

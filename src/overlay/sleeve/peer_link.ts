@@ -21,6 +21,7 @@ import {
 import type { RecordKind } from "./constants.ts";
 import { DatagramBuilder, type LinkKey, SEAL_OVERHEAD } from "./datagram.ts";
 import { PmtuSearch } from "./pmtu.ts";
+import type { PieceSink } from "./segment.ts";
 import { ReplayWindow } from "./replay_window.ts";
 
 /**
@@ -61,6 +62,10 @@ export class PeerLink {
   readonly #us: number;
   readonly #transmit: Transmit;
   readonly #wallOffset: number;
+  readonly #sink = new FrameSink(
+    (s, length) => this.#reserveFrame(s.kind, s.src, s.dst, s.hops, s.sequence, length),
+    () => this.#builder!.records,
+  );
 
   /**
    * @param us our 48-bit name (the sender of every datagram)
@@ -145,10 +150,41 @@ export class PeerLink {
     sequence: number,
     body: Uint8Array,
   ): void {
-    if (this.#open && this.#builder!.addFrame(kind, src, dst, hops, sequence, body)) return;
+    const at = this.#reserveFrame(kind, src, dst, hops, sequence, body.length);
+    this.#builder!.records.set(body, at);
+  }
+
+  /**
+   * A sink for frame records of one kind and addressing (Segmenter.cut writes a super-frame's pieces straight
+   * into the datagrams, one record each, transmitting each datagram when the next piece does not fit). The
+   * caller checked that each piece fits an empty datagram ({@link maxFrame}). Valid until the next call.
+   */
+  frameSink(kind: RecordKind, src: number, dst: number, hops: number, sequence: number): PieceSink {
+    const s = this.#sink;
+    s.kind = kind;
+    s.src = src;
+    s.dst = dst;
+    s.hops = hops;
+    s.sequence = sequence;
+    return s;
+  }
+
+  /** Reserves a frame record's body in the open datagram, or in a new one; returns its offset in the records. */
+  #reserveFrame(
+    kind: RecordKind,
+    src: number,
+    dst: number,
+    hops: number,
+    sequence: number,
+    length: number,
+  ): number {
+    if (this.#open) {
+      const at = this.#builder!.reserveFrame(kind, src, dst, hops, sequence, length);
+      if (at >= 0) return at;
+    }
     this.flush();
     this.#begin();
-    this.#builder!.addFrame(kind, src, dst, hops, sequence, body);
+    return this.#builder!.reserveFrame(kind, src, dst, hops, sequence, length);
   }
 
   /** Transmits the open datagram, if any. */
@@ -264,6 +300,30 @@ export class PeerLink {
     if (!this.#builder || this.#builder.capacity < size) this.#builder = new DatagramBuilder(size);
     this.#builder.begin(this.#us, size, this.key, this.key ? this.sendSequence++ : 0);
     this.#open = true;
+  }
+}
+
+/** The sink {@link PeerLink.frameSink} hands out: frame records of one kind and addressing. */
+class FrameSink implements PieceSink {
+  kind: RecordKind = 0 as RecordKind;
+  src = 0;
+  dst = 0;
+  hops = 0;
+  sequence = 0;
+  readonly #reserve: (sink: FrameSink, length: number) => number;
+  readonly #records: () => Uint8Array;
+
+  constructor(reserve: (sink: FrameSink, length: number) => number, records: () => Uint8Array) {
+    this.#reserve = reserve;
+    this.#records = records;
+  }
+
+  reserve(length: number): number {
+    return this.#reserve(this, length);
+  }
+
+  get bytes(): Uint8Array {
+    return this.#records();
   }
 }
 

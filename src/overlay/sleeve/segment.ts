@@ -27,61 +27,105 @@ import { checkVnetHeader, readVnetHeader, writeChecksumHeader } from "./vnet_hea
  */
 export const MAX_SEGMENTS = 1024;
 
-/** Cuts TCP super-frames into path-sized frames; keeps one growing buffer that the results point into. */
+/** Where {@link Segmenter.cut} writes the pieces of a super-frame, one after another. */
+export interface PieceSink {
+  /** Makes room for a piece of `length` bytes; returns where it starts in {@link bytes}. */
+  reserve(length: number): number;
+  /** The buffer the last {@link reserve} returned an offset into. */
+  readonly bytes: Uint8Array;
+}
+
+/** A sink into one growing buffer that keeps a view of every piece (for {@link Segmenter.segment}). */
+class ArenaSink implements PieceSink {
+  bytes = new Uint8Array(1 << 16);
+  readonly pieces: Uint8Array[] = [];
+  #used = 0;
+
+  reset(): void {
+    this.#used = 0;
+    this.pieces.length = 0;
+  }
+
+  /** A full buffer is replaced, not copied: earlier pieces stay valid in the old one. */
+  reserve(length: number): number {
+    if (this.#used + length > this.bytes.length) {
+      this.bytes = new Uint8Array(Math.max(2 * this.bytes.length, length));
+      this.#used = 0;
+    }
+    const at = this.#used;
+    this.#used += length;
+    this.pieces.push(this.bytes.subarray(at, this.#used));
+    return at;
+  }
+}
+
+/** Cuts TCP super-frames into path-sized frames. */
 export class Segmenter {
-  #arena = new Uint8Array(0);
   readonly #layout = new TcpLayout();
-  readonly #out: Uint8Array[] = [];
+  readonly #arena = new ArenaSink();
   #headed = false;
 
   /**
-   * Whether the pieces of the last {@link segment} call begin with a virtio-net header (they travel as
-   * RecordKind.offloadFrame), rather than being bare Ethernet frames.
+   * Whether the pieces of the last {@link cut} or {@link segment} call begin with a virtio-net header (they
+   * travel as RecordKind.offloadFrame), rather than being bare Ethernet frames.
    */
   get headed(): boolean {
     return this.#headed;
   }
 
   /**
+   * Turns a frame read from an offloading TAP into pieces for one link; {@link cut} into a view per piece,
+   * valid until the next call (views into `body` or into this segmenter's buffers).
+   *
+   * @throws {RangeError} as {@link cut}
+   */
+  segment(body: Uint8Array, maxBytes: number, partial = false): Uint8Array[] {
+    const a = this.#arena;
+    a.reset();
+    const one = this.cut(body, maxBytes, partial, a);
+    if (one !== undefined) a.pieces.push(one);
+    return a.pieces;
+  }
+
+  /**
    * Turns a frame read from an offloading TAP into pieces for one link.
    *
-   * - a TCP super-frame (gso_type TCPv4/TCPv6) becomes segments of at most `maxBytes` bytes, each with at
-   *   most gso_size payload bytes; with `partial`, each is a virtio-net header (NEEDS_CSUM at the TCP
-   *   checksum) and a frame whose TCP checksum field holds the pseudo-header sum; without, a frame with its
-   *   full checksum;
+   * - a TCP super-frame (gso_type TCPv4/TCPv6) is cut into segments of at most `maxBytes` bytes, each with at
+   *   most gso_size payload bytes, written one after another into `sink`; with `partial`, each is a
+   *   virtio-net header (NEEDS_CSUM at the TCP checksum) and a frame whose TCP checksum field holds the
+   *   pseudo-header sum; without, a frame with its full checksum;
    * - a frame with a partial checksum (NEEDS_CSUM) is returned whole, header included, with `partial` when it
    *   fits `maxBytes`; otherwise its checksum is completed, in place in `body`, and the flag cleared there,
-   *   so segmenting the same body again (once per link of a flood) is harmless;
+   *   so cutting the same body again (once per link of a flood) is harmless;
    * - any other frame is returned as it is (a frame larger than `maxBytes` too: the caller's PMTU handling
    *   answers it).
    *
    * @param body the virtio-net header followed by the Ethernet frame
    * @param maxBytes the most bytes one piece may have (its virtio-net header included, see {@link headed})
    * @param partial the receiver takes partial checksums
-   * @returns the pieces: views into `body` or into this segmenter's buffer, valid until the next call
+   * @param sink where a super-frame's pieces go
+   * @returns the one piece of a frame that is not a super-frame (a view into `body`); undefined for a
+   *   super-frame
    * @throws {RangeError} when the header or frame is malformed or cannot be cut to `maxBytes`, saying why
+   *   (before anything is written to `sink`)
    */
-  segment(body: Uint8Array, maxBytes: number, partial = false): Uint8Array[] {
+  cut(body: Uint8Array, maxBytes: number, partial: boolean, sink: PieceSink): Uint8Array | undefined {
     const bad = checkVnetHeader(body);
     if (bad !== undefined) throw new RangeError(`Cannot segment the frame from the TAP: ${bad}`);
     const h = readVnetHeader(body), frame = body.subarray(VNET_HEADER_SIZE);
-    const out = this.#out;
-    out.length = 0;
     this.#headed = false;
     const gso = h.gsoType & ~VnetGso.ecn;
     if (gso === VnetGso.none) {
       if ((h.flags & VnetFlag.needsCsum) && partial && body.length <= maxBytes) {
         this.#headed = true;
-        out.push(body);
-        return out;
+        return body;
       }
       if (h.flags & VnetFlag.needsCsum) {
         const at = h.csumStart + h.csumOffset;
         putChecksum(frame, at, sumWords(frame, h.csumStart, frame.length - h.csumStart));
         body[0] &= ~VnetFlag.needsCsum; // done: a second call (a flood to several links) leaves it alone
       }
-      out.push(frame);
-      return out;
+      return frame;
     }
     const l = this.#layout;
     const wrong = parseTcpLayout(frame, frame.length, l);
@@ -109,19 +153,21 @@ export class Segmenter {
           `more than ${MAX_SEGMENTS}; check gso_size ${h.gsoSize} and piece size ${maxBytes}`,
       );
     }
-    const arena = this.#reserve(count * (lead + headers) + total);
+    this.#headed = partial;
     const { ip, tcp, tcpLength, v6 } = l;
     const id = frame[ip + 4] << 8 | frame[ip + 5];
     const seq = (frame[tcp + 4] << 24 | frame[tcp + 5] << 16 | frame[tcp + 6] << 8 | frame[tcp + 7]) >>> 0;
     const flags = frame[tcp + 13];
-    let at = 0;
+    const head = frame.subarray(0, headers);
     for (let i = 0; i < count; i++) {
-      const from = headers + i * size, chunk = Math.min(size, total - i * size), start = at;
+      const from = headers + i * size, chunk = Math.min(size, total - i * size);
+      let at = sink.reserve(lead + headers + chunk);
+      const arena = sink.bytes;
       if (partial) {
         writeChecksumHeader(arena, at, tcp, TCP_CHECKSUM_OFFSET);
         at += VNET_HEADER_SIZE;
       }
-      arena.set(frame.subarray(0, headers), at);
+      arena.set(head, at);
       arena.set(frame.subarray(from, from + chunk), at + headers);
       const sip = at + ip, stcp = at + tcp, segmentTcp = tcpLength + chunk;
       if (v6) {
@@ -147,18 +193,7 @@ export class Segmenter {
         arena[stcp + TCP_CHECKSUM_OFFSET] = arena[stcp + TCP_CHECKSUM_OFFSET + 1] = 0;
         putChecksum(arena, stcp + TCP_CHECKSUM_OFFSET, sumWords(arena, stcp, segmentTcp, pseudo));
       }
-      at += headers + chunk;
-      out.push(arena.subarray(start, at));
     }
-    this.#headed = partial;
-    return out;
-  }
-
-  /** The buffer with room for `bytes`, grown (doubling) when smaller; earlier results become invalid. */
-  #reserve(bytes: number): Uint8Array {
-    if (this.#arena.length < bytes) {
-      this.#arena = new Uint8Array(Math.max(bytes, this.#arena.length * 2, 1 << 16));
-    }
-    return this.#arena;
+    return undefined;
   }
 }
