@@ -35,8 +35,8 @@ export type Cipher = typeof CIPHERS[number];
  * same sizes but a 12-byte nonce and the tag after the ciphertext.
  */
 export interface SecretBox {
-  /** Which implementation runs: `libsodium` (FFI) or `tweetnacl` (pure JS). */
-  readonly backend: "libsodium" | "tweetnacl";
+  /** Which implementation runs: `libsodium` (FFI), `tweetnacl` (pure JS) or `openssl` (FFI, AES-256-GCM only). */
+  readonly backend: "libsodium" | "tweetnacl" | "openssl";
   /** Which cipher it is. */
   readonly cipher: Cipher;
   /** Bytes in its nonce: {@link NONCE_BYTES} for secretbox, {@link GCM_NONCE_BYTES} for AES-256-GCM. */
@@ -140,8 +140,12 @@ function openLibsodium(path: string): Lib {
   return lib;
 }
 
-/** Refuses wrong key, nonce and output sizes, naming the operation and the size found. */
-function checkSizes(
+/**
+ * Refuses wrong key, nonce and output sizes for a seal or open, naming the operation and the size found.
+ *
+ * @throws {RangeError} saying which size is wrong
+ */
+export function checkSealSizes(
   op: string,
   out: Uint8Array,
   need: number,
@@ -184,14 +188,14 @@ export function libsodium(path = "libsodium.so.23"): Sodium {
     nonceBytes: NONCE_BYTES,
     seal(out, plain, nonce, key) {
       const need = plain.length + MAC_BYTES;
-      checkSizes("seal", out, need, nonce, key);
+      checkSealSizes("seal", out, need, nonce, key);
       lib.crypto_secretbox_easy(out, plain, BigInt(plain.length), nonce, key);
       return out.subarray(0, need);
     },
     open(out, sealed, nonce, key) {
       if (sealed.length < MAC_BYTES) return undefined;
       const need = sealed.length - MAC_BYTES;
-      checkSizes("open", out, need, nonce, key);
+      checkSealSizes("open", out, need, nonce, key);
       if (lib.crypto_secretbox_open_easy(out, sealed, BigInt(sealed.length), nonce, key) !== 0) {
         return undefined;
       }
@@ -232,14 +236,14 @@ export function tweetnaclSodium(): Sodium {
     cipher: "xsalsa20poly1305",
     nonceBytes: NONCE_BYTES,
     seal(out, plain, nonce, key) {
-      checkSizes("seal", out, plain.length + MAC_BYTES, nonce, key);
+      checkSealSizes("seal", out, plain.length + MAC_BYTES, nonce, key);
       const sealed = nacl.secretbox(plain, nonce, key);
       out.set(sealed);
       return out.subarray(0, sealed.length);
     },
     open(out, sealed, nonce, key) {
       if (sealed.length < MAC_BYTES) return undefined;
-      checkSizes("open", out, sealed.length - MAC_BYTES, nonce, key);
+      checkSealSizes("open", out, sealed.length - MAC_BYTES, nonce, key);
       const plain = nacl.secretbox.open(sealed, nonce, key);
       if (!plain) return undefined;
       out.set(plain);
@@ -290,14 +294,14 @@ export function aes256gcm(path = "libsodium.so.23"): SecretBox | undefined {
     nonceBytes: GCM_NONCE_BYTES,
     seal(out, plain, nonce, key) {
       const need = plain.length + MAC_BYTES;
-      checkSizes("seal", out, need, nonce, key, GCM_NONCE_BYTES);
+      checkSealSizes("seal", out, need, nonce, key, GCM_NONCE_BYTES);
       lib.crypto_aead_aes256gcm_encrypt(out, null, plain, BigInt(plain.length), null, 0n, null, nonce, key);
       return out.subarray(0, need);
     },
     open(out, sealed, nonce, key) {
       if (sealed.length < MAC_BYTES) return undefined;
       const need = sealed.length - MAC_BYTES;
-      checkSizes("open", out, need, nonce, key, GCM_NONCE_BYTES);
+      checkSealSizes("open", out, need, nonce, key, GCM_NONCE_BYTES);
       if (
         lib.crypto_aead_aes256gcm_decrypt(
           out,

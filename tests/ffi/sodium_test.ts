@@ -9,6 +9,7 @@ import {
   sodium,
   tweetnaclSodium,
 } from "../../ffi/sodium.ts";
+import { opensslAes256gcm } from "../../ffi/openssl.ts";
 
 const ffi = libsodium();
 const js = tweetnaclSodium();
@@ -138,53 +139,88 @@ Deno.test("aes256gcm() is there exactly when the CPU has AES-NI", () => {
   assert.equal(gcm !== undefined, cpuHasAes);
 });
 
+/** Both AES-256-GCM implementations, where the CPU has AES-NI: libsodium's and OpenSSL's. */
+const gcms: [string, SecretBox | undefined][] = [
+  ["aes256gcm()", gcm],
+  ["opensslAes256gcm()", cpuHasAes ? opensslAes256gcm() : undefined],
+];
+
+for (const [what, impl] of gcms) {
+  Deno.test({
+    name: `${what} seals as WebCrypto's AES-256-GCM does and opens WebCrypto's output`,
+    ignore: !cpuHasAes,
+    fn: async () => {
+      assert.ok(impl, "AES-256-GCM is available on this CPU");
+      const box: SecretBox = impl;
+      assert.equal(box.cipher, "aes256gcm");
+      const rnd = new SeededRandom(11);
+      for (let i = 0; i < 60; i++) {
+        const len = i < 3 ? i : Math.floor(rnd.next() * 2000);
+        const [plain, nonce, key] = [rnd.bytes(len), rnd.bytes(12), rnd.bytes(32)].map((b) =>
+          new Uint8Array(b)
+        );
+        const ours = box.seal(new Uint8Array(len + MAC_BYTES + 5), plain, nonce, key);
+        const k = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
+        const theirs = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, k, plain));
+        assert.deepEqual(ours, theirs);
+        assert.deepEqual(box.open(new Uint8Array(len), theirs, nonce, key), plain);
+      }
+    },
+  });
+
+  Deno.test({
+    name: `${what} rejects tampered data, a wrong nonce or key, short input, and a 24-byte nonce`,
+    ignore: !cpuHasAes,
+    fn: () => {
+      assert.ok(impl);
+      const box: SecretBox = impl;
+      const rnd = new SeededRandom(12);
+      const plain = rnd.bytes(300), nonce = rnd.bytes(12), key = rnd.bytes(32);
+      const sealed = box.seal(new Uint8Array(316), plain, nonce, key).slice();
+      const out = new Uint8Array(300);
+      for (let i = 0; i < 50; i++) {
+        const bad = sealed.slice();
+        bad[Math.floor(rnd.next() * bad.length)] ^= 1 << Math.floor(rnd.next() * 8);
+        assert.equal(box.open(out, bad, nonce, key), undefined);
+      }
+      const otherNonce = nonce.slice(), otherKey = key.slice();
+      otherNonce[11] ^= 1;
+      otherKey[0] ^= 1;
+      assert.equal(box.open(out, sealed, otherNonce, key), undefined);
+      assert.equal(box.open(out, sealed, nonce, otherKey), undefined);
+      assert.equal(box.open(out, sealed.subarray(0, 15), nonce, key), undefined);
+      assert.deepEqual(box.open(out, sealed, nonce, key), plain, "a failed open leaves the key usable");
+      assert.throws(() => box.seal(out, plain, new Uint8Array(24), key), /nonce is 24 bytes, expected 12/);
+      assert.throws(() => box.seal(new Uint8Array(315), plain, nonce, key), /output is 315 bytes, needs 316/);
+      assert.throws(() => box.open(out, sealed, nonce, key.subarray(0, 31)), /key is 31 bytes, expected 32/);
+    },
+  });
+}
+
 Deno.test({
-  name: "aes256gcm() seals as WebCrypto's AES-256-GCM does and opens WebCrypto's output",
+  name:
+    "opensslAes256gcm() and libsodium seal alike across many keys, a key array whose bytes change, and both directions",
   ignore: !cpuHasAes,
-  fn: async () => {
-    assert.ok(gcm, "AES-256-GCM is available on this CPU");
-    const box: SecretBox = gcm;
-    assert.equal(box.cipher, "aes256gcm");
-    const rnd = new SeededRandom(11);
-    for (let i = 0; i < 60; i++) {
-      const len = i < 3 ? i : Math.floor(rnd.next() * 2000);
-      const [plain, nonce, key] = [rnd.bytes(len), rnd.bytes(12), rnd.bytes(32)].map((b) =>
-        new Uint8Array(b)
-      );
-      const ours = box.seal(new Uint8Array(len + MAC_BYTES + 5), plain, nonce, key);
-      const k = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
-      const theirs = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, k, plain));
-      assert.deepEqual(ours, theirs);
-      assert.deepEqual(box.open(new Uint8Array(len), theirs, nonce, key), plain);
+  fn: () => {
+    const ours = opensslAes256gcm()!, theirs = gcm!;
+    assert.equal(ours.backend, "openssl");
+    const rnd = new SeededRandom(13);
+    const key = rnd.bytes(32), nonce = rnd.bytes(12), a = new Uint8Array(2100), b = new Uint8Array(2100);
+    for (let i = 0; i < 300; i++) {
+      if (i % 7 === 0) key.set(rnd.bytes(32)); // the same array, new bytes: new contexts
+      const k = i % 3 === 0 ? rnd.bytes(32) : key; // and many short-lived keys
+      nonce[i % 12] ^= 1 + i;
+      const plain = rnd.bytes(rnd.int(2000));
+      const sealed = ours.seal(a, plain, nonce, k);
+      assert.deepEqual(sealed, theirs.seal(b, plain, nonce, k), `datagram ${i}`);
+      assert.deepEqual(theirs.open(new Uint8Array(2100), sealed, nonce, k), plain);
+      assert.deepEqual(ours.open(new Uint8Array(2100), sealed.slice(), nonce, k), plain);
     }
   },
 });
 
-Deno.test({
-  name: "aes256gcm() rejects tampered data, a wrong nonce or key, short input, and a 24-byte nonce",
-  ignore: !cpuHasAes,
-  fn: () => {
-    assert.ok(gcm);
-    const rnd = new SeededRandom(12);
-    const plain = rnd.bytes(300), nonce = rnd.bytes(12), key = rnd.bytes(32);
-    const sealed = gcm.seal(new Uint8Array(316), plain, nonce, key).slice();
-    const out = new Uint8Array(300);
-    for (let i = 0; i < 50; i++) {
-      const bad = sealed.slice();
-      bad[Math.floor(rnd.next() * bad.length)] ^= 1 << Math.floor(rnd.next() * 8);
-      assert.equal(gcm.open(out, bad, nonce, key), undefined);
-    }
-    const otherNonce = nonce.slice(), otherKey = key.slice();
-    otherNonce[11] ^= 1;
-    otherKey[0] ^= 1;
-    assert.equal(gcm.open(out, sealed, otherNonce, key), undefined);
-    assert.equal(gcm.open(out, sealed, nonce, otherKey), undefined);
-    assert.equal(gcm.open(out, sealed.subarray(0, 15), nonce, key), undefined);
-    assert.throws(
-      () => (gcm as SecretBox).seal(out, plain, new Uint8Array(24), key),
-      /nonce is 24 bytes, expected 12/,
-    );
-  },
+Deno.test("opensslAes256gcm() is undefined, not an error, when libcrypto is missing", () => {
+  assert.equal(opensslAes256gcm("libmeshnet-nope.so"), undefined);
 });
 
 Deno.test("aes256gcm() is undefined, not an error, when libsodium is missing", () => {

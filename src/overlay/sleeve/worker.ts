@@ -22,6 +22,7 @@ import {
   sodium,
   tweetnaclSodium,
 } from "../../../ffi/sodium.ts";
+import { opensslAes256gcm } from "../../../ffi/openssl.ts";
 import { MESH_PORT } from "../../mesh/constants.ts";
 import { TAP_TX_QUEUE_LENGTH } from "./constants.ts";
 import { Sleeve } from "./sleeve.ts";
@@ -41,7 +42,9 @@ function pickBox(choice: SleeveStartOptions["crypto"]): SecretBox {
 
 function start(options: SleeveStartOptions): void {
   const box = pickBox(options.crypto);
-  const gcm = box.backend === "libsodium" ? aes256gcm() : undefined;
+  // AES-256-GCM where libsodium finds AES-NI; sealed by OpenSSL when libcrypto loads (same bytes, faster).
+  const sodiumGcm = box.backend === "libsodium" ? aes256gcm() : undefined;
+  const gcm = sodiumGcm && (opensslAes256gcm() ?? sodiumGcm);
   const device = openTap(options.tapName, {
     netns: options.netns,
     mtu: options.mtu,
