@@ -1,15 +1,17 @@
 /**
  * Benchmark of the sleeve data plane against a hand-built kernel VXLAN between the same two lab hosts.
  *
- * Flow: one lab of 2 hosts (full), 2 containers each. c1 of each host is attached by meshnet (10.32.H.1/12,
- * meshnet's default MTU); c2 of each host hangs off a kernel VXLAN (VNI 42 on eth0, a bridge, MTU 1450,
- * 10.99.0.H/24). iperf3 runs c1→c1 and c2→c2 with 1 and 2 streams, ping measures the RTT; then both paths
- * again (1 stream) with {@link LOSS_PERCENT} % of underlay frames dropped each way (`lab loss`) and the hosts'
- * eth0 at gso_max_segs 1, so a UDP GSO send leaves as separate packets and loss hits single datagrams as on
- * a real underlay; then meshnet is restarted on both hosts with a password and the sleeve is measured again,
- * encrypted. CPU per GB: the meshnet daemons' user + system time (/proc/PID/stat) over the 1-stream runs,
- * and for every path iperf3's own sender and receiver CPU (its -J cpu_utilization_percent), both divided
- * by the bytes received. Runs sequentially.
+ * Flow: one lab of 4 hosts (full), 2 containers each. h1 and h2 form a plain mesh, h3 and h4 a second mesh
+ * with a password (encrypted); c1 of each host is attached by meshnet (10.32.H.1/12, meshnet's default MTU).
+ * c2 of h1 and h2 hangs off a kernel VXLAN (VNI 42 on eth0, a bridge, MTU 1450, 10.99.0.H/24). iperf3 runs
+ * c2→c2 (VXLAN), h1c1→h2c1 (plain) and h3c1→h4c1 (encrypted), 1 stream and then 2, and ping measures the
+ * RTT: the three paths take turns run by run, so a change in what the shared cores give (other tenants,
+ * frequency) hits all three alike and the ratios stay fair. Then VXLAN and plain again (1 stream, taking
+ * turns) with {@link LOSS_PERCENT} % of underlay frames dropped each way between h1 and h2 (`lab loss`) and
+ * their eth0 at gso_max_segs 1, so a UDP GSO send leaves as separate packets and loss hits single datagrams
+ * as on a real underlay. CPU per GB: the meshnet daemons' user + system time (/proc/PID/stat) over the
+ * 1-stream runs, and for every path iperf3's own sender and receiver CPU (its -J cpu_utilization_percent),
+ * both divided by the bytes received.
  *
  * Run: `deno task bench:sleeve` (as root: it builds namespaces).
  *
@@ -17,10 +19,10 @@
  */
 import { CLOCK_TICKS, type Lab, launchMeshnet, meshnet, meshnetDataDir, withLab } from "../src/lab/mod.ts";
 import { DEFAULT_MTU } from "../src/router/config.ts";
-import { converge, mustExec, poll, Watched } from "../tests/overlay/lab_traffic.ts";
+import { mustExec, poll, Watched } from "../tests/overlay/lab_traffic.ts";
 
 /** Seconds of each iperf3 run, and runs per measurement (the median is reported: the cores are shared). */
-const SECONDS = 2, RUNS = 3;
+const SECONDS = 2, RUNS = 5;
 /** The VXLAN MTU: 1500 − 50 bytes of VXLAN/UDP/IP/Ethernet headers. */
 const VXLAN_MTU = 1450;
 /** Pings per RTT measurement, and their interval in seconds. */
@@ -62,13 +64,6 @@ interface IperfRun {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** `f` run {@link RUNS} times, in order. */
-async function runs(f: () => Promise<number>): Promise<number[]> {
-  const out = [];
-  for (let i = 0; i < RUNS; i++) out.push(await f());
-  return out;
 }
 
 /** Builds the kernel VXLAN between h1c2 and h2c2. */
@@ -133,40 +128,54 @@ function daemonCpu(lab: Lab, h: number): number {
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS; // utime, stime
 }
 
+/** A path to measure: iperf3 from `from` to a server in `to` at `address`; `hosts` are its meshnet daemons. */
+interface Path {
+  from: string;
+  to: string;
+  address: string;
+  hosts?: [number, number];
+}
+
 /**
- * Measures one path from `from` to an iperf3 server started in `to` at `address`; `full` adds the 2-stream
- * runs and the RTT, `sleeve` the daemons' CPU.
+ * Measures the paths taking turns, run by run: {@link RUNS} 1-stream runs each (with the daemons' CPU), then
+ * with `full` as many 2-stream runs and RTTs. Every path's iperf3 server runs throughout.
  */
-async function measure(
-  lab: Lab,
-  from: string,
-  to: string,
-  address: string,
-  opts: { full?: boolean; sleeve?: boolean } = {},
-): Promise<PathResult> {
-  const server = new Watched(lab, to, ["iperf3", "-s", "--forceflush", "-B", address]);
-  await server.until((w) => w.stdout.includes("Server listening"));
+async function measure(lab: Lab, paths: Path[], full: boolean): Promise<PathResult[]> {
+  const servers = paths.map((p) => new Watched(lab, p.to, ["iperf3", "-s", "--forceflush", "-B", p.address]));
   try {
-    const p1: IperfRun[] = [], sender: number[] = [], receiver: number[] = [];
+    for (const server of servers) await server.until((w) => w.stdout.includes("Server listening"));
+    const results: PathResult[] = paths.map((p) => ({
+      p1: [],
+      iperfCpu: [],
+      daemonCpu: p.hosts ? { sender: [], receiver: [] } : undefined,
+      p2: [],
+      retransmits: [],
+      rtt: [],
+    }));
     for (let i = 0; i < RUNS; i++) {
-      const before = opts.sleeve ? [daemonCpu(lab, 1), daemonCpu(lab, 2)] : [];
-      const run = await iperf(lab, from, address, 1);
-      p1.push(run);
-      if (opts.sleeve) {
-        sender.push((daemonCpu(lab, 1) - before[0]) / run.gb);
-        receiver.push((daemonCpu(lab, 2) - before[1]) / run.gb);
+      for (const [k, p] of paths.entries()) {
+        const r = results[k];
+        const before = p.hosts?.map((h) => daemonCpu(lab, h));
+        const run = await iperf(lab, p.from, p.address, 1);
+        r.p1.push(run.gbps);
+        r.iperfCpu.push(run.cpu / run.gb);
+        r.retransmits.push(run.retransmits);
+        if (p.hosts && before) {
+          r.daemonCpu!.sender.push((daemonCpu(lab, p.hosts[0]) - before[0]) / run.gb);
+          r.daemonCpu!.receiver.push((daemonCpu(lab, p.hosts[1]) - before[1]) / run.gb);
+        }
       }
     }
-    return {
-      p1: p1.map((r) => r.gbps),
-      iperfCpu: p1.map((r) => r.cpu / r.gb),
-      daemonCpu: opts.sleeve ? { sender, receiver } : undefined,
-      retransmits: p1.map((r) => r.retransmits),
-      p2: opts.full ? await runs(async () => (await iperf(lab, from, address, 2)).gbps) : [],
-      rtt: opts.full ? await runs(() => rtt(lab, from, address)) : [],
-    };
+    if (!full) return results;
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, p] of paths.entries()) results[k].p2.push((await iperf(lab, p.from, p.address, 2)).gbps);
+    }
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, p] of paths.entries()) results[k].rtt.push(await rtt(lab, p.from, p.address));
+    }
+    return results;
   } finally {
-    await server.stop("SIGTERM");
+    for (const server of servers) await server.stop("SIGTERM");
   }
 }
 
@@ -177,44 +186,32 @@ async function gsoMaxSegs(lab: Lab, segs: number): Promise<void> {
   }
 }
 
-/** TX drops and queue length of the sending host's (h1's) sleeve TAP: frames the bridge could not queue for the sleeve. */
-async function tapDrops(lab: Lab): Promise<string> {
-  const out = await mustExec(lab, "h1", ["ip", "-j", "-s", "link", "show", "weave-tap"]);
+/** TX drops and queue length of `host`'s sleeve TAP: frames the bridge could not queue for the sleeve. */
+async function tapDrops(lab: Lab, host: string): Promise<string> {
+  const out = await mustExec(lab, host, ["ip", "-j", "-s", "link", "show", "weave-tap"]);
   const [link] = JSON.parse(out);
   return `${link.stats64.tx.dropped} TX drops (txqlen ${link.txqlen})`;
 }
 
-/** Launches meshnet on both hosts with `args`. */
-async function launchBoth(lab: Lab, args: string[]): Promise<void> {
-  for (const h of [1, 2]) await launchMeshnet(lab, h, [...LAUNCH, ...args]);
+/** Launches meshnet on hosts `a` and `b`, each with the other as its only peer (a mesh of two), with `args`. */
+async function launchPair(lab: Lab, a: number, b: number, args: string[]): Promise<void> {
+  for (const [h, other] of [[a, b], [b, a]]) {
+    await launchMeshnet(lab, h, [...LAUNCH, ...args], [lab.host(other).address]);
+    const r = await meshnet(lab, h, ["attach", `10.32.${h}.1/12`, lab.ns(`h${h}c1`)]);
+    if (r.code !== 0) throw new Error(`Cannot attach h${h}c1: ${r.stderr.trim()}`);
+  }
 }
 
-/**
- * Stops meshnet on host `h` and waits until its process is gone: `meshnet stop` returns once the API stops
- * answering, while the daemon may still hold its TAP, and a relaunch would fail with EBUSY.
- */
-async function stopMeshnet(lab: Lab, h: number): Promise<void> {
-  const pid = Deno.readTextFileSync(`${meshnetDataDir(lab, h)}/meshnet.pid`).trim();
-  const r = await meshnet(lab, h, ["stop"]);
-  if (r.code !== 0) throw new Error(`Cannot stop meshnet on h${h}: ${r.stderr.trim()}`);
-  const alive = () => {
-    try {
-      Deno.statSync(`/proc/${pid}`);
-      return true;
-    } catch {
-      return undefined;
-    }
-  };
-  await poll(
-    () => Promise.resolve(alive() ? undefined : true),
-    15_000,
-    () => `meshnet pid ${pid} still runs`,
-  );
-}
-
-/** Waits until the mesh converged and c1 of each host pings the other. */
-function sleeveUp(lab: Lab): Promise<number> {
-  return converge(lab, [["h1c1", "10.32.2.1"], ["h2c1", "10.32.1.1"]]);
+/** Waits until c1 of each host pings c1 of the other host of its mesh (its sleeve link is up and routed). */
+async function sleeveUp(lab: Lab): Promise<void> {
+  const pings = [["h1c1", "10.32.2.1"], ["h2c1", "10.32.1.1"], ["h3c1", "10.32.4.1"], ["h4c1", "10.32.3.1"]];
+  for (const [from, to] of pings) {
+    await poll(
+      async () => (await lab.exec(from, ["ping", "-c1", "-W1", to])).code === 0 || undefined,
+      30_000,
+      () => `no ping answer from ${to} to ${from}: the meshes did not come up`,
+    );
+  }
 }
 
 /** nproc, kernel, date and load: what the numbers were measured on. */
@@ -227,32 +224,25 @@ function machine(): string {
 
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
 
-await withLab({ hosts: 2, containers: 2, topology: "full" }, async (lab) => {
+await withLab({ hosts: 4, containers: 2, topology: "full" }, async (lab) => {
   console.log(`machine at start: ${machine()}`);
   console.log(
-    `MTU: sleeve containers ${DEFAULT_MTU} (meshnet default), VXLAN ${VXLAN_MTU}; iperf3 ${SECONDS} s per run, median of ${RUNS} runs (all runs in brackets)`,
+    `MTU: sleeve containers ${DEFAULT_MTU} (meshnet default), VXLAN ${VXLAN_MTU}; iperf3 ${SECONDS} s per run, median of ${RUNS} runs (all runs in brackets); the paths take turns`,
   );
   await buildVxlan(lab);
-  await launchBoth(lab, []);
-  for (const h of [1, 2]) {
-    const r = await meshnet(lab, h, ["attach", `10.32.${h}.1/12`, lab.ns(`h${h}c1`)]);
-    if (r.code !== 0) throw new Error(`Cannot attach h${h}c1: ${r.stderr.trim()}`);
-  }
+  await launchPair(lab, 1, 2, []);
+  await launchPair(lab, 3, 4, ["--password", "bench"]);
   await sleeveUp(lab);
-  const vxlan = await measure(lab, "h1c2", "h2c2", "10.99.0.2", { full: true });
-  const plain = await measure(lab, "h1c1", "h2c1", "10.32.2.1", { full: true, sleeve: true });
-  const plainDrops = await tapDrops(lab);
+  const vxlanPath: Path = { from: "h1c2", to: "h2c2", address: "10.99.0.2" };
+  const plainPath: Path = { from: "h1c1", to: "h2c1", address: "10.32.2.1", hosts: [1, 2] };
+  const encPath: Path = { from: "h3c1", to: "h4c1", address: "10.32.4.1", hosts: [3, 4] };
+  const [vxlan, plain, enc] = await measure(lab, [vxlanPath, plainPath, encPath], true);
+  const plainDrops = await tapDrops(lab, "h1"), encDrops = await tapDrops(lab, "h3");
   await gsoMaxSegs(lab, 1);
   await lab.loss(1, 2, LOSS_PERCENT);
-  const vxlanLoss = await measure(lab, "h1c2", "h2c2", "10.99.0.2");
-  const plainLoss = await measure(lab, "h1c1", "h2c1", "10.32.2.1", { sleeve: true });
+  const [vxlanLoss, plainLoss] = await measure(lab, [vxlanPath, plainPath], false);
   await lab.loss(1, 2, 0);
   await gsoMaxSegs(lab, 65535);
-  for (const h of [1, 2]) await stopMeshnet(lab, h);
-  await launchBoth(lab, ["--password", "bench"]);
-  await sleeveUp(lab);
-  const enc = await measure(lab, "h1c1", "h2c1", "10.32.2.1", { full: true, sleeve: true });
-  const encDrops = await tapDrops(lab);
 
   const m = (xs: number[]) => median(xs);
   const cell = (xs: number[], digits: number) =>
@@ -282,7 +272,9 @@ await withLab({ hosts: 2, containers: 2, topology: "full" }, async (lab) => {
       } |`,
     );
   }
-  console.log(`\nh1's weave-tap over all runs: plain ${plainDrops}, encrypted ${encDrops}`);
+  console.log(
+    `\nweave-tap of the senders over all runs: plain (h1) ${plainDrops}, encrypted (h3) ${encDrops}`,
+  );
   const ratio = (a: number[], b: number[]) => m(a) / m(b);
   const bar = (ok: boolean) => ok ? "meets" : "MISSES";
   console.log(
