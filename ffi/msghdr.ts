@@ -11,7 +11,9 @@
  *
  * The structures live in one `ArrayBuffer` allocated here (never a small on-heap typed array, whose memory
  * the JavaScript engine may move), so the addresses written into them stay valid; the data buffers are the
- * caller's and their address is taken on every {@link MessageSlots.setData}.
+ * caller's, and {@link MessageSlots.setData} takes a buffer's address only when the slot held another array
+ * (taking one costs more than the rest of a slot's set-up: a receive loop passes the same buffers every
+ * time). Addresses and lengths are written as two 32-bit halves, without BigInt.
  *
  * @module
  */
@@ -34,6 +36,8 @@ export function addressOf(bytes: Uint8Array): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes as Uint8Array<ArrayBuffer>)));
 }
 
+const TWO_32 = 0x1_0000_0000;
+
 /** A reusable vector of message headers for the socket calls that take `msghdr` or `mmsghdr`. */
 export class MessageSlots {
   /** Number of slots. */
@@ -44,7 +48,11 @@ export class MessageSlots {
   readonly vector: Uint8Array;
   readonly #memory: Uint8Array;
   readonly #view: DataView;
-  readonly #base: bigint;
+  /** The address of {@link #memory} (below 2^53, as every user-space address on x86_64). */
+  readonly #base: number;
+  /** Per slot, the array its iovec points at (and that array's length) after the last {@link setData}. */
+  readonly #data: (Uint8Array | undefined)[];
+  readonly #dataLength: number[];
   readonly #iovecs: number;
   readonly #names: number;
   readonly #controls: number;
@@ -61,34 +69,51 @@ export class MessageSlots {
     this.#controls = this.#names + capacity * NAME_SLOT;
     this.#memory = new Uint8Array(new ArrayBuffer(this.#controls + capacity * controlSize));
     this.#view = new DataView(this.#memory.buffer);
-    this.#base = addressOf(this.#memory);
+    this.#base = Number(addressOf(this.#memory));
+    this.#data = new Array(capacity).fill(undefined);
+    this.#dataLength = new Array(capacity).fill(0);
     this.vector = this.#memory.subarray(0, this.#iovecs);
     for (let i = 0; i < capacity; i++) {
       const m = i * MMSGHDR_SIZE;
-      this.#view.setBigUint64(m + 16, this.#base + BigInt(this.#iovecs + i * IOVEC_SIZE), true);
-      this.#view.setBigUint64(m + 24, 1n, true);
+      this.#put(m + 16, this.#base + this.#iovecs + i * IOVEC_SIZE);
+      this.#put(m + 24, 1);
     }
   }
 
-  /** Points slot `i`'s iovec at `data[0, length)`. */
+  /**
+   * Points slot `i`'s iovec at `data[0, length)`. The address is taken again only when `data` is not the
+   * array the slot pointed at last: keep an array passed here alive and do not transfer its buffer.
+   */
   setData(i: number, data: Uint8Array, length: number): void {
     const v = this.#iovecs + i * IOVEC_SIZE;
-    this.#view.setBigUint64(v, addressOf(data), true);
-    this.#view.setBigUint64(v + 8, BigInt(length), true);
+    if (this.#data[i] !== data) {
+      this.#data[i] = data;
+      this.#put(v, Number(addressOf(data)));
+    }
+    if (this.#dataLength[i] !== length) {
+      this.#dataLength[i] = length;
+      this.#put(v + 8, length);
+    }
   }
 
   /** Points slot `i`'s name at `sockaddr` (a destination to send to; keep it alive and unmoved). */
   setName(i: number, sockaddr: Uint8Array, address = addressOf(sockaddr)): void {
     const m = i * MMSGHDR_SIZE;
-    this.#view.setBigUint64(m, address, true);
+    this.#put(m, Number(address));
     this.#view.setUint32(m + 8, sockaddr.length, true);
   }
 
   /** Points slot `i`'s name at its own sockaddr slot, empty, for the kernel to fill on receive. */
   receiveName(i: number): void {
     const m = i * MMSGHDR_SIZE;
-    this.#view.setBigUint64(m, this.#base + BigInt(this.#names + i * NAME_SLOT), true);
+    this.#put(m, this.#base + this.#names + i * NAME_SLOT);
     this.#view.setUint32(m + 8, SOCKADDR_IN6_SIZE, true);
+  }
+
+  /** Writes `value` (an integer below 2^53) as a little-endian 64-bit field at `at`. */
+  #put(at: number, value: number): void {
+    this.#view.setUint32(at, value % TWO_32, true);
+    this.#view.setUint32(at + 4, Math.floor(value / TWO_32), true);
   }
 
   /** Slot `i`'s own sockaddr bytes (what the kernel wrote on receive). */
@@ -108,14 +133,23 @@ export class MessageSlots {
   /** Points slot `i`'s control at its first `length` control bytes (0: no control messages). */
   setControl(i: number, length: number): void {
     const m = i * MMSGHDR_SIZE;
-    const at = length === 0 ? 0n : this.#base + BigInt(this.#controls + i * this.controlSize);
-    this.#view.setBigUint64(m + 32, at, true);
-    this.#view.setBigUint64(m + 40, BigInt(length), true);
+    this.#put(m + 32, length === 0 ? 0 : this.#base + this.#controls + i * this.controlSize);
+    this.#put(m + 40, length);
   }
 
   /** The control bytes the kernel wrote into slot `i` on receive (msg_controllen). */
   controlLength(i: number): number {
-    return Number(this.#view.getBigUint64(i * MMSGHDR_SIZE + 40, true));
+    return this.#get(i * MMSGHDR_SIZE + 40);
+  }
+
+  /** The little-endian 32-bit integer at byte `at` of slot `i`'s control bytes (see {@link findControl}). */
+  controlInt32(i: number, at: number): number {
+    return this.#view.getInt32(this.#controls + i * this.controlSize + at, true);
+  }
+
+  /** Reads a little-endian 64-bit field at `at` as a number (the kernel's lengths fit 53 bits). */
+  #get(at: number): number {
+    return this.#view.getUint32(at + 4, true) * TWO_32 + this.#view.getUint32(at, true);
   }
 
   /** The msg_flags of slot `i` after a receive (e.g. MSG_TRUNC). */
@@ -136,7 +170,7 @@ export class MessageSlots {
   findControl(i: number, level: number, type: number): number {
     const c = this.#controls + i * this.controlSize, end = Math.min(this.controlLength(i), this.controlSize);
     for (let at = 0; at + CMSG_HEADER_SIZE <= end;) {
-      const len = Number(this.#view.getBigUint64(c + at, true));
+      const len = this.#get(c + at);
       if (len < CMSG_HEADER_SIZE) return -1;
       if (
         this.#view.getInt32(c + at + 8, true) === level && this.#view.getInt32(c + at + 12, true) === type

@@ -262,10 +262,7 @@ export class UdpConn implements PacketConn {
       sources[i] = this.#source();
       if (segmentSizes) {
         const at = slots.findControl(i, SOL_UDP, UDP_GRO);
-        segmentSizes[i] = at < 0 ? sizes[i] : new DataView(slots.control(i).buffer).getInt32(
-          slots.control(i).byteOffset + at,
-          true,
-        );
+        segmentSizes[i] = at < 0 ? sizes[i] : slots.controlInt32(i, at);
       }
     }
     return r;
