@@ -6,7 +6,8 @@
  * c2 of h1 and h2 hangs off a kernel VXLAN (VNI 42 on eth0, a bridge, MTU 1450, 10.99.0.H/24). iperf3 runs
  * c2→c2 (VXLAN), h1c1→h2c1 (plain) and h3c1→h4c1 (encrypted), 1 stream and then 2, and ping measures the
  * RTT: the three paths take turns run by run, so a change in what the shared cores give (other tenants,
- * frequency) hits all three alike and the ratios stay fair. Then VXLAN and plain again (1 stream, taking
+ * frequency) hits all three alike and the ratios stay fair. A first run of each path is not counted (the
+ * daemons' JIT compiles the data path during its first seconds). Then VXLAN and plain again (1 stream, taking
  * turns) with {@link LOSS_PERCENT} % of underlay frames dropped each way between h1 and h2 (`lab loss`) and
  * their eth0 at gso_max_segs 1, so a UDP GSO send leaves as separate packets and loss hits single datagrams
  * as on a real underlay. CPU per GB: the meshnet daemons' user + system time (/proc/PID/stat) over the
@@ -152,6 +153,8 @@ async function measure(lab: Lab, paths: Path[], full: boolean): Promise<PathResu
       retransmits: [],
       rtt: [],
     }));
+    // One run each first, not counted: the daemons' JIT compiles the data path during its first seconds.
+    for (const p of paths) await iperf(lab, p.from, p.address, 1);
     for (let i = 0; i < RUNS; i++) {
       for (const [k, p] of paths.entries()) {
         const r = results[k];
