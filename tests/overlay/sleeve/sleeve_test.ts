@@ -717,3 +717,31 @@ Deno.test("Sleeve sends a wakeup's datagrams to one link in one UDP GSO send; EM
     }
   }
 });
+
+Deno.test("Sleeve completes partial checksums a peer sent anyway when its device has no offloads", () => {
+  // Node 0 (offloads) sends partial checksums to node 1 although 1 (no offloads) did not offer them, as a
+  // peer with a wrong idea of 1 would: 1 completes them before its device takes the bare frames.
+  const bench = new Bench(2, [[0, 1]], { offload: [0] });
+  try {
+    bench.nodes[0].sleeve.setPeer(peerName(1), {
+      endpoint: bench.nodes[1].conn.local,
+      partialChecksums: true,
+    });
+    bench.settle();
+    bench.nodes[1].bridge.write([frame(BROADCAST_MAC, mac(1), "hello")]);
+    bench.settle();
+    bench.received();
+    const rnd = new SeededRandom(0x651);
+    const flow = { ...randomFlow(rnd, false), df: true, macs: new Uint8Array([...mac(1), ...mac(0)]) };
+    const payload = rnd.bytes(12_000);
+    bench.nodes[0].bridge.write([superFrame(flow, 5, 0x18, 1, payload, 1300)]);
+    bench.settle();
+    const got = bench.received()[1];
+    assert.ok(got.length >= 9, `${got.length} segments`);
+    got.forEach((f) => assert.equal(frameProblem(f), undefined, "a complete checksum"));
+    assert.deepEqual(new Uint8Array(got.flatMap((f) => [...f.subarray(parse(f).payload)])), payload);
+    assert.equal(bench.nodes[1].sleeve.stats().drops.offload, 0);
+  } finally {
+    bench.close();
+  }
+});
