@@ -70,6 +70,37 @@ export function linkKey(box: SecretBox, session: Uint8Array, outbound: boolean):
   return { box, session: session.slice(), key, outbound, nonce: new Uint8Array(box.nonceBytes) };
 }
 
+/** The header fields of a frame record: its kind, addressing, hop limit and flood sequence. */
+export interface FrameRecordHeader {
+  /** RecordKind.frame or RecordKind.offloadFrame. */
+  kind: RecordKind;
+  /** The peer whose bridge captured the frame. */
+  src: number;
+  /** The destination peer, or BROADCAST_PEER. */
+  dst: number;
+  /** The hop limit, 1 to 255. */
+  hops: number;
+  /** The flood sequence (0 to 2^32 − 1) when `dst` is BROADCAST_PEER, else 0. */
+  sequence: number;
+}
+
+/** Sets the fields of `h` (reused, so the hot path allocates nothing) and returns it. */
+export function frameRecordHeader<H extends FrameRecordHeader>(
+  h: H,
+  kind: RecordKind,
+  src: number,
+  dst: number,
+  hops: number,
+  sequence: number,
+): H {
+  h.kind = kind;
+  h.src = src;
+  h.dst = dst;
+  h.hops = hops;
+  h.sequence = sequence;
+  return h;
+}
+
 /** Untrusted bytes that are not a valid sleeve datagram; the receiver drops and counts it. */
 export class DatagramError extends Error {
   /** @param message what is wrong, naming the offending value */
@@ -101,6 +132,8 @@ export class DatagramBuilder {
   #count = 0;
   #seal: LinkKey | undefined;
   #sequence = 0;
+  /** The header {@link addFrame} fills for {@link reserveFrame}. */
+  readonly #frame: FrameRecordHeader = { kind: 0 as RecordKind, src: 0, dst: 0, hops: 0, sequence: 0 };
 
   /** @param capacity the largest datagram it will build, in bytes */
   constructor(capacity: number) {
@@ -184,31 +217,24 @@ export class DatagramBuilder {
     sequence: number,
     body: Uint8Array,
   ): boolean {
-    const at = this.reserveFrame(kind, src, dst, hops, sequence, body.length);
+    const at = this.reserveFrame(frameRecordHeader(this.#frame, kind, src, dst, hops, sequence), body.length);
     if (at < 0) return false;
     this.#records.set(body, at);
     return true;
   }
 
   /**
-   * Appends a frame record like {@link addFrame} whose `length` body bytes the caller writes into
-   * {@link records} at the offset returned, before anything else is added or the datagram finished.
+   * Appends a frame record like {@link addFrame} with header `h`, whose `length` body bytes the caller writes
+   * into {@link records} at the offset returned, before anything else is added or the datagram finished.
    *
    * @returns where the body goes in {@link records}, or −1, adding nothing, when the record does not fit
    */
-  reserveFrame(
-    kind: RecordKind,
-    src: number,
-    dst: number,
-    hops: number,
-    sequence: number,
-    length: number,
-  ): number {
-    const bodyLength = FRAME_HEADER_SIZE + length;
+  reserveFrame(h: FrameRecordHeader, length: number): number {
+    const bodyLength = FRAME_HEADER_SIZE + length, sequence = h.sequence;
     if (bodyLength > this.room()) return -1;
-    const at = this.#header(kind, src, dst, bodyLength);
+    const at = this.#header(h.kind, h.src, h.dst, bodyLength);
     const r = this.#records;
-    r[at] = hops;
+    r[at] = h.hops;
     r[at + 1] = sequence >>> 24;
     r[at + 2] = sequence >>> 16;
     r[at + 3] = sequence >>> 8;

@@ -19,7 +19,13 @@ import {
   REPLAY_WINDOW,
 } from "./constants.ts";
 import type { RecordKind } from "./constants.ts";
-import { DatagramBuilder, type LinkKey, SEAL_OVERHEAD } from "./datagram.ts";
+import {
+  DatagramBuilder,
+  type FrameRecordHeader,
+  frameRecordHeader,
+  type LinkKey,
+  SEAL_OVERHEAD,
+} from "./datagram.ts";
 import { PmtuSearch } from "./pmtu.ts";
 import type { PieceSink } from "./segment.ts";
 import { ReplayWindow } from "./replay_window.ts";
@@ -63,7 +69,7 @@ export class PeerLink {
   readonly #transmit: Transmit;
   readonly #wallOffset: number;
   readonly #sink = new FrameSink(
-    (s, length) => this.#reserveFrame(s.kind, s.src, s.dst, s.hops, s.sequence, length),
+    (h, length) => this.#reserveFrame(h, length),
     () => this.#builder!.records,
   );
 
@@ -150,7 +156,7 @@ export class PeerLink {
     sequence: number,
     body: Uint8Array,
   ): void {
-    const at = this.#reserveFrame(kind, src, dst, hops, sequence, body.length);
+    const at = this.#reserveFrame(frameRecordHeader(this.#sink, kind, src, dst, hops, sequence), body.length);
     this.#builder!.records.set(body, at);
   }
 
@@ -160,31 +166,18 @@ export class PeerLink {
    * caller checked that each piece fits an empty datagram ({@link maxFrame}). Valid until the next call.
    */
   frameSink(kind: RecordKind, src: number, dst: number, hops: number, sequence: number): PieceSink {
-    const s = this.#sink;
-    s.kind = kind;
-    s.src = src;
-    s.dst = dst;
-    s.hops = hops;
-    s.sequence = sequence;
-    return s;
+    return frameRecordHeader(this.#sink, kind, src, dst, hops, sequence);
   }
 
   /** Reserves a frame record's body in the open datagram, or in a new one; returns its offset in the records. */
-  #reserveFrame(
-    kind: RecordKind,
-    src: number,
-    dst: number,
-    hops: number,
-    sequence: number,
-    length: number,
-  ): number {
+  #reserveFrame(h: FrameRecordHeader, length: number): number {
     if (this.#open) {
-      const at = this.#builder!.reserveFrame(kind, src, dst, hops, sequence, length);
+      const at = this.#builder!.reserveFrame(h, length);
       if (at >= 0) return at;
     }
     this.flush();
     this.#begin();
-    return this.#builder!.reserveFrame(kind, src, dst, hops, sequence, length);
+    return this.#builder!.reserveFrame(h, length);
   }
 
   /** Transmits the open datagram, if any. */
@@ -303,17 +296,17 @@ export class PeerLink {
   }
 }
 
-/** The sink {@link PeerLink.frameSink} hands out: frame records of one kind and addressing. */
-class FrameSink implements PieceSink {
+/** The sink {@link PeerLink.frameSink} hands out: frame records with one header. */
+class FrameSink implements PieceSink, FrameRecordHeader {
   kind: RecordKind = 0 as RecordKind;
   src = 0;
   dst = 0;
   hops = 0;
   sequence = 0;
-  readonly #reserve: (sink: FrameSink, length: number) => number;
+  readonly #reserve: (header: FrameRecordHeader, length: number) => number;
   readonly #records: () => Uint8Array;
 
-  constructor(reserve: (sink: FrameSink, length: number) => number, records: () => Uint8Array) {
+  constructor(reserve: (header: FrameRecordHeader, length: number) => number, records: () => Uint8Array) {
     this.#reserve = reserve;
     this.#records = records;
   }
