@@ -158,6 +158,8 @@ export interface SleeveStats extends Counters {
   macs: number;
   /** `libsodium` or `tweetnacl`, when a box is in use. */
   crypto?: string;
+  /** What seals AES-256-GCM links (`openssl` or `libsodium`), when the CPU has AES-NI. */
+  gcm?: string;
   /**
    * Set when the data plane Worker did not answer in time (sleeve_worker.ts): these are the last stats it
    * sent, this many ms old.
@@ -451,6 +453,7 @@ export class Sleeve {
       })),
       macs: this.#macs.size,
       crypto: this.#box?.backend,
+      gcm: this.#gcm?.backend,
     };
   }
 
