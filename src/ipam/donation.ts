@@ -8,7 +8,8 @@
 
 import type { PeerName } from "../mesh/gossip.ts";
 import type { Ring } from "./ring.ts";
-import { intersect, type Range } from "./space.ts";
+import { usedByAll } from "./allocator.ts";
+import { intersect, type Range, subtract, total } from "./space.ts";
 
 /** The unicast asking a peer for space inside `within` of the ring over `range`. */
 export interface SpaceRequest {
@@ -86,9 +87,33 @@ export function giveRange(ring: Ring, giver: PeerName, range: Range, to: PeerNam
   }
 }
 
-/** Picks a donor among `candidates` weighted by the free space they advertise; undefined when none has any. */
-export function pickDonor(ring: Ring, candidates: PeerName[], random: () => number): PeerName | undefined {
-  const weighted = candidates.map((p) => ({ p, free: ring.report(p).free })).filter((x) => x.free > 0n);
+/**
+ * Picks a donor among `candidates`, weighted by the free space they advertise; undefined when none has any.
+ * With `within` (the addresses wanted, e.g. a subnet's), a peer whose main space (outside its reserve) holds
+ * addresses there that no report uses is picked first, weighted by how many: any other peer could only
+ * answer that it has none there, and the next request waits SPACE_REQUEST_RETRY_MS (constants.ts).
+ */
+export function pickDonor(
+  ring: Ring,
+  candidates: PeerName[],
+  random: () => number,
+  within?: Range,
+): PeerName | undefined {
+  if (within !== undefined) {
+    const used = usedByAll(ring);
+    const there = candidates.map((p) => {
+      const mainThere = subtract(intersect(ring.ownedBy(p), [within]), ring.report(p).reserve);
+      return { p, free: total(subtract(mainThere, used)) };
+    });
+    const donor = weightedPick(there, random);
+    if (donor !== undefined) return donor;
+  }
+  return weightedPick(candidates.map((p) => ({ p, free: ring.report(p).free })), random);
+}
+
+/** Picks one of `weighted` with probability proportional to its `free`; undefined when all are 0. */
+function weightedPick(all: { p: PeerName; free: bigint }[], random: () => number): PeerName | undefined {
+  const weighted = all.filter((x) => x.free > 0n);
   const sum = weighted.reduce((n, x) => n + x.free, 0n);
   if (sum === 0n) return undefined;
   let r = BigInt(Math.floor(random() * 2 ** 52)) * sum / 2n ** 52n;

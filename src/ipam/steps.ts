@@ -296,11 +296,12 @@ export class Steps {
     const candidates = [...l.ring.reports.keys()].filter((p) =>
       p !== this.#name && !l.ring.removed.has(p) && this.#reachable.has(p)
     );
-    const donor = pickDonor(l.ring, candidates, this.#random);
+    const within = subnetIn(l.ring, want).hosts;
+    const donor = pickDonor(l.ring, candidates, this.#random, within);
     if (!donor) return;
     l.lastRequest = now;
     l.short = undefined;
-    this.gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, subnetIn(l.ring, want).hosts));
+    this.gossiper.gossipUnicast(donor, encodeSpaceRequest(l.ring.range, within));
   }
 
   /**

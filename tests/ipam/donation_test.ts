@@ -45,6 +45,29 @@ Deno.test("pickDonor() weighs peers by the free space they advertise", () => {
   assert.equal(pickDonor(ring, [A], () => 0.5), undefined);
 });
 
+Deno.test("pickDonor() asks for space within a subnet a peer that owns unused main space there", () => {
+  const ring = new Ring("10.32.0.0/24");
+  ring.initialise([A]);
+  const s = ring.universe.start;
+  giveRange(ring, A, { start: s + 128n, end: s + 256n }, B); // A owns .0–.127, B .128–.255
+  giveRange(ring, A, { start: s + 64n, end: s + 128n }, C); // C owns .64–.127
+  ring.setReport(A, { ...emptyReport(), free: 10n });
+  ring.setReport(B, { ...emptyReport(), free: 100n });
+  ring.setReport(C, { ...emptyReport(), free: 1n, reserve: [{ start: s + 112n, end: s + 128n }] });
+  const rng = prng(2);
+  const subnet = { start: s + 97n, end: s + 127n }; // .96/27's hosts: only C owns any, none used
+  for (let i = 0; i < 200; i++) assert.equal(pickDonor(ring, [A, B, C], () => rng.next(), subnet), C);
+  // C's part of it is its reserve: nobody owns free main space there, so the advertised free space decides.
+  const inReserve = { start: s + 113n, end: s + 127n };
+  const counts = { [A]: 0, [B]: 0, [C]: 0 };
+  for (let i = 0; i < 2000; i++) counts[pickDonor(ring, [A, B, C], () => rng.next(), inReserve)!]++;
+  assert.ok(counts[B] > 5 * counts[A] && counts[A] > 50, JSON.stringify(counts));
+  // Addresses a report uses are not free to give.
+  const used = Array.from({ length: 48 }, (_, i) => s + 64n + BigInt(i)); // .64–.111
+  ring.setReport(C, { ...emptyReport(), free: 1n, inUse: used });
+  assert.equal(pickDonor(ring, [A, B, C], () => 0.5, { start: s + 97n, end: s + 111n }), B);
+});
+
 Deno.test("decodeSpaceRequest() round-trips and refuses fuzzed input with a clear error", () => {
   const range = { start: 10n, end: 20n };
   assert.deepEqual(decodeSpaceRequest(encodeSpaceRequest("10.32.0.0/24", range)), {
