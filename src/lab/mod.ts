@@ -15,7 +15,7 @@ export {
   sumFamily,
 } from "./fleet.ts";
 export { Lab, type LabHost, type LabOptions, type SpawnOptions } from "./lab.ts";
-export { labNamespaces, removeLab } from "./namespaces.ts";
+export { allNamespaces, labNamespaces, removeLab, removeNamespaces } from "./namespaces.ts";
 export { labContainerAddress, launchMeshnet, meshnet, meshnetDataDir, startMeshnet } from "./meshnet.ts";
 export { type LabState, readState } from "./state.ts";
 export { TOPOLOGIES, type Topology } from "./topology.ts";

@@ -12,12 +12,6 @@ import { mustRun, runCommand } from "./runner.ts";
 import { meshnetRoot, removeState } from "./state.ts";
 import { NETNS_ETC_DIR } from "../../ffi/netns.ts";
 
-/** All namespace names (`ip netns list`), without the `(id: N)` suffix. */
-async function allNamespaces(): Promise<string[]> {
-  const out = await mustRun(["ip", "netns", "list"]);
-  return out.split("\n").map((line) => line.trim().split(" ")[0]).filter((n) => n !== "");
-}
-
 /** The namespaces that exist now for the lab with `prefix`, sorted by name. */
 export async function labNamespaces(prefix: string): Promise<string[]> {
   return (await allNamespaces()).filter((ns) => ownsNs(prefix, ns)).sort();
@@ -55,23 +49,36 @@ async function killAll(namespaces: string[]): Promise<void> {
  */
 export async function removeLab(prefix: string): Promise<string[]> {
   const namespaces = await labNamespaces(prefix);
-  await killAll(namespaces);
-  if (namespaces.length > 0) {
-    // -force goes on past a namespace that vanished meanwhile; what is left is checked below.
-    await runCommand(
-      ["ip", "-force", "-batch", "-"],
-      namespaces.map((ns) => `netns delete ${ns}\n`).join(""),
-    );
-  }
+  await removeNamespaces(namespaces);
   await removeState(prefix);
   await Deno.remove(meshnetRoot(prefix), { recursive: true }).catch(() => {});
-  // meshnet's DNS gives named containers a resolver in /etc/netns/NAME, which `ip netns exec` mounts.
-  for (const ns of namespaces) {
-    await Deno.remove(`${NETNS_ETC_DIR}/${ns}`, { recursive: true }).catch(() => {});
-  }
   const left = await labNamespaces(prefix);
   if (left.length > 0) {
     throw new Error(`Cannot delete lab namespaces ${left.map((n) => `'${n}'`).join(", ")}`);
   }
   return namespaces;
+}
+
+/**
+ * Deletes `namespaces` (those that still exist), killing the processes inside first, and their resolver
+ * files in /etc/netns (meshnet's DNS gives named containers one there, which `ip netns exec` mounts).
+ */
+export async function removeNamespaces(namespaces: string[]): Promise<void> {
+  await killAll(namespaces);
+  if (namespaces.length > 0) {
+    // -force goes on past a namespace that vanished meanwhile; the caller checks what is left.
+    await runCommand(
+      ["ip", "-force", "-batch", "-"],
+      namespaces.map((ns) => `netns delete ${ns}\n`).join(""),
+    );
+  }
+  for (const ns of namespaces) {
+    await Deno.remove(`${NETNS_ETC_DIR}/${ns}`, { recursive: true }).catch(() => {});
+  }
+}
+
+/** All namespace names (`ip netns list`), without the `(id: N)` suffix. */
+export async function allNamespaces(): Promise<string[]> {
+  const out = await mustRun(["ip", "netns", "list"]);
+  return out.split("\n").map((line) => line.trim().split(" ")[0]).filter((n) => n !== "");
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { processArgs } from "../proc.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 const NS = `mnt-cli-${Deno.pid}`;
 
@@ -15,6 +16,7 @@ function meshnet(...args: string[]) {
 
 Deno.test("launch, status, report, double launch, stop, stop again: under ip netns exec", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "mn-launch-" });
+  await removeOrphanedNamespaces();
   await run("ip", ["netns", "add", NS]);
   try {
     await run("ip", ["-n", NS, "link", "set", "lo", "up"]);

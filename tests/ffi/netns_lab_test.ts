@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { withNetns } from "../../ffi/netns.ts";
 import { nsInode } from "../proc.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 const NS = `mnt-netns-${Deno.pid}`;
 
@@ -11,6 +12,7 @@ async function ip(...args: string[]): Promise<string> {
 }
 
 Deno.test("withNetns() enters the namespace and always comes back", async () => {
+  await removeOrphanedNamespaces();
   await ip("netns", "add", NS);
   try {
     const home = nsInode("/proc/self/ns/net");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openTap, type TapDevice } from "../../ffi/tap.ts";
 import { SyscallError } from "../../ffi/libc.ts";
 import { UsageError } from "../../base/errors.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 const NS = `mnt-tap-${Deno.pid}`;
 const PEER_MAC = [0x02, 0, 0, 0, 0, 0x02];
@@ -17,6 +18,7 @@ async function must(...args: string[]): Promise<void> {
 
 /** Runs `fn` with a fresh namespace, deleting it (and so every link in it) afterwards. */
 async function inNetns(fn: () => Promise<void>): Promise<void> {
+  await removeOrphanedNamespaces();
   await must("netns", "add", NS);
   try {
     await fn();

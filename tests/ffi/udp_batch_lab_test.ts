@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openUdp, type UdpConn } from "../../ffi/udp.ts";
 import type { Endpoint } from "../../ffi/packet_conn.ts";
 import { SyscallError } from "../../ffi/libc.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 const NS = `mnt-udpb-${Deno.pid}`;
 
@@ -12,6 +13,7 @@ async function ip(...args: string[]): Promise<void> {
 
 /** Runs `fn` with a fresh namespace whose loopback is up (MTU 1500, like an underlay), then deletes it. */
 async function inNetns(fn: () => Promise<void>): Promise<void> {
+  await removeOrphanedNamespaces();
   await ip("netns", "add", NS);
   try {
     await ip("-n", NS, "link", "set", "lo", "mtu", "1500", "up");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openUdp, type UdpConn } from "../../ffi/udp.ts";
 import { type Endpoint, endpoint } from "../../ffi/packet_conn.ts";
 import { SyscallError } from "../../ffi/libc.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 const NS = `mnt-tap-udp-${Deno.pid}`;
 
@@ -12,6 +13,7 @@ async function ip(...args: string[]): Promise<void> {
 
 /** Runs `fn` with a fresh namespace whose loopback is up, deleting the namespace afterwards. */
 async function inNetns(fn: () => Promise<void>): Promise<void> {
+  await removeOrphanedNamespaces();
   await ip("netns", "add", NS);
   try {
     await ip("-n", NS, "link", "set", "lo", "up");

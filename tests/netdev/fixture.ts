@@ -7,6 +7,7 @@
 import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { ipJson, run } from "../ffi/netlink/fixture.ts";
 import type { Container } from "../../src/runtime/container.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 export { ipJson, run };
 
@@ -39,6 +40,7 @@ export async function withWorld(n: number, fn: (w: World) => Promise<void> | voi
   const made: string[] = [];
   try {
     for (const ns of names) {
+      await removeOrphanedNamespaces();
       await run("ip", "netns", "add", ns);
       made.push(ns);
     }

@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { resolveContainer } from "../../src/runtime/resolve.ts";
 import { namedNetnsContainers } from "../../src/runtime/netns.ts";
 import { run } from "../netdev/fixture.ts";
+import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 async function withNetnsNamed(fn: (ns: string) => Promise<void>): Promise<void> {
   const ns = `mnt-nd-${Deno.pid}-rt`;
+  await removeOrphanedNamespaces();
   await run("ip", "netns", "add", ns);
   try {
     await fn(ns);

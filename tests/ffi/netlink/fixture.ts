@@ -5,6 +5,7 @@
  * @module
  */
 import { NetlinkSocket } from "../../../ffi/netlink/socket.ts";
+import { removeOrphanedNamespaces } from "../../orphaned_namespaces.ts";
 
 let counter = 0;
 
@@ -30,6 +31,7 @@ export async function withTestNetns(
   fn: (nl: NetlinkSocket, ns: string) => Promise<void> | void,
 ): Promise<void> {
   const ns = `mnt-nl-${Deno.pid}-${++counter}`;
+  await removeOrphanedNamespaces();
   await run("ip", "netns", "add", ns);
   try {
     const nl = NetlinkSocket.open({ netns: ns });

@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { openTap, type TapDevice } from "../../../ffi/tap.ts";
 import { Coalescer } from "../../../src/overlay/sleeve/coalesce.ts";
 import { Segmenter } from "../../../src/overlay/sleeve/segment.ts";
+import { removeOrphanedNamespaces } from "../../orphaned_namespaces.ts";
 
-const NS_A = `mnt-offl${Deno.pid}-a`, NS_B = `mnt-offl${Deno.pid}-b`;
+const NS_A = `mnt-offl-${Deno.pid}-a`, NS_B = `mnt-offl-${Deno.pid}-b`;
 const BYTES = 8 << 20;
 
 async function ip(...args: string[]): Promise<void> {
@@ -99,6 +100,7 @@ function python(ns: string, code: string, address: string): Deno.ChildProcess {
 
 for (const v6 of [false, true]) {
   Deno.test(`Segmenter + Coalescer carry a TCP transfer between two offloading TAPs intact (IPv${v6 ? 6 : 4})`, async () => {
+    await removeOrphanedNamespaces();
     await ip("netns", "add", NS_A);
     await ip("netns", "add", NS_B);
     let a: TapDevice | undefined, b: TapDevice | undefined;

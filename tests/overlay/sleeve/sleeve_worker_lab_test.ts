@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { SleeveWorker } from "../../../src/overlay/sleeve/sleeve_worker.ts";
 import type { SleeveEvent } from "../../../src/overlay/sleeve/sleeve.ts";
+import { removeOrphanedNamespaces } from "../../orphaned_namespaces.ts";
 
 const A = `mnt-slv-a-${Deno.pid}`, B = `mnt-slv-b-${Deno.pid}`;
 const PEER_A = "02:99:00:00:00:01", PEER_B = "02:99:00:00:00:02";
@@ -42,6 +43,7 @@ async function sh(args: string[], stdin?: Uint8Array): Promise<string> {
 
 async function withNamespaces(fn: () => Promise<void>): Promise<void> {
   try {
+    await removeOrphanedNamespaces();
     await sh(["ip", "netns", "add", A]);
     await sh(["ip", "netns", "add", B]);
     await sh([
