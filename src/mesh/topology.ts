@@ -597,7 +597,11 @@ export class Topology implements AnsweringGossiper, DigestGossiper {
     let m = this.#holds.get(n);
     if (m === undefined) this.#holds.set(n, m = new Map());
     const cur = m.get(name);
-    if (cur === undefined || beats(h, cur)) m.set(name, { uid: h.uid, version: h.version });
+    // Another incarnation replaces what it held even when it loses: a neighbour that met the restarted peer
+    // dropped the old entry, and must be sent ours again if that wins.
+    if (cur === undefined || beats(h, cur) || h.uid !== cur.uid) {
+      m.set(name, { uid: h.uid, version: h.version });
+    }
   }
 
   #connection(name: PeerName): PeerConnection | undefined {

@@ -147,6 +147,21 @@ Deno.test("Topology.onGossipAnswering() answers a stale sender with our newer en
   );
 });
 
+Deno.test("Topology answers a restarted peer's losing entry to a neighbour that sent us its old one before", () => {
+  // Line a–b–c: b told us c's entry; c restarts (new uid) and b's update carries the new one before we saw
+  // c unreachable. Ours still wins, and b must get it (to pass it to c, which then outbids it), although b
+  // sent us that very entry earlier: what b holds now is what it sent now.
+  const { t } = topology();
+  t.addConnection(b);
+  const bc = { name: "b", nickname: "B", uid: 2n, version: 3, connections: [link("a"), link("c")] };
+  const old = { name: "c", nickname: "C", uid: 3n, version: 3, connections: [link("b")] };
+  t.onGossipAnswering("b", new Peers([bc, old]).encode()[0]);
+  const reborn = { ...old, uid: 9n, version: 2 };
+  const answer = whole(t.onGossipAnswering("b", new Peers([reborn]).encode()[0]).answer);
+  assert.deepEqual(answer?.find((p) => p.name === "c"), old);
+  assert.equal(t.holds("b", old), true, "and b is known to hold it now");
+});
+
 Deno.test("Topology requests an entry it lacks from one neighbour, again only after the retry time or once it came", () => {
   const clock = { now: 0 };
   const t = new Topology({ name: "a", nickname: "A", uid: 1n }, {
