@@ -6,7 +6,9 @@
  * context instead of expanding the key on every call (bench/RESULTS.md, "sleeve: partial checksums…").
  *
  * One encryption and one decryption context per key, made on first use and freed when the key's array is
- * garbage collected. A context remembers the key's bytes: an array whose bytes changed gets new contexts.
+ * garbage collected (the last key used is held until another is). A context remembers the key's bytes: an
+ * array whose bytes changed gets new contexts. The last key's contexts are found without a map lookup, as a
+ * link seals or opens many datagrams in a row.
  * Synchronous, one caller at a time (the sleeve Worker). libcrypto is loaded here, not in libc.ts, because it
  * is another library; nothing above ffi/ calls `Deno.dlopen`.
  *
@@ -39,6 +41,12 @@ interface Contexts {
   open: Deno.PointerObject;
 }
 
+/** The last key used and its contexts: a link seals and opens many datagrams in a row with one key. */
+interface LastKey {
+  array: Uint8Array | undefined;
+  contexts: Contexts | undefined;
+}
+
 /**
  * OpenSSL's AES-256-GCM as a {@link SecretBox} (`backend` "openssl"), or undefined when libcrypto does not
  * load or lacks the cipher.
@@ -63,10 +71,21 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
   });
   const length = new Int32Array(1), tag = new Uint8Array(MAC_BYTES), rest = new Uint8Array(MAC_BYTES);
 
-  /** The contexts of `key` (its current bytes), made when new. */
+  /** Holds the last key's array strongly: its contexts outlive it until another key is used. */
+  const last: LastKey = { array: undefined, contexts: undefined };
+
+  /** The contexts of `key` (its current bytes), made when new; the last key's without a map lookup. */
   const of = (key: Uint8Array): Contexts => {
-    const have = contexts.get(key);
-    if (have !== undefined && sameKey(have.key, key)) return have;
+    if (key === last.array && sameKey(last.contexts!.key, key)) return last.contexts!;
+    let found = contexts.get(key);
+    if (found === undefined || !sameKey(found.key, key)) found = made(key, found);
+    last.array = key;
+    last.contexts = found;
+    return found;
+  };
+
+  /** New contexts for `key`, replacing (and freeing) `stale`, made with the key's old bytes. */
+  const made = (key: Uint8Array, stale: Contexts | undefined): Contexts => {
     const seal = lib.EVP_CIPHER_CTX_new(), open = lib.EVP_CIPHER_CTX_new();
     if (
       seal === null || open === null || lib.EVP_EncryptInit_ex(seal, cipher, null, key, null) !== 1 ||
@@ -76,15 +95,15 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
       if (open !== null) lib.EVP_CIPHER_CTX_free(open);
       throw new Error("Cannot set up AES-256-GCM in OpenSSL: out of memory or a broken libcrypto");
     }
-    const made = { key: key.slice(), seal, open };
-    if (have !== undefined) {
-      freed.unregister(have);
-      lib.EVP_CIPHER_CTX_free(have.seal);
-      lib.EVP_CIPHER_CTX_free(have.open);
+    const fresh = { key: key.slice(), seal, open };
+    if (stale !== undefined) {
+      freed.unregister(stale);
+      lib.EVP_CIPHER_CTX_free(stale.seal);
+      lib.EVP_CIPHER_CTX_free(stale.open);
     }
-    contexts.set(key, made);
-    freed.register(key, made, made);
-    return made;
+    contexts.set(key, fresh);
+    freed.register(key, fresh, fresh);
+    return fresh;
   };
 
   return {

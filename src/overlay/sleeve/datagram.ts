@@ -126,6 +126,8 @@ export class DatagramBuilder {
   readonly #out: Uint8Array;
   /** Where sealed datagrams' records are built before sealing into {@link #out}. */
   readonly #scratch: Uint8Array;
+  /** Where {@link #out}'s sealed box goes, behind the header and sequence number (one view, made once). */
+  readonly #box: Uint8Array;
   #records!: Uint8Array;
   #length = 0;
   #limit = 0;
@@ -139,6 +141,7 @@ export class DatagramBuilder {
   constructor(capacity: number) {
     this.#out = new Uint8Array(capacity);
     this.#scratch = new Uint8Array(capacity);
+    this.#box = this.#out.subarray(HEADER_SIZE + SEQUENCE_SIZE);
   }
 
   /** The largest datagram it builds, in bytes. */
@@ -270,10 +273,9 @@ export class DatagramBuilder {
     if (!seal) return this.#out.subarray(0, HEADER_SIZE + this.#length);
     const out = this.#out, seq = this.#sequence;
     writeUint64(out, HEADER_SIZE, seq);
-    const at = HEADER_SIZE + SEQUENCE_SIZE;
     const nonce = writeNonce(seal.nonce, seq, seal.outbound, false);
-    const sealed = seal.box.seal(out.subarray(at), this.#scratch.subarray(0, this.#length), nonce, seal.key);
-    return out.subarray(0, at + sealed.length);
+    const sealed = seal.box.seal(this.#box, this.#scratch.subarray(0, this.#length), nonce, seal.key);
+    return out.subarray(0, HEADER_SIZE + SEQUENCE_SIZE + sealed.length);
   }
 }
 
