@@ -16,20 +16,32 @@
  */
 import { checkSealSizes, GCM_NONCE_BYTES, KEY_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
 
-/** `EVP_CIPHER_CTX_ctrl` commands (openssl/evp.h). */
-const EVP_CTRL_GCM_GET_TAG = 0x10, EVP_CTRL_GCM_SET_TAG = 0x11;
+/**
+ * The tag is read and set through `EVP_CIPHER_CTX_get_params`/`set_params` with one prebuilt `OSSL_PARAM`
+ * array (openssl/core.h: key, data_type, data, data_size, return_size; 40 bytes on 64-bit Linux) rather than
+ * `EVP_CIPHER_CTX_ctrl`, which builds such an array on every call. The array, its key string, the tag and the
+ * lengths the EVP calls write live in one off-heap block made once, passed by pointer.
+ */
+const PARAM_SIZE = 40, OSSL_PARAM_OCTET_STRING = 5;
+/**
+ * Offsets in that block: the array (the tag's entry, then the all-zero end), the key "tag", the tag, the
+ * length an update or final writes, and the unused output of a final (GCM's final writes no bytes).
+ */
+const AT_KEY = 2 * PARAM_SIZE, AT_TAG = AT_KEY + 8, AT_LENGTH = AT_TAG + MAC_BYTES, AT_REST = AT_LENGTH + 8;
+const BLOCK_BYTES = AT_REST + MAC_BYTES;
 
 const symbols = {
   EVP_aes_256_gcm: { parameters: [], result: "pointer" },
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
   EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
-  EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  EVP_CIPHER_CTX_get_params: { parameters: ["pointer", "pointer"], result: "i32" },
+  EVP_CIPHER_CTX_set_params: { parameters: ["pointer", "pointer"], result: "i32" },
   EVP_EncryptInit_ex: { parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"], result: "i32" },
-  EVP_EncryptUpdate: { parameters: ["pointer", "buffer", "buffer", "buffer", "i32"], result: "i32" },
-  EVP_EncryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_EncryptUpdate: { parameters: ["pointer", "buffer", "pointer", "buffer", "i32"], result: "i32" },
+  EVP_EncryptFinal_ex: { parameters: ["pointer", "pointer", "pointer"], result: "i32" },
   EVP_DecryptInit_ex: { parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"], result: "i32" },
-  EVP_DecryptUpdate: { parameters: ["pointer", "buffer", "buffer", "buffer", "i32"], result: "i32" },
-  EVP_DecryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_DecryptUpdate: { parameters: ["pointer", "buffer", "pointer", "buffer", "i32"], result: "i32" },
+  EVP_DecryptFinal_ex: { parameters: ["pointer", "pointer", "pointer"], result: "i32" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -69,7 +81,7 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
     lib.EVP_CIPHER_CTX_free(c.seal);
     lib.EVP_CIPHER_CTX_free(c.open);
   });
-  const length = new Int32Array(1), tag = new Uint8Array(MAC_BYTES), rest = new Uint8Array(MAC_BYTES);
+  const { params, tag, length, lengthAt, rest } = scratchBlock();
 
   /** Holds the last key's array strongly: its contexts outlive it until another key is used. */
   const last: LastKey = { array: undefined, contexts: undefined };
@@ -116,9 +128,8 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
       const ctx = of(key).seal;
       if (
         lib.EVP_EncryptInit_ex(ctx, null, null, null, nonce) !== 1 ||
-        lib.EVP_EncryptUpdate(ctx, out, length, plain, n) !== 1 || length[0] !== n ||
-        lib.EVP_EncryptFinal_ex(ctx, rest, length) !== 1 ||
-        lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, MAC_BYTES, tag) !== 1
+        lib.EVP_EncryptUpdate(ctx, out, lengthAt, plain, n) !== 1 || length[0] !== n ||
+        lib.EVP_EncryptFinal_ex(ctx, rest, lengthAt) !== 1 || lib.EVP_CIPHER_CTX_get_params(ctx, params) !== 1
       ) {
         throw new Error(`Cannot seal ${n} bytes with OpenSSL's AES-256-GCM: libcrypto refused`);
       }
@@ -132,11 +143,31 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
       const ctx = of(key).open;
       for (let i = 0; i < MAC_BYTES; i++) tag[i] = sealed[n + i];
       const ok = lib.EVP_DecryptInit_ex(ctx, null, null, null, nonce) === 1 &&
-        lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, MAC_BYTES, tag) === 1 &&
-        lib.EVP_DecryptUpdate(ctx, out, length, sealed, n) === 1 &&
-        lib.EVP_DecryptFinal_ex(ctx, rest, length) === 1;
+        lib.EVP_CIPHER_CTX_set_params(ctx, params) === 1 &&
+        lib.EVP_DecryptUpdate(ctx, out, lengthAt, sealed, n) === 1 &&
+        lib.EVP_DecryptFinal_ex(ctx, rest, lengthAt) === 1;
       return ok ? out.subarray(0, n) : undefined;
     },
+  };
+}
+
+/** The off-heap block of {@link AT_KEY} and friends: an ArrayBuffer's bytes live outside V8's heap and never move. */
+function scratchBlock() {
+  const block = new ArrayBuffer(BLOCK_BYTES), base = Deno.UnsafePointer.of(block)!;
+  const address = (offset: number) => Deno.UnsafePointer.offset(base, offset)!;
+  const entry = new DataView(block);
+  entry.setBigUint64(0, Deno.UnsafePointer.value(address(AT_KEY)), true);
+  entry.setUint32(8, OSSL_PARAM_OCTET_STRING, true);
+  entry.setBigUint64(16, Deno.UnsafePointer.value(address(AT_TAG)), true);
+  entry.setBigUint64(24, BigInt(MAC_BYTES), true);
+  new Uint8Array(block, AT_KEY, 4).set([0x74, 0x61, 0x67, 0]); // "tag"
+  return {
+    /** The OSSL_PARAM array naming the tag (the block stays alive as long as `tag` and `length` do). */
+    params: base,
+    tag: new Uint8Array(block, AT_TAG, MAC_BYTES),
+    length: new Int32Array(block, AT_LENGTH, 1),
+    lengthAt: address(AT_LENGTH),
+    rest: address(AT_REST),
   };
 }
 
