@@ -128,6 +128,8 @@ export class DatagramBuilder {
   readonly #scratch: Uint8Array;
   /** Where {@link #out}'s sealed box goes, behind the header and sequence number (one view, made once). */
   readonly #box: Uint8Array;
+  /** Where plain datagrams' records go: {@link #out} behind the header (one view, made once). */
+  readonly #plainRecords: Uint8Array;
   #records!: Uint8Array;
   #length = 0;
   #limit = 0;
@@ -142,6 +144,7 @@ export class DatagramBuilder {
     this.#out = new Uint8Array(capacity);
     this.#scratch = new Uint8Array(capacity);
     this.#box = this.#out.subarray(HEADER_SIZE + SEQUENCE_SIZE);
+    this.#plainRecords = this.#out.subarray(HEADER_SIZE);
   }
 
   /** The largest datagram it builds, in bytes. */
@@ -173,7 +176,7 @@ export class DatagramBuilder {
     writeMac48(this.#out, 2, sender);
     this.#seal = seal;
     this.#sequence = sequence;
-    this.#records = seal ? this.#scratch : this.#out.subarray(HEADER_SIZE);
+    this.#records = seal ? this.#scratch : this.#plainRecords;
     this.#length = 0;
     this.#limit = maxSize - overhead;
     this.#count = 0;
