@@ -11,8 +11,10 @@
  * turns) with {@link LOSS_PERCENT} % of underlay frames dropped each way between h1 and h2 (`lab loss`) and
  * their eth0 at gso_max_segs 1, so a UDP GSO send leaves as separate packets and loss hits single datagrams
  * as on a real underlay. CPU per GB: the meshnet daemons' user + system time (/proc/PID/stat) over the
- * 1-stream runs, and for every path iperf3's own sender and receiver CPU (its -J cpu_utilization_percent),
- * both divided by the bytes received.
+ * 1-stream runs, for every path iperf3's own sender and receiver CPU (its -J cpu_utilization_percent), and
+ * the whole machine's busy time (/proc/stat: user, system, irq and softirq of all cores, so the kernel's VXLAN
+ * work, which no process is charged for, counts too), each divided by the bytes received; and the share of
+ * the cores left idle during those runs.
  *
  * Run: `deno task bench:sleeve` (as root: it builds namespaces).
  *
@@ -44,6 +46,10 @@ interface PathResult {
   p1: number[];
   /** iperf3's sender and receiver CPU seconds per GB received, 1-stream runs. */
   iperfCpu: number[];
+  /** All cores' busy seconds per GB received, 1-stream runs (the kernel's softirq work included). */
+  machineCpu: number[];
+  /** Percent of the cores' time left idle during the 1-stream runs. */
+  idle: number[];
   /** The meshnet daemons' CPU seconds per GB received (sender h1, receiver h2), 1-stream runs; sleeve only. */
   daemonCpu?: { sender: number[]; receiver: number[] };
   p2: number[];
@@ -129,6 +135,14 @@ function daemonCpu(lab: Lab, h: number): number {
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS; // utime, stime
 }
 
+/** Busy and idle clock ticks of all cores so far (/proc/stat's first line). */
+function machineTicks(): { busy: number; idle: number } {
+  const out = new Deno.Command("cat", { args: ["/proc/stat"], stdout: "piped" }).outputSync();
+  const [user, nice, system, idle, iowait, irq, softirq] = new TextDecoder().decode(out.stdout)
+    .split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq, idle: idle + iowait };
+}
+
 /** A path to measure: iperf3 from `from` to a server in `to` at `address`; `hosts` are its meshnet daemons. */
 interface Path {
   from: string;
@@ -148,6 +162,8 @@ async function measure(lab: Lab, paths: Path[], full: boolean): Promise<PathResu
     const results: PathResult[] = paths.map((p) => ({
       p1: [],
       iperfCpu: [],
+      machineCpu: [],
+      idle: [],
       daemonCpu: p.hosts ? { sender: [], receiver: [] } : undefined,
       p2: [],
       retransmits: [],
@@ -158,10 +174,13 @@ async function measure(lab: Lab, paths: Path[], full: boolean): Promise<PathResu
     for (let i = 0; i < RUNS; i++) {
       for (const [k, p] of paths.entries()) {
         const r = results[k];
-        const before = p.hosts?.map((h) => daemonCpu(lab, h));
+        const before = p.hosts?.map((h) => daemonCpu(lab, h)), ticks = machineTicks();
         const run = await iperf(lab, p.from, p.address, 1);
+        const after = machineTicks(), busy = after.busy - ticks.busy, idle = after.idle - ticks.idle;
         r.p1.push(run.gbps);
         r.iperfCpu.push(run.cpu / run.gb);
+        r.machineCpu.push(busy / CLOCK_TICKS / run.gb);
+        r.idle.push(100 * idle / (busy + idle));
         r.retransmits.push(run.retransmits);
         if (p.hosts && before) {
           r.daemonCpu!.sender.push((daemonCpu(lab, p.hosts[0]) - before[0]) / run.gb);
@@ -265,14 +284,14 @@ await withLab({ hosts: 4, containers: 2, topology: "full" }, async (lab) => {
     );
   }
   console.log(
-    "\nCPU seconds per GB received, 1 stream: | path | iperf3 sender + receiver | meshnet sender | meshnet receiver |",
+    "\nCPU seconds per GB received, 1 stream: | path | all cores (kernel included) | iperf3 sender + receiver | meshnet sender | meshnet receiver | cores idle % |",
   );
-  console.log("|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|");
   for (const [name, r] of paths) {
     console.log(
-      `| ${name} | ${cell(r.iperfCpu, 2)} | ${cell(r.daemonCpu?.sender ?? [], 2)} | ${
-        cell(r.daemonCpu?.receiver ?? [], 2)
-      } |`,
+      `| ${name} | ${cell(r.machineCpu, 2)} | ${cell(r.iperfCpu, 2)} | ${
+        cell(r.daemonCpu?.sender ?? [], 2)
+      } | ${cell(r.daemonCpu?.receiver ?? [], 2)} | ${cell(r.idle, 0)} |`,
     );
   }
   console.log(
