@@ -126,20 +126,25 @@ async function rtt(lab: Lab, from: string, address: string): Promise<number> {
   return Number(m[1]);
 }
 
-/** User + system CPU seconds of the meshnet daemon on host `h` so far (/proc read with cat: Deno needs --allow-all). */
+/** A /proc file's text, read with cat: Deno reads /proc only with --allow-all. */
+function readProc(path: string): string {
+  return new TextDecoder().decode(
+    new Deno.Command("cat", { args: [path], stdout: "piped" }).outputSync().stdout,
+  );
+}
+
+/** User + system CPU seconds of the meshnet daemon on host `h` so far. */
 function daemonCpu(lab: Lab, h: number): number {
   const pid = Deno.readTextFileSync(`${meshnetDataDir(lab, h)}/meshnet.pid`).trim();
-  const out = new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" }).outputSync();
-  const stat = new TextDecoder().decode(out.stdout);
+  const stat = readProc(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS; // utime, stime
 }
 
 /** Busy and idle clock ticks of all cores so far (/proc/stat's first line). */
 function machineTicks(): { busy: number; idle: number } {
-  const out = new Deno.Command("cat", { args: ["/proc/stat"], stdout: "piped" }).outputSync();
-  const [user, nice, system, idle, iowait, irq, softirq] = new TextDecoder().decode(out.stdout)
-    .split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq] = readProc("/proc/stat").split("\n")[0].trim()
+    .split(/\s+/).slice(1).map(Number);
   return { busy: user + nice + system + irq + softirq, idle: idle + iowait };
 }
 
