@@ -49,11 +49,11 @@ export class Coalescer {
   /** The current batch's partial checksum starts (see {@link coalesce}). */
   #partial: readonly number[] = NONE_PARTIAL;
   #arena = new Uint8Array(0);
-  // Per frame: header offsets from pass 1 and the next frame of its item (-1 at the end).
+  // Per frame: header offsets from pass 1 and the previous frame of its item (-1 at its first).
   #tcp = new Int32Array(0);
   #payload = new Int32Array(0);
   #end = new Int32Array(0);
-  #next = new Int32Array(0);
+  #prev = new Int32Array(0);
   // Per item: first and last frame, payload bytes, the sequence number after them.
   #head = new Int32Array(0);
   #last = new Int32Array(0);
@@ -83,7 +83,7 @@ export class Coalescer {
     let items = 0;
     for (let i = 0; i < count; i++) {
       const f = frames[i];
-      this.#next[i] = -1;
+      this.#prev[i] = -1;
       const kind = this.#classify(f, this.#partial[i] ?? -1);
       this.#tcp[i] = l.tcp;
       this.#payload[i] = l.payload;
@@ -102,7 +102,7 @@ export class Coalescer {
       const seq = readU32(f, l.tcp + 4);
       const open = flows.get(hash);
       if (open !== undefined && this.#continues(frames, open, f, seq, bytes)) {
-        this.#next[this.#last[open]] = i;
+        this.#prev[i] = this.#last[open];
         this.#last[open] = i;
         this.#bytes[open] += bytes;
         this.#nextSeq[open] = (seq + bytes) >>> 0;
@@ -201,11 +201,15 @@ export class Coalescer {
     const first = this.#head[item], head = frames[first];
     parseTcpLayout(head, head.length, l);
     const headers = l.payload, frame = at + VNET_HEADER_SIZE;
-    a.set(head.subarray(0, headers), frame);
-    let p = frame + headers;
-    for (let k = first; k !== -1; k = this.#next[k]) {
-      a.set(frames[k].subarray(this.#payload[k], this.#end[k]), p);
-      p += this.#end[k] - this.#payload[k];
+    // The segments are copied whole, last first, each so its payload lands in place: its headers land on the
+    // tail of the payload before it, which that segment's copy overwrites next, and the first segment's
+    // headers are the super-frame's. A whole frame needs no view to copy; a frame with bytes after its IP
+    // packet (padding) is copied up to the packet's end, so nothing spills into the next payload.
+    const p = frame + headers + this.#bytes[item];
+    for (let k = this.#last[item], to = p; k !== -1; k = this.#prev[k]) {
+      const f = frames[k], end = this.#end[k];
+      to -= end - this.#payload[k];
+      a.set(f.length === end ? f : f.subarray(0, end), to - this.#payload[k]);
     }
     const ip = frame + l.ip, tcp = frame + l.tcp, tcpBytes = p - tcp;
     if (l.v6) {
@@ -230,12 +234,12 @@ export class Coalescer {
 
   /** Makes the per-frame and per-item tables hold `count` entries. */
   #grow(count: number): void {
-    if (this.#next.length >= count) return;
-    const n = Math.max(count, this.#next.length * 2, 64);
+    if (this.#prev.length >= count) return;
+    const n = Math.max(count, this.#prev.length * 2, 64);
     this.#tcp = new Int32Array(n);
     this.#payload = new Int32Array(n);
     this.#end = new Int32Array(n);
-    this.#next = new Int32Array(n);
+    this.#prev = new Int32Array(n);
     this.#head = new Int32Array(n);
     this.#last = new Int32Array(n);
     this.#bytes = new Int32Array(n);

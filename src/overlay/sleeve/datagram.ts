@@ -290,54 +290,65 @@ export interface DatagramHeader {
   sealed: boolean;
   /** The sequence number of a sealed datagram (below 2^53), else 0. */
   sequence: number;
-  /** Where the records (or the sealed box) start. */
+  /** Where the records (or the sealed box) start, in the array the datagram was read from. */
   bodyOffset: number;
+  /** Where the datagram ends, in that array. */
+  bodyEnd: number;
 }
 
 /**
- * Decodes a datagram's header into `into`.
+ * Decodes the header of the datagram `bytes[start, end)` into `into` (offsets, so a receiver reads the
+ * datagrams of a UDP GRO buffer where they lie).
  *
  * @throws {DatagramError} when it is too short, of another version, has unknown flags, a reserved sender name
  *   or a sequence number beyond 2^53
  */
-export function readHeader(bytes: Uint8Array, into: DatagramHeader): DatagramHeader {
-  if (bytes.length < HEADER_SIZE + RECORD_HEADER_SIZE) {
-    throw new DatagramError(`Datagram of ${bytes.length} bytes is shorter than a header and one record`);
+export function readHeader(
+  bytes: Uint8Array,
+  into: DatagramHeader,
+  start = 0,
+  end = bytes.length,
+): DatagramHeader {
+  const length = end - start;
+  if (length < HEADER_SIZE + RECORD_HEADER_SIZE) {
+    throw new DatagramError(`Datagram of ${length} bytes is shorter than a header and one record`);
   }
-  if (bytes[0] !== SLEEVE_VERSION) {
+  if (bytes[start] !== SLEEVE_VERSION) {
     throw new DatagramError(
-      `Datagram version '${bytes[0]}' is not ${SLEEVE_VERSION}; upgrade the older peer`,
+      `Datagram version '${bytes[start]}' is not ${SLEEVE_VERSION}; upgrade the older peer`,
     );
   }
-  const flags = bytes[1];
+  const flags = bytes[start + 1];
   if ((flags & ~DatagramFlag.sealed) !== 0) {
     throw new DatagramError(`Datagram flags '0x${flags.toString(16)}' are unknown`);
   }
-  const sender = readMac48(bytes, 2);
+  const sender = readMac48(bytes, start + 2);
   checkPeer(sender, "sender");
   into.sender = sender;
   into.sealed = flags === DatagramFlag.sealed;
   into.sequence = 0;
-  into.bodyOffset = HEADER_SIZE;
+  into.bodyOffset = start + HEADER_SIZE;
+  into.bodyEnd = end;
   if (into.sealed) {
-    if (bytes.length < HEADER_SIZE + SEAL_OVERHEAD + RECORD_HEADER_SIZE) {
+    if (length < HEADER_SIZE + SEAL_OVERHEAD + RECORD_HEADER_SIZE) {
       throw new DatagramError(
-        `Sealed datagram of ${bytes.length} bytes is shorter than its overhead and one record`,
+        `Sealed datagram of ${length} bytes is shorter than its overhead and one record`,
       );
     }
-    const high = (bytes[8] << 24 | bytes[9] << 16 | bytes[10] << 8 | bytes[11]) >>> 0;
-    const low = (bytes[12] << 24 | bytes[13] << 16 | bytes[14] << 8 | bytes[15]) >>> 0;
+    const s = start + HEADER_SIZE;
+    const high = (bytes[s] << 24 | bytes[s + 1] << 16 | bytes[s + 2] << 8 | bytes[s + 3]) >>> 0;
+    const low = (bytes[s + 4] << 24 | bytes[s + 5] << 16 | bytes[s + 6] << 8 | bytes[s + 7]) >>> 0;
     if (high >= 0x20_0000) {
       throw new DatagramError(`Datagram sequence number 0x${high.toString(16)}… is beyond 2^53`);
     }
     into.sequence = high * 0x1_0000_0000 + low;
-    into.bodyOffset = HEADER_SIZE + SEQUENCE_SIZE;
+    into.bodyOffset = s + SEQUENCE_SIZE;
   }
   return into;
 }
 
 /**
- * Opens the sealed body of a datagram whose header was read into `header`.
+ * Opens the sealed body of a datagram of `bytes` whose header was read into `header`.
  *
  * @param out where the records go; at least the box length − 16 bytes
  * @returns the records, or undefined when the box does not authenticate under `link`
@@ -349,11 +360,12 @@ export function openBody(
   out: Uint8Array,
 ): Uint8Array | undefined {
   const nonce = writeNonce(link.nonce, header.sequence, !link.outbound, false);
-  return link.box.open(out, bytes.subarray(header.bodyOffset), nonce, link.key);
+  return link.box.open(out, bytes.subarray(header.bodyOffset, header.bodyEnd), nonce, link.key);
 }
 
 /**
- * Called once per record by {@link RecordReader.forEach}; the body is `records[start, end)`, for a frame
+ * Called once per record by {@link RecordReader.forEach}; the body is `records[start, end)` (offsets in the
+ * array given to forEach), for a frame
  * record the bytes after its frame header, whose fields are `hops` and `sequence` (0 and 0 for link records).
  */
 export type RecordVisitor = (
@@ -366,7 +378,7 @@ export type RecordVisitor = (
   sequence: number,
 ) => void;
 
-/** Strict reader of a batch of records. */
+/** Strict reader of a batch of records: `records[start, end)`, the whole array unless offsets say otherwise. */
 export const RecordReader = {
   /**
    * Checks every record of a batch without acting on any.
@@ -376,17 +388,17 @@ export const RecordReader = {
    *   destination on a link record, a body of the wrong size, a frame with hop limit 0 or a unicast frame
    *   with a flood sequence, a record running past the end, an empty batch
    */
-  validate(records: Uint8Array): number {
-    let at = 0, n = 0;
-    while (at < records.length) {
-      if (records.length - at < RECORD_HEADER_SIZE) {
-        throw new DatagramError(`Record ${n} has ${records.length - at} bytes, shorter than its header`);
+  validate(records: Uint8Array, start = 0, end = records.length): number {
+    let at = start, n = 0;
+    while (at < end) {
+      if (end - at < RECORD_HEADER_SIZE) {
+        throw new DatagramError(`Record ${n} has ${end - at} bytes, shorter than its header`);
       }
       const kind = records[at], src = readMac48(records, at + 1), dst = readMac48(records, at + 7);
       const length = records[at + 13] << 8 | records[at + 14];
-      if (length > records.length - at - RECORD_HEADER_SIZE) {
+      if (length > end - at - RECORD_HEADER_SIZE) {
         throw new DatagramError(
-          `Record ${n} claims ${length} bytes; only ${records.length - at - 15} follow`,
+          `Record ${n} claims ${length} bytes; only ${end - at - RECORD_HEADER_SIZE} follow`,
         );
       }
       checkPeer(src, `record ${n} source`);
@@ -402,27 +414,27 @@ export const RecordReader = {
   },
 
   /** Calls `visit` for each record of a batch that {@link validate} accepted. */
-  forEach(records: Uint8Array, visit: RecordVisitor): void {
-    let at = 0;
-    while (at < records.length) {
+  forEach(records: Uint8Array, visit: RecordVisitor, start = 0, end = records.length): void {
+    let at = start;
+    while (at < end) {
       const kind = records[at] as RecordKind;
       const length = records[at + 13] << 8 | records[at + 14];
-      const start = at + RECORD_HEADER_SIZE, end = start + length;
+      const body = at + RECORD_HEADER_SIZE, bodyEnd = body + length;
       const src = readMac48(records, at + 1), dst = readMac48(records, at + 7);
       if (isFrameKind(kind)) {
         visit(
           kind,
           src,
           dst,
-          start + FRAME_HEADER_SIZE,
-          end,
-          records[start],
-          readSequence(records, start + 1),
+          body + FRAME_HEADER_SIZE,
+          bodyEnd,
+          records[body],
+          readSequence(records, body + 1),
         );
       } else {
-        visit(kind, src, dst, start, end, 0, 0);
+        visit(kind, src, dst, body, bodyEnd, 0, 0);
       }
-      at = end;
+      at = bodyEnd;
     }
   },
 };

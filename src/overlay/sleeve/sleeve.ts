@@ -236,7 +236,7 @@ export class Sleeve {
   readonly #plainFrames: Uint8Array[] = [];
   /** Per {@link #plainFrames} frame: where its partial TCP checksum starts, or −1 (see Coalescer.coalesce). */
   readonly #plainPartial: number[] = [];
-  readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
+  readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0, bodyEnd: 0 };
   readonly #toDevice: Uint8Array[] = [];
   /** Per {@link #toDevice} frame: the bytes of virtio-net header before it in its buffer (0 or 10). */
   readonly #toDeviceOffload: number[] = [];
@@ -480,9 +480,10 @@ export class Sleeve {
       : conn.receive(bufs, sizes, this.#rxSources);
     for (let i = 0; i < n; i++) {
       const size = sizes[i], step = conn.receiveBatch && segments[i] > 0 ? segments[i] : size;
+      const buf = bufs[i];
       let at = 0;
       do {
-        this.#receive(bufs[i].subarray(at, Math.min(at + step, size)), now);
+        this.#receive(buf, at, Math.min(at + step, size), now);
         at += step;
       } while (at < size);
     }
@@ -757,39 +758,43 @@ export class Sleeve {
     return false;
   }
 
-  #receive(bytes: Uint8Array, now: number): void {
-    const c = this.#counters;
+  /** Handles the datagram `bytes[start, end)`. */
+  #receive(bytes: Uint8Array, start: number, end: number, now: number): void {
+    const c = this.#counters, size = end - start;
     c.datagramsReceived++;
-    c.bytesReceived += bytes.length;
-    let records: Uint8Array;
+    c.bytesReceived += size;
+    let records = bytes, from: number, to: number;
     let link: PeerLink | undefined;
     const h = this.#header;
     try {
-      readHeader(bytes, h);
+      readHeader(bytes, h, start, end);
       link = this.#links.get(h.sender);
       if (link === undefined) return void c.drops.unknownPeer++;
       if (h.sealed !== (link.key !== undefined)) return void c.drops.auth++;
       if (link.key === undefined) {
-        records = bytes.subarray(h.bodyOffset);
+        from = h.bodyOffset;
+        to = end;
       } else {
         if (!link.replay.check(h.sequence)) return void c.drops.replay++;
-        if (this.#plainUsed + bytes.length > PLAIN_ARENA) this.#writeDevice(); // frees the arena
+        if (this.#plainUsed + size > PLAIN_ARENA) this.#writeDevice(); // frees the arena
         const opened = openBody(bytes, h, link.key, this.#plain.subarray(this.#plainUsed));
         if (opened === undefined) return void c.drops.auth++;
         link.replay.accept(h.sequence);
         this.#plainUsed += opened.length;
         records = opened;
+        from = 0;
+        to = opened.length;
       }
-      RecordReader.validate(records);
+      RecordReader.validate(records, from, to);
     } catch (e) {
       if (!(e instanceof DatagramError)) throw e;
       return void c.drops.decode++;
     }
     this.#from = link;
     this.#records = records;
-    this.#size = bytes.length;
+    this.#size = size;
     this.#now = now;
-    RecordReader.forEach(records, this.#visit);
+    RecordReader.forEach(records, this.#visit, from, to);
   }
 
   #record(

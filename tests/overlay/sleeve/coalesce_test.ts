@@ -172,6 +172,34 @@ Deno.test("Coalescer merges one in-order super-frame back into one (plus CWR hea
   }
 });
 
+Deno.test("Coalescer merges frames with bytes after their IP packet without spilling them into the payload", () => {
+  const rnd = new SeededRandom(21);
+  const seg = new Segmenter();
+  for (const v6 of [false, true]) {
+    const flow = randomFlow(rnd, v6), payload = rnd.bytes(20000);
+    const orig = superFrame(flow, 9, ACK, 5, payload, 1000);
+    for (let round = 0; round < 20; round++) {
+      // Some segments get trailing bytes (Ethernet padding, or a peer's junk): the IP length says where
+      // each packet ends, and only that much is payload.
+      const frames = seg.segment(orig, 1200).map((f) => {
+        const tail = rnd.int(3) === 0 ? rnd.bytes(1 + rnd.int(40)) : new Uint8Array(0);
+        return new Uint8Array([...f, ...tail]);
+      });
+      const outs = new Coalescer().coalesce(frames); // a new one: no earlier output left in its buffer
+      assert.equal(outs.length, 1, `round ${round}: one super-frame`);
+      const merged = parse(outs[0].subarray(10));
+      assert.deepEqual(outs[0].subarray(10 + merged.payload, 10 + merged.end), payload);
+      assert.deepEqual(
+        outs[0].subarray(10, 10 + merged.payload),
+        orig.subarray(10, 10 + merged.payload).map(
+          (b, i) => (v6 ? [18, 19] : [16, 17, 24, 25]).includes(i) ? outs[0][10 + i] : b,
+        ),
+        "the first segment's headers, lengths and IPv4 checksum aside",
+      );
+    }
+  }
+});
+
 Deno.test("Coalescer merges segments with partial checksums unsummed, keeps NEEDS_CSUM on a lone one, checks the start", () => {
   const rnd = new SeededRandom(21);
   const seg = new Segmenter(), co = new Coalescer();

@@ -21,7 +21,7 @@ const ours: LinkKey = linkKey(box, key, true);
 const theirs: LinkKey = linkKey(box, key, false);
 
 function header(): DatagramHeader {
-  return { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
+  return { sender: 0, sealed: false, sequence: 0, bodyOffset: 0, bodyEnd: 0 };
 }
 
 interface Rec {
@@ -33,23 +33,48 @@ interface Rec {
   sequence: number;
 }
 
-/** Decodes a datagram the way the engine does; throws DatagramError or returns the records. */
-function decode(bytes: Uint8Array, link?: LinkKey): Rec[] {
-  const h = readHeader(bytes, header());
-  let records = bytes.subarray(h.bodyOffset);
+/** Decodes the datagram `bytes[start, end)` the way the engine does; throws DatagramError or returns the records. */
+function decodeAt(bytes: Uint8Array, start: number, end: number, link?: LinkKey): Rec[] {
+  const h = readHeader(bytes, header(), start, end);
+  let records = bytes, from = h.bodyOffset, to = end;
   if (h.sealed) {
-    const opened = openBody(bytes, h, link!, new Uint8Array(bytes.length));
+    const opened = openBody(bytes, h, link!, new Uint8Array(end - start));
     if (!opened) throw new DatagramError("auth");
-    records = opened;
+    [records, from, to] = [opened, 0, opened.length];
   }
-  RecordReader.validate(records);
+  RecordReader.validate(records, from, to);
   const out: Rec[] = [];
   RecordReader.forEach(
     records,
     (kind, src, dst, s, e, hops, sequence) =>
       out.push({ kind, src, dst, body: [...records.subarray(s, e)], hops, sequence }),
+    from,
+    to,
   );
   return out;
+}
+
+/** The outcome of a decode: the records, or the error's message. */
+function outcome(decode: () => Rec[]): Rec[] | string {
+  try {
+    return decode();
+  } catch (e) {
+    if (!(e instanceof DatagramError)) throw e;
+    return e.message;
+  }
+}
+
+/**
+ * Decodes a datagram alone and again at an offset in a larger buffer with other bytes around it (as in a
+ * UDP GRO buffer), checks that both agree, and returns the records or throws the DatagramError.
+ */
+function decode(bytes: Uint8Array, link?: LinkKey): Rec[] {
+  const alone = outcome(() => decodeAt(bytes, 0, bytes.length, link));
+  const around = new Uint8Array(7 + bytes.length + 9).fill(0xa5);
+  around.set(bytes, 7);
+  assert.deepEqual(outcome(() => decodeAt(around, 7, 7 + bytes.length, link)), alone, "at an offset");
+  if (typeof alone === "string") throw new DatagramError(alone);
+  return alone;
 }
 
 function sampleFrames(rnd: SeededRandom, n: number): Uint8Array[] {
@@ -70,7 +95,13 @@ Deno.test("DatagramBuilder and the readers round-trip plain and sealed batches",
     assert.equal(b.add(RecordKind.heartbeat, US, THEM, new Uint8Array(8).fill(7)), true);
     const d = b.finish().slice();
     const h = readHeader(d, header());
-    assert.deepEqual(h, { sender: US, sealed: !!seal, sequence: seal ? 41 : 0, bodyOffset: seal ? 16 : 8 });
+    assert.deepEqual(h, {
+      sender: US,
+      sealed: !!seal,
+      sequence: seal ? 41 : 0,
+      bodyOffset: seal ? 16 : 8,
+      bodyEnd: d.length,
+    });
     const recs = decode(d, theirs);
     assert.deepEqual(recs.map((r) => r.kind), [1, 1, 1, 1, 1, RecordKind.heartbeat]);
     assert.deepEqual(recs.slice(0, 5).map((r) => Uint8Array.from(r.body)), frames);
