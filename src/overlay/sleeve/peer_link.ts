@@ -28,6 +28,7 @@ import {
 } from "./datagram.ts";
 import { PmtuSearch } from "./pmtu.ts";
 import type { PieceSink } from "./segment.ts";
+import { SendBatch } from "./send_batch.ts";
 import { ReplayWindow } from "./replay_window.ts";
 
 /**
@@ -54,6 +55,8 @@ export class PeerLink {
   established = false;
   /** The peer takes TCP segments with partial checksums (it offered PARTIAL_CHECKSUMS, constants.ts). */
   partialChecksums = false;
+  /** Its finished datagrams of this wakeup, for one UDP GSO send (the engine sends and clears it). */
+  readonly batch = new SendBatch();
   /** The overlay MTU last reported in an event, or 0. */
   reportedMtu = 0;
   /** The peer is on fastdp: heartbeats go every {@link HEARTBEAT_QUIET_MS} (see {@link setQuiet}). */

@@ -75,7 +75,7 @@ import { EventLoopYield } from "./event_loop_yield.ts";
 import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
 import { PeerLink } from "./peer_link.ts";
-import { SendBatch } from "./send_batch.ts";
+import type { SendBatch } from "./send_batch.ts";
 import { isPlainVnetHeader, isSuperFrame, partialTcpChecksumStart } from "./vnet_header.ts";
 import { Segmenter } from "./segment.ts";
 
@@ -225,8 +225,6 @@ export class Sleeve {
   /** Opened sealed datagrams of this wakeup, each in its own slot (their frames are queued for the device). */
   readonly #plain = new Uint8Array(PLAIN_ARENA);
   #plainUsed = 0;
-  /** Per link, the sealed datagrams of this wakeup for one GSO send. */
-  readonly #batches = new Map<PeerLink, SendBatch>();
   /** False once the kernel refused a UDP GSO send (or the conn cannot): datagrams go one by one. */
   #gso: boolean;
   readonly #coalescer = new Coalescer();
@@ -253,6 +251,8 @@ export class Sleeve {
   readonly #probe: DatagramBuilder;
   readonly #visit: RecordVisitor;
   readonly #transmit = (link: PeerLink, datagram: Uint8Array) => this.#queue(link, datagram);
+  /** The link the last datagram came from (most come in runs from one peer). */
+  #lastLink: PeerLink | undefined;
   // The datagram being handled by #visit.
   #from!: PeerLink;
   #records!: Uint8Array;
@@ -402,8 +402,8 @@ export class Sleeve {
   removePeer(name: PeerName): void {
     const peer = parseMac48(name, "peer name");
     const link = this.#links.get(peer);
-    if (link) this.#batches.delete(link);
     this.#links.delete(peer);
+    if (link === this.#lastLink) this.#lastLink = undefined;
     this.#macs.forget(peer);
   }
 
@@ -656,15 +656,13 @@ export class Sleeve {
   /** Seals the link's open datagram and sends its batch. */
   #flushLink(link: PeerLink): void {
     link.flush();
-    const batch = this.#batches.get(link);
-    if (batch !== undefined && batch.count > 0) this.#sendBatch(link, batch);
+    if (link.batch.count > 0) this.#sendBatch(link, link.batch);
   }
 
   /** Takes a finished datagram of `link`: into its batch (sending the batch first when it cannot join), or out. */
   #queue(link: PeerLink, datagram: Uint8Array): void {
     if (!this.#gso) return this.#sendOne(link, datagram);
-    let batch = this.#batches.get(link);
-    if (batch === undefined) this.#batches.set(link, batch = new SendBatch());
+    const batch = link.batch;
     if (batch.add(datagram)) return;
     this.#sendBatch(link, batch);
     batch.add(datagram);
@@ -768,8 +766,9 @@ export class Sleeve {
     const h = this.#header;
     try {
       readHeader(bytes, h, start, end);
-      link = this.#links.get(h.sender);
+      link = this.#lastLink?.peer === h.sender ? this.#lastLink : this.#links.get(h.sender);
       if (link === undefined) return void c.drops.unknownPeer++;
+      this.#lastLink = link;
       if (h.sealed !== (link.key !== undefined)) return void c.drops.auth++;
       if (link.key === undefined) {
         from = h.bodyOffset;

@@ -52,6 +52,35 @@ Deno.test("MacCache.lookup() matches a Map model over seeded random learning", (
       const m = model.get(mac);
       assert.equal(c.lookup(mac, now), m && now - m.seen < 50 ? m.owner : undefined);
     }
-    if (now % 97 === 0) c.sweep(now);
+    if (now % 97 === 0) {
+      c.sweep(now);
+      for (const [m, e] of model) if (now - e.seen >= 50) model.delete(m);
+    }
+    if (rnd.next() < 0.02) {
+      const gone = rnd.int(3);
+      assert.equal(c.forget(gone), [...model.values()].filter((e) => e.owner === gone).length);
+      for (const [m, e] of model) if (e.owner === gone) model.delete(m);
+    }
+    assert.equal(c.size, model.size);
   }
+});
+
+Deno.test("MacCache forgets an entry it just found when the entry goes (forget, sweep, eviction)", () => {
+  const c = new MacCache(1000, 2);
+  c.learn(1, 7, 0);
+  assert.equal(c.lookup(1, 0), 7);
+  c.forget(7);
+  assert.equal(c.lookup(1, 0), undefined, "forgotten");
+  c.learn(1, 8, 0);
+  assert.equal(c.lookup(1, 0), 8, "learned again");
+  c.sweep(1000);
+  assert.equal(c.lookup(1, 1000), undefined, "swept");
+  c.learn(1, 9, 1000);
+  assert.equal(c.lookup(1, 1000), 9);
+  c.learn(2, 9, 1000);
+  c.learn(3, 9, 1000); // over the limit: the oldest, MAC 1, goes
+  assert.equal(c.lookup(1, 1000), undefined, "evicted");
+  c.learn(1, 5, 1000);
+  assert.equal(c.lookup(1, 1000), 5);
+  assert.equal(c.size, 2);
 });
