@@ -365,8 +365,8 @@ export function openBody(
 
 /**
  * Called once per record by {@link RecordReader.forEach}; the body is `records[start, end)` (offsets in the
- * array given to forEach), for a frame
- * record the bytes after its frame header, whose fields are `hops` and `sequence` (0 and 0 for link records).
+ * array given to forEach), for a frame record the bytes after its frame header, whose fields are `hops` and
+ * `sequence` (0 and 0 for link records).
  */
 export type RecordVisitor = (
   kind: RecordKind,

@@ -9,11 +9,12 @@
  *    (user-space GSO, segment.ts), so no datagram is ever larger than the path MTU and none is fragmented.
  *    Each finished (sealed) datagram joins its link's {@link SendBatch}.
  * 2. Socket: receive up to {@link DRAIN_LIMIT} buffers (recvmmsg where the socket has it); with UDP GRO a
- *    buffer holds several datagrams of one sender, split at the reported segment size. Per datagram: decode
- *    the header, find the sender's link, check the replay window and open the seal (each datagram into its
- *    own slot of {@link PLAIN_ARENA} bytes, so its frames stay valid), validate every record, then act on
- *    them: frames for us are queued for the device, frames for others are re-sealed onto the next hop's
- *    datagram, link records (heartbeats, probes, acks) are answered.
+ *    buffer holds several datagrams of one sender, split at the reported segment size and read where they lie
+ *    (offsets, no view per datagram). Per datagram: decode the header, find the sender's link, check the
+ *    replay window and open the seal (each datagram into its own slot of {@link PLAIN_ARENA} bytes, so its
+ *    frames stay valid), validate every record, then act on them: frames for us are queued for the device,
+ *    frames for others are re-sealed onto the next hop's datagram, link records (heartbeats, probes, acks)
+ *    are answered.
  * 3. Device writes: the queued frames are coalesced (user-space GRO, coalesce.ts) into super-frames when the
  *    device has offloads, and written, once per wakeup (or when the arena is full). TCP segments from a peer
  *    we offered {@link PARTIAL_CHECKSUMS} carry partial checksums, which nobody sums: the coalescer merges
