@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MemoMap } from "./memo_map.ts";
 
 interface Entry {
   owner: number;
@@ -23,10 +24,8 @@ export interface MacMove {
 
 /** MAC → owning peer, learned from frames' source addresses, with expiry and a size limit. */
 export class MacCache {
-  readonly #entries = new Map<number, Entry>();
-  /** The entry found last and its MAC (−1: none): a frame's MAC is looked up, then learned. */
-  #lastMac = -1;
-  #lastEntry: Entry | undefined;
+  /** A frame's MAC is looked up, then learned: the map answers the second lookup from its memo. */
+  readonly #entries = new MemoMap<number, Entry>();
   readonly #expiryMs: number;
   readonly #limit: number;
 
@@ -46,7 +45,7 @@ export class MacCache {
 
   /** The owner of `mac` at time `now` (ms), or undefined when unknown or expired. */
   lookup(mac: number, now: number): number | undefined {
-    const e = this.#find(mac);
+    const e = this.#entries.get(mac);
     return e !== undefined && now - e.seen < this.#expiryMs ? e.owner : undefined;
   }
 
@@ -56,7 +55,7 @@ export class MacCache {
    * @returns the move when a live entry had another owner, else undefined
    */
   learn(mac: number, owner: number, now: number): MacMove | undefined {
-    const e = this.#find(mac);
+    const e = this.#entries.get(mac);
     if (e !== undefined) {
       const live = now - e.seen < this.#expiryMs;
       const from = e.owner;
@@ -67,7 +66,7 @@ export class MacCache {
     }
     if (this.#entries.size >= this.#limit) {
       this.sweep(now);
-      if (this.#entries.size >= this.#limit) this.#delete(this.#entries.keys().next().value!);
+      if (this.#entries.size >= this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
     }
     this.#entries.set(mac, { owner, seen: now });
     return undefined;
@@ -78,7 +77,7 @@ export class MacCache {
     let n = 0;
     for (const [mac, e] of this.#entries) {
       if (now - e.seen >= this.#expiryMs) {
-        this.#delete(mac);
+        this.#entries.delete(mac);
         n++;
       }
     }
@@ -90,29 +89,10 @@ export class MacCache {
     let n = 0;
     for (const [mac, e] of this.#entries) {
       if (e.owner === owner) {
-        this.#delete(mac);
+        this.#entries.delete(mac);
         n++;
       }
     }
     return n;
-  }
-
-  /** The entry of `mac`, remembered for the next call. */
-  #find(mac: number): Entry | undefined {
-    if (mac === this.#lastMac) return this.#lastEntry;
-    const e = this.#entries.get(mac);
-    if (e !== undefined) {
-      this.#lastMac = mac;
-      this.#lastEntry = e;
-    }
-    return e;
-  }
-
-  #delete(mac: number): void {
-    this.#entries.delete(mac);
-    if (mac === this.#lastMac) {
-      this.#lastMac = -1;
-      this.#lastEntry = undefined;
-    }
   }
 }

@@ -75,6 +75,7 @@ import { Forwarder, Routes, type RouteTables } from "./forwarder.ts";
 import { EventLoopYield } from "./event_loop_yield.ts";
 import { formatMac48, parseMac48 } from "./mac48.ts";
 import { MacCache } from "./mac_cache.ts";
+import { MemoMap } from "./memo_map.ts";
 import { PeerLink } from "./peer_link.ts";
 import type { SendBatch } from "./send_batch.ts";
 import { isPlainVnetHeader, isSuperFrame, partialTcpChecksumStart } from "./vnet_header.ts";
@@ -212,7 +213,8 @@ export class Sleeve {
   readonly #ceiling: number;
   readonly #assumed: number;
   readonly #onEvent: (event: SleeveEvent) => void;
-  readonly #links = new Map<number, PeerLink>();
+  /** The neighbour links by peer; a run of datagrams from one sender finds its link without hashing. */
+  readonly #links = new MemoMap<number, PeerLink>();
   readonly #macs = new MacCache(MAC_EXPIRY_MS, MAC_CACHE_LIMIT);
   readonly #counters = newCounters();
   readonly #forwarder: Forwarder;
@@ -252,8 +254,6 @@ export class Sleeve {
   readonly #probe: DatagramBuilder;
   readonly #visit: RecordVisitor;
   readonly #transmit = (link: PeerLink, datagram: Uint8Array) => this.#queue(link, datagram);
-  /** The link the last datagram came from (most come in runs from one peer). */
-  #lastLink: PeerLink | undefined;
   // The datagram being handled by #visit.
   #from!: PeerLink;
   #records!: Uint8Array;
@@ -402,9 +402,7 @@ export class Sleeve {
    */
   removePeer(name: PeerName): void {
     const peer = parseMac48(name, "peer name");
-    const link = this.#links.get(peer);
     this.#links.delete(peer);
-    if (link === this.#lastLink) this.#lastLink = undefined;
     this.#macs.forget(peer);
   }
 
@@ -767,9 +765,8 @@ export class Sleeve {
     const h = this.#header;
     try {
       readHeader(bytes, h, start, end);
-      link = this.#lastLink?.peer === h.sender ? this.#lastLink : this.#links.get(h.sender);
+      link = this.#links.get(h.sender);
       if (link === undefined) return void c.drops.unknownPeer++;
-      this.#lastLink = link;
       if (h.sealed !== (link.key !== undefined)) return void c.drops.auth++;
       if (link.key === undefined) {
         from = h.bodyOffset;
