@@ -8,13 +8,21 @@
  * One encryption and one decryption context per key, made on first use and freed when the key's array is
  * garbage collected (the last key used is held until another is). A context remembers the key's bytes: an
  * array whose bytes changed gets new contexts. The last key's contexts are found without a map lookup, as a
- * link seals or opens many datagrams in a row.
+ * link seals or opens many datagrams in a row. `open` in place (the plaintext over the box) is EVP's in-place
+ * decryption, output and input at the same address.
  * Synchronous, one caller at a time (the sleeve Worker). libcrypto is loaded here, not in libc.ts, because it
  * is another library; nothing above ffi/ calls `Deno.dlopen`.
  *
  * @module
  */
-import { checkSealSizes, GCM_NONCE_BYTES, KEY_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
+import {
+  checkSealLength,
+  checkSealSizes,
+  GCM_NONCE_BYTES,
+  KEY_BYTES,
+  MAC_BYTES,
+  type SecretBox,
+} from "./sodium.ts";
 
 /**
  * The tag is read and set through `EVP_CIPHER_CTX_get_params`/`set_params` with one prebuilt `OSSL_PARAM`
@@ -122,8 +130,8 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
     backend: "openssl",
     cipher: "aes256gcm",
     nonceBytes: GCM_NONCE_BYTES,
-    seal(out, plain, nonce, key) {
-      const n = plain.length;
+    seal(out, plain, nonce, key, n = plain.length) {
+      checkSealLength(plain, n);
       checkSealSizes("seal", out, n + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
       const ctx = of(key).seal;
       if (
@@ -134,10 +142,10 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
         throw new Error(`Cannot seal ${n} bytes with OpenSSL's AES-256-GCM: libcrypto refused`);
       }
       for (let i = 0; i < MAC_BYTES; i++) out[n + i] = tag[i];
-      return out.subarray(0, n + MAC_BYTES);
+      return n + MAC_BYTES;
     },
     open(out, sealed, nonce, key) {
-      if (sealed.length < MAC_BYTES) return undefined;
+      if (sealed.length < MAC_BYTES) return -1;
       const n = sealed.length - MAC_BYTES;
       checkSealSizes("open", out, n, nonce, key, GCM_NONCE_BYTES);
       const ctx = of(key).open;
@@ -146,7 +154,7 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
         lib.EVP_CIPHER_CTX_set_params(ctx, params) === 1 &&
         lib.EVP_DecryptUpdate(ctx, out, lengthAt, sealed, n) === 1 &&
         lib.EVP_DecryptFinal_ex(ctx, rest, lengthAt) === 1;
-      return ok ? out.subarray(0, n) : undefined;
+      return ok ? n : -1;
     },
   };
 }

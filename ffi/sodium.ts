@@ -2,9 +2,9 @@
  * The data plane's NaCl: libsodium through FFI (780 MB/s secretbox at 1400 bytes, limits.md §5), falling back to
  * the pure-JS npm `tweetnacl` (61 MB/s) when libsodium.so.23 is missing. Both give byte-identical output.
  *
- * `seal`/`open` write into caller buffers, so the sleeve's hot path allocates nothing with libsodium (the
- * tweetnacl fallback allocates inside and copies). libsodium is loaded here, not in libc.ts, because it is
- * another library; nothing above ffi/ calls `Deno.dlopen`.
+ * `seal`/`open` write into caller buffers and return lengths, not views, so the sleeve's hot path allocates
+ * nothing with libsodium (the tweetnacl fallback allocates inside and copies); `open` works in place. libsodium
+ * is loaded here, not in libc.ts, because it is another library; nothing above ffi/ calls `Deno.dlopen`.
  *
  * @module
  */
@@ -43,21 +43,25 @@ export interface SecretBox {
   readonly nonceBytes: number;
 
   /**
-   * Seals `plain` (`plain.length + 16` bytes: tag and ciphertext) into the start of `out`.
-   * `out` may be the same memory as `plain` only for libsodium; use separate buffers to be portable.
+   * Seals the first `length` bytes of `plain` (`length + 16` bytes: tag and ciphertext) into the start of
+   * `out`, which must not overlap `plain`.
    *
-   * @returns the sealed bytes, `out.subarray(0, plain.length + 16)`
-   * @throws {RangeError} when the key is not 32 bytes, the nonce not {@link nonceBytes}, or `out` too short
+   * @param length how many bytes of `plain` to seal, from its start. Default `plain.length`
+   * @returns the bytes written to `out`, `length + 16`
+   * @throws {RangeError} when the key is not 32 bytes, the nonce not {@link nonceBytes}, `length` not within
+   *   `plain`, or `out` too short
    */
-  seal(out: Uint8Array, plain: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+  seal(out: Uint8Array, plain: Uint8Array, nonce: Uint8Array, key: Uint8Array, length?: number): number;
 
   /**
-   * Opens `sealed` into the start of `out` (`sealed.length − 16` bytes) when its tag verifies.
+   * Opens `sealed` into the start of `out` (`sealed.length − 16` bytes) when its tag verifies. `out` may be
+   * `sealed` itself (the same start): the plaintext then replaces the box in place, with every backend. When
+   * the tag does not verify, `out` may hold unverified bytes: do not use them.
    *
-   * @returns the plaintext, `out.subarray(0, sealed.length − 16)`; undefined when forged, tampered or shorter than 16 bytes
+   * @returns the plaintext's length, `sealed.length − 16`; −1 when forged, tampered or shorter than 16 bytes
    * @throws {RangeError} when the key is not 32 bytes, the nonce not {@link nonceBytes}, or `out` too short
    */
-  open(out: Uint8Array, sealed: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+  open(out: Uint8Array, sealed: Uint8Array, nonce: Uint8Array, key: Uint8Array): number;
 }
 
 /** A Curve25519 key pair. */
@@ -162,6 +166,17 @@ export function checkSealSizes(
   if (out.length < need) throw new RangeError(`Cannot ${op}: output is ${out.length} bytes, needs ${need}`);
 }
 
+/**
+ * Refuses a seal's `length` that is not a whole number of bytes within `plain` (FFI would read past it).
+ *
+ * @throws {RangeError} naming the length and the plaintext's size
+ */
+export function checkSealLength(plain: Uint8Array, length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > plain.length) {
+    throw new RangeError(`Cannot seal: length ${length} is not within the ${plain.length}-byte plaintext`);
+  }
+}
+
 function checkCurve(op: string, ...keys: Uint8Array[]): void {
   for (const k of keys) {
     if (k.length !== CURVE_BYTES) {
@@ -186,20 +201,17 @@ export function libsodium(path = "libsodium.so.23"): Sodium {
     backend: "libsodium",
     cipher: "xsalsa20poly1305",
     nonceBytes: NONCE_BYTES,
-    seal(out, plain, nonce, key) {
-      const need = plain.length + MAC_BYTES;
-      checkSealSizes("seal", out, need, nonce, key);
-      lib.crypto_secretbox_easy(out, plain, BigInt(plain.length), nonce, key);
-      return out.subarray(0, need);
+    seal(out, plain, nonce, key, length = plain.length) {
+      checkSealLength(plain, length);
+      checkSealSizes("seal", out, length + MAC_BYTES, nonce, key);
+      lib.crypto_secretbox_easy(out, plain, BigInt(length), nonce, key);
+      return length + MAC_BYTES;
     },
     open(out, sealed, nonce, key) {
-      if (sealed.length < MAC_BYTES) return undefined;
+      if (sealed.length < MAC_BYTES) return -1;
       const need = sealed.length - MAC_BYTES;
       checkSealSizes("open", out, need, nonce, key);
-      if (lib.crypto_secretbox_open_easy(out, sealed, BigInt(sealed.length), nonce, key) !== 0) {
-        return undefined;
-      }
-      return out.subarray(0, need);
+      return lib.crypto_secretbox_open_easy(out, sealed, BigInt(sealed.length), nonce, key) === 0 ? need : -1;
     },
     boxKeyPair() {
       const publicKey = new Uint8Array(CURVE_BYTES), secretKey = new Uint8Array(CURVE_BYTES);
@@ -235,19 +247,20 @@ export function tweetnaclSodium(): Sodium {
     backend: "tweetnacl",
     cipher: "xsalsa20poly1305",
     nonceBytes: NONCE_BYTES,
-    seal(out, plain, nonce, key) {
-      checkSealSizes("seal", out, plain.length + MAC_BYTES, nonce, key);
-      const sealed = nacl.secretbox(plain, nonce, key);
+    seal(out, plain, nonce, key, length = plain.length) {
+      checkSealLength(plain, length);
+      checkSealSizes("seal", out, length + MAC_BYTES, nonce, key);
+      const sealed = nacl.secretbox(plain.subarray(0, length), nonce, key);
       out.set(sealed);
-      return out.subarray(0, sealed.length);
+      return sealed.length;
     },
     open(out, sealed, nonce, key) {
-      if (sealed.length < MAC_BYTES) return undefined;
+      if (sealed.length < MAC_BYTES) return -1;
       checkSealSizes("open", out, sealed.length - MAC_BYTES, nonce, key);
       const plain = nacl.secretbox.open(sealed, nonce, key);
-      if (!plain) return undefined;
+      if (!plain) return -1;
       out.set(plain);
-      return out.subarray(0, plain.length);
+      return plain.length;
     },
     boxKeyPair() {
       return nacl.box.keyPair();
@@ -292,32 +305,20 @@ export function aes256gcm(path = "libsodium.so.23"): SecretBox | undefined {
     backend: "libsodium",
     cipher: "aes256gcm",
     nonceBytes: GCM_NONCE_BYTES,
-    seal(out, plain, nonce, key) {
-      const need = plain.length + MAC_BYTES;
-      checkSealSizes("seal", out, need, nonce, key, GCM_NONCE_BYTES);
-      lib.crypto_aead_aes256gcm_encrypt(out, null, plain, BigInt(plain.length), null, 0n, null, nonce, key);
-      return out.subarray(0, need);
+    seal(out, plain, nonce, key, length = plain.length) {
+      checkSealLength(plain, length);
+      checkSealSizes("seal", out, length + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
+      lib.crypto_aead_aes256gcm_encrypt(out, null, plain, BigInt(length), null, 0n, null, nonce, key);
+      return length + MAC_BYTES;
     },
     open(out, sealed, nonce, key) {
-      if (sealed.length < MAC_BYTES) return undefined;
+      if (sealed.length < MAC_BYTES) return -1;
       const need = sealed.length - MAC_BYTES;
       checkSealSizes("open", out, need, nonce, key, GCM_NONCE_BYTES);
-      if (
-        lib.crypto_aead_aes256gcm_decrypt(
-          out,
-          null,
-          null,
-          sealed,
-          BigInt(sealed.length),
-          null,
-          0n,
-          nonce,
-          key,
-        ) !== 0
-      ) {
-        return undefined;
-      }
-      return out.subarray(0, need);
+      const n = BigInt(sealed.length);
+      return lib.crypto_aead_aes256gcm_decrypt(out, null, null, sealed, n, null, 0n, nonce, key) === 0
+        ? need
+        : -1;
     },
   };
 }

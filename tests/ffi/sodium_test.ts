@@ -14,6 +14,32 @@ import { opensslAes256gcm } from "../../ffi/openssl.ts";
 const ffi = libsodium();
 const js = tweetnaclSodium();
 
+/** Seals `plain` with `box` into a new buffer `spare` bytes longer than needed; the sealed bytes. */
+function sealed(
+  box: SecretBox,
+  plain: Uint8Array,
+  nonce: Uint8Array,
+  key: Uint8Array,
+  spare = 0,
+): Uint8Array {
+  const out = new Uint8Array(plain.length + MAC_BYTES + spare);
+  const n = box.seal(out, plain, nonce, key);
+  assert.equal(n, plain.length + MAC_BYTES);
+  return out.subarray(0, n);
+}
+
+/** Opens `box`'s `sealed` bytes into `out` (default a new buffer): the plaintext, or undefined when refused. */
+function opened(
+  box: SecretBox,
+  sealed: Uint8Array,
+  nonce: Uint8Array,
+  key: Uint8Array,
+  out = new Uint8Array(Math.max(0, sealed.length - MAC_BYTES)),
+): Uint8Array | undefined {
+  const n = box.open(out, sealed, nonce, key);
+  return n < 0 ? undefined : out.subarray(0, n);
+}
+
 Deno.test("sodium() picks libsodium when it loads", () => {
   assert.equal(sodium().backend, "libsodium");
   assert.equal(sodium(), sodium());
@@ -31,12 +57,10 @@ Deno.test("seal() is byte-identical in libsodium and tweetnacl, and each opens t
   for (let i = 0; i < 200; i++) {
     const len = i < 5 ? i : Math.floor(rnd.next() * 2000);
     const plain = rnd.bytes(len), nonce = rnd.bytes(24), key = rnd.bytes(32);
-    const a = ffi.seal(new Uint8Array(len + MAC_BYTES + 7), plain, nonce, key);
-    const b = js.seal(new Uint8Array(len + MAC_BYTES), plain, nonce, key);
-    assert.equal(a.length, len + MAC_BYTES);
+    const a = sealed(ffi, plain, nonce, key, 7), b = sealed(js, plain, nonce, key);
     assert.deepEqual(a, b);
-    for (const [opener, sealed] of [[ffi, b], [js, a]] as [Sodium, Uint8Array][]) {
-      assert.deepEqual(opener.open(new Uint8Array(len), sealed, nonce, key), plain);
+    for (const [opener, box] of [[ffi, b], [js, a]] as [Sodium, Uint8Array][]) {
+      assert.deepEqual(opened(opener, box, nonce, key), plain);
     }
   }
 });
@@ -48,27 +72,65 @@ Deno.test("seal() is byte-identical in libsodium and tweetnacl, and each opens t
 function assertRefusesForgeries(box: SecretBox, seed: number) {
   const rnd = new SeededRandom(seed);
   const plain = rnd.bytes(300), nonce = rnd.bytes(box.nonceBytes), key = rnd.bytes(32);
-  const sealed = box.seal(new Uint8Array(316), plain, nonce, key).slice();
+  const box316 = sealed(box, plain, nonce, key);
   const out = new Uint8Array(300);
   for (let i = 0; i < 50; i++) {
-    const bad = sealed.slice();
+    const bad = box316.slice();
     bad[Math.floor(rnd.next() * bad.length)] ^= 1 << Math.floor(rnd.next() * 8);
-    assert.equal(box.open(out, bad, nonce, key), undefined, `${box.backend} accepted a flipped bit`);
+    assert.equal(box.open(out, bad, nonce, key), -1, `${box.backend} accepted a flipped bit`);
+    assert.equal(box.open(bad, bad, nonce, key), -1, `${box.backend} accepted a flipped bit in place`);
   }
   const otherNonce = nonce.slice(), otherKey = key.slice();
   otherNonce[nonce.length - 1] ^= 1;
   otherKey[0] ^= 1;
-  assert.equal(box.open(out, sealed, otherNonce, key), undefined);
-  assert.equal(box.open(out, sealed, nonce, otherKey), undefined);
-  assert.equal(box.open(out, sealed.subarray(0, 15), nonce, key), undefined);
-  assert.equal(box.open(out, sealed.subarray(0, 299), nonce, key), undefined);
-  assert.deepEqual(box.open(out, sealed, nonce, key), plain, "a failed open leaves the key usable");
-  return { plain, nonce, key, sealed, out };
+  assert.equal(box.open(out, box316, otherNonce, key), -1);
+  assert.equal(box.open(out, box316, nonce, otherKey), -1);
+  assert.equal(box.open(out, box316.subarray(0, 15), nonce, key), -1);
+  assert.equal(box.open(out, box316.subarray(0, 299), nonce, key), -1);
+  assert.deepEqual(opened(box, box316, nonce, key, out), plain, "a failed open leaves the key usable");
+  return { plain, nonce, key, sealed: box316, out };
 }
 
 Deno.test("open() rejects tampered data, a wrong nonce or key, and short input", () => {
   assertRefusesForgeries(ffi, 7);
   assertRefusesForgeries(js, 8);
+});
+
+/**
+ * Checks `box` against `reference` (a backend sealing the same bytes): a seal of the first `length` bytes of a
+ * larger buffer equals a seal of those bytes alone, and the result opens in place, its plaintext replacing the
+ * box from its first byte.
+ */
+function assertSealsPrefixAndOpensInPlace(box: SecretBox, reference: SecretBox, seed: number): void {
+  const rnd = new SeededRandom(seed);
+  for (let i = 0; i < 40; i++) {
+    const len = i < 3 ? i : rnd.int(1600);
+    const buffer = rnd.bytes(len + rnd.int(40)), nonce = rnd.bytes(box.nonceBytes), key = rnd.bytes(32);
+    const plain = buffer.slice(0, len), out = new Uint8Array(len + MAC_BYTES + 3);
+    assert.equal(box.seal(out, buffer, nonce, key, len), len + MAC_BYTES);
+    const whole = out.subarray(0, len + MAC_BYTES);
+    assert.deepEqual(whole, sealed(reference, plain, nonce, key), `${box.backend}: the first ${len} bytes`);
+    const around = new Uint8Array(5 + whole.length + 5).fill(0xa5);
+    around.set(whole, 5);
+    const inPlace = around.subarray(5, 5 + whole.length);
+    assert.equal(box.open(inPlace, inPlace, nonce, key), len, `${box.backend}: opens in place`);
+    assert.deepEqual(around.subarray(5, 5 + len), plain);
+    assert.deepEqual(
+      [...around.subarray(0, 5), ...around.subarray(5 + whole.length)],
+      new Array(10).fill(0xa5),
+    );
+  }
+}
+
+Deno.test("seal() takes a length within its input, and open() opens in place, in libsodium and tweetnacl", () => {
+  assertSealsPrefixAndOpensInPlace(ffi, js, 21);
+  assertSealsPrefixAndOpensInPlace(js, ffi, 22);
+  for (const box of [ffi, js]) {
+    const out = new Uint8Array(64), n = new Uint8Array(24), k = new Uint8Array(32), p = new Uint8Array(10);
+    for (const bad of [11, -1, 2.5, NaN]) {
+      assert.throws(() => box.seal(out, p, n, k, bad), new RegExp(`length ${bad} is not within the 10-byte`));
+    }
+  }
 });
 
 Deno.test("seal() and open() refuse wrong key, nonce and output sizes, naming them", () => {
@@ -167,11 +229,11 @@ for (const [what, impl] of gcms) {
         const [plain, nonce, key] = [rnd.bytes(len), rnd.bytes(12), rnd.bytes(32)].map((b) =>
           new Uint8Array(b)
         );
-        const ours = box.seal(new Uint8Array(len + MAC_BYTES + 5), plain, nonce, key);
+        const ours = sealed(box, plain, nonce, key, 5);
         const k = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt"]);
         const theirs = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce }, k, plain));
         assert.deepEqual(ours, theirs);
-        assert.deepEqual(box.open(new Uint8Array(len), theirs, nonce, key), plain);
+        assert.deepEqual(opened(box, theirs, nonce, key), plain);
       }
     },
   });
@@ -186,6 +248,8 @@ for (const [what, impl] of gcms) {
       assert.throws(() => box.seal(out, plain, new Uint8Array(24), key), /nonce is 24 bytes, expected 12/);
       assert.throws(() => box.seal(new Uint8Array(315), plain, nonce, key), /output is 315 bytes, needs 316/);
       assert.throws(() => box.open(out, sealed, nonce, key.subarray(0, 31)), /key is 31 bytes, expected 32/);
+      assert.throws(() => box.seal(new Uint8Array(400), plain, nonce, key, 301), /length 301 is not within/);
+      assertSealsPrefixAndOpensInPlace(box, gcm!, 23);
     },
   });
 }
@@ -204,10 +268,10 @@ Deno.test({
       const k = i % 3 === 0 ? rnd.bytes(32) : key; // and many short-lived keys
       nonce[i % 12] ^= 1 + i;
       const plain = rnd.bytes(rnd.int(2000));
-      const sealed = ours.seal(a, plain, nonce, k);
-      assert.deepEqual(sealed, theirs.seal(b, plain, nonce, k), `datagram ${i}`);
-      assert.deepEqual(theirs.open(new Uint8Array(2100), sealed, nonce, k), plain);
-      assert.deepEqual(ours.open(new Uint8Array(2100), sealed.slice(), nonce, k), plain);
+      const box = a.subarray(0, ours.seal(a, plain, nonce, k));
+      assert.deepEqual(box, b.subarray(0, theirs.seal(b, plain, nonce, k)), `datagram ${i}`);
+      assert.deepEqual(opened(theirs, box, nonce, k), plain);
+      assert.deepEqual(opened(ours, box.slice(), nonce, k), plain);
     }
   },
 });

@@ -277,8 +277,8 @@ export class DatagramBuilder {
     const out = this.#out, seq = this.#sequence;
     writeUint64(out, HEADER_SIZE, seq);
     const nonce = writeNonce(seal.nonce, seq, seal.outbound, false);
-    const sealed = seal.box.seal(this.#box, this.#scratch.subarray(0, this.#length), nonce, seal.key);
-    return out.subarray(0, HEADER_SIZE + SEQUENCE_SIZE + sealed.length);
+    const sealed = seal.box.seal(this.#box, this.#scratch, nonce, seal.key, this.#length);
+    return out.subarray(0, HEADER_SIZE + SEQUENCE_SIZE + sealed);
   }
 }
 
@@ -348,19 +348,16 @@ export function readHeader(
 }
 
 /**
- * Opens the sealed body of a datagram of `bytes` whose header was read into `header`.
+ * Opens the sealed body of a datagram of `bytes` whose header was read into `header`, in place: the records
+ * replace the box, from `header.bodyOffset` on. Nothing else may hold these bytes; when the box does not
+ * authenticate they are garbage.
  *
- * @param out where the records go; at least the box length − 16 bytes
- * @returns the records, or undefined when the box does not authenticate under `link`
+ * @returns the records' length, or −1 when the box does not authenticate under `link`
  */
-export function openBody(
-  bytes: Uint8Array,
-  header: DatagramHeader,
-  link: LinkKey,
-  out: Uint8Array,
-): Uint8Array | undefined {
+export function openBody(bytes: Uint8Array, header: DatagramHeader, link: LinkKey): number {
   const nonce = writeNonce(link.nonce, header.sequence, !link.outbound, false);
-  return link.box.open(out, bytes.subarray(header.bodyOffset, header.bodyEnd), nonce, link.key);
+  const box = bytes.subarray(header.bodyOffset, header.bodyEnd);
+  return link.box.open(box, box, nonce, link.key);
 }
 
 /**

@@ -11,12 +11,12 @@
  * 2. Socket: receive up to {@link DRAIN_LIMIT} buffers (recvmmsg where the socket has it); with UDP GRO a
  *    buffer holds several datagrams of one sender, split at the reported segment size and read where they lie
  *    (offsets, no view per datagram). Per datagram: decode the header, find the sender's link, check the
- *    replay window and open the seal (each datagram into its own slot of {@link PLAIN_ARENA} bytes, so its
- *    frames stay valid), validate every record, then act on them: frames for us are queued for the device,
- *    frames for others are re-sealed onto the next hop's datagram, link records (heartbeats, probes, acks)
- *    are answered.
+ *    replay window and open the seal in place (the records replace the box), validate every record, then act
+ *    on them: frames for us are queued for the device (views into the receive buffers, which stay untouched
+ *    until the device writes), frames for others are re-sealed onto the next hop's datagram, link records
+ *    (heartbeats, probes, acks) are answered.
  * 3. Device writes: the queued frames are coalesced (user-space GRO, coalesce.ts) into super-frames when the
- *    device has offloads, and written, once per wakeup (or when the arena is full). TCP segments from a peer
+ *    device has offloads, and written, once per wakeup. TCP segments from a peer
  *    we offered {@link PARTIAL_CHECKSUMS} carry partial checksums, which nobody sums: the coalescer merges
  *    them unchecked and the device's kernel completes the checksum only if the frame leaves the host.
  * 4. Flush: every link's open datagram is sealed, then each link's batch goes in one UDP GSO send (sendmmsg
@@ -84,8 +84,6 @@ import { Segmenter } from "./segment.ts";
 const EMSGSIZE = 90;
 /** Errors of a UDP GSO send that mean the kernel or device cannot segment: send without GSO from then on. */
 const NO_GSO = new Set([22, 5, 95]); // EINVAL, EIO, EOPNOTSUPP
-/** Bytes of opened (sealed) datagrams kept for the device writes of one wakeup before they are written. */
-const PLAIN_ARENA = 512 * 1024;
 /** Ethernet header plus a VLAN tag: a frame's bytes beyond the device MTU. */
 const MAX_FRAME_OVERHEAD = ETHERNET_HEADER_SIZE + 4;
 /** Frame buffers hold at least this MTU, so raising the TAP MTU to jumbo size later truncates nothing. */
@@ -225,9 +223,6 @@ export class Sleeve {
   readonly #rxSizes: number[];
   readonly #rxSources: Endpoint[] = [];
   readonly #rxSegments: number[];
-  /** Opened sealed datagrams of this wakeup, each in its own slot (their frames are queued for the device). */
-  readonly #plain = new Uint8Array(PLAIN_ARENA);
-  #plainUsed = 0;
   /** False once the kernel refused a UDP GSO send (or the conn cannot): datagrams go one by one. */
   #gso: boolean;
   readonly #coalescer = new Coalescer();
@@ -760,38 +755,30 @@ export class Sleeve {
     const c = this.#counters, size = end - start;
     c.datagramsReceived++;
     c.bytesReceived += size;
-    let records = bytes, from: number, to: number;
-    let link: PeerLink | undefined;
+    let to = end, link: PeerLink | undefined;
     const h = this.#header;
     try {
       readHeader(bytes, h, start, end);
       link = this.#links.get(h.sender);
       if (link === undefined) return void c.drops.unknownPeer++;
       if (h.sealed !== (link.key !== undefined)) return void c.drops.auth++;
-      if (link.key === undefined) {
-        from = h.bodyOffset;
-        to = end;
-      } else {
+      if (link.key !== undefined) {
         if (!link.replay.check(h.sequence)) return void c.drops.replay++;
-        if (this.#plainUsed + size > PLAIN_ARENA) this.#writeDevice(); // frees the arena
-        const opened = openBody(bytes, h, link.key, this.#plain.subarray(this.#plainUsed));
-        if (opened === undefined) return void c.drops.auth++;
+        const opened = openBody(bytes, h, link.key); // in place: the records replace the box
+        if (opened < 0) return void c.drops.auth++;
         link.replay.accept(h.sequence);
-        this.#plainUsed += opened.length;
-        records = opened;
-        from = 0;
-        to = opened.length;
+        to = h.bodyOffset + opened;
       }
-      RecordReader.validate(records, from, to);
+      RecordReader.validate(bytes, h.bodyOffset, to);
     } catch (e) {
       if (!(e instanceof DatagramError)) throw e;
       return void c.drops.decode++;
     }
     this.#from = link;
-    this.#records = records;
+    this.#records = bytes;
     this.#size = size;
     this.#now = now;
-    RecordReader.forEach(records, this.#visit, from, to);
+    RecordReader.forEach(bytes, this.#visit, h.bodyOffset, to);
   }
 
   #record(
@@ -845,7 +832,6 @@ export class Sleeve {
   #writeDevice(): void {
     const frames = this.#toDevice, offloads = this.#toDeviceOffload, partials = this.#toDevicePartial;
     const plain = this.#plainFrames, partial = this.#plainPartial;
-    this.#plainUsed = 0;
     if (frames.length === 0) return;
     const c = this.#counters, vnet = this.#vnet;
     for (let i = 0; i < frames.length; i++) {

@@ -33,22 +33,25 @@ interface Rec {
   sequence: number;
 }
 
-/** Decodes the datagram `bytes[start, end)` the way the engine does; throws DatagramError or returns the records. */
+/**
+ * Decodes the datagram `bytes[start, end)` the way the engine does (a sealed one is opened in place, so `bytes`
+ * changes); throws DatagramError or returns the records.
+ */
 function decodeAt(bytes: Uint8Array, start: number, end: number, link?: LinkKey): Rec[] {
   const h = readHeader(bytes, header(), start, end);
-  let records = bytes, from = h.bodyOffset, to = end;
+  let to = end;
   if (h.sealed) {
-    const opened = openBody(bytes, h, link!, new Uint8Array(end - start));
-    if (!opened) throw new DatagramError("auth");
-    [records, from, to] = [opened, 0, opened.length];
+    const opened = openBody(bytes, h, link!);
+    if (opened < 0) throw new DatagramError("auth");
+    to = h.bodyOffset + opened;
   }
-  RecordReader.validate(records, from, to);
+  RecordReader.validate(bytes, h.bodyOffset, to);
   const out: Rec[] = [];
   RecordReader.forEach(
-    records,
+    bytes,
     (kind, src, dst, s, e, hops, sequence) =>
-      out.push({ kind, src, dst, body: [...records.subarray(s, e)], hops, sequence }),
-    from,
+      out.push({ kind, src, dst, body: [...bytes.subarray(s, e)], hops, sequence }),
+    h.bodyOffset,
     to,
   );
   return out;
@@ -69,10 +72,12 @@ function outcome(decode: () => Rec[]): Rec[] | string {
  * UDP GRO buffer), checks that both agree, and returns the records or throws the DatagramError.
  */
 function decode(bytes: Uint8Array, link?: LinkKey): Rec[] {
-  const alone = outcome(() => decodeAt(bytes, 0, bytes.length, link));
   const around = new Uint8Array(7 + bytes.length + 9).fill(0xa5);
   around.set(bytes, 7);
+  const alone = outcome(() => decodeAt(bytes.slice(), 0, bytes.length, link));
   assert.deepEqual(outcome(() => decodeAt(around, 7, 7 + bytes.length, link)), alone, "at an offset");
+  assert.ok(around.subarray(0, 7).every((b) => b === 0xa5), "nothing before the datagram changed");
+  assert.ok(around.subarray(7 + bytes.length).every((b) => b === 0xa5), "nothing after it changed");
   if (typeof alone === "string") throw new DatagramError(alone);
   return alone;
 }
