@@ -5,24 +5,16 @@
  * VPCLMULQDQ) where libsodium uses one block at a time, and it keeps each key's schedule in a cipher
  * context instead of expanding the key on every call (bench/RESULTS.md, "sleeve: partial checksums…").
  *
- * One encryption and one decryption context per key, made on first use and freed when the key's array is
- * garbage collected (the last key used is held until another is). A context remembers the key's bytes: an
- * array whose bytes changed gets new contexts. The last key's contexts are found without a map lookup, as a
- * link seals or opens many datagrams in a row. `open` in place (the plaintext over the box) is EVP's in-place
- * decryption, output and input at the same address.
+ * One encryption and one decryption context per key ({@link KeyStates}: made on first use, made again when
+ * the array's bytes change, freed with the array). `open` in place (the plaintext over the box) is EVP's
+ * in-place decryption, output and input at the same address.
  * Synchronous, one caller at a time (the sleeve Worker). libcrypto is loaded here, not in libc.ts, because it
  * is another library; nothing above ffi/ calls `Deno.dlopen`.
  *
  * @module
  */
-import {
-  checkSealLength,
-  checkSealSizes,
-  GCM_NONCE_BYTES,
-  KEY_BYTES,
-  MAC_BYTES,
-  type SecretBox,
-} from "./sodium.ts";
+import { KeyStates } from "./key_states.ts";
+import { checkSealLength, checkSealSizes, GCM_NONCE_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
 
 /**
  * The tag is read and set through `EVP_CIPHER_CTX_get_params`/`set_params` with one prebuilt `OSSL_PARAM`
@@ -54,17 +46,10 @@ const symbols = {
 
 type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
-/** A key's two cipher contexts and the bytes they were made with. */
+/** A key's two cipher contexts. */
 interface Contexts {
-  key: Uint8Array;
   seal: Deno.PointerObject;
   open: Deno.PointerObject;
-}
-
-/** The last key used and its contexts: a link seals and opens many datagrams in a row with one key. */
-interface LastKey {
-  array: Uint8Array | undefined;
-  contexts: Contexts | undefined;
 }
 
 /**
@@ -84,47 +69,25 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
   }
   const cipher = lib.EVP_aes_256_gcm();
   if (cipher === null) return undefined;
-  const contexts = new WeakMap<Uint8Array, Contexts>();
-  const freed = new FinalizationRegistry<Contexts>((c) => {
-    lib.EVP_CIPHER_CTX_free(c.seal);
-    lib.EVP_CIPHER_CTX_free(c.open);
+  const contexts = new KeyStates<Contexts>({
+    make(key) {
+      const seal = lib.EVP_CIPHER_CTX_new(), open = lib.EVP_CIPHER_CTX_new();
+      if (
+        seal === null || open === null || lib.EVP_EncryptInit_ex(seal, cipher, null, key, null) !== 1 ||
+        lib.EVP_DecryptInit_ex(open, cipher, null, key, null) !== 1
+      ) {
+        if (seal !== null) lib.EVP_CIPHER_CTX_free(seal);
+        if (open !== null) lib.EVP_CIPHER_CTX_free(open);
+        throw new Error("Cannot set up AES-256-GCM in OpenSSL: out of memory or a broken libcrypto");
+      }
+      return { seal, open };
+    },
+    free(c) {
+      lib.EVP_CIPHER_CTX_free(c.seal);
+      lib.EVP_CIPHER_CTX_free(c.open);
+    },
   });
   const { params, tag, length, lengthAt, rest } = scratchBlock();
-
-  /** Holds the last key's array strongly: its contexts outlive it until another key is used. */
-  const last: LastKey = { array: undefined, contexts: undefined };
-
-  /** The contexts of `key` (its current bytes), made when new; the last key's without a map lookup. */
-  const of = (key: Uint8Array): Contexts => {
-    if (key === last.array && sameKey(last.contexts!.key, key)) return last.contexts!;
-    let found = contexts.get(key);
-    if (found === undefined || !sameKey(found.key, key)) found = made(key, found);
-    last.array = key;
-    last.contexts = found;
-    return found;
-  };
-
-  /** New contexts for `key`, replacing (and freeing) `stale`, made with the key's old bytes. */
-  const made = (key: Uint8Array, stale: Contexts | undefined): Contexts => {
-    const seal = lib.EVP_CIPHER_CTX_new(), open = lib.EVP_CIPHER_CTX_new();
-    if (
-      seal === null || open === null || lib.EVP_EncryptInit_ex(seal, cipher, null, key, null) !== 1 ||
-      lib.EVP_DecryptInit_ex(open, cipher, null, key, null) !== 1
-    ) {
-      if (seal !== null) lib.EVP_CIPHER_CTX_free(seal);
-      if (open !== null) lib.EVP_CIPHER_CTX_free(open);
-      throw new Error("Cannot set up AES-256-GCM in OpenSSL: out of memory or a broken libcrypto");
-    }
-    const fresh = { key: key.slice(), seal, open };
-    if (stale !== undefined) {
-      freed.unregister(stale);
-      lib.EVP_CIPHER_CTX_free(stale.seal);
-      lib.EVP_CIPHER_CTX_free(stale.open);
-    }
-    contexts.set(key, fresh);
-    freed.register(key, fresh, fresh);
-    return fresh;
-  };
 
   return {
     backend: "openssl",
@@ -133,7 +96,7 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
     seal(out, plain, nonce, key, n = plain.length) {
       checkSealLength(plain, n);
       checkSealSizes("seal", out, n + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
-      const ctx = of(key).seal;
+      const ctx = contexts.of(key).seal;
       if (
         lib.EVP_EncryptInit_ex(ctx, null, null, null, nonce) !== 1 ||
         lib.EVP_EncryptUpdate(ctx, out, lengthAt, plain, n) !== 1 || length[0] !== n ||
@@ -148,7 +111,7 @@ export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined
       if (sealed.length < MAC_BYTES) return -1;
       const n = sealed.length - MAC_BYTES;
       checkSealSizes("open", out, n, nonce, key, GCM_NONCE_BYTES);
-      const ctx = of(key).open;
+      const ctx = contexts.of(key).open;
       for (let i = 0; i < MAC_BYTES; i++) tag[i] = sealed[n + i];
       const ok = lib.EVP_DecryptInit_ex(ctx, null, null, null, nonce) === 1 &&
         lib.EVP_CIPHER_CTX_set_params(ctx, params) === 1 &&
@@ -177,10 +140,4 @@ function scratchBlock() {
     lengthAt: address(AT_LENGTH),
     rest: address(AT_REST),
   };
-}
-
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  if (b.length !== KEY_BYTES) return false;
-  for (let i = 0; i < KEY_BYTES; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
