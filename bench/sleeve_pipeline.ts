@@ -14,7 +14,7 @@
  * receiver pumps until its socket is empty. After {@link WARM_UP} rounds, {@link BLOCKS} blocks of
  * {@link ROUNDS} rounds are timed (wall clock per phase, one thread); the median block is reported, with the
  * load average. Modes: plain to a peer that takes partial checksums, plain to one that does not (complete
- * checksums), and sealed with AES-256-GCM from OpenSSL and from libsodium where they load.
+ * checksums), and sealed with AES-256-GCM from libgcrypt, OpenSSL and libsodium where they load.
  *
  * Run: `deno task bench:pipeline`
  *
@@ -23,6 +23,7 @@
 import type { Endpoint, PacketConn } from "../ffi/packet_conn.ts";
 import { endpoint } from "../ffi/packet_conn.ts";
 import type { FrameDevice } from "../ffi/frame_device.ts";
+import { gcryptAes256gcm } from "../ffi/gcrypt.ts";
 import { opensslAes256gcm } from "../ffi/openssl.ts";
 import { aes256gcm, libsodium, type SecretBox } from "../ffi/sodium.ts";
 import { FakeClock } from "../src/mesh/testing/fake_clock.ts";
@@ -233,7 +234,8 @@ const modes: Mode[] = [
   { name: "plain, partial checksums", partialChecksums: true },
   { name: "plain, complete checksums", partialChecksums: false },
 ];
-const openssl = opensslAes256gcm(), sodiumGcm = aes256gcm();
+const gcrypt = gcryptAes256gcm(), openssl = opensslAes256gcm(), sodiumGcm = aes256gcm();
+if (gcrypt) modes.push({ name: "AES-256-GCM (libgcrypt)", partialChecksums: true, gcm: gcrypt });
 if (openssl) modes.push({ name: "AES-256-GCM (OpenSSL)", partialChecksums: true, gcm: openssl });
 if (sodiumGcm) modes.push({ name: "AES-256-GCM (libsodium)", partialChecksums: true, gcm: sodiumGcm });
 const copy = memcpy();

@@ -35,8 +35,11 @@ export type Cipher = typeof CIPHERS[number];
  * same sizes but a 12-byte nonce and the tag after the ciphertext.
  */
 export interface SecretBox {
-  /** Which implementation runs: `libsodium` (FFI), `tweetnacl` (pure JS) or `openssl` (FFI, AES-256-GCM only). */
-  readonly backend: "libsodium" | "tweetnacl" | "openssl";
+  /**
+   * Which implementation runs: `libsodium` (FFI), `tweetnacl` (pure JS), or for AES-256-GCM only `libgcrypt` or
+   * `openssl` (FFI).
+   */
+  readonly backend: "libsodium" | "tweetnacl" | "openssl" | "libgcrypt";
   /** Which cipher it is. */
   readonly cipher: Cipher;
   /** Bytes in its nonce: {@link NONCE_BYTES} for secretbox, {@link GCM_NONCE_BYTES} for AES-256-GCM. */

@@ -6,6 +6,7 @@
 #   /bin/busybox + applets   the shell and tools of the manifest's commands (sh, cp, mv, cat, …)
 #   glibc, libgcc_s          what the Deno runtime links, from this machine (ldd), with an ld.so.cache
 #   libsodium.so.23          the data plane's crypto (without it meshnet falls back to tweetnacl, 13× slower)
+#   libgcrypt.so.20          when this machine has it: libgcrypt's AES-256-GCM, the fastest here
 #   libcrypto.so.3           when this machine has it: OpenSSL's AES-256-GCM, faster than libsodium's
 #   /usr/sbin/nft + its libs the host's masquerade and subnet isolation (the `inet meshnet` table)
 # The router runs no ip: netlink is its own (ffi/), and the kernel loads vxlan itself.
@@ -22,6 +23,7 @@ busybox=$(command -v busybox) || { echo "image.sh: busybox is missing: apt-get i
 sodium=$(ldconfig -p | sed -nE 's/^\s*libsodium\.so\.23 .* => (.*)$/\1/p' | head -1)
 [ -n "$sodium" ] || { echo "image.sh: libsodium.so.23 is missing: apt-get install libsodium23" >&2; exit 1; }
 crypto=$(ldconfig -p | sed -nE 's/^\s*libcrypto\.so\.3 .* => (.*)$/\1/p' | head -1)
+gcrypt=$(ldconfig -p | sed -nE 's/^\s*libgcrypt\.so\.20 .* => (.*)$/\1/p' | head -1)
 nft=$(command -v nft) || { echo "image.sh: nft is missing: apt-get install nftables" >&2; exit 1; }
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -38,7 +40,7 @@ for applet in $("$busybox" --list); do [ -e "$root/bin/$applet" ] || ln -s busyb
 MESHNET_RUNTIME_DIR="$root/var/cache/meshnet" "$file" version >/dev/null
 rm -rf "$root"/var/cache/meshnet/*/cache
 deno=$(ls -d "$root"/var/cache/meshnet/*/deno)
-for lib in $( (ldd "$deno"; ldd "$sodium"; ldd "$nft"; [ -z "$crypto" ] || ldd "$crypto") | grep -oE '/[^ ]+\.so[^ ]*' | sort -u) "$sodium" $crypto; do
+for lib in $( (ldd "$deno"; ldd "$sodium"; ldd "$nft"; for l in $crypto $gcrypt; do ldd "$l"; done) | grep -oE '/[^ ]+\.so[^ ]*' | sort -u) "$sodium" $crypto $gcrypt; do
   case $lib in
     */ld-linux-x86-64.so.2) cp -L "$lib" "$root/lib64/ld-linux-x86-64.so.2" ;;
     *) cp -L "$lib" "$root/lib/x86_64-linux-gnu/" ;;

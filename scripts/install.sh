@@ -16,8 +16,10 @@ command -v curl >/dev/null || need+=(curl)
 command -v dnsmasq >/dev/null || need+=(dnsmasq)
 command -v python3 >/dev/null || need+=(python3)
 ldconfig -p | grep 'libsodium\.so\.23' >/dev/null || need+=(libsodium23)
-# OpenSSL's libcrypto seals the sleeve's AES-256-GCM (libsodium's is the fallback); its tests expect it.
+# libgcrypt, else OpenSSL's libcrypto, seals the sleeve's AES-256-GCM (libsodium's is the fallback); the tests
+# expect both.
 ldconfig -p | grep 'libcrypto\.so\.3' >/dev/null || need+=(libssl3)
+ldconfig -p | grep 'libgcrypt\.so\.20' >/dev/null || need+=(libgcrypt20)
 # The runtime tests run real containers: Podman with runc (crun cannot set rlimits here), a busybox rootfs,
 # and the reference CNI plugins (installed with their recommends, as Podman needs them).
 runtimes=()

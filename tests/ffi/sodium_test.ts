@@ -9,6 +9,7 @@ import {
   sodium,
   tweetnaclSodium,
 } from "../../ffi/sodium.ts";
+import { gcryptAes256gcm } from "../../ffi/gcrypt.ts";
 import { opensslAes256gcm } from "../../ffi/openssl.ts";
 
 const ffi = libsodium();
@@ -209,10 +210,11 @@ Deno.test("aes256gcm() is there exactly when the CPU has AES-NI", () => {
   assert.equal(gcm !== undefined, cpuHasAes);
 });
 
-/** Both AES-256-GCM implementations, where the CPU has AES-NI: libsodium's and OpenSSL's. */
+/** The AES-256-GCM implementations, where the CPU has AES-NI: libsodium's, OpenSSL's and libgcrypt's. */
 const gcms: [string, SecretBox | undefined][] = [
   ["aes256gcm()", gcm],
   ["opensslAes256gcm()", cpuHasAes ? opensslAes256gcm() : undefined],
+  ["gcryptAes256gcm()", cpuHasAes ? gcryptAes256gcm() : undefined],
 ];
 
 for (const [what, impl] of gcms) {
@@ -254,30 +256,38 @@ for (const [what, impl] of gcms) {
   });
 }
 
-Deno.test({
-  name:
-    "opensslAes256gcm() and libsodium seal alike across many keys, a key array whose bytes change, and both directions",
-  ignore: !cpuHasAes,
-  fn: () => {
-    const ours = opensslAes256gcm()!, theirs = gcm!;
-    assert.equal(ours.backend, "openssl");
-    const rnd = new SeededRandom(13);
-    const key = rnd.bytes(32), nonce = rnd.bytes(12), a = new Uint8Array(2100), b = new Uint8Array(2100);
-    for (let i = 0; i < 300; i++) {
-      if (i % 7 === 0) key.set(rnd.bytes(32)); // the same array, new bytes: new contexts
-      const k = i % 3 === 0 ? rnd.bytes(32) : key; // and many short-lived keys
-      nonce[i % 12] ^= 1 + i;
-      const plain = rnd.bytes(rnd.int(2000));
-      const box = a.subarray(0, ours.seal(a, plain, nonce, k));
-      assert.deepEqual(box, b.subarray(0, theirs.seal(b, plain, nonce, k)), `datagram ${i}`);
-      assert.deepEqual(opened(theirs, box, nonce, k), plain);
-      assert.deepEqual(opened(ours, box.slice(), nonce, k), plain);
-    }
-  },
-});
+for (
+  const [what, make] of [["opensslAes256gcm()", opensslAes256gcm], [
+    "gcryptAes256gcm()",
+    gcryptAes256gcm,
+  ]] as const
+) {
+  Deno.test({
+    name:
+      `${what} and libsodium seal alike across many keys, a key array whose bytes change, and both directions`,
+    ignore: !cpuHasAes,
+    fn: () => {
+      const ours = make()!, theirs = gcm!;
+      assert.equal(ours.backend, what.startsWith("openssl") ? "openssl" : "libgcrypt");
+      const rnd = new SeededRandom(13);
+      const key = rnd.bytes(32), nonce = rnd.bytes(12), a = new Uint8Array(2100), b = new Uint8Array(2100);
+      for (let i = 0; i < 300; i++) {
+        if (i % 7 === 0) key.set(rnd.bytes(32)); // the same array, new bytes: new contexts
+        const k = i % 3 === 0 ? rnd.bytes(32) : key; // and many short-lived keys
+        nonce[i % 12] ^= 1 + i;
+        const plain = rnd.bytes(rnd.int(2000));
+        const box = a.subarray(0, ours.seal(a, plain, nonce, k));
+        assert.deepEqual(box, b.subarray(0, theirs.seal(b, plain, nonce, k)), `datagram ${i}`);
+        assert.deepEqual(opened(theirs, box, nonce, k), plain);
+        assert.deepEqual(opened(ours, box.slice(), nonce, k), plain);
+      }
+    },
+  });
+}
 
-Deno.test("opensslAes256gcm() is undefined, not an error, when libcrypto is missing", () => {
+Deno.test("opensslAes256gcm() and gcryptAes256gcm() are undefined, not an error, when their library is missing", () => {
   assert.equal(opensslAes256gcm("libmeshnet-nope.so"), undefined);
+  assert.equal(gcryptAes256gcm("libmeshnet-nope.so"), undefined);
 });
 
 Deno.test("aes256gcm() is undefined, not an error, when libsodium is missing", () => {

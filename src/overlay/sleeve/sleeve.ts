@@ -158,7 +158,7 @@ export interface SleeveStats extends Counters {
   macs: number;
   /** `libsodium` or `tweetnacl`, when a box is in use. */
   crypto?: string;
-  /** What seals AES-256-GCM links (`openssl` or `libsodium`), when the CPU has AES-NI. */
+  /** What seals AES-256-GCM links (`libgcrypt`, `openssl` or `libsodium`), when the CPU has AES-NI. */
   gcm?: string;
   /**
    * Set when the data plane Worker did not answer in time (sleeve_worker.ts): these are the last stats it

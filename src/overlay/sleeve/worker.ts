@@ -22,6 +22,7 @@ import {
   sodium,
   tweetnaclSodium,
 } from "../../../ffi/sodium.ts";
+import { gcryptAes256gcm } from "../../../ffi/gcrypt.ts";
 import { opensslAes256gcm } from "../../../ffi/openssl.ts";
 import { MESH_PORT } from "../../mesh/constants.ts";
 import { TAP_TX_QUEUE_LENGTH } from "./constants.ts";
@@ -42,9 +43,10 @@ function pickBox(choice: SleeveStartOptions["crypto"]): SecretBox {
 
 function start(options: SleeveStartOptions): void {
   const box = pickBox(options.crypto);
-  // AES-256-GCM where libsodium finds AES-NI; sealed by OpenSSL when libcrypto loads (same bytes, faster).
+  // AES-256-GCM where libsodium finds AES-NI; sealed by libgcrypt, else OpenSSL, where they load (same bytes,
+  // faster: bench/RESULTS.md "sleeve: … libgcrypt").
   const sodiumGcm = box.backend === "libsodium" ? aes256gcm() : undefined;
-  const gcm = sodiumGcm && (opensslAes256gcm() ?? sodiumGcm);
+  const gcm = sodiumGcm && (gcryptAes256gcm() ?? opensslAes256gcm() ?? sodiumGcm);
   const device = openTap(options.tapName, {
     netns: options.netns,
     mtu: options.mtu,
