@@ -20,15 +20,10 @@
  *
  * @module
  */
-import { KeyStates } from "./key_states.ts";
-import {
-  checkSealLength,
-  checkSealSizes,
-  GCM_NONCE_BYTES,
-  KEY_BYTES,
-  MAC_BYTES,
-  type SecretBox,
-} from "./sodium.ts";
+import { gcmBox } from "./gcm_box.ts";
+import { KeyStates, sealOpenPairs } from "./key_states.ts";
+import { openOptional } from "./optional_library.ts";
+import { GCM_NONCE_BYTES, KEY_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
 
 /** gcrypt.h: GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM. */
 const GCRY_CIPHER_AES256 = 9, GCRY_CIPHER_MODE_GCM = 9;
@@ -48,14 +43,6 @@ const symbols = {
   gcry_cipher_checktag: { parameters: ["pointer", "buffer", "pointer"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
-
-/** A key's two cipher handles. */
-interface Handles {
-  seal: Deno.PointerObject;
-  open: Deno.PointerObject;
-}
-
 /**
  * NIST's GCM test case 14 (AES-256, zero key and nonce, 16 zero bytes): ciphertext then tag. A library that does
  * not seal it so (broken, or refusing caller-chosen nonces as in FIPS mode) is not used.
@@ -70,13 +57,8 @@ const KNOWN_ANSWER = "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d4
  * @throws {Deno.errors.NotCapable} when FFI is not permitted
  */
 export function gcryptAes256gcm(path = "libgcrypt.so.20"): SecretBox | undefined {
-  let lib: Lib;
-  try {
-    lib = Deno.dlopen(path, symbols).symbols;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable) throw e;
-    return undefined;
-  }
+  const lib = openOptional(path, symbols);
+  if (lib === undefined) return undefined;
   if (lib.gcry_check_version(null) === null) return undefined; // initialises the library
   const lengths: Deno.PointerValue[] = [];
   /** `n` as a pointer-typed `size_t` argument (see the module doc). */
@@ -94,55 +76,22 @@ export function gcryptAes256gcm(path = "libgcrypt.so.20"): SecretBox | undefined
     if (h !== null) lib.gcry_cipher_close(h);
     return null;
   };
-  const handles = new KeyStates<Handles>({
-    make(key) {
-      const seal = handle(key), open = handle(key);
-      if (seal === null || open === null) {
-        if (seal !== null) lib.gcry_cipher_close(seal);
-        if (open !== null) lib.gcry_cipher_close(open);
-        throw new Error("Cannot set up AES-256-GCM in libgcrypt: out of memory or a broken libgcrypt");
-      }
-      return { seal, open };
-    },
-    free(h) {
-      lib.gcry_cipher_close(h.seal);
-      lib.gcry_cipher_close(h.open);
-    },
-  });
+  const handles = new KeyStates(sealOpenPairs("libgcrypt", handle, (h) => lib.gcry_cipher_close(h)));
   /** The tag read after a seal and written before an open (off-heap, so it never moves). */
   const tag = new Uint8Array(new ArrayBuffer(MAC_BYTES));
   const nonceSize = size(GCM_NONCE_BYTES), tagSize = size(MAC_BYTES);
 
-  const box: SecretBox = {
-    backend: "libgcrypt",
-    cipher: "aes256gcm",
-    nonceBytes: GCM_NONCE_BYTES,
-    seal(out, plain, nonce, key, n = plain.length) {
-      checkSealLength(plain, n);
-      checkSealSizes("seal", out, n + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
-      const h = handles.of(key).seal;
-      if (
-        lib.gcry_cipher_setiv(h, nonce, nonceSize) !== 0 ||
-        (n > 0 && lib.gcry_cipher_encrypt(h, out, size(out.length), plain, size(n)) !== 0) ||
-        lib.gcry_cipher_gettag(h, tag, tagSize) !== 0
-      ) {
-        throw new Error(`Cannot seal ${n} bytes with libgcrypt's AES-256-GCM: libgcrypt refused`);
-      }
-      for (let i = 0; i < MAC_BYTES; i++) out[n + i] = tag[i];
-      return n + MAC_BYTES;
-    },
-    open(out, sealed, nonce, key) {
-      if (sealed.length < MAC_BYTES) return -1;
-      const n = sealed.length - MAC_BYTES;
-      checkSealSizes("open", out, n, nonce, key, GCM_NONCE_BYTES);
-      const h = handles.of(key).open;
-      for (let i = 0; i < MAC_BYTES; i++) tag[i] = sealed[n + i];
-      const ok = lib.gcry_cipher_setiv(h, nonce, nonceSize) === 0 &&
-        (n === 0 || lib.gcry_cipher_decrypt(h, out, size(out.length), sealed, size(n)) === 0) &&
-        lib.gcry_cipher_checktag(h, tag, tagSize) === 0;
-      return ok ? n : -1;
-    },
-  };
+  const box = gcmBox("libgcrypt", "libgcrypt", handles, tag, {
+    // An empty message skips the crypt call: libgcrypt reads a null input (an empty array) as "in place".
+    seal: (h, out, plain, n, nonce) =>
+      lib.gcry_cipher_setiv(h.seal, nonce, nonceSize) === 0 &&
+      (n === 0 || lib.gcry_cipher_encrypt(h.seal, out, size(out.length), plain, size(n)) === 0) &&
+      lib.gcry_cipher_gettag(h.seal, tag, tagSize) === 0,
+    open: (h, out, sealed, n, nonce) =>
+      lib.gcry_cipher_setiv(h.open, nonce, nonceSize) === 0 &&
+      (n === 0 || lib.gcry_cipher_decrypt(h.open, out, size(out.length), sealed, size(n)) === 0) &&
+      lib.gcry_cipher_checktag(h.open, tag, tagSize) === 0,
+  });
   return sealsKnownAnswer(box) ? box : undefined;
 }
 

@@ -21,6 +21,39 @@ export interface KeyStateFactory<S> {
   free(state: S): void;
 }
 
+/** A key's two native states: one that seals and one that opens (an AEAD context is one or the other). */
+export interface SealOpen<P> {
+  readonly seal: P;
+  readonly open: P;
+}
+
+/**
+ * The factory of {@link SealOpen} pairs made by `one` (null when the library cannot make it), which frees half a
+ * pair and throws naming `library` when either half fails.
+ *
+ * @param one makes the state that seals (`sealing`) or opens with a key
+ * @param free frees one state
+ */
+export function sealOpenPairs<P>(
+  library: string,
+  one: (key: Uint8Array, sealing: boolean) => P | null,
+  free: (state: P) => void,
+): KeyStateFactory<SealOpen<P>> {
+  return {
+    make(key) {
+      const seal = one(key, true), open = one(key, false);
+      if (seal !== null && open !== null) return { seal, open };
+      if (seal !== null) free(seal);
+      if (open !== null) free(open);
+      throw new Error(`Cannot set up AES-256-GCM in ${library}: out of memory or a broken ${library}`);
+    },
+    free(pair) {
+      free(pair.seal);
+      free(pair.open);
+    },
+  };
+}
+
 /** A key's state and a copy of the bytes it was made with. */
 interface Entry<S> {
   readonly key: Uint8Array;

@@ -13,8 +13,10 @@
  *
  * @module
  */
-import { KeyStates } from "./key_states.ts";
-import { checkSealLength, checkSealSizes, GCM_NONCE_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
+import { gcmBox } from "./gcm_box.ts";
+import { KeyStates, sealOpenPairs } from "./key_states.ts";
+import { openOptional } from "./optional_library.ts";
+import { MAC_BYTES, type SecretBox } from "./sodium.ts";
 
 /**
  * The tag is read and set through `EVP_CIPHER_CTX_get_params`/`set_params` with one prebuilt `OSSL_PARAM`
@@ -44,14 +46,6 @@ const symbols = {
   EVP_DecryptFinal_ex: { parameters: ["pointer", "pointer", "pointer"], result: "i32" },
 } as const;
 
-type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
-
-/** A key's two cipher contexts. */
-interface Contexts {
-  seal: Deno.PointerObject;
-  open: Deno.PointerObject;
-}
-
 /**
  * OpenSSL's AES-256-GCM as a {@link SecretBox} (`backend` "openssl"), or undefined when libcrypto does not
  * load or lacks the cipher.
@@ -60,66 +54,32 @@ interface Contexts {
  * @throws {Deno.errors.NotCapable} when FFI is not permitted
  */
 export function opensslAes256gcm(path = "libcrypto.so.3"): SecretBox | undefined {
-  let lib: Lib;
-  try {
-    lib = Deno.dlopen(path, symbols).symbols;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable) throw e;
-    return undefined;
-  }
+  const lib = openOptional(path, symbols);
+  if (lib === undefined) return undefined;
   const cipher = lib.EVP_aes_256_gcm();
   if (cipher === null) return undefined;
-  const contexts = new KeyStates<Contexts>({
-    make(key) {
-      const seal = lib.EVP_CIPHER_CTX_new(), open = lib.EVP_CIPHER_CTX_new();
-      if (
-        seal === null || open === null || lib.EVP_EncryptInit_ex(seal, cipher, null, key, null) !== 1 ||
-        lib.EVP_DecryptInit_ex(open, cipher, null, key, null) !== 1
-      ) {
-        if (seal !== null) lib.EVP_CIPHER_CTX_free(seal);
-        if (open !== null) lib.EVP_CIPHER_CTX_free(open);
-        throw new Error("Cannot set up AES-256-GCM in OpenSSL: out of memory or a broken libcrypto");
-      }
-      return { seal, open };
-    },
-    free(c) {
-      lib.EVP_CIPHER_CTX_free(c.seal);
-      lib.EVP_CIPHER_CTX_free(c.open);
-    },
-  });
+  const contexts = new KeyStates(sealOpenPairs("OpenSSL", (key, sealing) => {
+    const c = lib.EVP_CIPHER_CTX_new();
+    if (c === null) return null;
+    const init = sealing ? lib.EVP_EncryptInit_ex : lib.EVP_DecryptInit_ex;
+    if (init(c, cipher, null, key, null) === 1) return c;
+    lib.EVP_CIPHER_CTX_free(c);
+    return null;
+  }, (c) => lib.EVP_CIPHER_CTX_free(c)));
   const { params, tag, length, lengthAt, rest } = scratchBlock();
 
-  return {
-    backend: "openssl",
-    cipher: "aes256gcm",
-    nonceBytes: GCM_NONCE_BYTES,
-    seal(out, plain, nonce, key, n = plain.length) {
-      checkSealLength(plain, n);
-      checkSealSizes("seal", out, n + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
-      const ctx = contexts.of(key).seal;
-      if (
-        lib.EVP_EncryptInit_ex(ctx, null, null, null, nonce) !== 1 ||
-        lib.EVP_EncryptUpdate(ctx, out, lengthAt, plain, n) !== 1 || length[0] !== n ||
-        lib.EVP_EncryptFinal_ex(ctx, rest, lengthAt) !== 1 || lib.EVP_CIPHER_CTX_get_params(ctx, params) !== 1
-      ) {
-        throw new Error(`Cannot seal ${n} bytes with OpenSSL's AES-256-GCM: libcrypto refused`);
-      }
-      for (let i = 0; i < MAC_BYTES; i++) out[n + i] = tag[i];
-      return n + MAC_BYTES;
-    },
-    open(out, sealed, nonce, key) {
-      if (sealed.length < MAC_BYTES) return -1;
-      const n = sealed.length - MAC_BYTES;
-      checkSealSizes("open", out, n, nonce, key, GCM_NONCE_BYTES);
-      const ctx = contexts.of(key).open;
-      for (let i = 0; i < MAC_BYTES; i++) tag[i] = sealed[n + i];
-      const ok = lib.EVP_DecryptInit_ex(ctx, null, null, null, nonce) === 1 &&
-        lib.EVP_CIPHER_CTX_set_params(ctx, params) === 1 &&
-        lib.EVP_DecryptUpdate(ctx, out, lengthAt, sealed, n) === 1 &&
-        lib.EVP_DecryptFinal_ex(ctx, rest, lengthAt) === 1;
-      return ok ? n : -1;
-    },
-  };
+  return gcmBox("openssl", "OpenSSL", contexts, tag, {
+    seal: (c, out, plain, n, nonce) =>
+      lib.EVP_EncryptInit_ex(c.seal, null, null, null, nonce) === 1 &&
+      lib.EVP_EncryptUpdate(c.seal, out, lengthAt, plain, n) === 1 && length[0] === n &&
+      lib.EVP_EncryptFinal_ex(c.seal, rest, lengthAt) === 1 &&
+      lib.EVP_CIPHER_CTX_get_params(c.seal, params) === 1,
+    open: (c, out, sealed, n, nonce) =>
+      lib.EVP_DecryptInit_ex(c.open, null, null, null, nonce) === 1 &&
+      lib.EVP_CIPHER_CTX_set_params(c.open, params) === 1 &&
+      lib.EVP_DecryptUpdate(c.open, out, lengthAt, sealed, n) === 1 &&
+      lib.EVP_DecryptFinal_ex(c.open, rest, lengthAt) === 1,
+  });
 }
 
 /** The off-heap block of {@link AT_KEY} and friends: an ArrayBuffer's bytes live outside V8's heap and never move. */
