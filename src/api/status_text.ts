@@ -37,7 +37,7 @@ export function statusText(r: Report): string {
     line("Service", "router"),
     line("Protocol", m.protocol),
     line("Name", `${r.name}(${r.nickname})`),
-    line("Encryption", m.encryption ? "enabled" : "disabled"),
+    line("Encryption", encryption(r)),
     line("PeerDiscovery", m.peerDiscovery ? "enabled" : "disabled"),
     line("Targets", m.targets.filter((t) => t.explicit).length),
     line("Connections", `${states.length}${states.length ? ` (${counts(states)})` : ""}`),
@@ -61,6 +61,21 @@ export function statusText(r: Report): string {
     ...(r.routing ? ["", ...routingLines(r.routing)] : []),
     "",
   ].join("\n");
+}
+
+/**
+ * Whether the mesh is encrypted and, when it is, which libraries seal the sleeve's datagrams (each link uses
+ * AES-256-GCM where both peers have AES-NI, else XSalsa20-Poly1305); the slow fallback says what to install.
+ */
+function encryption(r: Report): string {
+  const s = r.sleeve;
+  if (!r.router.encryption) return "disabled";
+  if (s === undefined) return "enabled";
+  const ciphers = [...(s.gcm ? [`AES-256-GCM by ${s.gcm}`] : []), `XSalsa20-Poly1305 by ${s.crypto}`];
+  const slow = s.crypto === "tweetnacl"
+    ? "; tweetnacl is about 13× slower than libsodium: install libsodium23"
+    : "";
+  return `enabled (sleeve: ${ciphers.join(" or ")}, per link${slow})`;
 }
 
 /** The routing section of the summary: gateway, masquerade and forwarding in plain words. */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { ipamText, statusText } from "../../src/api/status_text.ts";
 import { statusJson } from "../../src/cli/status_json.ts";
 import { uiText } from "../../src/cli/ui.ts";
+import type { Report } from "../../src/client/wire.ts";
 import { A, report } from "./report_fixture.ts";
 
 Deno.test("status: a discovered address that cannot be reached is explained; an explicit one shows its retry", () => {
@@ -19,6 +20,23 @@ Deno.test("status: a discovered address that cannot be reached is explained; an 
   );
   assert.match(text, /--no-discovery/);
   assert.match(text, /\n {22}failed 198\.18\.0\.2:6783: refused; retrying at T\n/);
+});
+
+Deno.test("status: encryption names the libraries that seal the sleeve, and what to install for the slow one", () => {
+  const r = report([]);
+  assert.match(statusText(r), /Encryption: disabled\n/);
+  r.router.encryption = true;
+  assert.match(statusText(r), /Encryption: enabled\n/, "no sleeve report: no libraries named");
+  r.sleeve = { crypto: "libsodium", gcm: "libgcrypt" } as Report["sleeve"];
+  assert.match(
+    statusText(r),
+    /Encryption: enabled \(sleeve: AES-256-GCM by libgcrypt or XSalsa20-Poly1305 by libsodium, per link\)\n/,
+  );
+  r.sleeve = { crypto: "tweetnacl" } as Report["sleeve"];
+  assert.match(
+    statusText(r),
+    /Encryption: enabled \(sleeve: XSalsa20-Poly1305 by tweetnacl, per link; tweetnacl is about 13× slower than libsodium: install libsodium23\)\n/,
+  );
 });
 
 Deno.test("status: the DNS block as the reference shows it; none with --no-dns", () => {
