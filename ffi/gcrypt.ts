@@ -82,14 +82,15 @@ export function gcryptAes256gcm(path = "libgcrypt.so.20"): SecretBox | undefined
   const nonceSize = size(GCM_NONCE_BYTES), tagSize = size(MAC_BYTES);
 
   const box = gcmBox("libgcrypt", "libgcrypt", handles, tag, {
-    // An empty message skips the crypt call: libgcrypt reads a null input (an empty array) as "in place".
+    // An empty message skips the crypt call: libgcrypt reads a null input (an empty array) as "in place". The
+    // output's size is given as n, which gcmBox checked it has room for (its length may be beyond the cache).
     seal: (h, out, plain, n, nonce) =>
       lib.gcry_cipher_setiv(h.seal, nonce, nonceSize) === 0 &&
-      (n === 0 || lib.gcry_cipher_encrypt(h.seal, out, size(out.length), plain, size(n)) === 0) &&
+      (n === 0 || lib.gcry_cipher_encrypt(h.seal, out, size(n), plain, size(n)) === 0) &&
       lib.gcry_cipher_gettag(h.seal, tag, tagSize) === 0,
     open: (h, out, sealed, n, nonce) =>
       lib.gcry_cipher_setiv(h.open, nonce, nonceSize) === 0 &&
-      (n === 0 || lib.gcry_cipher_decrypt(h.open, out, size(out.length), sealed, size(n)) === 0) &&
+      (n === 0 || lib.gcry_cipher_decrypt(h.open, out, size(n), sealed, size(n)) === 0) &&
       lib.gcry_cipher_checktag(h.open, tag, tagSize) === 0,
   });
   return sealsKnownAnswer(box) ? box : undefined;

@@ -111,7 +111,8 @@ export class DatagramError extends Error {
 }
 
 /**
- * Builds one datagram at a time into a buffer it owns and reuses.
+ * Builds one datagram at a time: into a buffer it owns and reuses, or at an offset in a buffer it is given (a
+ * link's {@link SendBatch}, so the datagram needs no copy and no view to join it).
  *
  * @example
  * ```ts ignore
@@ -124,13 +125,16 @@ export class DatagramError extends Error {
  */
 export class DatagramBuilder {
   readonly #out: Uint8Array;
-  /** Where sealed datagrams' records are built before sealing into {@link #out}. */
+  /** Where sealed datagrams' records are built before sealing into the target. */
   readonly #scratch: Uint8Array;
   /** Where {@link #out}'s sealed box goes, behind the header and sequence number (one view, made once). */
   readonly #box: Uint8Array;
-  /** Where plain datagrams' records go: {@link #out} behind the header (one view, made once). */
-  readonly #plainRecords: Uint8Array;
+  /** The buffer the datagram is built in ({@link #out} unless begin was given one) and its offset there. */
+  #target!: Uint8Array;
+  #at = 0;
+  /** The records' buffer (the target, or {@link #scratch} when sealed) and where in it the first one goes. */
   #records!: Uint8Array;
+  #start = 0;
   #length = 0;
   #limit = 0;
   #count = 0;
@@ -144,7 +148,6 @@ export class DatagramBuilder {
     this.#out = new Uint8Array(capacity);
     this.#scratch = new Uint8Array(capacity);
     this.#box = this.#out.subarray(HEADER_SIZE + SEQUENCE_SIZE);
-    this.#plainRecords = this.#out.subarray(HEADER_SIZE);
   }
 
   /** The largest datagram it builds, in bytes. */
@@ -158,25 +161,29 @@ export class DatagramBuilder {
   }
 
   /**
-   * Starts a datagram from `sender` of at most `maxSize` bytes, sealed with `seal` and `sequence` when given.
+   * Starts a datagram from `sender` of at most `maxSize` bytes, sealed with `seal` and `sequence` when given,
+   * built at `at` in `target` when given (which must have room for `maxSize` bytes there), else in its own
+   * buffer.
    *
-   * @throws {RangeError} when `maxSize` exceeds the capacity or leaves no room for a record
+   * @throws {RangeError} when `maxSize` exceeds the capacity or the target's room, or leaves no room for a record
    */
-  begin(sender: number, maxSize: number, seal?: LinkKey, sequence = 0): void {
+  begin(sender: number, maxSize: number, seal?: LinkKey, sequence = 0, target = this.#out, at = 0): void {
     const overhead = HEADER_SIZE + (seal ? SEAL_OVERHEAD : 0);
-    if (maxSize > this.#out.length || maxSize < overhead + RECORD_HEADER_SIZE) {
+    const room = Math.min(this.#out.length, target.length - at);
+    if (maxSize > room || maxSize < overhead + RECORD_HEADER_SIZE) {
       throw new RangeError(
-        `Cannot build a datagram of ${maxSize} bytes: use ${
-          overhead + RECORD_HEADER_SIZE
-        } to ${this.#out.length}`,
+        `Cannot build a datagram of ${maxSize} bytes: use ${overhead + RECORD_HEADER_SIZE} to ${room}`,
       );
     }
-    this.#out[0] = SLEEVE_VERSION;
-    this.#out[1] = seal ? DatagramFlag.sealed : 0;
-    writeMac48(this.#out, 2, sender);
+    target[at] = SLEEVE_VERSION;
+    target[at + 1] = seal ? DatagramFlag.sealed : 0;
+    writeMac48(target, at + 2, sender);
+    this.#target = target;
+    this.#at = at;
     this.#seal = seal;
     this.#sequence = sequence;
-    this.#records = seal ? this.#scratch : this.#plainRecords;
+    this.#records = seal ? this.#scratch : target;
+    this.#start = seal ? 0 : at + HEADER_SIZE;
     this.#length = 0;
     this.#limit = maxSize - overhead;
     this.#count = 0;
@@ -256,7 +263,7 @@ export class DatagramBuilder {
 
   /** Writes a record header at the end; returns where its body starts. */
   #header(kind: RecordKind, src: number, dst: number, bodyLength: number): number {
-    const r = this.#records, at = this.#length;
+    const r = this.#records, at = this.#start + this.#length;
     r[at] = kind;
     writeMac48(r, at + 1, src);
     writeMac48(r, at + 7, dst);
@@ -270,15 +277,23 @@ export class DatagramBuilder {
     this.#count++;
   }
 
-  /** Completes the datagram (sealing it when begun with a key); the view is valid until the next {@link begin}. */
-  finish(): Uint8Array {
+  /** Completes the datagram (sealing it when begun with a key) where it was begun; returns its length. */
+  end(): number {
     const seal = this.#seal;
-    if (!seal) return this.#out.subarray(0, HEADER_SIZE + this.#length);
-    const out = this.#out, seq = this.#sequence;
-    writeUint64(out, HEADER_SIZE, seq);
+    if (!seal) return HEADER_SIZE + this.#length;
+    const target = this.#target, at = this.#at, seq = this.#sequence;
+    writeUint64(target, at + HEADER_SIZE, seq);
     const nonce = writeNonce(seal.nonce, seq, seal.outbound, false);
-    const sealed = seal.box.seal(this.#box, this.#scratch, nonce, seal.key, this.#length);
-    return out.subarray(0, HEADER_SIZE + SEQUENCE_SIZE + sealed);
+    const box = target === this.#out && at === 0
+      ? this.#box
+      : target.subarray(at + HEADER_SIZE + SEQUENCE_SIZE);
+    return HEADER_SIZE + SEQUENCE_SIZE + seal.box.seal(box, this.#scratch, nonce, seal.key, this.#length);
+  }
+
+  /** Completes the datagram like {@link end}; the view is valid until the next {@link begin}. */
+  finish(): Uint8Array {
+    const n = this.end();
+    return this.#target.subarray(this.#at, this.#at + n);
   }
 }
 

@@ -31,11 +31,8 @@ import type { PieceSink } from "./segment.ts";
 import { SendBatch } from "./send_batch.ts";
 import { ReplayWindow } from "./replay_window.ts";
 
-/**
- * Sends one finished datagram of `link` (never larger than its path MTU); the bytes are valid only during the
- * call.
- */
-export type Transmit = (link: PeerLink, datagram: Uint8Array) => void;
+/** Sends and clears `link`'s {@link PeerLink.batch} (it takes no more datagrams). */
+export type Transmit = (link: PeerLink) => void;
 
 /** The link to one neighbour. */
 export class PeerLink {
@@ -82,7 +79,7 @@ export class PeerLink {
    * @param endpoint its UDP address
    * @param ceiling the largest datagram the PMTU search tries, in bytes
    * @param assumed the datagram size used until the search ends, in bytes
-   * @param transmit sends a finished datagram (valid only during the call)
+   * @param transmit sends and clears the link's batch when it takes no more datagrams
    * @param wallOffset what turns the engine's clock into wall-clock time (ms since the epoch, see
    *   Clock.wallOffset), which places the quiet heartbeats on a grid every peer shares (see {@link heartbeatDue});
    *   without it the grid is the clock's own
@@ -137,8 +134,8 @@ export class PeerLink {
   }
 
   /**
-   * Appends a link record (heartbeat, ack) to the datagram being filled, first transmitting the open one
-   * when the record does not fit.
+   * Appends a link record (heartbeat, ack) to the datagram being filled, first completing the open one into
+   * the batch when the record does not fit.
    */
   add(kind: RecordKind, src: number, dst: number, body: Uint8Array): void {
     if (this.#open && this.#builder!.add(kind, src, dst, body)) return;
@@ -165,7 +162,7 @@ export class PeerLink {
 
   /**
    * A sink for frame records of one kind and addressing (Segmenter.cut writes a super-frame's pieces straight
-   * into the datagrams, one record each, transmitting each datagram when the next piece does not fit). The
+   * into the datagrams, one record each, completing each datagram when the next piece does not fit). The
    * caller checked that each piece fits an empty datagram ({@link maxFrame}). Valid until the next call.
    */
   frameSink(kind: RecordKind, src: number, dst: number, hops: number, sequence: number): PieceSink {
@@ -183,11 +180,14 @@ export class PeerLink {
     return this.#builder!.reserveFrame(h, length);
   }
 
-  /** Transmits the open datagram, if any. */
+  /** Completes the open datagram, if any, into the batch (transmitting the batch first when it cannot join). */
   flush(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#transmit(this, this.#builder!.finish());
+    const n = this.#builder!.end();
+    if (this.batch.commit(n)) return;
+    this.#transmit(this);
+    this.batch.restart(n);
   }
 
   /** The heartbeat period now, in ms: fast until established, then slower, slowest while on fastdp. */
@@ -291,10 +291,16 @@ export class PeerLink {
     this.#lastAckAt += ms;
   }
 
+  /** Opens a datagram in the batch (transmitting the batch first when it takes no more). */
   #begin(): void {
     const size = this.pmtu.maxDatagram;
     if (!this.#builder || this.#builder.capacity < size) this.#builder = new DatagramBuilder(size);
-    this.#builder.begin(this.#us, size, this.key, this.key ? this.sendSequence++ : 0);
+    let at = this.batch.reserve(size);
+    if (at < 0) {
+      this.#transmit(this);
+      at = this.batch.reserve(size);
+    }
+    this.#builder.begin(this.#us, size, this.key, this.key ? this.sendSequence++ : 0, this.batch.buffer, at);
     this.#open = true;
   }
 }

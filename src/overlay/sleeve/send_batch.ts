@@ -1,7 +1,8 @@
 /**
- * The sealed datagrams of one link gathered during a wakeup for one UDP GSO send: back to back in one buffer,
- * all the same size but the last, which may be shorter — the shape UDP_SEGMENT wants. Pure state; the engine
- * (sleeve.ts) sends it and clears it.
+ * The datagrams of one link gathered during a wakeup for one UDP GSO send: back to back in one buffer, all the
+ * same size but the last, which may be shorter — the shape UDP_SEGMENT wants. Each is built in place (the link's
+ * DatagramBuilder writes at the offset {@link SendBatch.reserve} gives) and then committed. Pure state; the
+ * engine (sleeve.ts) sends it and clears it.
  *
  * @module
  */
@@ -18,6 +19,7 @@ export class SendBatch {
   #segmentSize = 0;
   #count = 0;
   #ended = false;
+  #reservedAt = 0;
 
   /** How many datagrams it holds. */
   get count(): number {
@@ -41,20 +43,30 @@ export class SendBatch {
   }
 
   /**
-   * Copies `datagram` in after the others.
-   *
-   * @returns false, taking nothing, when it cannot join: it is larger than the first, one shorter than the
-   *   first came already (that ends a batch), or the batch would exceed {@link GSO_MAX_SEGMENTS} datagrams or
-   *   {@link MAX_DATAGRAM} bytes; an empty batch takes any datagram up to {@link MAX_DATAGRAM} bytes
+   * Where the next datagram of at most `maxSize` bytes may be built: an offset in {@link buffer} (which may be a
+   * new array: read it after this call), or −1 when the batch takes no more (it holds
+   * {@link GSO_MAX_SEGMENTS}, or a datagram shorter than the first ended it): send it first. Build the datagram
+   * there, then {@link commit} it.
    */
-  add(datagram: Uint8Array): boolean {
-    const n = datagram.length;
-    if (this.#count > 0) {
-      if (this.#ended || n > this.#segmentSize || this.#count >= GSO_MAX_SEGMENTS) return false;
-      if (this.#length + n > MAX_DATAGRAM) return false;
-    }
-    this.#reserve(this.#length + n);
-    this.#buffer!.set(datagram, this.#length);
+  reserve(maxSize: number): number {
+    if (this.#count >= GSO_MAX_SEGMENTS || this.#ended) return -1;
+    this.#grow(this.#length + maxSize);
+    return this.#reservedAt = this.#length;
+  }
+
+  /** The buffer datagrams are built in (see {@link reserve}). */
+  get buffer(): Uint8Array {
+    return this.#buffer!;
+  }
+
+  /**
+   * Takes the `n`-byte datagram built at the last {@link reserve}d offset.
+   *
+   * @returns false, taking nothing, when it cannot join the others: it is larger than the first, or the batch
+   *   would exceed {@link MAX_DATAGRAM} bytes. Send the batch, then {@link restart} with it.
+   */
+  commit(n: number): boolean {
+    if (this.#count > 0 && (n > this.#segmentSize || this.#length + n > MAX_DATAGRAM)) return false;
     if (this.#count === 0) this.#segmentSize = n;
     else if (n < this.#segmentSize) this.#ended = true;
     this.#length += n;
@@ -62,14 +74,22 @@ export class SendBatch {
     return true;
   }
 
+  /** Makes the `n`-byte datagram a refused {@link commit} left behind the first of this (sent, cleared) batch. */
+  restart(n: number): void {
+    this.#buffer!.copyWithin(0, this.#reservedAt, this.#reservedAt + n);
+    this.clear();
+    this.#reservedAt = 0;
+    this.commit(n);
+  }
+
   /**
-   * Makes the buffer hold at least `bytes`, doubling it (up to {@link MAX_DATAGRAM}): a link that only ever
-   * carries heartbeats keeps a small buffer, one that batches grows to the largest once and keeps it.
+   * Makes the buffer hold at least `bytes`, doubling it: a link that only ever carries heartbeats keeps a small
+   * buffer, one that batches grows to the largest once (a full batch and one datagram being built) and keeps it.
    */
-  #reserve(bytes: number): void {
+  #grow(bytes: number): void {
     const have = this.#buffer?.length ?? 0;
     if (have >= bytes) return;
-    const grown = new Uint8Array(Math.min(MAX_DATAGRAM, Math.max(bytes, 2 * have, MIN_BUFFER)));
+    const grown = new Uint8Array(Math.max(bytes, Math.min(2 * have, 2 * MAX_DATAGRAM), MIN_BUFFER));
     if (this.#buffer) grown.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = grown;
   }

@@ -7,7 +7,7 @@
  *    datagram (forwarder.ts). A device with offloads (TAP with a virtio-net header) hands over TCP
  *    super-frames of up to 64 KiB; the forwarder cuts each into TCP segments that fit the next hop's path
  *    (user-space GSO, segment.ts), so no datagram is ever larger than the path MTU and none is fragmented.
- *    Each finished (sealed) datagram joins its link's {@link SendBatch}.
+ *    Each datagram is built (and sealed) in place in its link's {@link SendBatch}.
  * 2. Socket: receive up to {@link DRAIN_LIMIT} buffers (recvmmsg where the socket has it); with UDP GRO a
  *    buffer holds several datagrams of one sender, split at the reported segment size and read where they lie
  *    (offsets, no view per datagram). Per datagram: decode the header, find the sender's link, check the
@@ -248,7 +248,7 @@ export class Sleeve {
   readonly #pmtuBody = new Uint8Array(PMTU_BODY_SIZE);
   readonly #probe: DatagramBuilder;
   readonly #visit: RecordVisitor;
-  readonly #transmit = (link: PeerLink, datagram: Uint8Array) => this.#queue(link, datagram);
+  readonly #transmit = (link: PeerLink) => this.#sendBatch(link, link.batch);
   // The datagram being handled by #visit.
   #from!: PeerLink;
   #records!: Uint8Array;
@@ -651,15 +651,6 @@ export class Sleeve {
   #flushLink(link: PeerLink): void {
     link.flush();
     if (link.batch.count > 0) this.#sendBatch(link, link.batch);
-  }
-
-  /** Takes a finished datagram of `link`: into its batch (sending the batch first when it cannot join), or out. */
-  #queue(link: PeerLink, datagram: Uint8Array): void {
-    if (!this.#gso) return this.#sendOne(link, datagram);
-    const batch = link.batch;
-    if (batch.add(datagram)) return;
-    this.#sendBatch(link, batch);
-    batch.add(datagram);
   }
 
   /**
