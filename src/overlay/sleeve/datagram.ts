@@ -127,8 +127,6 @@ export class DatagramBuilder {
   readonly #out: Uint8Array;
   /** Where sealed datagrams' records are built before sealing into the target. */
   readonly #scratch: Uint8Array;
-  /** Where {@link #out}'s sealed box goes, behind the header and sequence number (one view, made once). */
-  readonly #box: Uint8Array;
   /** The buffer the datagram is built in ({@link #out} unless begin was given one) and its offset there. */
   #target!: Uint8Array;
   #at = 0;
@@ -147,7 +145,6 @@ export class DatagramBuilder {
   constructor(capacity: number) {
     this.#out = new Uint8Array(capacity);
     this.#scratch = new Uint8Array(capacity);
-    this.#box = this.#out.subarray(HEADER_SIZE + SEQUENCE_SIZE);
   }
 
   /** The largest datagram it builds, in bytes. */
@@ -284,9 +281,7 @@ export class DatagramBuilder {
     const target = this.#target, at = this.#at, seq = this.#sequence;
     writeUint64(target, at + HEADER_SIZE, seq);
     const nonce = writeNonce(seal.nonce, seq, seal.outbound, false);
-    const box = target === this.#out && at === 0
-      ? this.#box
-      : target.subarray(at + HEADER_SIZE + SEQUENCE_SIZE);
+    const box = target.subarray(at + HEADER_SIZE + SEQUENCE_SIZE);
     return HEADER_SIZE + SEQUENCE_SIZE + seal.box.seal(box, this.#scratch, nonce, seal.key, this.#length);
   }
 
@@ -307,8 +302,6 @@ export interface DatagramHeader {
   sequence: number;
   /** Where the records (or the sealed box) start, in the array the datagram was read from. */
   bodyOffset: number;
-  /** Where the datagram ends, in that array. */
-  bodyEnd: number;
 }
 
 /**
@@ -343,7 +336,6 @@ export function readHeader(
   into.sealed = flags === DatagramFlag.sealed;
   into.sequence = 0;
   into.bodyOffset = start + HEADER_SIZE;
-  into.bodyEnd = end;
   if (into.sealed) {
     if (length < HEADER_SIZE + SEAL_OVERHEAD + RECORD_HEADER_SIZE) {
       throw new DatagramError(
@@ -363,15 +355,15 @@ export function readHeader(
 }
 
 /**
- * Opens the sealed body of a datagram of `bytes` whose header was read into `header`, in place: the records
- * replace the box, from `header.bodyOffset` on. Nothing else may hold these bytes; when the box does not
- * authenticate they are garbage.
+ * Opens the sealed body of the datagram ending at `end` in `bytes`, whose header was read into `header`, in
+ * place: the records replace the box, from `header.bodyOffset` on. Nothing else may hold these bytes; when the
+ * box does not authenticate they are garbage.
  *
  * @returns the records' length, or −1 when the box does not authenticate under `link`
  */
-export function openBody(bytes: Uint8Array, header: DatagramHeader, link: LinkKey): number {
+export function openBody(bytes: Uint8Array, header: DatagramHeader, end: number, link: LinkKey): number {
   const nonce = writeNonce(link.nonce, header.sequence, !link.outbound, false);
-  const box = bytes.subarray(header.bodyOffset, header.bodyEnd);
+  const box = bytes.subarray(header.bodyOffset, end);
   return link.box.open(box, box, nonce, link.key);
 }
 

@@ -232,7 +232,7 @@ export class Sleeve {
   readonly #plainFrames: Uint8Array[] = [];
   /** Per {@link #plainFrames} frame: where its partial TCP checksum starts, or −1 (see Coalescer.coalesce). */
   readonly #plainPartial: number[] = [];
-  readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0, bodyEnd: 0 };
+  readonly #header: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
   readonly #toDevice: Uint8Array[] = [];
   /** Per {@link #toDevice} frame: the bytes of virtio-net header before it in its buffer (0 or 10). */
   readonly #toDeviceOffload: number[] = [];
@@ -755,7 +755,7 @@ export class Sleeve {
       if (h.sealed !== (link.key !== undefined)) return void c.drops.auth++;
       if (link.key !== undefined) {
         if (!link.replay.check(h.sequence)) return void c.drops.replay++;
-        const opened = openBody(bytes, h, link.key); // in place: the records replace the box
+        const opened = openBody(bytes, h, end, link.key); // in place: the records replace the box
         if (opened < 0) return void c.drops.auth++;
         link.replay.accept(h.sequence);
         to = h.bodyOffset + opened;

@@ -46,7 +46,7 @@ function staleTables(rnd: SeededRandom, n: number, links: Link[], x: number): Ro
 /** Counts the frame records every engine sends. */
 function countFrameSends(bench: Bench): { frames: number } {
   const count = { frames: 0 };
-  const h: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0, bodyEnd: 0 };
+  const h: DatagramHeader = { sender: 0, sealed: false, sequence: 0, bodyOffset: 0 };
   for (const node of bench.nodes) {
     node.conn.onSend = (d) => {
       const records = d.subarray(readHeader(d, h).bodyOffset);
