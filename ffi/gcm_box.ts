@@ -6,7 +6,7 @@
  * @module
  */
 import type { KeyStates } from "./key_states.ts";
-import { checkSealLength, checkSealSizes, GCM_NONCE_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
+import { checkSeal, checkSealSizes, GCM_NONCE_BYTES, MAC_BYTES, type SecretBox } from "./sodium.ts";
 
 /** One library's calls on one key's state `S`; the tag goes through the array given to {@link gcmBox}. */
 export interface GcmCalls<S> {
@@ -39,8 +39,7 @@ export function gcmBox<S>(
     cipher: "aes256gcm",
     nonceBytes: GCM_NONCE_BYTES,
     seal(out, plain, nonce, key, n = plain.length) {
-      checkSealLength(plain, n);
-      checkSealSizes("seal", out, n + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
+      checkSeal(out, plain, n, nonce, key, GCM_NONCE_BYTES);
       if (!calls.seal(states.of(key), out, plain, n, nonce)) {
         throw new Error(`Cannot seal ${n} bytes with ${library}'s AES-256-GCM: ${library} refused`);
       }

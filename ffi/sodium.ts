@@ -170,14 +170,23 @@ export function checkSealSizes(
 }
 
 /**
- * Refuses a seal's `length` that is not a whole number of bytes within `plain` (FFI would read past it).
+ * Refuses a seal of the first `length` bytes of `plain` into `out` whose length is not a whole number of bytes
+ * within `plain` (FFI would read past it), or whose key, nonce or output sizes are wrong ({@link checkSealSizes}).
  *
- * @throws {RangeError} naming the length and the plaintext's size
+ * @throws {RangeError} naming what is wrong and the size found
  */
-export function checkSealLength(plain: Uint8Array, length: number): void {
+export function checkSeal(
+  out: Uint8Array,
+  plain: Uint8Array,
+  length: number,
+  nonce: Uint8Array,
+  key: Uint8Array,
+  nonceBytes = NONCE_BYTES,
+): void {
   if (!Number.isInteger(length) || length < 0 || length > plain.length) {
     throw new RangeError(`Cannot seal: length ${length} is not within the ${plain.length}-byte plaintext`);
   }
+  checkSealSizes("seal", out, length + MAC_BYTES, nonce, key, nonceBytes);
 }
 
 function checkCurve(op: string, ...keys: Uint8Array[]): void {
@@ -205,8 +214,7 @@ export function libsodium(path = "libsodium.so.23"): Sodium {
     cipher: "xsalsa20poly1305",
     nonceBytes: NONCE_BYTES,
     seal(out, plain, nonce, key, length = plain.length) {
-      checkSealLength(plain, length);
-      checkSealSizes("seal", out, length + MAC_BYTES, nonce, key);
+      checkSeal(out, plain, length, nonce, key);
       lib.crypto_secretbox_easy(out, plain, BigInt(length), nonce, key);
       return length + MAC_BYTES;
     },
@@ -251,8 +259,7 @@ export function tweetnaclSodium(): Sodium {
     cipher: "xsalsa20poly1305",
     nonceBytes: NONCE_BYTES,
     seal(out, plain, nonce, key, length = plain.length) {
-      checkSealLength(plain, length);
-      checkSealSizes("seal", out, length + MAC_BYTES, nonce, key);
+      checkSeal(out, plain, length, nonce, key);
       const sealed = nacl.secretbox(plain.subarray(0, length), nonce, key);
       out.set(sealed);
       return sealed.length;
@@ -309,8 +316,7 @@ export function aes256gcm(path = "libsodium.so.23"): SecretBox | undefined {
     cipher: "aes256gcm",
     nonceBytes: GCM_NONCE_BYTES,
     seal(out, plain, nonce, key, length = plain.length) {
-      checkSealLength(plain, length);
-      checkSealSizes("seal", out, length + MAC_BYTES, nonce, key, GCM_NONCE_BYTES);
+      checkSeal(out, plain, length, nonce, key, GCM_NONCE_BYTES);
       lib.crypto_aead_aes256gcm_encrypt(out, null, plain, BigInt(length), null, 0n, null, nonce, key);
       return length + MAC_BYTES;
     },
