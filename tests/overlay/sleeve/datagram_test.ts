@@ -128,6 +128,36 @@ Deno.test("DatagramBuilder.add() refuses records beyond the datagram size, and p
   assert.throws(() => b.begin(US, 9001), /Cannot build a datagram of 9001 bytes/);
 });
 
+Deno.test("DatagramBuilder builds at an offset in a given buffer what it builds alone, touching nothing else", () => {
+  const rnd = new SeededRandom(77);
+  for (const seal of [undefined, ours]) {
+    for (let round = 0; round < 20; round++) {
+      const frames = sampleFrames(rnd, 1 + rnd.int(4)), at = rnd.int(300), size = 1472;
+      const fill = (b: DatagramBuilder) => {
+        for (const f of frames) b.addFrame(RecordKind.frame, US, THEM, 9, 0, f);
+      };
+      const own = new DatagramBuilder(size), inPlace = new DatagramBuilder(size);
+      own.begin(US, size, seal, round);
+      fill(own);
+      const alone = own.finish().slice();
+      const target = new Uint8Array(at + size + 50).fill(0xa5);
+      inPlace.begin(US, size, seal, round, target, at);
+      fill(inPlace);
+      const n = inPlace.end();
+      assert.equal(n, alone.length);
+      assert.deepEqual(target.subarray(at, at + n), alone, `round ${round}, ${seal ? "sealed" : "plain"}`);
+      assert.ok(target.subarray(0, at).every((b) => b === 0xa5), "nothing before it");
+      assert.ok(target.subarray(at + n).every((b) => b === 0xa5), "nothing after it");
+    }
+  }
+  const b = new DatagramBuilder(1472), small = new Uint8Array(1000).fill(1);
+  assert.throws(
+    () => b.begin(US, 1472, undefined, 0, small, 100),
+    /Cannot build a datagram of 1472 bytes: use 23 to 900/,
+  );
+  assert.ok(small.every((x) => x === 1), "a refused begin writes nothing");
+});
+
 Deno.test("readHeader() and RecordReader.validate() name what is wrong", () => {
   const b = new DatagramBuilder(200);
   b.begin(US, 200);
