@@ -6,6 +6,11 @@
  * set, so {@link FdPoller.close} can wake a pending wait at once; the fds are closed only after that poll has
  * returned, so the kernel never polls a number that was closed and reused meanwhile.
  *
+ * A wait through the pool costs a hop between threads each way (the pool thread's poll, its eventfd write to
+ * the event loop, the loop's wakeup). Where the next event is expected within a millisecond (a stream), a
+ * {@link BlockingPoll} waits on the caller's own thread instead: one poll(2) with a short timeout, woken
+ * directly by the kernel, while the caller's event loop stands still.
+ *
  * @module
  */
 import { check, libc } from "./libc.ts";
@@ -49,9 +54,12 @@ export class FdPoller {
     this.#view.setInt16(POLLFD_SIZE + 4, POLLIN, true);
   }
 
-  /** The polled fd, for the owner's synchronous reads and writes; -1 after close. */
+  /**
+   * The polled fd, for the owner's synchronous reads and writes; -1 from {@link close} on (the number itself is
+   * closed only once a pending wait has returned).
+   */
   get fd(): number {
-    return this.#fd;
+    return this.#closed ? -1 : this.#fd;
   }
 
   /**
@@ -101,5 +109,40 @@ export class FdPoller {
     libc().close(this.#fd);
     libc().close(this.#wake);
     this.#fd = -1;
+  }
+}
+
+/**
+ * A synchronous poll(2) over a fixed set of fds on the caller's own thread: a short blocking wait that costs
+ * one wakeup where {@link FdPoller.readable} costs a hop through the thread pool. The caller's event loop
+ * (timers, messages, pending promises) stands still until it returns, so keep the timeout short; the caller
+ * must not close a polled fd meanwhile, which holds when the fds are closed on the same thread.
+ */
+export class BlockingPoll {
+  readonly #pollfds: Uint8Array;
+  readonly #view: DataView;
+  readonly #count: number;
+
+  /** @param fds the fds to wait on, read for readability; a negative one is ignored (poll(2) skips it) */
+  constructor(fds: readonly number[]) {
+    this.#count = fds.length;
+    this.#pollfds = new Uint8Array(fds.length * POLLFD_SIZE);
+    this.#view = new DataView(this.#pollfds.buffer);
+    fds.forEach((fd, i) => {
+      this.#view.setInt32(i * POLLFD_SIZE, fd, true);
+      this.#view.setInt16(i * POLLFD_SIZE + 4, POLLIN, true);
+    });
+  }
+
+  /**
+   * Blocks the calling thread until one of the fds is readable (or has an error, or was closed), or for
+   * `timeoutMs` at most.
+   *
+   * @param timeoutMs milliseconds to block at most, 0 to only look
+   * @returns true when one is ready; false on timeout or when a signal interrupted the wait
+   */
+  wait(timeoutMs: number): boolean {
+    for (let i = 0; i < this.#count; i++) this.#view.setInt16(i * POLLFD_SIZE + 6, 0, true);
+    return libc().poll(this.#pollfds, BigInt(this.#count), timeoutMs) > 0;
   }
 }

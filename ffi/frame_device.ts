@@ -51,6 +51,12 @@ export interface FrameDevice {
   write(frames: Uint8Array[]): number;
 
   /**
+   * The fd behind {@link readable}, for a short wait on the caller's own thread (fd_poller.ts's `BlockingPoll`);
+   * −1 after {@link close}. Absent where there is no fd (the in-memory doubles): callers then use {@link readable}.
+   */
+  readonly pollFd?: number;
+
+  /**
    * Resolves when {@link read} will find a frame, or after `timeoutMs`. One wait at a time.
    *
    * @param timeoutMs milliseconds to wait at most; negative or omitted waits without limit

@@ -121,6 +121,11 @@ export class TapDevice implements FrameDevice {
     return frames.length;
   }
 
+  /** The device's fd (−1 after {@link close}); see {@link FrameDevice.pollFd}. */
+  get pollFd(): number {
+    return this.#poller.fd;
+  }
+
   /** One poll(2) on the thread pool; see {@link FrameDevice.readable}. */
   readable(timeoutMs?: number): Promise<boolean> {
     return this.#poller.readable(timeoutMs);

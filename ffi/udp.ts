@@ -287,6 +287,11 @@ export class UdpConn implements PacketConn {
     return n;
   }
 
+  /** The socket's fd (−1 after {@link close}); see {@link PacketConn.pollFd}. */
+  get pollFd(): number {
+    return this.#poller.fd;
+  }
+
   /** One poll(2) on the thread pool; see {@link PacketConn.readable}. */
   readable(timeoutMs?: number): Promise<boolean> {
     return this.#poller.readable(timeoutMs);

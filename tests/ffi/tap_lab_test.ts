@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { BlockingPoll } from "../../ffi/fd_poller.ts";
 import { openTap, type TapDevice } from "../../ffi/tap.ts";
 import { SyscallError } from "../../ffi/libc.ts";
 import { UsageError } from "../../base/errors.ts";
@@ -153,8 +154,11 @@ Deno.test("openTap() lets the kernel number a %d name, and close() wakes a pendi
     assert.ok(await ip("-n", NS, "link", "show", tap.name));
     assert.equal(tap.read([new Uint8Array(64)], []), 0, "a down device has no frames");
     assert.equal(await tap.readable(10), false);
+    assert.ok(tap.pollFd >= 0);
+    assert.equal(new BlockingPoll([tap.pollFd]).wait(10), false, "a down device is not readable");
     const waiting = tap.readable();
     tap.close();
+    assert.equal(tap.pollFd, -1);
     assert.equal(await waiting, false);
     assert.throws(() => tap.read([new Uint8Array(64)], []), Deno.errors.BadResource);
     assert.throws(() => tap.write([new Uint8Array(64)]), /TAP device 'mnt-tap\d+' is closed/);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openUdp, type UdpConn } from "../../ffi/udp.ts";
 import { type Endpoint, endpoint } from "../../ffi/packet_conn.ts";
 import { SyscallError } from "../../ffi/libc.ts";
+import { BlockingPoll } from "../../ffi/fd_poller.ts";
 import { removeOrphanedNamespaces } from "../orphaned_namespaces.ts";
 
 const NS = `mnt-tap-udp-${Deno.pid}`;
@@ -106,6 +107,25 @@ Deno.test("UdpConn.readable() times out, and close() wakes a pending wait", asyn
     assert.throws(() => a.receive([new Uint8Array(8)], [], []), Deno.errors.BadResource);
     assert.throws(() => a.send([new Uint8Array(8)], a.local), /closed/);
     a.close();
+  });
+});
+
+Deno.test("UdpConn.pollFd: a BlockingPoll over it wakes when a datagram is queued; −1 after close", async () => {
+  await inNetns(async () => {
+    const a = openUdp("127.0.0.1", 0, { netns: NS }), b = openUdp("127.0.0.1", 0, { netns: NS });
+    try {
+      assert.ok(b.pollFd >= 0);
+      const poll = new BlockingPoll([b.pollFd]);
+      assert.equal(poll.wait(0), false);
+      assert.equal(a.send([new Uint8Array([7])], b.local), 1);
+      assert.equal(poll.wait(1000), true, "the datagram did not wake the wait");
+      assert.equal((await receiveAll(b, 1)).data[0][0], 7);
+      assert.equal(poll.wait(0), false, "drained: nothing left to read");
+    } finally {
+      a.close();
+      b.close();
+    }
+    assert.equal(b.pollFd, -1);
   });
 });
 

@@ -255,6 +255,14 @@ export const SUPER_DRAIN_LIMIT = 16;
 export const DRAIN_ROUNDS = 16;
 /** Time the engine drains back to back at most before it yields to its event loop, in ms. */
 export const DRAIN_BUDGET_MS = 20;
+/**
+ * How long an engine that ran out of work blocks its own thread in poll(2) for the next frame or datagram
+ * before it waits through the thread pool, in ms. During a stream the next one comes within microseconds,
+ * and the pool's hop between threads cost about a tenth of the machine's CPU per GB moved (bench/RESULTS.md
+ * "sleeve: the engine waits on its own thread"); an idle engine pays one such wait per wakeup. Its event loop
+ * stands still meanwhile, so control messages and timers wait this long at most.
+ */
+export const BRIEF_WAIT_MS = 1;
 
 /**
  * How long the main thread waits for the Worker to report it started (module loaded, TAP made, socket bound),

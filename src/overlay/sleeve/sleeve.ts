@@ -22,25 +22,29 @@
  * 4. Flush: every link's open datagram is sealed, then each link's batch goes in one UDP GSO send (sendmmsg
  *    or one send per datagram where the kernel refuses GSO).
  *
- * {@link Sleeve.run} waits with one pending `readable()` per fd (each one poll(2) on the thread pool) and pumps
- * whenever either fires, back to back while there is work, but for {@link DRAIN_ROUNDS} wakeups or
- * {@link DRAIN_BUDGET_MS} at most: then it yields to the event loop (event_loop_yield.ts) before draining on,
- * so under any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker messages) and timers
- * (heartbeats, PMTU probes, lost links, MAC expiry, on the injected clock) still run, between wakeups on the
- * same thread. The engine has one timer, armed for the earliest of those deadlines (heartbeats of links due
- * about together share a wakeup), so an idle engine wakes about once per heartbeat period, not every
- * {@link TICK_MS}.
+ * {@link Sleeve.run} pumps back to back while there is work; out of work, it first blocks its own thread in
+ * one poll(2) over both fds for {@link BRIEF_WAIT_MS} (during a stream the next frame comes sooner, and this
+ * wakeup skips the thread pool's hop), then waits with one pending `readable()` per fd (each one poll(2) on
+ * the thread pool) and pumps whenever either fires. After {@link DRAIN_ROUNDS} wakeups in a row, or
+ * {@link DRAIN_BUDGET_MS} since its event loop last ran, it yields to the event loop (event_loop_yield.ts)
+ * before draining on, so under any load (a broadcast storm) control calls (setPeer, setRoutes, stats: Worker
+ * messages) and timers (heartbeats, PMTU probes, lost links, MAC expiry, on the injected clock) still run,
+ * between wakeups on the same thread. The engine has one timer, armed for the earliest of those deadlines
+ * (heartbeats of links due about together share a wakeup), so an idle engine wakes about once per heartbeat
+ * period, not every {@link TICK_MS}.
  *
  * @module
  */
 import type { Endpoint, PacketConn } from "../../../ffi/packet_conn.ts";
 import type { FrameDevice } from "../../../ffi/frame_device.ts";
+import { BlockingPoll } from "../../../ffi/fd_poller.ts";
 import { SyscallError } from "../../../ffi/libc.ts";
 import { type Cipher, KEY_BYTES, type SecretBox } from "../../../ffi/sodium.ts";
 import { type Clock, systemClock, type TimerId } from "../../mesh/clock.ts";
 import type { PeerName } from "../../mesh/gossip.ts";
 import {
   ASSUMED_DATAGRAM,
+  BRIEF_WAIT_MS,
   DRAIN_BUDGET_MS,
   DRAIN_LIMIT,
   DRAIN_ROUNDS,
@@ -517,6 +521,9 @@ export class Sleeve {
     let deviceWaiting = false, connWaiting = false;
     let failure: unknown;
     const yielder = new EventLoopYield();
+    const brief = this.#briefWait();
+    // When the event loop last ran: a brief wait does not let it, so the drain budget counts from here.
+    let loopRan = performance.now();
     const woken = () => this.#wake?.();
     const failed = (e: unknown) => {
       failure ??= e;
@@ -524,8 +531,12 @@ export class Sleeve {
     };
     try {
       while (!this.#closed && failure === undefined) {
-        if (this.#drain()) {
-          await yielder.next();
+        const more = this.#drain(loopRan);
+        if (more || (brief?.wait(BRIEF_WAIT_MS) && !this.#closed)) {
+          if (more || performance.now() - loopRan >= DRAIN_BUDGET_MS) {
+            await yielder.next();
+            loopRan = performance.now();
+          }
           continue;
         }
         if (this.#closed) break;
@@ -539,6 +550,7 @@ export class Sleeve {
           this.#conn.readable().then(() => (connWaiting = false, woken()), failed);
         }
         await wait;
+        loopRan = performance.now();
       }
     } finally {
       yielder.close();
@@ -548,16 +560,22 @@ export class Sleeve {
   }
 
   /**
-   * Pumps back to back until idle or closed, within the drain budget.
+   * Pumps back to back until idle or closed, within the drain budget counted from `since` (when the event loop
+   * last ran).
    *
    * @returns true when it stopped for the budget with work left
    */
-  #drain(): boolean {
-    const start = performance.now();
+  #drain(since: number): boolean {
     for (let rounds = 1; !this.#closed && this.pump() > 0; rounds++) {
-      if (rounds >= DRAIN_ROUNDS || performance.now() - start >= DRAIN_BUDGET_MS) return !this.#closed;
+      if (rounds >= DRAIN_ROUNDS || performance.now() - since >= DRAIN_BUDGET_MS) return !this.#closed;
     }
     return false;
+  }
+
+  /** A poll over the device's and the socket's fds on this thread, when both have one (real ones do). */
+  #briefWait(): BlockingPoll | undefined {
+    const device = this.#device.pollFd, conn = this.#conn.pollFd;
+    return device === undefined || conn === undefined ? undefined : new BlockingPoll([device, conn]);
   }
 
   /** Stops the loop and the timers and closes the device and the socket. Idempotent. */
