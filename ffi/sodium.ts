@@ -126,12 +126,18 @@ const symbols = {
 /** libsodium's symbols, loaded and initialised. */
 type Lib = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
+/** libsodium opened and initialised, by path: {@link libsodium} and {@link aes256gcm} share one load. */
+const opened = new Map<string, Lib>();
+
 /**
- * Loads libsodium (one symbol table for secretbox, keys, hashes and AES-256-GCM) and initialises it.
+ * Loads libsodium (one symbol table for secretbox, keys, hashes and AES-256-GCM) and initialises it, once
+ * per path in this isolate.
  * @throws {Error} `Cannot load libsodium 'path': …; install libsodium23 or use tweetnaclSodium()`
  * @throws {Deno.errors.NotCapable} when FFI is not permitted
  */
 function openLibsodium(path: string): Lib {
+  const known = opened.get(path);
+  if (known) return known;
   let lib: Lib;
   try {
     lib = Deno.dlopen(path, symbols).symbols;
@@ -144,6 +150,7 @@ function openLibsodium(path: string): Lib {
     );
   }
   if (lib.sodium_init() < 0) throw new Error(`Cannot initialise libsodium '${path}': sodium_init() failed`);
+  opened.set(path, lib);
   return lib;
 }
 
