@@ -52,6 +52,8 @@ export class MessageSlots {
   readonly #base: number;
   /** Per slot, the array its iovec points at (and that array's length) after the last {@link setData}. */
   readonly #data: (Uint8Array | undefined)[];
+  /** Per slot, the sockaddr its name points at after the last {@link setName}; undefined for its own slot. */
+  readonly #nameArrays: (Uint8Array | undefined)[];
   readonly #dataLength: number[];
   readonly #iovecs: number;
   readonly #names: number;
@@ -71,6 +73,7 @@ export class MessageSlots {
     this.#view = new DataView(this.#memory.buffer);
     this.#base = Number(addressOf(this.#memory));
     this.#data = new Array(capacity).fill(undefined);
+    this.#nameArrays = new Array(capacity).fill(undefined);
     this.#dataLength = new Array(capacity).fill(0);
     this.vector = this.#memory.subarray(0, this.#iovecs);
     for (let i = 0; i < capacity; i++) {
@@ -96,15 +99,21 @@ export class MessageSlots {
     }
   }
 
-  /** Points slot `i`'s name at `sockaddr` (a destination to send to; keep it alive and unmoved). */
-  setName(i: number, sockaddr: Uint8Array, address = addressOf(sockaddr)): void {
+  /**
+   * Points slot `i`'s name at `sockaddr` (a destination to send to; keep it alive, unmoved and unchanged): the
+   * address is taken only when the slot pointed at another array, as in {@link setData}.
+   */
+  setName(i: number, sockaddr: Uint8Array): void {
+    if (this.#nameArrays[i] === sockaddr) return;
+    this.#nameArrays[i] = sockaddr;
     const m = i * MMSGHDR_SIZE;
-    this.#put(m, Number(address));
+    this.#put(m, Number(addressOf(sockaddr)));
     this.#view.setUint32(m + 8, sockaddr.length, true);
   }
 
   /** Points slot `i`'s name at its own sockaddr slot, empty, for the kernel to fill on receive. */
   receiveName(i: number): void {
+    this.#nameArrays[i] = undefined;
     const m = i * MMSGHDR_SIZE;
     this.#put(m, this.#base + this.#names + i * NAME_SLOT);
     this.#view.setUint32(m + 8, SOCKADDR_IN6_SIZE, true);

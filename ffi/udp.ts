@@ -102,6 +102,8 @@ export class UdpConn implements PacketConn {
   readonly #nameLen = new Uint8Array(4);
   readonly #nameLenView = new DataView(this.#nameLen.buffer);
   readonly #sockaddrs = new WeakMap<Endpoint, Uint8Array>();
+  /** See {@link #segmentControl}. */
+  #gsoControl: DataView | undefined;
   readonly #interned = new Map<string | number, Endpoint>();
   readonly #dontFragment: boolean;
   /** True while Don't Fragment is switched off for fragmentable sends. */
@@ -216,11 +218,7 @@ export class UdpConn implements PacketConn {
     const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
     slots.setData(0, data, length);
     slots.setName(0, sa);
-    const c = new DataView(slots.control(0).buffer, slots.control(0).byteOffset, cmsgSpace(2));
-    c.setBigUint64(0, 18n, true); // CMSG_LEN(2)
-    c.setInt32(8, SOL_UDP, true);
-    c.setInt32(12, UDP_SEGMENT, true);
-    c.setUint16(16, segmentSize, true);
+    this.#segmentControl(slots).setUint16(16, segmentSize, true);
     slots.setControl(0, cmsgSpace(2));
     if (libc().sendmsg(this.#poller.fd, slots.vector, 0) >= 0n) return true;
     const code = errno();
@@ -300,6 +298,20 @@ export class UdpConn implements PacketConn {
   /** Closes the socket. */
   close(): void {
     this.#poller.close();
+  }
+
+  /**
+   * Slot 0's UDP_SEGMENT control message of `slots` (the send slots), its header written once; the caller
+   * writes the segment size at byte 16. No other send writes slot 0's control bytes.
+   */
+  #segmentControl(slots: MessageSlots): DataView {
+    if (this.#gsoControl) return this.#gsoControl;
+    const control = slots.control(0), c = new DataView(control.buffer, control.byteOffset, cmsgSpace(2));
+    c.setUint32(0, 18, true); // cmsg_len: CMSG_LEN(2), a 64-bit field
+    c.setUint32(4, 0, true);
+    c.setInt32(8, SOL_UDP, true);
+    c.setInt32(12, UDP_SEGMENT, true);
+    return this.#gsoControl = c;
   }
 
   /** The cached sockaddr of `to`, after checking the socket is open and of its family. */

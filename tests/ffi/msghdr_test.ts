@@ -29,7 +29,26 @@ Deno.test("MessageSlots writes iovecs, names and controls as the kernel reads th
   assert.equal(field(slots, iovecs + IOVEC), addressOf(a) + 100n);
 
   slots.receiveName(2);
-  assert.equal(field(slots, 2 * MMSGHDR), base + BigInt(iovecs + 4 * IOVEC + 2 * 32), "msg_name");
+  const ownName = base + BigInt(iovecs + 4 * IOVEC + 2 * 32);
+  assert.equal(field(slots, 2 * MMSGHDR), ownName, "msg_name");
+  const sa = new Uint8Array(new ArrayBuffer(16)), other = new Uint8Array(new ArrayBuffer(28));
+  slots.setName(2, sa);
+  assert.deepEqual([field(slots, 2 * MMSGHDR), field(slots, 2 * MMSGHDR + 8) & 0xffffffffn], [
+    addressOf(sa),
+    16n,
+  ]);
+  slots.setName(2, sa); // the same array: nothing to rewrite
+  assert.equal(field(slots, 2 * MMSGHDR), addressOf(sa));
+  slots.setName(2, other);
+  assert.deepEqual([field(slots, 2 * MMSGHDR), field(slots, 2 * MMSGHDR + 8) & 0xffffffffn], [
+    addressOf(other),
+    28n,
+  ]);
+  slots.receiveName(2); // back to its own slot, so the next setName must write again
+  assert.equal(field(slots, 2 * MMSGHDR), ownName);
+  slots.setName(2, other);
+  assert.equal(field(slots, 2 * MMSGHDR), addressOf(other));
+  slots.receiveName(2);
   slots.setControl(3, slots.controlSize);
   const control = field(slots, 3 * MMSGHDR + 32);
   assert.equal(control, base + BigInt(iovecs + 4 * IOVEC + 4 * 32 + 3 * slots.controlSize));

@@ -26,9 +26,12 @@ export class SendBatch {
     return this.#count;
   }
 
-  /** Their bytes, back to back. */
-  get bytes(): Uint8Array {
-    return this.#buffer ? this.#buffer.subarray(0, this.#length) : new Uint8Array(0);
+  /**
+   * Their length in bytes, back to back from offset 0 of {@link buffer}: a send takes the buffer and this
+   * length, not a view (the socket reuses the buffer's address while it is the same array).
+   */
+  get length(): number {
+    return this.#length;
   }
 
   /** The size of every datagram but the last. */

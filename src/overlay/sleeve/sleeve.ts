@@ -698,12 +698,12 @@ export class Sleeve {
         for (let i = 0; i < count; i++) this.#sendOne(link, batch.datagram(i));
         return;
       }
-      const bytes = batch.bytes;
+      const length = batch.length;
       try {
-        if (this.#conn.sendSegments!(bytes, bytes.length, batch.segmentSize, link.endpoint)) {
+        if (this.#conn.sendSegments!(batch.buffer, length, batch.segmentSize, link.endpoint)) {
           c.gsoSends++;
           c.datagramsSent += count;
-          c.bytesSent += bytes.length;
+          c.bytesSent += length;
         } else {
           c.drops.sendFailed += count;
         }
