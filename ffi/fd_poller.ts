@@ -121,11 +121,12 @@ export class FdPoller {
 export class BlockingPoll {
   readonly #pollfds: Uint8Array;
   readonly #view: DataView;
-  readonly #count: number;
+  /** The number of fds, as poll(2)'s nfds argument. */
+  readonly #count: bigint;
 
   /** @param fds the fds to wait on, read for readability; a negative one is ignored (poll(2) skips it) */
   constructor(fds: readonly number[]) {
-    this.#count = fds.length;
+    this.#count = BigInt(fds.length);
     this.#pollfds = new Uint8Array(fds.length * POLLFD_SIZE);
     this.#view = new DataView(this.#pollfds.buffer);
     fds.forEach((fd, i) => {
@@ -142,7 +143,7 @@ export class BlockingPoll {
    * @returns true when one is ready; false on timeout or when a signal interrupted the wait
    */
   wait(timeoutMs: number): boolean {
-    for (let i = 0; i < this.#count; i++) this.#view.setInt16(i * POLLFD_SIZE + 6, 0, true);
-    return libc().poll(this.#pollfds, BigInt(this.#count), timeoutMs) > 0;
+    for (let at = 6; at < this.#pollfds.length; at += POLLFD_SIZE) this.#view.setInt16(at, 0, true);
+    return libc().poll(this.#pollfds, this.#count, timeoutMs) > 0;
   }
 }

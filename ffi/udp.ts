@@ -102,13 +102,13 @@ export class UdpConn implements PacketConn {
   readonly #nameLen = new Uint8Array(4);
   readonly #nameLenView = new DataView(this.#nameLen.buffer);
   readonly #sockaddrs = new WeakMap<Endpoint, Uint8Array>();
-  /** See {@link #segmentControl}. */
-  #gsoControl: DataView | undefined;
   readonly #interned = new Map<string | number, Endpoint>();
   readonly #dontFragment: boolean;
   /** True while Don't Fragment is switched off for fragmentable sends. */
   #fragmenting = false;
+  /** The send vector (see {@link #sendVector}) and slot 0's control bytes, holding a UDP_SEGMENT message. */
   #sendSlots?: MessageSlots;
+  #segmentControl?: DataView;
   #receiveSlots?: MessageSlots;
 
   /** Use {@link openUdp}. */
@@ -150,7 +150,7 @@ export class UdpConn implements PacketConn {
    */
   sendBatch(packets: Uint8Array[], to: Endpoint): number {
     const sa = this.#destination(to), fd = this.#poller.fd;
-    const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
+    const slots = this.#sendVector();
     let sent = 0;
     while (sent < packets.length) {
       const n = Math.min(slots.capacity, packets.length - sent);
@@ -179,7 +179,7 @@ export class UdpConn implements PacketConn {
    */
   sendEach(packets: readonly Uint8Array[], tos: readonly Endpoint[], count: number): number {
     this.#poller.assertOpen();
-    const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
+    const slots = this.#sendVector();
     let sent = 0;
     while (sent < count) {
       const n = Math.min(slots.capacity, count - sent);
@@ -215,10 +215,10 @@ export class UdpConn implements PacketConn {
    */
   sendSegments(data: Uint8Array, length: number, segmentSize: number, to: Endpoint): boolean {
     const sa = this.#destination(to);
-    const slots = this.#sendSlots ??= new MessageSlots(this.batchSize, cmsgSpace(2));
+    const slots = this.#sendVector();
     slots.setData(0, data, length);
     slots.setName(0, sa);
-    this.#segmentControl(slots).setUint16(16, segmentSize, true);
+    this.#segmentControl!.setUint16(16, segmentSize, true);
     slots.setControl(0, cmsgSpace(2));
     if (libc().sendmsg(this.#poller.fd, slots.vector, 0) >= 0n) return true;
     const code = errno();
@@ -301,17 +301,19 @@ export class UdpConn implements PacketConn {
   }
 
   /**
-   * Slot 0's UDP_SEGMENT control message of `slots` (the send slots), its header written once; the caller
-   * writes the segment size at byte 16. No other send writes slot 0's control bytes.
+   * The message vector of every send, made on first use with slot 0's control bytes holding a UDP_SEGMENT
+   * header (its size written per {@link sendSegments}; the other sends point no control at them).
    */
-  #segmentControl(slots: MessageSlots): DataView {
-    if (this.#gsoControl) return this.#gsoControl;
+  #sendVector(): MessageSlots {
+    if (this.#sendSlots) return this.#sendSlots;
+    const slots = new MessageSlots(this.batchSize, cmsgSpace(2));
     const control = slots.control(0), c = new DataView(control.buffer, control.byteOffset, cmsgSpace(2));
     c.setUint32(0, 18, true); // cmsg_len: CMSG_LEN(2), a 64-bit field
     c.setUint32(4, 0, true);
     c.setInt32(8, SOL_UDP, true);
     c.setInt32(12, UDP_SEGMENT, true);
-    return this.#gsoControl = c;
+    this.#segmentControl = c;
+    return this.#sendSlots = slots;
   }
 
   /** The cached sockaddr of `to`, after checking the socket is open and of its family. */
