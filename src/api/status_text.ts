@@ -8,6 +8,8 @@ import type { Report, RoutingReport } from "../client/wire.ts";
 import { FORWARDING_SYSCTLS } from "../netdev/constants.ts";
 import { ringShares } from "./ring_shares.ts";
 
+type TargetReport = Report["router"]["targets"][number];
+
 const [FORWARD_KEY, BRIDGE_NF_KEY] = FORWARDING_SYSCTLS.map((s) => s.key);
 
 function line(label: string, value: string | number): string {
@@ -110,15 +112,26 @@ function routingLines(g: RoutingReport): string[] {
   ];
 }
 
+/** A target whose last attempt failed: retried later (`failed`) or being dialled again (`connecting`). */
+function lastAttemptFailed(t: TargetReport): boolean {
+  return t.state === "failed" || (t.state === "connecting" && t.lastError !== undefined);
+}
+
+/** When a failed target is tried next: its time, or that the new attempt is under way. */
+function nextAttempt(t: TargetReport, retryAt: string): string {
+  return t.state === "connecting" ? "dialling again now" : `${retryAt}${t.nextTry}`;
+}
+
 /**
- * One line per failed target under the connection count, with its error; for an address learned by
- * discovery (a peer's address as another peer sees it, often on a network this host is not on), what that
- * means and how to stop the attempts.
+ * One line per target whose last attempt failed, under the connection count, with its error (also while it is
+ * dialled again, so the reason does not vanish at each retry); for an address learned by discovery (a peer's
+ * address as another peer sees it, often on a network this host is not on), what that means and how to stop
+ * the attempts.
  */
 function failedTargets(r: Report): string[] {
-  return r.router.targets.filter((t) => t.state === "failed").map((t) => {
+  return r.router.targets.filter(lastAttemptFailed).map((t) => {
     const why = t.explicit
-      ? `${t.lastError ?? "failed"}; retrying at ${t.nextTry}`
+      ? `${t.lastError ?? "failed"}; ${nextAttempt(t, "retrying at ")}`
       : `${t.lastError ?? "failed"}; this address was learned by discovery from another peer and cannot be ` +
         "reached from here (harmless when that peer is connected another way; launch with --no-discovery " +
         "to dial only the peers given)";
@@ -136,8 +149,8 @@ export function connectionsText(r: Report): string {
   }
   for (const t of r.router.targets) {
     if (t.state === "connected") continue;
-    const info = t.state === "failed"
-      ? `${t.lastError}, retry: ${t.nextTry}`
+    const info = lastAttemptFailed(t)
+      ? `${t.lastError}, ${nextAttempt(t, "retry: ")}`
       : t.state === "self"
       ? "this host's own address: not dialled"
       : "";

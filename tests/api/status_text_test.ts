@@ -1,6 +1,6 @@
 /** The `status` summary's additions: failed targets explained under the connection count, and the DNS block. */
 import assert from "node:assert/strict";
-import { ipamText, statusText } from "../../src/api/status_text.ts";
+import { connectionsText, ipamText, statusText } from "../../src/api/status_text.ts";
 import { statusJson } from "../../src/cli/status_json.ts";
 import { uiText } from "../../src/cli/ui.ts";
 import type { Report } from "../../src/client/wire.ts";
@@ -20,6 +20,24 @@ Deno.test("status: a discovered address that cannot be reached is explained; an 
   );
   assert.match(text, /--no-discovery/);
   assert.match(text, /\n {22}failed 198\.18\.0\.2:6783: refused; retrying at T\n/);
+});
+
+Deno.test("status: a target dialled again after a failure keeps its last error in both views", () => {
+  const r = report([], {
+    targets: [
+      { address: "198.18.0.2:6783", explicit: true, state: "connecting", lastError: "wrong password" },
+      { address: "198.18.0.3:6783", explicit: true, state: "connecting" },
+    ],
+  });
+  const text = statusText(r);
+  assert.match(
+    text,
+    /Connections: 2 \(2 connecting\)\n {22}failed 198\.18\.0\.2:6783: wrong password; dialling again now\n/,
+  );
+  assert.doesNotMatch(text, /failed 198\.18\.0\.3/);
+  const conns = connectionsText(r);
+  assert.match(conns, /^-> 198\.18\.0\.2:6783 +connecting +wrong password, dialling again now$/m);
+  assert.match(conns, /^-> 198\.18\.0\.3:6783 +connecting$/m);
 });
 
 Deno.test("status: encryption names the libraries that seal the sleeve, and what to install for the slow one", () => {
