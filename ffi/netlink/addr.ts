@@ -8,6 +8,7 @@ import { attrStr, attrU32, type Message, type MessageWriter, parseAttrs, require
 import {
   AF_UNSPEC,
   IFA,
+  IFA_F_NODAD,
   IFADDRMSG_LEN,
   NLM_F_CREATE,
   NLM_F_EXCL,
@@ -41,13 +42,16 @@ export interface Addr {
 export interface AddrOptions {
   /** Scope; default "global". */
   scope?: Scope;
+  /** IPv6: usable at once, without duplicate address detection (`ip addr add … nodad`). */
+  nodad?: boolean;
 }
 
-function addrRequest(w: MessageWriter, cidr: string, index: number, scope: number): void {
+function addrRequest(w: MessageWriter, cidr: string, index: number, scope: number, flags = 0): void {
   const c = parseCIDR(cidr);
   const at = w.struct(IFADDRMSG_LEN);
   w.view.setUint8(at, afOf(c.family));
   w.view.setUint8(at + 1, c.prefix);
+  w.view.setUint8(at + 2, flags);
   w.view.setUint8(at + 3, scope);
   w.view.setUint32(at + 4, index, true);
   w.bytes(IFA.LOCAL, c.address);
@@ -55,7 +59,7 @@ function addrRequest(w: MessageWriter, cidr: string, index: number, scope: numbe
 }
 
 /**
- * Adds an address to a link. Equivalent: `ip addr add CIDR dev LINK [scope SCOPE]`.
+ * Adds an address to a link. Equivalent: `ip addr add CIDR dev LINK [scope SCOPE] [nodad]`.
  *
  * @param cidr "ADDRESS/PREFIX", IPv4 or IPv6
  * @throws {Error} `Invalid CIDR 'x': …` before sending
@@ -69,6 +73,7 @@ export function addrAdd(nl: NetlinkSocket, link: LinkRef, cidr: string, options:
     cidr,
     index,
     scopeNumber(options.scope ?? 0),
+    options.nodad ? IFA_F_NODAD : 0,
   );
   nl.ack(`Cannot add address '${cidr}' to link '${link}'`, undefined, {
     17: "the link already has it; delete it first",

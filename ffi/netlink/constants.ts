@@ -176,6 +176,8 @@ export const IFLA_VXLAN = {
 
 /** IFA_* attributes of RTM_*ADDR. */
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, FLAGS: 8 } as const;
+/** `IFA_F_NODAD` (linux/if_addr.h): add an IPv6 address without duplicate address detection. */
+export const IFA_F_NODAD = 0x02;
 
 // ---- Spec values: routes ----
 
