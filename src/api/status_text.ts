@@ -5,12 +5,13 @@
  * @module
  */
 import type { Report, RoutingReport } from "../client/wire.ts";
-import { FORWARDING_SYSCTLS } from "../netdev/constants.ts";
+import { FORWARDING_SYSCTLS, IPV6_FORWARDING_SYSCTLS } from "../netdev/constants.ts";
 import { ringShares } from "./ring_shares.ts";
 
 type TargetReport = Report["router"]["targets"][number];
 
 const [FORWARD_KEY, BRIDGE_NF_KEY] = FORWARDING_SYSCTLS.map((s) => s.key);
+const [FORWARD6_KEY, BRIDGE_NF6_KEY] = IPV6_FORWARDING_SYSCTLS.map((s) => s.key);
 
 function line(label: string, value: string | number): string {
   return `${label.padStart(20)}: ${value}`;
@@ -96,6 +97,7 @@ function routingLines(g: RoutingReport): string[] {
   return [
     line("Service", "routing"),
     line("Gateway", `${g.gateway} on ${g.bridge}: containers' default route and DNS address`),
+    ...(g.gateway6 ? [line("Gateway6", `${g.gateway6} on ${g.bridge}: IPv6 containers' default route`)] : []),
     line(
       "Masquerade",
       g.masquerade
@@ -104,6 +106,12 @@ function routingLines(g: RoutingReport): string[] {
     ),
     line("Forwarding", said(FORWARD_KEY, "on: this host routes containers' traffic", "off")),
     line("BridgeNetfilter", said(BRIDGE_NF_KEY, "on: bridged traffic passes netfilter (Services)", "off")),
+    ...(g.sysctls.some((s) => s.key === FORWARD6_KEY)
+      ? [
+        line("Forwarding6", said(FORWARD6_KEY, "on: this host routes containers' IPv6 traffic", "off")),
+        line("BridgeNetfilter6", said(BRIDGE_NF6_KEY, "on: bridged IPv6 passes netfilter (Services)", "off")),
+      ]
+      : []),
     line(
       "Isolation",
       g.table ? `the host routes no traffic between subnets on ${g.bridge} (nft ${g.table})` : "none",

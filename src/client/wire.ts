@@ -46,19 +46,26 @@ export interface Attachment {
   runtime?: string;
   /** The gateway its default route goes through, when attach added that route. */
   gateway?: string;
+  /** The gateway its IPv6 default route goes through, when attach added that route. */
+  gateway6?: string;
 }
 
 /** The host's routing of containers to the world, in `GET /report` and `meshnet status`. */
 export interface RoutingReport {
   /** The gateway and DNS address on the bridge, the same on every host. */
   gateway: string;
+  /** The IPv6 gateway on the bridge, once a container has an IPv6 address. */
+  gateway6?: string;
   /** The bridge it is on. */
   bridge: string;
   /** Whether traffic from the bridge leaving by another interface is masqueraded. */
   masquerade: boolean;
   /** meshnet's nftables table, "inet meshnet", when it is in place. */
   table?: string;
-  /** The forwarding sysctls: their value now, and the value before meshnet changed it (when it did). */
+  /**
+   * The forwarding sysctls (the IPv6 ones once a container has an IPv6 address): their value now, and the value
+   * before meshnet changed it (when it did).
+   */
   sysctls: { key: string; value: string; before?: string }[];
   /** What could not be set up, each saying what to do. */
   problems: string[];

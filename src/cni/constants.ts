@@ -88,3 +88,5 @@ export const DNS_PORT_IN_RESOLV_CONF = 53;
 
 /** Destination of the IPv4 default route in ADD results (through the host's gateway). */
 export const DEFAULT_ROUTE_DST = "0.0.0.0/0";
+/** The IPv6 default route's destination in a CNI result. */
+export const DEFAULT_ROUTE_DST6 = "::/0";

@@ -16,6 +16,7 @@ import {
   CNI_ERROR,
   CURRENT_VERSION,
   DEFAULT_ROUTE_DST,
+  DEFAULT_ROUTE_DST6,
   STATUS_GC_SINCE,
   SUPPORTED_VERSIONS,
 } from "./constants.ts";
@@ -58,7 +59,8 @@ function isIPv4(cidr: string): boolean {
 
 /**
  * ADD: attach the namespace, then print the result (chained after prevResult when there is one), with the
- * default route through the host's gateway that the router added in the pod's namespace.
+ * default routes (IPv4, and IPv6 for a pod with an IPv6 address) through the host's gateway that the router
+ * added in the pod's namespace.
  */
 async function cmdAdd(env: CniEnv, conf: NetConf, request: RouterRequest): Promise<string> {
   const id = attachmentId(conf.name, env.containerId, env.ifname);
@@ -79,19 +81,22 @@ async function cmdAdd(env: CniEnv, conf: NetConf, request: RouterRequest): Promi
   ) as Attachment;
   const prev = conf.prevResult;
   const interfaces = [...prev?.interfaces ?? [], { name: env.ifname, mac: a.mac, sandbox: env.netns }];
-  const gw = a.gateway;
+  const gw = a.gateway, gw6 = a.gateway6;
   const result: CniResult = {
     cniVersion: conf.cniVersion,
     interfaces,
     ips: [
       ...prev?.ips ?? [],
-      ...a.addresses.map((address) => ({
-        address,
-        ...(gw && isIPv4(address) ? { gateway: gw } : {}),
-        interface: interfaces.length - 1,
-      })),
+      ...a.addresses.map((address) => {
+        const gateway = isIPv4(address) ? gw : gw6;
+        return { address, ...(gateway ? { gateway } : {}), interface: interfaces.length - 1 };
+      }),
     ],
-    routes: [...prev?.routes ?? [], ...(gw ? [{ dst: DEFAULT_ROUTE_DST, gw }] : [])],
+    routes: [
+      ...prev?.routes ?? [],
+      ...(gw ? [{ dst: DEFAULT_ROUTE_DST, gw }] : []),
+      ...(gw6 ? [{ dst: DEFAULT_ROUTE_DST6, gw: gw6 }] : []),
+    ],
     dns: conf.dns ?? await dns?.result() ?? prev?.dns ?? {},
   };
   return JSON.stringify(formatResult(result, conf.cniVersion));

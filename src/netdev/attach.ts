@@ -23,7 +23,7 @@ import { type Link, linkAdd, linkDel, linkGet, linkList, linkSet } from "../../f
 import { neighAdd } from "../../ffi/netlink/neigh.ts";
 import { routeAdd, routeList } from "../../ffi/netlink/route.ts";
 import { NetlinkError, NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { type Cidr, formatCIDR, formatIP, parseCIDR } from "../../base/ip.ts";
+import { type Cidr, type Family, formatCIDR, formatIP, parseCIDR } from "../../base/ip.ts";
 import type { Container } from "../runtime/container.ts";
 import { namedNetnsContainers } from "../runtime/netns.ts";
 import { SyscallError } from "../../ffi/libc.ts";
@@ -75,6 +75,8 @@ export interface AttachResult {
   added: string[];
   /** The gateway the container's default route now goes through, when this call added that route. */
   gateway?: string;
+  /** The same for IPv6: the gateway of the IPv6 default route, when this call added that route. */
+  gateway6?: string;
 }
 
 /** Options of {@link detachContainer}. */
@@ -256,6 +258,30 @@ function parseAttachAddresses(c: Container, addresses: readonly string[]): Cidr[
   });
 }
 
+/**
+ * Adds the container's side of the gateway (gateway.ts), when there is one: IPv4 when the interface is made
+ * (`made.created`), IPv6 whenever IPv6 addresses are among `cidrs` (a first one added later gets its IPv6
+ * default route then); `made` with the gateways its default routes now go through.
+ */
+function withGateway(
+  made: AttachResult,
+  cnl: NetlinkSocket,
+  ifname: string,
+  cidrs: readonly Cidr[],
+  gateway: AttachOptions["gateway"],
+): AttachResult {
+  if (!gateway) return made;
+  const families: Family[] = made.created ? [4] : [];
+  if (cidrs.some((c) => c.family === 6)) families.push(6);
+  const out = { ...made };
+  for (const family of families) {
+    const gw = gatewayRoutes(cnl, ifname, gateway.bridgeMac, gateway.defaultRoute, family).gateway;
+    if (gw && family === 4) out.gateway = gw;
+    if (gw && family === 6) out.gateway6 = gw;
+  }
+  return out;
+}
+
 /** Writes the sysctls of `table` for `ifname`; IPv6 ones are skipped where IPv6 is disabled at boot. */
 function applySysctls(
   netns: string | number | undefined,
@@ -327,7 +353,13 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
       }
       learnOnBridge(host, options.bridge, existing.mac!, cidrs);
       addAll(cnl, ifname, cidrs, c);
-      return { hostIfname, mac: existing.mac!, created: false, added: cidrs.map(formatCIDR) };
+      const made = { hostIfname, mac: existing.mac!, created: false, added: cidrs.map(formatCIDR) };
+      try {
+        return withGateway(made, cnl, ifname, cidrs, options.gateway);
+      } catch (e) {
+        for (const cidr of made.added) addrDel(cnl, ifname, cidr);
+        throw e;
+      }
     }
     const mtu = options.mtu ?? linkGet(host, options.bridge).mtu;
     const mac = containerMac(c.id, options.macSeed);
@@ -352,11 +384,15 @@ export function attachContainer(host: NetlinkSocket, options: AttachOptions): At
       ) {
         routeAdd(cnl, { dst: MULTICAST_ROUTE, dev: ifname });
       }
-      const gw = options.gateway &&
-        gatewayRoutes(cnl, ifname, options.gateway.bridgeMac, options.gateway.defaultRoute);
+      const made = withGateway(
+        { hostIfname, mac, created: true, added: cidrs.map(formatCIDR) },
+        cnl,
+        ifname,
+        cidrs,
+        options.gateway,
+      );
       learnOnBridge(host, options.bridge, mac, cidrs);
-      const made = { hostIfname, mac, created: true, added: cidrs.map(formatCIDR) };
-      return gw?.gateway ? { ...made, gateway: gw.gateway } : made;
+      return made;
     } catch (e) {
       linkDel(host, veth.index);
       throw e;

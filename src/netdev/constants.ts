@@ -67,6 +67,14 @@ export const HOST_VETH_SYSCTLS: readonly { key: string; value: string; ipv6: boo
  */
 export const GATEWAY_ADDRESS = "169.254.32.1";
 
+/**
+ * The IPv6 gateway of every host, the same on each: {@link GATEWAY_ADDRESS} written into a link-local address
+ * (169.254 = a9fe, 32.1 = 2001), a /128 on the bridge added without duplicate address detection (every host
+ * has it, and the bridges share one Ethernet), reached, like the IPv4 one, through a permanent neighbour entry.
+ * Added only once a container has an IPv6 address.
+ */
+export const GATEWAY_ADDRESS6 = "fe80::a9fe:2001";
+
 /** Metric of the host routes that send containers' subnets into the bridge: below the kernel's own (0). */
 export const SUBNET_ROUTE_METRIC = 1000;
 
@@ -86,4 +94,15 @@ export const BR_NETFILTER_MODULE = "br_netfilter";
 export const FORWARDING_SYSCTLS: readonly { key: string; value: string }[] = [
   { key: "ipv4/ip_forward", value: "1" },
   { key: "bridge/bridge-nf-call-iptables", value: "1" },
+];
+
+/**
+ * The IPv6 twins of {@link FORWARDING_SYSCTLS}, set only once a container has an IPv6 address, and recorded and
+ * restored the same way. IPv6 forwarding makes the kernel ignore router advertisements on every interface
+ * whose `accept_ra` is 1, so it is left off while a route learned from one depends on that (see
+ * host_routing.ts).
+ */
+export const IPV6_FORWARDING_SYSCTLS: readonly { key: string; value: string }[] = [
+  { key: "ipv6/conf/all/forwarding", value: "1" },
+  { key: "bridge/bridge-nf-call-ip6tables", value: "1" },
 ];

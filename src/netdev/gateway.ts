@@ -1,9 +1,11 @@
 /**
- * The gateway: {@link GATEWAY_ADDRESS} on every host's bridge, the host routes that send containers'
- * subnets into the bridge (made at attach, deleted when a subnet's last container leaves), and a container's side of it (a permanent neighbour entry for the gateway with
- * its own host's bridge MAC, a /32 route to it, and a default route through it when the container has
- * none). The address is the same on every host; since no container ever asks for it by ARP, each reaches
- * its own host's. All synchronous netlink.
+ * The gateway: {@link GATEWAY_ADDRESS} on every host's bridge (and {@link GATEWAY_ADDRESS6} once IPv6 is in
+ * use), the host routes that send containers' subnets into the bridge (made at attach, deleted when a subnet's
+ * last container leaves), and a container's side of it (a permanent neighbour entry for the gateway with its
+ * own host's bridge MAC, a /32 route to it, and a default route through it when the container has none; the
+ * same for IPv6 when the container has an IPv6 address). The addresses are the same on every host; since no
+ * container ever asks for them by ARP or neighbour discovery, each reaches its own host's. All synchronous
+ * netlink.
  *
  * @module
  */
@@ -12,8 +14,8 @@ import { linkGet } from "../../ffi/netlink/link.ts";
 import { neighAdd } from "../../ffi/netlink/neigh.ts";
 import { routeAdd, routeDel, routeList } from "../../ffi/netlink/route.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { bigIntToIP, contains, formatCIDR, networkOf, parseCIDR } from "../../base/ip.ts";
-import { GATEWAY_ADDRESS, SUBNET_ROUTE_METRIC } from "./constants.ts";
+import { bigIntToIP, contains, type Family, formatCIDR, networkOf, parseCIDR } from "../../base/ip.ts";
+import { GATEWAY_ADDRESS, GATEWAY_ADDRESS6, SUBNET_ROUTE_METRIC } from "./constants.ts";
 
 /**
  * Puts {@link GATEWAY_ADDRESS}/32 on the bridge unless it is there. Idempotent.
@@ -30,8 +32,21 @@ export function ensureGateway(nl: NetlinkSocket, bridge: string): string {
 }
 
 /**
- * Adds a host route `NETWORK dev BRIDGE metric 1000` for each IPv4 subnet of `cidrs` that no route on the
- * bridge covers yet, so the host reaches containers of any subnet (replies to masqueraded traffic, DNS
+ * Puts {@link GATEWAY_ADDRESS6}/128 on the bridge unless it is there, without duplicate address detection
+ * (every host's bridge has it, on one Ethernet). Idempotent.
+ *
+ * @param nl a socket in the host namespace
+ * @throws {NetlinkError} when the bridge is missing or the kernel refuses the address (IPv6 disabled)
+ */
+export function ensureGateway6(nl: NetlinkSocket, bridge: string): void {
+  if (!addrList(nl, { link: bridge, family: 6 }).some((a) => a.address === GATEWAY_ADDRESS6)) {
+    addrAdd(nl, bridge, `${GATEWAY_ADDRESS6}/128`, { scope: "link", nodad: true });
+  }
+}
+
+/**
+ * Adds a host route `NETWORK dev BRIDGE metric 1000` for each subnet of `cidrs` (IPv4 and IPv6; a single
+ * address, /32 or /128, needs none) that no route on the bridge covers yet, so the host reaches containers of any subnet (replies to masqueraded traffic, DNS
  * answers, Services). The routes go with the bridge.
  *
  * @param nl a socket in the host namespace
@@ -43,13 +58,13 @@ export function routeSubnets(nl: NetlinkSocket, bridge: string, cidrs: readonly 
   const added: string[] = [];
   for (const cidr of cidrs) {
     const c = parseCIDR(cidr);
-    if (c.family !== 4 || c.prefix === 32) continue;
-    const covered = routeList(nl, { family: 4 }).some((r) =>
+    if (c.prefix === (c.family === 4 ? 32 : 128)) continue;
+    const covered = routeList(nl, { family: c.family }).some((r) =>
       r.dev === dev && r.dst !== "default" && contains(parseCIDR(r.dst), c.address) &&
       parseCIDR(r.dst).prefix <= c.prefix
     );
     if (covered) continue;
-    const dst = formatCIDR({ ...c, address: bigIntToIP(networkOf(c), 4) });
+    const dst = formatCIDR({ ...c, address: bigIntToIP(networkOf(c), c.family) });
     routeAdd(nl, { dst, dev, metric: SUBNET_ROUTE_METRIC });
     added.push(dst);
   }
@@ -66,9 +81,9 @@ export function routeSubnets(nl: NetlinkSocket, bridge: string, cidrs: readonly 
  */
 export function unrouteSubnets(nl: NetlinkSocket, bridge: string, keep: readonly string[]): string[] {
   const dev = linkGet(nl, bridge).index;
-  const kept = keep.map((k) => parseCIDR(k)).filter((k) => k.family === 4);
+  const kept = keep.map((k) => parseCIDR(k));
   const gone: string[] = [];
-  for (const r of routeList(nl, { family: 4 })) {
+  for (const r of [...routeList(nl, { family: 4 }), ...routeList(nl, { family: 6 })]) {
     if (r.dev !== dev || r.metric !== SUBNET_ROUTE_METRIC || r.dst === "default") continue;
     const dst = parseCIDR(r.dst);
     if (kept.some((k) => contains(dst, k.address) && dst.prefix <= k.prefix)) continue;
@@ -80,16 +95,18 @@ export function unrouteSubnets(nl: NetlinkSocket, bridge: string, keep: readonly
 
 /** What {@link gatewayRoutes} did in a container. */
 export interface GatewayRoutes {
-  /** The gateway, when the container's default route goes through it. */
+  /** The gateway, when the container's default route of that family now goes through it. */
   gateway?: string;
   /** The routes added, "DST" or "DST via GW". */
   routes: string[];
 }
 
 /**
- * A container's side of the gateway, on its interface `ifname`: the permanent neighbour entry
- * {@link GATEWAY_ADDRESS} → `bridgeMac`, the route `GATEWAY/32 dev IFNAME`, and `default via GATEWAY`
- * when `defaultRoute` and the container has no IPv4 default route (Docker's eth0 keeps its own).
+ * A container's side of the gateway of one family, on its interface `ifname`. IPv4: the permanent neighbour
+ * entry {@link GATEWAY_ADDRESS} → `bridgeMac`, the route `GATEWAY/32 dev IFNAME`, and `default via GATEWAY`
+ * when `defaultRoute` and the container has no IPv4 default route (Docker's eth0 keeps its own). IPv6: the
+ * permanent entry {@link GATEWAY_ADDRESS6} → `bridgeMac` and, on the same condition, `default via GATEWAY6
+ * dev IFNAME` (a link-local next hop needs no route of its own). What is there already is kept.
  *
  * @param cnl a socket in the container's namespace
  * @throws {NetlinkError} when the kernel refuses an entry
@@ -99,25 +116,21 @@ export function gatewayRoutes(
   ifname: string,
   bridgeMac: string,
   defaultRoute: boolean,
+  family: Family = 4,
 ): GatewayRoutes {
-  neighAdd(cnl, {
-    link: ifname,
-    address: GATEWAY_ADDRESS,
-    mac: bridgeMac,
-    state: "permanent",
-    replace: true,
-  });
-  const have = routeList(cnl, { family: 4 });
+  const gateway = family === 4 ? GATEWAY_ADDRESS : GATEWAY_ADDRESS6;
+  neighAdd(cnl, { link: ifname, address: gateway, mac: bridgeMac, state: "permanent", replace: true });
+  const have = routeList(cnl, { family });
   const out: GatewayRoutes = { routes: [] };
   const host = `${GATEWAY_ADDRESS}/32`;
-  if (!have.some((r) => r.dst === host)) {
+  if (family === 4 && !have.some((r) => r.dst === host)) {
     routeAdd(cnl, { dst: host, dev: ifname, scope: "link" });
     out.routes.push(host);
   }
   if (defaultRoute && !have.some((r) => r.dst === "default")) {
-    routeAdd(cnl, { dst: "default", gateway: GATEWAY_ADDRESS, dev: ifname });
-    out.routes.push(`default via ${GATEWAY_ADDRESS}`);
-    out.gateway = GATEWAY_ADDRESS;
+    routeAdd(cnl, { dst: "default", gateway, dev: ifname });
+    out.routes.push(`default via ${gateway}`);
+    out.gateway = gateway;
   }
   return out;
 }

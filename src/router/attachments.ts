@@ -180,6 +180,8 @@ export class Attachments {
     };
     const gateway = r.created ? r.gateway : before?.gateway;
     if (gateway) a.gateway = gateway;
+    const gateway6 = r.gateway6 ?? (r.created ? undefined : before?.gateway6);
+    if (gateway6) a.gateway6 = gateway6;
     this.#records.set(a.id, a);
     this.#save();
     if (!this.#watchExit(a)) {

@@ -2,7 +2,13 @@
  * The host's side of routing containers to the world, set up at start in the host's own namespace only:
  * the gateway address on the bridge and routes for the IPAM ranges (src/netdev/gateway.ts), forwarding and
  * bridged traffic through netfilter (sysctls; br_netfilter is loaded first when its settings are missing),
- * and meshnet's nftables table (src/netdev/nftables.ts).
+ * and meshnet's nftables table (src/netdev/nftables.ts), whose rules serve IPv4 and IPv6 alike.
+ *
+ * IPv6 is set up only once it is in use (an IPv6 IPAM range, a container given an IPv6 address, or the IPv6
+ * gateway found on the bridge from an earlier run): the IPv6 gateway and the IPv6 sysctls. IPv6 forwarding
+ * is left off, with a problem saying what to do, while a route the host learned from a router advertisement
+ * goes through an interface whose `accept_ra` is 1: forwarding would make the kernel ignore the next
+ * advertisements, and the host would lose that route when it expires.
  *
  * Every sysctl is recorded in the data directory with the value it had before meshnet first changed it,
  * written before the change (so a crash between the two loses nothing); one already right is left alone
@@ -18,10 +24,16 @@ import {
   BR_NETFILTER_MODULE,
   FORWARDING_SYSCTLS,
   GATEWAY_ADDRESS,
+  GATEWAY_ADDRESS6,
+  IPV6_FORWARDING_SYSCTLS,
   NFT_FAMILY,
   NFT_TABLE,
 } from "../netdev/constants.ts";
-import { ensureGateway, routeSubnets, unrouteSubnets } from "../netdev/gateway.ts";
+import { addrList } from "../../ffi/netlink/addr.ts";
+import { linkList } from "../../ffi/netlink/link.ts";
+import { routeList } from "../../ffi/netlink/route.ts";
+import { parseCIDR } from "../../base/ip.ts";
+import { ensureGateway, ensureGateway6, routeSubnets, unrouteSubnets } from "../netdev/gateway.ts";
 import { applyTable, deleteTable } from "../netdev/nftables.ts";
 import { readSysctl, writeSysctl } from "../netdev/sysctl.ts";
 import type { DataDir } from "./data_dir.ts";
@@ -49,6 +61,9 @@ export class HostRouting {
   #bridgeMac = "";
   #ranges: readonly string[] = [];
   #table = false;
+  /** IPv6 is in use: its sysctls were set (or tried) and its gateway put on the bridge (`#gateway6`). */
+  #ipv6 = false;
+  #gateway6 = false;
   #problems: string[] = [];
 
   /** Changes nothing yet; see {@link HostRouting.start}. */
@@ -95,11 +110,60 @@ export class HostRouting {
     } catch (err) {
       this.#problem((err as Error).message);
     }
+    const onBridge = addrList(this.#nl, { link: this.#o.bridge, family: 6 });
+    if (ranges.some(isIPv6) || onBridge.some((a) => a.address === GATEWAY_ADDRESS6)) this.#startIPv6();
   }
 
-  /** Routes the subnets of a container's new addresses into the bridge; returns the routes added. */
+  /**
+   * Routes the subnets of a container's new addresses into the bridge, first setting up IPv6 when they hold
+   * the first IPv6 address; returns the routes added.
+   */
   routeAttached(cidrs: readonly string[]): string[] {
+    if (cidrs.some(isIPv6)) this.#startIPv6();
     return routeSubnets(this.#nl, this.#o.bridge, cidrs);
+  }
+
+  /** Puts the IPv6 gateway on the bridge and sets the IPv6 sysctls, once; failures become problems. */
+  #startIPv6(): void {
+    if (this.#ipv6) return;
+    this.#ipv6 = true;
+    try {
+      ensureGateway6(this.#nl, this.#o.bridge);
+      this.#gateway6 = true;
+    } catch (err) {
+      this.#problem(
+        `IPv6 containers have no gateway: ${(err as Error).message}; is IPv6 disabled on ${this.#o.bridge}?`,
+      );
+    }
+    const [forwarding, ...rest] = IPV6_FORWARDING_SYSCTLS;
+    const advertised = readSysctl(undefined, forwarding.key) === forwarding.value ? [] : this.#advertised();
+    for (const s of advertised.length ? rest : IPV6_FORWARDING_SYSCTLS) {
+      try {
+        this.#set(s.key, s.value);
+      } catch (err) {
+        this.#problem((err as Error).message);
+      }
+    }
+    if (advertised.length) {
+      const on = advertised.join(", ");
+      const fix = advertised.map((i) => `net.ipv6.conf.${i}.accept_ra=2`).join(", ");
+      this.#problem(
+        `IPv6 forwarding left off, so IPv6 containers reach only the overlay: this host takes IPv6 routes from ` +
+          `router advertisements on ${on}, which the kernel ignores once forwarding is on; set ${fix} ` +
+          "(advertisements accepted while forwarding) and restart meshnet",
+      );
+    }
+  }
+
+  /** Interfaces with `accept_ra` 1 through which the host has a route learned from a router advertisement. */
+  #advertised(): string[] {
+    const names = new Map(linkList(this.#nl).map((l) => [l.index, l.name]));
+    const out = new Set<string>();
+    for (const r of routeList(this.#nl, { family: 6 })) {
+      const name = r.protocol === "ra" && r.dev !== undefined ? names.get(r.dev) : undefined;
+      if (name && readSysctl(undefined, `ipv6/conf/${name}/accept_ra`) === "1") out.add(name);
+    }
+    return [...out];
   }
 
   /** Deletes the subnet routes no IPAM range and none of `attached` (every container's addresses) needs. */
@@ -112,10 +176,11 @@ export class HostRouting {
     const record = this.#dir.readJSON<Record>(FILE)?.sysctls ?? {};
     return {
       gateway: GATEWAY_ADDRESS,
+      ...(this.#gateway6 ? { gateway6: GATEWAY_ADDRESS6 } : {}),
       bridge: this.#o.bridge,
       masquerade: this.#o.masquerade && this.#table,
       table: this.#table ? `${NFT_FAMILY} ${NFT_TABLE}` : undefined,
-      sysctls: FORWARDING_SYSCTLS.map((s) => ({
+      sysctls: [...FORWARDING_SYSCTLS, ...(this.#ipv6 ? IPV6_FORWARDING_SYSCTLS : [])].map((s) => ({
         key: s.key,
         value: readSysctl(undefined, s.key) ?? "missing",
         before: record[s.key],
@@ -147,6 +212,10 @@ export class HostRouting {
   }
 }
 
+function isIPv6(cidr: string): boolean {
+  return parseCIDR(cidr).family === 6;
+}
+
 /**
  * Loads a kernel module with modprobe (a global change, but it only makes per-namespace settings exist;
  * their values are set per namespace). A missing modprobe or a failure is left to the sysctl that needs the
@@ -174,7 +243,7 @@ export async function undoHostRouting(dir: DataDir): Promise<{ table: boolean; s
   const done: string[] = [];
   const table = await deleteTable();
   const record = dir.readJSON<Record>(FILE)?.sysctls ?? {};
-  for (const s of FORWARDING_SYSCTLS) {
+  for (const s of [...FORWARDING_SYSCTLS, ...IPV6_FORWARDING_SYSCTLS]) {
     const before = record[s.key];
     if (before === undefined || readSysctl(undefined, s.key) !== s.value) continue;
     writeSysctl(undefined, s.key, before);

@@ -113,3 +113,37 @@ Deno.test("ui: the URL and an SSH tunnel to it", () => {
   assert.match(t, /^The dashboard of h1 \(aa:…\) is at http:\/\/127\.0\.0\.1:6784\/\n/);
   assert.match(t, /ssh -N -L 6784:127\.0\.0\.1:6784 root@box1/);
 });
+
+Deno.test("status: the routing block adds the IPv6 gateway and sysctls once IPv6 is in use, and their problem", () => {
+  const r = report([], {});
+  r.routing = {
+    gateway: "169.254.32.1",
+    bridge: "weave",
+    masquerade: true,
+    table: "inet meshnet",
+    sysctls: [
+      { key: "ipv4/ip_forward", value: "1", before: "0" },
+      { key: "bridge/bridge-nf-call-iptables", value: "1" },
+    ],
+    problems: [],
+  };
+  assert.doesNotMatch(statusText(r), /Gateway6|Forwarding6/);
+  r.routing = {
+    ...r.routing,
+    gateway6: "fe80::a9fe:2001",
+    sysctls: [
+      ...r.routing.sysctls,
+      { key: "ipv6/conf/all/forwarding", value: "0" },
+      { key: "bridge/bridge-nf-call-ip6tables", value: "1", before: "0" },
+    ],
+    problems: ["IPv6 forwarding left off, so IPv6 containers reach only the overlay: …"],
+  };
+  const text = statusText(r);
+  assert.match(text, /\n +Gateway6: fe80::a9fe:2001 on weave: IPv6 containers' default route\n/);
+  assert.match(text, /\n +Forwarding6: off\n/);
+  assert.match(
+    text,
+    /\n +BridgeNetfilter6: on: bridged IPv6 passes netfilter \(Services\) \(meshnet set it; reset puts back 0\)\n/,
+  );
+  assert.match(text, /\n +Problem: IPv6 forwarding left off/);
+});

@@ -11,6 +11,8 @@ export class FakeRouter {
   attached = new Map<string, Attachment>();
   /** The gateway attach reports having routed the container's default route through; none when unset. */
   gateway?: string;
+  /** With it, attach also gives fd00::N/64 and reports this IPv6 gateway. */
+  gateway6?: string;
   /** Namespaces that exist; attach to any other fails like the real router. */
   netns = new Set<string>();
   down = false;
@@ -37,10 +39,12 @@ export class FakeRouter {
         netnsPath: container,
         hostIfname: `vethwe${this.#next}`,
         mac: "02:00:00:00:00:01",
-        addresses: [`10.32.0.${this.#next++}/12`],
+        addresses: [`10.32.0.${this.#next}/12`, ...(this.gateway6 ? [`fd00::${this.#next}/64`] : [])],
         ifname: form.get("ifname")!,
         ...(this.gateway ? { gateway: this.gateway } : {}),
+        ...(this.gateway6 ? { gateway6: this.gateway6 } : {}),
       };
+      this.#next++;
       this.attached.set(id, a);
       return ok(a);
     }

@@ -156,6 +156,26 @@ for (const v of VERSIONS) {
     const ip = { address: "10.32.0.1/12", gateway: "169.254.32.1", interface: 0 };
     assert.deepEqual(result.ips, [v === "0.4.0" ? { version: "4", ...ip } : ip]);
   });
+
+  Deno.test(`[${v}] runPlugin() ADD of a dual-stack pod reports both default routes, each IP with its gateway`, async () => {
+    const r = new FakeRouter();
+    r.netns.add("/run/netns/x");
+    r.gateway = "169.254.32.1";
+    r.gateway6 = "fe80::a9fe:2001";
+    const result = JSON.parse((await runPlugin(env(ADD_ENV), conf(v), r.request)).stdout);
+    assert.deepEqual(result.routes, [
+      { dst: "0.0.0.0/0", gw: "169.254.32.1" },
+      { dst: "::/0", gw: "fe80::a9fe:2001" },
+    ]);
+    const ips = [
+      { address: "10.32.0.1/12", gateway: "169.254.32.1", interface: 0 },
+      { address: "fd00::1/64", gateway: "fe80::a9fe:2001", interface: 0 },
+    ];
+    assert.deepEqual(
+      result.ips,
+      v === "0.4.0" ? ips.map((ip, i) => ({ version: i ? "6" : "4", ...ip })) : ips,
+    );
+  });
 }
 
 Deno.test("runPlugin() chained ADD appends to prevResult and points its IP at its own interface", async () => {

@@ -192,3 +192,71 @@ Deno.test("--no-masquerade leaves containers' addresses as they are; reset resto
     assert.notEqual((await lab.exec("h1", ["nft", "list", "table", "inet", "meshnet"])).code, 0);
   });
 });
+
+Deno.test("an IPv6 container reaches the world through its host's IPv6 gateway; forwarding waits while the host takes router advertisements", async () => {
+  await withLab({ hosts: 2, containers: 2 }, async (lab) => {
+    const [c, c2] = lab.containersOf(1);
+    const dir = meshnetDataDir(lab, 1);
+    const [h1, world] = ["fd00:1ab::1", "fd00:1ab::2"];
+    const forwarding6 = "ipv6/conf/all/forwarding";
+    for (const [h, address] of [["h1", h1], ["h2", world]]) {
+      const r = await lab.exec(h, ["ip", "-6", "addr", "add", `${address}/64`, "dev", "eth0", "nodad"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // h1 holds a route learned from a router advertisement on eth0, which takes them (accept_ra 1).
+    const ra = ["ip", "-6", "route", "add", "2001:db8::/32", "via", world, "dev", "eth0", "proto", "ra"];
+    assert.equal((await lab.exec("h1", ra)).code, 0);
+    assert.equal(await sysctl(lab, "h1", "ipv6/conf/eth0/accept_ra"), "1");
+    const launch = ["--ipalloc-init", "consensus=1", "--ipalloc-range", "10.32.0.0/12,fd00:6d65:7368::/64"];
+    await launchMeshnet(lab, 1, launch, []);
+    assert.equal(await sysctl(lab, "h1", forwarding6), "0", "forwarding would drop the advertised route");
+    assert.match(
+      await ok(lab, 1, "status"),
+      /Problem: IPv6 forwarding left off.*advertisements on eth0.*set net\.ipv6\.conf\.eth0\.accept_ra=2/,
+    );
+
+    const addresses = (await ok(lab, 1, "attach", c)).split(" ");
+    assert.equal(addresses.length, 2, addresses.join(" "));
+    const v6routes = (await lab.exec(c, ["ip", "-6", "route", "show", "default"])).stdout;
+    assert.match(v6routes, /^default via fe80::a9fe:2001 dev ethwe/m);
+    assert.match(
+      (await lab.exec(c, ["ip", "-6", "neigh", "show", "fe80::a9fe:2001"])).stdout,
+      /lladdr \S+ PERMANENT/,
+    );
+    assert.equal(await pings(lab, c, world), false, "not forwarded yet");
+
+    // The operator does what status said; after a restart IPv6 is routed and masqueraded (the world has no
+    // route to the overlay, so only a masqueraded reply can come back).
+    assert.equal((await lab.exec("h1", ["sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=2"])).code, 0);
+    await ok(lab, 1, "stop");
+    await launchMeshnet(lab, 1, launch, []);
+    assert.equal(await sysctl(lab, "h1", forwarding6), "1");
+    await reaches(lab, c, world);
+    const status = await ok(lab, 1, "status");
+    assert.match(status, /Gateway6: fe80::a9fe:2001 on weave/);
+    assert.match(status, /Forwarding6: on: .*reset puts back 0/);
+    assert.doesNotMatch(status, /Problem/);
+    const bridge = (await lab.exec("h1", ["ip", "-6", "addr", "show", "dev", "weave"])).stdout;
+    assert.match(bridge, /inet6 fe80::a9fe:2001\/128 scope link nodad/);
+    assert.doesNotMatch(bridge, /dadfailed|tentative/);
+
+    // A container attached with IPv4 only gets its IPv6 default route with its first IPv6 address, and the
+    // host routes that address's subnet into the bridge until it is detached.
+    await ok(lab, 1, "attach", "10.2.0.5/24", c2);
+    assert.equal((await lab.exec(c2, ["ip", "-6", "route", "show", "default"])).stdout, "");
+    await ok(lab, 1, "attach", "fd00:beef::5/64", c2);
+    assert.match(
+      (await lab.exec(c2, ["ip", "-6", "route", "show", "default"])).stdout,
+      /via fe80::a9fe:2001/,
+    );
+    const subnet = ["ip", "-6", "route", "show", "fd00:beef::/64"];
+    assert.match((await lab.exec("h1", subnet)).stdout, /dev weave .*metric 1000/);
+    await reaches(lab, c2, world);
+    await ok(lab, 1, "detach", "fd00:beef::5/64", c2);
+    assert.equal((await lab.exec("h1", subnet)).stdout, "", "the subnet's last address left");
+
+    await ok(lab, 1, "reset", "--data-dir", dir);
+    assert.equal(await sysctl(lab, "h1", forwarding6), "0", "reset puts IPv6 forwarding back");
+    assert.match((await lab.exec("h1", ["ip", "-6", "route", "show", "2001:db8::/32"])).stdout, /proto ra/);
+  });
+});
