@@ -75,6 +75,12 @@ export const GATEWAY_ADDRESS = "169.254.32.1";
  */
 export const GATEWAY_ADDRESS6 = "fe80::a9fe:2001";
 
+/**
+ * How often a router checks that the gateway addresses, its nftables table and the forwarding sysctls are
+ * still in place, and puts back what someone else removed (a firewall reload deletes every table).
+ */
+export const ROUTING_CHECK_MS = 10_000;
+
 /** Metric of the host routes that send containers' subnets into the bridge: below the kernel's own (0). */
 export const SUBNET_ROUTE_METRIC = 1000;
 

@@ -14,7 +14,15 @@ import { linkGet } from "../../ffi/netlink/link.ts";
 import { neighAdd } from "../../ffi/netlink/neigh.ts";
 import { routeAdd, routeDel, routeList } from "../../ffi/netlink/route.ts";
 import type { NetlinkSocket } from "../../ffi/netlink/socket.ts";
-import { bigIntToIP, contains, type Family, formatCIDR, networkOf, parseCIDR } from "../../base/ip.ts";
+import {
+  bigIntToIP,
+  type Cidr,
+  contains,
+  type Family,
+  formatCIDR,
+  networkOf,
+  parseCIDR,
+} from "../../base/ip.ts";
 import { GATEWAY_ADDRESS, GATEWAY_ADDRESS6, SUBNET_ROUTE_METRIC } from "./constants.ts";
 
 /**
@@ -46,8 +54,9 @@ export function ensureGateway6(nl: NetlinkSocket, bridge: string): void {
 
 /**
  * Adds a host route `NETWORK dev BRIDGE metric 1000` for each subnet of `cidrs` (IPv4 and IPv6; a single
- * address, /32 or /128, needs none) that no route on the bridge covers yet, so the host reaches containers of any subnet (replies to masqueraded traffic, DNS
- * answers, Services). The routes go with the bridge.
+ * address, /32 or /128, needs none) that no route on the bridge covers yet (one route dump per family), so
+ * the host reaches containers of any subnet (replies to masqueraded traffic, DNS answers, Services). The
+ * routes go with the bridge, and the kernel drops the IPv4 ones when the bridge loses its last IPv4 address.
  *
  * @param nl a socket in the host namespace
  * @returns the routes added
@@ -55,17 +64,25 @@ export function ensureGateway6(nl: NetlinkSocket, bridge: string): void {
  */
 export function routeSubnets(nl: NetlinkSocket, bridge: string, cidrs: readonly string[]): string[] {
   const dev = linkGet(nl, bridge).index;
+  const onBridge = new Map<Family, Cidr[]>();
+  const routesOn = (family: Family) => {
+    let routes = onBridge.get(family);
+    if (routes === undefined) {
+      routes = routeList(nl, { family }).filter((r) => r.dev === dev && r.dst !== "default")
+        .map((r) => parseCIDR(r.dst));
+      onBridge.set(family, routes);
+    }
+    return routes;
+  };
   const added: string[] = [];
   for (const cidr of cidrs) {
     const c = parseCIDR(cidr);
     if (c.prefix === (c.family === 4 ? 32 : 128)) continue;
-    const covered = routeList(nl, { family: c.family }).some((r) =>
-      r.dev === dev && r.dst !== "default" && contains(parseCIDR(r.dst), c.address) &&
-      parseCIDR(r.dst).prefix <= c.prefix
-    );
-    if (covered) continue;
+    const routes = routesOn(c.family);
+    if (routes.some((r) => contains(r, c.address) && r.prefix <= c.prefix)) continue;
     const dst = formatCIDR({ ...c, address: bigIntToIP(networkOf(c), c.family) });
     routeAdd(nl, { dst, dev, metric: SUBNET_ROUTE_METRIC });
+    routes.push(parseCIDR(dst));
     added.push(dst);
   }
   return added;

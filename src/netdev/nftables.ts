@@ -81,6 +81,17 @@ export function applyTable(s: NftSettings): Promise<void> {
   return nft(renderTable(s), "set up meshnet's nftables table");
 }
 
+/** Whether meshnet's table exists in the caller's namespace (false also when nft cannot run). */
+export async function tableExists(): Promise<boolean> {
+  const listed = await new Deno.Command("nft", {
+    args: ["list", "table", NFT_FAMILY, NFT_TABLE],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output().catch(() => undefined);
+  return listed?.success ?? false;
+}
+
 /**
  * Deletes meshnet's table when it exists, in the caller's namespace.
  *
@@ -88,13 +99,7 @@ export function applyTable(s: NftSettings): Promise<void> {
  * @throws {Error} when nft fails for another reason than a missing table
  */
 export async function deleteTable(): Promise<boolean> {
-  const listed = await new Deno.Command("nft", {
-    args: ["list", "table", NFT_FAMILY, NFT_TABLE],
-    stdout: "null",
-    stderr: "null",
-  })
-    .output().catch(() => undefined);
-  if (!listed?.success) return false;
+  if (!(await tableExists())) return false;
   await nft(`delete table ${NFT_FAMILY} ${NFT_TABLE}\n`, "delete meshnet's nftables table");
   return true;
 }

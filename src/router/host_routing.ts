@@ -10,6 +10,11 @@
  * goes through an interface whose `accept_ra` is 1: forwarding would make the kernel ignore the next
  * advertisements, and the host would lose that route when it expires.
  *
+ * While the router runs, {@link HostRouting.check} puts back every {@link ROUTING_CHECK_MS} what someone else
+ * removed: a gateway address, the table (a firewall reload or `nft flush ruleset` deletes every table, and
+ * containers would lose the world and subnet isolation without a word), a forwarding sysctl meshnet holds
+ * (`sysctl --system` can set one back); each repair is a warning in the log.
+ *
  * Every sysctl is recorded in the data directory with the value it had before meshnet first changed it,
  * written before the change (so a crash between the two loses nothing); one already right is left alone
  * and not recorded. {@link undoHostRouting} (`reset`) deletes the table and restores only the recorded
@@ -28,13 +33,14 @@ import {
   IPV6_FORWARDING_SYSCTLS,
   NFT_FAMILY,
   NFT_TABLE,
+  ROUTING_CHECK_MS,
 } from "../netdev/constants.ts";
 import { addrList } from "../../ffi/netlink/addr.ts";
 import { linkList } from "../../ffi/netlink/link.ts";
 import { routeList } from "../../ffi/netlink/route.ts";
 import { parseCIDR } from "../../base/ip.ts";
 import { ensureGateway, ensureGateway6, routeSubnets, unrouteSubnets } from "../netdev/gateway.ts";
-import { applyTable, deleteTable } from "../netdev/nftables.ts";
+import { applyTable, deleteTable, tableExists } from "../netdev/nftables.ts";
 import { readSysctl, writeSysctl } from "../netdev/sysctl.ts";
 import type { DataDir } from "./data_dir.ts";
 
@@ -60,11 +66,19 @@ export class HostRouting {
   readonly #o: HostRoutingOptions;
   #bridgeMac = "";
   #ranges: readonly string[] = [];
+  /** Every attached container's addresses, as last told: their subnets are routed into the bridge. */
+  #attached = new Set<string>();
   #table = false;
   /** IPv6 is in use: its sysctls were set (or tried) and its gateway put on the bridge (`#gateway6`). */
   #ipv6 = false;
   #gateway6 = false;
+  /** The sysctls meshnet holds at their value while it runs: set by it, or found so. */
+  #held: { key: string; value: string }[] = [];
   #problems: string[] = [];
+  #checker?: ReturnType<typeof setInterval>;
+  #checking = false;
+  /** Repairs that failed, each logged once. */
+  #unrepaired = new Set<string>();
 
   /** Changes nothing yet; see {@link HostRouting.start}. */
   constructor(dir: DataDir, nl: NetlinkSocket, o: HostRoutingOptions) {
@@ -93,25 +107,107 @@ export class HostRouting {
     if (FORWARDING_SYSCTLS.some((s) => readSysctl(undefined, s.key) === undefined)) {
       await loadModule(BR_NETFILTER_MODULE);
     }
-    for (const s of FORWARDING_SYSCTLS) {
-      try {
-        this.#set(s.key, s.value);
-      } catch (err) {
-        this.#problem((err as Error).message);
-      }
-    }
+    this.#holdAll(FORWARDING_SYSCTLS);
     try {
-      await applyTable({
-        bridge: this.#o.bridge,
-        bridgeMac: this.#bridgeMac,
-        masquerade: this.#o.masquerade,
-      });
+      await this.#applyTable();
       this.#table = true;
     } catch (err) {
       this.#problem((err as Error).message);
     }
     const onBridge = addrList(this.#nl, { link: this.#o.bridge, family: 6 });
     if (ranges.some(isIPv6) || onBridge.some((a) => a.address === GATEWAY_ADDRESS6)) this.#startIPv6();
+    if (this.#checker === undefined) {
+      this.#checker = setInterval(() => void this.check(), ROUTING_CHECK_MS);
+      Deno.unrefTimer(this.#checker);
+    }
+  }
+
+  /** Stops the checks of {@link check}; what is set up stays (`reset` removes it). */
+  stop(): void {
+    clearInterval(this.#checker);
+    this.#checker = undefined;
+  }
+
+  /**
+   * Puts back what someone else removed since start: the gateway addresses on the bridge, the routes of the
+   * IPAM ranges and attached containers' subnets, meshnet's nftables table, and the forwarding sysctls meshnet
+   * holds. Each repair is logged as a warning, each failed one once.
+   *
+   * @returns what was put back
+   */
+  async check(): Promise<string[]> {
+    if (this.#checking) return [];
+    this.#checking = true;
+    const repaired: string[] = [];
+    /** Runs `putBack`, which says whether `what` was missing (and is back now). */
+    const repair = async (what: string, putBack: () => boolean | Promise<boolean>) => {
+      try {
+        if (await putBack()) repaired.push(what);
+      } catch (err) {
+        const msg = `Cannot put back ${what}: ${(err as Error).message}`;
+        if (!this.#unrepaired.has(msg)) log.warn("Routing to the world is incomplete", { error: msg });
+        this.#unrepaired.add(msg);
+      }
+    };
+    const bridge = this.#o.bridge, nl = this.#nl;
+    const gateway = (address: string, ensure: (nl: NetlinkSocket, bridge: string) => unknown) => () => {
+      if (addrList(nl, { link: bridge }).some((a) => a.address === address)) return false;
+      ensure(nl, bridge);
+      return true;
+    };
+    try {
+      await repair(`the gateway ${GATEWAY_ADDRESS} on ${bridge}`, gateway(GATEWAY_ADDRESS, ensureGateway));
+      if (this.#gateway6) {
+        await repair(
+          `the gateway ${GATEWAY_ADDRESS6} on ${bridge}`,
+          gateway(GATEWAY_ADDRESS6, ensureGateway6),
+        );
+      }
+      // After the gateway: the kernel drops a bridge's IPv4 routes with its last IPv4 address.
+      const subnets = [...this.#ranges, ...this.#attached];
+      await repair("the routes of containers' subnets", () => routeSubnets(nl, bridge, subnets).length > 0);
+      if (this.#table) {
+        await repair(`nftables table ${NFT_FAMILY} ${NFT_TABLE}`, async () => {
+          if (await tableExists()) return false;
+          await this.#applyTable();
+          return true;
+        });
+      }
+      for (const { key, value } of this.#held) {
+        await repair(`net.${key.replaceAll("/", ".")}=${value}`, () => {
+          if (readSysctl(undefined, key) === value) return false;
+          writeSysctl(undefined, key, value);
+          return true;
+        });
+      }
+    } finally {
+      this.#checking = false;
+    }
+    if (repaired.length) {
+      log.warn("Put back what someone else removed of meshnet's routing", {
+        repaired: repaired.join(", "),
+        hint:
+          "a firewall reload or `nft flush ruleset` deletes meshnet's table; `sysctl --system` can turn " +
+          "forwarding off",
+      });
+    }
+    return repaired;
+  }
+
+  #applyTable(): Promise<void> {
+    return applyTable({ bridge: this.#o.bridge, bridgeMac: this.#bridgeMac, masquerade: this.#o.masquerade });
+  }
+
+  /** Sets each sysctl of `sysctls` and holds it from then on; failures become problems. */
+  #holdAll(sysctls: readonly { key: string; value: string }[]): void {
+    for (const s of sysctls) {
+      try {
+        this.#set(s.key, s.value);
+        this.#held.push(s);
+      } catch (err) {
+        this.#problem((err as Error).message);
+      }
+    }
   }
 
   /**
@@ -120,6 +216,7 @@ export class HostRouting {
    */
   routeAttached(cidrs: readonly string[]): string[] {
     if (cidrs.some(isIPv6)) this.#startIPv6();
+    for (const c of cidrs) this.#attached.add(c);
     return routeSubnets(this.#nl, this.#o.bridge, cidrs);
   }
 
@@ -137,13 +234,7 @@ export class HostRouting {
     }
     const [forwarding, ...rest] = IPV6_FORWARDING_SYSCTLS;
     const advertised = readSysctl(undefined, forwarding.key) === forwarding.value ? [] : this.#advertised();
-    for (const s of advertised.length ? rest : IPV6_FORWARDING_SYSCTLS) {
-      try {
-        this.#set(s.key, s.value);
-      } catch (err) {
-        this.#problem((err as Error).message);
-      }
-    }
+    this.#holdAll(advertised.length ? rest : IPV6_FORWARDING_SYSCTLS);
     if (advertised.length) {
       const on = advertised.join(", ");
       const fix = advertised.map((i) => `net.ipv6.conf.${i}.accept_ra=2`).join(", ");
@@ -168,6 +259,7 @@ export class HostRouting {
 
   /** Deletes the subnet routes no IPAM range and none of `attached` (every container's addresses) needs. */
   unrouteUnused(attached: readonly string[]): string[] {
+    this.#attached = new Set(attached);
     return unrouteSubnets(this.#nl, this.#o.bridge, [...this.#ranges, ...attached]);
   }
 

@@ -100,6 +100,14 @@ export class Router {
       gateway: this.routing,
     });
     this.attachments.watchProcesses();
+    try {
+      // Containers attached before a restart: their subnets' routes (and IPv6) are kept up as new ones' are.
+      this.routing.routeAttached(this.attachments.list().flatMap((a) => a.addresses));
+    } catch (err) {
+      log.warn("Cannot route attached containers' subnets into the bridge", {
+        error: (err as Error).message,
+      });
+    }
     this.dataPlane = await DataPlane.start(c, this.name, this.#nl, this.mesh);
     this.ipam.start();
     this.dns?.start({
@@ -124,6 +132,7 @@ export class Router {
   /** Stops the subsystems, closing every connection; the bridge and attached containers stay. */
   async stop(): Promise<void> {
     clearInterval(this.#trimmer);
+    this.routing?.stop();
     await this.attachments?.close();
     await this.dns?.stop();
     this.mesh.stop();

@@ -22,9 +22,9 @@ async function pings(lab: Lab, from: string, to: string): Promise<boolean> {
   return (await lab.exec(from, ["ping", "-c2", "-i0.2", "-W1", to])).code === 0;
 }
 
-/** Pings until one reply, for paths that need a moment (ARP, the mesh coming up). */
-async function reaches(lab: Lab, from: string, to: string): Promise<void> {
-  await until(`${from} to reach ${to}`, 15_000, async () => (await pings(lab, from, to)) || undefined);
+/** Pings until one reply within `ms`, for paths that need a moment (ARP, the mesh coming up). */
+async function reaches(lab: Lab, from: string, to: string, ms = 15_000): Promise<void> {
+  await until(`${from} to reach ${to}`, ms, async () => (await pings(lab, from, to)) || undefined);
 }
 
 async function routes(lab: Lab, ns: string): Promise<string> {
@@ -258,5 +258,40 @@ Deno.test("an IPv6 container reaches the world through its host's IPv6 gateway; 
     await ok(lab, 1, "reset", "--data-dir", dir);
     assert.equal(await sysctl(lab, "h1", forwarding6), "0", "reset puts IPv6 forwarding back");
     assert.match((await lab.exec("h1", ["ip", "-6", "route", "show", "2001:db8::/32"])).stdout, /proto ra/);
+  });
+});
+
+Deno.test("what someone else removes of the routing (a firewall reload, sysctl --system) is put back within seconds", async () => {
+  // Put back within one check period (ROUTING_CHECK_MS, 10 s); the wait allows for a loaded machine.
+  await withLab({ hosts: 2, containers: 1 }, async (lab) => {
+    const [c] = lab.containersOf(1);
+    const world = lab.host(2).address;
+    await launchMeshnet(lab, 1, ["--ipalloc-init", "consensus=1"], []);
+    await ok(lab, 1, "attach", c);
+    await reaches(lab, c, world);
+    const removals = [
+      ["nft", "flush", "ruleset"],
+      ["ip", "addr", "del", `${GATEWAY_ADDRESS}/32`, "dev", "weave"],
+      ["sysctl", "-qw", "net.ipv4.ip_forward=0"],
+    ];
+    for (const cmd of removals) assert.equal((await lab.exec("h1", cmd)).code, 0, cmd.join(" "));
+    assert.equal(await pings(lab, c, world), false, "the removals cut the container off");
+    await reaches(lab, c, world, 25_000);
+    assert.equal((await lab.exec("h1", ["nft", "list", "table", "inet", "meshnet"])).code, 0);
+    assert.equal(await sysctl(lab, "h1", "ipv4/ip_forward"), "1");
+    assert.match(
+      (await lab.exec("h1", ["ip", "addr", "show", "dev", "weave"])).stdout,
+      /169\.254\.32\.1\/32/,
+    );
+    // Deleting the bridge's last IPv4 address made the kernel drop the subnet's route too.
+    assert.match(
+      (await lab.exec("h1", ["ip", "route", "show", "10.32.0.0/12"])).stdout,
+      /dev weave .*metric 1000/,
+    );
+    const log = await Deno.readTextFile(`${meshnetDataDir(lab, 1)}/meshnet.log`);
+    assert.match(
+      log,
+      /Put back what someone else removed.*the routes of containers' subnets.*nftables table inet meshnet/,
+    );
   });
 });
