@@ -11,6 +11,8 @@
 export const AF_NETLINK = 16;
 /** `NETLINK_ROUTE`: the rtnetlink protocol of a netlink socket. */
 export const NETLINK_ROUTE = 0;
+/** `NETLINK_NETFILTER`: the nfnetlink protocol (nf_tables among its subsystems). */
+export const NETLINK_NETFILTER = 12;
 /** `SOCK_RAW`. */
 export const SOCK_RAW = 3;
 export { SOCK_CLOEXEC, SOL_SOCKET } from "../libc.ts";
@@ -228,3 +230,16 @@ export const RECV_BUFFER_BYTES = 64 * 1024;
 export const SEND_BUFFER_BYTES = 4096;
 /** How long a request waits for the kernel's reply before failing, in seconds. */
 export const REPLY_TIMEOUT_SECONDS = 5;
+
+// ---- Spec values: nf_tables over nfnetlink (<linux/netfilter/nfnetlink.h>, <linux/netfilter/nf_tables.h>) ----
+
+/** Size of `struct nfgenmsg`: family, version, resource id (big-endian). */
+export const NFGENMSG_LEN = 4;
+/** `NFNL_SUBSYS_NFTABLES`: the high byte of an nf_tables message type. */
+export const NFNL_SUBSYS_NFTABLES = 10;
+/** `NFT_MSG_GETTABLE`: the low byte of a request for one table. */
+export const NFT_MSG_GETTABLE = 1;
+/** `NFTA_TABLE_NAME`: the table name attribute. */
+export const NFTA_TABLE_NAME = 1;
+/** nftables families as `nft` names them, to their `NFPROTO_*` numbers. */
+export const NFPROTO = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;

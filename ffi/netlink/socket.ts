@@ -85,6 +85,8 @@ export class NetlinkError extends SyscallError {
 export interface NetlinkSocketOptions {
   /** The network namespace to open the socket in: a name in /run/netns, a path or a PID. Default: the caller's. */
   netns?: string | number;
+  /** The netlink protocol: `NETLINK_ROUTE` (default) or `NETLINK_NETFILTER` (nf_tables, see nft_table.ts). */
+  protocol?: number;
 }
 
 /** Per-errno hints for one request, merged over the defaults. */
@@ -97,7 +99,7 @@ function setIntOption(fd: number, level: number, name: number, value: number): v
 }
 
 /**
- * An open NETLINK_ROUTE socket bound to one network namespace.
+ * An open netlink socket (NETLINK_ROUTE unless another protocol is asked for) bound to one network namespace.
  *
  * @example
  * ```ts
@@ -124,25 +126,26 @@ export class NetlinkSocket {
   }
 
   /**
-   * Opens an rtnetlink socket, inside `options.netns` when given (the socket stays in that namespace).
+   * Opens a netlink socket (rtnetlink by default), inside `options.netns` when given (the socket stays in that
+   * namespace).
    *
    * @throws {SyscallError} when the namespace does not exist or the socket cannot be made
    */
   static open(options: NetlinkSocketOptions = {}): NetlinkSocket {
     const make = () => {
       const fd = check(
-        libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE),
-        "Cannot open rtnetlink socket",
+        libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, options.protocol ?? NETLINK_ROUTE),
+        `Cannot open netlink socket of protocol ${options.protocol ?? NETLINK_ROUTE}`,
       );
       try {
         const addr = new Uint8Array(12);
         new DataView(addr.buffer).setUint16(0, AF_NETLINK, true);
-        check(libc().bind(fd, addr, addr.length), "Cannot bind rtnetlink socket");
+        check(libc().bind(fd, addr, addr.length), "Cannot bind netlink socket");
         setIntOption(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
         setIntOption(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
         const tv = new Uint8Array(16);
         new DataView(tv.buffer).setBigInt64(0, BigInt(REPLY_TIMEOUT_SECONDS), true);
-        check(libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16), "Cannot set rtnetlink reply timeout");
+        check(libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16), "Cannot set netlink reply timeout");
         return fd;
       } catch (e) {
         libc().close(fd);

@@ -11,6 +11,9 @@
  *
  * @module
  */
+import { NETLINK_NETFILTER } from "../../ffi/netlink/constants.ts";
+import { nftTableExists } from "../../ffi/netlink/nft_table.ts";
+import { NetlinkSocket } from "../../ffi/netlink/socket.ts";
 import { NFT_FAMILY, NFT_TABLE } from "./constants.ts";
 
 /** What {@link renderTable} needs. */
@@ -81,15 +84,18 @@ export function applyTable(s: NftSettings): Promise<void> {
   return nft(renderTable(s), "set up meshnet's nftables table");
 }
 
-/** Whether meshnet's table exists in the caller's namespace (false also when nft cannot run). */
-export async function tableExists(): Promise<boolean> {
-  const listed = await new Deno.Command("nft", {
-    args: ["list", "table", NFT_FAMILY, NFT_TABLE],
-    stdout: "null",
-    stderr: "null",
-  })
-    .output().catch(() => undefined);
-  return listed?.success ?? false;
+/**
+ * Whether meshnet's table exists in the caller's namespace: one nfnetlink request, no `nft` process.
+ *
+ * @throws {SyscallError} when the netlink socket cannot be opened or the kernel fails the request
+ */
+export function tableExists(): boolean {
+  const nl = NetlinkSocket.open({ protocol: NETLINK_NETFILTER });
+  try {
+    return nftTableExists(nl, NFT_FAMILY, NFT_TABLE);
+  } finally {
+    nl.close();
+  }
 }
 
 /**
@@ -99,7 +105,13 @@ export async function tableExists(): Promise<boolean> {
  * @throws {Error} when nft fails for another reason than a missing table
  */
 export async function deleteTable(): Promise<boolean> {
-  if (!(await tableExists())) return false;
+  let exists;
+  try {
+    exists = tableExists();
+  } catch {
+    return false; // no nf_tables here, so no table either
+  }
+  if (!exists) return false;
   await nft(`delete table ${NFT_FAMILY} ${NFT_TABLE}\n`, "delete meshnet's nftables table");
   return true;
 }

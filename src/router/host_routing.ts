@@ -168,7 +168,7 @@ export class HostRouting {
       await repair("the routes of containers' subnets", () => routeSubnets(nl, bridge, subnets).length > 0);
       if (this.#table) {
         await repair(`nftables table ${NFT_FAMILY} ${NFT_TABLE}`, async () => {
-          if (await tableExists()) return false;
+          if (tableExists()) return false;
           await this.#applyTable();
           return true;
         });
