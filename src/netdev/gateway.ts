@@ -26,30 +26,20 @@ import {
 import { GATEWAY_ADDRESS, GATEWAY_ADDRESS6, SUBNET_ROUTE_METRIC } from "./constants.ts";
 
 /**
- * Puts {@link GATEWAY_ADDRESS}/32 on the bridge unless it is there. Idempotent.
+ * Puts the gateway of `family` on the bridge unless it is there: {@link GATEWAY_ADDRESS}/32, or
+ * {@link GATEWAY_ADDRESS6}/128 without duplicate address detection (every host's bridge has it, on one
+ * Ethernet). Idempotent.
  *
  * @param nl a socket in the host namespace
- * @returns the bridge's MAC, which containers use for the gateway
- * @throws {NetlinkError} when the bridge is missing or the kernel refuses the address
- */
-export function ensureGateway(nl: NetlinkSocket, bridge: string): string {
-  if (!addrList(nl, { link: bridge }).some((a) => a.address === GATEWAY_ADDRESS)) {
-    addrAdd(nl, bridge, `${GATEWAY_ADDRESS}/32`);
-  }
-  return linkGet(nl, bridge).mac!;
-}
-
-/**
- * Puts {@link GATEWAY_ADDRESS6}/128 on the bridge unless it is there, without duplicate address detection
- * (every host's bridge has it, on one Ethernet). Idempotent.
- *
- * @param nl a socket in the host namespace
+ * @returns whether it had to be added
  * @throws {NetlinkError} when the bridge is missing or the kernel refuses the address (IPv6 disabled)
  */
-export function ensureGateway6(nl: NetlinkSocket, bridge: string): void {
-  if (!addrList(nl, { link: bridge, family: 6 }).some((a) => a.address === GATEWAY_ADDRESS6)) {
-    addrAdd(nl, bridge, `${GATEWAY_ADDRESS6}/128`, { scope: "link", nodad: true });
-  }
+export function ensureGateway(nl: NetlinkSocket, bridge: string, family: Family = 4): boolean {
+  const address = family === 4 ? GATEWAY_ADDRESS : GATEWAY_ADDRESS6;
+  if (addrList(nl, { link: bridge, family }).some((a) => a.address === address)) return false;
+  if (family === 4) addrAdd(nl, bridge, `${address}/32`);
+  else addrAdd(nl, bridge, `${address}/128`, { scope: "link", nodad: true });
+  return true;
 }
 
 /**

@@ -36,10 +36,10 @@ import {
   ROUTING_CHECK_MS,
 } from "../netdev/constants.ts";
 import { addrList } from "../../ffi/netlink/addr.ts";
-import { linkList } from "../../ffi/netlink/link.ts";
+import { linkGet, linkList } from "../../ffi/netlink/link.ts";
 import { routeList } from "../../ffi/netlink/route.ts";
 import { parseCIDR } from "../../base/ip.ts";
-import { ensureGateway, ensureGateway6, routeSubnets, unrouteSubnets } from "../netdev/gateway.ts";
+import { ensureGateway, routeSubnets, unrouteSubnets } from "../netdev/gateway.ts";
 import { applyTable, deleteTable, tableExists } from "../netdev/nftables.ts";
 import { readSysctl, writeSysctl } from "../netdev/sysctl.ts";
 import type { DataDir } from "./data_dir.ts";
@@ -100,7 +100,8 @@ export class HostRouting {
    * @throws {NetlinkError} when the bridge is missing or the kernel refuses the gateway or a route
    */
   async start(ranges: readonly string[]): Promise<void> {
-    this.#bridgeMac = ensureGateway(this.#nl, this.#o.bridge);
+    ensureGateway(this.#nl, this.#o.bridge);
+    this.#bridgeMac = linkGet(this.#nl, this.#o.bridge).mac!;
     this.#ranges = ranges;
     routeSubnets(this.#nl, this.#o.bridge, ranges);
     this.#problems = [];
@@ -150,18 +151,10 @@ export class HostRouting {
       }
     };
     const bridge = this.#o.bridge, nl = this.#nl;
-    const gateway = (address: string, ensure: (nl: NetlinkSocket, bridge: string) => unknown) => () => {
-      if (addrList(nl, { link: bridge }).some((a) => a.address === address)) return false;
-      ensure(nl, bridge);
-      return true;
-    };
     try {
-      await repair(`the gateway ${GATEWAY_ADDRESS} on ${bridge}`, gateway(GATEWAY_ADDRESS, ensureGateway));
+      await repair(`the gateway ${GATEWAY_ADDRESS} on ${bridge}`, () => ensureGateway(nl, bridge));
       if (this.#gateway6) {
-        await repair(
-          `the gateway ${GATEWAY_ADDRESS6} on ${bridge}`,
-          gateway(GATEWAY_ADDRESS6, ensureGateway6),
-        );
+        await repair(`the gateway ${GATEWAY_ADDRESS6} on ${bridge}`, () => ensureGateway(nl, bridge, 6));
       }
       // After the gateway: the kernel drops a bridge's IPv4 routes with its last IPv4 address.
       const subnets = [...this.#ranges, ...this.#attached];
@@ -225,7 +218,7 @@ export class HostRouting {
     if (this.#ipv6) return;
     this.#ipv6 = true;
     try {
-      ensureGateway6(this.#nl, this.#o.bridge);
+      ensureGateway(this.#nl, this.#o.bridge, 6);
       this.#gateway6 = true;
     } catch (err) {
       this.#problem(

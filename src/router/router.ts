@@ -102,7 +102,7 @@ export class Router {
     this.attachments.watchProcesses();
     try {
       // Containers attached before a restart: their subnets' routes (and IPv6) are kept up as new ones' are.
-      this.routing.routeAttached(this.attachments.list().flatMap((a) => a.addresses));
+      this.routing.routeAttached(this.attachments.recorded().flatMap((a) => a.addresses));
     } catch (err) {
       log.warn("Cannot route attached containers' subnets into the bridge", {
         error: (err as Error).message,
